@@ -1,0 +1,36 @@
+# The two commands of the README: `make run` and `make test`. Everything else is a helper.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Where the demo's sandbox servers listen; the demo organization's connections point at them.
+TOGGL_SANDBOX_PORT ?= 5101
+PROCORE_SANDBOX_PORT ?= 5102
+
+.PHONY: run test test-fast lint duplicates clean bench
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+run: $(VENV)/.installed
+	$(BIN)/flask --app portal setup
+	$(BIN)/flask --app portal demo
+	@echo
+	@echo "Portal: http://127.0.0.1:5000   (log in with a demo login above; Ctrl-C stops everything)"
+	@echo
+	PATH="$(abspath $(BIN)):$$PATH" TOGGL_SANDBOX_PORT=$(TOGGL_SANDBOX_PORT) PROCORE_SANDBOX_PORT=$(PROCORE_SANDBOX_PORT) \
+		$(BIN)/honcho start -f Procfile
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet ruff
+	$(BIN)/ruff check portal tests bench worker.py wsgi.py
+
+clean:
+	rm -rf $(VENV) instance/*.db instance/*.db-* .pytest_cache

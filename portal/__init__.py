@@ -1,0 +1,116 @@
+"""The portal's app factory: configuration, extensions, blueprints, CLI, error pages. No I/O here:
+schema upgrades, demo data and Redis connections are commands and lazy lookups, never start-up work."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request, url_for
+from flask_login import current_user
+
+from portal import config as portal_config
+from portal.extensions import csrf, db, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=str((overrides or {}).get("INSTANCE_PATH") or ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.from_mapping(portal_config.load_settings(app.instance_path))
+    if overrides:
+        app.config.from_mapping(overrides)
+
+    _models()
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    _init_login(app)
+    _register_blueprints(app)
+    _init_templates(app)
+
+    from portal.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+    from portal.cli import register_commands
+
+    register_commands(app)
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return app
+
+
+def _models() -> None:
+    """Import every model module so the metadata (and Alembic's autogenerate) sees all tables."""
+    import portal.audit  # noqa: F401
+    import portal.auth.models  # noqa: F401
+    import portal.finance.models  # noqa: F401
+    import portal.integrations.models  # noqa: F401
+    import portal.mail  # noqa: F401
+    import portal.org.models  # noqa: F401
+    import portal.projects.models  # noqa: F401
+    import portal.stages.models  # noqa: F401
+    import portal.timesheets.models  # noqa: F401
+
+
+def _init_login(app: Flask) -> None:
+    from portal import htmx
+    from portal.auth.models import User
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please log in to continue."
+    login_manager.login_message_category = "info"
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        user = db.session.get(User, int(user_id))
+        return user if user is not None and user.active else None
+
+    @login_manager.unauthorized_handler
+    def unauthorized():
+        # htmx would follow a 302 and swap the login page into a fragment target; send HX-Redirect.
+        target = url_for("auth.login", next=request.full_path.rstrip("?") if request.method == "GET" else None)
+        if htmx.is_htmx_request():
+            response = htmx.redirect_to(target)
+            response.status_code = 401
+            return response
+        return htmx.redirect_to(target)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from portal.auth.views import bp as auth_bp
+    from portal.integrations.views import bp as integrations_bp
+    from portal.org.views import bp as org_bp
+    from portal.projects.crm_views import bp as crm_bp
+    from portal.projects.views import bp as projects_bp
+
+    for bp in (auth_bp, projects_bp, crm_bp, org_bp, integrations_bp):
+        app.register_blueprint(bp)
+
+
+def _init_templates(app: Flask) -> None:
+    from portal import formatting
+    from portal.auth import policy
+
+    app.jinja_env.globals.update(policy=policy)
+    app.jinja_env.filters.update(formatting.FILTERS)
+
+    @app.context_processor
+    def user():
+        return {"current_user": current_user}

@@ -1,0 +1,102 @@
+"""The audit log: who did what to which record, when, with the values before and after.
+
+Services call `record` in the same transaction as the change, so an audited change and its audit row
+commit or roll back together. Secrets never reach this table: callers pass snapshots, and
+`snapshot` drops any field whose name says it is a secret.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, inspect, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from portal.columns import UTCDateTime, utcnow
+from portal.extensions import db
+
+if TYPE_CHECKING:
+    from portal.auth.models import User
+
+SECRET_WORDS = ("password", "token", "secret", "credential")
+
+
+class AuditEvent(db.Model):
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Kept beside actor_id so the log still reads after a user is deleted, and names system actors.
+    actor_label: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(100), index=True)
+    subject_type: Mapped[str] = mapped_column(String(60))
+    subject_id: Mapped[int | None] = mapped_column(Integer)
+    summary: Mapped[str] = mapped_column(String(500), default="")
+    before: Mapped[dict | None] = mapped_column(JSON)
+    after: Mapped[dict | None] = mapped_column(JSON)
+
+    __table_args__ = (Index("ix_audit_events_subject", "subject_type", "subject_id"),)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def snapshot(obj: Any, fields: list[str] | None = None) -> dict[str, Any]:
+    """The audit-safe values of a model's columns (or just `fields`)."""
+    names = fields or [c.key for c in inspect(obj).mapper.column_attrs]
+    return {n: _plain(getattr(obj, n)) for n in names if not any(w in n.lower() for w in SECRET_WORDS)}
+
+
+def changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Only the keys whose values differ, as (before, after)."""
+    keys = [k for k in after if before.get(k) != after.get(k)]
+    return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
+
+
+def record(session: Session, actor: User | str | None, action: str, subject: Any = None,
+           before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
+           summary: str = "", subject_type: str | None = None, subject_id: int | None = None) -> AuditEvent:
+    """Add one audit row. `actor` is a User, a system label ("worker", "toggl sync") or None (system)."""
+    if subject is not None:
+        subject_type = subject_type or subject.__tablename__
+        subject_id = subject_id if subject_id is not None else subject.id
+    if isinstance(actor, str) or actor is None:
+        actor_id, actor_label = None, actor or "system"
+    else:
+        actor_id, actor_label = actor.id, actor.email
+    event = AuditEvent(
+        actor_id=actor_id,
+        actor_label=actor_label,
+        action=action,
+        subject_type=subject_type or "",
+        subject_id=subject_id,
+        summary=summary[:500],
+        before=_plain(before) if before is not None else None,
+        after=_plain(after) if after is not None else None,
+    )
+    session.add(event)
+    return event
+
+
+def history(session: Session, subject_type: str, subject_id: int, limit: int = 50) -> list[AuditEvent]:
+    return list(session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.subject_type == subject_type, AuditEvent.subject_id == subject_id)
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .limit(limit)
+    ))

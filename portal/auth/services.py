@@ -1,0 +1,150 @@
+"""Logins, throttling and user administration."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from portal import audit
+from portal.auth import policy
+from portal.auth.models import LoginAttempt, Permission, Role, User, UserPermission
+from portal.columns import utcnow
+from portal.errors import Conflict, InvalidInput, NotAllowed, NotFound
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD_LENGTH = 10
+# Used to spend the same time on unknown emails as on known ones (no account enumeration by timing).
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+def normalize_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def check_email(email: str) -> str:
+    email = normalize_email(email)
+    if not EMAIL_RE.match(email):
+        raise InvalidInput("Enter a valid email address.", fields={"email": "Enter a valid email address."})
+    return email
+
+
+def check_password(password: str) -> None:
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        message = f"Passwords need at least {MIN_PASSWORD_LENGTH} characters."
+        raise InvalidInput(message, fields={"password": message})
+
+
+def authenticate(session: Session, email: str, password: str, remote_addr: str, *, max_failures: int,
+                 lockout_minutes: int) -> User:
+    """The user for these credentials, or an error. Repeated failures per email or address throttle."""
+    email = normalize_email(email)
+    since = utcnow() - timedelta(minutes=lockout_minutes)
+    failures_for = lambda column, value: session.scalar(  # noqa: E731
+        select(func.count()).select_from(LoginAttempt)
+        .where(column == value, LoginAttempt.at >= since, LoginAttempt.succeeded.is_(False))
+    )
+    # An address gets more room than an account: several people may share an office's address.
+    if failures_for(LoginAttempt.email, email) >= max_failures or \
+            failures_for(LoginAttempt.remote_addr, remote_addr) >= max_failures * 4:
+        raise NotAllowed(f"Too many failed logins. Wait {lockout_minutes} minutes and try again.")
+
+    user = session.scalar(select(User).where(User.email == email))
+    ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
+    ok = ok and user is not None and user.active
+    session.add(LoginAttempt(email=email, remote_addr=remote_addr, succeeded=bool(ok)))
+    if not ok:
+        raise InvalidInput("Unknown email or wrong password.")
+    user.last_login_at = utcnow()
+    # A success clears the account's failures; attempts older than a day are of no use to anyone.
+    session.execute(delete(LoginAttempt).where(
+        ((LoginAttempt.email == email) & LoginAttempt.succeeded.is_(False))
+        | (LoginAttempt.at < utcnow() - timedelta(days=1))
+    ))
+    return user
+
+
+def _user_snapshot(user: User) -> dict[str, Any]:
+    return {**audit.snapshot(user, ["email", "name", "role", "active", "client_id", "notify_stage_moves"]),
+            "permissions": sorted(user.permissions)}
+
+
+def _validate(role: str, permissions: list[str]) -> None:
+    if role not in set(Role):
+        raise InvalidInput("Choose a role.", fields={"role": "Choose a role."})
+    unknown = set(permissions) - set(Permission)
+    if unknown:
+        raise InvalidInput(f"Unknown permissions: {', '.join(sorted(unknown))}.")
+
+
+def _set_permissions(user: User, permissions: list[str]) -> None:
+    wanted = set(permissions)
+    user.permission_rows = [p for p in user.permission_rows if p.permission in wanted] + [
+        UserPermission(permission=p) for p in sorted(wanted - user.permissions)
+    ]
+
+
+def create_user(session: Session, actor: User | str | None, *, email: str, name: str, role: str,
+                password: str, permissions: list[str] | None = None, client_id: int | None = None,
+                notify_stage_moves: bool = False) -> User:
+    if isinstance(actor, User):
+        policy.require(policy.can_manage_users(actor), "Only admins can create users.")
+        policy.require(role != Role.SUPER_ADMIN or policy.is_super_admin(actor),
+                       "Only a super-admin can create another super-admin.")
+    email = check_email(email)
+    check_password(password)
+    permissions = list(permissions or [])
+    _validate(role, permissions)
+    if not (name or "").strip():
+        raise InvalidInput("Enter a name.", fields={"name": "Enter a name."})
+    if role == Role.CLIENT and client_id is None:
+        raise InvalidInput("A client user belongs to a client; choose one.", fields={"client_id": "Choose a client."})
+    if session.scalar(select(User.id).where(User.email == email)):
+        raise Conflict(f"A user with the email {email} already exists.", fields={"email": "Already in use."})
+    user = User(email=email, name=name.strip(), role=role, password_hash=generate_password_hash(password),
+                client_id=client_id if role == Role.CLIENT else None, notify_stage_moves=notify_stage_moves)
+    _set_permissions(user, permissions)
+    session.add(user)
+    session.flush()
+    audit.record(session, actor, "user.created", user, after=_user_snapshot(user), summary=f"Created {email}")
+    return user
+
+
+def update_user(session: Session, actor: User, user_id: int, *, name: str, role: str, active: bool,
+                permissions: list[str], notify_stage_moves: bool, client_id: int | None = None) -> User:
+    policy.require(policy.can_manage_users(actor), "Only admins can change users.")
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("That user does not exist.")
+    _validate(role, permissions)
+    if (role == Role.SUPER_ADMIN) != (user.role == Role.SUPER_ADMIN):
+        policy.require(policy.is_super_admin(actor), "Only a super-admin can grant or remove super-admin.")
+    if user.id == actor.id and (not active or role not in policy.ADMIN_ROLES):
+        raise NotAllowed("You cannot deactivate yourself or remove your own admin role.")
+    if role == Role.CLIENT and client_id is None:
+        raise InvalidInput("A client user belongs to a client; choose one.", fields={"client_id": "Choose a client."})
+    before = _user_snapshot(user)
+    user.name = (name or user.name).strip()
+    user.role, user.active, user.notify_stage_moves = role, active, notify_stage_moves
+    user.client_id = client_id if role == Role.CLIENT else None
+    _set_permissions(user, permissions)
+    session.flush()
+    old, new = audit.changes(before, _user_snapshot(user))
+    if new:
+        audit.record(session, actor, "user.updated", user, before=old, after=new, summary=f"Changed {user.email}")
+    return user
+
+
+def set_password(session: Session, actor: User | str | None, user_id: int, password: str) -> None:
+    check_password(password)
+    user = session.get(User, user_id)
+    user.password_hash = generate_password_hash(password)
+    audit.record(session, actor, "user.password_set", user, summary=f"Password set for {user.email}")
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.active.desc(), User.name)))

@@ -1,0 +1,114 @@
+"""Login, logout and the admins' user pages."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import select
+
+from portal import htmx
+from portal.auth import policy, services
+from portal.auth.forms import LoginForm, UserForm
+from portal.auth.models import User
+from portal.errors import InvalidInput, NotAllowed
+from portal.extensions import db
+from portal.forms import submit
+from portal.projects.models import Client
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: a login link must not bounce the user to another site."""
+    if target and not urlsplit(target).netloc and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("projects.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return htmx.redirect_to(_safe_next(request.args.get("next")))
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(
+                db.session, form.email.data, form.password.data, request.remote_addr or "-",
+                max_failures=current_app.config["LOGIN_MAX_FAILURES"],
+                lockout_minutes=current_app.config["LOGIN_LOCKOUT_MINUTES"],
+            )
+            db.session.commit()
+        except (InvalidInput, NotAllowed) as error:
+            db.session.commit()  # keep the failed attempt: it is what throttling counts
+            form.form_error = error.message
+            status = 429 if isinstance(error, NotAllowed) else 422
+            return htmx.render("auth/login.html", block="login_form", form=form, status=status)
+        login_user(user, remember=form.remember.data)
+        return htmx.redirect_to(_safe_next(request.args.get("next")))
+    return htmx.render("auth/login.html", block="login_form", form=form, status=form.status)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    logout_user()
+    flash("You are logged out.", "info")
+    return htmx.redirect_to(url_for("auth.login"))
+
+
+def _user_form(user: User | None = None) -> UserForm:
+    form = UserForm(obj=user) if user else UserForm()
+    if user is not None:
+        del form.email  # an email is the login and the key for matching people in timesheet tools
+        if request.method == "GET":
+            form.permissions.data = sorted(user.permissions)
+    clients = db.session.execute(select(Client.id, Client.name).order_by(Client.name)).all()
+    form.client_id.choices = [("", "—")] + [(c.id, c.name) for c in clients]
+    return form
+
+
+@bp.route("/admin/users")
+@login_required
+def users():
+    policy.require(policy.can_manage_users(current_user), "Only admins can manage users.")
+    return htmx.render("auth/users.html", users=services.list_users(db.session))
+
+
+@bp.route("/admin/users/new", methods=["GET", "POST"])
+@login_required
+def new_user():
+    policy.require(policy.can_manage_users(current_user), "Only admins can manage users.")
+    form = _user_form()
+    created = submit(form, lambda: services.create_user(
+        db.session, current_user, email=form.email.data, name=form.name.data, role=form.role.data,
+        password=form.password.data or "", permissions=form.permissions.data, client_id=form.client_id.data,
+        notify_stage_moves=form.notify_stage_moves.data,
+    ))
+    if created is not None:
+        flash(f"Created {created.email}.", "success")
+        return htmx.redirect_to(url_for(".users"))
+    return htmx.render("auth/user_form.html", block="user_form", form=form, user=None, status=form.status)
+
+
+@bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
+@login_required
+def edit_user(user_id: int):
+    policy.require(policy.can_manage_users(current_user), "Only admins can manage users.")
+    user = db.get_or_404(User, user_id)
+    form = _user_form(user)
+
+    def save() -> User:
+        updated = services.update_user(
+            db.session, current_user, user.id, name=form.name.data, role=form.role.data,
+            active=form.active.data, permissions=form.permissions.data,
+            notify_stage_moves=form.notify_stage_moves.data, client_id=form.client_id.data,
+        )
+        if form.password.data:
+            services.set_password(db.session, current_user, user.id, form.password.data)
+        return updated
+
+    if submit(form, save) is not None:
+        flash(f"Saved {user.email}.", "success")
+        return htmx.redirect_to(url_for(".users"))
+    return htmx.render("auth/user_form.html", block="user_form", form=form, user=user, status=form.status)

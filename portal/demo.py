@@ -1,0 +1,170 @@
+"""Demo data for `make run`: a small consultancy with people in every role, clients (one duplicate
+pair), projects in every stage, offerings of every billing model, rates, bookings and fiscal periods.
+
+Idempotent: everything is found by its natural key (email, name) before it is created, and created
+through the services, so the demo exercises the same rules and audit trail as real use.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.auth import services as auth_services
+from portal.auth.models import Permission, Role, User
+from portal.columns import utcnow
+from portal.finance import services as finance
+from portal.finance.models import CostCategory, FiscalPeriod
+from portal.org import services as org
+from portal.projects import crm, resources, services
+from portal.projects.models import BillingModel, Client, DealStage, Project, RateType, Resource
+from portal.stages.models import Stage
+
+DEMO_PASSWORD = "portal-demo-1"
+ACTOR = "demo data"
+
+USERS = [
+    # email, name, role, permissions
+    ("super@demo.test", "Sam Super", Role.SUPER_ADMIN, list(Permission)),
+    ("admin@demo.test", "Ada Admin", Role.ADMIN,
+     [Permission.SYSTEM_SETTINGS, Permission.MAINTAIN_PROJECTS, Permission.CREATE_PROJECTS]),
+    ("pm@demo.test", "Pat Manager", Role.PM,
+     [Permission.CREATE_PROJECTS, Permission.REQUEST_RESOURCES, Permission.SCHEDULE_RESOURCES]),
+    ("approver@demo.test", "Avery Approver", Role.APPROVER, []),
+    ("staff@demo.test", "Sky Staff", Role.STAFF, []),
+    ("client@demo.test", "Cleo Client", Role.CLIENT, []),
+]
+
+RESOURCES = [
+    # email, name, title, cost, sell
+    ("pm@demo.test", "Pat Manager", "Engagement manager", "70", "180"),
+    ("staff@demo.test", "Sky Staff", "Consultant", "55", "140"),
+    ("approver@demo.test", "Avery Approver", "Principal", "90", "220"),
+    ("dana@demo.test", "Dana Developer", "Senior developer", "65", "160"),
+    ("lee@demo.test", "Lee Designer", "Designer", "50", "120"),
+]
+
+CLIENTS = ["Northwind Traders", "Globex Corporation", "Initech", "Acme Inc", "ACME, Inc."]
+
+
+def _user(session: Session, email: str, name: str, role: str, permissions: list[str],
+          client_id: int | None) -> User:
+    user = session.scalar(select(User).where(User.email == email))
+    if user is None:
+        user = auth_services.create_user(session, ACTOR, email=email, name=name, role=role, password=DEMO_PASSWORD,
+                                         permissions=[str(p) for p in permissions], client_id=client_id,
+                                         notify_stage_moves=role in (Role.ADMIN, Role.SUPER_ADMIN))
+    return user
+
+
+def _client(session: Session, name: str) -> Client:
+    return session.scalar(select(Client).where(Client.name == name)) or crm.create_client(session, ACTOR, name)
+
+
+def _resource(session: Session, email: str, name: str, title: str, cost: str, sell: str, category: CostCategory,
+              user: User | None) -> Resource:
+    resource = session.scalar(select(Resource).where(Resource.email == email))
+    if resource is None:
+        resource = resources.create_resource(session, ACTOR, name=name, email=email, title=title,
+                                             user_id=user.id if user else None,
+                                             default_cost_category_id=category.id)
+        start = date(date.today().year - 1, 1, 1)
+        resources.set_rate(session, ACTOR, resource.id, RateType.COST, Decimal(cost), start)
+        resources.set_rate(session, ACTOR, resource.id, RateType.SELL, Decimal(sell), start)
+    return resource
+
+
+def _stage(session: Session, name: str) -> Stage:
+    return session.scalar(select(Stage).where(Stage.name == name))
+
+
+def load(session: Session) -> dict[str, str]:
+    """Create whatever is missing; returns the demo logins (email -> role)."""
+    org.ensure_defaults(session)
+    categories = {name: session.scalar(select(CostCategory).where(CostCategory.name == name))
+                  or finance.create_cost_category(session, ACTOR, name, code)
+                  for name, code in (("Professional services", "PS"), ("Project management", "PM"),
+                                     ("Subcontractors", "SUB"))}
+    settings = org.get_settings(session)
+    if settings.default_cost_category_id is None:
+        settings.default_cost_category_id = categories["Professional services"].id
+        settings.name = "Demo Consulting"
+
+    clients = {name: _client(session, name) for name in CLIENTS}
+    users = {email: _user(session, email, name, role, perms, clients["Northwind Traders"].id)
+             for email, name, role, perms in USERS}
+    people = {email: _resource(session, email, name, title, cost, sell,
+                               categories["Project management" if "manager" in title.lower() else
+                                          "Professional services"], users.get(email))
+              for email, name, title, cost, sell in RESOURCES}
+
+    today = utcnow().date()
+    year = today.year
+    for month in range(1, 13):
+        start = date(year, month, 1)
+        end = (date(year + (month == 12), month % 12 + 1, 1)) - timedelta(days=1)
+        name = start.strftime("%Y-%m")
+        if session.scalar(select(FiscalPeriod.id).where(FiscalPeriod.name == name)) is None:
+            period = finance.create_fiscal_period(session, ACTOR, name, start, end)
+            if month < today.month - 1:
+                finance.set_period_lock(session, ACTOR, period.id, True)
+
+    pm = users["pm@demo.test"]
+    plans = [
+        # project, client, stage, deal stage, offerings [(name, model, hours, fee)]
+        ("Northwind data platform", "Northwind Traders", "In Progress", DealStage.CLOSED_WON, [
+            ("Platform build", BillingModel.TIME_AND_MATERIALS, "400", None),
+            ("Fixed-price migration", BillingModel.FIXED_BID, "160", "24000"),
+            ("Support retainer", BillingModel.RETAINER, "40", "6000"),
+        ]),
+        ("Globex website refresh", "Globex Corporation", "Planning", DealStage.NEGOTIATION, [
+            ("Design and build", BillingModel.TIME_AND_MATERIALS, "240", None),
+        ]),
+        ("Initech process review", "Initech", "Opportunity", DealStage.PROPOSAL, [
+            ("Discovery workshop", BillingModel.FIXED_BID, "40", "8000"),
+        ]),
+        ("Acme ERP rollout", "Acme Inc", "Pre-Close", DealStage.CLOSED_WON, [
+            ("Rollout", BillingModel.TIME_AND_MATERIALS, "300", None),
+        ]),
+        ("Internal tooling", "Northwind Traders", "In Progress", DealStage.CLOSED_WON, [
+            ("Internal improvements", BillingModel.INTERNAL, "100", None),
+            ("Holidays", BillingModel.TIME_OFF, "0", None),
+        ]),
+        ("Legacy archive", "Globex Corporation", "Closed", DealStage.CLOSED_WON, [
+            ("Archive project", BillingModel.TIME_AND_MATERIALS, "80", None),
+        ]),
+    ]
+    for project_name, client_name, stage_name, deal_stage, offerings in plans:
+        if session.scalar(select(Project.id).where(Project.name == project_name)):
+            continue
+        project = services.create_project(
+            session, ACTOR, name=project_name, client_id=clients[client_name].id,
+            stage_id=_stage(session, stage_name).id, pm_id=pm.id, start_date=today - timedelta(days=60),
+            end_date=today + timedelta(days=120),
+        )
+        deal = crm.create_deal(session, ACTOR, name=f"{project_name} deal", client_id=project.client_id,
+                               project_id=project.id, amount=Decimal("50000"), start_date=project.start_date,
+                               end_date=project.end_date)
+        for name, model, hours, fee in offerings:
+            offering = services.create_offering(
+                session, ACTOR, project.id, name=name, billing_model=model, sold_hours=Decimal(hours),
+                fixed_fee=Decimal(fee) if fee else None, deal_id=deal.id,
+                budget_amount=Decimal(hours) * 150 if model == BillingModel.TIME_AND_MATERIALS else None,
+            )
+            for email in ("staff@demo.test", "dana@demo.test"):
+                rate = Decimal("150") if model == BillingModel.TIME_AND_MATERIALS else None
+                services.add_assignment(session, ACTOR, offering.id, people[email].id, bill_rate=rate,
+                                        planned_hours=Decimal(hours) / 2)
+        crm.set_deal_stage(session, ACTOR, deal.id, deal_stage)
+        for offset in range(0, 10):
+            day = today + timedelta(days=offset)
+            if day.weekday() < 5:
+                services.set_booking(session, ACTOR, project.id, people["staff@demo.test"].id, mode="day", on=day,
+                                     hours=Decimal("4"), offering_id=project.offerings[0].id)
+        services.set_booking(session, ACTOR, project.id, people["dana@demo.test"].id, mode="week",
+                             on=today + timedelta(days=7), hours=Decimal("20"))
+    session.flush()
+    return {email: str(role) for email, _, role, _ in USERS}

@@ -1,0 +1,41 @@
+"""Jinja filters: how money, hours, dates and instants read on a page."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+
+
+def money(value: Decimal | None, blank: str = "—") -> str:
+    if value is None:
+        return blank
+    return f"{Decimal(value).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,}"
+
+
+def hours(value: Decimal | None, blank: str = "—") -> str:
+    if value is None:
+        return blank
+    return f"{Decimal(value).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,}"
+
+
+def day(value: date | None, blank: str = "—") -> str:
+    return value.strftime("%a %d %b %Y") if value else blank
+
+
+def instant(value: datetime | None, blank: str = "—") -> str:
+    """An instant in the organization's timezone."""
+    if value is None:
+        return blank
+    zone = ZoneInfo(current_app.config.get("PORTAL_TIMEZONE", "UTC"))
+    return value.astimezone(zone).strftime("%d %b %Y %H:%M")
+
+
+def label(value: str | None) -> str:
+    """snake_case enum values as words: time_and_materials -> Time and materials."""
+    return (value or "").replace("_", " ").capitalize()
+
+
+FILTERS = {"money": money, "hours": hours, "day": day, "instant": instant, "label": label}

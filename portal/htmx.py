@@ -1,0 +1,76 @@
+"""The only module that reads HX-* headers.
+
+A page template holds its swappable regions as named blocks; `render` returns the whole page for a
+normal request and just the block for an htmx request, so every fragment URL is also a working page.
+History restores and boosted requests want the full page even though they carry HX-Request.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Response, make_response, redirect, render_template, request, session
+from jinja2_fragments.flask import render_block, render_blocks
+
+
+def is_htmx_request() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def is_fragment_request() -> bool:
+    headers = request.headers
+    return (
+        is_htmx_request()
+        and headers.get("HX-History-Restore-Request") != "true"
+        and headers.get("HX-Boosted") != "true"
+    )
+
+
+def render(template: str, block: str | None = None, status: int = 200, oob: list[str] | None = None,
+           **context: Any) -> Response:
+    """Full page, or `block` (plus out-of-band `oob` blocks) for an htmx fragment request.
+
+    A fragment also carries any flashed messages, swapped out of band into the page's flash area, so a
+    view flashes the same way whether the answer is a page or a fragment.
+    """
+    if block and is_fragment_request():
+        body = render_blocks(template, [block, *oob], **context) if oob else render_block(template, block, **context)
+        if session.get("_flashes"):
+            body += render_template("partials/flash.html", oob=True)
+    else:
+        body = render_template(template, **context)
+    response = make_response(body, status)
+    response.vary.add("HX-Request")
+    return response
+
+
+def render_error(status: int, title: str, message: str) -> Response:
+    if is_fragment_request():
+        body = render_block("errors/error.html", "flash_error", title=title, message=message, status=status)
+        response = make_response(body, status)
+        # Errors go to the flash area, never into the region the user was editing.
+        response.headers["HX-Retarget"] = "#flash"
+        response.headers["HX-Reswap"] = "innerHTML"
+    else:
+        response = make_response(render_template("errors/error.html", title=title, message=message,
+                                                 status=status), status)
+    response.vary.add("HX-Request")
+    return response
+
+
+def redirect_to(url: str) -> Response:
+    """Navigate: HX-Redirect for htmx (a 302 would be swapped into the target), 303 otherwise."""
+    if is_htmx_request():
+        response = make_response("", 200)
+        response.headers["HX-Redirect"] = url
+        return response
+    return redirect(url, code=303)
+
+
+def trigger(response: Response, event: str, detail: Any = None) -> Response:
+    """Fire a client-side event after the swap (e.g. to refresh another region)."""
+    existing = json.loads(response.headers.get("HX-Trigger", "{}") or "{}")
+    existing[event] = detail if detail is not None else True
+    response.headers["HX-Trigger"] = json.dumps(existing)
+    return response

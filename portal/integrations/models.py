@@ -1,0 +1,222 @@
+"""Connections to timesheet tools, the links between portal records and theirs, and the record of every
+sync: a run (one execution, with progress and counts) and its messages (one record in or out)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.columns import EncryptedText, Timestamps, UTCDateTime, utcnow
+from portal.extensions import db
+
+
+class ConnectionStatus(StrEnum):
+    CONNECTED = "connected"
+    ERROR = "error"  # was connected; the last check failed (token regenerated, access removed)
+    DISCONNECTED = "disconnected"
+
+
+class Connection(Timestamps, db.Model):
+    """The organization's link to one timesheet tool (kind = a key of the connector registry)."""
+
+    __tablename__ = "connections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default=ConnectionStatus.DISCONNECTED)
+    # JSON of the tool's secrets (API token; OAuth client secret and refresh token). Never shown again.
+    credentials: Mapped[str | None] = mapped_column(EncryptedText())
+    # Toggl workspace id / Procore company id, and its display name.
+    account_id: Mapped[str | None] = mapped_column(String(64))
+    account_name: Mapped[str] = mapped_column(String(200), default="")
+    # The tool's id of the user the connection acts as (Toggl: creator of provisioned projects).
+    external_user_id: Mapped[str | None] = mapped_column(String(64))
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    validated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    @property
+    def is_connected(self) -> bool:
+        return self.status == ConnectionStatus.CONNECTED
+
+
+class LinkMethod(StrEnum):
+    PROVISIONED = "provisioned"  # the portal created the record in the tool
+    CONNECTED = "connected"  # linked to a record that already existed there
+    AUTO_MAPPED = "auto_mapped"  # matched by email
+    MANUAL = "manual"  # an admin chose the match
+
+
+class ClientLink(db.Model):
+    """One portal client ↔ one client of the tool (seed 000: one timesheet client maps to one CRM client)."""
+
+    __tablename__ = "client_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(64))
+    external_name: Mapped[str] = mapped_column(String(200), default="")
+    method: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    __table_args__ = (
+        UniqueConstraint("connection_id", "client_id"),
+        UniqueConstraint("connection_id", "external_id"),
+    )
+
+
+class ProjectLink(db.Model):
+    """One offering ↔ one project of the tool; an offering links to at most one project per tool."""
+
+    __tablename__ = "project_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    offering_id: Mapped[int] = mapped_column(ForeignKey("offerings.id", ondelete="CASCADE"), index=True)
+    external_id: Mapped[str] = mapped_column(String(64))
+    external_name: Mapped[str] = mapped_column(String(200), default="")
+    external_url: Mapped[str] = mapped_column(String(500), default="")
+    method: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    offering = relationship("Offering")
+
+    __table_args__ = (
+        UniqueConstraint("connection_id", "offering_id"),
+        UniqueConstraint("connection_id", "external_id"),
+    )
+
+
+class PersonLink(db.Model):
+    """A person of the tool ↔ a resource. `resource_id` is empty while the person is unmatched."""
+
+    __tablename__ = "person_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    resource_id: Mapped[int | None] = mapped_column(ForeignKey("resources.id", ondelete="SET NULL"), index=True)
+    external_id: Mapped[str] = mapped_column(String(64))
+    external_email: Mapped[str] = mapped_column(String(254), default="")
+    external_name: Mapped[str] = mapped_column(String(200), default="")
+    method: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    resource = relationship("Resource")
+
+    __table_args__ = (UniqueConstraint("connection_id", "external_id"),)
+
+
+class RunStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+ACTIVE_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
+_ACTIVE_WHERE = text("status IN ('queued', 'running')")
+
+
+class SyncRun(db.Model):
+    """One execution of background work that a person may watch: provisioning, a push, a time sync.
+
+    `scope` names what the run works on (e.g. "toggl:org", "offering:12:provision"); a partial unique
+    index allows one active run per scope, so a second click, the cron and a webhook burst all join the
+    run that is already going instead of starting another.
+    """
+
+    __tablename__ = "sync_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int | None] = mapped_column(ForeignKey("connections.id", ondelete="SET NULL"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    scope: Mapped[str] = mapped_column(String(120))
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id", ondelete="SET NULL"), index=True)
+    offering_id: Mapped[int | None] = mapped_column(ForeignKey("offerings.id", ondelete="SET NULL"), index=True)
+    status: Mapped[str] = mapped_column(String(12), default=RunStatus.QUEUED)
+    progress_done: Mapped[int] = mapped_column(Integer, default=0)
+    progress_total: Mapped[int | None] = mapped_column(Integer)
+    # What the run is doing now in the user's words ("waiting for the Toggl quota to reset at 14:05").
+    status_text: Mapped[str] = mapped_column(String(500), default="")
+    counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    # Where a resumed run picks up (cursors, pages, the last processed id).
+    checkpoint: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The job that executes the run (a dotted path in portal.jobs) and its queue, so the sweeper and the
+    # Retry button can start it again without knowing what kind of run it is.
+    job: Mapped[str] = mapped_column(String(120))
+    queue: Mapped[str] = mapped_column(String(20))
+    error: Mapped[str] = mapped_column(Text, default="")
+    initiated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+    messages = relationship("SyncMessage", back_populates="run", lazy="write_only")
+
+    __table_args__ = (
+        Index("uq_sync_runs_active_scope", "scope", unique=True,
+              sqlite_where=_ACTIVE_WHERE, postgresql_where=_ACTIVE_WHERE),
+    )
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_RUN_STATUSES
+
+    @property
+    def percent(self) -> int:
+        if not self.progress_total:
+            return 100 if not self.is_active else 0
+        return min(100, int(100 * self.progress_done / self.progress_total))
+
+
+class MessageStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSED = "processed"
+    FAILED = "failed"
+
+
+class SyncMessage(db.Model):
+    """One record moving in or out of the portal; the activity panel and Retry read these."""
+
+    __tablename__ = "sync_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int | None] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id", ondelete="SET NULL"), index=True)
+    direction: Mapped[str] = mapped_column(String(10))  # inbound | outbound
+    entity: Mapped[str] = mapped_column(String(40))  # time_entry, project, project_user, client, ...
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    # Deliveries and events that must be handled once carry a key (event id, delivery ulid).
+    dedupe_key: Mapped[str | None] = mapped_column(String(160), unique=True)
+    action: Mapped[str] = mapped_column(String(20), default="")  # create | update | delete | ...
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(12), default=MessageStatus.PENDING)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    run = relationship("SyncRun", back_populates="messages")
+
+    __table_args__ = (Index("ix_sync_messages_connection_status", "connection_id", "status", "created_at"),)

@@ -1,0 +1,134 @@
+"""The life of a sync run: start (or join the active one), claim, report progress, finish, resume.
+
+A run is the record a person watches; RQ is only the transport. Starting is idempotent per scope,
+claiming is a conditional UPDATE so two workers never execute one run, and a run whose worker died
+is put back in the queue by the sweeper and resumes from its checkpoint.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from portal import queue
+from portal.columns import utcnow
+from portal.integrations.models import ACTIVE_RUN_STATUSES, RunStatus, SyncRun
+
+# A running run that has not reported for this long lost its worker (killed, OOM, deploy).
+STALE_AFTER = timedelta(minutes=10)
+
+
+def active_run(session: Session, scope: str) -> SyncRun | None:
+    return session.scalar(select(SyncRun).where(SyncRun.scope == scope, SyncRun.status.in_(ACTIVE_RUN_STATUSES)))
+
+
+def start_run(session: Session, *, kind: str, scope: str, job: str, queue_name: str = queue.INTERACTIVE,
+              connection_id: int | None = None, project_id: int | None = None, offering_id: int | None = None,
+              initiated_by_id: int | None = None, params: dict[str, Any] | None = None) -> tuple[SyncRun, bool]:
+    """Create a queued run for `scope` and enqueue `job(run_id)` after commit, or join the active run.
+
+    Returns (run, created). The partial unique index on active scopes settles concurrent starts.
+    """
+    existing = active_run(session, scope)
+    if existing is not None:
+        return existing, False
+    run = SyncRun(kind=kind, scope=scope, job=job, queue=queue_name, connection_id=connection_id,
+                  project_id=project_id, offering_id=offering_id, initiated_by_id=initiated_by_id,
+                  params=params or {}, counts={}, checkpoint={})
+    try:
+        with session.begin_nested():
+            session.add(run)
+    except IntegrityError:
+        existing = active_run(session, scope)
+        if existing is None:
+            raise
+        return existing, False
+    enqueue(session, run)
+    return run, True
+
+
+def enqueue(session: Session, run: SyncRun) -> None:
+    queue.enqueue_after_commit(session, run.job, run.id, queue=run.queue, on_failure=_enqueue_failed(run.id))
+
+
+def _enqueue_failed(run_id: int):
+    def record(side: Session, exc: Exception) -> None:
+        side.execute(
+            update(SyncRun).where(SyncRun.id == run_id, SyncRun.status == RunStatus.QUEUED)
+            .values(status=RunStatus.FAILED, error=queue.describe_redis_error(exc), finished_at=utcnow())
+        )
+    return record
+
+
+def claim(session: Session, run_id: int) -> SyncRun | None:
+    """Mark a queued run running; None when another worker has it or it has already ended."""
+    now = utcnow()
+    claimed = session.execute(
+        update(SyncRun).where(SyncRun.id == run_id, SyncRun.status == RunStatus.QUEUED)
+        .values(status=RunStatus.RUNNING, started_at=now, heartbeat_at=now, attempts=SyncRun.attempts + 1,
+                status_text="Started")
+    ).rowcount
+    session.commit()
+    return session.get(SyncRun, run_id, populate_existing=True) if claimed else None
+
+
+def report(session: Session, run: SyncRun, *, done: int | None = None, total: int | None = None,
+           text: str | None = None, add: dict[str, int] | None = None, checkpoint: dict[str, Any] | None = None,
+           commit: bool = True) -> None:
+    """Record progress (and optionally a checkpoint) so the progress bar and a resumed run can read it."""
+    if done is not None:
+        run.progress_done = done
+    if total is not None:
+        run.progress_total = total
+    if text is not None:
+        run.status_text = text[:500]
+    if add:
+        counts = dict(run.counts or {})
+        for key, value in add.items():
+            counts[key] = counts.get(key, 0) + value
+        run.counts = counts
+    if checkpoint is not None:
+        run.checkpoint = {**(run.checkpoint or {}), **checkpoint}
+    run.heartbeat_at = utcnow()
+    if commit:
+        session.commit()
+
+
+def finish(session: Session, run: SyncRun, *, error: str = "", text: str | None = None) -> None:
+    run.status = RunStatus.FAILED if error else RunStatus.SUCCEEDED
+    run.error = error
+    run.status_text = text if text is not None else ("Failed" if error else "Finished")
+    run.finished_at = utcnow()
+    if not error and run.progress_total:
+        run.progress_done = run.progress_total
+    session.commit()
+
+
+def retry(session: Session, run_id: int, initiated_by_id: int | None) -> tuple[SyncRun, bool]:
+    """Start the same work again as a new run (the failed one stays in the log)."""
+    old = session.get(SyncRun, run_id)
+    return start_run(session, kind=old.kind, scope=old.scope, job=old.job, queue_name=old.queue,
+                     connection_id=old.connection_id, project_id=old.project_id, offering_id=old.offering_id,
+                     initiated_by_id=initiated_by_id, params=old.params)
+
+
+def requeue_stale(session: Session) -> list[int]:
+    """Put back runs whose worker died (stale heartbeat) or whose enqueue was lost; they resume."""
+    now = utcnow()
+    stale = list(session.scalars(
+        select(SyncRun).where(
+            ((SyncRun.status == RunStatus.RUNNING) & (SyncRun.heartbeat_at < now - STALE_AFTER))
+            | ((SyncRun.status == RunStatus.QUEUED)
+               & (func.coalesce(SyncRun.heartbeat_at, SyncRun.created_at) < now - STALE_AFTER))
+        ).with_for_update(skip_locked=True)
+    ))
+    for run in stale:
+        run.status = RunStatus.QUEUED
+        run.status_text = "Resuming after an interruption"
+        run.heartbeat_at = now  # the next sweep waits another interval before touching it again
+        enqueue(session, run)
+    return [r.id for r in stale]

@@ -1,0 +1,91 @@
+"""RQ entry points. Each takes ids, runs inside `job` (fresh app context, its own session, log context,
+session cleanup, errors re-raised so RQ records the failure too) and calls one service.
+
+Jobs are idempotent: they claim their run or row with a conditional update, upsert by natural keys,
+and can be run twice or concurrently with the result of running once.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, current_app, has_app_context
+from rq import get_current_job
+
+from portal.extensions import db
+
+log = logging.getLogger(__name__)
+
+_app: Flask | None = None
+job_context: contextvars.ContextVar[str] = contextvars.ContextVar("job_context", default="-")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def bind_app(app: Flask) -> None:
+    """The app jobs run in: the worker binds the one it built before forking; tests bind theirs."""
+    global _app
+    _app = app
+
+
+def _bound_app() -> Flask:
+    global _app
+    if _app is not None:
+        return _app
+    if has_app_context():  # a flask command running a job inline
+        return current_app._get_current_object()
+    from portal import create_app  # a plain `rq worker` that never called bind_app
+
+    _app = create_app()
+    return _app
+
+
+class JobLogFilter(logging.Filter):
+    """Stamps every log record with the job id and function, like redash's CurrentJobFilter."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.job = job_context.get()
+        return True
+
+
+def job(func: F) -> F:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        current = get_current_job()
+        token = job_context.set(f"{current.id if current else 'inline'} {func.__name__}{args!r}")
+        try:
+            with _bound_app().app_context():
+                try:
+                    return func(*args, **kwargs)
+                except Exception:
+                    log.exception("job %s%r failed", func.__name__, args)
+                    db.session.rollback()
+                    raise
+                finally:
+                    db.session.remove()
+        finally:
+            job_context.reset(token)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@job
+def send_email(email_id: int) -> bool:
+    from portal import mail
+
+    return mail.deliver(db.session, email_id)
+
+
+@job
+def sweep() -> dict[str, list[int]]:
+    """Re-enqueue what a crash or a Redis outage left behind: stale sync runs and unsent email."""
+    from portal import mail
+    from portal.integrations import runs
+
+    result = {"runs": runs.requeue_stale(db.session), "emails": mail.requeue_waiting(db.session)}
+    db.session.commit()
+    return result

@@ -1,0 +1,70 @@
+"""Organization settings (super-admins edit, admins read) and the audit log."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, request
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from portal import htmx
+from portal.audit import AuditEvent
+from portal.auth import policy
+from portal.extensions import db
+from portal.finance.services import list_cost_categories
+from portal.forms import submit
+from portal.org import services
+from portal.org.forms import OrgSettingsForm
+
+bp = Blueprint("org", __name__, url_prefix="/settings")
+
+AUDIT_PAGE = 50
+
+
+@bp.before_request
+@login_required
+def _admins_only():
+    policy.require(policy.is_admin(current_user), "Settings are for admins.")
+
+
+@bp.route("/organization", methods=["GET", "POST"])
+def organization():
+    settings = services.get_settings(db.session)
+    form = OrgSettingsForm(obj=settings)
+    form.default_cost_category_id.choices = [("", "—")] + [(c.id, c.name) for c in list_cost_categories(db.session)]
+    if form.is_submitted():
+        policy.require(policy.can_edit_org_settings(current_user),
+                       "Only a super-admin can change organization settings.")
+    changed = submit(form, lambda: services.update_settings(
+        db.session, current_user, **{name: getattr(form, name).data for name in services.EDITABLE}
+    ))
+    if changed is not None:
+        flash("Saved." if changed else "Nothing changed.", "success")
+    pushed = sorted(set(changed or {}) & services.PUSH_SETTINGS)
+    return htmx.render("org/settings.html", block="settings_form", form=form, settings=settings,
+                       pushed_changed=pushed, status=form.status)
+
+
+@bp.route("/audit")
+def audit_log():
+    policy.require(policy.can_view_audit_log(current_user), "Only admins can read the audit log.")
+    action = request.args.get("action", "").strip()
+    subject = request.args.get("subject", "").strip()
+    actor = request.args.get("actor", "").strip()
+    before_id = request.args.get("before", type=int)
+    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(AUDIT_PAGE + 1)
+    if action:
+        query = query.where(AuditEvent.action.startswith(action))
+    if subject:
+        kind, _, ident = subject.partition(":")
+        query = query.where(AuditEvent.subject_type == kind)
+        if ident.isdigit():
+            query = query.where(AuditEvent.subject_id == int(ident))
+    if actor:
+        query = query.where(AuditEvent.actor_label.ilike(f"%{actor}%"))
+    if before_id:
+        query = query.where(AuditEvent.id < before_id)
+    events = list(db.session.scalars(query))
+    more = events[AUDIT_PAGE - 1].id if len(events) > AUDIT_PAGE else None
+    filters = {"action": action, "subject": subject, "actor": actor}
+    return htmx.render("org/audit.html", block="audit_rows" if before_id else "audit_table",
+                       events=events[:AUDIT_PAGE], more=more, filters=filters)

@@ -1,0 +1,147 @@
+"""Reference pages: clients (with their duplicates), CRM deals, and resources with their rates."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from portal import htmx
+from portal.auth import policy
+from portal.extensions import db
+from portal.finance.services import list_cost_categories
+from portal.forms import submit
+from portal.projects import crm, resources
+from portal.projects.forms import ClientForm, DealForm, DealStageForm, RateForm, ResourceForm
+from portal.projects.models import Client, Deal, Project, Resource, ResourceRate
+
+bp = Blueprint("crm", __name__)
+
+
+@bp.before_request
+@login_required
+def _internal_only():
+    policy.require(policy.is_internal(current_user), "Client users see their workspace only.")
+
+
+# Clients
+@bp.route("/clients", methods=["GET", "POST"])
+def clients():
+    form = ClientForm()
+    if form.is_submitted():
+        policy.require(policy.can_manage_reference_data(current_user), "You cannot create clients.")
+    created = submit(form, lambda: crm.create_client(db.session, current_user, form.name.data, form.crm_id.data))
+    if created is not None:
+        similar = crm.similar_clients(db.session, created)
+        if similar:
+            flash(f"Created {created.name}. It looks like a duplicate of "
+                  f"{', '.join(c.name for c in similar)}; see Possible duplicates.", "warning")
+        else:
+            flash(f"Created {created.name}.", "success")
+        return htmx.redirect_to(url_for(".clients"))
+    return htmx.render("projects/clients.html", block="client_form", form=form, status=form.status,
+                       clients=crm.list_clients(db.session), duplicates=crm.duplicate_groups(db.session))
+
+
+@bp.route("/clients/<int:client_id>")
+def client_detail(client_id: int):
+    client = db.get_or_404(Client, client_id)
+    projects = db.session.scalars(select(Project).where(Project.client_id == client.id).order_by(Project.name)).all()
+    return htmx.render("projects/client.html", client=client, projects=projects,
+                       similar=crm.similar_clients(db.session, client))
+
+
+# Deals
+def _deal_form_choices(form: DealForm) -> None:
+    form.client_id.choices = [("", "Choose…")] + [(c.id, c.name) for c in crm.list_clients(db.session)]
+    projects = db.session.execute(select(Project.id, Project.name).order_by(Project.name)).all()
+    form.project_id.choices = [("", "—")] + [(p.id, p.name) for p in projects]
+
+
+@bp.route("/deals", methods=["GET", "POST"])
+def deals():
+    form = DealForm()
+    _deal_form_choices(form)
+    if form.is_submitted():
+        policy.require(policy.can_manage_deals(current_user), "You cannot manage deals.")
+    created = submit(form, lambda: crm.create_deal(
+        db.session, current_user, name=form.name.data, client_id=form.client_id.data,
+        project_id=form.project_id.data, amount=form.amount.data, start_date=form.start_date.data,
+        end_date=form.end_date.data, stage=form.stage.data,
+    ))
+    if created is not None:
+        flash(f"Created deal {created.name}.", "success")
+        return htmx.redirect_to(url_for(".deals"))
+    return htmx.render("projects/deals.html", block="deal_form", form=form, status=form.status,
+                       deals=crm.list_deals(db.session), stage_form=DealStageForm(formdata=None))
+
+
+@bp.route("/deals/<int:deal_id>/stage", methods=["POST"])
+def deal_stage(deal_id: int):
+    deal = db.get_or_404(Deal, deal_id)
+    form = DealStageForm()
+    saved = submit(form, lambda: crm.set_deal_stage(db.session, current_user, deal.id, form.stage.data))
+    if saved is not None and deal.stage == "closed_won" and deal.project_id:
+        flash(f"{deal.name} is Closed Won: {deal.project.name} is now Active.", "success")
+    return htmx.render("projects/deals.html", block="deal_row", deal=deal, stage_form=DealStageForm(formdata=None),
+                       status=form.status)
+
+
+# Resources
+def _resource_choices(form: ResourceForm) -> None:
+    form.default_cost_category_id.choices = [("", "—")] + [(c.id, c.name) for c in list_cost_categories(db.session)]
+
+
+@bp.route("/resources", methods=["GET", "POST"])
+def resource_list():
+    form = ResourceForm()
+    _resource_choices(form)
+    if form.is_submitted():
+        policy.require(policy.can_manage_reference_data(current_user), "You cannot manage resources.")
+    created = submit(form, lambda: resources.create_resource(
+        db.session, current_user, name=form.name.data, email=form.email.data, title=form.title.data or "",
+        default_cost_category_id=form.default_cost_category_id.data,
+    ))
+    if created is not None:
+        flash(f"Added {created.name}. Set their rates next.", "success")
+        return htmx.redirect_to(url_for(".resource_detail", resource_id=created.id))
+    return htmx.render("projects/resources.html", block="resource_form", form=form, status=form.status,
+                       resources=resources.list_resources(db.session, include_inactive=True))
+
+
+@bp.route("/resources/<int:resource_id>", methods=["GET", "POST"])
+def resource_detail(resource_id: int):
+    resource = db.get_or_404(Resource, resource_id)
+    form = ResourceForm(obj=resource)
+    _resource_choices(form)
+    if form.is_submitted():
+        policy.require(policy.can_manage_reference_data(current_user), "You cannot manage resources.")
+    saved = submit(form, lambda: resources.update_resource(
+        db.session, current_user, resource.id, name=form.name.data, email=form.email.data,
+        title=form.title.data or "", active=form.active.data,
+        default_cost_category_id=form.default_cost_category_id.data,
+    ))
+    if saved is not None:
+        flash(f"Saved {resource.name}.", "success")
+    return htmx.render("projects/resource.html", block="resource_form", form=form, resource=resource,
+                       rate_form=RateForm(formdata=None), status=form.status)
+
+
+@bp.route("/resources/<int:resource_id>/rates", methods=["POST"])
+def set_rate(resource_id: int):
+    resource = db.get_or_404(Resource, resource_id)
+    policy.require(policy.can_manage_reference_data(current_user), "You cannot manage resources.")
+    form = RateForm()
+    saved = submit(form, lambda: resources.set_rate(db.session, current_user, resource.id, form.rate_type.data,
+                                                    form.amount.data, form.effective_from.data))
+    return htmx.render("projects/resource.html", block="rates", resource=resource,
+                       rate_form=RateForm(formdata=None) if saved is not None else form, status=form.status)
+
+
+@bp.route("/rates/<int:rate_id>/remove", methods=["POST"])
+def remove_rate(rate_id: int):
+    rate = db.get_or_404(ResourceRate, rate_id)
+    resource = rate.resource
+    resources.remove_rate(db.session, current_user, rate.id)
+    db.session.commit()
+    return htmx.render("projects/resource.html", block="rates", resource=resource, rate_form=RateForm(formdata=None))

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from wtforms import (
+    BooleanField,
+    DateField,
+    DecimalField,
+    EmailField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from portal.forms import PortalForm
+from portal.projects.models import BILLING_MODEL_LABELS, DEAL_STAGE_LABELS, BookingMode, RateType, SaleStatus
+
+
+def optional_int(value):
+    return int(value) if value not in (None, "", "None") else None
+
+
+class ProjectForm(PortalForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    code = StringField("Code", validators=[Optional(), Length(max=40)])
+    client_id = SelectField("Client", coerce=optional_int, validators=[DataRequired(message="Choose a client.")])
+    stage_id = SelectField("Stage", coerce=optional_int)
+    pm_id = SelectField("Project manager", coerce=optional_int, validators=[Optional()])
+    start_date = DateField("Start", validators=[Optional()])
+    end_date = DateField("End", validators=[Optional()])
+    percent_likelihood = IntegerField("Percent likelihood (empty: the stage's)",
+                                      validators=[Optional(), NumberRange(0, 100, "Between 0 and 100.")])
+    default_cost_category_id = SelectField("Default cost category", coerce=optional_int, validators=[Optional()])
+    description = TextAreaField("Description", validators=[Optional(), Length(max=5000)])
+
+
+class PmTeamForm(PortalForm):
+    pm_id = SelectField("Project manager", coerce=optional_int, validators=[Optional()])
+    team_ids = SelectMultipleField("PM team (can act as PM)", coerce=int)
+
+
+class OfferingForm(PortalForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    billing_model = SelectField("Billing model", choices=[(str(k), v) for k, v in BILLING_MODEL_LABELS.items()])
+    sold_hours = DecimalField("Sold hours", places=2, validators=[InputRequired(message="Enter the sold hours."),
+                                                                 NumberRange(0, 1_000_000)])
+    planned_hours = DecimalField("Current planned hours", places=2, validators=[Optional(), NumberRange(0, 1_000_000)])
+    fixed_fee = DecimalField("Fixed fee", places=2, validators=[Optional(), NumberRange(0)])
+    budget_amount = DecimalField("Budget", places=2, validators=[Optional(), NumberRange(0)])
+    start_date = DateField("Start", validators=[Optional()])
+    end_date = DateField("End", validators=[Optional()])
+    sale_status = SelectField("Sale status", choices=[(SaleStatus.PRE_SALE.value, "Pre-sale"),
+                                                      (SaleStatus.SOLD.value, "Sold")])
+    archived = BooleanField("Archived")
+
+
+class AssignmentForm(PortalForm):
+    resource_id = SelectField("Person", coerce=optional_int, validators=[DataRequired(message="Choose a person.")])
+    role = StringField("Role", validators=[Optional(), Length(max=120)])
+    bill_rate = DecimalField("Bill rate / h", places=2, validators=[Optional(), NumberRange(0, 100_000)])
+    planned_hours = DecimalField("Planned hours", places=2, default=0,
+                                 validators=[Optional(), NumberRange(0, 1_000_000)])
+
+
+class BookingForm(PortalForm):
+    resource_id = SelectField("Person", coerce=optional_int, validators=[DataRequired(message="Choose a person.")])
+    offering_id = SelectField("Offering", coerce=optional_int, validators=[Optional()])
+    mode = SelectField("Booked by", choices=[(BookingMode.DAY.value, "Day"), (BookingMode.WEEK.value, "Week")])
+    on = DateField("Day (or any day of the week)", validators=[DataRequired(message="Choose a date.")])
+    hours = DecimalField("Hours (0 removes)", places=2, validators=[InputRequired(message="Enter hours."),
+                                                                   NumberRange(0, 168)])
+
+
+class ClientForm(PortalForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    crm_id = StringField("CRM id", validators=[Optional(), Length(max=100)])
+
+
+class DealForm(PortalForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    client_id = SelectField("Client", coerce=optional_int, validators=[DataRequired(message="Choose a client.")])
+    project_id = SelectField("Project", coerce=optional_int, validators=[Optional()])
+    stage = SelectField("Stage", choices=[(str(k), v) for k, v in DEAL_STAGE_LABELS.items()])
+    amount = DecimalField("Amount", places=2, validators=[Optional(), NumberRange(0)])
+    start_date = DateField("Start", validators=[Optional()])
+    end_date = DateField("End", validators=[Optional()])
+
+
+class DealStageForm(PortalForm):
+    stage = SelectField("Stage", choices=[(str(k), v) for k, v in DEAL_STAGE_LABELS.items()])
+
+
+class ResourceForm(PortalForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    title = StringField("Title", validators=[Optional(), Length(max=120)])
+    default_cost_category_id = SelectField("Default cost category", coerce=optional_int, validators=[Optional()])
+    active = BooleanField("Active", default=True)
+
+
+class RateForm(PortalForm):
+    rate_type = SelectField("Rate", choices=[(RateType.COST.value, "Cost"), (RateType.SELL.value, "Sell")])
+    amount = DecimalField("Per hour", places=2, validators=[InputRequired(message="Enter the rate."),
+                                                           NumberRange(0, 100_000)])
+    effective_from = DateField("Effective from", validators=[DataRequired(message="Choose a date.")])

@@ -1,0 +1,113 @@
+"""Resources (people who work and are billed) and their effective-dated cost and sell rates."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal import audit, events
+from portal.auth import policy
+from portal.auth.models import User
+from portal.auth.services import check_email
+from portal.errors import Conflict, InvalidInput, NotFound
+from portal.projects.models import RateType, Resource, ResourceRate
+
+MAX_RATE = Decimal("100000")
+
+
+def _require(actor: User | str | None) -> None:
+    if isinstance(actor, User):
+        policy.require(policy.can_manage_reference_data(actor), "You cannot manage resources.")
+
+
+def create_resource(session: Session, actor: User | str | None, *, name: str, email: str, title: str = "",
+                    user_id: int | None = None, default_cost_category_id: int | None = None) -> Resource:
+    _require(actor)
+    email = check_email(email)
+    if not (name or "").strip():
+        raise InvalidInput("Enter the person's name.", fields={"name": "Enter a name."})
+    if session.scalar(select(Resource.id).where(Resource.email == email)):
+        raise Conflict(f"A resource with the email {email} already exists.", fields={"email": "Already in use."})
+    resource = Resource(name=name.strip(), email=email, title=(title or "").strip(), user_id=user_id,
+                        default_cost_category_id=default_cost_category_id)
+    session.add(resource)
+    session.flush()
+    audit.record(session, actor, "resource.created", resource,
+                 after=audit.snapshot(resource, ["name", "email", "title", "user_id", "default_cost_category_id"]),
+                 summary=f"Created resource {resource.name}")
+    return resource
+
+
+def update_resource(session: Session, actor: User | str | None, resource_id: int, *, name: str, email: str,
+                    title: str, active: bool, default_cost_category_id: int | None) -> Resource:
+    """Changing the email changes who the timesheet tools' people are matched to (by exact email)."""
+    _require(actor)
+    resource = session.get(Resource, resource_id)
+    if resource is None:
+        raise NotFound("That resource does not exist.")
+    email = check_email(email)
+    clash = session.scalar(select(Resource.id).where(Resource.email == email, Resource.id != resource_id))
+    if clash:
+        raise Conflict(f"Another resource already has the email {email}.", fields={"email": "Already in use."})
+    fields = ["name", "email", "title", "active", "default_cost_category_id"]
+    before = audit.snapshot(resource, fields)
+    resource.name, resource.email, resource.title = name.strip(), email, (title or "").strip()
+    resource.active, resource.default_cost_category_id = active, default_cost_category_id
+    old, new = audit.changes(before, audit.snapshot(resource, fields))
+    if new:
+        audit.record(session, actor, "resource.updated", resource, before=old, after=new,
+                     summary=f"Changed resource {resource.name}")
+    return resource
+
+
+def set_rate(session: Session, actor: User | str | None, resource_id: int, rate_type: str, amount: Decimal,
+             effective_from: date) -> ResourceRate:
+    """Add a rate effective from a date, or replace the one starting that same date."""
+    _require(actor)
+    if rate_type not in set(RateType):
+        raise InvalidInput("Choose cost or sell.", fields={"rate_type": "Choose cost or sell."})
+    if amount is None or amount < 0 or amount > MAX_RATE:
+        raise InvalidInput(f"A rate is between 0 and {MAX_RATE:,}.", fields={"amount": "Out of range."})
+    resource = session.get(Resource, resource_id)
+    if resource is None:
+        raise NotFound("That resource does not exist.")
+    rate = session.scalar(select(ResourceRate).where(
+        ResourceRate.resource_id == resource_id, ResourceRate.rate_type == rate_type,
+        ResourceRate.effective_from == effective_from,
+    ))
+    before = audit.snapshot(rate, ["amount"]) if rate else None
+    if rate is None:
+        rate = ResourceRate(resource_id=resource_id, rate_type=rate_type, effective_from=effective_from, amount=amount)
+        session.add(rate)
+    else:
+        rate.amount = amount
+    session.flush()
+    audit.record(session, actor, "resource.rate_set", resource, before=before,
+                 after={"rate_type": rate_type, "amount": amount, "effective_from": effective_from},
+                 summary=f"{resource.name}: {rate_type} rate {amount} from {effective_from}")
+    events.resource_rates_changed.send(resource, session=session, actor=actor, changes={})
+    return rate
+
+
+def remove_rate(session: Session, actor: User | str | None, rate_id: int) -> None:
+    _require(actor)
+    rate = session.get(ResourceRate, rate_id)
+    if rate is None:
+        raise NotFound("That rate does not exist.")
+    resource = rate.resource
+    audit.record(session, actor, "resource.rate_removed", resource,
+                 before={"rate_type": rate.rate_type, "amount": rate.amount, "effective_from": rate.effective_from},
+                 summary=f"{resource.name}: removed {rate.rate_type} rate from {rate.effective_from}")
+    session.delete(rate)
+    session.flush()
+    events.resource_rates_changed.send(resource, session=session, actor=actor, changes={})
+
+
+def list_resources(session: Session, include_inactive: bool = False) -> list[Resource]:
+    query = select(Resource).order_by(Resource.name)
+    if not include_inactive:
+        query = query.where(Resource.active.is_(True))
+    return list(session.scalars(query))

