@@ -1,4 +1,4 @@
-"""Flask commands: `setup` (migrate + defaults), `demo`, `users create`, `jobs sweep`."""
+"""Flask commands: `setup` (migrate + defaults), `demo`, `users create`, `jobs sweep`, `sandbox`."""
 
 from __future__ import annotations
 
@@ -69,5 +69,7 @@ def sweep_command() -> None:
 
 
 def register_commands(app: Flask) -> None:
-    for command in (setup_command, demo_command, users_cli, jobs_cli):
+    from portal.sandbox import sandbox_command
+
+    for command in (setup_command, demo_command, users_cli, jobs_cli, sandbox_command):
         app.cli.add_command(command)

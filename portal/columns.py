@@ -6,8 +6,9 @@ backend (SQLite returns naive datetimes; this type restores the zone). Secrets a
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
 from sqlalchemy import DateTime, Numeric, Text, TypeDecorator, func
@@ -23,6 +24,12 @@ ZERO = Decimal("0")
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def today() -> date:
+    """Today in the organization's timezone (PORTAL_TIMEZONE): what "today" means for closing dates,
+    clearing future bookings and week boundaries."""
+    return datetime.now(ZoneInfo(current_app.config.get("PORTAL_TIMEZONE", "UTC"))).date()
 
 
 class UTCDateTime(TypeDecorator):

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from portal.auth import services as auth_services
 from portal.auth.models import Permission, Role, User
-from portal.columns import utcnow
+from portal.columns import today as local_today
 from portal.finance import services as finance
 from portal.finance.models import CostCategory, FiscalPeriod
 from portal.org import services as org
@@ -101,7 +101,7 @@ def load(session: Session) -> dict[str, str]:
                                           "Professional services"], users.get(email))
               for email, name, title, cost, sell in RESOURCES}
 
-    today = utcnow().date()
+    today = local_today()
     year = today.year
     for month in range(1, 13):
         start = date(year, month, 1)

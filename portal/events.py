@@ -29,3 +29,5 @@ resource_rates_changed = _events.signal("resource-rates-changed")
 deal_updated = _events.signal("deal-updated")
 # sender: OrgSettings. kwargs: session, actor, changes
 org_settings_changed = _events.signal("org-settings-changed")
+# sender: the TimeEntry (native or synced). kwargs: session, actor, changes ({"deleted": [False, True]} on delete)
+time_entry_changed = _events.signal("time-entry-changed")

@@ -152,3 +152,17 @@ def can_watch_run(user: Any, run: Any) -> bool:
     return is_admin(user) or (is_authenticated(user) and run.initiated_by_id == user.id) or (
         run.project_id is not None and is_internal(user)
     )
+
+
+# Time and cost entry
+def time_entry_refusal(project: Project) -> str | None:
+    """Why time cannot be reported to `project` now (seed 004 "open for time", "consider closed"), or None.
+
+    The same answer applies to native entries and to time synced from a timesheet tool.
+    """
+    stage = project.stage
+    if stage.is_closed:
+        return f"{project.name} is closed ({stage.name}); time cannot be reported to it."
+    if not stage.flag("open_for_time"):
+        return f"{project.name} is in {stage.name}, which is not open for time."
+    return None

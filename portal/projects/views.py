@@ -15,7 +15,7 @@ from sqlalchemy import select
 from portal import htmx
 from portal.auth import policy
 from portal.auth.models import Role
-from portal.columns import utcnow
+from portal.columns import today
 from portal.extensions import db
 from portal.finance.services import list_cost_categories
 from portal.forms import submit
@@ -38,16 +38,12 @@ def _internal_only():
         abort(403)
 
 
-def _today():
-    return utcnow().date()
-
-
 @bp.route("/")
 def home():
     """A person's home: their bookings for this week and the next, and the projects they manage."""
     resource = db.session.scalar(select(Resource).where(Resource.user_id == current_user.id))
     first_weekday = get_settings(db.session).week_start
-    start = services.week_start(_today(), first_weekday)
+    start = services.week_start(today(), first_weekday)
     bookings = services.bookings_for(db.session, resource.id, start, start + timedelta(days=13)) if resource else []
     managed = [] if current_user.role == Role.CLIENT else list(db.session.scalars(
         select(Project).where(Project.pm_id == current_user.id).order_by(Project.name)

@@ -1,0 +1,196 @@
+"""The connector interface for timesheet tools, and the registry of kinds.
+
+Everything the portal asks of a tool goes through a connector built for the organization's Connection;
+code never branches on `kind`, it looks the connector up here. A connector speaks one tool's real API
+over HTTP (through portal.integrations.http) and returns the plain records below; base URLs come from
+configuration, so tests and the demo point the same code at the loopback sandboxes.
+
+Operations a tool does not have raise NotSupported; `supports()` lets pages hide the buttons.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from flask import current_app
+
+from portal.errors import PortalError
+from portal.integrations.models import Connection
+
+# kind -> module that registers it; imported on first use so tools cost nothing until connected.
+KIND_MODULES = {"toggl": "portal.integrations.toggl", "procore": "portal.integrations.procore"}
+REGISTRY: dict[str, type[TimesheetConnector]] = {}
+
+
+class NotSupported(PortalError):
+    status = 400
+    title = "Not available for this tool"
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    """What validating a connection learns: the account's name and the user we act as."""
+
+    account_name: str
+    external_user_id: str
+    user_email: str = ""
+
+
+@dataclass(frozen=True)
+class ExternalClient:
+    id: str
+    name: str
+    archived: bool = False
+
+
+@dataclass(frozen=True)
+class ExternalProject:
+    id: str
+    name: str
+    client_id: str | None = None
+    active: bool = True
+    billable: bool | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+    estimated_hours: int | None = None
+    fixed_fee: Decimal | None = None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class ProjectSpec:
+    """What the portal wants a tool's project to look like (seed 002 section 4)."""
+
+    name: str
+    client_id: str | None
+    active: bool
+    billable: bool
+    start_date: date | None
+    end_date: date | None
+    estimated_hours: int | None
+    fixed_fee: Decimal | None
+
+
+@dataclass(frozen=True)
+class ExternalMember:
+    id: str
+    email: str
+    name: str
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class ExternalProjectUser:
+    id: str
+    project_id: str
+    user_id: str
+    rate: Decimal | None = None
+    manager: bool = False
+
+
+@dataclass(frozen=True)
+class ExternalTimeEntry:
+    id: str
+    user_id: str
+    project_id: str | None
+    work_date: date
+    seconds: int  # negative while a timer runs
+    billable: bool
+    description: str
+    updated_at: datetime | None
+    deleted: bool = False
+    user_email: str = ""
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+class TimesheetConnector(ABC):
+    kind: ClassVar[str]
+    label: ClassVar[str]
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, connection: Connection, config: dict[str, Any] | None = None):
+        self.connection = connection
+        self.config = config if config is not None else current_app.config
+
+    @classmethod
+    def supports(cls, capability: str) -> bool:
+        return capability in cls.capabilities
+
+    def _unsupported(self, what: str):
+        raise NotSupported(f"{self.label} does not support {what}.")
+
+    @abstractmethod
+    def validate(self) -> AccountInfo:
+        """Check credentials and account access; raise ExternalServiceError with a message per cause."""
+
+    def close(self) -> None:
+        """Release HTTP resources."""
+
+    # Clients
+    def list_clients(self) -> list[ExternalClient]:
+        self._unsupported("clients")
+
+    def create_client(self, name: str) -> ExternalClient:
+        self._unsupported("clients")
+
+    def client_url(self, client_id: str) -> str:
+        return ""
+
+    # Projects
+    def list_projects(self, include_archived: bool = False) -> list[ExternalProject]:
+        self._unsupported("listing projects")
+
+    def get_project(self, project_id: str) -> ExternalProject:
+        self._unsupported("projects")
+
+    def create_project(self, spec: ProjectSpec) -> ExternalProject:
+        self._unsupported("creating projects")
+
+    def update_project(self, project_id: str, spec: ProjectSpec) -> ExternalProject:
+        self._unsupported("updating projects")
+
+    def project_url(self, project_id: str) -> str:
+        return ""
+
+    def project_id_from_url(self, text: str) -> str | None:
+        """The project id in a pasted URL (or the text itself when it is an id)."""
+        return None
+
+    # People and team
+    def list_members(self) -> list[ExternalMember]:
+        self._unsupported("workspace members")
+
+    def list_project_users(self, project_id: str) -> list[ExternalProjectUser]:
+        self._unsupported("project users")
+
+    def add_project_user(self, project_id: str, user_id: str, rate: Decimal | None) -> ExternalProjectUser:
+        self._unsupported("project users")
+
+    def update_project_user(self, project_user_id: str, rate: Decimal | None) -> ExternalProjectUser:
+        self._unsupported("project users")
+
+    def remove_project_user(self, project_user_id: str) -> None:
+        self._unsupported("project users")
+
+
+def register(cls: type[TimesheetConnector]) -> type[TimesheetConnector]:
+    REGISTRY[cls.kind] = cls
+    return cls
+
+
+def connector_class(kind: str) -> type[TimesheetConnector]:
+    if kind not in REGISTRY and kind in KIND_MODULES:
+        importlib.import_module(KIND_MODULES[kind])
+    try:
+        return REGISTRY[kind]
+    except KeyError:
+        raise NotSupported(f"No connector for the timesheet tool {kind!r}.") from None
+
+
+def connector_for(connection: Connection) -> TimesheetConnector:
+    return connector_class(connection.kind)(connection)

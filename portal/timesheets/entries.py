@@ -1,0 +1,169 @@
+"""Time entries people type into the portal, and the weekly timesheet every entry belongs to.
+
+An entry joins the timesheet of its resource's week (the week start is an organization setting). A
+submitted or approved timesheet is frozen: its time changes only after it is rejected or recalled.
+Whether a project takes time at all is the stage's decision (policy.time_entry_refusal).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from portal import audit, events
+from portal.auth import policy
+from portal.auth.models import User
+from portal.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from portal.org.services import get_settings
+from portal.projects.models import Offering, Resource
+from portal.timesheets.models import EntrySource, TimeEntry, Timesheet, TimesheetStatus
+
+MAX_HOURS_PER_DAY = Decimal("24")
+FROZEN = (TimesheetStatus.SUBMITTED, TimesheetStatus.APPROVED)
+ENTRY_FIELDS = ["resource_id", "offering_id", "project_id", "work_date", "hours", "billable", "description"]
+
+
+def week_of(day: date, first_weekday: int) -> tuple[date, date]:
+    start = day - timedelta(days=(day.weekday() - first_weekday) % 7)
+    return start, start + timedelta(days=6)
+
+
+def timesheet_for(session: Session, resource_id: int, day: date) -> Timesheet:
+    """The resource's timesheet for the week of `day`, created on first use (safe under concurrency)."""
+    start, end = week_of(day, get_settings(session).week_start)
+    found = session.scalar(select(Timesheet).where(Timesheet.resource_id == resource_id,
+                                                   Timesheet.period_start == start))
+    if found is not None:
+        return found
+    try:
+        with session.begin_nested():
+            sheet = Timesheet(resource_id=resource_id, period_start=start, period_end=end)
+            session.add(sheet)
+        return sheet
+    except IntegrityError:
+        return session.scalar(select(Timesheet).where(Timesheet.resource_id == resource_id,
+                                                      Timesheet.period_start == start))
+
+
+def ensure_editable(sheet: Timesheet) -> None:
+    if sheet.status in FROZEN:
+        raise Conflict(f"The timesheet for the week of {sheet.period_start:%d %b %Y} is {sheet.status}; "
+                       "its time can change only after it is rejected or recalled.")
+
+
+def resource_of(session: Session, user: User) -> Resource | None:
+    return session.scalar(select(Resource).where(Resource.user_id == user.id))
+
+
+def _check_actor(session: Session, actor: User | str | None, resource_id: int) -> None:
+    """People enter their own time; admins may enter anyone's."""
+    if not isinstance(actor, User) or policy.is_admin(actor):
+        return
+    own = resource_of(session, actor)
+    if own is None or own.id != resource_id:
+        raise NotAllowed("You can enter time only for yourself.")
+
+
+def _clean_hours(hours: Any) -> Decimal:
+    try:
+        value = Decimal(str(hours)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    except (ArithmeticError, ValueError):
+        raise InvalidInput("Enter hours as a number, like 7.5.", fields={"hours": "Enter a number."}) from None
+    if value <= 0 or value > MAX_HOURS_PER_DAY:
+        raise InvalidInput("Hours must be more than 0 and at most 24.", fields={"hours": "More than 0, at most 24."})
+    return value
+
+
+def _check_day_total(session: Session, resource_id: int, work_date: date, hours: Decimal,
+                     excluding: int | None = None) -> None:
+    query = select(func.coalesce(func.sum(TimeEntry.hours), 0)).where(
+        TimeEntry.resource_id == resource_id, TimeEntry.work_date == work_date)
+    if excluding is not None:
+        query = query.where(TimeEntry.id != excluding)
+    total = Decimal(str(session.scalar(query))) + hours
+    if total > MAX_HOURS_PER_DAY:
+        raise InvalidInput(f"That makes {total} hours on {work_date:%d %b %Y}; a day has 24.",
+                           fields={"hours": "More than 24 hours that day."})
+
+
+def add_entry(session: Session, actor: User | str | None, *, resource_id: int, offering_id: int,
+              work_date: date, hours: Any, description: str = "", billable: bool | None = None) -> TimeEntry:
+    """Record native time. Refused when the project's stage is not open for time, or the week is frozen."""
+    offering = session.get(Offering, offering_id)
+    if offering is None:
+        raise InvalidInput("Choose what you worked on.", fields={"offering_id": "Choose an offering."})
+    if session.get(Resource, resource_id) is None:
+        raise NotFound("That person does not exist.")
+    _check_actor(session, actor, resource_id)
+    refusal = policy.time_entry_refusal(offering.project)
+    if refusal:
+        raise NotAllowed(refusal)
+    value = _clean_hours(hours)
+    _check_day_total(session, resource_id, work_date, value)
+    sheet = timesheet_for(session, resource_id, work_date)
+    ensure_editable(sheet)
+    entry = TimeEntry(resource_id=resource_id, offering_id=offering.id, project_id=offering.project_id,
+                      work_date=work_date, hours=value, description=(description or "").strip(),
+                      billable=offering.is_billable if billable is None else billable, source=EntrySource.NATIVE,
+                      timesheet=sheet, created_by_id=actor.id if isinstance(actor, User) else None)
+    session.add(entry)
+    sheet.version += 1
+    session.flush()
+    audit.record(session, actor, "time_entry.created", entry, after=audit.snapshot(entry, ENTRY_FIELDS),
+                 summary=f"{value} h on {offering.name} ({work_date})")
+    events.time_entry_changed.send(entry, session=session, actor=actor, changes={})
+    return entry
+
+
+def _native(session: Session, entry_id: int) -> TimeEntry:
+    entry = session.get(TimeEntry, entry_id)
+    if entry is None:
+        raise NotFound("That time entry does not exist.")
+    if entry.is_synced:
+        raise NotAllowed("Time synced from a timesheet tool is read-only here; change it in the tool.")
+    return entry
+
+
+def update_entry(session: Session, actor: User | str | None, entry_id: int, *, work_date: date, hours: Any,
+                 description: str, billable: bool) -> TimeEntry:
+    entry = _native(session, entry_id)
+    _check_actor(session, actor, entry.resource_id)
+    refusal = policy.time_entry_refusal(entry.project)
+    if refusal:
+        raise NotAllowed(refusal)
+    value = _clean_hours(hours)
+    _check_day_total(session, entry.resource_id, work_date, value, excluding=entry.id)
+    ensure_editable(entry.timesheet)
+    target = timesheet_for(session, entry.resource_id, work_date)
+    ensure_editable(target)
+    before = audit.snapshot(entry, ENTRY_FIELDS)
+    entry.work_date, entry.hours, entry.billable = work_date, value, billable
+    entry.description = (description or "").strip()
+    for sheet in {entry.timesheet, target}:
+        sheet.version += 1
+    entry.timesheet = target
+    session.flush()
+    old, new = audit.changes(before, audit.snapshot(entry, ENTRY_FIELDS))
+    if new:
+        audit.record(session, actor, "time_entry.updated", entry, before=old, after=new,
+                     summary=f"Time entry on {entry.work_date} changed")
+        events.time_entry_changed.send(entry, session=session, actor=actor,
+                                       changes={k: [old.get(k), v] for k, v in new.items()})
+    return entry
+
+
+def delete_entry(session: Session, actor: User | str | None, entry_id: int) -> None:
+    entry = _native(session, entry_id)
+    _check_actor(session, actor, entry.resource_id)
+    ensure_editable(entry.timesheet)
+    entry.timesheet.version += 1
+    events.time_entry_changed.send(entry, session=session, actor=actor, changes={"deleted": [False, True]})
+    audit.record(session, actor, "time_entry.deleted", entry, before=audit.snapshot(entry, ENTRY_FIELDS),
+                 summary=f"Deleted {entry.hours} h on {entry.work_date}")
+    session.delete(entry)
+    session.flush()
