@@ -11,11 +11,17 @@ from typing import TypeVar
 
 from flask import request
 from flask_wtf import FlaskForm
+from wtforms.fields.choices import SelectChoice
 
 from portal.errors import Conflict, InvalidInput
 from portal.extensions import db
 
 T = TypeVar("T")
+
+
+def options(pairs) -> list[SelectChoice]:
+    """Select options from (value, label) pairs (WTForms 3.3 deprecates bare tuples)."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 class PortalForm(FlaskForm):

@@ -16,6 +16,7 @@ Redis: TEST_REDIS_URL (a real server in CI; a db index per xdist worker) or the 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import socket
 import threading
@@ -225,7 +226,9 @@ class PortalClient(FlaskClient):
         if csrf and method not in ("GET", "HEAD", "OPTIONS"):
             headers.setdefault("X-CSRFToken", self.csrf_token())
         kwargs["headers"] = headers
-        return super().open(*args, **kwargs)
+        # Flask reuses an app context that is already pushed (the test's), and with it the test's db.session;
+        # run the request in an empty context so it gets its own app context and session, as in production.
+        return contextvars.Context().run(super().open, *args, **kwargs)
 
     def csrf_token(self) -> str:
         raw = "test-csrf-raw-token"

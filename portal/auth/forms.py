@@ -5,7 +5,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.auth.models import PERMISSION_LABELS, ROLE_LABELS
-from portal.forms import PortalForm
+from portal.forms import PortalForm, options
 
 
 class LoginForm(PortalForm):
@@ -22,11 +22,11 @@ class MultiCheckboxField(SelectMultipleField):
 class UserForm(PortalForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
-    role = SelectField("Role", choices=[(str(k), v) for k, v in ROLE_LABELS.items()])
+    role = SelectField("Role", choices=options([(str(k), v) for k, v in ROLE_LABELS.items()]))
     client_id = SelectField("Client (for client users)", coerce=lambda v: int(v) if v else None,
                             validators=[Optional()])
     permissions = MultiCheckboxField("Cost-centre permissions",
-                                     choices=[(str(k), v) for k, v in PERMISSION_LABELS.items()])
+                                     choices=options([(str(k), v) for k, v in PERMISSION_LABELS.items()]))
     active = BooleanField("Active", default=True)
     notify_stage_moves = BooleanField("Email me when projects are moved to or from a stage")
     password = PasswordField("Password", validators=[Optional(), Length(min=10, max=200)])

@@ -13,7 +13,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from portal.forms import PortalForm
+from portal.forms import PortalForm, options
 from portal.projects.models import BILLING_MODEL_LABELS, DEAL_STAGE_LABELS, BookingMode, RateType, SaleStatus
 
 
@@ -42,7 +42,8 @@ class PmTeamForm(PortalForm):
 
 class OfferingForm(PortalForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
-    billing_model = SelectField("Billing model", choices=[(str(k), v) for k, v in BILLING_MODEL_LABELS.items()])
+    billing_model = SelectField("Billing model",
+                                choices=options([(str(k), v) for k, v in BILLING_MODEL_LABELS.items()]))
     sold_hours = DecimalField("Sold hours", places=2, validators=[InputRequired(message="Enter the sold hours."),
                                                                  NumberRange(0, 1_000_000)])
     planned_hours = DecimalField("Current planned hours", places=2, validators=[Optional(), NumberRange(0, 1_000_000)])
@@ -50,8 +51,8 @@ class OfferingForm(PortalForm):
     budget_amount = DecimalField("Budget", places=2, validators=[Optional(), NumberRange(0)])
     start_date = DateField("Start", validators=[Optional()])
     end_date = DateField("End", validators=[Optional()])
-    sale_status = SelectField("Sale status", choices=[(SaleStatus.PRE_SALE.value, "Pre-sale"),
-                                                      (SaleStatus.SOLD.value, "Sold")])
+    sale_status = SelectField("Sale status", choices=options([(SaleStatus.PRE_SALE.value, "Pre-sale"),
+                                                              (SaleStatus.SOLD.value, "Sold")]))
     archived = BooleanField("Archived")
 
 
@@ -66,7 +67,8 @@ class AssignmentForm(PortalForm):
 class BookingForm(PortalForm):
     resource_id = SelectField("Person", coerce=optional_int, validators=[DataRequired(message="Choose a person.")])
     offering_id = SelectField("Offering", coerce=optional_int, validators=[Optional()])
-    mode = SelectField("Booked by", choices=[(BookingMode.DAY.value, "Day"), (BookingMode.WEEK.value, "Week")])
+    mode = SelectField("Booked by", choices=options([(BookingMode.DAY.value, "Day"),
+                                                        (BookingMode.WEEK.value, "Week")]))
     on = DateField("Day (or any day of the week)", validators=[DataRequired(message="Choose a date.")])
     hours = DecimalField("Hours (0 removes)", places=2, validators=[InputRequired(message="Enter hours."),
                                                                    NumberRange(0, 168)])
@@ -81,14 +83,14 @@ class DealForm(PortalForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     client_id = SelectField("Client", coerce=optional_int, validators=[DataRequired(message="Choose a client.")])
     project_id = SelectField("Project", coerce=optional_int, validators=[Optional()])
-    stage = SelectField("Stage", choices=[(str(k), v) for k, v in DEAL_STAGE_LABELS.items()])
+    stage = SelectField("Stage", choices=options([(str(k), v) for k, v in DEAL_STAGE_LABELS.items()]))
     amount = DecimalField("Amount", places=2, validators=[Optional(), NumberRange(0)])
     start_date = DateField("Start", validators=[Optional()])
     end_date = DateField("End", validators=[Optional()])
 
 
 class DealStageForm(PortalForm):
-    stage = SelectField("Stage", choices=[(str(k), v) for k, v in DEAL_STAGE_LABELS.items()])
+    stage = SelectField("Stage", choices=options([(str(k), v) for k, v in DEAL_STAGE_LABELS.items()]))
 
 
 class ResourceForm(PortalForm):
@@ -100,7 +102,7 @@ class ResourceForm(PortalForm):
 
 
 class RateForm(PortalForm):
-    rate_type = SelectField("Rate", choices=[(RateType.COST.value, "Cost"), (RateType.SELL.value, "Sell")])
+    rate_type = SelectField("Rate", choices=options([(RateType.COST.value, "Cost"), (RateType.SELL.value, "Sell")]))
     amount = DecimalField("Per hour", places=2, validators=[InputRequired(message="Enter the rate."),
                                                            NumberRange(0, 100_000)])
     effective_from = DateField("Effective from", validators=[DataRequired(message="Choose a date.")])
