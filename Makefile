@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 # Where the demo's sandbox servers listen; the demo organization's connections point at them.
 TOGGL_SANDBOX_PORT ?= 5101
 PROCORE_SANDBOX_PORT ?= 5102
+# The demo's email goes to a local debugging SMTP server (the Procfile's `mail` line prints it).
+SMTP_PORT ?= 8025
 
 .PHONY: run test test-fast lint duplicates clean bench
 
@@ -23,7 +25,7 @@ run: $(VENV)/.installed
 	@echo "Portal: http://127.0.0.1:5000   (log in with a demo login above; Ctrl-C stops everything)"
 	@echo
 	PATH="$(abspath $(BIN)):$$PATH" TOGGL_SANDBOX_PORT=$(TOGGL_SANDBOX_PORT) PROCORE_SANDBOX_PORT=$(PROCORE_SANDBOX_PORT) \
-		$(BIN)/honcho start -f Procfile
+		SMTP_PORT=$(SMTP_PORT) $(BIN)/honcho start -f Procfile
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

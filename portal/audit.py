@@ -44,7 +44,8 @@ class AuditEvent(db.Model):
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return str(value)
+        # Canonical: 100 and 100.0000 (what a Numeric(10, 4) column returns) are the same value.
+        return format(value.normalize(), "f")
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Enum):

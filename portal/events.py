@@ -13,7 +13,8 @@ from blinker import Namespace
 _events = Namespace()
 
 # sender: the Project / Offering / Assignment / Booking / Deal. kwargs: session, actor, changes (dict of
-# field -> [before, after], empty on create).
+# field -> [before, after] in the audit log's plain form: Decimals and dates as strings; empty on create).
+# Receivers read typed values from the sender itself.
 project_created = _events.signal("project-created")
 project_updated = _events.signal("project-updated")
 # kwargs: session, actor, from_stage, to_stage, options (dict chosen in the move dialog)

@@ -1,0 +1,72 @@
+"""The real `python worker.py` processes against this run's database and Redis."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlalchemy import select
+
+from portal import ROOT, mail, queue
+from portal.mail import OutboundEmail
+
+
+def _environment(app) -> dict[str, str]:
+    connection = queue.redis_connection(app)
+    redis_url = app.config["REDIS_URL"] or f"unix://{connection.socket_file}"
+    return {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": redis_url,
+            "SECRET_KEY": app.config["SECRET_KEY"], "PORTAL_ENCRYPTION_KEY": app.config["PORTAL_ENCRYPTION_KEY"],
+            "SMTP_HOST": app.config["SMTP_HOST"], "SMTP_PORT": str(app.config["SMTP_PORT"]),
+            "MAIL_FROM": app.config["MAIL_FROM"]}
+
+
+def _start(app, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(ROOT / "worker.py"), *args], cwd=ROOT, env=_environment(app),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _stop(process: subprocess.Popen) -> str:
+    process.terminate()
+    try:
+        output, _ = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+    return output
+
+
+@pytest.mark.committed
+def test_worker_process_sends_queued_email(app, committed, mailbox):
+    with committed() as session, app.test_request_context():
+        mail.queue_email(session, ["ops@example.test"], "From the worker", "test_message", "test", name="Ops")
+    worker = _start(app)
+    try:
+        mailbox.wait_for(1, timeout=60)
+    finally:
+        output = _stop(worker)
+    assert len(mailbox) == 1, output
+    with committed() as session:
+        assert session.scalar(select(OutboundEmail.status)) == "sent"
+
+
+@pytest.mark.committed
+def test_cron_process_registers_the_schedule(app):
+    from rq.cron import CronScheduler
+
+    from portal.cron import SCHEDULE
+
+    scheduler = _start(app, "cron")
+    try:
+        deadline = time.monotonic() + 60
+        registered = []
+        while time.monotonic() < deadline and not registered:
+            registered = CronScheduler.all(queue.redis_connection(app))
+            time.sleep(0.2)
+    finally:
+        output = _stop(scheduler)
+    assert registered, output
+    for entry in SCHEDULE:
+        assert f"Registered 'portal.jobs.{entry.func}'" in output and entry.cron in output
