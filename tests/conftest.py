@@ -161,6 +161,9 @@ def app(database_url, redis_settings, smtp_server, tmp_path_factory):
     yield app
     with app.app_context():
         db.engine.dispose()
+    connection = queue.redis_connection(app)
+    if not app.config["REDIS_URL"]:  # the embedded server would outlive the run otherwise
+        connection.shutdown(nosave=True)
 
 
 def empty_tables(app) -> None:
