@@ -27,10 +27,11 @@ import pytest
 from cryptography.fernet import Fernet
 from flask.testing import FlaskClient
 from itsdangerous import URLSafeTimedSerializer
+from jinja2 import ChoiceLoader, FileSystemLoader
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from portal import create_app, jobs, queue
+from portal import ROOT, create_app, jobs, queue
 from portal.extensions import db
 from tests.factories import TEST_PASSWORD
 
@@ -153,6 +154,8 @@ def app(database_url, redis_settings, smtp_server, tmp_path_factory):
         **redis_settings,
     })
     app.test_client_class = PortalClient
+    # Templates that only tests use (e.g. a plain test email) live under tests/templates.
+    app.jinja_env.loader = ChoiceLoader([app.jinja_env.loader, FileSystemLoader(str(ROOT / "tests" / "templates"))])
     with app.app_context():
         upgrade()
         ensure_defaults(db.session)
