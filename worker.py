@@ -14,6 +14,7 @@ no database connection is opened in the parent (a forked child must not share a 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -58,10 +59,8 @@ def main(argv: list[str]) -> int:
             # started (one left running by an earlier, interrupted run).
             from redis.exceptions import RedisError
 
-            try:
+            with contextlib.suppress(RedisError):  # already stopped
                 connection.shutdown(save=True)
-            except RedisError:  # already stopped
-                pass
         return 0
 
     if command == "wait-for-redis":

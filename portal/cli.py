@@ -31,7 +31,7 @@ def demo_command() -> None:
 
     logins = demo.load(db.session)
     db.session.commit()
-    click.echo("Demo logins (password for all: %s):" % demo.DEMO_PASSWORD)
+    click.echo(f"Demo logins (password for all: {demo.DEMO_PASSWORD}):")
     for email, role in logins.items():
         click.echo(f"  {email:<24} {role}")
 

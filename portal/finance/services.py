@@ -49,7 +49,8 @@ def create_fiscal_period(session: Session, actor: User | str | None, name: str, 
     if not name:
         raise InvalidInput("Enter the period's name.", fields={"name": "Enter a name."})
     if start_date is None or end_date is None or end_date < start_date:
-        raise InvalidInput("A fiscal period ends on or after its start.", fields={"end_date": "Must not be before the start."})
+        raise InvalidInput("A fiscal period ends on or after its start.",
+                           fields={"end_date": "Must not be before the start."})
     overlapping = session.scalar(select(FiscalPeriod).where(FiscalPeriod.start_date <= end_date,
                                                             FiscalPeriod.end_date >= start_date))
     if overlapping is not None:

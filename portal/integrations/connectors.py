@@ -128,7 +128,7 @@ class TimesheetConnector(ABC):
     def validate(self) -> AccountInfo:
         """Check credentials and account access; raise ExternalServiceError with a message per cause."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional hook: connectors without HTTP clients have nothing to release)
         """Release HTTP resources."""
 
     # Clients

@@ -27,7 +27,8 @@ def sync_run(run_id: int):
 @login_required
 def retry_run(run_id: int):
     run = db.get_or_404(SyncRun, run_id)
-    policy.require(policy.can_watch_run(current_user, run) and policy.is_internal(current_user), "You cannot retry this run.")
+    policy.require(policy.can_watch_run(current_user, run) and policy.is_internal(current_user),
+                   "You cannot retry this run.")
     new_run, _ = runs.retry(db.session, run.id, current_user.id)
     db.session.commit()
     return htmx.render("integrations/run.html", block="sync_run", run=new_run)

@@ -65,7 +65,8 @@ def _as_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[Any]
 
 def _check_dates(start: date | None, end: date | None) -> None:
     if start and end and end < start:
-        raise InvalidInput("The end date is before the start date.", fields={"end_date": "Must not be before the start."})
+        raise InvalidInput("The end date is before the start date.",
+                           fields={"end_date": "Must not be before the start."})
 
 
 def _check_pm(session: Session, pm_id: int | None) -> None:
@@ -458,4 +459,6 @@ def bookings_for(session: Session, resource_id: int, start: date, end: date) -> 
 
 
 def assignable_users(session: Session) -> list[User]:
-    return list(session.scalars(select(User).where(User.active.is_(True), User.role != Role.CLIENT).order_by(User.name)))
+    return list(session.scalars(
+        select(User).where(User.active.is_(True), User.role != Role.CLIENT).order_by(User.name)
+    ))

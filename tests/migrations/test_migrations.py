@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect
 
 from portal import ROOT, create_app
 from portal.extensions import db
+from tests.databases import fresh_database, xdist_index
 
 MIGRATIONS = ROOT / "migrations"
 
@@ -40,20 +38,8 @@ def test_models_match_migrations(app):
 @pytest.fixture
 def scratch_database(tmp_path):
     """An empty database beside the test one: a SQLite file, or a fresh PostgreSQL database."""
-    configured = os.environ.get("TEST_DATABASE_URL")
-    if not configured:
-        yield f"sqlite:///{tmp_path / 'scratch.db'}"
-        return
-    url = make_url(configured.replace("postgresql://", "postgresql+psycopg://", 1))
-    name = f"{url.database}_scratch_{os.environ.get('PYTEST_XDIST_WORKER', 'gw0')}"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_database(f"_scratch_{xdist_index()}", tmp_path) as url:
+        yield url
 
 
 def test_upgrade_downgrade_upgrade(scratch_database, tmp_path):
