@@ -31,7 +31,6 @@ test: $(VENV)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet ruff
 	$(BIN)/ruff check portal tests bench worker.py wsgi.py
 
 clean:
