@@ -66,6 +66,9 @@ def _models() -> None:
     import portal.projects.models  # noqa: F401
     import portal.stages.models  # noqa: F401
     import portal.timesheets.models  # noqa: F401
+    # Stage editor (issue 3)
+    import portal.expenses.models  # noqa: F401
+    import portal.planning.models  # noqa: F401
 
 
 def _init_login(app: Flask) -> None:
