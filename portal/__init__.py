@@ -34,6 +34,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     _init_login(app)
     _register_blueprints(app)
     _init_templates(app)
+    import portal.stages.receivers  # noqa: F401  (stage editor: emails and CRM updates follow events)
 
     from portal.errors import register_error_handlers
 
@@ -104,6 +105,16 @@ def _register_blueprints(app: Flask) -> None:
     from portal.projects.views import bp as projects_bp
 
     for bp in (auth_bp, projects_bp, crm_bp, org_bp, integrations_bp):
+        app.register_blueprint(bp)
+
+    # Stage editor (issue 3): the editor and move dialog, planning, expenses, client workspaces, forecasts
+    from portal.expenses.views import bp as expenses_bp
+    from portal.forecasts.views import bp as forecasts_bp
+    from portal.planning.views import bp as planning_bp
+    from portal.stages.views import bp as stages_bp
+    from portal.workspaces.views import bp as workspaces_bp
+
+    for bp in (stages_bp, planning_bp, expenses_bp, workspaces_bp, forecasts_bp):
         app.register_blueprint(bp)
 
 

@@ -162,6 +162,19 @@ def settings_in(group: str) -> list[StageSetting]:
     return [s for s in SETTINGS if s.group == group]
 
 
+def group_label(group: str) -> str:
+    return dict(GROUPS)[group]
+
+
+def describe(setting: StageSetting, value: Any) -> str:
+    """A stored value as the editor shows it (for confirmations and the audit summary)."""
+    if setting.kind == BOOL:
+        return "on" if value else "off"
+    if setting.kind == PERCENT:
+        return f"{value} %"
+    return dict(setting.choices).get(value, str(value))
+
+
 def coerce(setting: StageSetting, raw: Any) -> Any:
     """Turn a submitted value into the stored one; raises ValueError with a user-facing message."""
     if setting.kind == BOOL:
