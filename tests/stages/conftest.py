@@ -1,13 +1,15 @@
-"""Helpers for stage tests: set a stage's settings directly, and freeze today's date."""
+"""Helpers for stage tests: set a stage's settings, freeze today's date, build a PM's project."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 import time_machine
 
+from portal.errors import Conflict, NotAllowed
 from portal.stages.models import Stage
 
 
@@ -17,15 +19,24 @@ def set_flags(stage: Stage, **values) -> Stage:
 
 
 @contextmanager
-def on_day(day: date):
+def on_day(day: date) -> Iterator[None]:
     """Freeze the clock at noon UTC of `day` (the organization's timezone is UTC in tests)."""
-    with time_machine.travel(datetime(day.year, day.month, day.day, 12, tzinfo=timezone.utc), tick=False):
+    with time_machine.travel(datetime(day.year, day.month, day.day, 12, tzinfo=UTC), tick=False):
         yield
+
+
+def allowed(action) -> bool:
+    """Run `action`; False when the portal refuses it (NotAllowed or Conflict), True when it goes through."""
+    try:
+        action()
+    except (NotAllowed, Conflict):
+        return False
+    return True
 
 
 @pytest.fixture
 def pm_project(session):
-    """A project in In Progress with a PM (a user with the pm role) on its team; returns (pm, project)."""
+    """A project in In Progress whose PM (a user with the pm role) is `pm`; returns (pm, project)."""
     from tests.factories import ProjectFactory, UserFactory
 
     pm = UserFactory(role="pm")
