@@ -159,7 +159,9 @@ def update_entry(session: Session, actor: User | str | None, entry_id: int, *, w
     entry = native_entry(session, entry_id)
     _check_actor(session, actor, entry.resource_id)
     task_id = entry.task_id if task_id is KEEP else task_id
-    check_project_rules(session, entry.offering, entry.resource_id, description, task_id)
+    # The task it already has may have closed since; only a newly chosen task must be open.
+    check_project_rules(session, entry.offering, entry.resource_id, description,
+                        None if task_id == entry.task_id else task_id)
     value = clean_hours(hours)
     check_day_total(session, entry.resource_id, work_date, value, excluding=entry.id)
     ensure_editable(entry.timesheet)
