@@ -3,7 +3,8 @@ projections on").
 
 - Bookings: booked hours × rate. The rate is the offering's effective fixed-fee rate for fixed bids and
   retainers, else the person's assignment bill rate, else their sell rate on the day; internal and
-  time-off offerings project nothing. Weekly bookings are spread over the week's working days.
+  time-off offerings (and bookings on projects with only those) project nothing. Weekly bookings are
+  spread over the week's working days.
 - Estimates: the project's CRM estimate (kept from its deals) spread evenly over the estimate's dates,
   or the project's dates when the deals have none.
 Each project is weighted by its likelihood: the PM's override, else its stage's.
@@ -81,8 +82,9 @@ def _rate(booking: Booking, project: Project, sell_rates: RateBook, day: date) -
             return effective_fee_rate(offering)
         candidates = [offering]
     else:
-        candidates = [o for o in project.offerings if o.billing_model in BILLABLE_MODELS and not o.archived]
-        if not candidates:
+        offerings = [o for o in project.offerings if not o.archived]
+        candidates = [o for o in offerings if o.billing_model in BILLABLE_MODELS]
+        if offerings and not candidates:  # internal work only
             return ZERO
     for candidate in candidates:
         for assignment in candidate.assignments:
