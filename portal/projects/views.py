@@ -260,7 +260,7 @@ def update_assignment(assignment_id: int):
     form.resource_id.data = assignment.resource_id
     saved = submit(form, lambda: services.update_assignment(
         db.session, current_user, assignment.id, bill_rate=form.bill_rate.data,
-        planned_hours=form.planned_hours.data or 0, role=form.role.data or "",
+        planned_hours=form.planned_hours.data or 0, role=form.role.data or "", revalue=form.revalue.data,
     ))
     context = _team_context(project)
     if saved is None:

@@ -219,7 +219,7 @@ DEFAULT_STAGES: list[tuple[str, dict[str, Any]]] = [
         "allow_cost_card_invoicing": True, "allow_open_for_time_changes": True,
         "allow_open_for_cost_changes": True, "allow_time_entry_settings_changes": True,
         "allow_cost_entry_settings_changes": True, "notify_pm_moved_to": True,
-        "notify_list_moved_to": True,
+        "notify_list_moved_to": True, "clients_login_workspaces": True,
     }),
     ("Pre-Close", {
         "pm_edit_project_info": True, "pm_transfer_time": True, "pm_transfer_cost": True,

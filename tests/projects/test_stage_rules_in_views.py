@@ -175,3 +175,15 @@ def test_the_time_and_costs_tab_transfers_ticked_entries(client, session, pm_and
     assert response.status_code == 200
     session.expire_all()
     assert entry.offering_id == target.id
+
+
+@pytest.mark.parametrize("likelihood", ["101", "-5"])
+def test_a_likelihood_outside_0_to_100_comes_back_422_and_nothing_changes(client, session, pm_and_project,
+                                                                         likelihood):
+    _, project = pm_and_project
+    set_pm_rights(session, True)
+    response = client.post(f"/projects/{project.id}/edit", data={
+        "name": "Governed", "client_id": project.client_id, "percent_likelihood": likelihood}, htmx=True)
+    assert response.status_code == 422 and "Between 0 and 100." in response.get_data(as_text=True)
+    session.expire_all()
+    assert project.percent_likelihood is None and project.likelihood == 100

@@ -229,3 +229,14 @@ def test_services_refuse_users_without_the_permission(session):
     pm = UserFactory(role="pm", permissions=[Permission.MAINTAIN_PROJECTS])
     with pytest.raises(NotAllowed, match="system-settings permission"):
         services.update_stage_settings(session, pm, stage("Planning").id, "time_cost", {})
+
+
+def test_the_readme_says_where_every_setting_takes_effect():
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Stage settings: where each takes effect"):]
+    for setting in registry.SETTINGS:
+        assert f"`{setting.key}`" in section, setting.key
+        row = next(line for line in section.splitlines() if f"`{setting.key}`" in line)
+        assert ("Not used yet" in row) is (not setting.used), setting.key

@@ -319,3 +319,13 @@ def test_the_move_passes_the_provisioning_choice_on(client, session, pm_login, f
     assert response.status_code == 200 and response.headers["HX-Redirect"].endswith(f"/projects/{project.id}")
     ids = [offering_id] if expected[0] else []
     assert received == [{"provision_offering_ids": ids, "provision_choice_shown": expected[1]}]
+
+
+@pytest.mark.parametrize("in_progress", [True, False])
+def test_sold_offerings_of_in_progress_projects_show_a_green_dot(client, session, pm_login, in_progress):
+    _, project = pm_login
+    project.stage = stage("In Progress")
+    set_flags(stage("In Progress"), in_progress=in_progress)
+    session.commit()
+    body = client.get(f"/projects/{project.id}/offerings").get_data(as_text=True)
+    assert ('class="dot dot-green"' in body) is in_progress

@@ -137,3 +137,21 @@ def test_revaluing_gives_existing_time_the_new_rate(session, setup):
                                role="", revalue=True)
     assert entry.bill_rate == Decimal("115")
     assert audit.history(session, "assignments", assignment.id)[0].action == "time_entry.revalued"
+
+
+def test_the_team_tab_offers_revaluing_when_the_stage_allows(client, session, setup):
+    pm, source, _, entry = setup
+    assignment = source.assignments[0]
+    set_flags(stage("In Progress"), pm_edit_rates=True, pm_create_roles=True, pm_request_resources=True,
+              pm_revalue_time=True)
+    session.commit()
+    client.login(pm)
+    assert "revalue existing time" in client.get(f"/projects/{source.project_id}/team").get_data(as_text=True)
+    response = client.post(f"/assignments/{assignment.id}", data={
+        "resource_id": assignment.resource_id, "bill_rate": "125", "planned_hours": "40", "revalue": "y"}, htmx=True)
+    assert response.status_code == 200
+    session.expire_all()
+    assert entry.bill_rate == Decimal("125")
+    set_flags(stage("In Progress"), pm_revalue_time=False)
+    session.commit()
+    assert "revalue existing time" not in client.get(f"/projects/{source.project_id}/team").get_data(as_text=True)
