@@ -38,7 +38,8 @@ def _clean_name(name: str, what: str) -> str:
 
 
 def get_stage(session: Session, stage_id: int, lock: bool = False) -> Stage:
-    stage = session.get(Stage, stage_id, with_for_update=lock or None)
+    # populate_existing: a row locked for update must also be read fresh, not taken from the identity map.
+    stage = session.get(Stage, stage_id, with_for_update=lock or None, populate_existing=lock)
     if stage is None:
         raise NotFound("That stage does not exist.")
     return stage
