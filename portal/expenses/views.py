@@ -138,31 +138,31 @@ def _failed(project: Project, error: InvalidInput | Conflict, **context):
                         panel_error=error.message, **context)
 
 
-@bp.route("/projects/<int:project_id>/entries/transfer", methods=["POST"])
-def transfer_time(project_id: int):
-    project = db.get_or_404(Project, project_id)
+def _transfer(project: Project, action, what: str):
+    """Run one transfer service; the tab comes back with the outcome, or with the reason it failed."""
     try:
-        moved = adjustments.transfer_time_entries(db.session, current_user,
-                                                  request.form.getlist("entry_ids", type=int),
-                                                  request.form.get("target_offering_id", type=int))
+        moved = action()
         db.session.commit()
     except (InvalidInput, Conflict) as error:
         return _failed(project, error)
-    flash(f"Transferred {len(moved)} time entr{'y' if len(moved) == 1 else 'ies'}.", "success")
+    flash(f"Transferred {len(moved)} {what}.", "success")
     return _entries_tab(project)
+
+
+@bp.route("/projects/<int:project_id>/entries/transfer", methods=["POST"])
+def transfer_time(project_id: int):
+    project = db.get_or_404(Project, project_id)
+    return _transfer(project, lambda: adjustments.transfer_time_entries(
+        db.session, current_user, request.form.getlist("entry_ids", type=int),
+        request.form.get("target_offering_id", type=int)), "time entry(ies)")
 
 
 @bp.route("/projects/<int:project_id>/expenses/transfer", methods=["POST"])
 def transfer_costs(project_id: int):
     project = db.get_or_404(Project, project_id)
-    try:
-        moved = services.transfer_expenses(db.session, current_user, request.form.getlist("expense_ids", type=int),
-                                           request.form.get("target_project_id", type=int))
-        db.session.commit()
-    except (InvalidInput, Conflict) as error:
-        return _failed(project, error)
-    flash(f"Transferred {len(moved)} expense(s).", "success")
-    return _entries_tab(project)
+    return _transfer(project, lambda: services.transfer_expenses(
+        db.session, current_user, request.form.getlist("expense_ids", type=int),
+        request.form.get("target_project_id", type=int)), "expense(s)")
 
 
 @bp.route("/time-entries/<int:entry_id>/adjust", methods=["POST"])
