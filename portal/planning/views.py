@@ -10,7 +10,14 @@ from portal.extensions import db
 from portal.forms import submit
 from portal.org.services import get_settings
 from portal.planning import baselines, requests, tasks
-from portal.planning.forms import BaselineForm, BaselineLineForm, FulfilForm, RequestForm, TaskForm, TaskTypeForm
+from portal.planning.forms import (
+    BaselineForm,
+    BaselineLineForm,
+    FulfilForm,
+    RequestForm,
+    TaskForm,
+    TaskTypeForm,
+)
 from portal.planning.models import Baseline, BaselineLine, ProjectTask, ResourceRequest, TaskType
 from portal.projects import resources
 from portal.projects.models import Project

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import audit, htmx
+from portal import htmx
+from portal.audit import AuditEvent
 from portal.finance.services import list_cost_categories
 from portal.projects.entry_settings import allowed_category_ids
 from portal.projects.models import Project
@@ -28,7 +30,8 @@ def render_tab(template: str, project: Project, tab: str, block: str = "tab_cont
 
 def overview_context(session: Session, project: Project) -> dict:
     """What the Overview tab shows besides the project: its entry options and CRM changes not applied."""
-    skipped = [e for e in audit.history(session, "projects", project.id, limit=200)
-               if e.action == "project.crm_update_skipped"][:5]
+    skipped = session.scalars(select(AuditEvent).where(
+        AuditEvent.subject_type == "projects", AuditEvent.subject_id == project.id,
+        AuditEvent.action == "project.crm_update_skipped").order_by(AuditEvent.id.desc()).limit(5)).all()
     return {"cost_categories": [c for c in list_cost_categories(session) if c.active],
             "allowed_categories": allowed_category_ids(session, project.id), "crm_skipped": skipped}

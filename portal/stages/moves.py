@@ -23,10 +23,10 @@ from portal import audit, events
 from portal.auth import policy
 from portal.auth.models import User
 from portal.columns import today as org_today
-from portal.errors import Conflict, InvalidInput, NotAllowed
+from portal.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from portal.org.services import get_settings
 from portal.projects.models import Booking, BookingMode, Project
-from portal.projects.services import get_project, week_start
+from portal.projects.services import week_start
 from portal.stages import notifications
 from portal.stages.models import Stage
 from portal.stages.services import get_stage, require_editor
@@ -42,7 +42,7 @@ def allowed_targets(session: Session, actor: User, project: Project) -> list[Sta
     return [s for s in workflow(session, project) if policy.can_move_project(actor, project, s)]
 
 
-def _future_bookings(session: Session, project_id: int, today: date, first_weekday: int):
+def _future_bookings(project_id: int, today: date, first_weekday: int):
     """Daily bookings after today and weekly bookings from next week on."""
     next_week = week_start(today, first_weekday) + timedelta(days=7)
     return (Booking.project_id == project_id) & or_(
@@ -54,7 +54,7 @@ def _future_bookings(session: Session, project_id: int, today: date, first_weekd
 def clear_future_bookings(session: Session, actor: User | str | None, project: Project, today: date,
                           first_weekday: int) -> int:
     """Delete the project's future scheduled hours; returns how many bookings went."""
-    condition = _future_bookings(session, project.id, today, first_weekday)
+    condition = _future_bookings(project.id, today, first_weekday)
     doomed = session.execute(select(Booking.resource_id, Booking.mode, Booking.on, Booking.hours)
                              .where(condition).order_by(Booking.on)).all()
     if not doomed:
@@ -74,7 +74,7 @@ def closing_date(session: Session, project: Project, today: date, first_weekday:
     the project's start."""
     last = today
     future = [] if clearing else session.execute(select(Booking.mode, Booking.on).where(
-        _future_bookings(session, project.id, today, first_weekday)))
+        _future_bookings(project.id, today, first_weekday)))
     for mode, on in future:
         last = max(last, on + timedelta(days=6) if mode == BookingMode.WEEK else on)
     if project.start_date and project.start_date > last:
@@ -123,7 +123,10 @@ def move_project_to_stage(session: Session, actor: User | str | None, project_id
     `options` are the move dialog's choices, passed on untouched in `events.project_stage_changed`.
     Returns what the move did: bookings cleared, end date set, who was emailed.
     """
-    project = get_project(session, project_id)
+    # Locked and read fresh: two people moving one project at once apply one move after the other.
+    project = session.get(Project, project_id, with_for_update=True, populate_existing=True)
+    if project is None:
+        raise NotFound("That project does not exist.")
     if stage_id is None:
         raise InvalidInput("Choose the stage to move the project to.", fields={"stage_id": "Choose a stage."})
     target = session.get(Stage, stage_id)
@@ -160,7 +163,7 @@ def preview(session: Session, project: Project, target: Stage) -> dict[str, Any]
     first_weekday = get_settings(session).week_start
     clearing = bool(target.flag("clear_future_hours"))
     to_clear = session.scalar(select(func.count()).select_from(Booking).where(
-        _future_bookings(session, project.id, today, first_weekday))) if clearing else 0
+        _future_bookings(project.id, today, first_weekday))) if clearing else 0
     end = closing_date(session, project, today, first_weekday, clearing) if target.is_closed else None
     source = project.stage
     return {

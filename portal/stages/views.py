@@ -10,8 +10,8 @@ from portal.auth import policy
 from portal.errors import Conflict, InvalidInput
 from portal.extensions import db
 from portal.forms import submit
-from portal.projects.models import Project
 from portal.projects import entry_settings
+from portal.projects.models import Project
 from portal.projects.tabs import overview_context, render_tab
 from portal.stages import moves, registry, services
 from portal.stages.forms import EngagementTypeForm, MoveForm, NameForm, ReassignForm

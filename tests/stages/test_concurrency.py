@@ -14,7 +14,14 @@ from portal.extensions import db
 from portal.mail import OutboundEmail
 from portal.stages import notifications, registry, services
 from portal.stages.models import BudgetAlert, Stage
-from tests.factories import AssignmentFactory, ProjectFactory, ResourceFactory, TimeEntryFactory, UserFactory, stage
+from tests.factories import (
+    AssignmentFactory,
+    ProjectFactory,
+    ResourceFactory,
+    TimeEntryFactory,
+    UserFactory,
+    stage,
+)
 from tests.stages.conftest import set_flags
 
 pytestmark = [pytest.mark.postgres, pytest.mark.committed]

@@ -40,7 +40,8 @@ USERS = [
 
 
 @pytest.mark.parametrize("method,path,data", ENDPOINTS, ids=[f"{m} {p}" for m, p, _ in ENDPOINTS])
-@pytest.mark.parametrize("role,permissions,may", USERS, ids=[f"{r}{'+' + '+'.join(p) if p else ''}" for r, p, _ in USERS])
+@pytest.mark.parametrize("role,permissions,may", USERS,
+                         ids=[f"{r}{'+' + '+'.join(p) if p else ''}" for r, p, _ in USERS])
 def test_only_system_settings_users_open_or_save_the_editor(client, session, login_as, method, path, data, role,
                                                             permissions, may):
     extra = {"client_id": ProjectFactory().client_id} if role == "client" else {}

@@ -272,7 +272,9 @@ def test_users_who_may_not_move_it_out_get_no_dialog(client, session, login_as):
 
 
 MOVE_OPTIONS = """{% if target_stage and target_stage.is_in_progress %}
-{% for o in project.offerings %}<input type="checkbox" name="provision_offering_ids" value="{{ o.id }}" checked>{% endfor %}
+{% for o in project.offerings %}
+<input type="checkbox" name="provision_offering_ids" value="{{ o.id }}" checked>
+{% endfor %}
 {% endif %}"""
 
 

@@ -12,7 +12,14 @@ from portal.projects import services as projects
 from portal.stages import moves
 from portal.stages.models import BudgetAlert
 from portal.timesheets import entries
-from tests.factories import AssignmentFactory, ClientFactory, ProjectFactory, ResourceFactory, UserFactory, stage
+from tests.factories import (
+    AssignmentFactory,
+    ClientFactory,
+    ProjectFactory,
+    ResourceFactory,
+    UserFactory,
+    stage,
+)
 from tests.stages.conftest import set_flags
 
 

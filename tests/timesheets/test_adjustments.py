@@ -14,7 +14,14 @@ from portal.planning import tasks
 from portal.projects import services as projects
 from portal.timesheets import adjustments, entries
 from portal.timesheets.models import EntrySource, TimesheetStatus
-from tests.factories import AssignmentFactory, OfferingFactory, ProjectFactory, ResourceFactory, UserFactory, stage
+from tests.factories import (
+    AssignmentFactory,
+    OfferingFactory,
+    ProjectFactory,
+    ResourceFactory,
+    UserFactory,
+    stage,
+)
 from tests.stages.conftest import set_flags
 
 DAY = date(2026, 3, 3)

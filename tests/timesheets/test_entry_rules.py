@@ -14,7 +14,14 @@ from portal.planning import tasks
 from portal.projects import entry_settings
 from portal.timesheets import entries
 from portal.timesheets.models import TimeEntry
-from tests.factories import AssignmentFactory, OfferingFactory, ProjectFactory, ResourceFactory, UserFactory, stage
+from tests.factories import (
+    AssignmentFactory,
+    OfferingFactory,
+    ProjectFactory,
+    ResourceFactory,
+    UserFactory,
+    stage,
+)
 from tests.stages.conftest import set_flags
 
 DAY = date(2026, 3, 3)
