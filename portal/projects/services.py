@@ -88,10 +88,13 @@ def default_engagement_type(session: Session) -> EngagementType:
 
 
 def creatable_stages(session: Session, actor: User, engagement_type_id: int | None = None) -> list[Stage]:
-    """Stages the actor may create a project in (seed 004 "Users with permissions can: create projects")."""
-    type_id = engagement_type_id or default_engagement_type(session).id
-    stages = session.scalars(select(Stage).where(Stage.engagement_type_id == type_id).order_by(Stage.position))
-    return [s for s in stages if policy.can_create_project_in(actor, s)]
+    """Stages the actor may create a project in (seed 004 "Users with permissions can: create projects"),
+    of one engagement type or of all of them (the default type's first)."""
+    query = select(Stage).join(EngagementType).order_by(EngagementType.is_default.desc(), EngagementType.name,
+                                                        Stage.position)
+    if engagement_type_id:
+        query = query.where(Stage.engagement_type_id == engagement_type_id)
+    return [s for s in session.scalars(query) if policy.can_create_project_in(actor, s)]
 
 
 def create_project(session: Session, actor: User | str | None, *, name: str, client_id: int, stage_id: int,

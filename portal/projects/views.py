@@ -83,7 +83,10 @@ def _project_form_choices(form: ProjectForm, project: Project | None = None) -> 
         (c.id, c.name) for c in list_cost_categories(db.session)
     ]
     if project is None:
-        form.stage_id.choices = [(s.id, s.name) for s in services.creatable_stages(db.session, current_user)]
+        stages = services.creatable_stages(db.session, current_user)
+        several_types = len({s.engagement_type_id for s in stages}) > 1
+        form.stage_id.choices = [(s.id, f"{s.engagement_type.name} · {s.name}" if several_types else s.name)
+                                 for s in stages]
 
 
 @bp.route("/projects/new", methods=["GET", "POST"])

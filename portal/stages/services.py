@@ -17,6 +17,7 @@ from portal.auth import policy
 from portal.auth.models import User
 from portal.errors import Conflict, InvalidInput, NotFound
 from portal.projects.models import Project
+from portal.projects.services import default_engagement_type
 from portal.stages import registry
 from portal.stages.models import EngagementType, Stage
 
@@ -71,8 +72,7 @@ def create_engagement_type(session: Session, actor: User | str | None, name: str
     name = _clean_name(name, "engagement type")
     if session.scalar(select(EngagementType.id).where(func.lower(EngagementType.name) == name.lower())):
         raise Conflict(f"An engagement type named {name} already exists.", fields={"name": "Already used."})
-    source = get_engagement_type(session, copy_from_id) if copy_from_id else session.scalar(
-        select(EngagementType).where(EngagementType.is_default.is_(True)))
+    source = get_engagement_type(session, copy_from_id) if copy_from_id else default_engagement_type(session)
     engagement_type = EngagementType(name=name, is_default=False)
     session.add(engagement_type)
     for stage in source.stages:
@@ -107,7 +107,7 @@ def make_default_engagement_type(session: Session, actor: User | str | None, typ
     engagement_type = get_engagement_type(session, type_id)
     if engagement_type.is_default:
         return engagement_type
-    previous = session.scalar(select(EngagementType).where(EngagementType.is_default.is_(True)))
+    previous = default_engagement_type(session)
     if previous is not None:
         previous.is_default = False
         session.flush()  # the old default first, so "one default" holds at every statement

@@ -187,3 +187,17 @@ def test_a_likelihood_outside_0_to_100_comes_back_422_and_nothing_changes(client
     assert response.status_code == 422 and "Between 0 and 100." in response.get_data(as_text=True)
     session.expire_all()
     assert project.percent_likelihood is None and project.likelihood == 100
+
+
+def test_projects_of_any_engagement_type_can_be_created(client, session):
+    from portal.stages.services import create_engagement_type
+
+    support = create_engagement_type(session, "test", "Support")
+    creator = UserFactory(role="pm", permissions=[Permission.CREATE_PROJECTS])
+    session.commit()
+    client.login(creator)
+    form = client.get("/projects/new").get_data(as_text=True)
+    assert ">Standard · Opportunity</option>" in form and ">Support · Opportunity</option>" in form
+    project = projects.create_project(session, creator, name="Helpdesk", client_id=ProjectFactory().client_id,
+                                      stage_id=support.stages[0].id)
+    assert project.engagement_type_id == support.id

@@ -47,7 +47,7 @@ def in_thread(app, work):
 
 
 def test_two_admins_saving_different_groups_of_one_stage_keep_both_changes(app, committed):
-    with committed() as session:
+    with committed():
         first = UserFactory(role="admin", permissions=[Permission.SYSTEM_SETTINGS]).id
         second = UserFactory(role="admin", permissions=[Permission.SYSTEM_SETTINGS]).id
         stage_id = stage("Planning").id
@@ -82,7 +82,7 @@ def test_two_admins_saving_different_groups_of_one_stage_keep_both_changes(app, 
 
 
 def test_concurrent_budget_checks_alert_once(app, committed):
-    with committed() as session:
+    with committed():
         pm = UserFactory(role="pm")
         project = ProjectFactory(pm=pm, stage=stage("In Progress"))
         set_flags(stage("In Progress"), send_budget_alerts=True)
