@@ -34,7 +34,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     _init_login(app)
     _register_blueprints(app)
     _init_templates(app)
-    import portal.stages.receivers  # noqa: F401  (stage editor: emails and CRM updates follow events)
+    _connect_receivers()
+
     from portal.errors import register_error_handlers
 
     register_error_handlers(app)
@@ -59,17 +60,20 @@ def _models() -> None:
     """Import every model module so the metadata (and Alembic's autogenerate) sees all tables."""
     import portal.audit  # noqa: F401
     import portal.auth.models  # noqa: F401
-
-    # Stage editor (issue 3)
-    import portal.expenses.models  # noqa: F401
+    import portal.expenses.models  # noqa: F401  (stage editor, issue 3)
     import portal.finance.models  # noqa: F401
     import portal.integrations.models  # noqa: F401
     import portal.mail  # noqa: F401
     import portal.org.models  # noqa: F401
-    import portal.planning.models  # noqa: F401
+    import portal.planning.models  # noqa: F401  (stage editor, issue 3)
     import portal.projects.models  # noqa: F401
     import portal.stages.models  # noqa: F401
     import portal.timesheets.models  # noqa: F401
+
+
+def _connect_receivers() -> None:
+    """Domains that follow other domains' events (portal/events.py) connect their receivers on import."""
+    import portal.stages.receivers  # noqa: F401  (stage editor: emails, CRM updates, budget checks)
 
 
 def _init_login(app: Flask) -> None:
