@@ -25,6 +25,7 @@ from portal.projects.forms import AssignmentForm, BookingForm, OfferingForm, PmT
 from portal.projects.models import Assignment, Booking, Offering, Project, Resource
 from portal.projects.tabs import overview_context, render_tab
 from portal.stages.models import Stage
+from portal.workspaces import services as workspaces
 
 bp = Blueprint("projects", __name__)
 
@@ -43,7 +44,7 @@ def home():
     Bookings of stages that do not display booked roles are left out (seed 004); client users' home is
     their workspaces."""
     if current_user.role == Role.CLIENT:
-        return htmx.redirect_to(url_for("workspaces.index"))
+        return htmx.render("workspaces/index.html", projects=workspaces.workspaces_of(db.session, current_user))
     resource = db.session.scalar(select(Resource).where(Resource.user_id == current_user.id))
     first_weekday = get_settings(db.session).week_start
     start = services.week_start(today(), first_weekday)

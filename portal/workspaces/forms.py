@@ -4,27 +4,18 @@ from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from portal.auth.forms import MultiCheckboxField
-from portal.forms import PortalForm
+from portal.forms import PortalForm, options
 from portal.workspaces.services import SECTIONS
 
 SECTION_CHOICES = [(key, f"{label}: {what}") for key, label, what in SECTIONS]
 
 
 class SectionsForm(PortalForm):
-    sections = MultiCheckboxField("Sections of the workspace")
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        # Set after construction: WTForms 3.3 deprecates tuple choices passed to the field's constructor.
-        self.sections.choices = SECTION_CHOICES
+    sections = MultiCheckboxField("Sections of the workspace", choices=options(SECTION_CHOICES))
 
 
 class ClientAccessForm(PortalForm):
-    client_sections = MultiCheckboxField("Client users see")
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.client_sections.choices = SECTION_CHOICES
+    client_sections = MultiCheckboxField("Client users see", choices=options(SECTION_CHOICES))
 
 
 class ClientUserForm(PortalForm):

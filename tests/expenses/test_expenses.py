@@ -53,7 +53,7 @@ def test_a_person_reports_a_cost_and_it_is_audited(session, person):
     session.flush()
     expense = spend(session, person, project)
     assert (expense.amount, expense.project_id, expense.cost_category.name) == (Decimal("42.50"), project.id, "Travel")
-    assert audit.history(session, "expenses", expense.id)[0].after["amount"] == "42.50"
+    assert audit.history(session, "expenses", expense.id)[0].after["amount"] == "42.5"
 
 
 @pytest.mark.parametrize("stage_name,message", [

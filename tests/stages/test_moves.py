@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from jinja2 import DictLoader
+from jinja2 import ChoiceLoader, DictLoader
 
 from portal import audit, events
 from portal.auth.models import Permission
@@ -281,9 +281,7 @@ MOVE_OPTIONS = """{% if target_stage and target_stage.is_in_progress %}
 @pytest.fixture
 def move_options_partial(app):
     """The timesheet tools' part of the dialog (another domain writes it): offerings when entering In Progress."""
-    original = app.jinja_loader
-    from jinja2 import ChoiceLoader
-
+    original = app.jinja_env.loader
     app.jinja_env.loader = ChoiceLoader([DictLoader({"integrations/_move_options.html": MOVE_OPTIONS}), original])
     app.jinja_env.cache.clear()
     yield

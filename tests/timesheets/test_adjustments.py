@@ -126,7 +126,7 @@ def test_adjusting_writes_up_or_down_revalues_and_retasks(session, setup):
         Decimal("4.5"), Decimal("90"), review.id, False)
     event = audit.history(session, "time_entries", entry.id)[0]
     assert event.action == "time_entry.adjusted"
-    assert event.before == {"hours": "6.00", "bill_rate": "100.00", "task_id": None, "billable": True}
+    assert event.before == {"hours": "6", "bill_rate": "100", "task_id": None, "billable": True}
     with pytest.raises(InvalidInput, match="more than 0"):
         adjustments.adjust_time_entry(session, pm, entry.id, hours="0", bill_rate=None, task_id=None,
                                       billable=True)
