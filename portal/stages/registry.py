@@ -46,7 +46,7 @@ S = StageSetting
 SETTINGS: list[StageSetting] = [
     S("in_progress", "portal", "In Progress (delivery stage)",
       "Entering this stage offers to provision timesheets for the project's offerings, and sold offerings of "
-      "projects in it show a green dot on the Integrations tab."),
+      "projects in it show a green dot."),
     # Time and cost
     S("consider_closed", "time_cost", "Consider projects closed",
       "Projects in this stage are closed: hidden from lists and dashboards unless a filter asks for them, "

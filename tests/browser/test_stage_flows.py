@@ -7,7 +7,7 @@ import pytest
 from portal.auth.models import Permission
 from tests.conftest import browser_login
 from tests.factories import OfferingFactory, ProjectFactory, UserFactory, stage
-from tests.stages.conftest import set_flags
+from tests.stages.helpers import set_flags
 
 
 @pytest.mark.browser

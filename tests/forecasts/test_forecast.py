@@ -19,7 +19,7 @@ from tests.factories import (
     UserFactory,
     stage,
 )
-from tests.stages.conftest import on_day, set_flags
+from tests.stages.helpers import on_day, set_flags
 
 MARCH = date(2026, 3, 1)
 

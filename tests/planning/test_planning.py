@@ -16,7 +16,7 @@ from portal.planning.models import RequestStatus
 from portal.projects import services as projects
 from portal.projects.models import Booking
 from tests.factories import OfferingFactory, ProjectFactory, ResourceFactory, UserFactory, stage
-from tests.stages.conftest import set_flags
+from tests.stages.helpers import set_flags
 
 
 @pytest.fixture

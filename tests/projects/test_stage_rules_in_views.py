@@ -20,7 +20,7 @@ from tests.factories import (
     UserFactory,
     stage,
 )
-from tests.stages.conftest import set_flags
+from tests.stages.helpers import set_flags
 
 PM_RIGHTS = ("pm_edit_project_info", "pm_change_pm_team", "pm_create_roles", "pm_request_resources",
              "pm_schedule_resources", "pm_edit_rates", "pm_edit_cost_plans")

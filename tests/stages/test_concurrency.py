@@ -22,7 +22,7 @@ from tests.factories import (
     UserFactory,
     stage,
 )
-from tests.stages.conftest import set_flags
+from tests.stages.helpers import set_flags
 
 pytestmark = [pytest.mark.postgres, pytest.mark.committed]
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 from portal import audit
 from portal.projects import crm
 from tests.factories import ClientFactory, ProjectFactory, stage
-from tests.stages.conftest import set_flags
+from tests.stages.helpers import set_flags
 
 
 def test_deal_changes_update_the_project_and_its_estimate(session):

@@ -244,3 +244,15 @@ def test_the_readme_says_where_every_setting_takes_effect():
         assert f"`{setting.key}`" in section, setting.key
         row = next(line for line in section.splitlines() if f"`{setting.key}`" in line)
         assert ("Not used yet" in row) is (not setting.used), setting.key
+
+
+@pytest.mark.parametrize("url", ["/settings/stages", "/settings/stages/{stage}"])
+def test_editor_pages_are_fragments_for_htmx_and_pages_otherwise(client, login_as, url):
+    login_as("admin", permissions=EDITOR)
+    url = url.format(stage=stage("Closed").id)
+    fragment = client.get(url, htmx=True)
+    assert "<html" not in fragment.get_data(as_text=True) and "HX-Request" in fragment.headers["Vary"]
+    for header in ("HX-History-Restore-Request", "HX-Boosted"):
+        page = client.get(url, htmx=True, headers={header: "true"})
+        assert "<html" in page.get_data(as_text=True)
+    assert "<html" in client.get(url).get_data(as_text=True)

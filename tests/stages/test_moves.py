@@ -16,7 +16,7 @@ from portal.projects import services as projects
 from portal.projects.models import Booking
 from portal.stages import moves
 from tests.factories import BookingFactory, OfferingFactory, ProjectFactory, UserFactory, stage
-from tests.stages.conftest import on_day, set_flags
+from tests.stages.helpers import on_day, set_flags
 
 TIER_FLAGS = ("pm_move_from", "pm_move_to", "mpe_move_from", "mpe_move_to", "maeps_move_from", "maeps_move_to")
 

@@ -20,7 +20,7 @@ from tests.factories import (
     UserFactory,
     stage,
 )
-from tests.stages.conftest import set_flags
+from tests.stages.helpers import set_flags
 
 
 def received(mailbox, count):

@@ -38,7 +38,7 @@ from tests.factories import (
     UserFactory,
     stage,
 )
-from tests.stages.conftest import allowed, set_flags
+from tests.stages.helpers import allowed, set_flags
 
 MONDAY = date(2026, 3, 2)
 
