@@ -34,6 +34,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     _init_login(app)
     _register_blueprints(app)
     _init_templates(app)
+    _connect_receivers()
 
     from portal.errors import register_error_handlers
 
@@ -59,13 +60,20 @@ def _models() -> None:
     """Import every model module so the metadata (and Alembic's autogenerate) sees all tables."""
     import portal.audit  # noqa: F401
     import portal.auth.models  # noqa: F401
+    import portal.expenses.models  # noqa: F401  (stage editor, issue 3)
     import portal.finance.models  # noqa: F401
     import portal.integrations.models  # noqa: F401
     import portal.mail  # noqa: F401
     import portal.org.models  # noqa: F401
+    import portal.planning.models  # noqa: F401  (stage editor, issue 3)
     import portal.projects.models  # noqa: F401
     import portal.stages.models  # noqa: F401
     import portal.timesheets.models  # noqa: F401
+
+
+def _connect_receivers() -> None:
+    """Domains that follow other domains' events (portal/events.py) connect their receivers on import."""
+    import portal.stages.receivers  # noqa: F401  (stage editor: emails, CRM updates, budget checks)
 
 
 def _init_login(app: Flask) -> None:
@@ -101,6 +109,16 @@ def _register_blueprints(app: Flask) -> None:
     from portal.projects.views import bp as projects_bp
 
     for bp in (auth_bp, projects_bp, crm_bp, org_bp, integrations_bp):
+        app.register_blueprint(bp)
+
+    # Stage editor (issue 3): the editor and move dialog, planning, expenses, client workspaces, forecasts
+    from portal.expenses.views import bp as expenses_bp
+    from portal.forecasts.views import bp as forecasts_bp
+    from portal.planning.views import bp as planning_bp
+    from portal.stages.views import bp as stages_bp
+    from portal.workspaces.views import bp as workspaces_bp
+
+    for bp in (stages_bp, planning_bp, expenses_bp, workspaces_bp, forecasts_bp):
         app.register_blueprint(bp)
 
 

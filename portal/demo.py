@@ -167,4 +167,25 @@ def load(session: Session) -> dict[str, str]:
         services.set_booking(session, ACTOR, project.id, people["dana@demo.test"].id, mode="week",
                              on=today + timedelta(days=7), hours=Decimal("20"))
     session.flush()
+    _planning_demo(session, users["staff@demo.test"], people["staff@demo.test"], categories["Subcontractors"])
     return {email: str(role) for email, _, role, _ in USERS}
+
+
+# Stage editor (issue 3): a task plan, a baseline, a request and an expense on the delivery project.
+def _planning_demo(session: Session, staff: User, staff_resource: Resource, category: CostCategory) -> None:
+    from portal.expenses.services import add_expense
+    from portal.planning import baselines, requests, tasks
+
+    project = session.scalar(select(Project).where(Project.name == "Northwind data platform"))
+    if project is None or tasks.list_tasks(session, project.id):
+        return
+    build = tasks.save_task_type(session, ACTOR, project.id, "Build")
+    for name, hours in (("Discovery", "40"), ("Pipelines", "200"), ("Dashboards", "120")):
+        tasks.save_task(session, ACTOR, project.id, name=name, task_type_id=build.id, planned_hours=Decimal(hours))
+    baselines.create_baseline(session, ACTOR, project.id, "Signed-off plan")
+    start = local_today()
+    requests.request_resource(session, ACTOR, project.id, hours=Decimal("60"), start_date=start + timedelta(days=14),
+                              end_date=start + timedelta(days=41), role="Data engineer",
+                              note="Someone who knows the warehouse")
+    add_expense(session, staff, resource_id=staff_resource.id, project_id=project.id, spent_on=start,
+                amount=Decimal("86.40"), cost_category_id=category.id, description="Train to the Northwind office")

@@ -89,3 +89,13 @@ def sweep() -> dict[str, list[int]]:
     result = {"runs": runs.requeue_stale(db.session), "emails": mail.requeue_waiting(db.session)}
     db.session.commit()
     return result
+
+
+# Stage editor (issue 3) ---------------------------------------------------------------------------------
+@job
+def check_budget_alerts(offering_id: int) -> list[int]:
+    from portal.stages import notifications
+
+    sent = notifications.check_budget_alerts(db.session, offering_id)
+    db.session.commit()
+    return sent

@@ -14,7 +14,7 @@ from portal.auth.models import Permission, Role
 from portal.errors import NotAllowed
 
 if TYPE_CHECKING:
-    from portal.projects.models import Project
+    from portal.projects.models import Offering, Project
     from portal.stages.models import Stage
 
 ADMIN_ROLES = {Role.ADMIN, Role.SUPER_ADMIN}
@@ -155,14 +155,192 @@ def can_watch_run(user: Any, run: Any) -> bool:
 
 
 # Time and cost entry
-def time_entry_refusal(project: Project) -> str | None:
-    """Why time cannot be reported to `project` now (seed 004 "open for time", "consider closed"), or None.
+def time_entry_refusal(project: Project, offering: Offering | None = None, resource_id: int | None = None,
+                       description: str | None = None) -> str | None:
+    """Why time cannot be reported to `project` now, or None.
 
-    The same answer applies to native entries and to time synced from a timesheet tool.
+    Seed 004: a closed stage, a project not open for time (the stage's setting or the project's override),
+    a project taking time from assigned people only (checked when the offering and resource are given),
+    descriptions required (checked when a description is given). The same answer applies to native
+    entries and to time synced from a timesheet tool.
     """
     stage = project.stage
     if stage.is_closed:
         return f"{project.name} is closed ({stage.name}); time cannot be reported to it."
-    if not stage.flag("open_for_time"):
+    if not entry_open(project, "open_for_time"):
+        if project.open_for_time is False and stage.flag("allow_open_for_time_changes"):
+            return f"{project.name} is not open for time (a project setting)."
         return f"{project.name} is in {stage.name}, which is not open for time."
+    if project.time_entry_by == "assigned" and offering is not None and resource_id is not None \
+            and not is_assigned(offering, resource_id):
+        return f"Only people assigned to {offering.name} may report time to it."
+    if description is not None and project.time_descriptions_required and not description.strip():
+        return f"Time entries on {project.name} need a description."
     return None
+
+
+# Stage editor (issue 3) ---------------------------------------------------------------------------------
+# Project options a stage may let people change (seed 004 "Allow changes to ..."): option -> stage flag.
+ENTRY_OVERRIDES = {
+    "open_for_time": "allow_open_for_time_changes",
+    "open_for_time_transfer": "allow_open_for_time_changes",
+    "open_for_cost": "allow_open_for_cost_changes",
+    "open_for_cost_transfer": "allow_open_for_cost_changes",
+}
+# Groups of project entry settings and the stage flag that lets them change.
+ENTRY_SETTING_GROUPS = {
+    "open_for_time": "allow_open_for_time_changes",
+    "open_for_cost": "allow_open_for_cost_changes",
+    "time_entry": "allow_time_entry_settings_changes",
+    "cost_entry": "allow_cost_entry_settings_changes",
+}
+
+
+def entry_open(project: Project, key: str, stage: Stage | None = None) -> bool:
+    """The project's effective open-for-time/cost(-transfer) option (in `stage`, by default its own).
+
+    A closed stage closes the project for time and cost entry whatever the options say; transfers follow
+    the stage (a closed stage may still accept transfers for corrections). A project's own value counts
+    only while its stage allows changing it.
+    """
+    stage = stage or project.stage
+    if stage.is_closed and key in ("open_for_time", "open_for_cost"):
+        return False
+    override = getattr(project, key)
+    if override is not None and stage.flag(ENTRY_OVERRIDES[key]):
+        return bool(override)
+    return bool(stage.flag(key))
+
+
+def is_assigned(offering: Offering, resource_id: int) -> bool:
+    """On the offering's team for real: passive assignments (added because someone logged time) do not count."""
+    return any(a.resource_id == resource_id and not a.passive for a in offering.assignments)
+
+
+def is_assigned_to_project(project: Project, resource_id: int) -> bool:
+    return any(is_assigned(o, resource_id) for o in project.offerings)
+
+
+def cost_entry_refusal(project: Project, resource_id: int | None = None,
+                       cost_category_id: int | None = None, allowed_category_ids: set[int] | None = None) -> str | None:
+    """Why a cost (expense) cannot be reported to `project` now, or None (seed 004 "open for cost")."""
+    stage = project.stage
+    if stage.is_closed:
+        return f"{project.name} is closed ({stage.name}); costs cannot be reported to it."
+    if not entry_open(project, "open_for_cost"):
+        if project.open_for_cost is False and stage.flag("allow_open_for_cost_changes"):
+            return f"{project.name} is not open for cost (a project setting)."
+        return f"{project.name} is in {stage.name}, which is not open for cost."
+    if project.cost_entry_by == "assigned" and resource_id is not None \
+            and not is_assigned_to_project(project, resource_id):
+        return f"Only people assigned to {project.name} may report costs to it."
+    if cost_category_id is not None and allowed_category_ids and cost_category_id not in allowed_category_ids:
+        return f"{project.name} does not take expenses in that cost category."
+    return None
+
+
+def transfer_refusal(target: Project, kind: str) -> str | None:
+    """Why time or cost entries (kind "time" | "cost") cannot be transferred onto `target`, or None."""
+    if not entry_open(target, f"open_for_{kind}_transfer"):
+        return f"{target.name} is not open for {kind} transfers ({target.stage.name})."
+    return None
+
+
+def can_edit_entry_settings(user: Any, project: Project, group: str) -> bool:
+    """Change a project's time/cost entry options: those who edit project info, while the stage allows it.
+
+    Closed projects' options are greyed out (seed 004): closing decides them.
+    """
+    stage = project.stage
+    return (not stage.is_closed and bool(stage.flag(ENTRY_SETTING_GROUPS[group]))
+            and can_edit_project_info(user, project))
+
+
+# Moving projects: three tiers (seed 004), each needing "move from" on the current stage and "move to" on
+# the target. MPE users edit anything else whatever the stage, but move projects only under their flags.
+MOVE_TIERS = (("pm", is_pm_of), ("mpe", lambda user, project: is_mpe(user)),
+              ("maeps", lambda user, project: is_maeps(user)))
+
+
+def can_move_project(user: Any, project: Project, target: Stage) -> bool:
+    if target.id == project.stage_id or target.engagement_type_id != project.engagement_type_id:
+        return False
+    source = project.stage
+    return any(member(user, project) and source.flag(f"{tier}_move_from") and target.flag(f"{tier}_move_to")
+               for tier, member in MOVE_TIERS)
+
+
+def can_move_project_from(user: Any, project: Project) -> bool:
+    """Whether any tier lets the user move the project out of its stage (shows the Move button)."""
+    return any(member(user, project) and project.stage.flag(f"{tier}_move_from") for tier, member in MOVE_TIERS)
+
+
+# Planning, transfers and adjustments
+def can_create_baselines(user: Any, project: Project) -> bool:
+    return is_mpe(user) or pm_may(user, project, "pm_create_baselines")
+
+
+def can_edit_baselines(user: Any, project: Project) -> bool:
+    """Change or delete earlier baselines: separate from creating them, so history is not rewritten."""
+    return is_mpe(user) or pm_may(user, project, "pm_edit_baselines")
+
+
+def can_edit_tasks(user: Any, project: Project) -> bool:
+    return is_mpe(user) or pm_may(user, project, "pm_edit_tasks")
+
+
+def can_edit_task_types(user: Any, project: Project) -> bool:
+    return is_mpe(user) or pm_may(user, project, "pm_edit_task_types")
+
+
+def can_adjust_time_cost(user: Any, project: Project) -> bool:
+    """Write entries up or down, revalue them, change their task; seed 004: this includes transfers."""
+    return is_mpe(user) or pm_may(user, project, "pm_adjust_time_cost")
+
+
+def can_transfer(user: Any, project: Project, kind: str) -> bool:
+    """Transfer time or cost entries (kind "time" | "cost") off `project`."""
+    return can_adjust_time_cost(user, project) or pm_may(user, project, f"pm_transfer_{kind}")
+
+
+def can_transfer_onto(user: Any, project: Project) -> bool:
+    """A PM transfers only to projects they manage (seed 004); MPE users to any project."""
+    return is_mpe(user) or is_pm_of(user, project)
+
+
+def can_revalue_time(user: Any, project: Project) -> bool:
+    return is_mpe(user) or pm_may(user, project, "pm_revalue_time")
+
+
+# Client workspaces
+def can_create_client_users(user: Any, project: Project) -> bool:
+    return is_mpe(user) or pm_may(user, project, "pm_create_client_users")
+
+
+def can_configure_workspace(user: Any, project: Project) -> bool:
+    return is_mpe(user) or pm_may(user, project, "pm_configure_workspace")
+
+
+def can_configure_workspace_permissions(user: Any, project: Project) -> bool:
+    return is_mpe(user) or pm_may(user, project, "pm_configure_workspace_permissions")
+
+
+def workspace_refusal(user: Any, project: Project) -> str | None:
+    """Why `user` cannot open the project's workspace, or None (seed 004 "access workspaces", "clients can")."""
+    if not is_authenticated(user):
+        return "Please log in."
+    stage = project.stage
+    if not stage.flag("allow_workspace_access"):
+        return f"The workspace of {project.name} is turned off while it is in {stage.name}."
+    if user.role == Role.CLIENT:
+        if user.client_id != project.client_id:
+            return "This workspace belongs to another client."
+        if not stage.flag("clients_login_workspaces"):
+            return f"The workspace of {project.name} is not open to clients while it is in {stage.name}."
+    return None
+
+
+# Forecasts
+def can_view_forecast(user: Any) -> bool:
+    """Everyone who plans work: admins, MPE/MAEPS users and PMs (who see the projects they manage)."""
+    return is_admin(user) or is_mpe(user) or is_maeps(user) or (is_internal(user) and user.role == Role.PM)

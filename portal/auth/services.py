@@ -95,6 +95,15 @@ def create_user(session: Session, actor: User | str | None, *, email: str, name:
         policy.require(policy.can_manage_users(actor), "Only admins can create users.")
         policy.require(role != Role.SUPER_ADMIN or policy.is_super_admin(actor),
                        "Only a super-admin can create another super-admin.")
+    return add_user(session, actor, email=email, name=name, role=role, password=password, permissions=permissions,
+                    client_id=client_id, notify_stage_moves=notify_stage_moves)
+
+
+def add_user(session: Session, actor: User | str | None, *, email: str, name: str, role: str, password: str,
+             permissions: list[str] | None = None, client_id: int | None = None,
+             notify_stage_moves: bool = False) -> User:
+    """Create a login once the caller has checked the actor's right (admins: create_user; PMs creating
+    client users: the client workspace rules)."""
     email = check_email(email)
     check_password(password)
     permissions = list(permissions or [])

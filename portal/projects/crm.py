@@ -102,6 +102,9 @@ def create_deal(session: Session, actor: User | str | None, *, name: str, client
     session.add(deal)
     session.flush()
     audit.record(session, actor, "deal.created", deal, after=_deal_snapshot(deal), summary=f"Created deal {deal.name}")
+    if project_id is not None:  # a new deal of a project changes its CRM estimate (not its name)
+        events.deal_updated.send(deal, session=session, actor=actor,
+                                 changes={k: [None, getattr(deal, k)] for k in ("amount", "start_date", "end_date")})
     if stage != DealStage.PROSPECTING:
         set_deal_stage(session, actor, deal.id, stage)
     return deal
@@ -132,6 +135,8 @@ def set_deal_stage(session: Session, actor: User | str | None, deal_id: int, sta
                  summary=f"{deal.name}: {DEAL_STAGE_LABELS[DealStage(before)]} → {DEAL_STAGE_LABELS[DealStage(stage)]}")
     if stage == DealStage.CLOSED_WON and deal.project_id:
         _win(session, actor, deal)
+    session.flush()
+    events.deal_updated.send(deal, session=session, actor=actor, changes={"stage": [before, stage]})
     return deal
 
 

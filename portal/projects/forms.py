@@ -62,6 +62,8 @@ class AssignmentForm(PortalForm):
     bill_rate = DecimalField("Bill rate / h", places=2, validators=[Optional(), NumberRange(0, 100_000)])
     planned_hours = DecimalField("Planned hours", places=2, default=0,
                                  validators=[Optional(), NumberRange(0, 1_000_000)])
+    # Seed 004 "Revalue time on rate change": give existing time entries the new rate too.
+    revalue = BooleanField("Revalue existing time at this rate")
 
 
 class BookingForm(PortalForm):

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     Date,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
@@ -102,6 +104,26 @@ class Project(Timestamps, db.Model):
         ForeignKey("cost_categories.id", ondelete="SET NULL")
     )
     description: Mapped[str] = mapped_column(Text, default="")
+    # Stage editor (issue 3) ---------------------------------------------------------------------------
+    # Project options the stage may let people change (seed 004 "Allow changes to ..."). None follows
+    # the stage; policy.entry_open reads them only while the stage allows changes, so moving into a
+    # stage that does not brings its own setting back without losing what was chosen.
+    open_for_time: Mapped[bool | None] = mapped_column(Boolean)
+    open_for_time_transfer: Mapped[bool | None] = mapped_column(Boolean)
+    open_for_cost: Mapped[bool | None] = mapped_column(Boolean)
+    open_for_cost_transfer: Mapped[bool | None] = mapped_column(Boolean)
+    # Who may enter time / costs: "anyone" or "assigned" (people on one of the project's offerings).
+    time_entry_by: Mapped[str] = mapped_column(String(10), default="anyone", server_default="anyone")
+    time_descriptions_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    cost_entry_by: Mapped[str] = mapped_column(String(10), default="anyone", server_default="anyone")
+    # The CRM estimate (seed 004 "Base projections on: estimates"), kept from the deals while the stage
+    # allows CRM updates.
+    estimate_amount: Mapped[Decimal | None] = mapped_column(MONEY)
+    estimate_start: Mapped[date | None] = mapped_column(Date)
+    estimate_end: Mapped[date | None] = mapped_column(Date)
+    # Client workspace: sections that exist, and those client users may see (None: the defaults).
+    workspace_sections: Mapped[list[str] | None] = mapped_column(JSON)
+    workspace_client_sections: Mapped[list[str] | None] = mapped_column(JSON)
 
     client: Mapped[Client] = relationship(back_populates="projects")
     engagement_type: Mapped[EngagementType] = relationship()
@@ -116,6 +138,8 @@ class Project(Timestamps, db.Model):
     __table_args__ = (
         CheckConstraint("percent_likelihood IS NULL OR (percent_likelihood BETWEEN 0 AND 100)",
                         name="likelihood_range"),
+        CheckConstraint("time_entry_by IN ('anyone', 'assigned') AND cost_entry_by IN ('anyone', 'assigned')",
+                        name="entry_by_values"),
     )
 
     @property

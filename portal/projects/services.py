@@ -88,10 +88,13 @@ def default_engagement_type(session: Session) -> EngagementType:
 
 
 def creatable_stages(session: Session, actor: User, engagement_type_id: int | None = None) -> list[Stage]:
-    """Stages the actor may create a project in (seed 004 "Users with permissions can: create projects")."""
-    type_id = engagement_type_id or default_engagement_type(session).id
-    stages = session.scalars(select(Stage).where(Stage.engagement_type_id == type_id).order_by(Stage.position))
-    return [s for s in stages if policy.can_create_project_in(actor, s)]
+    """Stages the actor may create a project in (seed 004 "Users with permissions can: create projects"),
+    of one engagement type or of all of them (the default type's first)."""
+    query = select(Stage).join(EngagementType).order_by(EngagementType.is_default.desc(), EngagementType.name,
+                                                        Stage.position)
+    if engagement_type_id:
+        query = query.where(Stage.engagement_type_id == engagement_type_id)
+    return [s for s in session.scalars(query) if policy.can_create_project_in(actor, s)]
 
 
 def create_project(session: Session, actor: User | str | None, *, name: str, client_id: int, stage_id: int,
@@ -295,7 +298,10 @@ def add_assignment(session: Session, actor: User | str | None, offering_id: int,
 
 
 def update_assignment(session: Session, actor: User | str | None, assignment_id: int, *,
-                      bill_rate: Decimal | None, planned_hours: Decimal, role: str) -> Assignment:
+                      bill_rate: Decimal | None, planned_hours: Decimal, role: str,
+                      revalue: bool = False) -> Assignment:
+    """Change an assignment. `revalue` also gives its existing time entries the (new) bill rate, which
+    needs the stage's "revalue time on rate change" right (seed 004)."""
     assignment = session.get(Assignment, assignment_id)
     if assignment is None:
         raise NotFound("That assignment does not exist.")
@@ -319,6 +325,10 @@ def update_assignment(session: Session, actor: User | str | None, assignment_id:
         audit.record(session, actor, "assignment.updated", assignment, before=old, after=new,
                      summary=f"{assignment.resource.name} on {assignment.offering.name} changed")
         events.assignment_updated.send(assignment, session=session, actor=actor, changes=_as_changes(old, new))
+    if revalue:
+        from portal.timesheets.adjustments import revalue_time  # time entries build on projects, not back
+
+        revalue_time(session, actor, assignment)
     return assignment
 
 

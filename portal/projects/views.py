@@ -23,12 +23,11 @@ from portal.org.services import get_settings
 from portal.projects import crm, resources, services
 from portal.projects.forms import AssignmentForm, BookingForm, OfferingForm, PmTeamForm, ProjectForm
 from portal.projects.models import Assignment, Booking, Offering, Project, Resource
+from portal.projects.tabs import overview_context, render_tab
 from portal.stages.models import Stage
+from portal.workspaces import services as workspaces
 
 bp = Blueprint("projects", __name__)
-
-TABS = [("overview", "Overview"), ("offerings", "Offerings"), ("team", "Team"), ("integrations", "Integrations"),
-        ("finance", "Finance")]
 
 
 @bp.before_request
@@ -40,14 +39,18 @@ def _internal_only():
 
 @bp.route("/")
 def home():
-    """A person's home: their bookings for this week and the next, and the projects they manage."""
+    """A person's home: their bookings for this week and the next, and the open projects they manage.
+
+    Bookings of stages that do not display booked roles are left out (seed 004); client users' home is
+    their workspaces."""
+    if current_user.role == Role.CLIENT:
+        return htmx.render("workspaces/index.html", projects=workspaces.workspaces_of(db.session, current_user))
     resource = db.session.scalar(select(Resource).where(Resource.user_id == current_user.id))
     first_weekday = get_settings(db.session).week_start
     start = services.week_start(today(), first_weekday)
     bookings = services.bookings_for(db.session, resource.id, start, start + timedelta(days=13)) if resource else []
-    managed = [] if current_user.role == Role.CLIENT else list(db.session.scalars(
-        select(Project).where(Project.pm_id == current_user.id).order_by(Project.name)
-    ))
+    managed = [p for p in db.session.scalars(select(Project).where(Project.pm_id == current_user.id)
+                                             .order_by(Project.name)) if not p.is_closed]
     return htmx.render("projects/home.html", resource=resource, bookings=bookings, managed=managed,
                        week_from=start)
 
@@ -81,7 +84,10 @@ def _project_form_choices(form: ProjectForm, project: Project | None = None) -> 
         (c.id, c.name) for c in list_cost_categories(db.session)
     ]
     if project is None:
-        form.stage_id.choices = [(s.id, s.name) for s in services.creatable_stages(db.session, current_user)]
+        stages = services.creatable_stages(db.session, current_user)
+        several_types = len({s.engagement_type_id for s in stages}) > 1
+        form.stage_id.choices = [(s.id, f"{s.engagement_type.name} · {s.name}" if several_types else s.name)
+                                 for s in stages]
 
 
 @bp.route("/projects/new", methods=["GET", "POST"])
@@ -106,14 +112,10 @@ def _project(project_id: int) -> Project:
     return db.get_or_404(Project, project_id)
 
 
-def _tab(template: str, project: Project, tab: str, block: str = "tab_content", status: int = 200, **context):
-    return htmx.render(template, block=block, status=status, project=project, tab=tab, tabs=TABS, **context)
-
-
 @bp.route("/projects/<int:project_id>")
 def overview_tab(project_id: int):
     project = _project(project_id)
-    return _tab("projects/overview.html", project, "overview")
+    return render_tab("projects/overview.html", project, "overview", **overview_context(db.session, project))
 
 
 @bp.route("/projects/<int:project_id>/edit", methods=["GET", "POST"])
@@ -130,10 +132,11 @@ def edit_project(project_id: int):
         description=form.description.data or "", percent_likelihood=form.percent_likelihood.data,
         default_cost_category_id=form.default_cost_category_id.data,
     ))
+    extras = overview_context(db.session, project)
     if saved is not None:
-        return _tab("projects/overview.html", project, "overview", block="project_info")
-    return _tab("projects/overview.html", project, "overview", block="project_info", editing=True, form=form,
-                status=form.status)
+        return render_tab("projects/overview.html", project, "overview", block="project_info", **extras)
+    return render_tab("projects/overview.html", project, "overview", block="project_info", editing=True, form=form,
+                      status=form.status, **extras)
 
 
 @bp.route("/projects/<int:project_id>/offerings")
@@ -184,7 +187,7 @@ def offering_row(offering_id: int):
 
 
 def _offerings_tab(project: Project, block: str = "tab_content", form: OfferingForm | None = None, **context):
-    return _tab("projects/offerings.html", project, "offerings", block=block,
+    return render_tab("projects/offerings.html", project, "offerings", block=block,
                 form=form or OfferingForm(formdata=None), **context)
 
 
@@ -216,7 +219,7 @@ def _pm_choices(form: PmTeamForm) -> None:
 @bp.route("/projects/<int:project_id>/team")
 def team_tab(project_id: int):
     project = _project(project_id)
-    return _tab("projects/team.html", project, "team", **_team_context(project))
+    return render_tab("projects/team.html", project, "team", **_team_context(project))
 
 
 @bp.route("/projects/<int:project_id>/pm-team", methods=["POST"])
@@ -231,7 +234,7 @@ def set_pm_team(project_id: int):
     context = _team_context(project)
     if saved is None:
         context["pm_form"] = form
-    return _tab("projects/team.html", project, "team", block="pm_team", status=form.status, **context)
+    return render_tab("projects/team.html", project, "team", block="pm_team", status=form.status, **context)
 
 
 @bp.route("/offerings/<int:offering_id>/assignments", methods=["POST"])
@@ -249,7 +252,7 @@ def add_assignment(offering_id: int):
     context = _team_context(project)
     if saved is None:
         context.update(assignment_form=form, form_offering_id=offering.id)
-    return _tab("projects/team.html", project, "team", block="assignments", status=form.status, **context)
+    return render_tab("projects/team.html", project, "team", block="assignments", status=form.status, **context)
 
 
 @bp.route("/assignments/<int:assignment_id>", methods=["POST"])
@@ -261,12 +264,12 @@ def update_assignment(assignment_id: int):
     form.resource_id.data = assignment.resource_id
     saved = submit(form, lambda: services.update_assignment(
         db.session, current_user, assignment.id, bill_rate=form.bill_rate.data,
-        planned_hours=form.planned_hours.data or 0, role=form.role.data or "",
+        planned_hours=form.planned_hours.data or 0, role=form.role.data or "", revalue=form.revalue.data,
     ))
     context = _team_context(project)
     if saved is None:
         context.update(edit_form=form, edit_assignment_id=assignment.id)
-    return _tab("projects/team.html", project, "team", block="assignments", status=form.status, **context)
+    return render_tab("projects/team.html", project, "team", block="assignments", status=form.status, **context)
 
 
 @bp.route("/assignments/<int:assignment_id>/remove", methods=["POST"])
@@ -275,7 +278,7 @@ def remove_assignment(assignment_id: int):
     project = assignment.offering.project
     services.remove_assignment(db.session, current_user, assignment.id)
     db.session.commit()
-    return _tab("projects/team.html", project, "team", block="assignments", **_team_context(project))
+    return render_tab("projects/team.html", project, "team", block="assignments", **_team_context(project))
 
 
 @bp.route("/projects/<int:project_id>/bookings", methods=["POST"])
@@ -293,16 +296,16 @@ def set_booking(project_id: int):
     context = _team_context(project)
     if form.has_errors:
         context["booking_form"] = form
-    return _tab("projects/team.html", project, "team", block="bookings", status=form.status, **context)
+    return render_tab("projects/team.html", project, "team", block="bookings", status=form.status, **context)
 
 
 @bp.route("/projects/<int:project_id>/integrations")
 def integrations_tab(project_id: int):
     project = _project(project_id)
-    return _tab("projects/integrations.html", project, "integrations")
+    return render_tab("projects/integrations.html", project, "integrations")
 
 
 @bp.route("/projects/<int:project_id>/finance")
 def finance_tab(project_id: int):
     project = _project(project_id)
-    return _tab("projects/finance.html", project, "finance")
+    return render_tab("projects/finance.html", project, "finance")

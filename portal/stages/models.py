@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.columns import Timestamps
+from portal.columns import MONEY, Timestamps, UTCDateTime, utcnow
 from portal.extensions import db
 from portal.stages import registry
 
@@ -54,3 +56,22 @@ class Stage(Timestamps, db.Model):
 
     def __repr__(self) -> str:
         return f"<Stage {self.id} {self.name}>"
+
+
+class BudgetAlert(db.Model):
+    """A budget alert that was sent: an offering's actuals reached `threshold` % of `budget_amount`.
+
+    Unique per (offering, threshold, budget): a repeated or concurrent check sends it once, and raising
+    the budget arms the thresholds again.
+    """
+
+    __tablename__ = "budget_alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    offering_id: Mapped[int] = mapped_column(ForeignKey("offerings.id", ondelete="CASCADE"))
+    threshold: Mapped[int] = mapped_column(Integer)
+    budget_amount: Mapped[Decimal] = mapped_column(MONEY)
+    used_amount: Mapped[Decimal] = mapped_column(MONEY)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("offering_id", "threshold", "budget_amount"),)

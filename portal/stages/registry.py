@@ -46,7 +46,7 @@ S = StageSetting
 SETTINGS: list[StageSetting] = [
     S("in_progress", "portal", "In Progress (delivery stage)",
       "Entering this stage offers to provision timesheets for the project's offerings, and sold offerings of "
-      "projects in it show a green dot on the Integrations tab."),
+      "projects in it show a green dot."),
     # Time and cost
     S("consider_closed", "time_cost", "Consider projects closed",
       "Projects in this stage are closed: hidden from lists and dashboards unless a filter asks for them, "
@@ -162,6 +162,19 @@ def settings_in(group: str) -> list[StageSetting]:
     return [s for s in SETTINGS if s.group == group]
 
 
+def group_label(group: str) -> str:
+    return dict(GROUPS)[group]
+
+
+def describe(setting: StageSetting, value: Any) -> str:
+    """A stored value as the editor shows it (for confirmations and the audit summary)."""
+    if setting.kind == BOOL:
+        return "on" if value else "off"
+    if setting.kind == PERCENT:
+        return f"{value} %"
+    return dict(setting.choices).get(value, str(value))
+
+
 def coerce(setting: StageSetting, raw: Any) -> Any:
     """Turn a submitted value into the stored one; raises ValueError with a user-facing message."""
     if setting.kind == BOOL:
@@ -206,7 +219,7 @@ DEFAULT_STAGES: list[tuple[str, dict[str, Any]]] = [
         "allow_cost_card_invoicing": True, "allow_open_for_time_changes": True,
         "allow_open_for_cost_changes": True, "allow_time_entry_settings_changes": True,
         "allow_cost_entry_settings_changes": True, "notify_pm_moved_to": True,
-        "notify_list_moved_to": True,
+        "notify_list_moved_to": True, "clients_login_workspaces": True,
     }),
     ("Pre-Close", {
         "pm_edit_project_info": True, "pm_transfer_time": True, "pm_transfer_cost": True,

@@ -2,7 +2,8 @@
 
 An entry joins the timesheet of its resource's week (the week start is an organization setting). A
 submitted or approved timesheet is frozen: its time changes only after it is rejected or recalled.
-Whether a project takes time at all is the stage's decision (policy.time_entry_refusal).
+Whether a project takes time, and from whom, is its stage's and its own options' decision
+(policy.time_entry_refusal, seed 004); entries may name one of the project's tasks.
 """
 
 from __future__ import annotations
@@ -20,12 +21,15 @@ from portal.auth import policy
 from portal.auth.models import User
 from portal.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from portal.org.services import get_settings
+from portal.planning.tasks import task_for_entry
 from portal.projects.models import Offering, Resource
 from portal.timesheets.models import EntrySource, TimeEntry, Timesheet, TimesheetStatus
 
 MAX_HOURS_PER_DAY = Decimal("24")
 FROZEN = (TimesheetStatus.SUBMITTED, TimesheetStatus.APPROVED)
-ENTRY_FIELDS = ["resource_id", "offering_id", "project_id", "work_date", "hours", "billable", "description"]
+ENTRY_FIELDS = ["resource_id", "offering_id", "project_id", "work_date", "hours", "billable", "description",
+                "task_id", "bill_rate"]
+KEEP = object()  # "leave this field as it is" for optional arguments where None is a value
 
 
 def week_of(day: date, first_weekday: int) -> tuple[date, date]:
@@ -69,7 +73,7 @@ def _check_actor(session: Session, actor: User | str | None, resource_id: int) -
         raise NotAllowed("You can enter time only for yourself.")
 
 
-def _clean_hours(hours: Any) -> Decimal:
+def clean_hours(hours: Any) -> Decimal:
     try:
         value = Decimal(str(hours)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     except (ArithmeticError, ValueError):
@@ -79,7 +83,7 @@ def _clean_hours(hours: Any) -> Decimal:
     return value
 
 
-def _check_day_total(session: Session, resource_id: int, work_date: date, hours: Decimal,
+def check_day_total(session: Session, resource_id: int, work_date: date, hours: Decimal,
                      excluding: int | None = None) -> None:
     query = select(func.coalesce(func.sum(TimeEntry.hours), 0)).where(
         TimeEntry.resource_id == resource_id, TimeEntry.work_date == work_date)
@@ -91,26 +95,45 @@ def _check_day_total(session: Session, resource_id: int, work_date: date, hours:
                            fields={"hours": "More than 24 hours that day."})
 
 
+def check_project_rules(session: Session, offering: Offering, resource_id: int, description: str,
+                        task_id: int | None) -> None:
+    """The project's time entry rules (seed 004): open for time, who may enter time, descriptions, task."""
+    project = offering.project
+    refusal = policy.time_entry_refusal(project, offering, resource_id)
+    if refusal:
+        raise NotAllowed(refusal)
+    if policy.time_entry_refusal(project, description=description or ""):
+        raise InvalidInput(f"Time entries on {project.name} need a description.",
+                           fields={"description": "Describe the work."})
+    task_for_entry(session, project.id, task_id)
+
+
+def assignment_rate(offering: Offering, resource_id: int):
+    """The bill rate an entry is valued at when entered: the person's assignment rate on the offering."""
+    return next((a.bill_rate for a in offering.assignments if a.resource_id == resource_id), None)
+
+
 def add_entry(session: Session, actor: User | str | None, *, resource_id: int, offering_id: int,
-              work_date: date, hours: Any, description: str = "", billable: bool | None = None) -> TimeEntry:
-    """Record native time. Refused when the project's stage is not open for time, or the week is frozen."""
+              work_date: date, hours: Any, description: str = "", billable: bool | None = None,
+              task_id: int | None = None) -> TimeEntry:
+    """Record native time. Refused when the project does not take time from this person now (its stage,
+    its own options), when a required description or a wrong task is given, or when the week is frozen."""
     offering = session.get(Offering, offering_id)
     if offering is None:
         raise InvalidInput("Choose what you worked on.", fields={"offering_id": "Choose an offering."})
     if session.get(Resource, resource_id) is None:
         raise NotFound("That person does not exist.")
     _check_actor(session, actor, resource_id)
-    refusal = policy.time_entry_refusal(offering.project)
-    if refusal:
-        raise NotAllowed(refusal)
-    value = _clean_hours(hours)
-    _check_day_total(session, resource_id, work_date, value)
+    check_project_rules(session, offering, resource_id, description, task_id)
+    value = clean_hours(hours)
+    check_day_total(session, resource_id, work_date, value)
     sheet = timesheet_for(session, resource_id, work_date)
     ensure_editable(sheet)
     entry = TimeEntry(resource_id=resource_id, offering_id=offering.id, project_id=offering.project_id,
                       work_date=work_date, hours=value, description=(description or "").strip(),
                       billable=offering.is_billable if billable is None else billable, source=EntrySource.NATIVE,
-                      timesheet=sheet, created_by_id=actor.id if isinstance(actor, User) else None)
+                      timesheet=sheet, created_by_id=actor.id if isinstance(actor, User) else None,
+                      task_id=task_id, bill_rate=assignment_rate(offering, resource_id))
     session.add(entry)
     sheet.version += 1
     session.flush()
@@ -120,7 +143,8 @@ def add_entry(session: Session, actor: User | str | None, *, resource_id: int, o
     return entry
 
 
-def _native(session: Session, entry_id: int) -> TimeEntry:
+def native_entry(session: Session, entry_id: int) -> TimeEntry:
+    """A native entry by id; synced entries are read-only here."""
     entry = session.get(TimeEntry, entry_id)
     if entry is None:
         raise NotFound("That time entry does not exist.")
@@ -130,20 +154,22 @@ def _native(session: Session, entry_id: int) -> TimeEntry:
 
 
 def update_entry(session: Session, actor: User | str | None, entry_id: int, *, work_date: date, hours: Any,
-                 description: str, billable: bool) -> TimeEntry:
-    entry = _native(session, entry_id)
+                 description: str, billable: bool, task_id: int | None | object = KEEP) -> TimeEntry:
+    """Change one's own native entry, under the same project rules as adding it (`task_id` KEEP: as is)."""
+    entry = native_entry(session, entry_id)
     _check_actor(session, actor, entry.resource_id)
-    refusal = policy.time_entry_refusal(entry.project)
-    if refusal:
-        raise NotAllowed(refusal)
-    value = _clean_hours(hours)
-    _check_day_total(session, entry.resource_id, work_date, value, excluding=entry.id)
+    task_id = entry.task_id if task_id is KEEP else task_id
+    # The task it already has may have closed since; only a newly chosen task must be open.
+    check_project_rules(session, entry.offering, entry.resource_id, description,
+                        None if task_id == entry.task_id else task_id)
+    value = clean_hours(hours)
+    check_day_total(session, entry.resource_id, work_date, value, excluding=entry.id)
     ensure_editable(entry.timesheet)
     target = timesheet_for(session, entry.resource_id, work_date)
     ensure_editable(target)
     before = audit.snapshot(entry, ENTRY_FIELDS)
     entry.work_date, entry.hours, entry.billable = work_date, value, billable
-    entry.description = (description or "").strip()
+    entry.description, entry.task_id = (description or "").strip(), task_id
     for sheet in {entry.timesheet, target}:
         sheet.version += 1
     entry.timesheet = target
@@ -158,7 +184,7 @@ def update_entry(session: Session, actor: User | str | None, entry_id: int, *, w
 
 
 def delete_entry(session: Session, actor: User | str | None, entry_id: int) -> None:
-    entry = _native(session, entry_id)
+    entry = native_entry(session, entry_id)
     _check_actor(session, actor, entry.resource_id)
     ensure_editable(entry.timesheet)
     entry.timesheet.version += 1

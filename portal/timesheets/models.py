@@ -20,10 +20,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.columns import HOURS, Timestamps, UTCDateTime
+from portal.columns import HOURS, RATE, Timestamps, UTCDateTime
 from portal.extensions import db
 
 if TYPE_CHECKING:
+    from portal.planning.models import ProjectTask
     from portal.projects.models import Offering, Project, Resource
 
 
@@ -61,15 +62,21 @@ class TimeEntry(Timestamps, db.Model):
     external_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     timesheet_id: Mapped[int | None] = mapped_column(ForeignKey("timesheets.id", ondelete="SET NULL"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Stage editor (issue 3): the project task worked on, and the bill rate the entry is valued at
+    # (frozen when entered; a PM with "revalue time" or "adjust time" changes it). None: the assignment's.
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("project_tasks.id", ondelete="SET NULL"), index=True)
+    bill_rate: Mapped[Decimal | None] = mapped_column(RATE)
 
     resource: Mapped[Resource] = relationship()
     project: Mapped[Project] = relationship()
     offering: Mapped[Offering | None] = relationship()
     timesheet: Mapped[Timesheet | None] = relationship(back_populates="entries")
+    task: Mapped[ProjectTask | None] = relationship()
 
     __table_args__ = (
         UniqueConstraint("connection_id", "external_id"),
         CheckConstraint("hours > 0 AND hours <= 24", name="hours_range"),
+        CheckConstraint("bill_rate IS NULL OR bill_rate >= 0", name="bill_rate_not_negative"),
         Index("ix_time_entries_resource_date", "resource_id", "work_date"),
     )
 

@@ -1,0 +1,195 @@
+"""My expenses, and a project's "Time & costs" tab where PMs transfer and adjust entries."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from flask import Blueprint, flash, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from portal import htmx
+from portal.auth import policy
+from portal.columns import today
+from portal.errors import Conflict, InvalidInput
+from portal.expenses import services
+from portal.expenses.forms import AdjustExpenseForm, AdjustTimeForm, ExpenseForm
+from portal.expenses.models import Expense
+from portal.extensions import db
+from portal.finance.services import list_cost_categories
+from portal.forms import submit
+from portal.planning.tasks import list_tasks
+from portal.projects.models import Project
+from portal.projects.tabs import render_tab
+from portal.timesheets import adjustments
+from portal.timesheets.entries import resource_of
+from portal.timesheets.models import TimeEntry
+
+bp = Blueprint("expenses", __name__)
+
+
+@bp.before_request
+@login_required
+def _internal_only() -> None:
+    policy.require(policy.is_internal(current_user), "Client users see their workspace only.")
+
+
+def _task_choices(project_id: int | None) -> list:
+    tasks = list_tasks(db.session, project_id, active_only=True) if project_id else []
+    return [("", "—")] + [(t.id, t.name) for t in tasks]
+
+
+def _category_choices() -> list:
+    return [("", "Choose…")] + [(c.id, c.name) for c in list_cost_categories(db.session) if c.active]
+
+
+# My expenses ------------------------------------------------------------------------------------------
+
+def _expense_form(resource, formdata=None) -> ExpenseForm:
+    form = ExpenseForm(formdata=formdata) if formdata is not None else ExpenseForm()
+    projects = services.projects_taking_costs(db.session, resource.id) if resource else []
+    form.project_id.choices = [("", "Choose…")] + [(p.id, p.name) for p in projects]
+    form.cost_category_id.choices = _category_choices()
+    form.task_id.choices = _task_choices(form.project_id.data)
+    return form
+
+
+@bp.route("/expenses", methods=["GET", "POST"])
+def my_expenses():
+    resource = resource_of(db.session, current_user)
+    if request.method == "GET" and request.args.get("project_id"):
+        # The project changed in the form: the same form again, with that project's tasks.
+        form = _expense_form(resource, request.args)
+        form.spent_on.data = form.spent_on.data or today()
+        return htmx.render("expenses/mine.html", block="expense_form", form=form, resource=resource)
+    form = _expense_form(resource)
+    if request.method == "GET":
+        form.spent_on.data = today()
+    created = submit(form, lambda: services.add_expense(
+        db.session, current_user, resource_id=resource.id if resource else 0, project_id=form.project_id.data,
+        spent_on=form.spent_on.data, amount=form.amount.data, cost_category_id=form.cost_category_id.data,
+        description=form.description.data or "", task_id=form.task_id.data, billable=form.billable.data,
+    )) if resource else None
+    if created is not None:
+        flash(f"Recorded {created.amount} on {created.project.name}.", "success")
+        return htmx.redirect_to(url_for(".my_expenses"))
+    expenses = services.expenses_of(db.session, resource.id) if resource else []
+    return htmx.render("expenses/mine.html", block="expense_form", form=form, resource=resource,
+                       expenses=expenses, status=form.status)
+
+
+@bp.route("/expenses/<int:expense_id>/delete", methods=["POST"])
+def delete_expense(expense_id: int):
+    services.delete_expense(db.session, current_user, expense_id)
+    db.session.commit()
+    flash("Expense deleted.", "success")
+    return htmx.redirect_to(url_for(".my_expenses"))
+
+
+# A project's time and costs ---------------------------------------------------------------------------
+
+def _month(value: str | None) -> date:
+    try:
+        year, month = (int(part) for part in (value or "").split("-"))
+        return date(year, month, 1)
+    except ValueError:
+        return today().replace(day=1)
+
+
+def _month_end(first: date) -> date:
+    return (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
+def _transfer_targets(project: Project) -> dict[str, list]:
+    """Where the user may transfer this project's entries: projects they manage that are open for it."""
+    candidates = db.session.scalars(select(Project).order_by(Project.name).options(
+        selectinload(Project.stage), selectinload(Project.offerings)))
+    allowed = [p for p in candidates if policy.can_transfer_onto(current_user, p)]
+    return {
+        "time": [(o.id, f"{p.name} · {o.name}") for p in allowed if not policy.transfer_refusal(p, "time")
+                 for o in p.offerings if not o.archived],
+        "cost": [(p.id, p.name) for p in allowed if p.id != project.id and not policy.transfer_refusal(p, "cost")],
+    }
+
+
+def _entries_tab(project: Project, status: int = 200, **context):
+    first = _month(request.values.get("month"))
+    last = _month_end(first)
+    entries = db.session.scalars(select(TimeEntry).where(
+        TimeEntry.project_id == project.id, TimeEntry.work_date >= first, TimeEntry.work_date <= last)
+        .options(selectinload(TimeEntry.resource), selectinload(TimeEntry.offering), selectinload(TimeEntry.task))
+        .order_by(TimeEntry.work_date, TimeEntry.id)).all()
+    return render_tab("expenses/project.html", project, "entries", block="entries_panel", status=status,
+                      entries=entries, expenses=services.project_expenses(db.session, project.id, first, last),
+                      month=first, previous=(first - timedelta(days=1)).replace(day=1),
+                      following=last + timedelta(days=1), targets=_transfer_targets(project),
+                      tasks=_task_choices(project.id), categories=_category_choices(), **context)
+
+
+@bp.route("/projects/<int:project_id>/entries")
+def entries_tab(project_id: int):
+    return _entries_tab(db.get_or_404(Project, project_id))
+
+
+def _failed(project: Project, error: InvalidInput | Conflict, **context):
+    db.session.rollback()
+    return _entries_tab(project, status=422 if isinstance(error, InvalidInput) else 409,
+                        panel_error=error.message, **context)
+
+
+def _transfer(project: Project, action, what: str):
+    """Run one transfer service; the tab comes back with the outcome, or with the reason it failed."""
+    try:
+        moved = action()
+        db.session.commit()
+    except (InvalidInput, Conflict) as error:
+        return _failed(project, error)
+    flash(f"Transferred {len(moved)} {what}.", "success")
+    return _entries_tab(project)
+
+
+@bp.route("/projects/<int:project_id>/entries/transfer", methods=["POST"])
+def transfer_time(project_id: int):
+    project = db.get_or_404(Project, project_id)
+    return _transfer(project, lambda: adjustments.transfer_time_entries(
+        db.session, current_user, request.form.getlist("entry_ids", type=int),
+        request.form.get("target_offering_id", type=int)), "time entry(ies)")
+
+
+@bp.route("/projects/<int:project_id>/expenses/transfer", methods=["POST"])
+def transfer_costs(project_id: int):
+    project = db.get_or_404(Project, project_id)
+    return _transfer(project, lambda: services.transfer_expenses(
+        db.session, current_user, request.form.getlist("expense_ids", type=int),
+        request.form.get("target_project_id", type=int)), "expense(s)")
+
+
+@bp.route("/time-entries/<int:entry_id>/adjust", methods=["POST"])
+def adjust_time(entry_id: int):
+    entry = db.get_or_404(TimeEntry, entry_id)
+    project = entry.project
+    form = AdjustTimeForm()
+    form.task_id.choices = _task_choices(project.id)
+    saved = submit(form, lambda: adjustments.adjust_time_entry(
+        db.session, current_user, entry.id, hours=form.hours.data, bill_rate=form.bill_rate.data,
+        task_id=form.task_id.data, billable=form.billable.data))
+    if saved is None:
+        return _entries_tab(project, status=form.status, adjust_form=form, adjust_entry_id=entry.id)
+    return _entries_tab(project)
+
+
+@bp.route("/expenses/<int:expense_id>/adjust", methods=["POST"])
+def adjust_cost(expense_id: int):
+    expense = db.get_or_404(Expense, expense_id)
+    project = expense.project
+    form = AdjustExpenseForm()
+    form.task_id.choices = _task_choices(project.id)
+    form.cost_category_id.choices = _category_choices()
+    saved = submit(form, lambda: services.adjust_expense(
+        db.session, current_user, expense.id, amount=form.amount.data, cost_category_id=form.cost_category_id.data,
+        task_id=form.task_id.data, billable=form.billable.data))
+    if saved is None:
+        return _entries_tab(project, status=form.status, adjust_form=form, adjust_expense_id=expense.id)
+    return _entries_tab(project)
+

@@ -1,0 +1,1 @@
+"""Forecasts: projected value per month, weighted by each project's percent likelihood (seed 004)."""

@@ -1,0 +1,30 @@
+"""The forecast page: projected value per month, weighted by likelihood."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+from flask_login import current_user, login_required
+
+from portal import htmx
+from portal.auth import policy
+from portal.columns import ZERO, today
+from portal.extensions import db
+from portal.forecasts import services
+
+bp = Blueprint("forecasts", __name__)
+HORIZONS = (3, 6, 12)
+
+
+@bp.route("/forecast")
+@login_required
+def forecast():
+    policy.require(policy.can_view_forecast(current_user), "Forecasts are for PMs, MPE and MAEPS users and admins.")
+    months_ahead = request.args.get("months", type=int)
+    months_ahead = months_ahead if months_ahead in HORIZONS else 6
+    include_closed = request.args.get("closed") == "1"
+    months, rows = services.forecast(db.session, current_user, today(), months_ahead, include_closed)
+    totals = [sum((r.values[i] for r in rows), ZERO) for i in range(len(months))]
+    weighted = [sum((r.weighted[i] for r in rows), ZERO) for i in range(len(months))]
+    return htmx.render("forecasts/forecast.html", block="forecast_table", months=months, rows=rows, totals=totals,
+                       weighted=weighted, horizons=HORIZONS,
+                       filters={"months": months_ahead, "closed": "1" if include_closed else ""})

@@ -1,0 +1,270 @@
+"""The stage editor (system-settings permission only) and the project move dialog."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, request, url_for
+from flask_login import current_user, login_required
+
+from portal import htmx
+from portal.auth import policy
+from portal.errors import Conflict, InvalidInput
+from portal.extensions import db
+from portal.forms import submit
+from portal.projects import entry_settings
+from portal.projects.models import Project
+from portal.projects.tabs import overview_context, render_tab
+from portal.stages import moves, registry, services
+from portal.stages.forms import EngagementTypeForm, MoveForm, NameForm, ReassignForm
+from portal.stages.models import EngagementType, Stage
+
+bp = Blueprint("stages", __name__)
+
+
+@bp.before_request
+@login_required
+def _logged_in() -> None:
+    """Every page here needs a login; each view checks its own right."""
+
+
+def _require_editor() -> None:
+    policy.require(policy.can_edit_stages(current_user),
+                   "Only users with the system-settings permission can open the stage editor.")
+
+
+# The list of workflows -------------------------------------------------------------------------------
+
+def _workflows(status: int = 200, **context):
+    types = services.list_engagement_types(db.session)
+    type_form = context.pop("type_form", None) or EngagementTypeForm(formdata=None)
+    type_form.copy_from_id.choices = [(t.id, t.name) for t in types]
+    return htmx.render("stages/index.html", block="workflows", status=status, types=types,
+                       counts=services.project_counts(db.session), type_form=type_form,
+                       stage_form=context.pop("stage_form", None) or NameForm(formdata=None), **context)
+
+
+@bp.route("/settings/stages")
+def index():
+    _require_editor()
+    return _workflows()
+
+
+@bp.route("/settings/stages/types", methods=["POST"])
+def create_type():
+    _require_editor()
+    form = EngagementTypeForm()
+    form.copy_from_id.choices = [(t.id, t.name) for t in services.list_engagement_types(db.session)]
+    created = submit(form, lambda: services.create_engagement_type(db.session, current_user, form.name.data,
+                                                                   form.copy_from_id.data))
+    if created is not None:
+        flash(f"Created the engagement type {created.name}.", "success")
+        return _workflows()
+    return _workflows(status=form.status, type_form=form)
+
+
+@bp.route("/settings/stages/types/<int:type_id>/rename", methods=["POST"])
+def rename_type(type_id: int):
+    _require_editor()
+    engagement_type = db.get_or_404(EngagementType, type_id)
+    form = NameForm()
+    if submit(form, lambda: services.rename_engagement_type(db.session, current_user, type_id, form.name.data)):
+        flash(f"Renamed to {engagement_type.name}.", "success")
+        return _workflows()
+    return _workflows(status=form.status, rename_form=form, rename_type_id=type_id)
+
+
+@bp.route("/settings/stages/types/<int:type_id>/default", methods=["POST"])
+def make_default_type(type_id: int):
+    _require_editor()
+    engagement_type = services.make_default_engagement_type(db.session, current_user, type_id)
+    db.session.commit()
+    flash(f"New projects now start in the {engagement_type.name} workflow.", "success")
+    return _workflows()
+
+
+@bp.route("/settings/stages/types/<int:type_id>/delete", methods=["POST"])
+def delete_type(type_id: int):
+    _require_editor()
+    name = db.get_or_404(EngagementType, type_id).name
+    services.delete_engagement_type(db.session, current_user, type_id)
+    db.session.commit()
+    flash(f"Deleted the engagement type {name}.", "success")
+    return _workflows()
+
+
+@bp.route("/settings/stages/types/<int:type_id>/stages", methods=["POST"])
+def create_stage(type_id: int):
+    _require_editor()
+    db.get_or_404(EngagementType, type_id)
+    form = NameForm()
+    created = submit(form, lambda: services.create_stage(db.session, current_user, type_id, form.name.data))
+    if created is not None:
+        flash(f"Added the stage {created.name}; set what it allows next.", "success")
+        return htmx.redirect_to(url_for(".edit_stage", stage_id=created.id))
+    return _workflows(status=form.status, stage_form=form, stage_form_type_id=type_id)
+
+
+@bp.route("/settings/stages/<int:stage_id>/reorder", methods=["POST"])
+def reorder_stage(stage_id: int):
+    _require_editor()
+    services.reorder_stage(db.session, current_user, stage_id, request.form.get("direction", ""))
+    db.session.commit()
+    return _workflows()
+
+
+@bp.route("/settings/stages/<int:stage_id>/delete", methods=["POST"])
+def delete_stage(stage_id: int):
+    """Delete an empty stage; a stage with projects answers with the offer to move them first."""
+    _require_editor()
+    stage = db.get_or_404(Stage, stage_id)
+    name = stage.name
+    try:
+        services.delete_stage(db.session, current_user, stage_id)
+        db.session.commit()
+    except Conflict as error:
+        db.session.rollback()
+        if not error.details.get("projects"):
+            raise
+        return _workflows(status=409, blocked_stage=stage, blocked_message=error.message,
+                          reassign_form=_reassign_form(stage))
+    flash(f"Deleted the stage {name}.", "success")
+    return _workflows()
+
+
+def _reassign_form(stage: Stage, formdata=None) -> ReassignForm:
+    form = ReassignForm(formdata=formdata)
+    form.target_id.choices = [("", "Choose…")] + [(s.id, s.name) for s in stage.engagement_type.stages
+                                                  if s.id != stage.id]
+    return form
+
+
+@bp.route("/settings/stages/<int:stage_id>/reassign", methods=["POST"])
+def reassign_and_delete(stage_id: int):
+    """Move every project out of the stage, then delete it (the offer made when deleting was refused)."""
+    _require_editor()
+    stage = db.get_or_404(Stage, stage_id)
+    name = stage.name
+    form = _reassign_form(stage, request.form)
+
+    def move_then_delete() -> int:
+        moved = moves.reassign_projects(db.session, current_user, stage.id, form.target_id.data)
+        services.delete_stage(db.session, current_user, stage.id)
+        return moved
+
+    moved = submit(form, move_then_delete)
+    if moved is None:
+        return _workflows(status=form.status, blocked_stage=stage, reassign_form=form,
+                          blocked_message=form.form_error or "Choose where its projects go.")
+    flash(f"Moved {moved} project(s) and deleted the stage {name}.", "success")
+    return _workflows()
+
+
+# One stage's settings --------------------------------------------------------------------------------
+
+def _stage_page(stage: Stage, block: str = "stage_settings", status: int = 200, **context):
+    context.setdefault("name_form", NameForm(formdata=None, name=stage.name))
+    return htmx.render("stages/edit.html", block=block, status=status, stage=stage, registry=registry,
+                       groups=registry.GROUPS, counts=services.project_counts(db.session), **context)
+
+
+@bp.route("/settings/stages/<int:stage_id>")
+def edit_stage(stage_id: int):
+    _require_editor()
+    return _stage_page(db.get_or_404(Stage, stage_id))
+
+
+@bp.route("/settings/stages/<int:stage_id>/rename", methods=["POST"])
+def rename_stage(stage_id: int):
+    _require_editor()
+    stage = db.get_or_404(Stage, stage_id)
+    form = NameForm()
+    if submit(form, lambda: services.rename_stage(db.session, current_user, stage_id, form.name.data)):
+        flash(f"Renamed to {stage.name}.", "success")
+    return _stage_page(stage, block="stage_name", status=form.status, name_form=form)
+
+
+@bp.route("/settings/stages/<int:stage_id>/settings/<group>", methods=["POST"])
+def save_group(stage_id: int, group: str):
+    """The inline save of one group: the group comes back with a confirmation, or its errors (422)."""
+    _require_editor()
+    stage = db.get_or_404(Stage, stage_id)
+    label = dict(registry.GROUPS).get(group)
+    if label is None:
+        raise InvalidInput("That group of settings does not exist.")
+    submitted = {s.key: request.form.get(s.key) for s in registry.settings_in(group)}
+    try:
+        changed = services.update_stage_settings(db.session, current_user, stage.id, group, submitted)
+        db.session.commit()
+    except InvalidInput as error:
+        db.session.rollback()
+        return _stage_page(stage, block="settings_group", status=422, group=group, label=label,
+                           active_group=group, submitted=submitted, errors=error.fields)
+    return _stage_page(stage, block="settings_group", group=group, label=label, active_group=group, saved=changed)
+
+
+# The move dialog -------------------------------------------------------------------------------------
+
+def _move_dialog(project: Project, form: MoveForm, status: int = 200):
+    targets = moves.allowed_targets(db.session, current_user, project)
+    form.stage_id.choices = [("", "Choose…")] + [(s.id, s.name) for s in targets]
+    target_stage = next((s for s in targets if s.id == form.stage_id.data), None)
+    return render_tab("stages/move.html", project, "overview", block="move_dialog", status=status,
+                      form=form, targets=targets, target_stage=target_stage,
+                      preview=moves.preview(db.session, project, target_stage) if target_stage else None)
+
+
+@bp.route("/projects/<int:project_id>/move", methods=["GET", "POST"])
+def move_project(project_id: int):
+    """GET shows the dialog (again when the target changes); POST moves. Only allowed targets are offered."""
+    project = db.get_or_404(Project, project_id)
+    policy.require(policy.is_internal(current_user), "Client users see their workspace only.")
+    policy.require(policy.can_move_project_from(current_user, project),
+                   f"You cannot move projects out of {project.stage.name}.")
+    if request.method == "GET":
+        return _move_dialog(project, MoveForm(request.args, meta={"csrf": False}))
+    form = MoveForm()
+    form.stage_id.choices = [("", "Choose…")] + [(s.id, s.name) for s in moves.workflow(db.session, project)]
+    options = {
+        # The provisioning choices of integrations/_move_options.html; "shown" tells an empty choice
+        # (every box unticked) from a dialog that offered none.
+        "provision_offering_ids": request.form.getlist("provision_offering_ids", type=int),
+        "provision_choice_shown": "provision_choice_shown" in request.form,
+    }
+    source = project.stage.name
+    done = submit(form, lambda: moves.move_project_to_stage(db.session, current_user, project.id,
+                                                            form.stage_id.data, options))
+    if done is None:
+        return _move_dialog(project, form, status=form.status)
+    flash(moves.describe(project, source, done), "success")
+    return htmx.redirect_to(url_for("projects.overview_tab", project_id=project.id))
+
+
+# A project's time and cost entry options (Overview tab) ----------------------------------------------
+
+def _tri_state(value: str | None) -> bool | None:
+    return {"yes": True, "no": False}.get(value or "")
+
+
+@bp.route("/projects/<int:project_id>/entry-settings/<group>", methods=["POST"])
+def save_entry_settings(project_id: int, group: str):
+    project = db.get_or_404(Project, project_id)
+    form = request.form
+    values = {
+        "open_for_time": _tri_state(form.get("open_for_time")),
+        "open_for_time_transfer": _tri_state(form.get("open_for_time_transfer")),
+        "open_for_cost": _tri_state(form.get("open_for_cost")),
+        "open_for_cost_transfer": _tri_state(form.get("open_for_cost_transfer")),
+        "time_entry_by": form.get("time_entry_by"),
+        "time_descriptions_required": form.get("time_descriptions_required") == "y",
+        "cost_entry_by": form.get("cost_entry_by"),
+        "cost_category_ids": form.getlist("cost_category_ids", type=int),
+    }
+    status, error = 200, None
+    try:
+        changed = entry_settings.update_entry_settings(db.session, current_user, project.id, group, values)
+        db.session.commit()
+        flash("Saved." if changed else "Nothing changed.", "success")
+    except (InvalidInput, Conflict) as failure:
+        db.session.rollback()
+        status, error = (422 if isinstance(failure, InvalidInput) else 409), failure.message
+    return render_tab("projects/overview.html", project, "overview", block="entry_settings", status=status,
+                      entry_error=error, **overview_context(db.session, project))
