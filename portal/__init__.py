@@ -28,6 +28,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(overrides)
 
     _models()
+    _receivers()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
@@ -66,6 +67,11 @@ def _models() -> None:
     import portal.projects.models  # noqa: F401
     import portal.stages.models  # noqa: F401
     import portal.timesheets.models  # noqa: F401
+
+
+def _receivers() -> None:
+    """Connect the domain-event receivers of other domains (see portal/events.py)."""
+    import portal.integrations.receivers  # noqa: F401  timesheet tools: pushes and provisioning on change
 
 
 def _init_login(app: Flask) -> None:

@@ -84,7 +84,8 @@ class TogglSandbox:
         return entries[-1]["n"] if entries else 0
 
     def writes(self, since: int = 0) -> list[dict[str, Any]]:
-        return [e for e in self.requests(since) if e["method"] != "GET"]
+        """Requests that changed something (a refused write changes nothing)."""
+        return [e for e in self.requests(since) if e["method"] != "GET" and e["status"] < 400]
 
     # Records ----------------------------------------------------------------------------------
     def projects(self) -> list[dict[str, Any]]:

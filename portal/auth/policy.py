@@ -166,3 +166,24 @@ def time_entry_refusal(project: Project) -> str | None:
     if not stage.flag("open_for_time"):
         return f"{project.name} is in {stage.name}, which is not open for time."
     return None
+
+
+# Timesheet tools (issue 4: connections, client mapping, the project Integrations tab) ------------------
+def can_manage_connections(user: Any) -> bool:
+    """Connect, validate and disconnect the organization's timesheet tools."""
+    return is_admin(user)
+
+
+def can_map_timesheet_clients(user: Any) -> bool:
+    """Provision, connect and unlink the tools' clients (who maintains clients maps them)."""
+    return can_manage_reference_data(user)
+
+
+def can_link_timesheets(user: Any, project: Project) -> bool:
+    """Provision, connect and disconnect the timesheet projects of a project's offerings."""
+    return is_admin(user) or is_mpe(user) or is_pm_of(user, project)
+
+
+def can_resync_timesheet_tools(user: Any) -> bool:
+    """Re-push every linked project, offered after Assignment Level Budgeting / Hours Source changes."""
+    return is_super_admin(user)

@@ -74,10 +74,14 @@ class RequestLog:
 
     def __init__(self) -> None:
         self.entries: list[dict[str, Any]] = []
+        # Bumped by clear(): a slow request that began before a reset is not logged after it.
+        self.generation = 0
         self._lock = threading.Lock()
 
-    def add(self, method: str, path: str, query: str, status: int) -> None:
+    def add(self, method: str, path: str, query: str, status: int, generation: int) -> None:
         with self._lock:
+            if generation != self.generation:
+                return
             self.entries.append({"n": len(self.entries) + 1, "method": method, "path": path, "query": query,
                                  "status": status})
 
@@ -88,6 +92,7 @@ class RequestLog:
     def clear(self) -> None:
         with self._lock:
             self.entries.clear()
+            self.generation += 1
 
 
 def json_answer(body: Any, status: int = 200) -> Response:

@@ -57,6 +57,7 @@ def _gate(app: Flask, state: TogglState, faults: Faults, log: RequestLog) -> Non
     def gate():
         if not request.path.startswith(API_PREFIXES):
             return None
+        g.log_generation = log.generation
         fault = faults.take(request.method, request.path)
         if fault is not None:
             return fault_response(fault)
@@ -99,7 +100,8 @@ def _gate(app: Flask, state: TogglState, faults: Faults, log: RequestLog) -> Non
             request_id = secrets.token_hex(12)
             response.headers["X-Toggl-Request-Id"] = request_id
             response.headers["X-Request-Id"] = request_id
-            log.add(request.method, request.path, request.query_string.decode(), response.status_code)
+            log.add(request.method, request.path, request.query_string.decode(), response.status_code,
+                    g.get("log_generation", log.generation))
         return response
 
     @app.errorhandler(ApiError)
