@@ -101,6 +101,7 @@ def _init_login(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from portal.auth.views import bp as auth_bp
+    from portal.integrations.settings_views import bp as integration_settings_bp
     from portal.integrations.views import bp as integrations_bp
     from portal.org.views import bp as org_bp
     from portal.projects.crm_views import bp as crm_bp
@@ -108,6 +109,8 @@ def _register_blueprints(app: Flask) -> None:
 
     for bp in (auth_bp, projects_bp, crm_bp, org_bp, integrations_bp):
         app.register_blueprint(bp)
+    # Timesheet tools: Settings → Integrations (connections, client mapping, re-push).
+    app.register_blueprint(integration_settings_bp)
 
 
 def _init_templates(app: Flask) -> None:

@@ -134,7 +134,7 @@ def toggl(app, toggl_server) -> Iterator[TogglSandbox]:
     app.config.update(
         TOGGL_API_BASE_URL=f"{toggl_server}/api/v9", TOGGL_REPORTS_BASE_URL=f"{toggl_server}/reports/api/v3",
         TOGGL_WEBHOOKS_BASE_URL=f"{toggl_server}/webhooks/api/v1", TOGGL_APP_URL=toggl_server,
-        CONNECTOR_MAX_WAIT=2.0, CONNECTOR_INTERACTIVE_MAX_WAIT=1.0, CONNECTOR_BACKOFF_BASE=0.01,
+        CONNECTOR_MAX_WAIT=0.5, CONNECTOR_INTERACTIVE_MAX_WAIT=0.5, CONNECTOR_BACKOFF_BASE=0.01,
         CONNECTOR_TIMEOUT=5.0,
     )
     try:

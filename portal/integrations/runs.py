@@ -33,6 +33,11 @@ def active_run(session: Session, scope: str) -> SyncRun | None:
     return session.scalar(select(SyncRun).where(SyncRun.scope == scope, SyncRun.status.in_(ACTIVE_RUN_STATUSES)))
 
 
+def latest(session: Session, scope: str) -> SyncRun | None:
+    """The most recent run of a scope, active or ended (what a page shows as the last outcome)."""
+    return session.scalar(select(SyncRun).where(SyncRun.scope == scope).order_by(SyncRun.id.desc()).limit(1))
+
+
 def start_run(session: Session, *, kind: str, scope: str, job: str, queue_name: str = queue.INTERACTIVE,
               connection_id: int | None = None, project_id: int | None = None, offering_id: int | None = None,
               initiated_by_id: int | None = None, params: dict[str, Any] | None = None) -> tuple[SyncRun, bool]:

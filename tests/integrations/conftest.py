@@ -63,3 +63,14 @@ def tool(session, toggl) -> Tool:
 @pytest.fixture
 def admin(session):
     return UserFactory(role="admin", permissions=["maintain_projects"])
+
+
+@pytest.fixture
+def run_jobs(run_jobs, session):
+    """Run the queued jobs, then forget what the test's session had loaded: requests in a test share the
+    test's app context (and so its session), and the jobs changed rows behind its back."""
+    def run(*args, **kwargs):
+        run_jobs(*args, **kwargs)
+        session.expire_all()
+
+    return run
