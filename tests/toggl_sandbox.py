@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,22 +126,31 @@ def toggl_server() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def toggl(app, toggl_server) -> Iterator[TogglSandbox]:
-    """The sandbox, emptied, with the app's Toggl URLs pointed at it and retry waits made tiny."""
-    sandbox = TogglSandbox(toggl_server)
-    sandbox.reset()
+@contextmanager
+def pointed_at(app, url: str) -> Iterator[None]:
+    """The app's Toggl URLs pointed at a sandbox, retry waits made tiny; restored afterwards."""
     saved = {key: app.config.get(key) for key in CONFIG_KEYS}
     app.config.update(
-        TOGGL_API_BASE_URL=f"{toggl_server}/api/v9", TOGGL_REPORTS_BASE_URL=f"{toggl_server}/reports/api/v3",
-        TOGGL_WEBHOOKS_BASE_URL=f"{toggl_server}/webhooks/api/v1", TOGGL_APP_URL=toggl_server,
+        TOGGL_API_BASE_URL=f"{url}/api/v9", TOGGL_REPORTS_BASE_URL=f"{url}/reports/api/v3",
+        TOGGL_WEBHOOKS_BASE_URL=f"{url}/webhooks/api/v1", TOGGL_APP_URL=url,
         CONNECTOR_MAX_WAIT=0.5, CONNECTOR_INTERACTIVE_MAX_WAIT=0.5, CONNECTOR_BACKOFF_BASE=0.01,
         CONNECTOR_TIMEOUT=5.0,
     )
     try:
-        yield sandbox
+        yield
     finally:
         app.config.update(saved)
+
+
+@pytest.fixture
+def toggl(app, toggl_server) -> Iterator[TogglSandbox]:
+    """The sandbox, emptied, with the app pointed at it."""
+    sandbox = TogglSandbox(toggl_server)
+    sandbox.reset()
+    try:
+        with pointed_at(app, toggl_server):
+            yield sandbox
+    finally:
         sandbox.http.close()
 
 

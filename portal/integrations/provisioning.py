@@ -280,7 +280,8 @@ def _connect(session: Session, run: SyncRun) -> str:
             changes += Pusher(session, run, connection, connector).push(offering, link)
     finally:
         connector.close()
-    return _summary(f"Connected to the {label} project {existing.name}; nothing was changed in {label}", changes)
+    outcome = f"Connected to the {label} project {existing.name}; nothing was changed in {label}"
+    return _summary(outcome, changes) if changes else outcome
 
 
 def _disconnect(session: Session, run: SyncRun) -> str:

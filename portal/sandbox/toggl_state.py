@@ -110,7 +110,13 @@ class TogglState:
         self._ids = {name: itertools.count(start) for name, start in ID_STARTS.items()}
 
     def next_id(self, kind: str) -> int:
-        return next(self._ids[kind])
+        """A fresh id of a kind, skipping ids a seed gave explicitly."""
+        taken = {"user": self.users, "organization": self.organizations, "workspace": self.workspaces,
+                 "client": self.clients, "project": self.projects, "project_user": self.project_users,
+                 "time_entry": self.time_entries, "subscription": self.subscriptions}.get(kind, {})
+        while (candidate := next(self._ids[kind])) in taken:
+            pass
+        return candidate
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock.now(), UTC)
