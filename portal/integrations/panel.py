@@ -23,7 +23,7 @@ from portal.integrations.connectors import (
 )
 from portal.integrations.models import ClientLink, Connection, ProjectLink, SyncRun
 from portal.integrations.provisioning import project_link
-from portal.integrations.services import client_link, connected
+from portal.integrations.services import client_link, client_scope, connected
 from portal.projects import crm
 from portal.projects.models import Client, Offering, Project
 
@@ -139,7 +139,7 @@ class ClientRow:
 def client_row(session: Session, connection: Connection, client: Client) -> ClientRow:
     duplicates = crm.similar_clients(session, client)
     duplicate_links = {d.id: link for d in duplicates if (link := client_link(session, connection, d.id))}
-    run = runs.latest(session, f"{connection.kind}:client:{client.id}")
+    run = runs.latest(session, client_scope(connection, client.id))
     return ClientRow(client, connection, client_link(session, connection, client.id), duplicates, duplicate_links, run)
 
 

@@ -424,8 +424,8 @@ class Pusher:
                 updated += 1
             mine = ours.get(resource_id)
             if mine is None:
-                self.session.add(ProjectUserLink(project_link_id=link.id, resource_id=resource_id,
-                                                 external_user_id=user_id, external_id=row.id))
+                self._insert(ProjectUserLink(project_link_id=link.id, resource_id=resource_id,
+                                             external_user_id=user_id, external_id=row.id))
             elif (mine.external_id, mine.external_user_id) != (row.id, user_id):
                 mine.external_id, mine.external_user_id = row.id, user_id
         for resource_id, mine in ours.items():
@@ -455,6 +455,14 @@ class Pusher:
                   action="create")
         return row
 
+    def _insert(self, row: ProjectUserLink | PersonLink) -> None:
+        """Record a link; a concurrent push (or the time sync) that recorded it first wins, harmlessly."""
+        try:
+            with self.session.begin_nested():
+                self.session.add(row)
+        except IntegrityError:
+            pass
+
     def _member(self, resource: Resource) -> ExternalMember | None:
         """The workspace member with the resource's email (any case), remembered as a person link."""
         person = self.session.scalar(select(PersonLink).where(PersonLink.connection_id == self.connection.id,
@@ -474,9 +482,9 @@ class Pusher:
         link = self.session.scalar(select(PersonLink).where(PersonLink.connection_id == self.connection.id,
                                                             PersonLink.external_id == member.id))
         if link is None:
-            self.session.add(PersonLink(connection_id=self.connection.id, resource_id=resource.id,
-                                        external_id=member.id, external_email=member.email,
-                                        external_name=member.name, method=LinkMethod.AUTO_MAPPED))
+            self._insert(PersonLink(connection_id=self.connection.id, resource_id=resource.id,
+                                    external_id=member.id, external_email=member.email, external_name=member.name,
+                                    method=LinkMethod.AUTO_MAPPED))
         else:  # unmatched until now, or matched to someone whose email has since changed
             link.resource_id, link.external_email, link.external_name = resource.id, member.email, member.name
             link.method = link.method or LinkMethod.AUTO_MAPPED

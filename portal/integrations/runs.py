@@ -128,6 +128,14 @@ def retry(session: Session, run_id: int, initiated_by_id: int | None) -> tuple[S
                      initiated_by_id=initiated_by_id, params=old.params)
 
 
+def retry_failed(session: Session, scope: str, initiated_by_id: int | None) -> SyncRun | None:
+    """Retry the scope's latest run if it failed (a Retry button on a row that may be stale)."""
+    run = latest(session, scope)
+    if run is None or run.status != RunStatus.FAILED:
+        return run
+    return retry(session, run.id, initiated_by_id)[0]
+
+
 def requeue_stale(session: Session) -> list[int]:
     """Put back runs whose worker died (stale heartbeat) or whose enqueue was lost; they resume."""
     now = utcnow()

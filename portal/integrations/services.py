@@ -224,9 +224,13 @@ def start_connect_client(session: Session, actor: User, connection_id: int, clie
                              {"client_id": client.id, "external_id": external_id, "replace": bool(replace)})
 
 
+def client_scope(connection: Connection, client_id: int) -> str:
+    return f"{connection.kind}:client:{client_id}"
+
+
 def _start_client_run(session: Session, actor: User, connection: Connection, client: Client, kind: str, job: str,
                       params: dict) -> SyncRun:
-    run, created = runs.start_run(session, kind=kind, scope=f"{connection.kind}:client:{client.id}", job=job,
+    run, created = runs.start_run(session, kind=kind, scope=client_scope(connection, client.id), job=job,
                                   connection_id=connection.id, initiated_by_id=actor.id, params=params)
     if not created:
         raise Conflict(f"{client.name} is already being mapped; wait for that to finish.")

@@ -168,8 +168,6 @@ def unlink_client(connection_id: int, client_id: int):
 def retry_client(connection_id: int, client_id: int):
     connection = _clients_connection(connection_id)
     client = db.get_or_404(Client, client_id)
-    row = panel.client_row(db.session, connection, client)
-    if row.run is not None and row.run.status == "failed":
-        runs.retry(db.session, row.run.id, current_user.id)
-        db.session.commit()
+    runs.retry_failed(db.session, services.client_scope(connection, client.id), current_user.id)
+    db.session.commit()
     return _client_row(connection, client)
