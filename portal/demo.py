@@ -7,13 +7,12 @@ through the services, so the demo exercises the same rules and audit trail as re
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-
-import json
 
 from portal.auth import services as auth_services
 from portal.auth.models import Permission, Role, User

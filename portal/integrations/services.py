@@ -336,7 +336,8 @@ class ToolClientRow:
     candidates: list[Client] = field(default_factory=list)
 
 
-def tool_client_rows(session: Session, connection: Connection, tool_clients: list[ExternalClient]) -> list[ToolClientRow]:
+def tool_client_rows(session: Session, connection: Connection,
+                     tool_clients: list[ExternalClient]) -> list[ToolClientRow]:
     """The tool's clients with their mapping, and for unmapped ones the CRM clients of the same name.
 
     Several candidates mean duplicate CRM clients: the page explains that one maps, and lets the admin pick.

@@ -44,8 +44,9 @@ def _toggl_page(form: TogglConnectionForm | None = None, block: str = "connectio
     connection = services.get_connection(db.session, TOGGL)
     form = form or TogglConnectionForm(formdata=None, workspace_id=connection.account_id if connection else "")
     return htmx.render("integrations/toggl.html", block=block, status=status, form=form, connection=connection,
-                       validation=runs.latest(db.session, f"{TOGGL}:connection"), masked=services.masked_token(connection),
-                       tool=connector_class(TOGGL), log=panel.sync_log(db.session, connection) if connection else [],
+                       validation=runs.latest(db.session, f"{TOGGL}:connection"),
+                       masked=services.masked_token(connection), tool=connector_class(TOGGL),
+                       log=panel.sync_log(db.session, connection) if connection else [],
                        resync_run=_latest_push_all(connection))
 
 

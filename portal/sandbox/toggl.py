@@ -239,7 +239,8 @@ def _api(state: TogglState) -> Blueprint:
         client = state.client_in(wid, cid)
         body = body_json()
         name = (body.get("name") or client["name"]).strip()
-        if any(c["wid"] == wid and c["id"] != cid and c["name"].lower() == name.lower() for c in state.clients.values()):
+        if any(c["wid"] == wid and c["id"] != cid and c["name"].lower() == name.lower()
+               for c in state.clients.values()):
             raise ApiError(400, "Name has already been taken")
         client.update(name=name, notes=body.get("notes", client["notes"]), at=stamp(state.now()),
                       external_reference=body.get("external_reference", client["external_reference"]))

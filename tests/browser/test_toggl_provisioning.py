@@ -7,7 +7,14 @@ import pytest
 
 from portal.integrations.models import ClientLink
 from tests.conftest import browser_login
-from tests.factories import AssignmentFactory, ClientFactory, OfferingFactory, ProjectFactory, ResourceFactory, UserFactory
+from tests.factories import (
+    AssignmentFactory,
+    ClientFactory,
+    OfferingFactory,
+    ProjectFactory,
+    ResourceFactory,
+    UserFactory,
+)
 from tests.toggl_sandbox import make_connection
 
 

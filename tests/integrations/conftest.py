@@ -11,7 +11,14 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.integrations.models import ClientLink, Connection, ProjectLink, SyncRun
 from portal.projects.models import Client, Offering, Resource
-from tests.factories import AssignmentFactory, ClientFactory, OfferingFactory, ProjectFactory, ResourceFactory, UserFactory
+from tests.factories import (
+    AssignmentFactory,
+    ClientFactory,
+    OfferingFactory,
+    ProjectFactory,
+    ResourceFactory,
+    UserFactory,
+)
 from tests.toggl_sandbox import TogglSandbox, World, make_connection
 
 MEMBERS = ["ana@example.test", "ben@example.test", "cy@example.test"]
@@ -67,8 +74,8 @@ def admin(session):
 
 @pytest.fixture
 def run_jobs(run_jobs, session):
-    """Run the queued jobs, then forget what the test's session had loaded: requests in a test share the
-    test's app context (and so its session), and the jobs changed rows behind its back."""
+    """Run the queued jobs, then forget what the test's session had loaded: the jobs changed rows behind
+    its back."""
     def run(*args, **kwargs):
         run_jobs(*args, **kwargs)
         session.expire_all()

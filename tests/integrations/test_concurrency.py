@@ -12,7 +12,14 @@ from portal.errors import Conflict
 from portal.extensions import db
 from portal.integrations import provisioning
 from portal.integrations.models import ClientLink, ProjectLink, SyncRun
-from tests.factories import AssignmentFactory, ClientFactory, OfferingFactory, ProjectFactory, ResourceFactory, UserFactory
+from tests.factories import (
+    AssignmentFactory,
+    ClientFactory,
+    OfferingFactory,
+    ProjectFactory,
+    ResourceFactory,
+    UserFactory,
+)
 from tests.toggl_sandbox import make_connection
 
 

@@ -10,6 +10,7 @@ from flask import render_template_string
 from sqlalchemy import select
 
 from portal.audit import AuditEvent
+from portal.extensions import db
 from portal.integrations.models import ClientLink, Connection, ProjectLink
 from tests.factories import ClientFactory, OfferingFactory, ProjectFactory, UserFactory, stage
 from tests.toggl_sandbox import TOKEN, WORKSPACE_ID
@@ -18,6 +19,7 @@ from tests.toggl_sandbox import TOKEN, WORKSPACE_ID
 def pm_of(login_as, project):
     user = login_as("pm")
     project.pm_id = user.id
+    db.session.flush()  # requests run in their own session: they see flushed rows only
     return user
 
 
@@ -98,7 +100,6 @@ def test_connect_existing_lists_unlinked_projects_and_validates(session, client,
                                 {"workspace_id": WORKSPACE_ID, "name": "Old retainer"}])
     offering = tool.offering()
     pm_of(login_as, offering.project)
-    session.commit()  # a 422 rolls the request's transaction back; the setup must survive it
     url = f"/offerings/{offering.id}/timesheets/{tool.connection.id}/connect"
     form = client.get(url, htmx=True).get_data(as_text=True)
     assert "Legacy support" in form and "Old retainer" in form and "Linking changes nothing in Toggl" in form
