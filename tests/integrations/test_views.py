@@ -217,6 +217,16 @@ def test_changing_alb_offers_the_re_push(app, session, client, login_as, tool):
     assert f'hx-post="/settings/integrations/connections/{tool.connection.id}/resync"' in offer
 
 
+def test_saving_alb_on_the_org_settings_page_offers_the_re_push(session, client, login_as, tool):
+    login_as("super_admin")
+    response = client.post("/settings/organization", htmx=True, data={
+        "name": "Org", "assignment_level_budgeting": "y", "timesheet_hours_source": "current",
+        "finance_rate_type": "cost", "default_cost_category_id": "", "week_start": "0"})
+    body = response.get_data(True)
+    assert response.status_code == 200 and "Re-push every linked Toggl project now" in body
+    assert f"/settings/integrations/connections/{tool.connection.id}/resync" in body
+
+
 def test_the_re_push_runs_from_the_offer(session, client, login_as, tool, run_jobs):
     login_as("super_admin")
     started = client.post(f"/settings/integrations/connections/{tool.connection.id}/resync", htmx=True)
