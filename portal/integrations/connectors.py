@@ -257,7 +257,9 @@ def connector_class(kind: str) -> type[TimesheetConnector]:
 
 
 def connector_for(connection: Connection, *, interactive: bool = False) -> TimesheetConnector:
-    return connector_class(connection.kind)(connection, interactive=interactive)
+    """The connection's connector; `interactive` (a person waits on the page) bounds retries more tightly."""
+    cls = connector_class(connection.kind)
+    return cls(connection, interactive=True) if interactive else cls(connection)
 
 
 def available_kinds() -> list[type[TimesheetConnector]]:

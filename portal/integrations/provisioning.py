@@ -1,8 +1,9 @@
 """Offerings and the projects of timesheet tools: Provision New, Connect Existing, Disconnect, and the
 pushes that keep a linked project like its offering (seed 000; seed 002 sections 4, 5 and 7).
 
-Every action is a sync run on the offering's scope, so one thing happens to an offering at a time and a
-double click joins the run already going. Runs are idempotent: a push reads the tool's project and
+Every action is a sync run on the offering's scope, so one thing happens to an offering at a time: a
+second click is told that work is in progress, and a change saved during a push joins it (one more pass
+when it is done). Runs are idempotent: a push reads the tool's project and
 project users and sends only what differs, so repeating it sends nothing; provisioning stores our
 reference on the project, so a creation whose answer was lost is found again instead of duplicated.
 The database is written after each external step and committed at once, never across an HTTP call.
@@ -30,7 +31,7 @@ from portal.integrations.connectors import (
     connector_class,
     connector_for,
 )
-from portal.integrations.http import ExternalNotFound
+from portal.integrations.http import ExternalNotFound, RateLimited
 from portal.integrations.models import (
     Connection,
     LinkMethod,
@@ -113,8 +114,8 @@ def start_provision(session: Session, actor: User | str | None, offering_id: int
     if link is not None:
         raise Conflict(f"{offering.name} is already linked to the {_label(connection)} project {link.external_name}. "
                        "Disconnect it first.")
-    if offering.archived:
-        raise Conflict(f"{offering.name} is archived; reactivate it before provisioning.")
+    if offering.archived or offering.project.is_closed:
+        raise Conflict(f"{offering.name} is archived or its project is closed; reactivate it before provisioning.")
     return _start(session, actor, "provision", offering, connection)
 
 
@@ -271,10 +272,8 @@ def _connect(session: Session, run: SyncRun) -> str:
         except ExternalNotFound:
             raise ExternalNotFound(f"The {label} workspace {connection.account_name or connection.account_id} has no "
                                    f"project {project_id}: check the id or the link.", service=label) from None
-        if project_link(session, connection.id, offering.id) is None:
-            link = _link(session, run, connection, connector, offering, existing, LinkMethod.CONNECTED)
-        else:
-            link = project_link(session, connection.id, offering.id)
+        link = project_link(session, connection.id, offering.id) \
+            or _link(session, run, connection, connector, offering, existing, LinkMethod.CONNECTED)
         changes = []
         while runs.take_again(session, run):  # the offering changed while we connected: send that change
             changes += Pusher(session, run, connection, connector).push(offering, link)
@@ -525,6 +524,9 @@ def _push_all(session: Session, run: SyncRun) -> str:
                 continue
             try:
                 pusher.push(link.offering, link)
+            except RateLimited as error:  # every further push would be refused too: stop, say when to retry
+                raise RateLimited(f"{error.message} {len(done)} of {len(links)} linked offerings were pushed.",
+                                  service=pusher.label, resets_at=error.resets_at) from None
             except PortalError as error:
                 session.rollback()
                 failures += 1

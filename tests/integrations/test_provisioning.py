@@ -462,3 +462,17 @@ def test_only_a_super_admin_may_resync(session, tool, admin):
 
     with pytest.raises(NotAllowed):
         provisioning.start_push_all(session, admin, tool.connection.id)
+
+
+def test_the_re_push_stops_when_the_quota_is_used_up(session, tool, admin, run_jobs, linked):
+    from tests.factories import UserFactory
+
+    offering, _ = linked
+    organization = tool.sandbox.state()["workspaces"][0]["organization_id"]
+    tool.sandbox.limits(organizations={str(organization): {"quota": 1}})
+    provisioning.start_push_all(session, UserFactory(role="super_admin"), tool.connection.id)
+    session.commit()
+    run_jobs()
+    run = tool.last_run(session)
+    assert run.status == "failed" and "quota for this workspace is used up" in run.error
+    assert "0 of 1 linked offerings were pushed" in run.error
