@@ -155,7 +155,7 @@ def disconnect(session: Session, actor: User, kind: str) -> Connection:
     """Forget the credentials and stop all traffic. Links stay, so reconnecting the same workspace resumes."""
     policy.require(policy.can_manage_connections(actor), "Only admins can disconnect timesheet tools.")
     connection = get_connection(session, kind)
-    if connection is None or connection.status == ConnectionStatus.DISCONNECTED and not connection.credentials:
+    if connection is None or (connection.status == ConnectionStatus.DISCONNECTED and not connection.credentials):
         raise Conflict(f"{connector_class(kind).display_name()} is not connected.")
     before = audit.snapshot(connection, CONNECTION_FIELDS)
     connection.credentials = None
@@ -354,8 +354,3 @@ def tool_client_rows(session: Session, connection: Connection,
         candidates = by_name.get(crm.normalize_client_name(tool_client.name), [])
         rows.append(ToolClientRow(tool_client, mapped, [c for c in candidates if mapped is None or c.id != mapped.id]))
     return rows
-
-
-def client_links(session: Session, connection: Connection) -> dict[int, ClientLink]:
-    return {link.client_id: link for link in session.scalars(
-        select(ClientLink).where(ClientLink.connection_id == connection.id))}

@@ -189,11 +189,6 @@ class TogglConnector(TimesheetConnector):
                                          transport=self._transport)
         return self._apis[which]
 
-    @property
-    def requests(self) -> int:
-        """Requests sent so far, retries included (what the quota counts)."""
-        return sum(api.requests for api in self._apis.values())
-
     def close(self) -> None:
         for api in self._apis.values():
             api.close()
