@@ -7,6 +7,10 @@ TOGGL_SANDBOX_PORT ?= 5101
 PROCORE_SANDBOX_PORT ?= 5102
 # The demo's email goes to a local debugging SMTP server (the Procfile's `mail` line prints it).
 SMTP_PORT ?= 8025
+# The demo's Toggl connection talks to the sandbox (override these to try a real workspace).
+TOGGL_SANDBOX_URL ?= http://127.0.0.1:$(TOGGL_SANDBOX_PORT)
+TOGGL_URLS = TOGGL_API_BASE_URL=$(TOGGL_SANDBOX_URL)/api/v9 TOGGL_REPORTS_BASE_URL=$(TOGGL_SANDBOX_URL)/reports/api/v3 \
+	TOGGL_WEBHOOKS_BASE_URL=$(TOGGL_SANDBOX_URL)/webhooks/api/v1 TOGGL_APP_URL=$(TOGGL_SANDBOX_URL)
 
 .PHONY: run test test-fast lint duplicates clean bench
 
@@ -25,7 +29,7 @@ run: $(VENV)/.installed
 	@echo "Portal: http://127.0.0.1:5000   (log in with a demo login above; Ctrl-C stops everything)"
 	@echo
 	PATH="$(abspath $(BIN)):$$PATH" TOGGL_SANDBOX_PORT=$(TOGGL_SANDBOX_PORT) PROCORE_SANDBOX_PORT=$(PROCORE_SANDBOX_PORT) \
-		SMTP_PORT=$(SMTP_PORT) $(BIN)/honcho start -f Procfile
+		SMTP_PORT=$(SMTP_PORT) $(TOGGL_URLS) $(BIN)/honcho start -f Procfile
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -73,6 +73,7 @@ def _models() -> None:
 
 def _connect_receivers() -> None:
     """Domains that follow other domains' events (portal/events.py) connect their receivers on import."""
+    import portal.integrations.receivers  # noqa: F401  (timesheet tools: pushes and provisioning on change)
     import portal.stages.receivers  # noqa: F401  (stage editor: emails, CRM updates, budget checks)
 
 
@@ -103,6 +104,7 @@ def _init_login(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from portal.auth.views import bp as auth_bp
+    from portal.integrations.settings_views import bp as integration_settings_bp
     from portal.integrations.views import bp as integrations_bp
     from portal.org.views import bp as org_bp
     from portal.projects.crm_views import bp as crm_bp
@@ -110,6 +112,8 @@ def _register_blueprints(app: Flask) -> None:
 
     for bp in (auth_bp, projects_bp, crm_bp, org_bp, integrations_bp):
         app.register_blueprint(bp)
+    # Timesheet tools: Settings → Integrations (connections, client mapping, re-push).
+    app.register_blueprint(integration_settings_bp)
 
     # Stage editor (issue 3): the editor and move dialog, planning, expenses, client workspaces, forecasts
     from portal.expenses.views import bp as expenses_bp

@@ -29,6 +29,14 @@ SETTINGS: list[tuple[str, str | None, str]] = [
     ("TOGGL_API_BASE_URL", "https://api.track.toggl.com/api/v9", "Toggl Track API v9"),
     ("TOGGL_REPORTS_BASE_URL", "https://api.track.toggl.com/reports/api/v3", "Toggl Reports API v3"),
     ("TOGGL_WEBHOOKS_BASE_URL", "https://api.track.toggl.com/webhooks/api/v1", "Toggl Webhooks API v1"),
+    ("TOGGL_APP_URL", "https://track.toggl.com", "Toggl Track web app, for the View in Toggl links"),
+    ("CONNECTOR_TIMEOUT", "20", "Seconds one request to a timesheet tool may take before it counts as timed out"),
+    ("CONNECTOR_MAX_WAIT", "120",
+     "Most seconds a background job waits in total on a tool's quota, rate limit or outage before failing with why"),
+    ("CONNECTOR_INTERACTIVE_MAX_WAIT", "5",
+     "The same bound for requests a person waits on in a page (lists of the tool's projects and clients)"),
+    ("CONNECTOR_BACKOFF_BASE", "0.5",
+     "First retry delay in seconds (doubling per attempt) when a tool gives no wait hint"),
     ("PROCORE_API_BASE_URL", "https://api.procore.com", "Procore REST API (and OAuth token endpoint)"),
     ("PORTAL_PUBLIC_URL", "http://127.0.0.1:5000", "Address external tools use to reach the portal (webhooks)"),
     ("SMTP_HOST", "127.0.0.1", "SMTP server for notifications and alerts"),
@@ -90,6 +98,8 @@ def load_settings(instance_path: str | Path, environ: dict[str, str] | None = No
     values["REDIS_EMBEDDED_PATH"] = str(instance / "redis.db")
     values["SMTP_PORT"] = int(values["SMTP_PORT"])
     values["SMTP_STARTTLS"] = str(values["SMTP_STARTTLS"]).lower() in ("1", "true", "yes")
+    for name in ("CONNECTOR_TIMEOUT", "CONNECTOR_MAX_WAIT", "CONNECTOR_INTERACTIVE_MAX_WAIT", "CONNECTOR_BACKOFF_BASE"):
+        values[name] = float(values[name])
     values["LOGIN_MAX_FAILURES"] = int(values["LOGIN_MAX_FAILURES"])
     values["LOGIN_LOCKOUT_MINUTES"] = int(values["LOGIN_LOCKOUT_MINUTES"])
     values["SESSION_COOKIE_HTTPONLY"] = True

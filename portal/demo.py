@@ -7,6 +7,7 @@ through the services, so the demo exercises the same rules and audit trail as re
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -16,8 +17,10 @@ from sqlalchemy.orm import Session
 from portal.auth import services as auth_services
 from portal.auth.models import Permission, Role, User
 from portal.columns import today as local_today
+from portal.columns import utcnow
 from portal.finance import services as finance
 from portal.finance.models import CostCategory, FiscalPeriod
+from portal.integrations.models import ClientLink, Connection, ConnectionStatus, LinkMethod
 from portal.org import services as org
 from portal.projects import crm, resources, services
 from portal.projects.models import BillingModel, Client, DealStage, Project, RateType, Resource
@@ -48,6 +51,27 @@ RESOURCES = [
 ]
 
 CLIENTS = ["Northwind Traders", "Globex Corporation", "Initech", "Acme Inc", "ACME, Inc."]
+
+# Timesheet tools (issue 4) ------------------------------------------------------------------------
+# `make run` starts the Toggl Track sandbox (Procfile `toggl`), which seeds itself with this workspace
+# on start; the demo organization is connected to it (Makefile points TOGGL_*_BASE_URL at it), so a
+# newcomer can map clients and provision offerings for real, offline. The members' emails are the
+# demo resources'; the token's user is a separate non-billable admin, as seed 002 recommends.
+TOGGL_DEMO_TOKEN = "demo-sandbox-toggl-token"
+TOGGL_DEMO_WORKSPACE = 7435584
+TOGGL_DEMO_ADMIN = 9547721
+TOGGL_DEMO_CLIENT = 60000001  # "Northwind" in Toggl, mapped to Northwind Traders
+TOGGL_SANDBOX_SEED = {
+    "users": [{"id": TOGGL_DEMO_ADMIN, "email": "toggl-admin@demo.test", "fullname": "Toggl Integration",
+               "api_token": TOGGL_DEMO_TOKEN}],
+    "workspaces": [{"id": TOGGL_DEMO_WORKSPACE, "name": "Demo Consulting", "plan": "premium",
+                    "members": [{"email": "toggl-admin@demo.test", "admin": True}]
+                    + [{"email": email, "fullname": name} for email, name, *_ in RESOURCES]}],
+    "clients": [{"id": TOGGL_DEMO_CLIENT, "workspace_id": TOGGL_DEMO_WORKSPACE, "name": "Northwind"},
+                {"workspace_id": TOGGL_DEMO_WORKSPACE, "name": "Acme"}],
+    "projects": [{"workspace_id": TOGGL_DEMO_WORKSPACE, "name": "Northwind legacy support",
+                  "client_id": TOGGL_DEMO_CLIENT, "estimated_hours": 40, "billable": True}],
+}
 
 
 def _user(session: Session, email: str, name: str, role: str, permissions: list[str],
@@ -166,6 +190,7 @@ def load(session: Session) -> dict[str, str]:
                                      hours=Decimal("4"), offering_id=project.offerings[0].id)
         services.set_booking(session, ACTOR, project.id, people["dana@demo.test"].id, mode="week",
                              on=today + timedelta(days=7), hours=Decimal("20"))
+    _toggl_sandbox_connection(session, clients["Northwind Traders"])
     session.flush()
     _planning_demo(session, users["staff@demo.test"], people["staff@demo.test"], categories["Subcontractors"])
     return {email: str(role) for email, _, role, _ in USERS}
@@ -189,3 +214,19 @@ def _planning_demo(session: Session, staff: User, staff_resource: Resource, cate
                               note="Someone who knows the warehouse")
     add_expense(session, staff, resource_id=staff_resource.id, project_id=project.id, spent_on=start,
                 amount=Decimal("86.40"), cost_category_id=category.id, description="Train to the Northwind office")
+
+def _toggl_sandbox_connection(session: Session, northwind: Client) -> None:
+    """Connect the demo organization to the Toggl sandbox's demo workspace and map Northwind to its client."""
+    connection = session.scalar(select(Connection).where(Connection.kind == "toggl"))
+    if connection is None:
+        connection = Connection(
+            kind="toggl", status=ConnectionStatus.CONNECTED, credentials=json.dumps({"api_token": TOGGL_DEMO_TOKEN}),
+            account_id=str(TOGGL_DEMO_WORKSPACE), account_name="Demo Consulting",
+            external_user_id=str(TOGGL_DEMO_ADMIN), validated_at=utcnow(),
+            settings={"premium": True, "user_email": "toggl-admin@demo.test", "user_name": "Toggl Integration"},
+        )
+        session.add(connection)
+        session.flush()
+    if session.scalar(select(ClientLink).where(ClientLink.connection_id == connection.id)) is None:
+        session.add(ClientLink(connection_id=connection.id, client_id=northwind.id, external_id=str(TOGGL_DEMO_CLIENT),
+                               external_name="Northwind", method=LinkMethod.CONNECTED))

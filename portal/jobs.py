@@ -99,3 +99,60 @@ def check_budget_alerts(offering_id: int) -> list[int]:
     sent = notifications.check_budget_alerts(db.session, offering_id)
     db.session.commit()
     return sent
+
+# Timesheet tools (issue 4): connection validation, client mapping, offering links and pushes. --------
+# Each takes the id of the sync run it executes; the run holds what to do and records the outcome.
+@job
+def validate_connection(run_id: int) -> None:
+    from portal.integrations import services
+
+    services.run_validate(db.session, run_id)
+
+
+@job
+def provision_client(run_id: int) -> None:
+    from portal.integrations import services
+
+    services.run_provision_client(db.session, run_id)
+
+
+@job
+def connect_client(run_id: int) -> None:
+    from portal.integrations import services
+
+    services.run_connect_client(db.session, run_id)
+
+
+@job
+def provision_offering(run_id: int) -> None:
+    from portal.integrations import provisioning
+
+    provisioning.run_provision(db.session, run_id)
+
+
+@job
+def connect_offering(run_id: int) -> None:
+    from portal.integrations import provisioning
+
+    provisioning.run_connect(db.session, run_id)
+
+
+@job
+def disconnect_offering(run_id: int) -> None:
+    from portal.integrations import provisioning
+
+    provisioning.run_disconnect(db.session, run_id)
+
+
+@job
+def push_offering(run_id: int) -> None:
+    from portal.integrations import provisioning
+
+    provisioning.run_push(db.session, run_id)
+
+
+@job
+def push_all_offerings(run_id: int) -> None:
+    from portal.integrations import provisioning
+
+    provisioning.run_push_all(db.session, run_id)

@@ -35,6 +35,9 @@ from portal.extensions import db
 from tests.databases import fresh_database, xdist_index
 from tests.factories import TEST_PASSWORD
 
+# Sandbox fixtures of the timesheet tools (toggl: the Toggl Track sandbox and a connected Connection).
+pytest_plugins = ["tests.toggl_sandbox"]
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage",
                  "--disable-component-update", "--no-first-run"]

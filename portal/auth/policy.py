@@ -344,3 +344,23 @@ def workspace_refusal(user: Any, project: Project) -> str | None:
 def can_view_forecast(user: Any) -> bool:
     """Everyone who plans work: admins, MPE/MAEPS users and PMs (who see the projects they manage)."""
     return is_admin(user) or is_mpe(user) or is_maeps(user) or (is_internal(user) and user.role == Role.PM)
+
+# Timesheet tools (issue 4: connections, client mapping, the project Integrations tab) ------------------
+def can_manage_connections(user: Any) -> bool:
+    """Connect, validate and disconnect the organization's timesheet tools."""
+    return is_admin(user)
+
+
+def can_map_timesheet_clients(user: Any) -> bool:
+    """Provision, connect and unlink the tools' clients (who maintains clients maps them)."""
+    return can_manage_reference_data(user)
+
+
+def can_link_timesheets(user: Any, project: Project) -> bool:
+    """Provision, connect and disconnect the timesheet projects of a project's offerings."""
+    return is_admin(user) or is_mpe(user) or is_pm_of(user, project)
+
+
+def can_resync_timesheet_tools(user: Any) -> bool:
+    """Re-push every linked project, offered after Assignment Level Budgeting / Hours Source changes."""
+    return is_super_admin(user)

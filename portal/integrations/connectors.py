@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -26,6 +27,15 @@ from portal.integrations.models import Connection
 KIND_MODULES = {"toggl": "portal.integrations.toggl", "procore": "portal.integrations.procore"}
 REGISTRY: dict[str, type[TimesheetConnector]] = {}
 
+# Capabilities a connector declares; pages offer the matching actions only.
+CLIENTS = "clients"  # list and create the tool's clients, map them to portal clients
+PROVISION = "provision"  # create the tool's project from an offering (Provision New)
+CONNECT = "connect"  # link an offering to a project that already exists (Connect Existing)
+TEAM = "team"  # project users for the people assigned to an offering
+RATES = "rates"  # per-person rates on those project users
+TIME_ENTRIES = "time_entries"  # pull time entries
+WEBHOOKS = "webhooks"  # manage the tool's webhook subscriptions
+
 
 class NotSupported(PortalError):
     status = 400
@@ -39,6 +49,8 @@ class AccountInfo:
     account_name: str
     external_user_id: str
     user_email: str = ""
+    # Facts worth keeping on the connection (e.g. the workspace's plan), merged into Connection.settings.
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -59,6 +71,7 @@ class ExternalProject:
     end_date: date | None = None
     estimated_hours: int | None = None
     fixed_fee: Decimal | None = None
+    external_reference: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -74,6 +87,8 @@ class ProjectSpec:
     end_date: date | None
     estimated_hours: int | None
     fixed_fee: Decimal | None
+    # Our own id for the record, stored in the tool: finds a project whose creation answer was lost.
+    external_reference: str = ""
 
 
 @dataclass(frozen=True)
@@ -108,14 +123,35 @@ class ExternalTimeEntry:
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
+@dataclass(frozen=True)
+class ExternalWebhook:
+    id: str
+    url: str
+    description: str = ""
+    enabled: bool = True
+    validated: bool = False
+    secret: str = field(default="", repr=False)
+
+
 class TimesheetConnector(ABC):
     kind: ClassVar[str]
     label: ClassVar[str]
+    #: the name in links and buttons ("View in Toggl")
+    short_label: ClassVar[str] = ""
     capabilities: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, connection: Connection, config: dict[str, Any] | None = None):
+    def __init__(self, connection: Connection, config: dict[str, Any] | None = None, *, interactive: bool = False):
         self.connection = connection
         self.config = config if config is not None else current_app.config
+        # A person waiting on a page gets a short bound on retries; a background job may wait longer.
+        self.max_wait = float(self.config.get("CONNECTOR_INTERACTIVE_MAX_WAIT" if interactive else "CONNECTOR_MAX_WAIT",
+                                              5 if interactive else 120))
+        self.timeout = float(self.config.get("CONNECTOR_TIMEOUT", 20))
+        self.backoff_base = float(self.config.get("CONNECTOR_BACKOFF_BASE", 0.5))
+
+    @classmethod
+    def display_name(cls) -> str:
+        return cls.short_label or cls.label
 
     @classmethod
     def supports(cls, capability: str) -> bool:
@@ -135,6 +171,9 @@ class TimesheetConnector(ABC):
     def list_clients(self) -> list[ExternalClient]:
         self._unsupported("clients")
 
+    def get_client(self, client_id: str) -> ExternalClient:
+        self._unsupported("clients")
+
     def create_client(self, name: str) -> ExternalClient:
         self._unsupported("clients")
 
@@ -151,8 +190,14 @@ class TimesheetConnector(ABC):
     def create_project(self, spec: ProjectSpec) -> ExternalProject:
         self._unsupported("creating projects")
 
-    def update_project(self, project_id: str, spec: ProjectSpec) -> ExternalProject:
+    def update_project(self, project_id: str, spec: ProjectSpec,
+                       current: ExternalProject | None = None) -> ExternalProject:
+        """Make the project match `spec`; given its `current` state, send only what differs (or nothing)."""
         self._unsupported("updating projects")
+
+    def unsupported_fields(self) -> list[str]:
+        """Fields of ProjectSpec and rates the account's plan cannot take; they are left out of requests."""
+        return []
 
     def project_url(self, project_id: str) -> str:
         return ""
@@ -177,6 +222,25 @@ class TimesheetConnector(ABC):
     def remove_project_user(self, project_user_id: str) -> None:
         self._unsupported("project users")
 
+    # Time and webhooks (the time sync)
+    def list_time_entries(self, start: date, end: date,
+                          project_ids: list[str] | None = None) -> Iterator[ExternalTimeEntry]:
+        """Everyone's time entries dated start..end (inclusive), page by page."""
+        self._unsupported("pulling time entries")
+
+    def list_webhooks(self) -> list[ExternalWebhook]:
+        self._unsupported("webhooks")
+
+    def create_webhook(self, url: str, description: str, secret: str | None = None) -> ExternalWebhook:
+        self._unsupported("webhooks")
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self._unsupported("webhooks")
+
+    def verify_webhook(self, body: bytes, headers: dict[str, str], secret: str) -> bool:
+        """Whether a delivery really comes from the tool (its signature over the raw body)."""
+        self._unsupported("webhooks")
+
 
 def register(cls: type[TimesheetConnector]) -> type[TimesheetConnector]:
     REGISTRY[cls.kind] = cls
@@ -192,5 +256,18 @@ def connector_class(kind: str) -> type[TimesheetConnector]:
         raise NotSupported(f"No connector for the timesheet tool {kind!r}.") from None
 
 
-def connector_for(connection: Connection) -> TimesheetConnector:
-    return connector_class(connection.kind)(connection)
+def connector_for(connection: Connection, *, interactive: bool = False) -> TimesheetConnector:
+    """The connection's connector; `interactive` (a person waits on the page) bounds retries more tightly."""
+    cls = connector_class(connection.kind)
+    return cls(connection, interactive=True) if interactive else cls(connection)
+
+
+def available_kinds() -> list[type[TimesheetConnector]]:
+    """The connector classes that can be loaded (a tool whose module is not installed is left out)."""
+    found = []
+    for kind in KIND_MODULES:
+        try:
+            found.append(connector_class(kind))
+        except (NotSupported, ImportError):
+            continue
+    return found

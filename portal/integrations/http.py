@@ -68,6 +68,10 @@ class ApiClient:
         self.close()
 
     # Hooks -----------------------------------------------------------------------------------
+    def retryable(self, response: httpx.Response) -> bool:
+        """Whether waiting and sending the same request again can succeed (e.g. Toggl's quota 402)."""
+        return response.status_code in RETRYABLE_STATUS
+
     def wait_hint(self, response: httpx.Response) -> float | None:
         """Seconds the server asks us to wait before retrying, if it says."""
         value = response.headers.get("Retry-After")
@@ -135,7 +139,7 @@ class ApiClient:
             else:
                 if response.status_code < 400:
                     return response
-                if response.status_code not in RETRYABLE_STATUS:
+                if not self.retryable(response):
                     self.raise_for(response, method, path)
                 reason = f"it answered {response.status_code}: {self.error_message(response)}"
             hint = self.wait_hint(response) if response is not None else None

@@ -97,11 +97,34 @@ class ProjectLink(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     offering = relationship("Offering")
+    user_links = relationship("ProjectUserLink", back_populates="project_link", cascade="all, delete-orphan",
+                              passive_deletes=True)
 
     __table_args__ = (
         UniqueConstraint("connection_id", "offering_id"),
         UniqueConstraint("connection_id", "external_id"),
     )
+
+
+class ProjectUserLink(db.Model):
+    """A project user the portal put (or found) on a linked project for a person assigned to the offering.
+
+    Only these are removed when the assignment goes: people added in the tool by hand are left alone.
+    """
+
+    __tablename__ = "project_user_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_link_id: Mapped[int] = mapped_column(ForeignKey("project_links.id", ondelete="CASCADE"))
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"), index=True)
+    external_user_id: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(64))  # the tool's project-user id
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    project_link = relationship("ProjectLink", back_populates="user_links")
+    resource = relationship("Resource")
+
+    __table_args__ = (UniqueConstraint("project_link_id", "resource_id"),)
 
 
 class PersonLink(db.Model):

@@ -7,6 +7,8 @@ is put back in the queue by the sweeper and resumes from its checkpoint.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +18,12 @@ from sqlalchemy.orm import Session
 
 from portal import queue
 from portal.columns import utcnow
-from portal.integrations.models import ACTIVE_RUN_STATUSES, RunStatus, SyncRun
+from portal.errors import PortalError
+from portal.integrations.models import ACTIVE_RUN_STATUSES, MessageStatus, RunStatus, SyncMessage, SyncRun
+
+log = logging.getLogger(__name__)
+
+UNEXPECTED = "An unexpected error stopped this run; it has been logged. Retry it, and tell an admin if it fails again."
 
 # A running run that has not reported for this long lost its worker (killed, OOM, deploy).
 STALE_AFTER = timedelta(minutes=10)
@@ -24,6 +31,11 @@ STALE_AFTER = timedelta(minutes=10)
 
 def active_run(session: Session, scope: str) -> SyncRun | None:
     return session.scalar(select(SyncRun).where(SyncRun.scope == scope, SyncRun.status.in_(ACTIVE_RUN_STATUSES)))
+
+
+def latest(session: Session, scope: str) -> SyncRun | None:
+    """The most recent run of a scope, active or ended (what a page shows as the last outcome)."""
+    return session.scalar(select(SyncRun).where(SyncRun.scope == scope).order_by(SyncRun.id.desc()).limit(1))
 
 
 def start_run(session: Session, *, kind: str, scope: str, job: str, queue_name: str = queue.INTERACTIVE,
@@ -116,6 +128,14 @@ def retry(session: Session, run_id: int, initiated_by_id: int | None) -> tuple[S
                      initiated_by_id=initiated_by_id, params=old.params)
 
 
+def retry_failed(session: Session, scope: str, initiated_by_id: int | None) -> SyncRun | None:
+    """Retry the scope's latest run if it failed (a Retry button on a row that may be stale)."""
+    run = latest(session, scope)
+    if run is None or run.status != RunStatus.FAILED:
+        return run
+    return retry(session, run.id, initiated_by_id)[0]
+
+
 def requeue_stale(session: Session) -> list[int]:
     """Put back runs whose worker died (stale heartbeat) or whose enqueue was lost; they resume."""
     now = utcnow()
@@ -132,3 +152,68 @@ def requeue_stale(session: Session) -> list[int]:
         run.heartbeat_at = now  # the next sweep waits another interval before touching it again
         enqueue(session, run)
     return [r.id for r in stale]
+
+
+def execute(session: Session, run_id: int, work: Callable[[Session, SyncRun], str | None]) -> SyncRun | None:
+    """Claim the run, do `work` (which returns the outcome in words), and finish the run.
+
+    A PortalError (a refusal or an external tool's failure) fails the run with its message and a failed
+    sync message: the user reads the reason and uses Retry; RQ does not retry it. Anything else fails
+    the run as unexpected and is re-raised, so RQ records it too. Returns None when the run was not
+    claimable (another worker has it, or it already ended).
+    """
+    run = claim(session, run_id)
+    if run is None:
+        return None
+    try:
+        outcome = work(session, run)
+    except PortalError as error:
+        session.rollback()
+        run = session.get(SyncRun, run_id, populate_existing=True)
+        session.add(SyncMessage(connection_id=run.connection_id, run_id=run.id, direction="outbound",
+                                entity=run.kind, action=run.kind, status=MessageStatus.FAILED, reason=error.message,
+                                payload=run.params, processed_at=utcnow()))
+        finish(session, run, error=error.message)
+        return run
+    except Exception:
+        session.rollback()
+        log.exception("sync run %s (%s) failed unexpectedly", run_id, run.kind)
+        run = session.get(SyncRun, run_id, populate_existing=True)
+        finish(session, run, error=UNEXPECTED)
+        raise
+    finish(session, session.get(SyncRun, run_id), text=outcome)
+    return run
+
+
+def note(session: Session, run: SyncRun, entity: str, reason: str, *, external_id: str | None = None,
+         action: str = "note", failed: bool = False, payload: dict[str, Any] | None = None) -> None:
+    """Record one record's outcome on the run (the notes under its progress bar and the sync log)."""
+    session.add(SyncMessage(connection_id=run.connection_id, run_id=run.id, direction="outbound", entity=entity,
+                            external_id=external_id, action=action, payload=payload,
+                            status=MessageStatus.FAILED if failed else MessageStatus.PROCESSED, reason=reason,
+                            processed_at=utcnow()))
+
+
+def notes(session: Session, run: SyncRun, limit: int = 20) -> list[SyncMessage]:
+    """The messages of a run that say something (skips, warnings, failures), oldest first."""
+    return list(session.scalars(
+        select(SyncMessage).where(SyncMessage.run_id == run.id, SyncMessage.reason != "")
+        .order_by(SyncMessage.id).limit(limit)
+    ))
+
+
+def ask_again(session: Session, run: SyncRun) -> None:
+    """A running run read its input before a new change: have it do one more pass when it is done."""
+    session.execute(update(SyncRun).where(SyncRun.id == run.id, SyncRun.status == RunStatus.RUNNING)
+                    .values(params={**(run.params or {}), "again": True}))
+
+
+def take_again(session: Session, run: SyncRun) -> bool:
+    """Whether someone asked for another pass (and clear the request)."""
+    params = session.scalar(select(SyncRun.params).where(SyncRun.id == run.id)) or {}
+    if not params.get("again"):
+        return False
+    session.execute(update(SyncRun).where(SyncRun.id == run.id)
+                    .values(params={k: v for k, v in params.items() if k != "again"}))
+    session.commit()
+    return True

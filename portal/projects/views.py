@@ -19,6 +19,7 @@ from portal.columns import today
 from portal.extensions import db
 from portal.finance.services import list_cost_categories
 from portal.forms import submit
+from portal.integrations.panel import project_panels
 from portal.org.services import get_settings
 from portal.projects import crm, resources, services
 from portal.projects.forms import AssignmentForm, BookingForm, OfferingForm, PmTeamForm, ProjectForm
@@ -301,8 +302,9 @@ def set_booking(project_id: int):
 
 @bp.route("/projects/<int:project_id>/integrations")
 def integrations_tab(project_id: int):
+    """One panel per connected timesheet tool: each offering's link, status dot and actions."""
     project = _project(project_id)
-    return render_tab("projects/integrations.html", project, "integrations")
+    return render_tab("projects/integrations.html", project, "integrations", panels=project_panels(db.session, project))
 
 
 @bp.route("/projects/<int:project_id>/finance")

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional
+
+from portal.forms import PortalForm
+
+
+class TogglConnectionForm(PortalForm):
+    api_token = PasswordField("API token", validators=[Optional(), Length(max=200)],
+                              description="From your Toggl profile settings, API Token section. Leave empty to keep "
+                                          "the stored token.")
+    workspace_id = StringField("Workspace id", validators=[DataRequired(message="Enter the workspace id."),
+                                                          Length(max=30)],
+                               description="The number after track.toggl.com/ in your Toggl URL.")
+
+
+class ConnectProjectForm(PortalForm):
+    """Connect Existing: a project from the workspace's list, or its id or URL typed in (which wins)."""
+
+    project_id = SelectField("Project of the workspace", validators=[Optional()], validate_choice=False)
+    project = StringField("…or its id, or paste its URL", validators=[Optional(), Length(max=500)])
+
+    @property
+    def choice(self) -> str:
+        return (self.project.data or "").strip() or (self.project_id.data or "")
+
+
+class ConnectClientForm(PortalForm):
+    external_id = SelectField("Client in the tool", validators=[DataRequired(message="Choose a client.")],
+                              validate_choice=False)
+    replace = BooleanField("Move the mapping from the duplicate to this client")

@@ -1,0 +1,158 @@
+"""What the pages show about timesheet tools: the Integrations tab of a project (one panel per connected
+tool, one row per offering), the client mapping rows, and the sync log. Read-only: no rule lives here.
+
+Lists of the tool's own projects and clients are read while a person waits, so they use the connector's
+short interactive wait; a failure becomes a message on the page, never an error page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.errors import PortalError
+from portal.integrations import connectors, rules, runs
+from portal.integrations.connectors import (
+    ExternalClient,
+    ExternalProject,
+    TimesheetConnector,
+    connector_class,
+    connector_for,
+)
+from portal.integrations.models import ClientLink, Connection, ProjectLink, SyncRun
+from portal.integrations.provisioning import project_link
+from portal.integrations.services import client_link, client_scope, connected
+from portal.projects import crm
+from portal.projects.models import Client, Offering, Project
+
+
+@dataclass
+class OfferingRow:
+    offering: Offering
+    link: ProjectLink | None
+    dot: str  # green | orange
+    why: str  # the dot's tooltip
+    run: SyncRun | None  # the latest run on this offering for this tool
+
+    @property
+    def busy(self) -> bool:
+        return self.run is not None and self.run.is_active
+
+
+@dataclass
+class ToolPanel:
+    connection: Connection
+    tool: type[TimesheetConnector]
+    rows: list[OfferingRow]
+
+    @property
+    def label(self) -> str:
+        return self.tool.display_name()
+
+    def supports(self, capability: str) -> bool:
+        return self.tool.supports(capability) and self.connection.is_connected
+
+
+def _latest_runs(session: Session, connection: Connection, offering_ids: list[int]) -> dict[int, SyncRun]:
+    latest: dict[int, SyncRun] = {}
+    for run in session.scalars(select(SyncRun).where(SyncRun.connection_id == connection.id,
+                                                     SyncRun.offering_id.in_(offering_ids))
+                               .order_by(SyncRun.id.desc())):
+        latest.setdefault(run.offering_id, run)
+    return latest
+
+
+def offering_row(session: Session, connection: Connection, offering: Offering) -> OfferingRow:
+    runs = _latest_runs(session, connection, [offering.id])
+    dot, why = rules.status_dot(offering)
+    return OfferingRow(offering, project_link(session, connection.id, offering.id), dot, why, runs.get(offering.id))
+
+
+def tool_panel(session: Session, connection: Connection, project: Project) -> ToolPanel:
+    ids = [o.id for o in project.offerings]
+    links = {link.offering_id: link for link in session.scalars(
+        select(ProjectLink).where(ProjectLink.connection_id == connection.id, ProjectLink.offering_id.in_(ids)))}
+    runs = _latest_runs(session, connection, ids)
+    rows = [OfferingRow(o, links.get(o.id), *rules.status_dot(o), runs.get(o.id)) for o in project.offerings]
+    return ToolPanel(connection, connector_class(connection.kind), rows)
+
+
+def project_panels(session: Session, project: Project) -> list[ToolPanel]:
+    """A panel per connected tool, and per disconnected tool that still holds links of this project."""
+    ids = [o.id for o in project.offerings]
+    linked = set(session.scalars(select(ProjectLink.connection_id).where(ProjectLink.offering_id.in_(ids))))
+    connections = {c.id: c for c in connected(session)}
+    for connection_id in linked - set(connections):
+        connections[connection_id] = session.get(Connection, connection_id)
+    return [tool_panel(session, c, project) for c in sorted(connections.values(), key=lambda c: c.kind)]
+
+
+def workspace_projects(session: Session, connection: Connection) -> tuple[list[ExternalProject], str]:
+    """The tool's active projects that are not linked yet, for Connect Existing; or why they could not be read."""
+    connector = connector_for(connection, interactive=True)
+    try:
+        projects = connector.list_projects()
+    except PortalError as error:
+        return [], error.message
+    finally:
+        connector.close()
+    linked = set(session.scalars(select(ProjectLink.external_id).where(ProjectLink.connection_id == connection.id)))
+    return [p for p in projects if p.id not in linked], ""
+
+
+def tool_clients(connection: Connection) -> tuple[list[ExternalClient], str]:
+    connector = connector_for(connection, interactive=True)
+    try:
+        return [c for c in connector.list_clients() if not c.archived], ""
+    except PortalError as error:
+        return [], error.message
+    finally:
+        connector.close()
+
+
+@dataclass
+class ClientRow:
+    """A CRM client on the mapping page (and on its own page): its mapping in one tool and what is going on."""
+
+    client: Client
+    connection: Connection
+    link: ClientLink | None
+    duplicates: list[Client]
+    duplicate_links: dict[int, ClientLink]  # duplicates' mappings, by client id
+    run: SyncRun | None
+
+    @property
+    def label(self) -> str:
+        return connector_class(self.connection.kind).display_name()
+
+    @property
+    def url(self) -> str:
+        return connector_for(self.connection).client_url(self.link.external_id) if self.link else ""
+
+    @property
+    def busy(self) -> bool:
+        return self.run is not None and self.run.is_active
+
+
+def client_row(session: Session, connection: Connection, client: Client) -> ClientRow:
+    duplicates = crm.similar_clients(session, client)
+    duplicate_links = {d.id: link for d in duplicates if (link := client_link(session, connection, d.id))}
+    run = runs.latest(session, client_scope(connection, client.id))
+    return ClientRow(client, connection, client_link(session, connection, client.id), duplicates, duplicate_links, run)
+
+
+def client_rows(session: Session, connection: Connection) -> list[ClientRow]:
+    return [client_row(session, connection, client) for client in crm.list_clients(session)]
+
+
+def client_panels(session: Session, client: Client) -> list[ClientRow]:
+    """The client's mapping in every connected tool that has clients (the client page)."""
+    return [client_row(session, c, client) for c in connected(session)
+            if connector_class(c.kind).supports(connectors.CLIENTS)]
+
+
+def sync_log(session: Session, connection: Connection, limit: int = 25) -> list[SyncRun]:
+    return list(session.scalars(select(SyncRun).where(SyncRun.connection_id == connection.id)
+                                .order_by(SyncRun.id.desc()).limit(limit)))

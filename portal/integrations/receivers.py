@@ -1,0 +1,89 @@
+"""What other domains' changes mean for linked timesheet projects (portal/events.py signals).
+
+Receivers run inside the sender's transaction: they only start sync runs, which enqueue their job after
+commit; no tool is called from here. A change that cannot alter what is sent starts nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal import events
+from portal.integrations import provisioning
+from portal.integrations.models import Connection, ProjectLink
+from portal.org.services import PUSH_SETTINGS, get_settings
+from portal.projects.models import Assignment, Offering, Project
+
+# Offering fields that reach the tool's project (name, dates, budget by Hours Source, billing, archiving).
+PUSHED_OFFERING_FIELDS = {"name", "billing_model", "sold_hours", "planned_hours", "fixed_fee", "start_date",
+                          "end_date", "archived"}
+
+
+def _push(session: Session, actor: Any, offering: Offering) -> None:
+    for link in session.scalars(select(ProjectLink).where(ProjectLink.offering_id == offering.id)):
+        connection = session.get(Connection, link.connection_id)
+        if connection.is_connected:
+            provisioning.request_push(session, actor, offering, connection)
+
+
+@events.offering_updated.connect
+def offering_updated(offering: Offering, session: Session, actor: Any = None, changes: dict | None = None,
+                     **_: Any) -> None:
+    if PUSHED_OFFERING_FIELDS & set(changes or {}):
+        _push(session, actor, offering)
+
+
+@events.assignment_created.connect
+def assignment_created(assignment: Assignment, session: Session, actor: Any = None, **_: Any) -> None:
+    _push(session, actor, assignment.offering)
+
+
+@events.assignment_removed.connect
+def assignment_removed(assignment: Assignment, session: Session, actor: Any = None, **_: Any) -> None:
+    # Sent before the row is deleted; the push runs after commit and finds the person gone.
+    _push(session, actor, assignment.offering)
+
+
+@events.assignment_updated.connect
+def assignment_updated(assignment: Assignment, session: Session, actor: Any = None, changes: dict | None = None,
+                       **_: Any) -> None:
+    if "bill_rate" in (changes or {}) and get_settings(session).assignment_level_budgeting:
+        _push(session, actor, assignment.offering)
+
+
+@events.project_updated.connect
+def project_updated(project: Project, session: Session, actor: Any = None, changes: dict | None = None,
+                    **_: Any) -> None:
+    if "client_id" in (changes or {}):
+        for offering in project.offerings:
+            _push(session, actor, offering)
+
+
+@events.project_stage_changed.connect
+def project_stage_changed(project: Project, session: Session, actor: Any = None, from_stage: Any = None,
+                          to_stage: Any = None, options: dict | None = None, **_: Any) -> None:
+    """Entering an In Progress stage provisions the offerings checked in the move dialog; entering or
+    leaving a closed stage archives or reactivates the linked projects."""
+    if to_stage is None:
+        return
+    if bool(from_stage and from_stage.is_closed) != to_stage.is_closed:
+        for offering in project.offerings:
+            _push(session, actor, offering)
+    if to_stage.is_in_progress and not (from_stage and from_stage.is_in_progress):
+        provisioning.provision_on_move(session, actor, project, options or {})
+
+
+@events.org_settings_changed.connect
+def org_settings_changed(settings: Any, session: Session, actor: Any = None, changes: dict | None = None,
+                         **_: Any) -> None:
+    """Assignment Level Budgeting / Hours Source changed: linked projects keep the old values until
+    re-pushed, so each connection remembers to offer the org-wide re-push (seed 002 section 7)."""
+    changed = sorted(PUSH_SETTINGS & set(changes or {}))
+    if not changed:
+        return
+    for connection in session.scalars(select(Connection)):
+        pending = set((connection.settings or {}).get("resync_needed", []))
+        connection.settings = {**(connection.settings or {}), "resync_needed": sorted(pending | set(changed))}

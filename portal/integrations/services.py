@@ -1,0 +1,356 @@
+"""The organization's timesheet-tool connections, and the mapping of the tools' clients to CRM clients.
+
+Anything that talks to a tool runs as a sync run: the page starts it and watches its progress, the job
+does the HTTP outside any locking transaction, and the run keeps the outcome (the sync log). Credentials
+are stored encrypted, shown only masked, and never reach the audit log, a page or a log line.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from portal import audit
+from portal.auth import policy
+from portal.auth.models import User
+from portal.columns import mask_secret, utcnow
+from portal.errors import Conflict, InvalidInput, NotFound, PortalError
+from portal.integrations import connectors, runs
+from portal.integrations.connectors import ExternalClient, connector_class, connector_for
+from portal.integrations.models import (
+    ClientLink,
+    Connection,
+    ConnectionStatus,
+    LinkMethod,
+    ProjectLink,
+    SyncRun,
+)
+from portal.projects import crm
+from portal.projects.models import Client
+
+SYSTEM_ACTOR = "timesheet sync"
+CONNECTION_FIELDS = ["kind", "status", "account_id", "account_name", "external_user_id", "validated_at"]
+
+
+def get_connection(session: Session, kind: str) -> Connection | None:
+    return session.scalar(select(Connection).where(Connection.kind == kind))
+
+
+def connected(session: Session) -> list[Connection]:
+    return list(session.scalars(select(Connection).where(Connection.status == ConnectionStatus.CONNECTED)
+                                .order_by(Connection.kind)))
+
+
+def require_connected(session: Session, connection_id: int, capability: str | None = None) -> Connection:
+    connection = session.get(Connection, connection_id)
+    if connection is None:
+        raise NotFound("That timesheet tool connection does not exist.")
+    label = connector_class(connection.kind).display_name()
+    if not connection.is_connected:
+        raise Conflict(f"{label} is not connected. An admin connects it in Settings → Integrations.")
+    if capability and not connector_class(connection.kind).supports(capability):
+        raise connectors.NotSupported(f"{label} does not support this.")
+    return connection
+
+
+def run_actor(session: Session, run: SyncRun) -> User | str:
+    """Whom a run acts for in the audit log: the person who started it, or the sync itself."""
+    user = session.get(User, run.initiated_by_id) if run.initiated_by_id else None
+    return user or SYSTEM_ACTOR
+
+
+def masked_token(connection: Connection | None) -> str:
+    if connection is None or not connection.credentials:
+        return ""
+    try:
+        return mask_secret(json.loads(connection.credentials).get("api_token"))
+    except ValueError:
+        return ""
+
+
+# The connection ------------------------------------------------------------------------------
+
+def save_connection(session: Session, actor: User, kind: str, *, api_token: str | None,
+                    workspace_id: str) -> tuple[Connection, SyncRun]:
+    """Store the API token (encrypted; empty keeps the stored one) and the workspace, and validate them.
+
+    Validation runs as a job; until it succeeds the connection is not connected, so nothing is pushed
+    with credentials nobody has checked.
+    """
+    policy.require(policy.can_manage_connections(actor), "Only admins can connect timesheet tools.")
+    label = connector_class(kind).display_name()
+    workspace_id = (workspace_id or "").strip()
+    if not workspace_id.isdigit():
+        raise InvalidInput(f"Enter the {label} workspace id: the number after track.toggl.com/ in your URL.",
+                           fields={"workspace_id": "A number, from your Toggl URL."})
+    connection = get_connection(session, kind)
+    token = (api_token or "").strip()
+    if connection is None:
+        connection = Connection(kind=kind, status=ConnectionStatus.DISCONNECTED, settings={},
+                                created_by_id=actor.id)
+        session.add(connection)
+    if not token and not connection.credentials:
+        raise InvalidInput(f"Enter the {label} API token.", fields={"api_token": "Enter the API token."})
+    if connection.account_id and connection.account_id != workspace_id:
+        linked = session.scalar(select(func.count()).select_from(ProjectLink)
+                                .where(ProjectLink.connection_id == connection.id))
+        if linked:
+            raise Conflict(f"{linked} offerings are linked to projects of workspace {connection.account_id}. "
+                           "Disconnect them before connecting another workspace.",
+                           fields={"workspace_id": "Offerings are linked to the current workspace."})
+    before = audit.snapshot(connection, CONNECTION_FIELDS) if connection.id else None
+    if token:
+        connection.credentials = json.dumps({"api_token": token})
+    connection.account_id = workspace_id
+    connection.status = ConnectionStatus.ERROR
+    connection.last_error = "Validating the connection…"
+    session.flush()
+    audit.record(session, actor, "connection.saved", connection, before=before,
+                 after={**audit.snapshot(connection, CONNECTION_FIELDS),
+                        "credentials": "replaced" if token else "kept"},
+                 summary=f"{label} connection saved (workspace {workspace_id}); validating")
+    run, _ = runs.start_run(session, kind="validate", scope=f"{kind}:connection", job="portal.jobs.validate_connection",
+                            connection_id=connection.id, initiated_by_id=actor.id)
+    return connection, run
+
+
+def run_validate(session: Session, run_id: int) -> SyncRun | None:
+    return runs.execute(session, run_id, _validate)
+
+
+def _validate(session: Session, run: SyncRun) -> str:
+    connection = session.get(Connection, run.connection_id)
+    label = connector_class(connection.kind).display_name()
+    actor = run_actor(session, run)
+    connector = connector_for(connection)
+    try:
+        info = connector.validate()
+    except PortalError as error:
+        connection.status = ConnectionStatus.ERROR
+        connection.last_error = error.message
+        audit.record(session, actor, "connection.validation_failed", connection, after={"reason": error.message},
+                     summary=f"{label} connection could not be validated")
+        session.commit()
+        raise
+    finally:
+        connector.close()
+    before = audit.snapshot(connection, CONNECTION_FIELDS)
+    connection.status = ConnectionStatus.CONNECTED
+    connection.account_name = info.account_name
+    connection.external_user_id = info.external_user_id
+    connection.settings = {**(connection.settings or {}), **info.settings, "user_email": info.user_email}
+    connection.validated_at = utcnow()
+    connection.last_error = ""
+    old, new = audit.changes(before, audit.snapshot(connection, CONNECTION_FIELDS))
+    audit.record(session, actor, "connection.validated", connection, before=old, after=new,
+                 summary=f"Connected to {label} workspace {info.account_name} as {info.user_email}")
+    return f"Successfully connected to {label}"
+
+
+def disconnect(session: Session, actor: User, kind: str) -> Connection:
+    """Forget the credentials and stop all traffic. Links stay, so reconnecting the same workspace resumes."""
+    policy.require(policy.can_manage_connections(actor), "Only admins can disconnect timesheet tools.")
+    connection = get_connection(session, kind)
+    if connection is None or (connection.status == ConnectionStatus.DISCONNECTED and not connection.credentials):
+        raise Conflict(f"{connector_class(kind).display_name()} is not connected.")
+    before = audit.snapshot(connection, CONNECTION_FIELDS)
+    connection.credentials = None
+    connection.status = ConnectionStatus.DISCONNECTED
+    connection.validated_at = None
+    connection.last_error = ""
+    session.flush()
+    audit.record(session, actor, "connection.disconnected", connection, before=before,
+                 after={**audit.snapshot(connection, CONNECTION_FIELDS), "credentials": "removed"},
+                 summary=f"{connector_class(kind).display_name()} disconnected")
+    return connection
+
+
+# Clients ----------------------------------------------------------------------------------
+
+def client_link(session: Session, connection: Connection, client_id: int) -> ClientLink | None:
+    return session.scalar(select(ClientLink).where(ClientLink.connection_id == connection.id,
+                                                   ClientLink.client_id == client_id))
+
+
+def unmapped_client_reason(session: Session, connection: Connection, client: Client) -> str:
+    """Why a project of `client` cannot be provisioned yet, naming any duplicate that holds the mapping."""
+    label = connector_class(connection.kind).display_name()
+    message = (f"The client {client.name} is not mapped to a {label} client. An admin maps it in Settings → "
+               f"Integrations → {label} → Clients (provision it, or connect an existing {label} client).")
+    for twin in crm.similar_clients(session, client):
+        link = client_link(session, connection, twin.id)
+        if link is not None:
+            message += (f" {client.name} looks like a duplicate of {twin.name}, which is mapped to the {label} "
+                        f"client {link.external_name}: one {label} client maps to one CRM client, so map the one "
+                        f"this project should use (or move the project to {twin.name}).")
+            break
+    return message
+
+
+def _client_checks(session: Session, actor: User, connection_id: int, client_id: int) -> tuple[Connection, Client]:
+    policy.require(policy.can_map_timesheet_clients(actor), "You cannot map clients to timesheet tools.")
+    connection = require_connected(session, connection_id, connectors.CLIENTS)
+    client = session.get(Client, client_id)
+    if client is None:
+        raise NotFound("That client does not exist.")
+    return connection, client
+
+
+def start_provision_client(session: Session, actor: User, connection_id: int, client_id: int) -> SyncRun:
+    """Create the client in the tool (only its name is sent) and map it, in a run."""
+    connection, client = _client_checks(session, actor, connection_id, client_id)
+    if client_link(session, connection, client.id) is not None:
+        raise Conflict(f"{client.name} is already mapped.")
+    return _start_client_run(session, actor, connection, client, "provision_client", "portal.jobs.provision_client",
+                             {"client_id": client.id})
+
+
+def start_connect_client(session: Session, actor: User, connection_id: int, client_id: int, external_id: str,
+                         replace: bool = False) -> SyncRun:
+    """Map a client to one the tool already has (nothing changes in the tool), in a run.
+
+    `replace` moves the tool's client from the duplicate that holds it to this client: the admin picked
+    which of the duplicates it maps to.
+    """
+    connection, client = _client_checks(session, actor, connection_id, client_id)
+    external_id = (external_id or "").strip()
+    if not external_id.isdigit():
+        raise InvalidInput("Choose a client from the list.", fields={"external_id": "Choose a client."})
+    return _start_client_run(session, actor, connection, client, "connect_client", "portal.jobs.connect_client",
+                             {"client_id": client.id, "external_id": external_id, "replace": bool(replace)})
+
+
+def client_scope(connection: Connection, client_id: int) -> str:
+    return f"{connection.kind}:client:{client_id}"
+
+
+def _start_client_run(session: Session, actor: User, connection: Connection, client: Client, kind: str, job: str,
+                      params: dict) -> SyncRun:
+    run, created = runs.start_run(session, kind=kind, scope=client_scope(connection, client.id), job=job,
+                                  connection_id=connection.id, initiated_by_id=actor.id, params=params)
+    if not created:
+        raise Conflict(f"{client.name} is already being mapped; wait for that to finish.")
+    return run
+
+
+def run_provision_client(session: Session, run_id: int) -> SyncRun | None:
+    return runs.execute(session, run_id, _provision_client)
+
+
+def run_connect_client(session: Session, run_id: int) -> SyncRun | None:
+    return runs.execute(session, run_id, _connect_client)
+
+
+def _provision_client(session: Session, run: SyncRun) -> str:
+    connection = require_connected(session, run.connection_id)
+    client = session.get(Client, run.params["client_id"])
+    label = connector_class(connection.kind).display_name()
+    if client_link(session, connection, client.id) is not None:
+        return f"{client.name} was already mapped"
+    connector = connector_for(connection)
+    try:
+        created = connector.create_client(client.name)
+    finally:
+        connector.close()
+    _link_client(session, run, connection, client, created, LinkMethod.PROVISIONED)
+    return f"Created the {label} client {created.name} and mapped {client.name} to it"
+
+
+def _connect_client(session: Session, run: SyncRun) -> str:
+    connection = require_connected(session, run.connection_id)
+    client = session.get(Client, run.params["client_id"])
+    label = connector_class(connection.kind).display_name()
+    connector = connector_for(connection)
+    try:
+        external = connector.get_client(run.params["external_id"])
+    finally:
+        connector.close()
+    holder = session.scalar(select(ClientLink).where(ClientLink.connection_id == connection.id,
+                                                     ClientLink.external_id == external.id))
+    if holder is not None and holder.client_id != client.id:
+        other = session.get(Client, holder.client_id)
+        if not run.params.get("replace"):
+            raise Conflict(f"The {label} client {external.name} is already mapped to {other.name}; one {label} "
+                           f"client maps to one CRM client. Unlink it from {other.name} first, or pick "
+                           f"{client.name} for it under Possible duplicates.")
+        session.delete(holder)
+        audit.record(session, run_actor(session, run), "client.timesheet_unlinked", other,
+                     before={"tool": connection.kind, "external_id": external.id},
+                     summary=f"{other.name} unmapped from {label} client {external.name} (moved to {client.name})")
+        session.flush()
+    current = client_link(session, connection, client.id)
+    if current is not None:
+        if current.external_id == external.id:
+            return f"{client.name} was already mapped to {external.name}"
+        session.delete(current)
+        session.flush()
+    _link_client(session, run, connection, client, external, LinkMethod.CONNECTED if holder is None
+                 else LinkMethod.MANUAL)
+    return f"Mapped {client.name} to the {label} client {external.name} (nothing was changed in {label})"
+
+
+def _link_client(session: Session, run: SyncRun, connection: Connection, client: Client, external: ExternalClient,
+                 method: str) -> None:
+    link = ClientLink(connection_id=connection.id, client_id=client.id, external_id=external.id,
+                      external_name=external.name, method=method, created_by_id=run.initiated_by_id)
+    try:
+        with session.begin_nested():
+            session.add(link)
+    except IntegrityError:
+        raise Conflict(f"{client.name} or that client was mapped meanwhile; reload and check the mapping.") from None
+    label = connector_class(connection.kind).display_name()
+    audit.record(session, run_actor(session, run), "client.timesheet_linked", client,
+                 after={"tool": connection.kind, "external_id": external.id, "external_name": external.name,
+                        "method": method}, summary=f"{client.name} mapped to {label} client {external.name}")
+    runs.note(session, run, "client", "", external_id=external.id, action=method)
+
+
+def unlink_client(session: Session, actor: User, connection_id: int, client_id: int) -> Client:
+    """Forget the mapping (nothing changes in the tool); projects already provisioned keep their client."""
+    policy.require(policy.can_map_timesheet_clients(actor), "You cannot map clients to timesheet tools.")
+    connection = session.get(Connection, connection_id)
+    client = session.get(Client, client_id)
+    link = client_link(session, connection, client_id) if connection and client else None
+    if link is None:
+        raise Conflict("That client is not mapped.")
+    label = connector_class(connection.kind).display_name()
+    audit.record(session, actor, "client.timesheet_unlinked", client,
+                 before={"tool": connection.kind, "external_id": link.external_id,
+                         "external_name": link.external_name},
+                 summary=f"{client.name} unmapped from {label} client {link.external_name}")
+    session.delete(link)
+    session.flush()
+    return client
+
+
+@dataclass
+class ToolClientRow:
+    """One of the tool's clients on the mapping page: who it maps to, or who it could map to."""
+
+    client: ExternalClient
+    mapped_to: Client | None = None
+    candidates: list[Client] = field(default_factory=list)
+
+
+def tool_client_rows(session: Session, connection: Connection,
+                     tool_clients: list[ExternalClient]) -> list[ToolClientRow]:
+    """The tool's clients with their mapping, and for unmapped ones the CRM clients of the same name.
+
+    Several candidates mean duplicate CRM clients: the page explains that one maps, and lets the admin pick.
+    """
+    links = {link.external_id: link for link in session.scalars(
+        select(ClientLink).where(ClientLink.connection_id == connection.id))}
+    by_name: dict[str, list[Client]] = {}
+    for client in crm.list_clients(session):
+        by_name.setdefault(client.normalized_name, []).append(client)
+    rows = []
+    for tool_client in tool_clients:
+        link = links.get(tool_client.id)
+        mapped = session.get(Client, link.client_id) if link else None
+        candidates = by_name.get(crm.normalize_client_name(tool_client.name), [])
+        rows.append(ToolClientRow(tool_client, mapped, [c for c in candidates if mapped is None or c.id != mapped.id]))
+    return rows

@@ -1,0 +1,174 @@
+"""Organization Settings → Integrations: the tools, the Toggl Track connection (token, workspace,
+Validate connection, Disconnect), the org-wide re-push after a settings change, the sync log, and the
+mapping of the tools' clients to CRM clients."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, request, url_for
+from flask_login import current_user, login_required
+
+from portal import htmx
+from portal.auth import policy
+from portal.extensions import db
+from portal.forms import submit
+from portal.integrations import connectors, panel, provisioning, runs, services
+from portal.integrations.connectors import available_kinds, connector_class
+from portal.integrations.forms import ConnectClientForm, TogglConnectionForm
+from portal.integrations.models import Connection, SyncRun
+from portal.projects.models import Client
+
+bp = Blueprint("integration_settings", __name__, url_prefix="/settings/integrations")
+TOGGL = "toggl"
+
+
+@bp.before_request
+@login_required
+def _internal_only():
+    policy.require(policy.is_internal(current_user), "Settings are for staff.")
+
+
+def _require_admin() -> None:
+    policy.require(policy.can_manage_connections(current_user), "Only admins can manage timesheet-tool connections.")
+
+
+@bp.route("")
+def index():
+    _require_admin()
+    tools = [(tool, services.get_connection(db.session, tool.kind)) for tool in available_kinds()]
+    return htmx.render("integrations/index.html", tools=tools)
+
+
+# Toggl Track --------------------------------------------------------------------------------------
+
+def _toggl_page(form: TogglConnectionForm | None = None, block: str = "connection", status: int = 200):
+    connection = services.get_connection(db.session, TOGGL)
+    form = form or TogglConnectionForm(formdata=None, workspace_id=connection.account_id if connection else "")
+    return htmx.render("integrations/toggl.html", block=block, status=status, form=form, connection=connection,
+                       validation=runs.latest(db.session, f"{TOGGL}:connection"),
+                       masked=services.masked_token(connection), tool=connector_class(TOGGL),
+                       log=panel.sync_log(db.session, connection) if connection else [],
+                       resync_run=_latest_push_all(connection))
+
+
+def _latest_push_all(connection: Connection | None) -> SyncRun | None:
+    return runs.latest(db.session, f"{connection.kind}:push_all") if connection else None
+
+
+@bp.route("/toggl", methods=["GET", "POST"])
+def toggl():
+    """The connection form: saving stores the token encrypted and starts Validate connection."""
+    _require_admin()
+    form = TogglConnectionForm()
+    if form.is_submitted():
+        saved = submit(form, lambda: services.save_connection(db.session, current_user, TOGGL,
+                                                              api_token=form.api_token.data,
+                                                              workspace_id=form.workspace_id.data))
+        if saved is not None:
+            return _toggl_page()
+        return _toggl_page(form, status=form.status)
+    return _toggl_page()
+
+
+@bp.route("/toggl/status")
+def toggl_status():
+    """The connection's state and its validation run (polled while validating)."""
+    _require_admin()
+    return _toggl_page(block="connection_status")
+
+
+@bp.route("/toggl/disconnect", methods=["POST"])
+def toggl_disconnect():
+    _require_admin()
+    services.disconnect(db.session, current_user, TOGGL)
+    db.session.commit()
+    return _toggl_page()
+
+
+@bp.route("/connections/<int:connection_id>/resync", methods=["GET", "POST"])
+def resync(connection_id: int):
+    """Re-push every linked project under the current settings (super-admins; offered after a change)."""
+    connection = db.get_or_404(Connection, connection_id)
+    if request.method == "POST":
+        provisioning.start_push_all(db.session, current_user, connection.id)
+        db.session.commit()
+    if not htmx.is_fragment_request():
+        return htmx.redirect_to(url_for(".toggl"))
+    return htmx.render("integrations/toggl.html", block="resync", connection=connection,
+                       resync_run=_latest_push_all(connection))
+
+
+# Clients ----------------------------------------------------------------------------------------
+
+def _clients_connection(connection_id: int) -> Connection:
+    policy.require(policy.can_map_timesheet_clients(current_user), "You cannot map clients to timesheet tools.")
+    connection = db.get_or_404(Connection, connection_id)
+    if not connector_class(connection.kind).supports(connectors.CLIENTS):
+        abort(404)
+    return connection
+
+
+@bp.route("/connections/<int:connection_id>/clients")
+def clients(connection_id: int):
+    """Every CRM client with its mapping, and the tool's clients with their candidates (duplicates explained)."""
+    connection = _clients_connection(connection_id)
+    tool_clients, load_error = panel.tool_clients(connection) if connection.is_connected else ([], "")
+    return htmx.render("integrations/clients.html", connection=connection, tool=connector_class(connection.kind),
+                       rows=panel.client_rows(db.session, connection), load_error=load_error,
+                       tool_rows=services.tool_client_rows(db.session, connection, tool_clients))
+
+
+def _client_row(connection: Connection, client: Client, status: int = 200, **context):
+    if not htmx.is_fragment_request():
+        return htmx.redirect_to(url_for(".clients", connection_id=connection.id))
+    return htmx.render("integrations/clients.html", block="client_row", status=status, connection=connection,
+                       row=panel.client_row(db.session, connection, client), **context)
+
+
+@bp.route("/connections/<int:connection_id>/clients/<int:client_id>")
+def client_row(connection_id: int, client_id: int):
+    connection = _clients_connection(connection_id)
+    return _client_row(connection, db.get_or_404(Client, client_id))
+
+
+@bp.route("/connections/<int:connection_id>/clients/<int:client_id>/provision", methods=["POST"])
+def provision_client(connection_id: int, client_id: int):
+    connection = _clients_connection(connection_id)
+    client = db.get_or_404(Client, client_id)
+    services.start_provision_client(db.session, current_user, connection.id, client.id)
+    db.session.commit()
+    return _client_row(connection, client)
+
+
+@bp.route("/connections/<int:connection_id>/clients/<int:client_id>/connect", methods=["GET", "POST"])
+def connect_client(connection_id: int, client_id: int):
+    """Connect to an existing client of the tool (chosen from its list); nothing changes in the tool."""
+    connection = _clients_connection(connection_id)
+    client = db.get_or_404(Client, client_id)
+    form = ConnectClientForm()
+    if form.is_submitted():
+        started = submit(form, lambda: services.start_connect_client(db.session, current_user, connection.id,
+                                                                     client.id, form.external_id.data,
+                                                                     replace=form.replace.data))
+        if started is not None:
+            return _client_row(connection, client)
+    tool_clients, load_error = panel.tool_clients(connection)
+    form.external_id.choices = [("", "Choose a client…")] + [(c.id, c.name) for c in tool_clients]
+    return _client_row(connection, client, status=form.status, connect_form=form, load_error=load_error)
+
+
+@bp.route("/connections/<int:connection_id>/clients/<int:client_id>/unlink", methods=["POST"])
+def unlink_client(connection_id: int, client_id: int):
+    connection = _clients_connection(connection_id)
+    client = db.get_or_404(Client, client_id)
+    services.unlink_client(db.session, current_user, connection.id, client.id)
+    db.session.commit()
+    return _client_row(connection, client)
+
+
+@bp.route("/connections/<int:connection_id>/clients/<int:client_id>/retry", methods=["POST"])
+def retry_client(connection_id: int, client_id: int):
+    connection = _clients_connection(connection_id)
+    client = db.get_or_404(Client, client_id)
+    runs.retry_failed(db.session, services.client_scope(connection, client.id), current_user.id)
+    db.session.commit()
+    return _client_row(connection, client)

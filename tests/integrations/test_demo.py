@@ -1,0 +1,33 @@
+"""`make run`'s promise: the demo organization is connected to the Toggl sandbox the Procfile starts,
+whose workspace has the demo people, so a newcomer can provision for real offline."""
+
+from sqlalchemy import select
+
+from portal import demo
+from portal.integrations import provisioning
+from portal.integrations.models import Connection, SyncRun
+from portal.projects.models import Offering
+from portal.sandbox.toggl import create_sandbox
+from tests.servers import serve
+from tests.toggl_sandbox import TogglSandbox, pointed_at
+
+
+def test_the_demo_provisions_against_the_sandbox_it_starts(app, session, run_jobs):
+    demo.load(session)
+    session.commit()
+    demo.load(session)  # idempotent: nothing is connected or mapped twice
+    session.commit()
+    connection = session.scalar(select(Connection))
+    offering = session.scalar(select(Offering).where(Offering.name == "Platform build"))
+    with serve(create_sandbox()) as url, pointed_at(app, url):
+        run = provisioning.start_provision(session, "demo check", offering.id, connection.id)
+        session.commit()
+        run_jobs()
+        sandbox = TogglSandbox(url)
+        project = next(p for p in sandbox.projects() if p["name"] == "Platform build")
+        team = set(sandbox.team(project["id"]))
+    session.refresh(run)
+    assert run.status == "succeeded", run.error
+    assert project["client_name"] == "Northwind" and project["estimated_hours"] == 400
+    assert {"staff@demo.test", "dana@demo.test", "toggl-admin@demo.test"} == team
+    assert session.scalar(select(SyncRun.id).where(SyncRun.status == "failed")) is None
