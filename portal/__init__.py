@@ -34,6 +34,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     _init_login(app)
     _register_blueprints(app)
     _init_templates(app)
+    _connect_receivers()
 
     from portal.errors import register_error_handlers
 
@@ -93,6 +94,14 @@ def _init_login(app: Flask) -> None:
         return htmx.redirect_to(target)
 
 
+def _connect_receivers() -> None:
+    """Domains that follow other domains' events (portal/events.py); connecting twice is harmless."""
+    # Timesheets and finance (issue 6)
+    from portal.finance.receivers import connect as connect_finance
+
+    connect_finance()
+
+
 def _register_blueprints(app: Flask) -> None:
     from portal.auth.views import bp as auth_bp
     from portal.integrations.views import bp as integrations_bp
@@ -101,6 +110,13 @@ def _register_blueprints(app: Flask) -> None:
     from portal.projects.views import bp as projects_bp
 
     for bp in (auth_bp, projects_bp, crm_bp, org_bp, integrations_bp):
+        app.register_blueprint(bp)
+
+    # Timesheets and finance (issue 6)
+    from portal.finance.views import bp as finance_bp
+    from portal.timesheets.views import bp as timesheets_bp
+
+    for bp in (timesheets_bp, finance_bp):
         app.register_blueprint(bp)
 
 
