@@ -114,7 +114,7 @@ class RateBook:
         return cls(session.execute(
             select(ResourceRate.resource_id, ResourceRate.effective_from, ResourceRate.amount)
             .where(ResourceRate.resource_id.in_(ids), ResourceRate.rate_type == rate_type)
-        ).tuples())
+        ).all())
 
     def on(self, resource_id: int, day: date) -> Decimal | None:
         """The rate effective on `day` (ResourceRate.effective's rule), or None when there is none."""

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 from wtforms import DateField, DecimalField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from portal.forms import PortalForm
 from portal.projects.forms import optional_int
 
-BILLABLE_CHOICES = [("", "As the offering"), ("yes", "Billable"), ("no", "Not billable")]
+BILLABLE_CHOICES = [SelectChoice("", "As the offering"), SelectChoice("yes", "Billable"),
+                    SelectChoice("no", "Not billable")]
 
 
 def billable_value(choice: str) -> bool | None:
@@ -34,13 +36,13 @@ class DecisionForm(PortalForm):
 
     version = IntegerField(validators=[InputRequired(message="Reload the page and try again.")])
     reason = TextAreaField("Reason", validators=[Optional(), Length(max=2000)])
-    then = SelectField("Afterwards", choices=[("draft", "Return it to the person to change (draft)"),
-                                              ("submitted", "Put it back in the approval queue (submitted)")],
-                       default="draft")
+    then = SelectField("Afterwards", choices=[
+        SelectChoice("draft", "Return it to the person to change (draft)"),
+        SelectChoice("submitted", "Put it back in the approval queue (submitted)")], default="draft")
     # Which page the button was on, so the answer re-renders that page's region.
     view = HiddenField(default="detail")
 
 
 class BulkDecisionForm(PortalForm):
-    action = SelectField(choices=[("approve", "Approve"), ("reject", "Reject")])
+    action = SelectField(choices=[SelectChoice("approve", "Approve"), SelectChoice("reject", "Reject")])
     reason = TextAreaField("Reason (needed to reject)", validators=[Optional(), Length(max=2000)])

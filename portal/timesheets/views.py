@@ -53,7 +53,7 @@ def _week_page(resource, day: date, status: int = 200, form: EntryForm | None = 
     if form is None:
         default_day = today() if week.start <= today() <= week.end else week.start
         form = EntryForm(formdata=None, work_date=default_day)
-    form.offering_id.choices = dict(weeks.offering_choices(db.session, resource.id))
+    form.offering_id.choices = weeks.offering_choices(db.session, resource.id)
     actions = [a for a in OWNER_ACTIONS if week.sheet and workflow.may(db.session, current_user, week.sheet, a)]
     return htmx.render("timesheets/week.html", block="week", status=status, week=week, form=form, actions=actions,
                        edit_form=edit_form, edit_entry_id=edit_entry_id,
@@ -71,7 +71,7 @@ def my_time():
 def add_entry():
     resource = weeks.whose_time(db.session, current_user, request.args.get("resource", type=int))
     form = EntryForm()
-    form.offering_id.choices = dict(weeks.offering_choices(db.session, resource.id))
+    form.offering_id.choices = weeks.offering_choices(db.session, resource.id)
     entry = submit(form, lambda: entries.add_entry(
         db.session, current_user, resource_id=resource.id, offering_id=form.offering_id.data,
         work_date=form.work_date.data, hours=form.hours.data, description=form.description.data or "",

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
+from wtforms.fields.choices import SelectChoice
 
 from portal.auth import policy
 from portal.auth.models import User
@@ -84,7 +85,7 @@ def week(session: Session, resource: Resource, day: date) -> Week:
     return Week(resource, start, end, sheet, entries, dict(day_totals), sorted(project_totals.items()), recent)
 
 
-def offering_choices(session: Session, resource_id: int) -> list[tuple[str, list[tuple[int, str]]]]:
+def offering_choices(session: Session, resource_id: int) -> list[SelectChoice]:
     """Offerings open for time, grouped: the person's own assignments first, then every other one."""
     offerings = session.scalars(
         select(Offering).join(Project).where(Offering.archived.is_(False))
@@ -94,9 +95,12 @@ def offering_choices(session: Session, resource_id: int) -> list[tuple[str, list
     mine, others = [], []
     for offering in offerings:
         if policy.time_entry_refusal(offering.project) is None:
-            choice = (offering.id, f"{offering.project.name} · {offering.name}")
-            (mine if offering.id in assigned else others).append(choice)
-    return [(label, group) for label, group in (("Your assignments", mine), ("Other offerings", others)) if group]
+            label = f"{offering.project.name} · {offering.name}"
+            if offering.id in assigned:
+                mine.append(SelectChoice(str(offering.id), label, optgroup="Your assignments"))
+            else:
+                others.append(SelectChoice(str(offering.id), label, optgroup="Other offerings"))
+    return mine + others
 
 
 @dataclass
