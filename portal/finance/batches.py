@@ -21,6 +21,7 @@ from portal.auth import policy
 from portal.auth.models import User
 from portal.errors import Conflict, NotFound
 from portal.finance.forecasts import projects_with_forecasts, refresh_forecast
+from portal.finance.ledger import Outcome
 from portal.finance.models import FinancialTransaction, FiscalPeriod, TransactionKind, UnpostedPortion
 from portal.finance.posting import post_timesheet
 from portal.integrations import runs
@@ -75,7 +76,7 @@ def start_reforecast(session: Session, actor: User | str | None) -> SyncRun:
     return run
 
 
-def _targets(session: Session, run: SyncRun) -> list[list]:
+def list_targets(session: Session, run: SyncRun) -> list[list]:
     """[["timesheet", id] | ["project", id], ...] the run works through."""
     if run.kind == POST_HELD:
         ids = session.scalars(select(Timesheet.id).where(Timesheet.status == TimesheetStatus.APPROVED,
@@ -97,6 +98,11 @@ def _targets(session: Session, run: SyncRun) -> list[list]:
     return [["project", i] for i in projects_with_forecasts(session)]
 
 
+def bring_up_to_date(session: Session, kind: str, ident: int) -> Outcome:
+    """One target of a run: a timesheet's actuals or a project's forecast (flushes, does not commit)."""
+    return post_timesheet(session, ident) if kind == "timesheet" else refresh_forecast(session, ident)
+
+
 def run_batch(session: Session, run_id: int) -> None:
     run = runs.claim(session, run_id)
     if run is None:
@@ -104,14 +110,14 @@ def run_batch(session: Session, run_id: int) -> None:
     try:
         targets = run.checkpoint.get("targets")
         if targets is None:
-            targets = _targets(session, run)
+            targets = list_targets(session, run)
             runs.report(session, run, total=len(targets), checkpoint={"targets": targets, "done": 0},
                         text=f"{len(targets)} to bring up to date")
         done = run.checkpoint.get("done", 0)
         counts: dict[str, int] = {}
         for index in range(done, len(targets)):
             kind, ident = targets[index]
-            outcome = post_timesheet(session, ident) if kind == "timesheet" else refresh_forecast(session, ident)
+            outcome = bring_up_to_date(session, kind, ident)
             for key in ("created", "deleted"):
                 counts[f"{kind}_transactions_{key}"] = counts.get(f"{kind}_transactions_{key}", 0) + getattr(outcome, key)
             session.commit()
