@@ -187,8 +187,8 @@ def can_decide_timesheet(user: Any, timesheet: Any, projects: list[Project]) -> 
 
 
 def can_view_project_finance(user: Any, project: Project) -> bool:
-    """Money (rates, actuals) is for admins, MPE users and the project's PM team."""
-    return is_admin(user) or is_mpe(user) or is_pm_of(user, project)
+    """Money (rates, actuals) is for admins, MPE users, approvers (their approvals make it) and the PM team."""
+    return approves_everyone(user) or is_mpe(user) or is_pm_of(user, project)
 
 
 def can_view_finance(user: Any) -> bool:

@@ -113,10 +113,19 @@ class GridRow:
         return sum(self.by_day.values(), Decimal("0"))
 
 
-def hours_grid(entries: list[TimeEntry]) -> list[GridRow]:
+@dataclass
+class Grid:
     """Hours per project · offering (rows) and day (columns), for reading a week at a glance."""
+
+    rows: list[GridRow]
+    day_totals: dict[date, Decimal]
+
+
+def hours_grid(entries: list[TimeEntry]) -> Grid:
     rows: dict[str, dict[date, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    totals: dict[date, Decimal] = defaultdict(Decimal)
     for entry in entries:
         label = f"{entry.project.name} · {entry.offering.name if entry.offering else 'no offering'}"
         rows[label][entry.work_date] += entry.hours
-    return [GridRow(label, dict(days)) for label, days in sorted(rows.items())]
+        totals[entry.work_date] += entry.hours
+    return Grid([GridRow(label, dict(days)) for label, days in sorted(rows.items())], dict(totals))
