@@ -73,7 +73,7 @@ def refresh_forecast(session: Session, project_id: int, actor: str = ACTOR) -> O
     names: dict[int, str] = {}
     for booking, day, hours in booked:
         rate = rates.on(booking.resource_id, day)
-        category = cost_category_for(project, booking.resource, settings)
+        category = cost_category_for(project.default_cost_category_id, booking.resource, settings)
         if rate is None or category is None:
             continue  # like actuals: no rate (or nowhere to put it), no forecast
         period = calendar.period_on(day)

@@ -19,9 +19,12 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import exists, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import exists, insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+
+from portal.columns import utcnow
 
 from portal.finance.models import (
     FinancialItem,
@@ -207,52 +210,61 @@ def reconcile(session: Session, desired: list[Posting], existing: list[Financial
         outcome.deleted += 1
         if posting is not None:
             wanted[posting.key] = posting
-    # Deletions first: a changed transaction is re-created under the same (unique) posting key.
-    session.flush()
-    items: dict[tuple[int, int, int], FinancialItem] = {}
-    for posting in sorted(wanted.values(), key=lambda p: (p.project_id, p.resource_id, p.cost_category_id, p.key)):
+    if outcome.deleted:
+        session.flush()  # deletions first: a changed transaction comes back under the same (unique) key
+    to_create = []
+    for posting in sorted(wanted.values(), key=lambda p: p.key):
         if calendar.locked_on(posting.date):
             outcome.blocked.append(Blocked(posting, None))
-            continue
-        natural_key = (posting.project_id, posting.resource_id, posting.cost_category_id)
-        if natural_key not in items:
-            items[natural_key], created = _ensure_item(session, posting)
-            outcome.items_created += created
-        session.add(FinancialTransaction(
-            item=items[natural_key], kind=posting.kind, date=posting.date, hours=posting.hours,
-            amount=posting.amount, fiscal_period_id=posting.fiscal_period_id, timesheet_id=posting.timesheet_id,
-            posting_key=posting.key, split_note=posting.split_note,
-            lines=[FinancialTransactionLine(offering_id=o, hours=h, amount=a) for o, (h, a) in posting.lines.items()],
-        ))
-        outcome.created += 1
-    session.flush()
-    outcome.items_deleted = _delete_empty_items(session, touched - {i.id for i in items.values()})
+        else:
+            to_create.append(posting)
+    items, outcome.items_created = _ensure_items(session, {
+        (p.project_id, p.resource_id, p.cost_category_id): p.resource_name for p in to_create})
+    if to_create:
+        # Core inserts: one statement for the transactions and one for their lines, whatever their number.
+        ids = dict(session.execute(insert(FinancialTransaction).returning(
+            FinancialTransaction.posting_key, FinancialTransaction.id), [dict(
+                item_id=items[(p.project_id, p.resource_id, p.cost_category_id)], kind=p.kind, date=p.date,
+                hours=p.hours, amount=p.amount, fiscal_period_id=p.fiscal_period_id, timesheet_id=p.timesheet_id,
+                posting_key=p.key, split_note=p.split_note) for p in to_create]).all())
+        session.execute(insert(FinancialTransactionLine), [
+            dict(transaction_id=ids[p.key], offering_id=o, hours=h, amount=a)
+            for p in to_create for o, (h, a) in p.lines.items()])
+        outcome.created = len(to_create)
+    outcome.items_deleted = _delete_empty_items(session, touched - set(items.values()))
     return outcome
 
 
-def _item_query(project_id: int, resource_id: int, cost_category_id: int):
-    # Locked: a concurrent posting deleting this item (its last transaction recalled) waits for us, or we for it.
-    return (select(FinancialItem)
-            .where(FinancialItem.project_id == project_id, FinancialItem.resource_id == resource_id,
-                   FinancialItem.cost_category_id == cost_category_id)
-            .with_for_update().execution_options(populate_existing=True))
+ItemKey = tuple[int, int, int]  # project, resource, cost category
 
 
-def _ensure_item(session: Session, posting: Posting) -> tuple[FinancialItem, bool]:
-    """The project's item for the resource and cost category, created on first use (seed 003). Actuals and
-    forecasts share it; the unique key makes concurrent first postings agree on one item."""
-    query = _item_query(posting.project_id, posting.resource_id, posting.cost_category_id)
-    item = session.scalar(query)
-    if item is not None:
-        return item, False
-    try:
-        with session.begin_nested():
-            item = FinancialItem(project_id=posting.project_id, resource_id=posting.resource_id,
-                                 cost_category_id=posting.cost_category_id, name=posting.resource_name)
-            session.add(item)
-        return item, True
-    except IntegrityError:
-        return session.scalar(query), False
+def _ensure_items(session: Session, wanted: dict[ItemKey, str]) -> tuple[dict[ItemKey, int], int]:
+    """The item ids for `wanted` (key -> the resource's name), created on first use (seed 003: "a financial item
+    sharing the resource's name"). Actuals and forecasts share them; inserting with ON CONFLICT DO NOTHING
+    makes concurrent first postings agree on one item. The rows are locked (PostgreSQL), so a concurrent
+    posting that is about to delete an emptied item waits for us, or we for it."""
+    if not wanted:
+        return {}, 0
+
+    def load() -> dict[ItemKey, int]:
+        query = (select(FinancialItem.project_id, FinancialItem.resource_id, FinancialItem.cost_category_id,
+                        FinancialItem.id)
+                 .where(FinancialItem.project_id.in_({k[0] for k in wanted}),
+                        FinancialItem.resource_id.in_({k[1] for k in wanted}))
+                 .order_by(FinancialItem.id).with_for_update())
+        return {(p, r, c): i for p, r, c, i in session.execute(query)}
+
+    found = load()
+    missing = sorted(set(wanted) - set(found))
+    if missing:
+        dialect_insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        now = utcnow()
+        session.execute(dialect_insert(FinancialItem).values([
+            dict(project_id=p, resource_id=r, cost_category_id=c, name=wanted[(p, r, c)], created_at=now,
+                 updated_at=now) for p, r, c in missing
+        ]).on_conflict_do_nothing(index_elements=["project_id", "resource_id", "cost_category_id"]))
+        found = load()
+    return {key: found[key] for key in wanted}, len(missing)
 
 
 def _delete_empty_items(session: Session, item_ids: set[int]) -> int:

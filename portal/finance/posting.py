@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Row, delete, select
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from portal import audit
 from portal.columns import utcnow
@@ -53,9 +53,9 @@ from portal.timesheets.models import PostingStatus, TimeEntry, Timesheet, Timesh
 ACTOR = "finance posting"
 
 
-def cost_category_for(project: Project, resource: Resource, settings: OrgSettings) -> int | None:
+def cost_category_for(project_category_id: int | None, resource: Resource, settings: OrgSettings) -> int | None:
     """Seed 003: the project's default cost category, else the resource's, else the system default."""
-    return project.default_cost_category_id or resource.default_cost_category_id or settings.default_cost_category_id
+    return project_category_id or resource.default_cost_category_id or settings.default_cost_category_id
 
 
 @dataclass
@@ -91,14 +91,23 @@ def _segment_index(segments: list[Segment], day: date) -> int:
     return next(i for i, s in enumerate(segments) if s.start <= day <= s.end)
 
 
-def plan_actuals(sheet: Timesheet, entries: list[TimeEntry], rates: RateBook, settings: OrgSettings,
+def _worked(session: Session, timesheet_id: int) -> list[Row]:
+    """The timesheet's entries as plain rows, with their project's default cost category."""
+    return list(session.execute(
+        select(TimeEntry.project_id, TimeEntry.offering_id, TimeEntry.work_date, TimeEntry.hours,
+               Project.default_cost_category_id.label("project_category_id"))
+        .join(Project, TimeEntry.project_id == Project.id).where(TimeEntry.timesheet_id == timesheet_id)
+    ).all())
+
+
+def plan_actuals(sheet: Timesheet, entries: list[Row], rates: RateBook, settings: OrgSettings,
                  segments: list[Segment]) -> Plan:
     """The transactions and unposted portions an approved timesheet should have, and what it skipped."""
     resource = sheet.resource
     sums: dict[tuple[int, int], dict[int | None, list[Decimal]]] = defaultdict(
         lambda: defaultdict(lambda: [ZERO, ZERO]))
-    projects: dict[int, Project] = {}
-    skipped: list[TimeEntry] = []
+    project_categories: dict[int, int | None] = {}
+    skipped: list[Row] = []
     for entry in entries:
         rate = rates.on(resource.id, entry.work_date)
         if rate is None:
@@ -107,7 +116,7 @@ def plan_actuals(sheet: Timesheet, entries: list[TimeEntry], rates: RateBook, se
         line = sums[(entry.project_id, _segment_index(segments, entry.work_date))][entry.offering_id]
         line[0] += entry.hours
         line[1] += entry.hours * rate
-        projects[entry.project_id] = entry.project
+        project_categories[entry.project_id] = entry.project_category_id
 
     postings: list[Posting] = []
     unposted: list[Unposted] = []
@@ -118,7 +127,7 @@ def plan_actuals(sheet: Timesheet, entries: list[TimeEntry], rates: RateBook, se
         if amount == ZERO:
             continue  # seed 003: a period that computes to 0 creates no transaction
         key = f"actual:{sheet.id}:{project_id}:{segment.start:%Y%m%d}"
-        category = cost_category_for(projects[project_id], resource, settings)
+        category = cost_category_for(project_categories[project_id], resource, settings)
         if category is None:
             unposted.append(Unposted(key, project_id, None, segment, hours, amount, UnpostedReason.NO_COST_CATEGORY,
                                      "No cost category: set one on the project, the resource or in the "
@@ -188,8 +197,9 @@ def post_timesheet(session: Session, timesheet_id: int, actor: str = ACTOR) -> O
     The timesheet row is locked for the duration, so concurrent jobs for one timesheet run one after the
     other; the second finds the ledger already right and changes nothing.
     """
-    sheet = session.scalar(select(Timesheet).where(Timesheet.id == timesheet_id).with_for_update()
-                           .execution_options(populate_existing=True))
+    sheet = session.scalar(select(Timesheet).where(Timesheet.id == timesheet_id)
+                           .options(joinedload(Timesheet.resource, innerjoin=True))
+                           .with_for_update(of=Timesheet).execution_options(populate_existing=True))
     if sheet is None:
         raise NotFound("That timesheet does not exist.")
     settings = get_settings(session)
@@ -203,9 +213,7 @@ def post_timesheet(session: Session, timesheet_id: int, actor: str = ACTOR) -> O
         sheet.posting_status = PostingStatus.POSTED if existing else PostingStatus.HELD
         return Outcome(kept=len(existing))
 
-    entries = list(session.scalars(
-        select(TimeEntry).where(TimeEntry.timesheet_id == sheet.id).options(selectinload(TimeEntry.project))
-    )) if approved else []
+    entries = _worked(session, sheet.id) if approved else []
     days = [sheet.period_start, sheet.period_end, *(e.work_date for e in entries), *(t.date for t in existing)]
     calendar = FiscalCalendar.load(session, min(days), max(days), share_lock=True)
     segments = calendar.segments(min(days), max(days))
