@@ -25,7 +25,6 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
-from flask import g, has_app_context
 from flask.testing import FlaskClient
 from itsdangerous import URLSafeTimedSerializer
 from jinja2 import ChoiceLoader, FileSystemLoader
@@ -230,9 +229,6 @@ class PortalClient(FlaskClient):
         with self.session_transaction() as flask_session:
             flask_session["_user_id"] = str(user.id)
             flask_session["_fresh"] = True
-        # Requests reuse the test's app context, where Flask-Login caches the user of the last request.
-        if has_app_context():
-            g.pop("_login_user", None)
 
 
 @pytest.fixture

@@ -29,7 +29,6 @@ def project(session, org, months):
     post_timesheet(session, timesheet(session, dana, CROSSING, [(build, CROSSING, 8), (build, date(2026, 3, 1), 2)]).id)
     finance.set_period_lock(session, "test", months["2026-03"].id, True)
     post_timesheet(session, timesheet(session, dana, MONDAY, [(build, MONDAY, 8)]).id)
-    session.commit()
     return project
 
 
@@ -57,7 +56,8 @@ def test_the_finance_tab_keeps_money_from_staff(client, login_as, project):
 
 def test_the_project_csv_export_lists_its_transactions(client, login_as, project):
     login_as("pm", permissions=["maintain_projects"])
-    response = client.get(f"/projects/{project.id}/finance.csv")
+    # Buffered: the export streams, and the body must be read while the request's context is alive.
+    response = client.get(f"/projects/{project.id}/finance.csv", buffered=True)
     lines = response.get_data(as_text=True).strip().split("\r\n")
     assert response.mimetype == "text/csv" and "attachment" in response.headers["Content-Disposition"]
     assert len(lines) == 3 and lines[1].startswith("2026-02-28,Northwind,Dana,Professional services,actual,8.0000,400.00")
@@ -74,14 +74,15 @@ def test_the_actuals_page_filters_by_period_and_project_and_exports_the_same(cli
     february = months["2026-02"].id
     body = client.get(f"/finance/actuals?period={february}&project={project.id}").get_data(as_text=True)
     assert '<strong id="ledger-count">1</strong>' in body and '<strong id="ledger-amount">400.00</strong>' in body
-    csv = client.get(f"/finance/actuals.csv?period={february}&project={project.id}").get_data(as_text=True)
+    csv = client.get(f"/finance/actuals.csv?period={february}&project={project.id}", buffered=True).get_data(
+        as_text=True)
     assert csv.count("\r\n") == 2 and "Northwind" in csv and "Other" not in csv
     assert client.get("/finance/actuals?kind=forecast").get_data(as_text=True).count('class="txn txn-forecast"') == 1
 
 
 def test_the_actuals_page_says_when_the_sync_is_off(client, login_as, session, org):
     org.finance_sync_enabled = False
-    session.commit()
+    session.flush()
     login_as("admin")
     assert "approving timesheets posts nothing" in client.get("/finance/actuals").get_data(as_text=True)
     login_as("staff")
@@ -90,7 +91,6 @@ def test_the_actuals_page_says_when_the_sync_is_off(client, login_as, session, o
 
 def test_overlapping_fiscal_periods_are_refused_on_the_page(client, login_as, session, months):
     login_as("admin")
-    session.commit()
     response = client.post("/finance/fiscal-periods", htmx=True,
                            data={"name": "Spring", "start_date": "2026-03-15", "end_date": "2026-04-15"})
     assert response.status_code == 422 and "may not overlap: 2026-03" in response.get_data(as_text=True)
@@ -103,10 +103,10 @@ def test_overlapping_fiscal_periods_are_refused_on_the_page(client, login_as, se
 def test_locking_and_unlocking_a_period_from_the_page(client, login_as, session, months, run_jobs):
     login_as("admin")
     period = months["2026-01"]
-    session.commit()
     response = client.post(f"/finance/fiscal-periods/{period.id}/lock", htmx=True)
     assert response.status_code == 200 and "Locked 2026-01" in response.get_data(as_text=True)
-    assert session.get(FiscalPeriod, period.id).locked
+    session.refresh(period)
+    assert period.locked
     response = client.post(f"/finance/fiscal-periods/{period.id}/unlock", htmx=True)
     body = response.get_data(as_text=True)
     assert "Unlocked 2026-01" in body and "/sync-runs/" in body  # the run re-posting what the lock held back
@@ -115,14 +115,12 @@ def test_locking_and_unlocking_a_period_from_the_page(client, login_as, session,
 
 def test_mpe_users_see_the_pages_but_only_admins_lock(client, login_as, session, months):
     login_as("pm", permissions=["maintain_projects"])
-    session.commit()
     assert client.get("/finance/fiscal-periods").status_code == 200
     assert client.post(f"/finance/fiscal-periods/{months['2026-01'].id}/lock").status_code == 403
 
 
 def test_cost_categories_are_added_and_edited_on_their_pages(client, login_as, session):
     login_as("admin")
-    session.commit()
     response = client.post("/finance/cost-categories", htmx=True, data={"name": "Subcontractors", "code": "SUB"})
     assert response.headers.get("HX-Redirect", "").endswith("/finance/cost-categories")
     category = session.scalar(select(CostCategory).where(CostCategory.name == "Subcontractors"))
@@ -140,7 +138,7 @@ def test_post_now_starts_a_run_the_page_can_watch(client, session, org, run_jobs
     sheet = timesheet(session, ResourceFactory(rates={"cost": "50"}), MONDAY, [(OfferingFactory(), MONDAY, 8)])
     post_timesheet(session, sheet.id)
     org.finance_sync_enabled = True
-    session.commit()
+    session.flush()
     client.login(admin)
     assert "Post now" in client.get("/finance/actuals").get_data(as_text=True)
     response = client.post("/finance/post-held", htmx=True)

@@ -1,8 +1,4 @@
-"""My time, the approvals queue and a timesheet's page over HTTP: fragments, 422s, rights, query counts.
-
-The test client's requests share the test's session, so a test commits its arrangement before a request
-whose failure rolls back (the outer transaction still discards everything afterwards).
-"""
+"""My time, the approvals queue and a timesheet's page over HTTP: fragments, 422s, rights, query counts."""
 
 from __future__ import annotations
 
@@ -62,7 +58,6 @@ def test_entering_changing_and_deleting_time_on_my_week(client, session, me):
                                             ("lots", "Not a valid decimal value")])
 def test_negative_or_absurd_hours_are_refused_with_a_422(client, session, me, hours, message):
     offering = OfferingFactory()
-    session.commit()
     response = client.post("/time/entries", htmx=True, data={
         "offering_id": offering.id, "work_date": WEEK, "hours": hours, "description": "", "billable": ""})
     assert response.status_code == 422 and message in response.get_data(as_text=True)
@@ -72,7 +67,6 @@ def test_negative_or_absurd_hours_are_refused_with_a_422(client, session, me, ho
 def test_submitting_my_week_and_a_stale_form_is_refused(client, session, me):
     _, resource = me
     sheet = timesheet(session, resource, MONDAY, [(OfferingFactory(), MONDAY, 8)], status="draft")
-    session.commit()
     stale = client.post(f"/timesheets/{sheet.id}/submit", htmx=True,
                         data={"version": sheet.version - 1, "view": "week"})
     assert stale.status_code == 422 and "changed since you opened it" in stale.get_data(as_text=True)
@@ -143,7 +137,6 @@ def test_bulk_approval_over_htmx_approves_the_selection_and_posts(client, sessio
 def test_bulk_reject_without_a_reason_is_a_422(client, session, login_as):
     login_as("approver")
     sheet = timesheet(session, ResourceFactory(), MONDAY, [(OfferingFactory(), MONDAY, 8)], status="submitted")
-    session.commit()
     response = client.post("/approvals/decide", htmx=True,
                            data={"action": "reject", "selected": [f"{sheet.id}:{sheet.version}"], "reason": ""})
     assert response.status_code == 422 and "Enter a reason." in response.get_data(as_text=True)
@@ -155,7 +148,6 @@ def test_a_timesheet_page_shows_its_hours_and_history_to_those_who_may_see_it(cl
     owner, stranger, approver = UserFactory(role="staff"), UserFactory(role="staff"), UserFactory(role="approver")
     sheet = timesheet(session, ResourceFactory(user=owner, name="Dana"), MONDAY,
                       [(OfferingFactory(name="Build"), MONDAY, 8)], status="submitted")
-    session.commit()
     client.login(stranger)
     assert client.get(f"/timesheets/{sheet.id}").status_code == 403
     client.login(approver)
@@ -170,9 +162,7 @@ def test_a_timesheet_page_shows_its_hours_and_history_to_those_who_may_see_it(cl
 
 
 def _count_queries(app, client, session, user, url) -> int:
-    """Statements one request runs, starting cold (the test shares its session with the requests)."""
-    session.commit()
-    session.expire_all()
+    """Statements one request runs (each request has its own session, so each starts cold)."""
     client.login(user)
     statements = []
 
