@@ -119,7 +119,8 @@ def run_batch(session: Session, run_id: int) -> None:
             kind, ident = targets[index]
             outcome = bring_up_to_date(session, kind, ident)
             for key in ("created", "deleted"):
-                counts[f"{kind}_transactions_{key}"] = counts.get(f"{kind}_transactions_{key}", 0) + getattr(outcome, key)
+                name = f"{kind}_transactions_{key}"
+                counts[name] = counts.get(name, 0) + getattr(outcome, key)
             session.commit()
             if (index + 1) % REPORT_EVERY == 0 or index + 1 == len(targets):
                 runs.report(session, run, done=index + 1, checkpoint={"done": index + 1}, add=counts)

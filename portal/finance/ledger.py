@@ -25,7 +25,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from portal.columns import utcnow
-
 from portal.finance.models import (
     FinancialItem,
     FinancialTransaction,

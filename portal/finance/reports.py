@@ -123,8 +123,9 @@ def project_finance(session: Session, project: Project) -> ProjectFinance:
         .options(selectinload(UnpostedPortion.resource), selectinload(UnpostedPortion.fiscal_period))
         .order_by(UnpostedPortion.start_date, UnpostedPortion.id)
     ))
-    result = ProjectFinance(items, offerings, unposted, session.scalar(_timesheets_on(project.id, PostingStatus.PENDING)),
-                            session.scalar(_timesheets_on(project.id, PostingStatus.HELD)))
+    result = ProjectFinance(items, offerings, unposted,
+                            pending=session.scalar(_timesheets_on(project.id, PostingStatus.PENDING)),
+                            held=session.scalar(_timesheets_on(project.id, PostingStatus.HELD)))
     result.scale = max([ZERO, *(v for r in offerings for v in (r.budget or ZERO, r.actual, r.forecast))])
     return result
 

@@ -123,7 +123,8 @@ def approval_queue(session: Session, user: User, filters: Filters, after: str | 
         query = query.where(or_(Timesheet.period_start > start,
                                 and_(Timesheet.period_start == start, Timesheet.id > ident)))
     sheets = list(session.scalars(query.order_by(Timesheet.period_start, Timesheet.id).limit(limit + 1)))
-    next_cursor = f"{sheets[limit - 1].period_start.isoformat()}_{sheets[limit - 1].id}" if len(sheets) > limit else None
+    last = sheets[limit - 1] if len(sheets) > limit else None
+    next_cursor = f"{last.period_start.isoformat()}_{last.id}" if last else None
     sheets = sheets[:limit]
 
     per_sheet: dict[int, list[tuple[int, Decimal]]] = {s.id: [] for s in sheets}

@@ -59,7 +59,8 @@ def _world(session, week_hours):
     sheets = []
     for index, start in enumerate(WEEKS):
         person = (ann, bob)[index % 2]
-        entries = [(offerings[(index + day) % 3], start + timedelta(days=day), h) for day, h in enumerate(week_hours[index])]
+        entries = [(offerings[(index + day) % 3], start + timedelta(days=day), h)
+                   for day, h in enumerate(week_hours[index])]
         sheets.append(timesheet(session, person, start, entries, status="submitted"))
     return periods, sheets
 

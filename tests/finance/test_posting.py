@@ -32,7 +32,8 @@ def _set_status(session, sheet, status):
 def test_amount_is_hours_times_the_rate_of_the_chosen_type_effective_on_the_work_date(session, org):
     resource = ResourceFactory(rates={"cost": "50", "sell": "120"})
     # A raise from Wednesday: Monday and Tuesday keep the old rate.
-    session.add(ResourceRate(resource=resource, rate_type="cost", amount=Decimal("60"), effective_from=MONDAY + timedelta(days=2)))
+    session.add(ResourceRate(resource=resource, rate_type="cost", amount=Decimal("60"),
+                             effective_from=MONDAY + timedelta(days=2)))
     offering = OfferingFactory()
     sheet = timesheet(session, resource, MONDAY, [(offering, MONDAY, 8), (offering, MONDAY + timedelta(days=3), "7.5")])
     post_timesheet(session, sheet.id)

@@ -162,7 +162,8 @@ def test_bulk_approval_decides_each_timesheet_on_its_own(session, staff, approve
     _, resource = staff
     fresh = _submitted(session, resource)
     stale = _submitted(session, resource, start=MONDAY + timedelta(weeks=1))
-    result = workflow.decide_many(session, approver, "approve", [(fresh.id, fresh.version), (stale.id, stale.version - 1)])
+    result = workflow.decide_many(session, approver, "approve",
+                                  [(fresh.id, fresh.version), (stale.id, stale.version - 1)])
     assert [s.id for s in result.done] == [fresh.id]
     ((which, why),) = result.refused
     assert "week of 09 Mar 2026" in which and "changed since you opened it" in why
