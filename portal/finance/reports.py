@@ -7,12 +7,12 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Select, and_, case, exists, func, or_, select
+from sqlalchemy import Select, case, exists, func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from portal import paging
 from portal.errors import InvalidInput
 from portal.finance.models import (
     CostCategory,
@@ -166,29 +166,16 @@ def _ledger_conditions(filters: LedgerFilters) -> list:
     return conditions
 
 
-def _decode(cursor: str | None) -> tuple[date, int] | None:
-    if not cursor:
-        return None
-    try:
-        day, ident = cursor.split("_")
-        return date.fromisoformat(day), int(ident)
-    except ValueError:
-        raise InvalidInput("That page link is broken; start from the first page.") from None
-
-
 def transactions(session: Session, filters: LedgerFilters, after: str | None = None,
                  limit: int = PAGE_SIZE) -> tuple[list[FinancialTransaction], str | None]:
     """Newest first, a page at a time (keyset on date and id)."""
     query = _ledger_query(filters)
-    position = _decode(after)
-    if position:
-        day, ident = position
-        query = query.where(or_(FinancialTransaction.date < day,
-                                and_(FinancialTransaction.date == day, FinancialTransaction.id < ident)))
-    rows = list(session.scalars(query.order_by(FinancialTransaction.date.desc(), FinancialTransaction.id.desc())
-                                .limit(limit + 1)).unique())
-    cursor = f"{rows[limit - 1].date.isoformat()}_{rows[limit - 1].id}" if len(rows) > limit else None
-    return rows[:limit], cursor
+    position = paging.after(FinancialTransaction.date, FinancialTransaction.id, after, descending=True)
+    if position is not None:
+        query = query.where(position)
+    rows = session.scalars(query.order_by(FinancialTransaction.date.desc(), FinancialTransaction.id.desc())
+                           .limit(limit + 1)).unique().all()
+    return paging.page(rows, limit, lambda txn: (txn.date, txn.id))
 
 
 def totals(session: Session, filters: LedgerFilters) -> tuple[int, Decimal, Decimal]:

@@ -15,6 +15,7 @@ from decimal import Decimal
 from sqlalchemy import ColumnElement, and_, distinct, false, func, or_, select, true
 from sqlalchemy.orm import Session, selectinload
 
+from portal import paging
 from portal.auth import policy
 from portal.auth.models import User
 from portal.errors import InvalidInput
@@ -102,30 +103,17 @@ def _conditions(user: User, filters: Filters) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _decode(cursor: str | None) -> tuple[date, int] | None:
-    if not cursor:
-        return None
-    try:
-        day, ident = cursor.split("_")
-        return date.fromisoformat(day), int(ident)
-    except ValueError:
-        raise InvalidInput("That page link is broken; start from the first page.") from None
-
-
 def approval_queue(session: Session, user: User, filters: Filters, after: str | None = None,
                    limit: int = PAGE_SIZE) -> ApprovalQueue:
     """One page of the queue (oldest week first), its rows' hours per project, and the filtered totals."""
     conditions = _conditions(user, filters)
     query = select(Timesheet).where(*conditions).options(selectinload(Timesheet.resource))
-    position = _decode(after)
-    if position:
-        start, ident = position
-        query = query.where(or_(Timesheet.period_start > start,
-                                and_(Timesheet.period_start == start, Timesheet.id > ident)))
-    sheets = list(session.scalars(query.order_by(Timesheet.period_start, Timesheet.id).limit(limit + 1)))
-    last = sheets[limit - 1] if len(sheets) > limit else None
-    next_cursor = f"{last.period_start.isoformat()}_{last.id}" if last else None
-    sheets = sheets[:limit]
+    position = paging.after(Timesheet.period_start, Timesheet.id, after)
+    if position is not None:
+        query = query.where(position)
+    sheets, next_cursor = paging.page(
+        session.scalars(query.order_by(Timesheet.period_start, Timesheet.id).limit(limit + 1)).all(), limit,
+        lambda sheet: (sheet.period_start, sheet.id))
 
     per_sheet: dict[int, list[tuple[int, Decimal]]] = {s.id: [] for s in sheets}
     if sheets:

@@ -43,13 +43,16 @@ def _together(count: int, work) -> list:
     return results
 
 
+def _finance_on(session):
+    settings = get_settings(session)
+    settings.finance_sync_enabled = True
+    settings.default_cost_category_id = CostCategoryFactory().id
+    return ResourceFactory(rates={"cost": "50"}), OfferingFactory()
+
+
 def test_concurrent_approvals_of_one_timesheet_post_once(app, committed):
     with committed() as session:
-        settings = get_settings(session)
-        settings.finance_sync_enabled = True
-        settings.default_cost_category_id = CostCategoryFactory().id
-        resource = ResourceFactory(rates={"cost": "50"})
-        offering = OfferingFactory()
+        resource, offering = _finance_on(session)
         sheet = timesheet(session, resource, CROSSING, [(offering, CROSSING, 8), (offering, CROSSING, 2)],
                           status="submitted")
         approvers = [UserFactory(role="approver").id, UserFactory(role="admin").id]
@@ -86,11 +89,7 @@ def test_concurrent_approvals_of_one_timesheet_post_once(app, committed):
 def test_concurrent_first_postings_of_one_person_share_one_item(app, committed):
     """Two timesheets of one person on one project post at once: the item's unique key keeps it single."""
     with committed() as session:
-        settings = get_settings(session)
-        settings.finance_sync_enabled = True
-        settings.default_cost_category_id = CostCategoryFactory().id
-        resource = ResourceFactory(rates={"cost": "50"})
-        offering = OfferingFactory()
+        resource, offering = _finance_on(session)
         weeks = [CROSSING + timedelta(weeks=w) for w in range(4)]
         ids = [timesheet(session, resource, start, [(offering, start, 8)]).id for start in weeks]
 

@@ -119,3 +119,24 @@ def test_actuals_csv_lists_the_filtered_transactions_safely(session, org, months
     assert row.startswith(f"2026-03-08,{offering.project.name},'=cmd") and ",actual,8.0000,400.00,2026-03," in row
     assert end == ""
     assert reports.totals(session, reports.LedgerFilters()) == (2, Decimal("9"), Decimal("410.00"))
+
+
+def test_the_ledger_pages_newest_first_by_cursor(session, org):
+    from portal.finance import reports
+
+    offering = OfferingFactory()
+    for week in range(5):
+        start = MONDAY + timedelta(weeks=week)
+        post_timesheet(session, timesheet(session, ResourceFactory(rates={"cost": "1"}), start,
+                                          [(offering, start, 1)]).id)
+    seen, cursor = [], None
+    while True:
+        rows, cursor = reports.transactions(session, reports.LedgerFilters(), after=cursor, limit=2)
+        seen.append([t.date for t in rows])
+        if cursor is None:
+            break
+    assert [len(p) for p in seen] == [2, 2, 1]
+    dates = [d for p in seen for d in p]
+    assert dates == sorted(dates, reverse=True) and len(set(dates)) == 5
+    with pytest.raises(InvalidInput, match="page link is broken"):
+        reports.transactions(session, reports.LedgerFilters(), after="yesterday")
