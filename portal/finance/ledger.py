@@ -258,12 +258,13 @@ def _ensure_items(session: Session, wanted: dict[ItemKey, str]) -> tuple[dict[It
     if missing:
         dialect_insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
         now = utcnow()
-        session.execute(dialect_insert(FinancialItem).values([
+        created = session.execute(dialect_insert(FinancialItem).values([
             dict(project_id=p, resource_id=r, cost_category_id=c, name=wanted[(p, r, c)], created_at=now,
                  updated_at=now) for p, r, c in missing
-        ]).on_conflict_do_nothing(index_elements=["project_id", "resource_id", "cost_category_id"]))
+        ]).on_conflict_do_nothing(index_elements=["project_id", "resource_id", "cost_category_id"])).rowcount
         found = load()
-    return {key: found[key] for key in wanted}, len(missing)
+        return {key: found[key] for key in wanted}, created
+    return {key: found[key] for key in wanted}, 0
 
 
 def _delete_empty_items(session: Session, item_ids: set[int]) -> int:
