@@ -75,6 +75,9 @@ def _connect_receivers() -> None:
     """Domains that follow other domains' events (portal/events.py) connect their receivers on import."""
     import portal.integrations.receivers  # noqa: F401  (timesheet tools: pushes and provisioning on change)
     import portal.stages.receivers  # noqa: F401  (stage editor: emails, CRM updates, budget checks)
+    from portal.finance.receivers import connect as connect_finance  # postings and forecasts
+
+    connect_finance()  # connecting twice is harmless
 
 
 def _init_login(app: Flask) -> None:
@@ -123,6 +126,13 @@ def _register_blueprints(app: Flask) -> None:
     from portal.workspaces.views import bp as workspaces_bp
 
     for bp in (stages_bp, planning_bp, expenses_bp, workspaces_bp, forecasts_bp):
+        app.register_blueprint(bp)
+
+    # Timesheets and finance (issue 6)
+    from portal.finance.views import bp as finance_bp
+    from portal.timesheets.views import bp as timesheets_bp
+
+    for bp in (timesheets_bp, finance_bp):
         app.register_blueprint(bp)
 
 

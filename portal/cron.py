@@ -25,6 +25,9 @@ class Scheduled:
 
 SCHEDULE: list[Scheduled] = [
     Scheduled("sweep", "*/5 * * * *", queue.SYNC, "re-enqueue interrupted sync runs and unsent email"),
+    # Timesheets and finance (issue 6)
+    Scheduled("requeue_finance_postings", "*/10 * * * *", queue.POSTINGS,
+              "re-enqueue timesheet postings whose job was lost"),
 ]
 
 

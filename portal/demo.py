@@ -191,6 +191,7 @@ def load(session: Session) -> dict[str, str]:
         services.set_booking(session, ACTOR, project.id, people["dana@demo.test"].id, mode="week",
                              on=today + timedelta(days=7), hours=Decimal("20"))
     _toggl_sandbox_connection(session, clients["Northwind Traders"])
+    _demo_time(session, settings, people, today)
     session.flush()
     _planning_demo(session, users["staff@demo.test"], people["staff@demo.test"], categories["Subcontractors"])
     return {email: str(role) for email, _, role, _ in USERS}
@@ -230,3 +231,31 @@ def _toggl_sandbox_connection(session: Session, northwind: Client) -> None:
     if session.scalar(select(ClientLink).where(ClientLink.connection_id == connection.id)) is None:
         session.add(ClientLink(connection_id=connection.id, client_id=northwind.id, external_id=str(TOGGL_DEMO_CLIENT),
                                external_name="Northwind", method=LinkMethod.CONNECTED))
+
+# Timesheets and finance (issue 6) -------------------------------------------------------------------
+def _demo_time(session: Session, settings, people: dict[str, Resource], today: date) -> None:
+    """Finance sync on, and three weeks of time for two people: two weeks ago approved (the worker posts
+    it), last week submitted (waiting in the approvals queue), this week a draft."""
+    from portal.timesheets import entries, workflow
+    from portal.timesheets.models import Timesheet
+
+    if session.scalar(select(Timesheet.id).limit(1)) is None:  # first load only: an admin may turn it off
+        settings.finance_sync_enabled = True
+    project = session.scalar(select(Project).where(Project.name == "Northwind data platform"))
+    this_week, _ = entries.week_of(today, settings.week_start)
+    for weeks_ago, state in ((2, "approved"), (1, "submitted"), (0, "draft")):
+        start = this_week - timedelta(weeks=weeks_ago)
+        for email, offering in (("staff@demo.test", project.offerings[0]), ("dana@demo.test", project.offerings[1])):
+            resource = people[email]
+            if session.scalar(select(Timesheet.id).where(Timesheet.resource_id == resource.id,
+                                                         Timesheet.period_start == start)):
+                continue
+            for day in range(5 if weeks_ago else min(5, (today - start).days + 1)):
+                entries.add_entry(session, ACTOR, resource_id=resource.id, offering_id=offering.id,
+                                  work_date=start + timedelta(days=day), hours=Decimal("7.5"),
+                                  description="Demo work")
+            sheet = entries.timesheet_for(session, resource.id, start)
+            if state != "draft":
+                workflow.transition(session, ACTOR, sheet.id, "submit", sheet.version)
+            if state == "approved":
+                workflow.transition(session, ACTOR, sheet.id, "approve", sheet.version)

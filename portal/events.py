@@ -32,3 +32,7 @@ deal_updated = _events.signal("deal-updated")
 org_settings_changed = _events.signal("org-settings-changed")
 # sender: the TimeEntry (native or synced). kwargs: session, actor, changes ({"deleted": [False, True]} on delete)
 time_entry_changed = _events.signal("time-entry-changed")
+
+# Timesheets and finance (issue 6) -------------------------------------------------------------------
+# sender: the Timesheet. kwargs: session, actor, from_status, to_status, reason ("" when none was given)
+timesheet_status_changed = _events.signal("timesheet-status-changed")

@@ -156,3 +156,38 @@ def push_all_offerings(run_id: int) -> None:
     from portal.integrations import provisioning
 
     provisioning.run_push_all(db.session, run_id)
+
+# Timesheets and finance (issue 6) -------------------------------------------------------------------
+@job
+def post_timesheet_actuals(timesheet_id: int) -> dict[str, int]:
+    """Post (or remove) one timesheet's actuals: idempotent, one timesheet at a time (row lock)."""
+    from portal.finance.posting import post_timesheet
+
+    outcome = post_timesheet(db.session, timesheet_id)
+    db.session.commit()
+    return outcome.as_dict()
+
+
+@job
+def refresh_forecast(project_id: int) -> dict[str, int]:
+    from portal.finance.forecasts import refresh_forecast as refresh
+
+    outcome = refresh(db.session, project_id)
+    db.session.commit()
+    return outcome.as_dict()
+
+
+@job
+def run_finance_batch(run_id: int) -> None:
+    from portal.finance.batches import run_batch
+
+    run_batch(db.session, run_id)
+
+
+@job
+def requeue_finance_postings() -> list[int]:
+    from portal.finance.receivers import requeue_stale_postings
+
+    ids = requeue_stale_postings(db.session)
+    db.session.commit()
+    return ids

@@ -108,6 +108,11 @@ def enqueue_after_commit(session: Session, func: str, *args: Any, queue: str = I
     )
 
 
+def is_pending(session: Session, func: str, *args: Any) -> bool:
+    """Whether `func(*args)` is already waiting for this transaction's commit (enqueue it once)."""
+    return any(job.func == func and job.args == args for job in session.info.get(_PENDING, []))
+
+
 @event.listens_for(Session, "after_commit")
 def _dispatch_after_commit(session: Session) -> None:
     pending: list[PendingJob] = session.info.pop(_PENDING, [])

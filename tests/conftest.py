@@ -331,3 +331,36 @@ def browser_login(page, email: str, password: str = TEST_PASSWORD) -> None:
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_url(lambda url: "/login" not in url)
+
+
+# Timesheets and finance (issue 6) ---------------------------------------------------------------------
+
+@pytest.fixture
+def org(session):
+    """The organization with Timesheet to Finance Sync on, cost rates and a system default cost category."""
+    from portal.org.services import get_settings
+    from tests.factories import CostCategoryFactory
+
+    settings = get_settings(session)
+    settings.finance_sync_enabled = True
+    settings.finance_rate_type = "cost"
+    settings.default_cost_category_id = CostCategoryFactory(name="Professional services").id
+    session.flush()
+    return settings
+
+
+@pytest.fixture
+def months(session):
+    """Monthly fiscal periods January to June 2026, by name ("2026-03")."""
+    from datetime import date, timedelta
+
+    from tests.factories import FiscalPeriodFactory
+
+    periods = {}
+    for month in range(1, 7):
+        start = date(2026, month, 1)
+        end = date(2026, month + 1, 1) - timedelta(days=1)
+        periods[start.strftime("%Y-%m")] = FiscalPeriodFactory(name=start.strftime("%Y-%m"), start_date=start,
+                                                               end_date=end)
+    session.flush()
+    return periods

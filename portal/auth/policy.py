@@ -364,3 +364,42 @@ def can_link_timesheets(user: Any, project: Project) -> bool:
 def can_resync_timesheet_tools(user: Any) -> bool:
     """Re-push every linked project, offered after Assignment Level Budgeting / Hours Source changes."""
     return is_super_admin(user)
+
+# Timesheets, approvals and finance (issue 6) ---------------------------------------------------------
+def approves_everyone(user: Any) -> bool:
+    """Users with the approver role, and admins, may approve anyone's timesheet."""
+    return is_admin(user) or (is_internal(user) and user.role == Role.APPROVER)
+
+
+def can_decide_timesheet(user: Any, timesheet: Any, projects: list[Project]) -> bool:
+    """Approve, reject or recall a timesheet holding time on `projects`: approvers and admins, or a member
+    of the PM team of every one of those projects. Nobody decides on their own time but a super-admin."""
+    if not is_internal(user):
+        return False
+    if timesheet.resource.user_id == user.id and not is_super_admin(user):
+        return False
+    if approves_everyone(user):
+        return True
+    return bool(projects) and all(is_pm_of(user, p) for p in projects)
+
+
+def can_view_project_finance(user: Any, project: Project) -> bool:
+    """Money (rates, actuals) is for admins, MPE users, approvers (their approvals make it) and the PM team."""
+    return approves_everyone(user) or is_mpe(user) or is_pm_of(user, project)
+
+
+def can_view_finance(user: Any) -> bool:
+    """The organization's actuals, cost categories and fiscal periods."""
+    return is_admin(user) or is_mpe(user)
+
+
+def can_lock_fiscal_periods(user: Any) -> bool:
+    return is_admin(user)
+
+
+def can_view_timesheet(user: Any, timesheet: Any, projects: list[Project]) -> bool:
+    """Its person, approvers and admins, and the PM team of any project it holds time on."""
+    if not is_internal(user):
+        return False
+    return (timesheet.resource.user_id == user.id or approves_everyone(user)
+            or any(is_pm_of(user, p) for p in projects))

@@ -1,14 +1,27 @@
-"""Cost categories and fiscal periods (financial items and transactions come with the posting rules)."""
+"""The project ledger: cost categories, fiscal periods, financial items and their transactions.
+
+An item is one resource's money on one project under one cost category; its transactions are actuals
+(posted from approved timesheets) and forecasts (from bookings). A transaction inside a locked fiscal
+period is never added, changed or deleted; a portion that would land there is kept as an unposted
+portion instead, for finance to act on.
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from portal.columns import Timestamps, UTCDateTime
+from portal.columns import HOURS, MONEY, Timestamps, UTCDateTime, utcnow
 from portal.extensions import db
+
+if TYPE_CHECKING:
+    from portal.projects.models import Offering, Project, Resource
+    from portal.timesheets.models import Timesheet
 
 
 class CostCategory(Timestamps, db.Model):
@@ -24,7 +37,11 @@ class CostCategory(Timestamps, db.Model):
 
 
 class FiscalPeriod(Timestamps, db.Model):
-    """A span of dates in the ledger; nothing is added, changed or deleted inside a locked one."""
+    """A span of dates in the ledger; nothing is added, changed or deleted inside a locked one.
+
+    Periods never overlap: the service checks, and on PostgreSQL an EXCLUDE constraint on the date range
+    settles concurrent creations (migration 0004_finance).
+    """
 
     __tablename__ = "fiscal_periods"
 
@@ -46,3 +63,125 @@ class FiscalPeriod(Timestamps, db.Model):
 
     def __repr__(self) -> str:
         return f"<FiscalPeriod {self.name} {self.start_date}..{self.end_date}{' locked' if self.locked else ''}>"
+
+
+class TransactionKind(StrEnum):
+    ACTUAL = "actual"  # approved timesheet hours × rate
+    FORECAST = "forecast"  # booked hours × rate
+
+
+class FinancialItem(Timestamps, db.Model):
+    """A resource's line in a project's financials under one cost category (seed 003).
+
+    Unique per (project, resource, cost category): actuals and forecasts of the same person and category
+    always share one item, whichever was created first.
+    """
+
+    __tablename__ = "financial_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"), index=True)
+    cost_category_id: Mapped[int] = mapped_column(ForeignKey("cost_categories.id"))
+    # The resource's name when the item was created (seed 003: "a financial item sharing the resource's name").
+    name: Mapped[str] = mapped_column(String(200))
+
+    project: Mapped[Project] = relationship()
+    resource: Mapped[Resource] = relationship()
+    cost_category: Mapped[CostCategory] = relationship()
+
+    __table_args__ = (UniqueConstraint("project_id", "resource_id", "cost_category_id"),)
+
+
+class FinancialTransaction(db.Model):
+    """One amount on an item, dated inside (at most) one fiscal period.
+
+    `posting_key` names what the transaction stands for (a timesheet's project portion in one fiscal
+    period, or a month of forecast); it is unique, so a repeated or concurrent posting cannot double it.
+    """
+
+    __tablename__ = "financial_transactions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("financial_items.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10))
+    date: Mapped[date] = mapped_column(Date, index=True)
+    hours: Mapped[Decimal] = mapped_column(HOURS)
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    fiscal_period_id: Mapped[int | None] = mapped_column(ForeignKey("fiscal_periods.id", ondelete="SET NULL"),
+                                                         index=True)
+    timesheet_id: Mapped[int | None] = mapped_column(ForeignKey("timesheets.id", ondelete="SET NULL"), index=True)
+    posting_key: Mapped[str] = mapped_column(String(120), unique=True)
+    # Why a transaction is one part of a split (shown as a tooltip); empty otherwise.
+    split_note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    item: Mapped[FinancialItem] = relationship()
+    fiscal_period: Mapped[FiscalPeriod | None] = relationship()
+    timesheet: Mapped[Timesheet | None] = relationship()
+    lines: Mapped[list[FinancialTransactionLine]] = relationship(
+        back_populates="transaction", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    __table_args__ = (Index("ix_financial_transactions_item_kind", "item_id", "kind"),)
+
+
+class FinancialTransactionLine(db.Model):
+    """A transaction's share per offering, so budgets (which belong to offerings) meet their actuals."""
+
+    __tablename__ = "financial_transaction_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("financial_transactions.id", ondelete="CASCADE"),
+                                                index=True)
+    offering_id: Mapped[int | None] = mapped_column(ForeignKey("offerings.id", ondelete="SET NULL"), index=True)
+    hours: Mapped[Decimal] = mapped_column(HOURS)
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+
+    transaction: Mapped[FinancialTransaction] = relationship(back_populates="lines")
+    offering: Mapped[Offering | None] = relationship()
+
+
+class UnpostedReason(StrEnum):
+    PERIOD_LOCKED = "period_locked"
+    NO_COST_CATEGORY = "no_cost_category"
+
+
+UNPOSTED_LABELS = {
+    UnpostedReason.PERIOD_LOCKED: "Not posted: period locked",
+    UnpostedReason.NO_COST_CATEGORY: "Not posted: no cost category",
+}
+
+
+class UnpostedPortion(db.Model):
+    """Money an approved timesheet should have posted but could not (yet); the current state, not a log.
+
+    Re-posting the timesheet (after an unlock, or once a cost category exists) posts it and removes the row.
+    """
+
+    __tablename__ = "unposted_portions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    timesheet_id: Mapped[int] = mapped_column(ForeignKey("timesheets.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"))
+    cost_category_id: Mapped[int | None] = mapped_column(ForeignKey("cost_categories.id", ondelete="SET NULL"))
+    fiscal_period_id: Mapped[int | None] = mapped_column(ForeignKey("fiscal_periods.id", ondelete="SET NULL"),
+                                                         index=True)
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    hours: Mapped[Decimal] = mapped_column(HOURS)
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    reason: Mapped[str] = mapped_column(String(30))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    posting_key: Mapped[str] = mapped_column(String(120), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    project: Mapped[Project] = relationship()
+    resource: Mapped[Resource] = relationship()
+    fiscal_period: Mapped[FiscalPeriod | None] = relationship()
+    timesheet: Mapped[Timesheet] = relationship()
+
+    @property
+    def label(self) -> str:
+        return UNPOSTED_LABELS.get(UnpostedReason(self.reason), self.reason)

@@ -17,6 +17,7 @@ from portal.auth import policy
 from portal.auth.models import Role
 from portal.columns import today
 from portal.extensions import db
+from portal.finance import reports as finance_reports
 from portal.finance.services import list_cost_categories
 from portal.forms import submit
 from portal.integrations.panel import project_panels
@@ -309,5 +310,15 @@ def integrations_tab(project_id: int):
 
 @bp.route("/projects/<int:project_id>/finance")
 def finance_tab(project_id: int):
+    """Items with forecast and actual, budget vs actual per offering, transactions, unposted portions."""
     project = _project(project_id)
-    return render_tab("projects/finance.html", project, "finance")
+    money = policy.can_view_project_finance(current_user, project)
+    after = request.args.get("after")
+    context = {}
+    if money:
+        transactions, next_cursor = finance_reports.transactions(
+            db.session, finance_reports.LedgerFilters(project_id=project.id), after=after)
+        context = dict(summary=finance_reports.project_finance(db.session, project), transactions=transactions,
+                       next_cursor=next_cursor, sync_enabled=get_settings(db.session).finance_sync_enabled)
+    return render_tab("projects/finance.html", project, "finance", block="ledger_rows" if after else "tab_content",
+                money=money, **context)

@@ -1,8 +1,8 @@
 """Time entries people type into the portal, and the weekly timesheet every entry belongs to.
 
 An entry joins the timesheet of its resource's week (the week start is an organization setting). A
-submitted or approved timesheet is frozen: its time changes only after it is rejected or recalled.
-Whether a project takes time, and from whom, is its stage's and its own options' decision
+submitted, approved or recalled timesheet is frozen: its time changes once it is rejected, withdrawn or
+returned to draft. Whether a project takes time, and from whom, is its stage's and its own options' decision
 (policy.time_entry_refusal, seed 004); entries may name one of the project's tasks.
 """
 
@@ -26,7 +26,8 @@ from portal.projects.models import Offering, Resource
 from portal.timesheets.models import EntrySource, TimeEntry, Timesheet, TimesheetStatus
 
 MAX_HOURS_PER_DAY = Decimal("24")
-FROZEN = (TimesheetStatus.SUBMITTED, TimesheetStatus.APPROVED)
+# Recalled too: after a recall the timesheet goes back to submitted or to draft, and only a draft changes.
+FROZEN = (TimesheetStatus.SUBMITTED, TimesheetStatus.APPROVED, TimesheetStatus.RECALLED)
 ENTRY_FIELDS = ["resource_id", "offering_id", "project_id", "work_date", "hours", "billable", "description",
                 "task_id", "bill_rate"]
 KEEP = object()  # "leave this field as it is" for optional arguments where None is a value
@@ -57,7 +58,7 @@ def timesheet_for(session: Session, resource_id: int, day: date) -> Timesheet:
 def ensure_editable(sheet: Timesheet) -> None:
     if sheet.status in FROZEN:
         raise Conflict(f"The timesheet for the week of {sheet.period_start:%d %b %Y} is {sheet.status}; "
-                       "its time can change only after it is rejected or recalled.")
+                       "its time can change once it is rejected, withdrawn or returned to draft.")
 
 
 def resource_of(session: Session, user: User) -> Resource | None:

@@ -24,6 +24,7 @@ from portal.columns import HOURS, RATE, Timestamps, UTCDateTime
 from portal.extensions import db
 
 if TYPE_CHECKING:
+    from portal.auth.models import User
     from portal.planning.models import ProjectTask
     from portal.projects.models import Offering, Project, Resource
 
@@ -93,6 +94,24 @@ class TimesheetStatus(StrEnum):
     RECALLED = "recalled"
 
 
+STATUS_LABELS = {
+    TimesheetStatus.DRAFT: "Draft",
+    TimesheetStatus.SUBMITTED: "Submitted",
+    TimesheetStatus.APPROVED: "Approved",
+    TimesheetStatus.REJECTED: "Rejected",
+    TimesheetStatus.RECALLED: "Recalled",
+}
+
+
+class PostingStatus(StrEnum):
+    """Where the timesheet's actuals stand in finance (seed 003)."""
+
+    NONE = "none"  # nothing to post: not approved, or its actuals were removed
+    PENDING = "pending"  # a posting job is queued or running
+    POSTED = "posted"  # the ledger matches the timesheet
+    HELD = "held"  # approved while Timesheet to Finance Sync was off; "Post now" posts it
+
+
 class Timesheet(Timestamps, db.Model):
     """One resource's time for one week (the week start is an organization setting)."""
 
@@ -109,11 +128,27 @@ class Timesheet(Timestamps, db.Model):
     reason: Mapped[str] = mapped_column(Text, default="")
     # Bumped on every change of entries or status: an approval form carrying an older version is stale.
     version: Mapped[int] = mapped_column(Integer, default=1)
+    posting_status: Mapped[str] = mapped_column(String(10), default=PostingStatus.NONE, server_default="none",
+                                                index=True)
+    # When the last posting job was asked for: the sweeper re-enqueues pending postings that went quiet.
+    posting_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # What the last posting skipped without an error (a missing rate), in words, for the approver and finance.
+    posting_note: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     resource: Mapped[Resource] = relationship()
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
     entries: Mapped[list[TimeEntry]] = relationship(back_populates="timesheet", order_by="TimeEntry.work_date")
 
     __table_args__ = (
         UniqueConstraint("resource_id", "period_start"),
         CheckConstraint("period_end >= period_start", name="period_ordered"),
     )
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[TimesheetStatus(self.status)]
+
+    @property
+    def total_hours(self) -> Decimal:
+        return sum((e.hours for e in self.entries), Decimal("0"))

@@ -45,3 +45,12 @@
     if (message && !window.confirm(message)) { event.preventDefault(); }
   });
 })();
+
+// Timesheets and finance (issue 6): a checkbox with data-select-all="name" ticks every box of that name in its form.
+document.addEventListener("change", function (event) {
+  var box = event.target;
+  if (!(box instanceof HTMLInputElement) || !box.dataset.selectAll || !box.form) { return; }
+  box.form.querySelectorAll('input[type=checkbox][name="' + box.dataset.selectAll + '"]').forEach(function (other) {
+    other.checked = box.checked;
+  });
+});

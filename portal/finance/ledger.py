@@ -1,0 +1,281 @@
+"""Bringing a slice of the ledger to the state it should have, without touching locked fiscal periods.
+
+Posting actuals and refreshing forecasts both work the same way: compute the transactions a scope (one
+timesheet, one project's forecast) should have, each named by a posting key, and reconcile them with the
+transactions it has. Reconciling is idempotent (running it twice changes nothing the second time) and
+order-independent (approve, recall and approve again ends where one approval does), because the desired
+state depends only on the current data, never on what happened before.
+
+Locks: a transaction dated inside a locked fiscal period is never added, changed or deleted; what should
+change there comes back as `blocked` so the caller can record it as an unposted portion.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import exists, insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from portal.columns import utcnow
+from portal.finance.models import (
+    FinancialItem,
+    FinancialTransaction,
+    FinancialTransactionLine,
+    FiscalPeriod,
+)
+from portal.projects.models import ResourceRate
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0")
+
+
+def to_cents(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of consecutive days inside one fiscal period, or inside a gap between periods."""
+
+    start: date
+    end: date
+    period: FiscalPeriod | None
+
+    @property
+    def period_name(self) -> str:
+        return self.period.name if self.period else "no fiscal period"
+
+
+class FiscalCalendar:
+    """The fiscal periods around a span of dates, answering which period (and lock) a day falls in."""
+
+    def __init__(self, periods: Iterable[FiscalPeriod]):
+        self.periods = sorted(periods, key=lambda p: p.start_date)
+        self._starts = [p.start_date for p in self.periods]
+
+    @classmethod
+    def load(cls, session: Session, start: date, end: date, share_lock: bool = False) -> FiscalCalendar:
+        """Periods overlapping [start, end]. `share_lock` (PostgreSQL FOR SHARE) holds off a concurrent
+        lock or unlock of these periods until the caller commits, so a posting never lands in a period
+        that was locked while it was being computed."""
+        query = (select(FiscalPeriod).where(FiscalPeriod.start_date <= end, FiscalPeriod.end_date >= start)
+                 .execution_options(populate_existing=True))
+        if share_lock:
+            query = query.with_for_update(read=True)
+        return cls(session.scalars(query))
+
+    def period_on(self, day: date) -> FiscalPeriod | None:
+        index = bisect.bisect_right(self._starts, day) - 1
+        if index >= 0 and self.periods[index].end_date >= day:
+            return self.periods[index]
+        return None
+
+    def locked_on(self, day: date) -> bool:
+        period = self.period_on(day)
+        return period is not None and period.locked
+
+    def segments(self, start: date, end: date) -> list[Segment]:
+        """[start, end] cut at fiscal period boundaries, in order; days outside every period form gaps."""
+        result: list[Segment] = []
+        day = start
+        while day <= end:
+            period = self.period_on(day)
+            if period is not None:
+                stop = min(period.end_date, end)
+            else:
+                following = bisect.bisect_right(self._starts, day)
+                stop = end if following >= len(self.periods) else min(self._starts[following] - timedelta(days=1), end)
+            result.append(Segment(day, stop, period))
+            day = stop + timedelta(days=1)
+        return result
+
+
+class RateBook:
+    """Effective-dated rates of one type for some resources, looked up per day without a query each."""
+
+    def __init__(self, rows: Iterable[tuple[int, date, Decimal]]):
+        self._dates: dict[int, list[date]] = defaultdict(list)
+        self._amounts: dict[int, list[Decimal]] = defaultdict(list)
+        for resource_id, effective_from, amount in sorted(rows):
+            self._dates[resource_id].append(effective_from)
+            self._amounts[resource_id].append(amount)
+
+    @classmethod
+    def load(cls, session: Session, resource_ids: Iterable[int], rate_type: str) -> RateBook:
+        ids = sorted(set(resource_ids))
+        if not ids:
+            return cls([])
+        return cls(session.execute(
+            select(ResourceRate.resource_id, ResourceRate.effective_from, ResourceRate.amount)
+            .where(ResourceRate.resource_id.in_(ids), ResourceRate.rate_type == rate_type)
+        ).all())
+
+    def on(self, resource_id: int, day: date) -> Decimal | None:
+        """The rate effective on `day` (ResourceRate.effective's rule), or None when there is none."""
+        index = bisect.bisect_right(self._dates.get(resource_id, []), day) - 1
+        return self._amounts[resource_id][index] if index >= 0 else None
+
+
+@dataclass
+class Posting:
+    """One transaction a scope should have."""
+
+    key: str
+    kind: str
+    project_id: int
+    resource_id: int
+    resource_name: str
+    cost_category_id: int
+    date: date
+    fiscal_period_id: int | None
+    # offering id (None: no offering) -> (hours, amount); the transaction's totals are their sums.
+    lines: dict[int | None, tuple[Decimal, Decimal]]
+    split_note: str = ""
+    timesheet_id: int | None = None
+
+    @property
+    def hours(self) -> Decimal:
+        return sum((h for h, _ in self.lines.values()), ZERO)
+
+    @property
+    def amount(self) -> Decimal:
+        return sum((a for _, a in self.lines.values()), ZERO)
+
+    def matches(self, txn: FinancialTransaction) -> bool:
+        lines = {(line.offering_id, line.hours, line.amount) for line in txn.lines}
+        return (txn.item.cost_category_id == self.cost_category_id and txn.item.resource_id == self.resource_id
+                and txn.item.project_id == self.project_id and txn.date == self.date
+                and txn.hours == self.hours and txn.amount == self.amount and txn.split_note == self.split_note
+                and txn.fiscal_period_id == self.fiscal_period_id
+                and lines == {(o, h, a) for o, (h, a) in self.lines.items()})
+
+
+@dataclass
+class Blocked:
+    """A change the ledger should make inside a locked period: a posting to add or change (with the locked
+    transaction it would replace, if any), or a locked transaction that should be gone (posting None)."""
+
+    posting: Posting | None
+    locked: FinancialTransaction | None
+
+
+@dataclass
+class Outcome:
+    created: int = 0
+    deleted: int = 0
+    kept: int = 0
+    items_created: int = 0
+    items_deleted: int = 0
+    blocked: list[Blocked] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.deleted)
+
+    def as_dict(self) -> dict[str, int]:
+        return {"created": self.created, "deleted": self.deleted, "kept": self.kept,
+                "items_created": self.items_created, "items_deleted": self.items_deleted,
+                "blocked": len(self.blocked)}
+
+
+def reconcile(session: Session, desired: list[Posting], existing: list[FinancialTransaction],
+              calendar: FiscalCalendar) -> Outcome:
+    """Make `existing` (every transaction of the scope) equal `desired`, except inside locked periods.
+
+    `existing` must carry its items and lines loaded. Items left without any transaction are deleted.
+    """
+    outcome = Outcome()
+    wanted = {p.key: p for p in desired}
+    touched: set[int] = set()
+    for txn in existing:
+        posting = wanted.pop(txn.posting_key, None)
+        if calendar.locked_on(txn.date):
+            if posting is None or not posting.matches(txn):
+                outcome.blocked.append(Blocked(posting, txn))
+            continue
+        if posting is not None and posting.matches(txn):
+            outcome.kept += 1
+            continue
+        touched.add(txn.item_id)
+        session.delete(txn)
+        outcome.deleted += 1
+        if posting is not None:
+            wanted[posting.key] = posting
+    if outcome.deleted:
+        session.flush()  # deletions first: a changed transaction comes back under the same (unique) key
+    to_create = []
+    for posting in sorted(wanted.values(), key=lambda p: p.key):
+        if calendar.locked_on(posting.date):
+            outcome.blocked.append(Blocked(posting, None))
+        else:
+            to_create.append(posting)
+    items, outcome.items_created = _ensure_items(session, {
+        (p.project_id, p.resource_id, p.cost_category_id): p.resource_name for p in to_create})
+    if to_create:
+        # Core inserts: one statement for the transactions and one for their lines, whatever their number.
+        ids = dict(session.execute(insert(FinancialTransaction).returning(
+            FinancialTransaction.posting_key, FinancialTransaction.id), [dict(
+                item_id=items[(p.project_id, p.resource_id, p.cost_category_id)], kind=p.kind, date=p.date,
+                hours=p.hours, amount=p.amount, fiscal_period_id=p.fiscal_period_id, timesheet_id=p.timesheet_id,
+                posting_key=p.key, split_note=p.split_note) for p in to_create]).all())
+        session.execute(insert(FinancialTransactionLine), [
+            dict(transaction_id=ids[p.key], offering_id=o, hours=h, amount=a)
+            for p in to_create for o, (h, a) in p.lines.items()])
+        outcome.created = len(to_create)
+    outcome.items_deleted = _delete_empty_items(session, touched - set(items.values()))
+    return outcome
+
+
+ItemKey = tuple[int, int, int]  # project, resource, cost category
+
+
+def _ensure_items(session: Session, wanted: dict[ItemKey, str]) -> tuple[dict[ItemKey, int], int]:
+    """The item ids for `wanted` (key -> the resource's name), created on first use (seed 003: "a financial item
+    sharing the resource's name"). Actuals and forecasts share them; inserting with ON CONFLICT DO NOTHING
+    makes concurrent first postings agree on one item. The rows are locked (PostgreSQL), so a concurrent
+    posting that is about to delete an emptied item waits for us, or we for it."""
+    if not wanted:
+        return {}, 0
+
+    def load() -> dict[ItemKey, int]:
+        query = (select(FinancialItem.project_id, FinancialItem.resource_id, FinancialItem.cost_category_id,
+                        FinancialItem.id)
+                 .where(FinancialItem.project_id.in_({k[0] for k in wanted}),
+                        FinancialItem.resource_id.in_({k[1] for k in wanted}))
+                 .order_by(FinancialItem.id).with_for_update())
+        return {(p, r, c): i for p, r, c, i in session.execute(query)}
+
+    found = load()
+    missing = sorted(set(wanted) - set(found))
+    if missing:
+        dialect_insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        now = utcnow()
+        created = session.execute(dialect_insert(FinancialItem).values([
+            dict(project_id=p, resource_id=r, cost_category_id=c, name=wanted[(p, r, c)], created_at=now,
+                 updated_at=now) for p, r, c in missing
+        ]).on_conflict_do_nothing(index_elements=["project_id", "resource_id", "cost_category_id"])).rowcount
+        found = load()
+        return {key: found[key] for key in wanted}, created
+    return {key: found[key] for key in wanted}, 0
+
+
+def _delete_empty_items(session: Session, item_ids: set[int]) -> int:
+    """Seed 003: "If no transactions remain in the parent financial item, it will also be deleted"."""
+    deleted = 0
+    for item_id in sorted(item_ids):
+        item = session.scalar(select(FinancialItem).where(FinancialItem.id == item_id).with_for_update())
+        if item is None:
+            continue
+        if not session.scalar(select(exists().where(FinancialTransaction.item_id == item_id))):
+            session.delete(item)
+            deleted += 1
+    session.flush()
+    return deleted

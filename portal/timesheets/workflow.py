@@ -1,0 +1,195 @@
+"""Timesheet decisions: submit, withdraw, approve, reject, recall, and what follows a recall.
+
+States (issue 6): draft → submitted → approved | rejected (with a reason); approved → recalled (with a
+reason) → back to submitted or to draft. A rejected timesheet is corrected and submitted again; its owner
+may withdraw a submitted one to change it.
+
+Every transition is one conditional UPDATE on (id, version, status): a form opened before the timesheet
+changed (an entry edited, someone else decided) is refused as stale, and of two simultaneous approvals
+exactly one succeeds. Each transition is audited and sent as events.timesheet_status_changed, which is how
+finance posts the actuals of an approval and removes them on a recall.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, selectinload
+
+from portal import audit, events
+from portal.auth import policy
+from portal.auth.models import User
+from portal.columns import utcnow
+from portal.errors import Conflict, InvalidInput, NotAllowed, NotFound, PortalError
+from portal.projects.models import Project
+from portal.timesheets.models import TimeEntry, Timesheet
+from portal.timesheets.models import TimesheetStatus as S
+
+
+@dataclass(frozen=True)
+class Transition:
+    sources: frozenset[str]
+    target: str
+    verb: str  # for messages: "approve" -> "cannot be approved"
+    past: str  # audit action suffix and messages
+    by_owner: bool  # the timesheet's person may do it
+    by_approver: bool  # whoever may decide on it may do it
+    needs_reason: bool = False
+
+
+TRANSITIONS = {
+    "submit": Transition(frozenset({S.DRAFT, S.REJECTED}), S.SUBMITTED, "submit", "submitted", True, False),
+    "withdraw": Transition(frozenset({S.SUBMITTED}), S.DRAFT, "withdraw", "withdrawn", True, False),
+    "approve": Transition(frozenset({S.SUBMITTED}), S.APPROVED, "approve", "approved", False, True),
+    "reject": Transition(frozenset({S.SUBMITTED}), S.REJECTED, "reject", "rejected", False, True, needs_reason=True),
+    "recall": Transition(frozenset({S.APPROVED}), S.RECALLED, "recall", "recalled", False, True, needs_reason=True),
+    "resubmit": Transition(frozenset({S.RECALLED}), S.SUBMITTED, "return to the approval queue", "resubmitted",
+                           True, True),
+    "reopen": Transition(frozenset({S.RECALLED}), S.DRAFT, "return to draft", "reopened", True, True),
+}
+# After a recall, where the timesheet goes next (the recall form offers both).
+RECALL_NEXT = {"submitted": "resubmit", "draft": "reopen"}
+
+
+def get_timesheet(session: Session, timesheet_id: int) -> Timesheet:
+    sheet = session.get(Timesheet, timesheet_id)
+    if sheet is None:
+        raise NotFound("That timesheet does not exist.")
+    return sheet
+
+
+def projects_of(session: Session, timesheet_id: int) -> list[Project]:
+    """The projects a timesheet holds time on, with their PM teams (for the approval rights)."""
+    return list(session.scalars(
+        select(Project)
+        .where(Project.id.in_(select(TimeEntry.project_id).where(TimeEntry.timesheet_id == timesheet_id)))
+        .options(selectinload(Project.team)).order_by(Project.name)
+    ))
+
+
+def is_owner(user: User, sheet: Timesheet) -> bool:
+    return sheet.resource.user_id == user.id
+
+
+def may(session: Session, user: User, sheet: Timesheet, action: str, projects: list[Project] | None = None) -> bool:
+    """Whether `user` may perform `action` on `sheet` in its current state (for buttons and checks)."""
+    transition = TRANSITIONS[action]
+    if sheet.status not in transition.sources:
+        return False
+    if transition.by_owner and (is_owner(user, sheet) or policy.is_admin(user)):
+        return True
+    if transition.by_approver:
+        involved = projects if projects is not None else projects_of(session, sheet.id)
+        return policy.can_decide_timesheet(user, sheet, involved)
+    return False
+
+
+def history(session: Session, timesheet_id: int) -> list[audit.AuditEvent]:
+    """Every transition and posting of the timesheet, newest first."""
+    return audit.history(session, Timesheet.__tablename__, timesheet_id)
+
+
+def _label(sheet: Timesheet) -> str:
+    return f"{sheet.resource.name}, week of {sheet.period_start:%d %b %Y}"
+
+
+def transition(session: Session, actor: User | str | None, timesheet_id: int, action: str, version: int | None,
+               reason: str = "") -> Timesheet:
+    """Move a timesheet along one transition. `version` is the one the actor's form showed."""
+    step = TRANSITIONS[action]
+    sheet = get_timesheet(session, timesheet_id)
+    # System actors (a sync sending a timesheet back) are trusted callers; people need the right.
+    if isinstance(actor, User) and sheet.status in step.sources and not may(session, actor, sheet, action):
+        raise NotAllowed(f"You may not {step.verb} the timesheet of {_label(sheet)}.")
+    reason = (reason or "").strip()
+    if step.needs_reason and not reason:
+        raise InvalidInput(f"Say why you {step.verb} it; the person will see your reason.",
+                           fields={"reason": "Enter a reason."})
+    if len(reason) > 2000:
+        raise InvalidInput("Keep the reason under 2,000 characters.", fields={"reason": "Too long."})
+    if sheet.status not in step.sources:
+        raise Conflict(f"The timesheet of {_label(sheet)} is {sheet.status_label.lower()} now, so it cannot be "
+                       f"{step.past}. Reload to see its current state.")
+    if version is not None and version != sheet.version:
+        raise Conflict(f"The timesheet of {_label(sheet)} changed since you opened it (its time or its state). "
+                       "Review it again before you decide; nothing was changed.")
+    if action == "submit" and not sheet.entries:
+        raise InvalidInput("There is no time on this timesheet to submit.")
+
+    now = utcnow()
+    values: dict = {"status": step.target, "version": Timesheet.version + 1}
+    if step.target == S.SUBMITTED:
+        values.update(submitted_at=now)
+    if action in ("approve", "reject", "recall"):
+        values.update(decided_at=now, decided_by_id=actor.id if isinstance(actor, User) else None, reason=reason)
+    elif action == "submit":
+        values["reason"] = ""  # a new submission starts clean; the old reason stays in the history
+    before = {"status": sheet.status, "version": sheet.version}
+    changed = session.execute(
+        update(Timesheet)
+        .where(Timesheet.id == sheet.id, Timesheet.version == sheet.version, Timesheet.status.in_(step.sources))
+        .values(**values).execution_options(synchronize_session=False)
+    ).rowcount
+    session.refresh(sheet)
+    if changed != 1:  # someone else changed it between our read and our update
+        raise Conflict(f"The timesheet of {_label(sheet)} was changed by someone else just now; nothing was "
+                       "changed. Reload to see its current state.")
+    audit.record(session, actor, f"timesheet.{step.past}", sheet, before=before,
+                 after={"status": sheet.status, "version": sheet.version, **({"reason": reason} if reason else {})},
+                 summary=f"{step.past.capitalize()} the timesheet of {_label(sheet)}"
+                         + (f": {reason[:200]}" if reason else ""))
+    events.timesheet_status_changed.send(sheet, session=session, actor=actor, from_status=before["status"],
+                                         to_status=sheet.status, reason=reason)
+    return sheet
+
+
+def recall(session: Session, actor: User | str | None, timesheet_id: int, version: int | None, reason: str,
+           then: str | None = None) -> Timesheet:
+    """Withdraw an approval (its actuals are removed, locked periods excepted), then optionally send the
+    timesheet back to the approval queue ("submitted") or to its person as a draft ("draft")."""
+    if then is not None and then not in RECALL_NEXT:
+        raise InvalidInput("Choose where the timesheet goes after the recall.", fields={"then": "Choose one."})
+    sheet = transition(session, actor, timesheet_id, "recall", version, reason)
+    if then is not None:
+        sheet = transition(session, actor, timesheet_id, RECALL_NEXT[then], sheet.version)
+    return sheet
+
+
+def return_to_submitted(session: Session, actor: User | str | None, timesheet_id: int, reason: str) -> Timesheet:
+    """Put a timesheet back in front of its approver, e.g. when synced time changed after approval: an
+    approved one is recalled (with `reason`) and resubmitted; a submitted one stays as it is."""
+    sheet = get_timesheet(session, timesheet_id)
+    if sheet.status == S.APPROVED:
+        return recall(session, actor, sheet.id, sheet.version, reason, then="submitted")
+    if sheet.status == S.RECALLED:
+        return transition(session, actor, sheet.id, "resubmit", sheet.version)
+    return sheet
+
+
+@dataclass
+class BulkResult:
+    done: list[Timesheet] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (which timesheet, why)
+
+
+def decide_many(session: Session, actor: User, action: str, selections: list[tuple[int, int]],
+                reason: str = "") -> BulkResult:
+    """Approve or reject several timesheets at once. Each is decided on its own (a stale or no longer
+    allowed one is refused with its reason, the others go through), and each is all-or-nothing."""
+    if action not in ("approve", "reject"):
+        raise InvalidInput("Choose approve or reject.")
+    if not selections:
+        raise InvalidInput("Select at least one timesheet.")
+    if TRANSITIONS[action].needs_reason and not (reason or "").strip():
+        raise InvalidInput("Say why you reject them; each person will see your reason.",
+                           fields={"reason": "Enter a reason."})
+    result = BulkResult()
+    for timesheet_id, version in selections:
+        try:
+            with session.begin_nested():
+                result.done.append(transition(session, actor, timesheet_id, action, version, reason))
+        except PortalError as error:
+            sheet = session.get(Timesheet, timesheet_id)
+            result.refused.append((_label(sheet) if sheet else f"Timesheet {timesheet_id}", error.message))
+    return result

@@ -1,0 +1,54 @@
+"""An approver bulk-approves a week, the project's Finance tab shows the actuals, a recall removes them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from portal.org.services import get_settings
+from tests.conftest import browser_login
+from tests.factories import CostCategoryFactory, OfferingFactory, ProjectFactory, ResourceFactory, UserFactory
+from tests.finance.support import MONDAY, timesheet
+
+
+@pytest.mark.browser
+def test_bulk_approval_posts_actuals_and_a_recall_removes_them(page, committed, run_jobs):
+    with committed() as session:
+        settings = get_settings(session)
+        settings.finance_sync_enabled = True
+        settings.default_cost_category_id = CostCategoryFactory(name="Professional services").id
+        UserFactory(email="approver@example.test", name="Avery", role="approver")
+        project = ProjectFactory(name="Northwind")
+        build = OfferingFactory(project=project, name="Build")
+        week = [timesheet(session, ResourceFactory(name=name, rates={"cost": "50"}), MONDAY, [(build, MONDAY, 8)],
+                          status="submitted") for name in ("Dana", "Lee")]
+        later = timesheet(session, ResourceFactory(name="Sky", rates={"cost": "50"}), MONDAY + timedelta(weeks=1),
+                          [(build, MONDAY + timedelta(weeks=1), 8)], status="submitted")
+        project_id, dana_sheet, later_id = project.id, week[0].id, later.id
+
+    browser_login(page, "approver@example.test")
+    page.goto(f"/approvals?week_from={MONDAY}&week_to={MONDAY}")
+    assert page.locator("#queue-count").inner_text() == "2"
+    page.check("input[data-select-all]")
+    page.click("button:has-text('Approve selected')")
+    page.wait_for_selector("text=Approved 2 timesheets.")
+    assert page.locator("#queue-count").inner_text() == "0"
+
+    page.goto(f"/projects/{project_id}/finance")
+    page.wait_for_selector("#posting-progress")  # the tab polls while the postings are queued
+    run_jobs()
+    page.wait_for_selector("#finance-actual-total:has-text('800.00')")
+    assert "Dana" in page.locator("#finance-items").inner_text()
+
+    page.goto(f"/timesheets/{dana_sheet}")
+    page.fill("#reason-recall", "Booked on the wrong project")
+    page.click("button:has-text('Recall approval')")
+    page.wait_for_selector("text=Returned to draft after a recall")
+    run_jobs()
+    page.goto(f"/projects/{project_id}/finance")
+    page.wait_for_selector("#finance-actual-total:has-text('400.00')")
+    assert "Dana" not in page.locator("#finance-items").inner_text()
+
+    page.goto(f"/timesheets/{later_id}")  # the other week was not touched
+    page.wait_for_selector(".badge-submitted")

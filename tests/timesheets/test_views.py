@@ -1,0 +1,199 @@
+"""My time, the approvals queue and a timesheet's page over HTTP: fragments, 422s, rights, query counts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import event, select
+
+from portal.extensions import db
+from portal.timesheets.models import TimeEntry, Timesheet
+from tests.factories import OfferingFactory, ProjectFactory, ResourceFactory, UserFactory
+from tests.finance.support import MONDAY, timesheet
+
+WEEK = MONDAY.isoformat()
+
+
+@pytest.fixture
+def me(login_as, session):
+    user = login_as("staff")
+    resource = ResourceFactory(user=user, name="Sky Staff", rates={"cost": "50"})
+    return user, resource
+
+
+def _fragment(response):
+    body = response.get_data(as_text=True)
+    assert "<html" not in body and "HX-Request" in response.headers.get("Vary", "")
+    return body
+
+
+def test_my_time_needs_a_linked_resource(client, login_as):
+    login_as("staff")
+    response = client.get("/time")
+    assert response.status_code == 403 and "not linked to a resource" in response.get_data(as_text=True)
+
+
+def test_entering_changing_and_deleting_time_on_my_week(client, session, me):
+    _, resource = me
+    offering = OfferingFactory(name="Platform build")
+    response = client.post("/time/entries", htmx=True, data={
+        "offering_id": offering.id, "work_date": WEEK, "hours": "7.5", "description": "Schema work", "billable": ""})
+    body = _fragment(response)
+    assert response.status_code == 200 and "Platform build" in body and "7.50" in body
+    entry = session.scalar(select(TimeEntry).where(TimeEntry.resource_id == resource.id))
+
+    response = client.post(f"/time/entries/{entry.id}/edit", htmx=True, data={
+        "work_date": WEEK, "hours": "6", "description": "Schema work", "billable": "no"})
+    assert response.status_code == 200 and '<th class="num" id="week-total">6.00</th>' in _fragment(response)
+    session.refresh(entry)
+    assert (entry.hours, entry.billable) == (Decimal("6"), False)
+
+    response = client.post(f"/time/entries/{entry.id}/delete", htmx=True)
+    assert response.status_code == 200 and "No time this week yet." in _fragment(response)
+
+
+@pytest.mark.parametrize("hours, message", [("-2", "more than 0"), ("25", "at most 24"), ("0", "more than 0"),
+                                            ("lots", "Not a valid decimal value")])
+def test_negative_or_absurd_hours_are_refused_with_a_422(client, session, me, hours, message):
+    offering = OfferingFactory()
+    response = client.post("/time/entries", htmx=True, data={
+        "offering_id": offering.id, "work_date": WEEK, "hours": hours, "description": "", "billable": ""})
+    assert response.status_code == 422 and message in response.get_data(as_text=True)
+    assert session.scalars(select(TimeEntry)).all() == []
+
+
+def test_submitting_my_week_and_a_stale_form_is_refused(client, session, me):
+    _, resource = me
+    sheet = timesheet(session, resource, MONDAY, [(OfferingFactory(), MONDAY, 8)], status="draft")
+    stale = client.post(f"/timesheets/{sheet.id}/submit", htmx=True,
+                        data={"version": sheet.version - 1, "view": "week"})
+    assert stale.status_code == 422 and "changed since you opened it" in stale.get_data(as_text=True)
+    response = client.post(f"/timesheets/{sheet.id}/submit", htmx=True, data={"version": sheet.version, "view": "week"})
+    assert response.status_code == 200 and "Submitted" in _fragment(response)
+    session.refresh(sheet)
+    assert sheet.status == "submitted"
+
+
+def _queue(session, count: int, project=None):
+    project = project or ProjectFactory()
+    offering = OfferingFactory(project=project)
+    for index in range(count):
+        person = ResourceFactory(rates={"cost": "40"})
+        timesheet(session, person, MONDAY + timedelta(weeks=index % 3), [(offering, MONDAY, 8)], status="submitted")
+    return project
+
+
+@pytest.mark.parametrize("role, on_pm_team, expected", [
+    ("pm", True, 2), ("staff", True, 2), ("staff", False, 0), ("approver", False, 5), ("admin", False, 5)])
+def test_the_queue_is_scoped_to_what_the_user_may_approve(client, session, login_as, role, on_pm_team, expected):
+    user = login_as(role)
+    _queue(session, 2, ProjectFactory(name="Mine", pm_id=user.id if on_pm_team else None))
+    _queue(session, 3, ProjectFactory(name="Theirs"))
+    body = client.get("/approvals").get_data(as_text=True)
+    assert f'<span id="queue-count">{expected}</span>' in body
+
+
+def test_the_queue_filters_by_project_and_week(client, session, login_as):
+    login_as("approver")
+    mine = _queue(session, 4, ProjectFactory(name="Mine"))
+    _queue(session, 3, ProjectFactory(name="Theirs"))
+    body = client.get(f"/approvals?project={mine.id}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert '<span id="queue-count">4</span>' in body and "<html" not in body
+    week = (MONDAY + timedelta(weeks=1)).isoformat()
+    body = client.get(f"/approvals?week_from={week}&week_to={week}").get_data(as_text=True)
+    assert '<span id="queue-count">2</span>' in body  # one of each project's in that week
+
+
+def test_the_queue_shows_totals_per_project(client, session, login_as):
+    login_as("approver")
+    person = ResourceFactory()
+    a, b = OfferingFactory(project=ProjectFactory(name="Alpha")), OfferingFactory(project=ProjectFactory(name="Beta"))
+    timesheet(session, person, MONDAY, [(a, MONDAY, 8), (b, MONDAY + timedelta(days=1), "2.5")], status="submitted")
+    timesheet(session, ResourceFactory(), MONDAY, [(a, MONDAY, 4)], status="submitted")
+    body = client.get("/approvals").get_data(as_text=True)
+    totals = body.split("Hours per project")[1]
+    assert "<td>Alpha</td><td class=\"num\">2</td><td class=\"num\">12.00</td>" in totals
+    assert "<td>Beta</td><td class=\"num\">1</td><td class=\"num\">2.50</td>" in totals
+
+
+def test_bulk_approval_over_htmx_approves_the_selection_and_posts(client, session, login_as, org, run_jobs):
+    login_as("approver")
+    offering = OfferingFactory()
+    sheets = [timesheet(session, ResourceFactory(rates={"cost": "50"}), MONDAY, [(offering, MONDAY, 8)],
+                        status="submitted") for _ in range(3)]
+    picked = [f"{s.id}:{s.version}" for s in sheets[:2]]
+    response = client.post("/approvals/decide", htmx=True, data={"action": "approve", "selected": picked,
+                                                                  "reason": "", "status": "submitted"})
+    body = _fragment(response)
+    assert response.status_code == 200 and "Approved 2 timesheets." in body
+    assert '<span id="queue-count">1</span>' in body
+    session.commit()
+    run_jobs()
+    assert [session.get(Timesheet, s.id).posting_status for s in sheets] == ["posted", "posted", "none"]
+
+
+def test_bulk_reject_without_a_reason_is_a_422(client, session, login_as):
+    login_as("approver")
+    sheet = timesheet(session, ResourceFactory(), MONDAY, [(OfferingFactory(), MONDAY, 8)], status="submitted")
+    response = client.post("/approvals/decide", htmx=True,
+                           data={"action": "reject", "selected": [f"{sheet.id}:{sheet.version}"], "reason": ""})
+    assert response.status_code == 422 and "Enter a reason." in response.get_data(as_text=True)
+    session.refresh(sheet)
+    assert sheet.status == "submitted"
+
+
+def test_a_timesheet_page_shows_its_hours_and_history_to_those_who_may_see_it(client, session, org):
+    owner, stranger, approver = UserFactory(role="staff"), UserFactory(role="staff"), UserFactory(role="approver")
+    sheet = timesheet(session, ResourceFactory(user=owner, name="Dana"), MONDAY,
+                      [(OfferingFactory(name="Build"), MONDAY, 8)], status="submitted")
+    client.login(stranger)
+    assert client.get(f"/timesheets/{sheet.id}").status_code == 403
+    client.login(approver)
+    body = client.get(f"/timesheets/{sheet.id}").get_data(as_text=True)
+    assert "Dana · week of" in body and '<th class="num" id="timesheet-total">8.00</th>' in body
+    assert "transition-approve" in body and "transition-reject" in body
+    response = client.post(f"/timesheets/{sheet.id}/reject", htmx=True, data={"version": sheet.version, "reason": ""})
+    assert response.status_code == 422 and "Enter a reason." in response.get_data(as_text=True)
+    response = client.post(f"/timesheets/{sheet.id}/approve", htmx=True, data={"version": sheet.version})
+    body = _fragment(response)
+    assert "Approved by" in body and "Approved the timesheet of Dana" in body
+
+
+def _count_queries(app, client, session, user, url) -> int:
+    """Statements one request runs (each request has its own session, so each starts cold)."""
+    client.login(user)
+    statements = []
+
+    def count(*_):
+        statements.append(1)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(statements)
+
+
+def test_the_approvals_page_costs_the_same_queries_for_a_short_and_a_long_queue(app, client, session, login_as):
+    user = login_as("approver")
+    _queue(session, 4)
+    short = _count_queries(app, client, session, user, "/approvals")
+    _queue(session, 60)
+    assert _count_queries(app, client, session, user, "/approvals") == short
+
+
+def test_the_queue_pages_with_load_more(client, session, login_as):
+    login_as("approver")
+    _queue(session, 60)
+    first = client.get("/approvals").get_data(as_text=True)
+    assert first.count('name="selected"') == 50 and 'id="load-more"' in first
+    cursor = first.split("after=")[1].split("&")[0]
+    more = client.get(f"/approvals?after={cursor}&status=submitted", headers={"HX-Request": "true"})
+    body = more.get_data(as_text=True)
+    assert body.count('name="selected"') == 10 and 'id="load-more"' not in body and "<table" not in body
+    assert client.get("/approvals?after=garbage").status_code == 422
