@@ -140,7 +140,9 @@ def _init_templates(app: Flask) -> None:
     from portal import formatting
     from portal.auth import policy
 
-    app.jinja_env.globals.update(policy=policy)
+    from portal.auth.models import ROLE_LABELS
+
+    app.jinja_env.globals.update(policy=policy, role_labels=ROLE_LABELS)
     app.jinja_env.filters.update(formatting.FILTERS)
 
     @app.context_processor
