@@ -139,7 +139,6 @@ def _register_blueprints(app: Flask) -> None:
 def _init_templates(app: Flask) -> None:
     from portal import formatting
     from portal.auth import policy
-
     from portal.auth.models import ROLE_LABELS
 
     app.jinja_env.globals.update(policy=policy, role_labels=ROLE_LABELS)
