@@ -1,7 +1,7 @@
 """Procore time-card replication: project items, sub-job projects, time entry details, message ordering
 
 Revision ID: 0005_procore
-Revises: 0002_stages
+Revises: 0004_finance
 Create Date: 2026-11-25 17:30:53.675534
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0005_procore'
-down_revision = '0002_stages'
+down_revision = '0004_finance'
 branch_labels = None
 depends_on = None
 

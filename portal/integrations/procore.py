@@ -34,6 +34,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.errors import ExternalServiceError
 from portal.extensions import db
+from portal.integrations import connectors
 from portal.integrations.connectors import (
     AccountInfo,
     ExternalMember,
@@ -272,18 +273,19 @@ class CredentialStore:
 class ProcoreConnector(TimesheetConnector):
     kind = "procore"
     label = "Procore"
-    capabilities = frozenset({"list_projects", "connect_existing", "webhooks", "send_time"})
+    # Offerings connect to existing Procore projects. Time cards and webhooks are replicated by
+    # portal.procore (its own settings page), not by the generic Toggl-style time sync.
+    capabilities = frozenset({connectors.CONNECT})
 
-    def __init__(self, connection: Connection, config: dict[str, Any] | None = None, *,
+    def __init__(self, connection: Connection, config: dict[str, Any] | None = None, *, interactive: bool = False,
                  sleep: Callable[[float], None] = time.sleep, transport: httpx.BaseTransport | None = None):
-        super().__init__(connection, config)
+        super().__init__(connection, config, interactive=interactive)
         self.base_url = self.config["PROCORE_API_BASE_URL"].rstrip("/")
         self.company_id = str(connection.account_id or "")
         self.store = CredentialStore(connection)
         self._credentials = json.loads(connection.credentials) if connection.credentials else {}
-        # Tests shorten the bounded wait; production waits up to two minutes for Procore to recover.
-        max_wait = float(self.config.get("PROCORE_HTTP_MAX_WAIT", 120))
-        common = dict(sleep=sleep, transport=transport, max_wait=max_wait)
+        common = dict(sleep=sleep, transport=transport, max_wait=self.max_wait, timeout=self.timeout,
+                      backoff_base=self.backoff_base)
         self.api = ProcoreApi(self.base_url, auth=_BearerAuth(self), headers={"Procore-Company-Id": self.company_id},
                               **common)
         self.oauth = ProcoreApi(self.base_url, **common)
@@ -363,7 +365,7 @@ class ProcoreConnector(TimesheetConnector):
         detail = error.message.split(": ", 1)[-1]
         if grant_type == "refresh_token":
             return ("Procore refused the stored refresh token (it was revoked, or already used). Connect to "
-                    f"Procore again under Settings → Data Sync → Procore. Procore said: {detail}")
+                    f"Procore again under Settings → Integrations → Procore. Procore said: {detail}")
         if grant_type == "authorization_code":
             return f"Procore refused the authorization code (they expire after 10 minutes; sign in again): {detail}"
         return ("Procore refused the client id and secret: check them in the Procore Developer Portal and that "

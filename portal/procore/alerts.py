@@ -62,7 +62,7 @@ def send_alerts(session: Session) -> OutboundEmail | None:
     if not recipients:
         return None
     total = failed_count + len(waiting) + len(failed_runs) + bool(broken)
-    link = current_app.config["PORTAL_PUBLIC_URL"].rstrip("/") + "/settings/data-sync/procore"
+    link = current_app.config["PORTAL_PUBLIC_URL"].rstrip("/") + "/settings/integrations/procore"
     return mail.queue_email(session, recipients, f"Procore sync: {total} problem{'s' if total != 1 else ''} "
                                                  f"need{'s' if total == 1 else ''} attention", "procore_alert",
                             "sync_alert", company=connection.account_name, broken=broken, problems=problems,

@@ -112,7 +112,7 @@ def _same_name(a: str, b: str) -> bool:
 
 def _require(actor: User | str | None) -> None:
     if isinstance(actor, User):
-        policy.require(policy.can_manage_data_sync(actor), "Data sync settings are for admins with System settings.")
+        policy.require(policy.can_manage_connections(actor), "Only admins can manage timesheet-tool connections.")
 
 
 def _check_company(company_id: str, company_name: str) -> tuple[str, str]:
@@ -198,7 +198,7 @@ def finish_authorization(session: Session, actor: User | str | None, code: str) 
     connection = get_connection(session)
     held = credentials(connection) if connection is not None else {}
     if held.get("grant") != GrantType.AUTHORIZATION_CODE or connection.is_connected:
-        raise Conflict("No Procore sign-in is in progress; start again from Settings → Data Sync → Procore.")
+        raise Conflict("No Procore sign-in is in progress; start again from Settings → Integrations → Procore.")
     if not (code or "").strip():
         raise InvalidInput("Procore did not send an authorization code; the sign-in was cancelled.")
     connection.credentials = json.dumps({**held, "code": code.strip()})

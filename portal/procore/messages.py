@@ -112,7 +112,7 @@ def enqueue(session: Session, message: SyncMessage) -> None:
 def retry(session: Session, actor: User | str | None, message_id: int, connection_id: int) -> SyncMessage:
     """A person fixed the cause of a failure: process the message again."""
     if isinstance(actor, User):
-        policy.require(policy.can_manage_data_sync(actor), "Retrying sync messages is for data sync admins.")
+        policy.require(policy.can_manage_connections(actor), "Only admins can retry sync messages.")
     message = session.get(SyncMessage, message_id)
     if message is None or message.connection_id != connection_id:
         raise NotFound("That message is no longer in the activity log.")

@@ -1,4 +1,4 @@
-"""Settings → Data Sync → Procore (connect, settings, project links, activity, disconnect) and the
+"""Settings → Integrations → Procore (connect, settings, project links, activity, disconnect) and the
 webhook endpoint Procore delivers time card events to."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from portal.procore import activity, catch_up, connection, messages, receiving
 from portal.procore.forms import ConnectForm, LinkForm, SettingsForm
 from portal.projects.models import Offering, Project
 
-bp = Blueprint("procore", __name__, url_prefix="/settings/data-sync/procore")
+bp = Blueprint("procore", __name__, url_prefix="/settings/integrations/procore")
 webhooks = Blueprint("procore_webhooks", __name__)
 TEMPLATE = "procore/settings.html"
 OAUTH_STATE = "procore_oauth_state"
@@ -30,7 +30,7 @@ OAUTH_STATE = "procore_oauth_state"
 @bp.before_request
 @login_required
 def _data_sync_admins_only():
-    policy.require(policy.can_manage_data_sync(current_user), "Data sync settings are for admins with System settings.")
+    policy.require(policy.can_manage_connections(current_user), "Only admins can manage timesheet-tool connections.")
 
 
 def _settings_form(found, formdata=None) -> SettingsForm:

@@ -69,7 +69,7 @@ def sandbox(app, monkeypatch) -> Iterator[Sandbox]:
     with serve(wsgi) as url:
         monkeypatch.setitem(app.config, "PROCORE_API_BASE_URL", url)
         # Retries wait a second or two at most in tests (the default bound is two minutes).
-        monkeypatch.setitem(app.config, "PROCORE_HTTP_MAX_WAIT", 2)
+        monkeypatch.setitem(app.config, "CONNECTOR_MAX_WAIT", 2)
         yield Sandbox(wsgi.state, url)
 
 

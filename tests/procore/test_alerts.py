@@ -26,7 +26,7 @@ def test_a_storm_of_failures_is_one_email_listing_them(app, session, sandbox, li
     assert envelope.rcpt_tos == ["ops@example.test"]
     assert message["Subject"] == "Procore sync: 6 problems need attention"
     body = message.get_content()
-    assert body.count("is closed") == 6 and "/settings/data-sync/procore" in body
+    assert body.count("is closed") == 6 and "/settings/integrations/procore" in body
 
     sandbox.card(day=date(2026, 4, 1))
     sandbox.deliver()

@@ -14,7 +14,8 @@ from portal.integrations.models import PersonLink, ProjectLink, SyncMessage, Syn
 from portal.procore import alerts, catch_up, connection
 from portal.sandbox.procore import DEMO_CLIENT_ID, DEMO_COMPANY_ID, DEMO_COMPANY_NAME
 from portal.timesheets.models import TimeEntry
-from tests.procore.conftest import connect
+from tests.factories import OfferingFactory
+from tests.procore.conftest import HARBOUR, connect
 
 
 def _last_run(session) -> SyncRun:
@@ -81,7 +82,7 @@ def test_revoked_credentials_keep_the_work_until_a_reconnect(session, sandbox, l
 def test_connecting_as_a_procore_user_with_an_authorization_code(session, sandbox, portal_url, run_jobs, login_as,
                                                                  client):
     login_as("admin", permissions=["system_settings"])
-    answer = client.post("/settings/data-sync/procore/connect", htmx=True, data={
+    answer = client.post("/settings/integrations/procore/connect", htmx=True, data={
         "company_id": str(DEMO_COMPANY_ID), "company_name": DEMO_COMPANY_NAME, "method": "authorization_code",
         "client_id": DEMO_CLIENT_ID, "client_secret": "portal-demo-secret"})
     authorize = answer.headers["HX-Redirect"]
@@ -89,7 +90,7 @@ def test_connecting_as_a_procore_user_with_an_authorization_code(session, sandbo
     query = parse_qs(urlsplit(authorize).query)
     approved = httpx.post(f"{sandbox.url}/oauth/authorize", data={k: v[0] for k, v in query.items()})
     callback = urlsplit(approved.headers["Location"])
-    assert callback.path == "/settings/data-sync/procore/oauth/callback"
+    assert callback.path == "/settings/integrations/procore/oauth/callback"
     assert client.get(f"{callback.path}?{callback.query}").status_code == 303
     run_jobs()
     found = connection.get_connection(session)
@@ -101,7 +102,7 @@ def test_connecting_as_a_procore_user_with_an_authorization_code(session, sandbo
 
 def test_a_forged_oauth_callback_is_refused(session, sandbox, login_as, client):
     login_as("admin", permissions=["system_settings"])
-    answer = client.get("/settings/data-sync/procore/oauth/callback?code=x&state=forged")
+    answer = client.get("/settings/integrations/procore/oauth/callback?code=x&state=forged")
     assert answer.status_code == 409 and b"could not be matched" in answer.data
 
 
@@ -139,3 +140,20 @@ def test_disconnecting_while_procore_is_down_still_clears_the_portal(session, sa
     session.refresh(procore)
     assert procore.credentials is None
     assert "could not be removed from Procore" in _last_run(session).status_text
+
+
+def test_connect_existing_on_the_projects_integrations_tab_links_a_procore_project(session, sandbox, procore,
+                                                                                     run_jobs):
+    from portal.integrations import provisioning
+
+    offering = OfferingFactory(name="Bridge works")
+    session.commit()
+    provisioning.start_connect(session, "test", offering.id, procore.id, project=f"{sandbox.url}/{HARBOUR}/project/home")
+    session.commit()
+    run_jobs()
+    link = session.scalar(select(ProjectLink).where(ProjectLink.offering_id == offering.id))
+    assert link.external_id == str(HARBOUR) and link.external_name == "HB-204 - Harbour Bridge Repairs"
+    sandbox.card(project=HARBOUR)
+    sandbox.deliver()
+    run_jobs()
+    assert session.scalar(select(TimeEntry.offering_id)) == offering.id

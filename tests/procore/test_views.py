@@ -1,4 +1,4 @@
-"""Settings → Data Sync → Procore: who may see it, forms that refuse bad input, links, activity, Retry."""
+"""Settings → Integrations → Procore: who may see it, forms that refuse bad input, links, activity, Retry."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from portal.procore import connection
 from tests.factories import OfferingFactory, stage
 from tests.procore.conftest import HARBOUR
 
-PAGE = "/settings/data-sync/procore"
+PAGE = "/settings/integrations/procore"
 
 
-@pytest.mark.parametrize("role, permissions", [("staff", []), ("pm", ["system_settings"]), ("admin", [])])
-def test_only_admins_with_system_settings(client, login_as, role, permissions):
+@pytest.mark.parametrize("role, permissions", [("staff", []), ("pm", ["system_settings"]), ("approver", [])])
+def test_only_admins(client, login_as, role, permissions):
     login_as(role, permissions=permissions)
     assert client.get(PAGE).status_code == 403
     assert client.post(f"{PAGE}/disconnect").status_code == 403
