@@ -180,16 +180,6 @@ class Timecard:
         )
 
 
-@dataclass(frozen=True)
-class Person:
-    """A Company People record (the `party` of a time card)."""
-
-    id: str
-    name: str
-    email: str
-    active: bool = True
-
-
 class ProcoreApi(ApiClient):
     service = "Procore"
 
@@ -447,24 +437,24 @@ class ProcoreConnector(TimesheetConnector):
 
     # People --------------------------------------------------------------------------------------
     @staticmethod
-    def _person(data: dict[str, Any]) -> Person:
+    def _person(data: dict[str, Any]) -> ExternalMember:
+        """A Company People record (the `party` of a time card)."""
         contact = _ref(data.get("contact"))
         name = data.get("name") or " ".join(p for p in (data.get("first_name"), data.get("last_name")) if p)
-        return Person(id=str(data["id"]), name=name or "", email=(contact.get("email") or data.get("email_address")
-                                                                 or "").strip().lower(),
-                      active=bool(contact.get("is_active", True)))
+        email = (contact.get("email") or data.get("email_address") or "").strip().lower()
+        return ExternalMember(id=str(data["id"]), email=email, name=name or "",
+                              active=bool(contact.get("is_active", True)))
 
     def list_members(self) -> list[ExternalMember]:
-        people = [self._person(p) for p in self._all(f"{API}/companies/{self.company_id}/people")]
-        return [ExternalMember(id=p.id, email=p.email, name=p.name, active=p.active) for p in people]
+        return [self._person(p) for p in self._all(f"{API}/companies/{self.company_id}/people")]
 
-    def get_person(self, person_id: str) -> Person | None:
+    def get_person(self, person_id: str) -> ExternalMember | None:
         try:
             return self._person(self.api.get(f"{API}/companies/{self.company_id}/people/{person_id}").json())
         except ExternalNotFound:
             return None
 
-    def find_person(self, email: str) -> Person | None:
+    def find_person(self, email: str) -> ExternalMember | None:
         wanted = email.strip().lower()
         found = self._all(f"{API}/companies/{self.company_id}/people", {"filters[search]": wanted})
         return next((p for p in map(self._person, found) if p.email == wanted), None)

@@ -35,6 +35,7 @@ from portal.auth import policy
 from portal.auth import services as auth_services
 from portal.auth.models import Role, User
 from portal.errors import Conflict, InvalidInput
+from portal.integrations.connectors import ExternalMember
 from portal.integrations.models import (
     Connection,
     LinkMethod,
@@ -43,7 +44,7 @@ from portal.integrations.models import (
     ProjectLink,
     SyncMessage,
 )
-from portal.integrations.procore import Person, ProcoreConnector, Timecard, project_web_url
+from portal.integrations.procore import ProcoreConnector, Timecard, project_web_url
 from portal.planning import tasks as planning_tasks
 from portal.planning.models import ProjectTask
 from portal.procore.connection import SYNC_ACTOR, namespace, prefs
@@ -72,7 +73,7 @@ class Result:
 class Incoming:
     external_id: str
     card: Timecard | None  # None: deleted in Procore
-    person: Person | None = None
+    person: ExternalMember | None = None
 
 
 def _origin_prefix() -> str:
@@ -109,8 +110,8 @@ def prepare(session: Session, connection: Connection, connector: ProcoreConnecto
                 raise Refused(f"Procore person {card.party_id} ({card.party_name or 'no name'}) is not in the "
                               "company's Directory; the time card cannot be given to anyone.")
     elif card.login_email:
-        incoming.person = Person(id=f"login:{card.login_email.lower()}", name=card.login_name,
-                                 email=card.login_email.lower())
+        incoming.person = ExternalMember(id=f"login:{card.login_email.lower()}", name=card.login_name,
+                                         email=card.login_email.lower())
     else:
         raise Refused(f"Procore time card {card.id} names no person.")
     session.commit()  # end the read transaction before the writes (and any lock) begin
@@ -229,7 +230,7 @@ def _sub_job_offering(session: Session, connection: Connection, link: ProjectLin
     return offering
 
 
-def ensure_person(session: Session, connection: Connection, card: Timecard, person: Person | None) -> Resource:
+def ensure_person(session: Session, connection: Connection, card: Timecard, person: ExternalMember | None) -> Resource:
     """The resource for the card's person: linked before, matched by email, or created with a user."""
     if person is None:
         link = _person_link(session, connection.id, card.party_id or "")
@@ -316,7 +317,7 @@ def _hours(card: Timecard) -> Decimal | None:
 
 
 def _write(session: Session, connection: Connection, existing: TimeEntry | None, offering: Offering,
-           card: Timecard, person: Person | None) -> Result:
+           card: Timecard, person: ExternalMember | None) -> Result:
     hours = _hours(card)
     if hours is None:
         if card.in_progress and existing is None:

@@ -148,7 +148,8 @@ def test_connect_existing_on_the_projects_integrations_tab_links_a_procore_proje
 
     offering = OfferingFactory(name="Bridge works")
     session.commit()
-    provisioning.start_connect(session, "test", offering.id, procore.id, project=f"{sandbox.url}/{HARBOUR}/project/home")
+    pasted = f"{sandbox.url}/{HARBOUR}/project/home"  # the project's address, as a PM pastes it
+    provisioning.start_connect(session, "test", offering.id, procore.id, project=pasted)
     session.commit()
     run_jobs()
     link = session.scalar(select(ProjectLink).where(ProjectLink.offering_id == offering.id))
