@@ -11,6 +11,8 @@ SMTP_PORT ?= 8025
 TOGGL_SANDBOX_URL ?= http://127.0.0.1:$(TOGGL_SANDBOX_PORT)
 TOGGL_URLS = TOGGL_API_BASE_URL=$(TOGGL_SANDBOX_URL)/api/v9 TOGGL_REPORTS_BASE_URL=$(TOGGL_SANDBOX_URL)/reports/api/v3 \
 	TOGGL_WEBHOOKS_BASE_URL=$(TOGGL_SANDBOX_URL)/webhooks/api/v1 TOGGL_APP_URL=$(TOGGL_SANDBOX_URL)
+# Procore (issue 7): `make run` talks to the loopback sandbox, never to api.procore.com.
+PROCORE_API_BASE_URL ?= http://127.0.0.1:$(PROCORE_SANDBOX_PORT)
 
 .PHONY: run test test-fast lint duplicates clean bench
 
@@ -24,12 +26,12 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 
 run: $(VENV)/.installed
 	$(BIN)/flask --app portal setup
-	$(BIN)/flask --app portal demo
+	PROCORE_API_BASE_URL=$(PROCORE_API_BASE_URL) $(BIN)/flask --app portal demo
 	@echo
 	@echo "Portal: http://127.0.0.1:5000   (log in with a demo login above; Ctrl-C stops everything)"
 	@echo
 	PATH="$(abspath $(BIN)):$$PATH" TOGGL_SANDBOX_PORT=$(TOGGL_SANDBOX_PORT) PROCORE_SANDBOX_PORT=$(PROCORE_SANDBOX_PORT) \
-		SMTP_PORT=$(SMTP_PORT) $(TOGGL_URLS) $(BIN)/honcho start -f Procfile
+		SMTP_PORT=$(SMTP_PORT) $(TOGGL_URLS) PROCORE_API_BASE_URL=$(PROCORE_API_BASE_URL) $(BIN)/honcho start -f Procfile
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -66,7 +66,9 @@ def _models() -> None:
     import portal.mail  # noqa: F401
     import portal.org.models  # noqa: F401
     import portal.planning.models  # noqa: F401  (stage editor, issue 3)
+    import portal.procore.models  # noqa: F401
     import portal.projects.models  # noqa: F401
+    import portal.projects.items  # noqa: F401  (Procore, issue 7)
     import portal.stages.models  # noqa: F401
     import portal.timesheets.models  # noqa: F401
 
@@ -74,6 +76,7 @@ def _models() -> None:
 def _connect_receivers() -> None:
     """Domains that follow other domains' events (portal/events.py) connect their receivers on import."""
     import portal.integrations.receivers  # noqa: F401  (timesheet tools: pushes and provisioning on change)
+    import portal.procore.sending  # noqa: F401  (Procore, issue 7: portal time entry changes go to Procore)
     import portal.stages.receivers  # noqa: F401  (stage editor: emails, CRM updates, budget checks)
     from portal.finance.receivers import connect as connect_finance  # postings and forecasts
 
@@ -134,6 +137,13 @@ def _register_blueprints(app: Flask) -> None:
 
     for bp in (timesheets_bp, finance_bp):
         app.register_blueprint(bp)
+
+    # Procore time-card replication (issue 7)
+    from portal.procore.views import bp as procore_bp
+    from portal.procore.views import webhooks as procore_webhooks_bp
+
+    app.register_blueprint(procore_bp)
+    app.register_blueprint(procore_webhooks_bp)
 
 
 def _init_templates(app: Flask) -> None:

@@ -28,6 +28,10 @@ SCHEDULE: list[Scheduled] = [
     # Timesheets and finance (issue 6)
     Scheduled("requeue_finance_postings", "*/10 * * * *", queue.POSTINGS,
               "re-enqueue timesheet postings whose job was lost"),
+    # Procore (issue 7)
+    Scheduled("procore_pump", "*/5 * * * *", queue.SYNC, "retry due Procore messages, send batched sync alerts"),
+    Scheduled("procore_catch_up_all", "17 * * * *", queue.SYNC,
+              "Procore catch-up poll: repair time cards a webhook delivery missed"),
 ]
 
 

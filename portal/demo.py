@@ -194,6 +194,12 @@ def load(session: Session) -> dict[str, str]:
     _demo_time(session, settings, people, today)
     session.flush()
     _planning_demo(session, users["staff@demo.test"], people["staff@demo.test"], categories["Subcontractors"])
+
+    # Procore (issue 7): connect to the loopback sandbox that `make run` starts.
+    from portal.procore import demo as procore_demo
+
+    procore_demo.load(session)
+    session.flush()
     return {email: str(role) for email, _, role, _ in USERS}
 
 

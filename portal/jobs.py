@@ -191,3 +191,61 @@ def requeue_finance_postings() -> list[int]:
     ids = requeue_stale_postings(db.session)
     db.session.commit()
     return ids
+
+
+# Procore time-card replication (issue 7) ---------------------------------------------------------
+
+@job
+def procore_connect(run_id: int) -> None:
+    from portal.procore import connection
+
+    connection.run_connect(db.session, run_id)
+
+
+@job
+def procore_disconnect(run_id: int) -> None:
+    from portal.procore import connection
+
+    connection.run_disconnect(db.session, run_id)
+
+
+@job
+def procore_receive(message_id: int) -> None:
+    from portal.procore import receiving
+
+    receiving.process_inbound(db.session, message_id)
+
+
+@job
+def procore_send(message_id: int) -> None:
+    from portal.procore import sending
+
+    sending.process_outbound(db.session, message_id)
+
+
+@job
+def procore_catch_up(run_id: int) -> None:
+    from portal.procore import catch_up
+
+    catch_up.run_catch_up(db.session, run_id)
+
+
+@job
+def procore_catch_up_all() -> None:
+    """Hourly: the catch-up poll repairs whatever a webhook delivery missed."""
+    from portal.procore import catch_up
+
+    catch_up.start_catch_up(db.session)
+    db.session.commit()
+
+
+@job
+def procore_pump() -> list[int]:
+    """Every five minutes: re-enqueue messages that are due again, then send batched alerts."""
+    from portal.procore import alerts, catch_up
+
+    due = catch_up.pump(db.session)
+    db.session.commit()
+    alerts.send_alerts(db.session)
+    db.session.commit()
+    return due

@@ -239,7 +239,18 @@ class SyncMessage(db.Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The portal record the message is about (an outbound time entry), kept after the record is deleted,
+    # so changes of one record are sent in order and a delete finds what its create produced.
+    local_id: Mapped[int | None] = mapped_column(Integer)
+    # A pending message that waits for a transient failure to pass is tried again from this instant.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set while a worker handles the message (a claim by conditional update; stale claims expire).
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     run = relationship("SyncRun", back_populates="messages")
 
-    __table_args__ = (Index("ix_sync_messages_connection_status", "connection_id", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_sync_messages_connection_status", "connection_id", "status", "created_at"),
+        Index("ix_sync_messages_local", "connection_id", "direction", "local_id"),
+        Index("ix_sync_messages_external", "connection_id", "direction", "external_id"),
+    )

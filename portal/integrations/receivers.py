@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal import events
-from portal.integrations import provisioning
+from portal.integrations import connectors, provisioning
+from portal.integrations.connectors import connector_class
 from portal.integrations.models import Connection, ProjectLink
 from portal.org.services import PUSH_SETTINGS, get_settings
 from portal.projects.models import Assignment, Offering, Project
@@ -25,7 +26,8 @@ PUSHED_OFFERING_FIELDS = {"name", "billing_model", "sold_hours", "planned_hours"
 def _push(session: Session, actor: Any, offering: Offering) -> None:
     for link in session.scalars(select(ProjectLink).where(ProjectLink.offering_id == offering.id)):
         connection = session.get(Connection, link.connection_id)
-        if connection.is_connected:
+        # Only tools whose projects the portal manages take pushes (Procore's projects are Procore's own).
+        if connection.is_connected and connector_class(connection.kind).supports(connectors.PROVISION):
             provisioning.request_push(session, actor, offering, connection)
 
 

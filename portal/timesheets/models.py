@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     Date,
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from portal.auth.models import User
     from portal.planning.models import ProjectTask
     from portal.projects.models import Offering, Project, Resource
+    from portal.projects.items import ProjectItem
 
 
 class EntrySource(StrEnum):
@@ -67,12 +69,21 @@ class TimeEntry(Timestamps, db.Model):
     # (frozen when entered; a PM with "revalue time" or "adjust time" changes it). None: the assignment's.
     task_id: Mapped[int | None] = mapped_column(ForeignKey("project_tasks.id", ondelete="SET NULL"), index=True)
     bill_rate: Mapped[Decimal | None] = mapped_column(RATE)
+    # Issue 7 (Procore): the project item (cost code) the time was spent on.
+    project_item_id: Mapped[int | None] = mapped_column(ForeignKey("project_items.id", ondelete="SET NULL"))
+    # Clock times and unpaid break when the tool records them (Procore time in / time out / lunch).
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    break_minutes: Mapped[int | None] = mapped_column(Integer)
+    # The tool's other fields kept as they came (approval status, time type, sub job, crew...), by name.
+    external_details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     resource: Mapped[Resource] = relationship()
     project: Mapped[Project] = relationship()
     offering: Mapped[Offering | None] = relationship()
     timesheet: Mapped[Timesheet | None] = relationship(back_populates="entries")
     task: Mapped[ProjectTask | None] = relationship()
+    project_item: Mapped[ProjectItem | None] = relationship()
 
     __table_args__ = (
         UniqueConstraint("connection_id", "external_id"),
