@@ -67,8 +67,8 @@ def _models() -> None:
     import portal.org.models  # noqa: F401
     import portal.planning.models  # noqa: F401  (stage editor, issue 3)
     import portal.procore.models  # noqa: F401
-    import portal.projects.models  # noqa: F401
     import portal.projects.items  # noqa: F401  (Procore, issue 7)
+    import portal.projects.models  # noqa: F401
     import portal.stages.models  # noqa: F401
     import portal.timesheets.models  # noqa: F401
 

@@ -27,8 +27,8 @@ from portal.extensions import db
 if TYPE_CHECKING:
     from portal.auth.models import User
     from portal.planning.models import ProjectTask
-    from portal.projects.models import Offering, Project, Resource
     from portal.projects.items import ProjectItem
+    from portal.projects.models import Offering, Project, Resource
 
 
 class EntrySource(StrEnum):
