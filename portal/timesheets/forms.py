@@ -20,6 +20,7 @@ class EntryForm(PortalForm):
                               validators=[DataRequired(message="Choose what you worked on.")])
     work_date = DateField("Date", validators=[DataRequired(message="Choose the day.")])
     hours = DecimalField("Hours", places=2, validators=[InputRequired(message="Enter the hours, like 7.5.")])
+    task_id = SelectField("Task", coerce=optional_int, validators=[Optional()])
     description = StringField("Description", validators=[Optional(), Length(max=2000)])
     billable = SelectField("Billable", choices=BILLABLE_CHOICES)
 
@@ -27,6 +28,7 @@ class EntryForm(PortalForm):
 class EntryEditForm(PortalForm):
     work_date = DateField("Date", validators=[DataRequired(message="Choose the day.")])
     hours = DecimalField("Hours", places=2, validators=[InputRequired(message="Enter the hours, like 7.5.")])
+    task_id = SelectField("Task", coerce=optional_int, validators=[Optional()])
     description = StringField("Description", validators=[Optional(), Length(max=2000)])
     billable = SelectField("Billable", choices=BILLABLE_CHOICES[1:])
 

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from flask import Blueprint, abort, flash, request
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
 from portal import htmx
 from portal.auth import policy
@@ -46,6 +47,11 @@ def _day(value: str | None) -> date | None:
 
 
 # My time ----------------------------------------------------------------------------------------------
+def _entry_choices(form: EntryForm, resource_id: int) -> None:
+    form.offering_id.choices = weeks.offering_choices(db.session, resource_id)
+    form.task_id.choices = weeks.task_choices(db.session, form.offering_id.choices)
+
+
 def _week_page(resource, day: date, status: int = 200, form: EntryForm | None = None,
                edit_form: EntryEditForm | None = None, edit_entry_id: int | None = None,
                decision_form: DecisionForm | None = None):
@@ -53,7 +59,9 @@ def _week_page(resource, day: date, status: int = 200, form: EntryForm | None = 
     if form is None:
         default_day = today() if week.start <= today() <= week.end else week.start
         form = EntryForm(formdata=None, work_date=default_day)
-    form.offering_id.choices = weeks.offering_choices(db.session, resource.id)
+    _entry_choices(form, resource.id)
+    if edit_form is not None:
+        edit_form.task_id.choices = form.task_id.choices
     actions = [a for a in OWNER_ACTIONS if week.sheet and workflow.may(db.session, current_user, week.sheet, a)]
     return htmx.render("timesheets/week.html", block="week", status=status, week=week, form=form, actions=actions,
                        edit_form=edit_form, edit_entry_id=edit_entry_id,
@@ -71,11 +79,11 @@ def my_time():
 def add_entry():
     resource = weeks.whose_time(db.session, current_user, request.args.get("resource", type=int))
     form = EntryForm()
-    form.offering_id.choices = weeks.offering_choices(db.session, resource.id)
+    _entry_choices(form, resource.id)
     entry = submit(form, lambda: entries.add_entry(
         db.session, current_user, resource_id=resource.id, offering_id=form.offering_id.data,
         work_date=form.work_date.data, hours=form.hours.data, description=form.description.data or "",
-        billable=billable_value(form.billable.data),
+        billable=billable_value(form.billable.data), task_id=form.task_id.data,
     ))
     if entry is None:
         return _week_page(resource, form.work_date.data or today(), status=form.status, form=form)
@@ -96,9 +104,12 @@ def edit_entry(entry_id: int):
     entry = _own_entry(entry_id)
     day = entry.work_date
     form = EntryEditForm(obj=entry, billable="yes" if entry.billable else "no")
+    form.task_id.choices = weeks.task_choices(db.session, weeks.offering_choices(db.session, entry.resource_id))
+    if entry.task is not None and not entry.task.active:  # a task closed since keeps its entries editable
+        form.task_id.choices.append(SelectChoice(str(entry.task.id), f"{entry.task.name} (closed)"))
     saved = submit(form, lambda: entries.update_entry(
         db.session, current_user, entry.id, work_date=form.work_date.data, hours=form.hours.data,
-        description=form.description.data or "", billable=form.billable.data == "yes",
+        description=form.description.data or "", billable=form.billable.data == "yes", task_id=form.task_id.data,
     ))
     if saved is not None:
         flash("Saved.", "success")

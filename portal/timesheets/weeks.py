@@ -103,6 +103,20 @@ def offering_choices(session: Session, resource_id: int) -> list[SelectChoice]:
     return mine + others
 
 
+def task_choices(session: Session, offering_choices: list[SelectChoice]) -> list[SelectChoice]:
+    """The active tasks of the projects among `offering_choices`, grouped by project (seed 004 "edit tasks")."""
+    from portal.planning.models import ProjectTask
+
+    offering_ids = [int(c.value) for c in offering_choices]
+    tasks = session.execute(
+        select(ProjectTask.id, ProjectTask.name, Project.name).join(Project, ProjectTask.project_id == Project.id)
+        .join(Offering, Offering.project_id == Project.id)
+        .where(Offering.id.in_(offering_ids), ProjectTask.active.is_(True))
+        .distinct().order_by(Project.name, ProjectTask.name)
+    ).all()
+    return [SelectChoice("", "—")] + [SelectChoice(str(t_id), name, optgroup=project) for t_id, name, project in tasks]
+
+
 @dataclass
 class GridRow:
     label: str

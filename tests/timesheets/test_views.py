@@ -197,3 +197,42 @@ def test_the_queue_pages_with_load_more(client, session, login_as):
     body = more.get_data(as_text=True)
     assert body.count('name="selected"') == 10 and 'id="load-more"' not in body and "<table" not in body
     assert client.get("/approvals?after=garbage").status_code == 422
+
+
+def test_time_can_name_a_task_of_its_project_only(client, session, me):
+    from portal.planning.models import ProjectTask
+
+    _, resource = me
+    offering = OfferingFactory(name="Platform build")
+    mine = ProjectTask(project_id=offering.project_id, name="Pipelines")
+    theirs = ProjectTask(project_id=ProjectFactory().id, name="Elsewhere")
+    session.add_all([mine, theirs])
+    session.flush()
+    page = client.get(f"/time?week={WEEK}").get_data(as_text=True)
+    assert "Pipelines" in page and 'name="task_id"' in page
+    data = {"offering_id": offering.id, "work_date": WEEK, "hours": "2", "billable": "", "task_id": mine.id}
+    assert client.post("/time/entries", data=data, htmx=True).status_code == 200
+    assert session.scalar(select(TimeEntry.task_id)) == mine.id
+    wrong = client.post("/time/entries", data={**data, "task_id": theirs.id}, htmx=True)
+    assert wrong.status_code == 422
+    assert session.scalar(select(TimeEntry.id).where(TimeEntry.task_id == theirs.id)) is None
+
+
+def test_an_entry_on_a_task_closed_since_stays_editable(client, session, me):
+    from portal.planning.models import ProjectTask
+
+    _, resource = me
+    offering = OfferingFactory(name="Platform build")
+    task = ProjectTask(project_id=offering.project_id, name="Pipelines")
+    session.add(task)
+    session.flush()
+    client.post("/time/entries", htmx=True, data={"offering_id": offering.id, "work_date": WEEK, "hours": "2",
+                                                  "billable": "", "task_id": task.id})
+    entry = session.scalar(select(TimeEntry))
+    task.active = False
+    session.commit()
+    response = client.post(f"/time/entries/{entry.id}/edit", htmx=True, data={
+        "work_date": WEEK, "hours": "3", "description": "", "billable": "yes", "task_id": task.id})
+    assert response.status_code == 200
+    session.refresh(entry)
+    assert (entry.hours, entry.task_id) == (Decimal("3"), task.id)
