@@ -1,0 +1,272 @@
+"""Executing a time sync run: read the tool, apply what it says, and say what happened.
+
+Team time is read from one query stream per workspace (the tool's report of everyone's entries), never one
+per project, so an hourly sync costs about one request plus one per page of changes however many projects
+are linked. Each page is applied and committed with the run's progress and a checkpoint, so a run whose
+worker dies is resumed by the sweeper from its last page, not from the start. Before the request budget
+runs out (the tool's quota headers) the run pauses — "waiting for the quota to reset at …" — and is put
+back in the queue for then, keeping its checkpoint; it never fails for the quota.
+
+The passes (time_runs explains when each runs): recent, full (then reconciliation: entries of fully read
+days that the tool no longer has are removed, or held on approved time), project, and drain (webhook
+events, then the waiting time of people who are matched now), which ends every connection-level pass.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from portal import audit, queue
+from portal.auth import policy
+from portal.auth.models import User
+from portal.columns import today, utcnow
+from portal.errors import Conflict, NotFound
+from portal.integrations import connectors, runs, time_runs
+from portal.integrations.connectors import ExternalTimeEntry, TimesheetConnector, connector_for
+from portal.integrations.http import AuthenticationFailed, RateLimited
+from portal.integrations.inbound import COUNTS, Importer, entry_from_payload
+from portal.integrations.models import Connection, ConnectionStatus, MessageStatus, SyncMessage, SyncRun
+from portal.integrations.services import require_connected
+
+log = logging.getLogger(__name__)
+
+BATCH = 1000  # entries per transaction when applying stored entries (waiting time, webhook events)
+ATTEMPTS = 3  # a batch that deadlocks with a concurrent sync is applied again this many times
+
+
+def run_time_sync(session: Session, run_id: int) -> SyncRun | None:
+    return runs.execute(session, run_id, _sync)
+
+
+def _sync(session: Session, run: SyncRun) -> str:
+    connection = require_connected(session, run.connection_id, connectors.TIME_ENTRIES)
+    connector = connector_for(connection)
+    try:
+        work = Pass(session, run, connection, connector)
+        runs.report(session, run, add={key: 0 for key in COUNTS}, text="Reading time from " + work.importer.label)
+        mode = run.params.get("mode") or time_runs.DRAIN
+        while mode:
+            work.run(mode)
+            again = runs.take_again(session, run)
+            mode = again if again in time_runs.RANK else (time_runs.DRAIN if again else None)
+        work.importer.finish()
+        session.commit()
+    except AuthenticationFailed as error:
+        session.rollback()
+        connection = session.get(Connection, run.connection_id)
+        connection.status, connection.last_error = ConnectionStatus.ERROR, error.message
+        session.commit()
+        raise
+    finally:
+        connector.close()
+    return outcome(session.get(SyncRun, run.id).counts or {})
+
+
+def outcome(counts: dict[str, int]) -> str:
+    said = [f"{counts.get(key, 0)} {key.replace('_', ' ')}" for key in COUNTS if counts.get(key)]
+    return "Finished: " + (", ".join(said) if said else "nothing new")
+
+
+class Pass:
+    """Reads and applies for one run; `run(mode)` does one pass."""
+
+    def __init__(self, session: Session, run: SyncRun, connection: Connection, connector: TimesheetConnector):
+        self.session, self.run, self.connection, self.connector = session, run, connection, connector
+        self.importer = Importer(session, connection, run, connector)
+        config = current_app.config
+        self.recent_days = int(config.get("TIME_SYNC_RECENT_DAYS", 3))
+        self.lookback_days = int(config.get("TIME_SYNC_LOOKBACK_DAYS", 62))
+        self.reserve = int(config.get("SYNC_QUOTA_RESERVE", 3))
+
+    def run(self, mode: str) -> None:
+        if mode == time_runs.RECENT:
+            self._recent()
+        elif mode in (time_runs.FULL, time_runs.PROJECT):
+            self._by_date(mode)
+        if mode != time_runs.PROJECT:
+            self.drain()
+
+    # Reading ------------------------------------------------------------------------------------------
+    def _recent(self) -> None:
+        """Changes of the last few days, newest first, until a page reaches what an earlier pass saw."""
+        seen_up_to = _instant(self.connection.settings.get("time_watermark"))
+        newest = seen_up_to
+        end = today()
+        start = end - timedelta(days=self.recent_days)
+        done = 0
+        for page in self._pages(start, end, newest_first=True):
+            self._apply(page.entries)
+            done += len(page.entries)
+            stamps = [e.updated_at for e in page.entries if e.updated_at]
+            newest = max([s for s in (newest, *stamps) if s], default=None)
+            runs.report(self.session, self.run, done=done, text=f"Read {done} recent entries")
+            if seen_up_to is not None and stamps and min(stamps) <= seen_up_to:
+                break
+            self._mind_quota(page.next_row, "recent changes")
+        self._watermark(newest)
+
+    def _by_date(self, mode: str) -> None:
+        """Every entry of the look-back (of one project's tool projects for `project`), by date; resumable."""
+        checkpoint = self.run.checkpoint or {}
+        if checkpoint.get("mode") == mode and checkpoint.get("window"):
+            start, end = (date.fromisoformat(d) for d in checkpoint["window"])
+        else:
+            end = today()
+            start = end - timedelta(days=self.lookback_days)
+        resume = date.fromisoformat(checkpoint["resume_from"]) if checkpoint.get("mode") == mode \
+            and checkpoint.get("resume_from") else start
+        project_ids = None
+        if mode == time_runs.PROJECT:
+            project_ids = [link.external_id for link in time_runs.project_links(
+                self.session, self.connection, self.run.params["project_id"])]
+            if not project_ids:
+                raise NotFound("None of the project's offerings is linked any more.")
+        total = (end - start).days + 1
+        window = [start.isoformat(), end.isoformat()]
+        runs.report(self.session, self.run, done=(resume - start).days, total=total,
+                    checkpoint={"mode": mode, "window": window, "resume_from": resume.isoformat()},
+                    text=f"Reading {self.importer.label} time from {resume:%d %b}" +
+                         (" (resumed)" if resume > start else ""))
+        newest = None
+        for page in self._pages(resume, end, project_ids=project_ids):
+            self._apply(page.entries)
+            reached = max((e.work_date for e in page.entries), default=resume)
+            stamps = [e.updated_at for e in page.entries if e.updated_at]
+            newest = max([s for s in (newest, *stamps) if s], default=None)
+            # The next page may still hold entries of `reached`: a resume re-reads that day (idempotently).
+            runs.report(self.session, self.run, done=min(total, (reached - start).days + 1),
+                        checkpoint={"resume_from": max(resume, reached).isoformat()},
+                        text=f"Read {self.importer.label} time up to {reached:%d %b %Y}")
+            self._mind_quota(page.next_row, "the look-back")
+        if mode == time_runs.FULL:
+            # The first and last day may differ by timezone between the tool's filter and the work date.
+            missing = self.importer.reconcile(resume + timedelta(days=1), end - timedelta(days=1))
+            if missing:
+                log.info("run %s: %s entries no longer in the tool", self.run.id, missing)
+            self._watermark(newest)
+        runs.report(self.session, self.run, done=total, checkpoint={"mode": None, "resume_from": None})
+
+    def _pages(self, start: date, end: date, **options):
+        try:
+            yield from self.connector.time_entry_pages(start, end, **options)
+        except RateLimited as error:  # the quota ran out anyway (other users of the token): wait for it
+            raise runs.Pause(error.resets_at, self._waiting_text(error.resets_at)) from None
+
+    def _mind_quota(self, next_row: int | None, what: str) -> None:
+        """Pause before the budget is spent, leaving a few requests for people using the portal."""
+        quota = self.connector.quota()
+        if next_row and quota is not None and quota.remaining <= self.reserve:
+            raise runs.Pause(quota.resets_at, self._waiting_text(quota.resets_at) + f", then carries on with {what}")
+
+    def _waiting_text(self, resets_at: datetime) -> str:
+        return f"Waiting for the {self.importer.label} quota to reset at {resets_at:%H:%M} UTC"
+
+    def _watermark(self, newest: datetime | None) -> None:
+        current = _instant(self.connection.settings.get("time_watermark"))
+        if newest is not None and (current is None or newest > current):
+            self.connection.settings = {**self.connection.settings, "time_watermark": newest.isoformat()}
+            self.session.commit()
+
+    # Applying -----------------------------------------------------------------------------------------
+    def _apply(self, entries: list[ExternalTimeEntry], after: Callable[[], None] | None = None) -> dict[str, int]:
+        """Apply one batch in its own transaction; a deadlock with a concurrent sync is retried."""
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                counts = self.importer.apply(entries)
+                if after is not None:
+                    after()
+                runs.report(self.session, self.run, add=dict(counts))
+                return counts
+            except OperationalError:
+                self.session.rollback()
+                self.importer.reload()
+                if attempt == ATTEMPTS:
+                    raise
+                log.warning("run %s: a batch met a concurrent sync (attempt %s); applying it again", self.run.id,
+                            attempt)
+        return {}
+
+    def drain(self) -> None:
+        """Queued messages (webhook events, retried entries), then the waiting time of people matched since."""
+        while True:
+            messages = list(self.session.scalars(
+                select(SyncMessage).where(SyncMessage.connection_id == self.connection.id,
+                                          SyncMessage.direction == "inbound", SyncMessage.payload.is_not(None),
+                                          SyncMessage.status == MessageStatus.PENDING)
+                .order_by(SyncMessage.id).limit(100)))
+            if not messages:
+                break
+            for message in messages:
+                self._message(message)
+        waiting = self.importer.waiting_of_matched()
+        for start in range(0, len(waiting), BATCH):
+            self._apply(waiting[start:start + BATCH])
+            runs.report(self.session, self.run, text=f"Imported the waiting time of matched people "
+                                                      f"({min(len(waiting), start + BATCH)} of {len(waiting)})")
+
+    def _message(self, message: SyncMessage) -> None:
+        """Apply one queued message: a webhook event, or an entry (or removal) someone retried."""
+        payload = message.payload
+        entries: list[ExternalTimeEntry] = []
+        if "event_id" in payload:
+            delivery = self.connector.parse_webhook(json.dumps(payload).encode())
+            entries = [delivery.entry] if delivery.entry is not None else []
+        elif "remove" not in payload:
+            entries = [entry_from_payload(payload)]
+
+        def applied() -> None:
+            if "remove" in payload:
+                self.importer.remove_by_external_id(payload["id"], payload["remove"])
+            message.run_id = self.run.id
+            message.attempts += 1
+
+        counts = self._apply(entries, after=applied)
+        if message.status == MessageStatus.PENDING:  # not failed again by the importer
+            message.status, message.processed_at = MessageStatus.PROCESSED, utcnow()
+            message.reason = event_outcome(counts) if "event_id" in payload else \
+                f"{message.reason} — retried: {event_outcome(counts).lower()}"[:2000]
+        self.session.commit()
+
+
+def event_key(connection: Connection, event_id: str) -> str:
+    """A webhook delivery's dedupe key: one message per event, so a replay is recognised."""
+    return f"{connection.kind}:{connection.id}:event:{event_id}"
+
+
+def event_outcome(counts: dict[str, int]) -> str:
+    words = {"new": "Imported", "updated": "Applied the change", "deleted": "Removed the entry",
+             "unchanged": "Already up to date (a poll or an earlier event brought it)",
+             "skipped_running_timers": "A running timer: it syncs once stopped",
+             "unmatched": "Waiting: the person is not matched to a resource",
+             "refused": "Refused (the entry's own message says why)", "failed": "Failed (the entry's message says why)",
+             "held_for_approval": "Held for the approver (changed after approval)"}
+    said = [words[key] for key, value in counts.items() if value and key in words]
+    return "; ".join(said) or "Nothing to change: not on a linked project, or already removed"
+
+
+def retry_message(session: Session, actor: User, message_id: int) -> SyncRun:
+    """Retry a failed message: queue its stored entry (or event) again and start a run that applies it
+    under today's rules (a person linked, a stage opened, a description added in the tool since)."""
+    policy.require(policy.can_manage_connections(actor), "Only admins retry sync messages.")
+    message = session.get(SyncMessage, message_id, with_for_update=True)
+    if message is None:
+        raise NotFound("That sync message does not exist.")
+    if message.status != MessageStatus.FAILED or not message.payload:
+        raise Conflict("Only a failed message that kept its record can be retried; start a sync instead.")
+    connection = require_connected(session, message.connection_id, connectors.TIME_ENTRIES)
+    message.status = MessageStatus.PENDING
+    audit.record(session, actor, "sync_message.retried", message, summary=f"Retry of {message.entity} "
+                 f"{message.external_id or ''}: {message.reason[:200]}")
+    return time_runs.start(session, connection, "backfill", actor.id, queue.INTERACTIVE)[0]
+
+
+def _instant(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
