@@ -237,7 +237,7 @@ class Importer:
         self._close_conflict(entry.external_id, "removed once the timesheet was open again")
         synced.delete_entry(self.session, self.actor, entry, why)
         self.counts["deleted"] += 1
-        self.note(entry.external_id, f"Removed {entry.hours} h on {entry.work_date:%d %b %Y}: {why}", "delete")
+        self.note(entry.external_id, f"Removed {entry.hours:.2f} h on {entry.work_date:%d %b %Y}: {why}", "delete")
         self._resolved(entry.external_id, why)
 
     def remove_by_external_id(self, external_id: str, why: str) -> None:
@@ -351,9 +351,9 @@ class Importer:
             message.reason = f"{message.reason} — resolved: {outcome}"[:2000]
 
     # Deletions nobody told us about, and waiting time ------------------------------------------------
-    def reconcile(self, start: date, end: date) -> int:
+    def reconcile(self, start: date, end: date) -> None:
         """Entries dated start..end that the tool no longer has (this run read every entry of those days):
-        removed, or held on approved time. Returns how many were missing."""
+        removed, or held on approved time."""
         kept = select(TimesheetConflict.time_entry_id).where(  # deletions the approver rejected
             TimesheetConflict.connection_id == self.connection.id, TimesheetConflict.action == "delete",
             TimesheetConflict.status == ConflictStatus.REJECTED, TimesheetConflict.time_entry_id.is_not(None))
@@ -367,7 +367,6 @@ class Importer:
                 WaitingTimeEntry.connection_id == self.connection.id, WaitingTimeEntry.work_date.between(start, end))):
             if waiting.external_id not in self.seen:
                 self.session.delete(waiting)
-        return len(missing)
 
     def waiting_of_matched(self) -> list[ExternalTimeEntry]:
         """The waiting entries whose person is matched now (linked, or an email fixed): the backfill."""

@@ -61,6 +61,7 @@ class LinkMethod(StrEnum):
     CONNECTED = "connected"  # linked to a record that already existed there
     AUTO_MAPPED = "auto_mapped"  # matched by email
     MANUAL = "manual"  # an admin chose the match
+    CLEARED = "cleared"  # an admin cleared a wrong match: not matched by email again until the email changes
 
 
 class ClientLink(db.Model):

@@ -56,12 +56,14 @@ class People:
         elif email and normalize_email(email) != normalize_email(link.external_email):
             link.external_email, link.external_name = email, name or link.external_name
             self._rematched.discard(link.external_id)
+            if link.method == LinkMethod.CLEARED:
+                link.method = None
         self.match(link)
         return link
 
     def match(self, link: PersonLink) -> None:
         """Match an unmatched person by email (once per run: an email may have been fixed since)."""
-        if link.resource_id is not None or link.external_id in self._rematched:
+        if link.resource_id is not None or link.external_id in self._rematched or link.method == LinkMethod.CLEARED:
             return
         self._rematched.add(link.external_id)
         resource = self._resource(link.external_email)
@@ -196,7 +198,7 @@ def clear_person(session: Session, actor: User, connection_id: int, person_link_
         synced.delete_entry(session, actor, entry, f"the {label(connection)} person's mapping was cleared")
         moved += 1
     before = audit.snapshot(link, PERSON_FIELDS)
-    link.resource_id, link.method = None, None
+    link.resource_id, link.method = None, LinkMethod.CLEARED
     session.flush()
     audit.record(session, actor, "person_link.cleared", link, before=before, after=audit.snapshot(link, PERSON_FIELDS),
                  summary=f"{label(connection)} user {link.external_email or link.external_id} no longer linked to "

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
@@ -54,7 +55,7 @@ def _sync(session: Session, run: SyncRun) -> str:
         runs.report(session, run, add={key: 0 for key in COUNTS}, text="Reading time from " + work.importer.label)
         mode = run.params.get("mode") or time_runs.DRAIN
         while mode:
-            work.run(mode)
+            work.execute(mode)
             again = runs.take_again(session, run)
             mode = again if again in time_runs.RANK else (time_runs.DRAIN if again else None)
         work.importer.finish()
@@ -76,7 +77,7 @@ def outcome(counts: dict[str, int]) -> str:
 
 
 class Pass:
-    """Reads and applies for one run; `run(mode)` does one pass."""
+    """Reads and applies for one run; `execute(mode)` does one pass."""
 
     def __init__(self, session: Session, run: SyncRun, connection: Connection, connector: TimesheetConnector):
         self.session, self.run, self.connection, self.connector = session, run, connection, connector
@@ -86,7 +87,7 @@ class Pass:
         self.lookback_days = int(config.get("TIME_SYNC_LOOKBACK_DAYS", 62))
         self.reserve = int(config.get("SYNC_QUOTA_RESERVE", 3))
 
-    def run(self, mode: str) -> None:
+    def execute(self, mode: str) -> None:
         if mode == time_runs.RECENT:
             self._recent()
         elif mode in (time_runs.FULL, time_runs.PROJECT):
@@ -148,9 +149,9 @@ class Pass:
             self._mind_quota(page.next_row, "the look-back")
         if mode == time_runs.FULL:
             # The first and last day may differ by timezone between the tool's filter and the work date.
-            missing = self.importer.reconcile(resume + timedelta(days=1), end - timedelta(days=1))
-            if missing:
-                log.info("run %s: %s entries no longer in the tool", self.run.id, missing)
+            before = Counter(self.importer.counts)
+            self.importer.reconcile(resume + timedelta(days=1), end - timedelta(days=1))
+            runs.report(self.session, self.run, add=dict(self.importer.counts - before))
             self._watermark(newest)
         runs.report(self.session, self.run, done=total, checkpoint={"mode": None, "resume_from": None})
 

@@ -177,15 +177,15 @@ def delete_entry(session: Session, actor: User | str | None, entry: TimeEntry, w
 def describe(values: SyncedValues | None, entry: TimeEntry | None) -> str:
     """A change in words, for conflicts and sync messages: "2.00 h → 3.50 h, date 2 Mar → 3 Mar"."""
     if values is None:
-        return f"deleted ({entry.hours} h on {entry.work_date:%d %b})" if entry else "deleted"
+        return f"deleted ({entry.hours:.2f} h on {entry.work_date:%d %b})" if entry else "deleted"
     if entry is None:
-        return f"added {values.hours} h on {values.work_date:%d %b}"
+        return f"added {values.hours:.2f} h on {values.work_date:%d %b}"
     words = {"hours": "h", "work_date": "date", "billable": "billable", "description": "description",
              "offering_id": "offering", "project_id": "project", "resource_id": "person"}
     parts = []
     for name, (old, new) in values.differs_from(entry).items():
         if name == "hours":
-            parts.append(f"{old} h → {new} h")
+            parts.append(f"{old:.2f} h → {new:.2f} h")
         elif name == "work_date":
             parts.append(f"date {old:%d %b} → {new:%d %b}")
         elif name == "description":
