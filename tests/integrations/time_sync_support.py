@@ -49,4 +49,5 @@ def sync(session, run_jobs, connection: Connection, kind: str = "manual_org") ->
 
 def synced(session, connection: Connection) -> dict[str, TimeEntry]:
     session.expire_all()
-    return {e.external_id: e for e in session.scalars(select(TimeEntry).where(TimeEntry.connection_id == connection.id))}
+    query = select(TimeEntry).where(TimeEntry.connection_id == connection.id)
+    return {e.external_id: e for e in session.scalars(query)}
