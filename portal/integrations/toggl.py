@@ -47,8 +47,8 @@ from portal.integrations.models import Connection
 
 SERVICE = "Toggl"
 PER_PAGE = 200  # the API's maximum page size for projects (its default is 151)
-# Rows per Reports request. The maximum is UNCONFIRMED (reference A7; the default is 50, third-party code
-# reads 1,000 rows per call); the sandbox caps pages at 1,000 too.
+# Rows per Reports request (TOGGL_REPORT_PAGE_SIZE). The maximum is UNCONFIRMED (reference A7; the default
+# is 50, third-party code reads 1,000 rows per call); the sandbox caps pages at 1,000 too.
 REPORT_PAGE_SIZE = 1000
 # Fields that need a paid plan (reference A3, "*"); sending them to a free workspace is a 402.
 PREMIUM_PROJECT_FIELDS = ("billable", "estimated_hours", "fixed_fee")
@@ -187,7 +187,6 @@ class TogglConnector(TimesheetConnector):
         connectors.CLIENTS, connectors.PROVISION, connectors.CONNECT, connectors.TEAM, connectors.RATES,
         connectors.TIME_ENTRIES, connectors.WEBHOOKS,
     })
-    report_page_size = REPORT_PAGE_SIZE
 
     def __init__(self, connection: Connection, config: dict[str, Any] | None = None, *, interactive: bool = False,
                  sleep: Callable[[float], None] = time.sleep, transport: httpx.BaseTransport | None = None):
@@ -196,6 +195,7 @@ class TogglConnector(TimesheetConnector):
         self._transport = transport
         self._apis: dict[str, TogglApi] = {}
         self._quota: Quota | None = None
+        self.report_page_size = int(self.config.get("TOGGL_REPORT_PAGE_SIZE") or REPORT_PAGE_SIZE)
         self._zone = ZoneInfo(self.config.get("PORTAL_TIMEZONE") or "UTC")
 
     # Plumbing -----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import json
 import math
 import re
 import secrets
+import time
 from typing import Any
 
 from flask import Blueprint, Flask, Response, g, jsonify, request
@@ -59,6 +60,8 @@ def _gate(app: Flask, state: TogglState, faults: Faults, log: RequestLog) -> Non
         if not request.path.startswith(API_PREFIXES):
             return None
         g.log_generation = log.generation
+        if state.latency:
+            time.sleep(state.latency)
         fault = faults.take(request.method, request.path)
         if fault is not None:
             return fault_response(fault)
@@ -454,12 +457,14 @@ def _admin(state: TogglState, faults: Faults, log: RequestLog) -> Blueprint:
     def limits():
         body = request.get_json(silent=True) or {}
         with state.lock:
+            state.latency = float(body.get("latency", state.latency))
             state.bucket_capacity = float(body.get("rate_capacity", state.bucket_capacity))
             state.bucket_rate = float(body.get("rate_per_second", state.bucket_rate))
             state.buckets.clear()
             for org_id, values in (body.get("organizations") or {}).items():
                 state.organizations[int(org_id)].update(values)
-        return jsonify({"rate_capacity": state.bucket_capacity, "rate_per_second": state.bucket_rate})
+        return jsonify({"rate_capacity": state.bucket_capacity, "rate_per_second": state.bucket_rate,
+                        "latency": state.latency})
 
     @bp.post("/workspaces/<int:wid>")
     def update_workspace(wid: int):

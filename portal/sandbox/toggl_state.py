@@ -110,6 +110,7 @@ class TogglState:
         self._project_seconds: tuple[int, dict[int, int]] = (-1, {})
         self.windows: dict[tuple[int, int | None], deque[float]] = defaultdict(deque)
         self.buckets: dict[str, tuple[float, float]] = {}
+        self.latency = 0.0  # seconds every API answer takes (a slow server; tests catch a run mid-way)
         self.bucket_capacity = 60.0
         self.bucket_rate = 1.0  # requests leaking out per second: Toggl's "about 1 request per second"
         self._ids = {name: itertools.count(start) for name, start in ID_STARTS.items()}

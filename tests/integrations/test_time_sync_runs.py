@@ -14,15 +14,14 @@ from portal import queue
 from portal.columns import utcnow
 from portal.integrations import runs
 from portal.integrations.models import SyncRun
-from portal.integrations.toggl import TogglConnector
 from tests.integrations.time_sync_support import days_ago, link, start, sync, synced
 
 PAGE = 10
 
 
 @pytest.fixture
-def small_pages(monkeypatch):
-    monkeypatch.setattr(TogglConnector, "report_page_size", PAGE)
+def small_pages(app, monkeypatch):
+    monkeypatch.setitem(app.config, "TOGGL_REPORT_PAGE_SIZE", PAGE)
 
 
 @pytest.fixture
