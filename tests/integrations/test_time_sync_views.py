@@ -28,7 +28,8 @@ def test_the_sync_log_is_for_admins(session, client, login_as, tool):
     assert client.get(f"/settings/integrations/connections/{tool.connection.id}/sync-log").status_code == 403
     login_as("admin")
     page = client.get(f"/settings/integrations/connections/{tool.connection.id}/sync-log").get_data(as_text=True)
-    assert "Sync all projects now" in page and "Unmatched people" in page and "Everyone who logs time is matched" in page
+    assert "Sync all projects now" in page and "Unmatched people" in page
+    assert "Everyone who logs time is matched" in page
 
 
 def test_sync_now_starts_one_run_and_a_second_click_joins_it(session, client, login_as, tool, linked):
