@@ -18,9 +18,11 @@ time of people matched now) and the caller commits it with the run's progress. F
 
 from __future__ import annotations
 
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -43,7 +45,7 @@ from portal.integrations.models import (
 )
 from portal.integrations.people import People
 from portal.org.services import get_settings
-from portal.projects.models import Offering, Project
+from portal.projects.models import Assignment, Offering, Project
 from portal.projects.services import ensure_passive_assignment
 from portal.timesheets import conflicts, synced
 from portal.timesheets.entries import timesheet_for, week_of
@@ -53,7 +55,8 @@ from portal.timesheets.synced import SyncedValues
 # The counts of a time sync run (the progress fragment shows them in words).
 COUNTS = ("new", "updated", "deleted", "unchanged", "skipped_running_timers", "unmatched", "refused", "failed",
           "held_for_approval")
-CHUNK = 500  # ids per IN (...) list
+CHUNK = 1000  # ids per IN (...) list (a page of the report)
+RULES_FOR = 60  # seconds a batch may rely on the offerings' rules read before it
 
 
 def problem_key(connection: Connection, external_id: str) -> str:
@@ -64,6 +67,23 @@ def problem_key(connection: Connection, external_id: str) -> str:
 def _chunks(items: list) -> Iterator[list]:
     for start in range(0, len(items), CHUNK):
         yield items[start:start + CHUNK]
+
+
+class Linked(NamedTuple):
+    """A project link as the importer needs it."""
+
+    id: int
+    offering_id: int
+    external_id: str
+
+
+def _plan_every_lookup(session: Session) -> None:
+    """PostgreSQL: psycopg prepares a statement after five runs, and the server may then keep a generic plan
+    made while time_entries was nearly empty (a sequential scan: a second per page once it holds 100,000
+    rows). The importer's lookups are planned each time instead, on its (pooled) connection."""
+    driver = session.connection().connection.driver_connection
+    if hasattr(driver, "prepare_threshold"):
+        driver.prepare_threshold = None
 
 
 def _not_newer(entry: ExternalTimeEntry, stamp: datetime | None) -> bool:
@@ -85,25 +105,56 @@ class Importer:
         self.reload()
 
     def reload(self) -> None:
-        """Read links, people, offerings and open problems (again after a rolled-back batch)."""
+        """Read links, people and open problems (again after a rolled-back batch)."""
         session = self.session
-        self.links = {link.external_id: link for link in session.scalars(
-            select(ProjectLink).where(ProjectLink.connection_id == self.connection.id))}
-        ids = {link.offering_id for link in self.links.values()}
-        self.offerings = {o.id: o for o in session.scalars(
-            select(Offering).where(Offering.id.in_(ids)).options(
-                selectinload(Offering.assignments), selectinload(Offering.project).selectinload(Project.stage)))}
-        self.rates = {(o.id, a.resource_id): a.bill_rate for o in self.offerings.values() for a in o.assignments}
+        _plan_every_lookup(session)
+        # Plain values, not ORM rows: every page commits, and expired rows would be read back one by one.
+        self.links = {external_id: Linked(link_id, offering_id, external_id) for link_id, offering_id, external_id in
+                      session.execute(select(ProjectLink.id, ProjectLink.offering_id, ProjectLink.external_id)
+                                      .where(ProjectLink.connection_id == self.connection.id))}
         self.people = People(session, self.connection, self.connector)
         self.week_start = get_settings(session).week_start
         self.sheets: dict[tuple[int, date], int] = {}
+        self.offerings: dict[int, Offering] | None = None
         self.problems = set(session.scalars(select(SyncMessage.external_id).where(
             SyncMessage.dedupe_key.like(problem_key(self.connection, "") + "%"),
             SyncMessage.status == MessageStatus.FAILED)))
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Before each batch: the people again (one query; the last batch's commit expired them), and every
+        RULES_FOR seconds the offerings with their project, stage and team, so a stage changed during a long
+        run is heeded. Those are detached from the session: a commit does not expire them, so the rules are
+        read without a query per entry."""
+        self.people.refresh()
+        self.any_waiting = self.session.scalar(select(WaitingTimeEntry.id).where(
+            WaitingTimeEntry.connection_id == self.connection.id).limit(1)) is not None
+        if self.offerings is not None and time.monotonic() - self._rules_read < RULES_FOR:
+            return
+        ids = {link.offering_id for link in self.links.values()}
+        offerings = list(self.session.scalars(select(Offering).where(Offering.id.in_(ids)).options(
+            selectinload(Offering.project).selectinload(Project.stage))))
+        # The team matters to the rules only where the project takes time from assigned people only.
+        assigned_only = {o.id for o in offerings if o.project.time_entry_by == "assigned"}
+        if assigned_only:
+            self.session.scalars(select(Offering).where(Offering.id.in_(assigned_only))
+                                 .options(selectinload(Offering.assignments))).all()
+        for offering in offerings:
+            team = offering.assignments if offering.id in assigned_only else []
+            for item in {offering, offering.project, offering.project.stage, *team}:
+                if item in self.session:
+                    self.session.expunge(item)
+        self.offerings = {o.id: o for o in offerings}
+        self.refusals: dict[tuple[int, int, bool], str | None] = {}
+        self.rates = {(offering_id, resource_id): rate for offering_id, resource_id, rate in self.session.execute(
+            select(Assignment.offering_id, Assignment.resource_id, Assignment.bill_rate)
+            .where(Assignment.offering_id.in_(ids)))}
+        self._rules_read = time.monotonic()
 
     # A batch ---------------------------------------------------------------------------------------
     def apply(self, entries: Iterable[ExternalTimeEntry]) -> Counter[str]:
         """Apply a batch; returns its counts (the caller adds them to the run's)."""
+        self.refresh()
         before = Counter(self.counts)
         latest: dict[str, ExternalTimeEntry] = {}
         for entry in entries:  # one change per entry: the newest copy in the batch
@@ -141,6 +192,8 @@ class Importer:
 
     def _waiting(self, ids: list[str]) -> dict[str, WaitingTimeEntry]:
         found: dict[str, WaitingTimeEntry] = {}
+        if not self.any_waiting:
+            return found
         for chunk in _chunks(ids):
             found.update((w.external_id, w) for w in self.session.scalars(
                 select(WaitingTimeEntry).where(WaitingTimeEntry.connection_id == self.connection.id,
@@ -167,8 +220,7 @@ class Importer:
             self._problem(entry.id, f"Not imported: {trouble}. Check: is the time entry completed and correct in "
                                     f"{self.label}? Fix it there and the next sync brings it.", "failed", entry)
             return None
-        refusal = policy.time_entry_refusal(offering.project, offering, person.resource_id,
-                                            description=entry.description)
+        refusal = self._refusal(offering, person.resource_id, entry.description)
         if refusal is None and (offering.id, person.resource_id) not in self.rates:
             refusal = self._passive(offering, person)
         if refusal:
@@ -180,6 +232,15 @@ class Importer:
                             external_url=self.connector.time_entry_url(entry) if self.connector else "",
                             external_updated_at=entry.updated_at)
 
+    def _refusal(self, offering: Offering, resource_id: int, description: str) -> str | None:
+        """policy.time_entry_refusal, asked once per offering, person and (empty or not) description while
+        the rules read are current: its answer depends on nothing else."""
+        key = (offering.id, resource_id, bool(description.strip()))
+        if key not in self.refusals:
+            self.refusals[key] = policy.time_entry_refusal(offering.project, offering, resource_id,
+                                                           description=description)
+        return self.refusals[key]
+
     def _passive(self, offering: Offering, person: PersonLink) -> str | None:
         """Seed 002: someone who logs time on an offering they are not on is added as a passive assignment."""
         try:
@@ -190,7 +251,7 @@ class Importer:
         self.rates[(offering.id, person.resource_id)] = None
         return None
 
-    def _wait(self, entry: ExternalTimeEntry, person: PersonLink, link: ProjectLink,
+    def _wait(self, entry: ExternalTimeEntry, person: PersonLink, link: Linked,
               waiting: WaitingTimeEntry | None) -> None:
         self.counts["unmatched"] += 1
         self.unmatched[person.id] += 1
@@ -201,6 +262,7 @@ class Importer:
             for key, value in values.items():
                 setattr(waiting, key, value)
             return
+        self.any_waiting = True
         insert = postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert
         self.session.execute(insert(WaitingTimeEntry).values(
             connection_id=self.connection.id, external_id=entry.id, created_at=utcnow(), **values,
@@ -272,14 +334,14 @@ class Importer:
     def _create(self, creations: list[tuple[str, SyncedValues]]) -> None:
         if not creations:
             return
-        for _, values in creations:
-            key = self._week(values)
-            if key not in self.sheets:
-                self.sheets[key] = timesheet_for(self.session, values.resource_id, values.work_date).id
-        statuses = synced.lock_timesheets(self.session, {self.sheets[self._week(v)] for _, v in creations})
+        weeks = [(values.resource_id, week_of(values.work_date, self.week_start)[0]) for _, values in creations]
+        missing = set(weeks) - self.sheets.keys()
+        if missing:
+            self.sheets.update(synced.ensure_timesheets(self.session, missing))
+        sheet_ids = [self.sheets[week] for week in weeks]
+        statuses = synced.lock_timesheets(self.session, set(sheet_ids))
         rows = []
-        for external_id, values in creations:
-            sheet_id = self.sheets[self._week(values)]
+        for (external_id, values), sheet_id in zip(creations, sheet_ids, strict=True):
             rate = self.rates.get((values.offering_id, values.resource_id))
             if synced.is_held(statuses[sheet_id]):
                 self._hold(external_id, self.session.get(Timesheet, sheet_id), None, values, rate)
@@ -292,9 +354,6 @@ class Importer:
             if external_id in inserted:
                 self.touched.setdefault(values.offering_id, inserted[external_id])
                 self._resolved(external_id, "imported")
-
-    def _week(self, values: SyncedValues) -> tuple[int, date]:
-        return values.resource_id, week_of(values.work_date, self.week_start)[0]
 
     def _hold(self, external_id: str, sheet: Timesheet, entry: TimeEntry | None, values: SyncedValues | None,
               rate=None) -> None:

@@ -44,12 +44,19 @@ class People:
 
     def reload(self) -> None:
         """Forget what a rolled-back transaction may have added."""
+        self.refresh()
+        self._rematched: set[str] = set()
+
+    def refresh(self) -> None:
+        """Read the links again (one query; a commit expired them)."""
         self.links = {link.external_id: link for link in self.session.scalars(
             select(PersonLink).where(PersonLink.connection_id == self.connection.id))}
-        self._rematched: set[str] = set()
 
     def resolve(self, entry: ExternalTimeEntry) -> PersonLink:
         link = self.links.get(entry.user_id)
+        if link is not None and (not entry.user_email or entry.user_email == link.external_email):
+            self.match(link)  # the common case: someone met before, under the same email
+            return link
         email, name = self._identity(entry, link)
         if link is None:
             link = self._create(entry.user_id, email, name)

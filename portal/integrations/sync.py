@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import json
 import logging
+import queue as queue_module
+import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 
 from flask import current_app
@@ -31,7 +33,7 @@ from portal.auth.models import User
 from portal.columns import today, utcnow
 from portal.errors import Conflict, NotFound
 from portal.integrations import connectors, runs, time_runs
-from portal.integrations.connectors import ExternalTimeEntry, TimesheetConnector, connector_for
+from portal.integrations.connectors import ExternalTimeEntry, TimeEntryPage, TimesheetConnector, connector_for
 from portal.integrations.http import AuthenticationFailed, RateLimited
 from portal.integrations.inbound import COUNTS, Importer, entry_from_payload
 from portal.integrations.models import Connection, ConnectionStatus, MessageStatus, SyncMessage, SyncRun
@@ -103,7 +105,7 @@ class Pass:
         end = today()
         start = end - timedelta(days=self.recent_days)
         done = 0
-        for page in self._pages(start, end, newest_first=True):
+        for page in self._pages(start, end, ahead=False, newest_first=True):
             self._apply(page.entries)
             done += len(page.entries)
             stamps = [e.updated_at for e in page.entries if e.updated_at]
@@ -155,9 +157,12 @@ class Pass:
             self._watermark(newest)
         runs.report(self.session, self.run, done=total, checkpoint={"mode": None, "resume_from": None})
 
-    def _pages(self, start: date, end: date, **options):
+    def _pages(self, start: date, end: date, ahead: bool = True, **options) -> Iterator[TimeEntryPage]:
+        """The query's pages; `ahead` fetches the next one while this one is applied (not for incremental
+        reads, which usually stop after the first page: a page read ahead would cost quota for nothing)."""
         try:
-            yield from self.connector.time_entry_pages(start, end, **options)
+            pages = self.connector.time_entry_pages(start, end, **options)
+            yield from read_ahead(pages) if ahead else pages
         except RateLimited as error:  # the quota ran out anyway (other users of the token): wait for it
             raise runs.Pause(error.resets_at, self._waiting_text(error.resets_at)) from None
 
@@ -235,6 +240,41 @@ class Pass:
             message.reason = event_outcome(counts) if "event_id" in payload else \
                 f"{message.reason} — retried: {event_outcome(counts).lower()}"[:2000]
         self.session.commit()
+
+
+_DONE = object()
+
+
+def read_ahead(pages: Iterator[TimeEntryPage]) -> Iterator[TimeEntryPage]:
+    """Fetch the next page from the tool while this one is applied, so the network wait and the database
+    work overlap; never more than one page ahead. The fetching thread touches no database; its errors are
+    raised here, in order. A caller that stops early has had at most one page read for nothing."""
+    handoff: queue_module.Queue = queue_module.Queue()
+    may_fetch = threading.Semaphore(1)
+    stop = threading.Event()
+
+    def fetch() -> None:
+        try:
+            while may_fetch.acquire() and not stop.is_set():
+                page = next(pages, _DONE)
+                handoff.put(page)
+                if page is _DONE:
+                    return
+        except BaseException as error:  # handed to the consumer, which raises it
+            handoff.put(error)
+
+    worker = threading.Thread(target=fetch, name="read-ahead", daemon=True)
+    worker.start()
+    try:
+        while (item := handoff.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            may_fetch.release()  # the next page is fetched while this one is applied
+            yield item
+    finally:
+        stop.set()
+        may_fetch.release()
+        worker.join(timeout=60)
 
 
 def event_key(connection: Connection, event_id: str) -> str:

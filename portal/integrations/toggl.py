@@ -148,7 +148,7 @@ def _day(value: Any) -> date | None:
 def _instant(value: Any) -> datetime | None:
     if not value:
         return None
-    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    moment = datetime.fromisoformat(value)  # Python 3.11 reads the "Z" suffix too
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -196,6 +196,7 @@ class TogglConnector(TimesheetConnector):
         self._apis: dict[str, TogglApi] = {}
         self._quota: Quota | None = None
         self.report_page_size = int(self.config.get("TOGGL_REPORT_PAGE_SIZE") or REPORT_PAGE_SIZE)
+        self._reports_url = f"{self.config['TOGGL_APP_URL'].rstrip('/')}/reports/detailed/{connection.account_id}"
         self._zone = ZoneInfo(self.config.get("PORTAL_TIMEZONE") or "UTC")
 
     # Plumbing -----------------------------------------------------------------------------------
@@ -429,13 +430,18 @@ class TogglConnector(TimesheetConnector):
             body["project_ids"] = [int(p) for p in project_ids]
         if first_row:
             body["first_row_number"] = first_row
-        path = f"workspace/{self.workspace_id}/search/time_entries"
+        # Resolved now, not when the pages are read: they may be read in another thread (sync.read_ahead),
+        # which must not touch the database rows the connection holds.
+        api, path = self._api("reports"), f"workspace/{self.workspace_id}/search/time_entries"
+        return self._report_pages(api, path, body)
+
+    def _report_pages(self, api: TogglApi, path: str, body: dict[str, Any]) -> Iterator[TimeEntryPage]:
         while True:
-            rows, response = self._api("reports").request_json("POST", path, json=body)
+            rows, response = api.request_json("POST", path, json=body)
             entries = [_entry(entry, self._zone, user_id=row["user_id"], project_id=row.get("project_id"),
                               billable=row.get("billable"), description=row.get("description"),
                               seconds=entry["seconds"], email=row.get("email") or "", name=row.get("username") or "",
-                              raw={**row, "time_entry": entry})
+                              raw=row)
                        for row in rows or [] for entry in row.get("time_entries") or []]
             next_row = response.headers.get("X-Next-Row-Number")
             yield TimeEntryPage(entries, int(next_row) if next_row else None)
@@ -449,8 +455,7 @@ class TogglConnector(TimesheetConnector):
         # Toggl has no page per entry; its detailed report of that day and person shows it (the URL shape
         # is UNCONFIRMED; the sandbox serves it).
         day = entry.work_date.isoformat()
-        return (f"{self.config['TOGGL_APP_URL'].rstrip('/')}/reports/detailed/{self.connection.account_id}"
-                f"/from/{day}/to/{day}/users/{entry.user_id}")
+        return f"{self._reports_url}/from/{day}/to/{day}/users/{entry.user_id}"
 
     def parse_webhook(self, body: bytes) -> WebhookDelivery:
         """A Webhooks v1 delivery: PING (with `validation_code` until validated) or a time_entry event whose

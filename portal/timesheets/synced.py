@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -47,7 +47,7 @@ def hours_problem(hours: Decimal) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built once per synced entry, and frozen ones cost more to build
 class SyncedValues:
     """An entry as the tool has it, mapped to the portal's person, offering and project."""
 
@@ -80,6 +80,30 @@ class SyncedValues:
                 if getattr(entry, name) != getattr(self, name)}
 
 
+def ensure_timesheets(session: Session, weeks: set[tuple[int, date]]) -> dict[tuple[int, date], int]:
+    """The timesheets of (resource, week start) pairs, the missing ones created in one statement (a
+    concurrent sync creating the same one is harmless: the unique (resource, week) decides)."""
+    found = _timesheet_ids(session, weeks)
+    missing = weeks - found.keys()
+    if missing:
+        session.execute(_insert(session, Timesheet).on_conflict_do_nothing(
+            index_elements=["resource_id", "period_start"]),
+            [{"resource_id": resource_id, "period_start": start, "period_end": start + timedelta(days=6)}
+             for resource_id, start in sorted(missing)])
+        found.update(_timesheet_ids(session, missing))
+    return found
+
+
+def _timesheet_ids(session: Session, weeks: set[tuple[int, date]]) -> dict[tuple[int, date], int]:
+    found: dict[tuple[int, date], int] = {}
+    pairs = sorted(weeks)
+    for start in range(0, len(pairs), 500):
+        found.update(((resource_id, period_start), sheet_id) for sheet_id, resource_id, period_start in session.execute(
+            select(Timesheet.id, Timesheet.resource_id, Timesheet.period_start)
+            .where(tuple_(Timesheet.resource_id, Timesheet.period_start).in_(pairs[start:start + 500]))))
+    return found
+
+
 def lock_timesheets(session: Session, sheet_ids: Iterable[int]) -> dict[int, str]:
     """The timesheets' statuses, read under a row lock (PostgreSQL; in id order, so two syncs never deadlock)."""
     ids = sorted(set(sheet_ids))
@@ -101,8 +125,10 @@ def bump_versions(session: Session, sheet_ids: Iterable[int]) -> None:
                         .execution_options(synchronize_session=False))
 
 
-def _insert(session: Session):
-    return (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(TimeEntry)
+def _insert(session: Session, model=TimeEntry):
+    """The dialect's INSERT (for ON CONFLICT) on the model's table: Core, not the ORM's slower bulk path."""
+    return (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(
+        model.__table__)
 
 
 NewEntry = tuple[str, SyncedValues, int, Decimal | None]  # (external id, values, timesheet id, bill rate)
@@ -114,8 +140,9 @@ def insert_entries(session: Session, connection_id: int, source: str, rows: list
     caller has checked that none of the timesheets is held."""
     if not rows:
         return {}
+    table = TimeEntry.__table__
     statement = _insert(session).on_conflict_do_nothing(index_elements=["connection_id", "external_id"]) \
-        .returning(TimeEntry.id, TimeEntry.external_id)
+        .returning(table.c.id, table.c.external_id)
     values = [{"connection_id": connection_id, "external_id": external_id, "source": source,
                "resource_id": v.resource_id, "offering_id": v.offering_id, "project_id": v.project_id,
                "work_date": v.work_date, "hours": v.hours, "billable": v.billable, "description": v.description,
