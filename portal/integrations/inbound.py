@@ -24,9 +24,9 @@ from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from portal import events
 from portal.auth import policy
@@ -45,7 +45,7 @@ from portal.integrations.models import (
 )
 from portal.integrations.people import People
 from portal.org.services import get_settings
-from portal.projects.models import Assignment, Offering, Project
+from portal.projects.models import Assignment, Offering, Project, Resource
 from portal.projects.services import ensure_passive_assignment
 from portal.timesheets import conflicts, synced
 from portal.timesheets.entries import timesheet_for, week_of
@@ -426,6 +426,37 @@ class Importer:
                 WaitingTimeEntry.connection_id == self.connection.id, WaitingTimeEntry.work_date.between(start, end))):
             if waiting.external_id not in self.seen:
                 self.session.delete(waiting)
+
+    def check_links(self) -> None:
+        """Seed 002, "Connection was working, now it's not": linked projects deleted in the tool."""
+        if not self.links or self.connector is None:
+            return
+        present = {project.id for project in self.connector.list_projects(include_archived=True)}
+        for link in self.links.values():
+            if link.external_id not in present:
+                offering = self.offerings.get(link.offering_id)
+                where = f"{offering.name} ({offering.project.name})" if offering else "an offering"
+                self.note(link.external_id, f"The {self.label} project #{link.external_id} linked to {where} no "
+                          f"longer exists in the workspace. Check: was the {self.label} project deleted? Disconnect "
+                          "the offering and provision or connect it again.", "check", entity="project",
+                          status=MessageStatus.FAILED)
+
+    def check_doubles(self, start: date, end: date) -> None:
+        """Seed 002, "Duplicate time entries appearing": the same time entered in the portal too."""
+        tool, native = aliased(TimeEntry), aliased(TimeEntry)
+        rows = self.session.execute(
+            select(native.resource_id, native.work_date, native.hours).join(tool, and_(
+                tool.resource_id == native.resource_id, tool.work_date == native.work_date,
+                tool.offering_id == native.offering_id, tool.hours == native.hours))
+            .where(tool.connection_id == self.connection.id, native.connection_id.is_(None),
+                   native.work_date.between(start, end)).order_by(native.work_date)).all()
+        if rows:
+            resource_id, day, hours = rows[0]
+            who = self.session.get(Resource, resource_id).name
+            self.note(None, f"{len(rows)} entries typed into the portal match {self.label} time exactly (same "
+                      f"person, day, offering and hours), e.g. {who}, {hours:.2f} h on {day:%d %b %Y}. Check: was "
+                      f"the time entered in both systems? Delete the portal's copy and keep the {self.label} one; "
+                      f"remind the team to use {self.label} only.", "check", entity="time_entry")
 
     def waiting_of_matched(self) -> list[ExternalTimeEntry]:
         """The waiting entries whose person is matched now (linked, or an email fixed): the backfill."""

@@ -113,7 +113,6 @@ class Pass:
             runs.report(self.session, self.run, done=done, text=f"Read {done} recent entries")
             if seen_up_to is not None and stamps and min(stamps) <= seen_up_to:
                 break
-            self._mind_quota(page.next_row, "recent changes")
         self._watermark(newest)
 
     def _by_date(self, mode: str) -> None:
@@ -148,11 +147,12 @@ class Pass:
             runs.report(self.session, self.run, done=min(total, (reached - start).days + 1),
                         checkpoint={"resume_from": max(resume, reached).isoformat()},
                         text=f"Read {self.importer.label} time up to {reached:%d %b %Y}")
-            self._mind_quota(page.next_row, "the look-back")
         if mode == time_runs.FULL:
             # The first and last day may differ by timezone between the tool's filter and the work date.
             before = Counter(self.importer.counts)
             self.importer.reconcile(resume + timedelta(days=1), end - timedelta(days=1))
+            self.importer.check_links()
+            self.importer.check_doubles(start, end)
             runs.report(self.session, self.run, add=dict(self.importer.counts - before))
             self._watermark(newest)
         runs.report(self.session, self.run, done=total, checkpoint={"mode": None, "resume_from": None})
@@ -160,17 +160,20 @@ class Pass:
     def _pages(self, start: date, end: date, ahead: bool = True, **options) -> Iterator[TimeEntryPage]:
         """The query's pages; `ahead` fetches the next one while this one is applied (not for incremental
         reads, which usually stop after the first page: a page read ahead would cost quota for nothing)."""
+        pages = self._within_budget(self.connector.time_entry_pages(start, end, **options))
         try:
-            pages = self.connector.time_entry_pages(start, end, **options)
             yield from read_ahead(pages) if ahead else pages
         except RateLimited as error:  # the quota ran out anyway (other users of the token): wait for it
             raise runs.Pause(error.resets_at, self._waiting_text(error.resets_at)) from None
 
-    def _mind_quota(self, next_row: int | None, what: str) -> None:
-        """Pause before the budget is spent, leaving a few requests for people using the portal."""
-        quota = self.connector.quota()
-        if next_row and quota is not None and quota.remaining <= self.reserve:
-            raise runs.Pause(quota.resets_at, self._waiting_text(quota.resets_at) + f", then carries on with {what}")
+    def _within_budget(self, pages: Iterator[TimeEntryPage]) -> Iterator[TimeEntryPage]:
+        """Pause before the quota is spent, leaving a few requests for people using the portal (checked
+        before each further request, so a page read ahead never goes beyond the budget)."""
+        for page in pages:
+            yield page
+            quota = self.connector.quota()
+            if page.next_row and quota is not None and quota.remaining <= self.reserve:
+                raise runs.Pause(quota.resets_at, self._waiting_text(quota.resets_at))
 
     def _waiting_text(self, resets_at: datetime) -> str:
         return f"Waiting for the {self.importer.label} quota to reset at {resets_at:%H:%M} UTC"

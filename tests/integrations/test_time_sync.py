@@ -206,3 +206,20 @@ def test_a_second_start_joins_the_active_run_and_a_nightly_upgrades_a_queued_hou
     session.expire_all()
     assert nightly.id == hourly.id and (nightly.kind, nightly.params["mode"]) == ("nightly", "full")
 
+
+
+def test_a_deleted_toggl_project_and_time_entered_twice_are_named_with_their_checks(session, tool, linked, run_jobs):
+    (entry_id,) = generate(tool, linked, count=1, seconds=7200)
+    sync(session, run_jobs, tool.connection)
+    entry = synced(session, tool.connection)[str(entry_id)]
+    session.add(TimeEntry(resource_id=entry.resource_id, project_id=entry.project_id, offering_id=entry.offering_id,
+                          work_date=entry.work_date, hours=entry.hours, description="Typed in the portal too"))
+    gone = link(session, tool, tool.offering(name="Old phase"))
+    tool.sandbox.http.delete(f"/api/v9/workspaces/{tool.world.workspace_id}/projects/{gone.toggl_project_id}",
+                             auth=("test-toggl-token-0001", "api_token")).raise_for_status()
+    session.commit()
+    run = sync(session, run_jobs, tool.connection, "nightly")
+    reasons = [m.reason for m in messages(session, run.id, action="check")]
+    assert any("no longer exists in the workspace" in r and "Old phase" in r for r in reasons)
+    assert any("1 entries typed into the portal match Toggl time exactly" in r and "entered in both systems" in r
+               for r in reasons)
