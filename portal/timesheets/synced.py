@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from portal import audit, events
 from portal.auth.models import User
-from portal.timesheets.entries import ENTRY_FIELDS, timesheet_for
+from portal.timesheets.entries import ENTRY_FIELDS, record_change, record_new, timesheet_for
 from portal.timesheets.models import HELD_STATUSES, EntrySource, TimeEntry, Timesheet
 
 HUNDREDTH = Decimal("0.01")
@@ -163,12 +163,8 @@ def create_entry(session: Session, actor: User | str | None, connection_id: int,
                       work_date=values.work_date, hours=values.hours, billable=values.billable,
                       description=values.description, external_url=values.external_url or None,
                       external_updated_at=values.external_updated_at, timesheet=sheet, bill_rate=bill_rate)
-    session.add(entry)
-    sheet.version += 1
-    session.flush()
-    audit.record(session, actor, "time_entry.synced_created", entry, after=audit.snapshot(entry, ENTRY_FIELDS),
-                 summary=f"{entry.hours} h on {entry.work_date} from {source_label(source)}")
-    events.time_entry_changed.send(entry, session=session, actor=actor, changes={})
+    record_new(session, actor, entry, "time_entry.synced_created",
+               f"{entry.hours:.2f} h on {entry.work_date} from {source_label(source)}")
     return entry
 
 
@@ -183,12 +179,8 @@ def update_entry(session: Session, actor: User | str | None, entry: TimeEntry, v
     entry.external_updated_at = values.external_updated_at
     entry.timesheet = target
     session.flush()
-    old, new = audit.changes(before, audit.snapshot(entry, ENTRY_FIELDS))
-    if new:
-        audit.record(session, actor, "time_entry.synced_updated", entry, before=old, after=new,
-                     summary=f"Time entry on {entry.work_date} changed in {source_label(entry.source)}")
-        events.time_entry_changed.send(entry, session=session, actor=actor,
-                                       changes={k: [old.get(k), v] for k, v in new.items()})
+    record_change(session, actor, entry, before, "time_entry.synced_updated",
+                  f"Time entry on {entry.work_date} changed in {source_label(entry.source)}")
 
 
 def delete_entry(session: Session, actor: User | str | None, entry: TimeEntry, why: str) -> None:
