@@ -80,7 +80,7 @@ class Linked(NamedTuple):
 def _plan_every_lookup(session: Session) -> None:
     """PostgreSQL: psycopg prepares a statement after five runs, and the server may then keep a generic plan
     made while time_entries was nearly empty (a sequential scan: a second per page once it holds 100,000
-    rows). The importer's lookups are planned each time instead, on its (pooled) connection."""
+    rows). The importer's lookups are planned each time instead, on the (pooled) connection of each batch."""
     driver = session.connection().connection.driver_connection
     if hasattr(driver, "prepare_threshold"):
         driver.prepare_threshold = None
@@ -107,7 +107,6 @@ class Importer:
     def reload(self) -> None:
         """Read links, people and open problems (again after a rolled-back batch)."""
         session = self.session
-        _plan_every_lookup(session)
         # Plain values, not ORM rows: every page commits, and expired rows would be read back one by one.
         self.links = {external_id: Linked(link_id, offering_id, external_id) for link_id, offering_id, external_id in
                       session.execute(select(ProjectLink.id, ProjectLink.offering_id, ProjectLink.external_id)
@@ -126,6 +125,7 @@ class Importer:
         RULES_FOR seconds the offerings with their project, stage and team, so a stage changed during a long
         run is heeded. Those are detached from the session: a commit does not expire them, so the rules are
         read without a query per entry."""
+        _plan_every_lookup(self.session)
         self.people.refresh()
         self.any_waiting = self.session.scalar(select(WaitingTimeEntry.id).where(
             WaitingTimeEntry.connection_id == self.connection.id).limit(1)) is not None
@@ -284,7 +284,7 @@ class Importer:
     # Changing what the portal has ------------------------------------------------------------------
     def remove(self, entry_id: int, why: str) -> None:
         """Take an entry out (held as a conflict on approved time; refused on a project closed for time)."""
-        entry = self.session.get(TimeEntry, entry_id, with_for_update=True)
+        entry = self.session.get(TimeEntry, entry_id, with_for_update=True, populate_existing=True)
         if entry is None:
             return
         refusal = policy.time_entry_refusal(entry.project)
@@ -309,7 +309,7 @@ class Importer:
             self.remove(entry_id, why)
 
     def _change(self, external_id: str, entry_id: int, values: SyncedValues) -> None:
-        current = self.session.get(TimeEntry, entry_id, with_for_update=True)
+        current = self.session.get(TimeEntry, entry_id, with_for_update=True, populate_existing=True)
         if current is None:  # removed meanwhile (another sync; its offering deleted)
             return
         if not values.differs_from(current):

@@ -148,7 +148,7 @@ def matched(session: Session, connection: Connection) -> list[PersonLink]:
 
 def _person(session: Session, actor: User, connection_id: int, person_link_id: int) -> tuple[Connection, PersonLink]:
     policy.require(policy.can_manage_connections(actor), "Only admins map the timesheet tools' people.")
-    link = session.get(PersonLink, person_link_id, with_for_update=True)
+    link = session.get(PersonLink, person_link_id, with_for_update=True, populate_existing=True)
     if link is None or link.connection_id != connection_id:
         raise NotFound("That person does not exist in this tool's list.")
     return session.get(Connection, connection_id), link

@@ -31,7 +31,7 @@ from portal import audit, queue
 from portal.auth import policy
 from portal.auth.models import User
 from portal.columns import today, utcnow
-from portal.errors import Conflict, NotFound
+from portal.errors import Conflict, NotFound, PortalError
 from portal.integrations import connectors, runs, time_runs
 from portal.integrations.connectors import ExternalTimeEntry, TimeEntryPage, TimesheetConnector, connector_for
 from portal.integrations.http import AuthenticationFailed, RateLimited
@@ -52,24 +52,27 @@ def run_time_sync(session: Session, run_id: int) -> SyncRun | None:
 def _sync(session: Session, run: SyncRun) -> str:
     connection = require_connected(session, run.connection_id, connectors.TIME_ENTRIES)
     connector = connector_for(connection)
+    work = Pass(session, run, connection, connector)
     try:
-        work = Pass(session, run, connection, connector)
         runs.report(session, run, add={key: 0 for key in COUNTS}, text="Reading time from " + work.importer.label)
         mode = run.params.get("mode") or time_runs.DRAIN
         while mode:
             work.execute(mode)
             again = runs.take_again(session, run)
             mode = again if again in time_runs.RANK else (time_runs.DRAIN if again else None)
+    except (PortalError, runs.Pause) as stop:
+        session.rollback()  # the batch in flight; the pages committed before it stay
+        if isinstance(stop, AuthenticationFailed):  # "Connection was working, now it's not" (seed 002)
+            connection = session.get(Connection, run.connection_id)
+            connection.status, connection.last_error = ConnectionStatus.ERROR, stop.message
+        # What was imported before the run stopped or paused still gets its budget checks and notes.
         work.importer.finish()
-        session.commit()
-    except AuthenticationFailed as error:
-        session.rollback()
-        connection = session.get(Connection, run.connection_id)
-        connection.status, connection.last_error = ConnectionStatus.ERROR, error.message
         session.commit()
         raise
     finally:
         connector.close()
+    work.importer.finish()
+    session.commit()
     return outcome(session.get(SyncRun, run.id).counts or {})
 
 
@@ -300,7 +303,7 @@ def retry_message(session: Session, actor: User, message_id: int) -> SyncRun:
     """Retry a failed message: queue its stored entry (or event) again and start a run that applies it
     under today's rules (a person linked, a stage opened, a description added in the tool since)."""
     policy.require(policy.can_manage_connections(actor), "Only admins retry sync messages.")
-    message = session.get(SyncMessage, message_id, with_for_update=True)
+    message = session.get(SyncMessage, message_id, with_for_update=True, populate_existing=True)
     if message is None:
         raise NotFound("That sync message does not exist.")
     if message.status != MessageStatus.FAILED or not message.payload:

@@ -89,7 +89,7 @@ def for_timesheet(session: Session, timesheet_id: int) -> list[TimesheetConflict
 
 
 def _decidable(session: Session, actor: User | str | None, conflict_id: int) -> TimesheetConflict:
-    conflict = session.get(TimesheetConflict, conflict_id, with_for_update=True)
+    conflict = session.get(TimesheetConflict, conflict_id, with_for_update=True, populate_existing=True)
     if conflict is None:
         raise NotFound("That change does not exist.")
     sheet = conflict.timesheet
