@@ -151,6 +151,17 @@ class Importer:
             .where(Assignment.offering_id.in_(ids)))}
         self._rules_read = time.monotonic()
 
+    def mark(self) -> tuple:
+        """What a batch may change in memory, to rewind to when its transaction rolls back."""
+        return Counter(self.counts), dict(self.unmatched), dict(self.not_linked), dict(self.touched)
+
+    def rewind(self, mark: tuple) -> None:
+        """Back to `mark`, and everything read from the database read again (the rollback undid the batch)."""
+        counts, unmatched, not_linked, touched = mark
+        self.counts, self.touched = counts, touched
+        self.unmatched, self.not_linked = defaultdict(int, unmatched), defaultdict(int, not_linked)
+        self.reload()
+
     # A batch ---------------------------------------------------------------------------------------
     def apply(self, entries: Iterable[ExternalTimeEntry]) -> Counter[str]:
         """Apply a batch; returns its counts (the caller adds them to the run's)."""

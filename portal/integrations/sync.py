@@ -191,6 +191,7 @@ class Pass:
     def _apply(self, entries: list[ExternalTimeEntry], after: Callable[[], None] | None = None) -> dict[str, int]:
         """Apply one batch in its own transaction; a deadlock with a concurrent sync is retried."""
         for attempt in range(1, ATTEMPTS + 1):
+            mark = self.importer.mark()
             try:
                 counts = self.importer.apply(entries)
                 if after is not None:
@@ -199,7 +200,7 @@ class Pass:
                 return counts
             except OperationalError:
                 self.session.rollback()
-                self.importer.reload()
+                self.importer.rewind(mark)
                 if attempt == ATTEMPTS:
                     raise
                 log.warning("run %s: a batch met a concurrent sync (attempt %s); applying it again", self.run.id,

@@ -66,7 +66,7 @@ def secret_of(connection: Connection) -> str:
 
 def receive_delivery(session: Session, kind: str, connection_id: int, body: bytes, headers: dict[str, str]) -> Reply:
     connection = session.get(Connection, connection_id)
-    if connection is None or connection.kind != kind:
+    if connection is None or connection.kind != kind or not connector_class(kind).supports(connectors.WEBHOOKS):
         return Reply(404, "No such webhook endpoint")
     secret = secret_of(connection)
     label = connector_class(kind).display_name()
@@ -125,7 +125,7 @@ def callback_url(connection: Connection) -> str:
     return f"{current_app.config['PORTAL_PUBLIC_URL'].rstrip('/')}/hooks/{connection.kind}/{connection.id}"
 
 
-def description(connection: Connection) -> str:
+def description() -> str:
     """Unique per workspace (Toggl requires it): names this portal, so two portals never take each other's."""
     return f"Portal time sync ({current_app.config['PORTAL_PUBLIC_URL'].rstrip('/')})"[:100]
 
@@ -146,7 +146,7 @@ def run_subscribe(session: Session, run_id: int) -> SyncRun | None:
 def _subscribe(session: Session, run: SyncRun) -> str:
     connection = require_connected(session, run.connection_id, connectors.WEBHOOKS)
     label = connector_class(connection.kind).display_name()
-    url, name = callback_url(connection), description(connection)
+    url, name = callback_url(connection), description()
     connector = connector_for(connection)
     try:
         ours = [hook for hook in connector.list_webhooks() if hook.description == name or hook.url == url]
