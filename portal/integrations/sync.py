@@ -93,7 +93,9 @@ class Pass:
         self.reserve = int(config.get("SYNC_QUOTA_RESERVE", 3))
 
     def execute(self, mode: str) -> None:
-        if mode == time_runs.RECENT:
+        if not self.importer.links:  # nothing to read time for: spare the quota
+            runs.report(self.session, self.run, text=f"No offering is linked to a {self.importer.label} project")
+        elif mode == time_runs.RECENT:
             self._recent()
         elif mode in (time_runs.FULL, time_runs.PROJECT):
             self._by_date(mode)

@@ -9,6 +9,7 @@ import pytest
 from rq import Queue
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
+from sqlalchemy import select
 
 from portal import queue
 from portal.columns import utcnow
@@ -120,3 +121,18 @@ def test_a_run_whose_worker_died_resumes_from_its_checkpoint(session, tool, proj
     # Only the days from the checkpoint on were read again (those before were the dead worker's).
     assert {e.work_date for e in synced(session, tool.connection).values()} == {
         days_ago(30 - n) for n in range(20) if days_ago(30 - n) >= resume_from}
+
+
+def test_with_no_offering_linked_the_hourly_sync_asks_toggl_nothing(session, tool, run_jobs):
+    mark = tool.sandbox.mark()
+    run = sync(session, run_jobs, tool.connection, "hourly")
+    assert run.status == "succeeded" and tool.sandbox.requests(mark) == []
+
+
+def test_the_cron_fan_out_is_also_a_command(app, session, tool, projects):
+    result = app.test_cli_runner().invoke(args=["sync", "time", "--kind", "nightly"])
+    assert result.exit_code == 0, result.output
+    session.expire_all()
+    (run,) = session.scalars(select(SyncRun)).all()
+    assert (run.kind, run.params["mode"], run.connection_id) == ("nightly", "full", tool.connection.id)
+    assert f"runs {run.id}" in result.output
