@@ -375,7 +375,7 @@ class Importer:
             return
         self.counts["held_for_approval"] += 1
         self.note(external_id, f"{held.summary}. Held for the approver on the timesheet of {sheet.resource.name}, "
-                               f"week of {sheet.period_start:%d %b %Y}.", held.action, status=MessageStatus.PENDING)
+                               f"week of {sheet.period_start:%d %b %Y}.", held.action)
 
     def _close_conflict(self, external_id: str, why: str) -> None:
         conflict = conflicts.open_conflict(self.session, self.connection.id, external_id)
@@ -498,7 +498,7 @@ class Importer:
             self.note(person.external_id, f"{count} entries of {who} wait: no resource has this email. Check: is "
                       f"the email identical in both systems, and is the member active in {label}? Fix the email (then "
                       "Match again), or link them under Unmatched people; their waiting time is then imported.",
-                      "wait", entity="person", status=MessageStatus.PENDING)
+                      "wait", entity="person")
         if self.not_linked:
             projects = ", ".join(f"#{pid or 'none'}: {n}" for pid, n in sorted(
                 self.not_linked.items(), key=lambda item: -item[1])[:5])

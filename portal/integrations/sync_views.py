@@ -72,12 +72,12 @@ def run_detail(run_id: int):
     """A run and its messages (direction, external id, status, reason, attempts), failed ones with Retry."""
     run = db.get_or_404(SyncRun, run_id)
     policy.require(policy.can_manage_connections(current_user), "Only admins see the sync log.")
-    status = request.args.get("status", "")
+    shown_status = request.args.get("status", "")
     query = select(SyncMessage).where(SyncMessage.run_id == run.id)
-    if status in set(MessageStatus):
-        query = query.where(SyncMessage.status == status)
+    if shown_status in set(MessageStatus):
+        query = query.where(SyncMessage.status == shown_status)
     messages = list(db.session.scalars(query.order_by(SyncMessage.id).limit(MESSAGES_SHOWN)))
-    return htmx.render("integrations/sync_run_detail.html", run=run, messages=messages, status=status,
+    return htmx.render("integrations/sync_run_detail.html", run=run, messages=messages, shown_status=shown_status,
                        statuses=list(MessageStatus), shown=MESSAGES_SHOWN)
 
 

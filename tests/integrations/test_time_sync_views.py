@@ -55,7 +55,10 @@ def test_a_run_shows_its_messages_and_a_failed_one_can_be_retried(session, clien
     session.commit()
     run = sync(session, run_jobs, tool.connection)
     login_as("admin")
-    page = client.get(f"/settings/integrations/sync-runs/{run.id}?status=failed").get_data(as_text=True)
+    assert client.get(f"/settings/integrations/sync-runs/{run.id}").status_code == 200
+    failed = client.get(f"/settings/integrations/sync-runs/{run.id}?status=failed")
+    assert failed.status_code == 200
+    page = failed.get_data(as_text=True)
     assert "Refused:" in page and "is closed (Closed)" in page and ">Retry</button>" in page
     message = session.scalar(select(SyncMessage).where(SyncMessage.status == "failed"))
     linked.offering.project.stage = stage("In Progress")
