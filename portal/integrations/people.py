@@ -24,7 +24,7 @@ from portal.auth.services import normalize_email
 from portal.errors import Conflict, InvalidInput, NotFound
 from portal.integrations import time_runs
 from portal.integrations.connectors import ExternalMember, ExternalTimeEntry, TimesheetConnector, connector_class
-from portal.integrations.models import Connection, LinkMethod, PersonLink, ProjectLink, WaitingTimeEntry
+from portal.integrations.models import Connection, LinkMethod, PersonLink, ProjectLink, SyncRun, WaitingTimeEntry
 from portal.projects.models import Offering, Resource
 from portal.timesheets import synced
 from portal.timesheets.models import TimeEntry, Timesheet
@@ -187,8 +187,9 @@ def clear_person(session: Session, actor: User, connection_id: int, person_link_
     if link.resource_id is None:
         raise Conflict("That person is not linked to anyone.")
     resource = session.get(Resource, link.resource_id)
-    projects = {p.offering_id: p.id for p in session.scalars(
-        select(ProjectLink).where(ProjectLink.connection_id == connection_id))}
+    projects = {offering_id: (link_id, external_id) for link_id, offering_id, external_id in session.execute(
+        select(ProjectLink.id, ProjectLink.offering_id, ProjectLink.external_id)
+        .where(ProjectLink.connection_id == connection_id))}
     moved = kept = 0
     entries = session.scalars(select(TimeEntry).join(Timesheet, Timesheet.id == TimeEntry.timesheet_id).where(
         TimeEntry.connection_id == connection_id, TimeEntry.resource_id == link.resource_id,
@@ -197,11 +198,12 @@ def clear_person(session: Session, actor: User, connection_id: int, person_link_
         if synced.is_held(entry.timesheet.status):
             kept += 1
             continue
+        project_link_id, external_project_id = projects[entry.offering_id]
         session.add(WaitingTimeEntry(
-            connection_id=connection_id, person_link_id=link.id, project_link_id=projects[entry.offering_id],
-            external_id=entry.external_id, external_project_id=_external_project(session, projects[entry.offering_id]),
-            work_date=entry.work_date, seconds=int(entry.hours * 3600), billable=entry.billable,
-            description=entry.description, external_updated_at=entry.external_updated_at))
+            connection_id=connection_id, person_link_id=link.id, project_link_id=project_link_id,
+            external_id=entry.external_id, external_project_id=external_project_id, work_date=entry.work_date,
+            seconds=int(entry.hours * 3600), billable=entry.billable, description=entry.description,
+            external_updated_at=entry.external_updated_at))
         synced.delete_entry(session, actor, entry, f"the {label(connection)} person's mapping was cleared")
         moved += 1
     before = audit.snapshot(link, PERSON_FIELDS)
@@ -213,14 +215,13 @@ def clear_person(session: Session, actor: User, connection_id: int, person_link_
     return moved, kept
 
 
-def match_again(session: Session, actor: User, connection_id: int):
+def match_again(session: Session, actor: User, connection_id: int) -> SyncRun:
     """Match the unmatched people by email again (after emails were fixed) and import what then matches."""
     policy.require(policy.can_manage_connections(actor), "Only admins map the timesheet tools' people.")
-    return time_runs.request_backfill(session, actor, session.get(Connection, connection_id))
-
-
-def _external_project(session: Session, project_link_id: int) -> str:
-    return session.get(ProjectLink, project_link_id).external_id
+    connection = session.get(Connection, connection_id)
+    if connection is None or not connection.is_connected:
+        raise Conflict("The timesheet tool is not connected; connect it in Settings → Integrations first.")
+    return time_runs.request_backfill(session, actor, connection)
 
 
 def label(connection: Connection) -> str:

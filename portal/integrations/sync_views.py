@@ -86,6 +86,8 @@ def run_detail(run_id: int):
 def retry_message(message_id: int):
     run = sync.retry_message(db.session, current_user, message_id)
     db.session.commit()
+    if not htmx.is_fragment_request():
+        return htmx.redirect_to(url_for(".run_detail", run_id=run.id))
     message = db.session.get(SyncMessage, message_id)
     return htmx.render("integrations/sync_run_detail.html", block="message_row", message=message, retry_run=run)
 
