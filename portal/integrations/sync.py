@@ -63,12 +63,15 @@ def _sync(session: Session, run: SyncRun) -> str:
     except (PortalError, runs.Pause) as stop:
         session.rollback()  # the batch in flight; the pages committed before it stay
         if isinstance(stop, AuthenticationFailed):  # "Connection was working, now it's not" (seed 002)
+            stop = AuthenticationFailed(
+                f"{stop.message} Check: was the {work.importer.label} API token regenerated, or the connected user "
+                "removed from the workspace?", service=work.importer.label, status_code=stop.status_code)
             connection = session.get(Connection, run.connection_id)
             connection.status, connection.last_error = ConnectionStatus.ERROR, stop.message
         # What was imported before the run stopped or paused still gets its budget checks and notes.
         work.importer.finish()
         session.commit()
-        raise
+        raise stop from None
     finally:
         connector.close()
     work.importer.finish()

@@ -136,3 +136,11 @@ def test_the_cron_fan_out_is_also_a_command(app, session, tool, projects):
     (run,) = session.scalars(select(SyncRun)).all()
     assert (run.kind, run.params["mode"], run.connection_id) == ("nightly", "full", tool.connection.id)
     assert f"runs {run.id}" in result.output
+
+
+def test_a_refused_token_fails_the_run_naming_the_check_and_marks_the_connection(session, tool, projects, run_jobs):
+    tool.sandbox.fault(r"/reports/api/v3/.*", status=403, body="", times=-1)
+    run = sync(session, run_jobs, tool.connection)
+    assert run.status == "failed" and "Check: was the Toggl API token regenerated" in run.error
+    session.refresh(tool.connection)
+    assert tool.connection.status == "error" and "API token" in tool.connection.last_error
