@@ -261,7 +261,7 @@ class TimesheetConnector(ABC):
 
     # Time and webhooks (the time sync)
     def time_entry_pages(self, start: date, end: date, project_ids: list[str] | None = None, *,
-                         newest_first: bool = False, first_row: int | None = None) -> Iterator[TimeEntryPage]:
+                         newest_first: bool = False) -> Iterator[TimeEntryPage]:
         """Everyone's time entries dated start..end (inclusive), one page per request: by date, or most
         recently changed first (`newest_first`, for incremental syncs that stop at what they have seen)."""
         self._unsupported("pulling time entries")

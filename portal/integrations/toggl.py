@@ -233,11 +233,6 @@ class TogglConnector(TimesheetConnector):
     def quota(self) -> Quota | None:
         return self._quota
 
-    @property
-    def requests(self) -> int:
-        """Requests sent so far, retries included (what the quota counts)."""
-        return sum(api.requests for api in self._apis.values())
-
     def close(self) -> None:
         for api in self._apis.values():
             api.close()
@@ -418,7 +413,7 @@ class TogglConnector(TimesheetConnector):
 
     # Time (Reports v3) and webhooks (Webhooks v1) -------------------------------------------------
     def time_entry_pages(self, start: date, end: date, project_ids: list[str] | None = None, *,
-                         newest_first: bool = False, first_row: int | None = None) -> Iterator[TimeEntryPage]:
+                         newest_first: bool = False) -> Iterator[TimeEntryPage]:
         """The detailed report of the whole workspace (one query stream, not one per project), ungrouped so
         each row is one entry. Reports leave out running and deleted entries (an UNCONFIRMED behaviour the
         sandbox follows): the sync finds deletions by reconciling, and running timers through webhooks."""
@@ -428,8 +423,6 @@ class TogglConnector(TimesheetConnector):
                                 "order_dir": "DESC" if newest_first else "ASC"}
         if project_ids:
             body["project_ids"] = [int(p) for p in project_ids]
-        if first_row:
-            body["first_row_number"] = first_row
         # Resolved now, not when the pages are read: they may be read in another thread (sync.read_ahead),
         # which must not touch the database rows the connection holds.
         api, path = self._api("reports"), f"workspace/{self.workspace_id}/search/time_entries"

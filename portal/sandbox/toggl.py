@@ -2,6 +2,10 @@
 one host as on api.track.toggl.com, plus the admin API (/_sandbox) and two tiny web pages for the
 "View in Toggl" links.
 
+The admin API also seeds many time entries at once, changes and deletes entries as a person would in
+Toggl (with or without their webhook), replays an entry's event, slows every answer down (`latency`), and
+fails a share of requests at random (`/_sandbox/chaos`: 5xx, 429, timeouts, malformed JSON).
+
 Every API request goes through the same gate as the real service: injected faults, Basic auth with
 `<token>:api_token`, the per-token leaky bucket (429), then the sliding hourly quota per user and
 organization (402 with X-Toggl-Quota-Remaining / X-Toggl-Quota-Resets-In; `/me` has its own 30/h).

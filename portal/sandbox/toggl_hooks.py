@@ -3,8 +3,9 @@ headers, and Webhooks v1 subscriptions that deliver signed events to the portal.
 
 Decisions where the reference is open (UNCONFIRMED there): `/me/time_entries` without dates answers
 the last 9 days; `since` older than 90 days is 400 "Since cannot be older than 3 months"; the detailed
-report leaves out running and deleted entries and dates entries by their UTC start; deliveries are
-not retried (each attempt is recorded under /_sandbox/state "deliveries").
+report leaves out running and deleted entries, dates entries by their UTC start and answers at most 1,000
+rows a page; deliveries are not retried (each attempt is recorded under /_sandbox/state "deliveries"),
+and a deleted entry's event carries the entry with `server_deleted_at` set.
 """
 
 from __future__ import annotations
