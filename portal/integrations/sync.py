@@ -21,6 +21,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
@@ -114,11 +115,10 @@ class Pass:
         start = end - timedelta(days=self.recent_days)
         done = 0
         for page in self._pages(start, end, ahead=False, newest_first=True):
-            self._apply(page.entries)
             done += len(page.entries)
             stamps = [e.updated_at for e in page.entries if e.updated_at]
             newest = max([s for s in (newest, *stamps) if s], default=None)
-            runs.report(self.session, self.run, done=done, text=f"Read {done} recent entries")
+            self._apply(page.entries, done=done, text=f"Read {done} recent entries")
             if seen_up_to is not None and stamps and min(stamps) <= seen_up_to:
                 break
         self._watermark(newest)
@@ -147,12 +147,11 @@ class Pass:
                          (" (resumed)" if resume > start else ""))
         newest = None
         for page in self._pages(resume, end, project_ids=project_ids):
-            self._apply(page.entries)
             reached = max((e.work_date for e in page.entries), default=resume)
             stamps = [e.updated_at for e in page.entries if e.updated_at]
             newest = max([s for s in (newest, *stamps) if s], default=None)
             # The next page may still hold entries of `reached`: a resume re-reads that day (idempotently).
-            runs.report(self.session, self.run, done=min(total, (reached - start).days + 1),
+            self._apply(page.entries, done=min(total, (reached - start).days + 1),
                         checkpoint={"resume_from": max(resume, reached).isoformat()},
                         text=f"Read {self.importer.label} time up to {reached:%d %b %Y}")
         if mode == time_runs.FULL:
@@ -193,15 +192,17 @@ class Pass:
             self.session.commit()
 
     # Applying -----------------------------------------------------------------------------------------
-    def _apply(self, entries: list[ExternalTimeEntry], after: Callable[[], None] | None = None) -> dict[str, int]:
-        """Apply one batch in its own transaction; a deadlock with a concurrent sync is retried."""
+    def _apply(self, entries: list[ExternalTimeEntry], after: Callable[[], None] | None = None,
+               **progress: Any) -> dict[str, int]:
+        """Apply one batch in its own transaction, committed with the run's counts and `progress` (done,
+        checkpoint, text); a deadlock with a concurrent sync is retried."""
         for attempt in range(1, ATTEMPTS + 1):
             mark = self.importer.mark()
             try:
                 counts = self.importer.apply(entries)
                 if after is not None:
                     after()
-                runs.report(self.session, self.run, add=dict(counts))
+                runs.report(self.session, self.run, add=dict(counts), **progress)
                 return counts
             except OperationalError:
                 self.session.rollback()
@@ -226,9 +227,8 @@ class Pass:
                 self._message(message)
         waiting = self.importer.waiting_of_matched()
         for start in range(0, len(waiting), BATCH):
-            self._apply(waiting[start:start + BATCH])
-            runs.report(self.session, self.run, text=f"Imported the waiting time of matched people "
-                                                      f"({min(len(waiting), start + BATCH)} of {len(waiting)})")
+            self._apply(waiting[start:start + BATCH], text=f"Imported the waiting time of matched people "
+                                                             f"({min(len(waiting), start + BATCH)} of {len(waiting)})")
 
     def _message(self, message: SyncMessage) -> None:
         """Apply one queued message: a webhook event, or an entry (or removal) someone retried."""
