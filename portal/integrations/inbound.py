@@ -28,7 +28,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased, selectinload
 
-from portal import events
+from portal import audit, events
 from portal.auth import policy
 from portal.columns import utcnow
 from portal.errors import InvalidInput
@@ -102,6 +102,7 @@ class Importer:
         self.not_linked: dict[str, int] = defaultdict(int)  # tool project id -> entries ignored this run
         self.touched: dict[int, int] = {}  # offering id -> an entry id: one budget check per offering
         self.seen: set[str] = set()  # external ids read this run (for reconciliation)
+        self._audited = 0  # new entries already in the audit log's summary
         self.reload()
 
     def reload(self) -> None:
@@ -484,7 +485,14 @@ class Importer:
 
     # The run's summary --------------------------------------------------------------------------------
     def finish(self) -> None:
-        """Budget checks once per offering touched, and the run's notes naming the checks to make."""
+        """Budget checks once per offering touched, the audit of what was imported in bulk (changes and
+        removals are audited one by one), and the run's notes naming the checks to make."""
+        if self.counts["new"] > self._audited:
+            audit.record(self.session, self.actor, "time_sync.imported", self.connection,
+                         after={"run_id": self.run.id, "new": self.counts["new"] - self._audited},
+                         summary=f"Sync run {self.run.id} imported {self.counts['new'] - self._audited} new "
+                                 f"{self.label} time entries")
+            self._audited = self.counts["new"]
         for entry_id in self.touched.values():
             entry = self.session.get(TimeEntry, entry_id)
             if entry is not None:

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from portal.audit import AuditEvent
 from portal.integrations import people, time_runs
 from portal.integrations import sync as time_sync
 from portal.integrations.models import PersonLink, SyncMessage, WaitingTimeEntry
@@ -47,6 +48,8 @@ def test_org_sync_imports_the_linked_projects_time(session, tool, linked, run_jo
     assert entry.timesheet is not None and entry.resource.email == "ana@example.test"
     assert entry.bill_rate == Decimal("150") and entry.external_url.startswith(tool.sandbox.url)
     assert run.counts["new"] == 12 and run.status_text.startswith("Finished: 12 new")
+    imported = session.scalar(select(AuditEvent).where(AuditEvent.action == "time_sync.imported"))
+    assert imported.after == {"run_id": run.id, "new": 12} and imported.actor_label == "Toggl sync"
     # Actual hours, cost and revenue of the offering follow the entries.
     assert offering_actuals(session, [linked.offering.id])[linked.offering.id].hours == Decimal("18.00")
 
