@@ -145,6 +145,13 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(procore_bp)
     app.register_blueprint(procore_webhooks_bp)
 
+    # Time sync from timesheet tools (issue 5): the sync log and people, conflicts, and inbound webhooks
+    from portal.integrations.sync_views import bp as sync_bp
+    from portal.integrations.webhooks import bp as webhooks_bp
+
+    for bp in (sync_bp, webhooks_bp):
+        app.register_blueprint(bp)
+
 
 def _init_templates(app: Flask) -> None:
     from portal import formatting

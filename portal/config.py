@@ -30,6 +30,8 @@ SETTINGS: list[tuple[str, str | None, str]] = [
     ("TOGGL_REPORTS_BASE_URL", "https://api.track.toggl.com/reports/api/v3", "Toggl Reports API v3"),
     ("TOGGL_WEBHOOKS_BASE_URL", "https://api.track.toggl.com/webhooks/api/v1", "Toggl Webhooks API v1"),
     ("TOGGL_APP_URL", "https://track.toggl.com", "Toggl Track web app, for the View in Toggl links"),
+    ("TOGGL_REPORT_PAGE_SIZE", "1000",
+     "Entries per Reports API request (Toggl's maximum is undocumented; lower it if Toggl refuses the size)"),
     ("CONNECTOR_TIMEOUT", "20", "Seconds one request to a timesheet tool may take before it counts as timed out"),
     ("CONNECTOR_MAX_WAIT", "120",
      "Most seconds a background job waits in total on a tool's quota, rate limit or outage before failing with why"),
@@ -37,6 +39,12 @@ SETTINGS: list[tuple[str, str | None, str]] = [
      "The same bound for requests a person waits on in a page (lists of the tool's projects and clients)"),
     ("CONNECTOR_BACKOFF_BASE", "0.5",
      "First retry delay in seconds (doubling per attempt) when a tool gives no wait hint"),
+    ("TIME_SYNC_RECENT_DAYS", "3", "Days the hourly time sync (and a project's Sync time) looks back for changes"),
+    ("TIME_SYNC_LOOKBACK_DAYS", "62",
+     "Days the nightly and organization-level time syncs read in full, finding edits and deletions"),
+    ("SYNC_QUOTA_RESERVE", "3",
+     "Requests of a tool's hourly quota a sync leaves for people: below it the sync pauses until the quota resets"),
+    ("WEBHOOK_REPLAY_WINDOW", "300", "Seconds a webhook delivery's timestamp may be old; an older one is a replay"),
     ("PROCORE_API_BASE_URL", "https://api.procore.com", "Procore REST API (and OAuth token endpoint)"),
     ("PORTAL_PUBLIC_URL", "http://127.0.0.1:5000", "Address external tools use to reach the portal (webhooks)"),
     ("SMTP_HOST", "127.0.0.1", "SMTP server for notifications and alerts"),
@@ -100,6 +108,9 @@ def load_settings(instance_path: str | Path, environ: dict[str, str] | None = No
     values["SMTP_STARTTLS"] = str(values["SMTP_STARTTLS"]).lower() in ("1", "true", "yes")
     for name in ("CONNECTOR_TIMEOUT", "CONNECTOR_MAX_WAIT", "CONNECTOR_INTERACTIVE_MAX_WAIT", "CONNECTOR_BACKOFF_BASE"):
         values[name] = float(values[name])
+    for name in ("TIME_SYNC_RECENT_DAYS", "TIME_SYNC_LOOKBACK_DAYS", "SYNC_QUOTA_RESERVE", "WEBHOOK_REPLAY_WINDOW",
+                 "TOGGL_REPORT_PAGE_SIZE"):
+        values[name] = int(values[name])
     values["LOGIN_MAX_FAILURES"] = int(values["LOGIN_MAX_FAILURES"])
     values["LOGIN_LOCKOUT_MINUTES"] = int(values["LOGIN_LOCKOUT_MINUTES"])
     values["SESSION_COOKIE_HTTPONLY"] = True

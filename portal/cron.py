@@ -21,6 +21,7 @@ class Scheduled:
     cron: str
     queue: str
     why: str
+    args: tuple = ()
 
 
 SCHEDULE: list[Scheduled] = [
@@ -32,10 +33,14 @@ SCHEDULE: list[Scheduled] = [
     Scheduled("procore_pump", "*/5 * * * *", queue.SYNC, "retry due Procore messages, send batched sync alerts"),
     Scheduled("procore_catch_up_all", "17 * * * *", queue.SYNC,
               "Procore catch-up poll: repair time cards a webhook delivery missed"),
+    # Time sync from timesheet tools (issue 5): the hourly incremental and the nightly comprehensive sync.
+    Scheduled("start_time_syncs", "5 * * * *", queue.SYNC, "hourly time sync: recent changes", ("hourly",)),
+    Scheduled("start_time_syncs", "30 2 * * *", queue.SYNC, "nightly time sync: the look-back and deletions",
+              ("nightly",)),
 ]
 
 
 def register_schedule(scheduler: CronScheduler) -> None:
     for entry in SCHEDULE:
-        scheduler.register(getattr(jobs, entry.func), queue_name=entry.queue, cron=entry.cron,
+        scheduler.register(getattr(jobs, entry.func), queue_name=entry.queue, cron=entry.cron, args=entry.args,
                            job_timeout=queue.JOB_TIMEOUTS[entry.queue], result_ttl=queue.RESULT_TTL)

@@ -69,9 +69,26 @@ TOGGL_SANDBOX_SEED = {
                     + [{"email": email, "fullname": name} for email, name, *_ in RESOURCES]}],
     "clients": [{"id": TOGGL_DEMO_CLIENT, "workspace_id": TOGGL_DEMO_WORKSPACE, "name": "Northwind"},
                 {"workspace_id": TOGGL_DEMO_WORKSPACE, "name": "Acme"}],
-    "projects": [{"workspace_id": TOGGL_DEMO_WORKSPACE, "name": "Northwind legacy support",
+    "projects": [{"id": 200000001, "workspace_id": TOGGL_DEMO_WORKSPACE, "name": "Northwind legacy support",
                   "client_id": TOGGL_DEMO_CLIENT, "estimated_hours": 40, "billable": True}],
 }
+
+# Time sync (issue 5): time already logged in Toggl on "Northwind legacy support" over the last two weeks,
+# by demo people and by a contractor no resource matches. Connect an offering to that project (Integrations
+# tab → Connect Existing), then "Sync time from Toggl": the time appears on My time marked From Toggl, and the
+# contractor waits under Settings → Integrations → Toggl Track → Sync log → Unmatched people.
+TOGGL_SANDBOX_SEED["workspaces"][0]["members"].append({"email": "contractor@demo.test", "fullname": "Casey Contractor"})
+TOGGL_SANDBOX_SEED["time_entries"] = [
+    {"workspace_id": TOGGL_DEMO_WORKSPACE, "email": email, "project_id": 200000001, "billable": True,
+     "start": f"{date.today() - timedelta(days=days)}T09:00:00Z", "duration": int(hours * 3600),
+     "description": description}
+    for email, days, hours, description in [
+        ("dana@demo.test", 9, 3.5, "Legacy API fixes"), ("dana@demo.test", 8, 2, "Database upgrade prep"),
+        ("lee@demo.test", 8, 1.5, "Support screens"), ("staff@demo.test", 7, 4, "Ticket triage"),
+        ("dana@demo.test", 3, 5, "Database upgrade"), ("staff@demo.test", 2, 2.5, "Ticket triage"),
+        ("contractor@demo.test", 4, 6, "Report migration"), ("contractor@demo.test", 3, 3, "Report migration"),
+    ]
+]
 
 
 def _user(session: Session, email: str, name: str, role: str, permissions: list[str],

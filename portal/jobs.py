@@ -249,3 +249,28 @@ def procore_pump() -> list[int]:
     alerts.send_alerts(db.session)
     db.session.commit()
     return due
+
+# Time sync from timesheet tools (issue 5) ---------------------------------------------------------------
+@job
+def sync_time(run_id: int) -> None:
+    """One time sync run (hourly, nightly, manual, webhook events, backfill): reads, applies, resumes."""
+    from portal.integrations import sync
+
+    sync.run_time_sync(db.session, run_id)
+
+
+@job
+def start_time_syncs(kind: str) -> list[int]:
+    """The cron's fan-out: an hourly or nightly time sync per connected tool (joining any run going)."""
+    from portal.integrations import time_runs
+
+    started = time_runs.start_scheduled(db.session, kind)
+    db.session.commit()
+    return started
+
+
+@job
+def subscribe_webhooks(run_id: int) -> None:
+    from portal.integrations import webhooks
+
+    webhooks.run_subscribe(db.session, run_id)

@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -91,20 +92,25 @@ class PendingJob:
     retry: Retry | None = None
     on_failure: FailureHandler | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    delay: timedelta | None = None  # run no earlier than this after the commit (RQ's scheduler)
 
     def dispatch(self, app: Flask) -> None:
-        get_queue(self.queue, app).enqueue(
-            self.func, *self.args, job_id=self.job_id, retry=self.retry, result_ttl=RESULT_TTL,
-            failure_ttl=FAILURE_TTL, **self.options,
-        )
+        rq_queue = get_queue(self.queue, app)
+        options = dict(job_id=self.job_id, retry=self.retry, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL,
+                       **self.options)
+        if self.delay is not None:
+            rq_queue.enqueue_in(self.delay, self.func, *self.args, **options)
+        else:
+            rq_queue.enqueue(self.func, *self.args, **options)
 
 
 def enqueue_after_commit(session: Session, func: str, *args: Any, queue: str = INTERACTIVE,
                          job_id: str | None = None, retry: Retry | None = None,
-                         on_failure: FailureHandler | None = None, **options: Any) -> None:
-    """Enqueue `func` (a dotted path in portal.jobs) with `args` once `session` commits."""
+                         on_failure: FailureHandler | None = None, delay: timedelta | None = None,
+                         **options: Any) -> None:
+    """Enqueue `func` (a dotted path in portal.jobs) with `args` once `session` commits (`delay` later)."""
     session.info.setdefault(_PENDING, []).append(
-        PendingJob(func, args, queue, job_id, retry, on_failure, options)
+        PendingJob(func, args, queue, job_id, retry, on_failure, options, delay)
     )
 
 

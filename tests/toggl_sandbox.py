@@ -103,6 +103,35 @@ class TogglSandbox:
         users = {u["id"]: u["email"] for u in self.state()["users"]}
         return {users[pu["user_id"]]: pu for pu in self.project_users(project_id)}
 
+    # Time entries (issue 5) -------------------------------------------------------------------------
+    def entries(self, **spec: Any) -> list[int]:
+        """Generate entries (see TogglState.generate_time_entries): workspace_id defaults to the world's."""
+        spec.setdefault("workspace_id", self.world.workspace_id)
+        created = self._post("/_sandbox/time_entries/generate", spec)
+        return list(range(created["first_id"], created["last_id"] + 1)) if created["created"] else []
+
+    def entry(self, entry_id: int) -> dict[str, Any]:
+        return self.http.get(f"/_sandbox/time_entries/{entry_id}").json()
+
+    def edit(self, entry_id: int, emit: bool = True, **changes: Any) -> dict[str, Any]:
+        """Change an entry as a person would in Toggl (its webhook goes out unless `emit` is false)."""
+        return self._post(f"/_sandbox/time_entries/{entry_id}", {**changes, "emit": emit})
+
+    def delete(self, entry_id: int, emit: bool = True) -> None:
+        self.http.delete(f"/_sandbox/time_entries/{entry_id}", params={"emit": str(emit).lower()}).raise_for_status()
+
+    def emit(self, entry_id: int, action: str = "updated") -> None:
+        self._post("/_sandbox/webhooks/emit", {"time_entry_id": entry_id, "action": action})
+
+    def chaos(self, rate: float, seed: int = 0, **spec: Any) -> None:
+        self._post("/_sandbox/chaos", {"rate": rate, "seed": seed, **spec})
+
+    def injected(self) -> dict[str, int]:
+        return self.http.get("/_sandbox/chaos").json()["injected"]
+
+    def calm(self) -> None:
+        self.http.delete("/_sandbox/chaos").raise_for_status()
+
     def standard(self, members: list[str] = (), premium: bool = True, plan: str = "premium",
                  private: bool = True) -> World:
         """A workspace whose admin is the integration's user, with `members` (emails) in it."""

@@ -108,7 +108,7 @@ class ExternalProjectUser:
     manager: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a sync creates hundreds of thousands, and frozen ones cost more to build
 class ExternalTimeEntry:
     id: str
     user_id: str
@@ -117,10 +117,47 @@ class ExternalTimeEntry:
     seconds: int  # negative while a timer runs
     billable: bool
     description: str
-    updated_at: datetime | None
+    updated_at: datetime | None  # the tool's last change: an older copy never overwrites a newer one
     deleted: bool = False
-    user_email: str = ""
+    user_email: str = ""  # empty when the source does not say (webhook payloads)
+    user_name: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def running(self) -> bool:
+        return self.seconds < 0
+
+
+@dataclass(frozen=True)
+class TimeEntryPage:
+    """One page of a time-entry query; `next_row` continues it (None on the last page)."""
+
+    entries: list[ExternalTimeEntry]
+    next_row: int | None
+
+
+@dataclass(frozen=True)
+class Quota:
+    """What the tool's last answer said about the request budget."""
+
+    remaining: int
+    resets_at: datetime
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One signed delivery, read: a PING (maybe carrying a validation code to echo) or an entity event."""
+
+    event_id: str
+    sent_at: datetime | None
+    entity: str = ""
+    action: str = ""
+    validation_code: str | None = None
+    entry: ExternalTimeEntry | None = None
+
+    @property
+    def is_ping(self) -> bool:
+        return not self.entity
 
 
 @dataclass(frozen=True)
@@ -223,10 +260,29 @@ class TimesheetConnector(ABC):
         self._unsupported("project users")
 
     # Time and webhooks (the time sync)
+    def time_entry_pages(self, start: date, end: date, project_ids: list[str] | None = None, *,
+                         newest_first: bool = False) -> Iterator[TimeEntryPage]:
+        """Everyone's time entries dated start..end (inclusive), one page per request: by date, or most
+        recently changed first (`newest_first`, for incremental syncs that stop at what they have seen)."""
+        self._unsupported("pulling time entries")
+
     def list_time_entries(self, start: date, end: date,
                           project_ids: list[str] | None = None) -> Iterator[ExternalTimeEntry]:
-        """Everyone's time entries dated start..end (inclusive), page by page."""
-        self._unsupported("pulling time entries")
+        """Everyone's time entries dated start..end (inclusive)."""
+        for page in self.time_entry_pages(start, end, project_ids):
+            yield from page.entries
+
+    def time_entry_url(self, entry: ExternalTimeEntry) -> str:
+        """Where the tool shows the entry (for the "From <tool>" marker)."""
+        return ""
+
+    def quota(self) -> Quota | None:
+        """The request budget the tool's last answer reported, when it reports one."""
+        return None
+
+    def parse_webhook(self, body: bytes) -> WebhookDelivery:
+        """Read a delivery whose signature was verified; ValueError when it is not one."""
+        self._unsupported("webhooks")
 
     def list_webhooks(self) -> list[ExternalWebhook]:
         self._unsupported("webhooks")

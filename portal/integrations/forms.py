@@ -30,3 +30,14 @@ class ConnectClientForm(PortalForm):
     external_id = SelectField("Client in the tool", validators=[DataRequired(message="Choose a client.")],
                               validate_choice=False)
     replace = BooleanField("Move the mapping from the duplicate to this client")
+
+
+class LinkPersonForm(PortalForm):
+    """Unmatched people: the resource a tool's user is."""
+
+    resource_id = SelectField("Resource", validators=[Optional()], validate_choice=False)
+
+    @property
+    def resource(self) -> int | None:
+        value = self.resource_id.data or ""
+        return int(value) if value.isdigit() else None

@@ -120,9 +120,21 @@ class ApiClient:
                                     f"{reason}", service=self.service,
                                     status_code=response.status_code if response is not None else None)
 
+    def observe(self, response: httpx.Response) -> None:
+        """Read what every answer says about the account's limits (e.g. a quota's remaining requests)."""
+
     # The request loop ---------------------------------------------------------------------------
-    def request(self, method: str, path: str, *, params: Any = None, json: Any = None, data: Any = None,
-                headers: dict[str, str] | None = None) -> httpx.Response:
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return self._send(method, path, False, **kwargs)[0]
+
+    def request_json(self, method: str, path: str, **kwargs: Any) -> tuple[Any, httpx.Response]:
+        """The parsed JSON body and the response. A 2xx whose body is not JSON (a truncated answer, a proxy's
+        page) is retried like a 5xx: the same request usually succeeds."""
+        response, body = self._send(method, path, True, **kwargs)
+        return body, response
+
+    def _send(self, method: str, path: str, parse: bool, *, params: Any = None, json: Any = None, data: Any = None,
+              headers: dict[str, str] | None = None) -> tuple[httpx.Response, Any]:
         waited = 0.0
         attempt = 0
         while True:
@@ -137,16 +149,24 @@ class ApiClient:
             except httpx.TransportError as exc:
                 reason = f"it could not be reached ({type(exc).__name__})"
             else:
+                self.observe(response)
                 if response.status_code < 400:
-                    return response
-                if not self.retryable(response):
-                    self.raise_for(response, method, path)
-                reason = f"it answered {response.status_code}: {self.error_message(response)}"
-            hint = self.wait_hint(response) if response is not None else None
+                    if not parse:
+                        return response, None
+                    try:
+                        return response, response.json()
+                    except ValueError:
+                        reason = f"it answered {response.status_code} with a body that is not JSON"
+                else:
+                    if not self.retryable(response):
+                        self.raise_for(response, method, path)
+                    reason = f"it answered {response.status_code}: {self.error_message(response)}"
+            failed = response if response is not None and response.status_code >= 400 else None
+            hint = self.wait_hint(failed) if failed is not None else None
             delay = hint if hint is not None else min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
             delay += random.uniform(0, self.backoff_base / 2)
             if waited + delay > self.max_wait:
-                raise self.retry_exhausted(response, waited, reason)
+                raise self.retry_exhausted(failed, waited, reason)
             log.info("%s %s %s: %s; retrying in %.1f s", self.service, method, path, reason, delay)
             self.sleep(delay)
             waited += delay

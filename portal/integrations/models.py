@@ -3,12 +3,14 @@ sync: a run (one execution, with progress and counts) and its messages (one reco
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -59,6 +61,7 @@ class LinkMethod(StrEnum):
     CONNECTED = "connected"  # linked to a record that already existed there
     AUTO_MAPPED = "auto_mapped"  # matched by email
     MANUAL = "manual"  # an admin chose the match
+    CLEARED = "cleared"  # an admin cleared a wrong match: not matched by email again until the email changes
 
 
 class ClientLink(db.Model):
@@ -194,6 +197,8 @@ class SyncRun(db.Model):
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # A queued run that paused (a tool's quota is used up) resumes then; the sweeper leaves it alone until.
+    resume_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     messages = relationship("SyncMessage", back_populates="run", lazy="write_only")
 
@@ -253,4 +258,37 @@ class SyncMessage(db.Model):
         Index("ix_sync_messages_connection_status", "connection_id", "status", "created_at"),
         Index("ix_sync_messages_local", "connection_id", "direction", "local_id"),
         Index("ix_sync_messages_external", "connection_id", "direction", "external_id"),
+    )
+
+
+class WaitingTimeEntry(db.Model):
+    """A time entry of a linked project whose person is not matched to a resource yet.
+
+    It waits here (the Unmatched people queue counts these) and is imported once an admin links the
+    person, or their email is fixed and they match (backfill); a change or deletion in the tool updates
+    or removes it like any synced entry.
+    """
+
+    __tablename__ = "waiting_time_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    person_link_id: Mapped[int] = mapped_column(ForeignKey("person_links.id", ondelete="CASCADE"), index=True)
+    project_link_id: Mapped[int | None] = mapped_column(ForeignKey("project_links.id", ondelete="CASCADE"),
+                                                        index=True)
+    external_id: Mapped[str] = mapped_column(String(64))
+    external_project_id: Mapped[str] = mapped_column(String(64))
+    work_date: Mapped[date] = mapped_column(Date)
+    seconds: Mapped[int] = mapped_column(Integer)
+    billable: Mapped[bool] = mapped_column(Boolean, default=False)
+    description: Mapped[str] = mapped_column(Text, default="")
+    external_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    person_link = relationship("PersonLink")
+    project_link = relationship("ProjectLink")
+
+    __table_args__ = (
+        UniqueConstraint("connection_id", "external_id"),
+        Index("ix_waiting_time_entries_connection_date", "connection_id", "work_date"),
     )

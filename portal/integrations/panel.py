@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.errors import PortalError
-from portal.integrations import connectors, rules, runs
+from portal.integrations import connectors, rules, runs, time_runs
 from portal.integrations.connectors import (
     ExternalClient,
     ExternalProject,
@@ -46,6 +46,7 @@ class ToolPanel:
     connection: Connection
     tool: type[TimesheetConnector]
     rows: list[OfferingRow]
+    time_run: SyncRun | None = None  # the project's latest "Sync time" run (issue 5)
 
     @property
     def label(self) -> str:
@@ -56,6 +57,7 @@ class ToolPanel:
 
 
 def _latest_runs(session: Session, connection: Connection, offering_ids: list[int]) -> dict[int, SyncRun]:
+    """The latest offering-level run (provisioning, pushes) per offering."""
     latest: dict[int, SyncRun] = {}
     for run in session.scalars(select(SyncRun).where(SyncRun.connection_id == connection.id,
                                                      SyncRun.offering_id.in_(offering_ids))
@@ -65,18 +67,19 @@ def _latest_runs(session: Session, connection: Connection, offering_ids: list[in
 
 
 def offering_row(session: Session, connection: Connection, offering: Offering) -> OfferingRow:
-    runs = _latest_runs(session, connection, [offering.id])
+    latest = _latest_runs(session, connection, [offering.id])
     dot, why = rules.status_dot(offering)
-    return OfferingRow(offering, project_link(session, connection.id, offering.id), dot, why, runs.get(offering.id))
+    return OfferingRow(offering, project_link(session, connection.id, offering.id), dot, why, latest.get(offering.id))
 
 
 def tool_panel(session: Session, connection: Connection, project: Project) -> ToolPanel:
     ids = [o.id for o in project.offerings]
     links = {link.offering_id: link for link in session.scalars(
         select(ProjectLink).where(ProjectLink.connection_id == connection.id, ProjectLink.offering_id.in_(ids)))}
-    runs = _latest_runs(session, connection, ids)
-    rows = [OfferingRow(o, links.get(o.id), *rules.status_dot(o), runs.get(o.id)) for o in project.offerings]
-    return ToolPanel(connection, connector_class(connection.kind), rows)
+    latest = _latest_runs(session, connection, ids)
+    rows = [OfferingRow(o, links.get(o.id), *rules.status_dot(o), latest.get(o.id)) for o in project.offerings]
+    return ToolPanel(connection, connector_class(connection.kind), rows,
+                     runs.latest(session, time_runs.project_scope(connection, project.id)))
 
 
 def project_panels(session: Session, project: Project) -> list[ToolPanel]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -27,6 +27,14 @@ UNEXPECTED = "An unexpected error stopped this run; it has been logged. Retry it
 
 # A running run that has not reported for this long lost its worker (killed, OOM, deploy).
 STALE_AFTER = timedelta(minutes=10)
+
+
+class Pause(Exception):  # noqa: N818 (not an error: the run waits and carries on by itself)
+    """Raised by a run's work to wait until `resume_at` (a tool's quota resets) keeping its checkpoint."""
+
+    def __init__(self, resume_at: datetime, text: str):
+        super().__init__(text)
+        self.resume_at, self.text = resume_at, text
 
 
 def active_run(session: Session, scope: str) -> SyncRun | None:
@@ -63,8 +71,9 @@ def start_run(session: Session, *, kind: str, scope: str, job: str, queue_name: 
     return run, True
 
 
-def enqueue(session: Session, run: SyncRun) -> None:
-    queue.enqueue_after_commit(session, run.job, run.id, queue=run.queue, on_failure=_enqueue_failed(run.id))
+def enqueue(session: Session, run: SyncRun, delay: timedelta | None = None) -> None:
+    queue.enqueue_after_commit(session, run.job, run.id, queue=run.queue, on_failure=_enqueue_failed(run.id),
+                               delay=delay)
 
 
 def _enqueue_failed(run_id: int):
@@ -81,8 +90,8 @@ def claim(session: Session, run_id: int) -> SyncRun | None:
     now = utcnow()
     claimed = session.execute(
         update(SyncRun).where(SyncRun.id == run_id, SyncRun.status == RunStatus.QUEUED)
-        .values(status=RunStatus.RUNNING, started_at=now, heartbeat_at=now, attempts=SyncRun.attempts + 1,
-                status_text="Started")
+        .values(status=RunStatus.RUNNING, started_at=func.coalesce(SyncRun.started_at, now), heartbeat_at=now,
+                attempts=SyncRun.attempts + 1, status_text="Started", resume_at=None)
     ).rowcount
     session.commit()
     return session.get(SyncRun, run_id, populate_existing=True) if claimed else None
@@ -113,6 +122,7 @@ def report(session: Session, run: SyncRun, *, done: int | None = None, total: in
 def finish(session: Session, run: SyncRun, *, error: str = "", text: str | None = None) -> None:
     run.status = RunStatus.FAILED if error else RunStatus.SUCCEEDED
     run.error = error
+    run.resume_at = None
     run.status_text = text if text is not None else ("Failed" if error else "Finished")
     run.finished_at = utcnow()
     if not error and run.progress_total:
@@ -143,7 +153,9 @@ def requeue_stale(session: Session) -> list[int]:
         select(SyncRun).where(
             ((SyncRun.status == RunStatus.RUNNING) & (SyncRun.heartbeat_at < now - STALE_AFTER))
             | ((SyncRun.status == RunStatus.QUEUED)
-               & (func.coalesce(SyncRun.heartbeat_at, SyncRun.created_at) < now - STALE_AFTER))
+               & (func.coalesce(SyncRun.heartbeat_at, SyncRun.created_at) < now - STALE_AFTER)
+               # a paused run is due at resume_at; only a lost delayed job leaves it waiting longer
+               & ((SyncRun.resume_at.is_(None)) | (SyncRun.resume_at < now - STALE_AFTER)))
         ).with_for_update(skip_locked=True)
     ))
     for run in stale:
@@ -167,6 +179,10 @@ def execute(session: Session, run_id: int, work: Callable[[Session, SyncRun], st
         return None
     try:
         outcome = work(session, run)
+    except Pause as pause:
+        session.rollback()
+        _pause(session, session.get(SyncRun, run_id, populate_existing=True), pause)
+        return run
     except PortalError as error:
         session.rollback()
         run = session.get(SyncRun, run_id, populate_existing=True)
@@ -183,6 +199,14 @@ def execute(session: Session, run_id: int, work: Callable[[Session, SyncRun], st
         raise
     finish(session, session.get(SyncRun, run_id), text=outcome)
     return run
+
+
+def _pause(session: Session, run: SyncRun, pause: Pause) -> None:
+    """Back to queued (still the scope's active run, so starts join it), enqueued again for `resume_at`."""
+    run.status, run.status_text, run.resume_at = RunStatus.QUEUED, pause.text[:500], pause.resume_at
+    run.heartbeat_at = utcnow()
+    enqueue(session, run, delay=max(timedelta(seconds=1), pause.resume_at - utcnow()))
+    session.commit()
 
 
 def note(session: Session, run: SyncRun, entity: str, reason: str, *, external_id: str | None = None,
@@ -202,18 +226,20 @@ def notes(session: Session, run: SyncRun, limit: int = 20) -> list[SyncMessage]:
     ))
 
 
-def ask_again(session: Session, run: SyncRun) -> None:
-    """A running run read its input before a new change: have it do one more pass when it is done."""
-    session.execute(update(SyncRun).where(SyncRun.id == run.id, SyncRun.status == RunStatus.RUNNING)
-                    .values(params={**(run.params or {}), "again": True}))
+def ask_again(session: Session, run: SyncRun, what: Any = True) -> bool:
+    """A running run read its input before a new change: have it do one more pass (of `what`) when it is
+    done. False when the run is no longer running (the caller starts a new one)."""
+    params = session.scalar(select(SyncRun.params).where(SyncRun.id == run.id)) or {}
+    return bool(session.execute(update(SyncRun).where(SyncRun.id == run.id, SyncRun.status == RunStatus.RUNNING)
+                                .values(params={**params, "again": what})).rowcount)
 
 
-def take_again(session: Session, run: SyncRun) -> bool:
-    """Whether someone asked for another pass (and clear the request)."""
+def take_again(session: Session, run: SyncRun) -> Any:
+    """What another pass was asked for (True, or what ask_again was given), clearing the request; else None."""
     params = session.scalar(select(SyncRun.params).where(SyncRun.id == run.id)) or {}
     if not params.get("again"):
-        return False
+        return None
     session.execute(update(SyncRun).where(SyncRun.id == run.id)
                     .values(params={k: v for k, v in params.items() if k != "again"}))
     session.commit()
-    return True
+    return params["again"]

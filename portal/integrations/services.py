@@ -148,6 +148,9 @@ def _validate(session: Session, run: SyncRun) -> str:
     old, new = audit.changes(before, audit.snapshot(connection, CONNECTION_FIELDS))
     audit.record(session, actor, "connection.validated", connection, before=old, after=new,
                  summary=f"Connected to {label} workspace {info.account_name} as {info.user_email}")
+    from portal.integrations import webhooks  # webhooks builds on this module
+
+    webhooks.start_subscribe(session, connection, run.initiated_by_id)  # time sync (issue 5): events on connect
     return f"Successfully connected to {label}"
 
 

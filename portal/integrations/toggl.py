@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -35,7 +36,10 @@ from portal.integrations.connectors import (
     ExternalTimeEntry,
     ExternalWebhook,
     ProjectSpec,
+    Quota,
+    TimeEntryPage,
     TimesheetConnector,
+    WebhookDelivery,
     register,
 )
 from portal.integrations.http import ApiClient, AuthenticationFailed, ExternalNotFound, RateLimited
@@ -43,7 +47,9 @@ from portal.integrations.models import Connection
 
 SERVICE = "Toggl"
 PER_PAGE = 200  # the API's maximum page size for projects (its default is 151)
-REPORT_PAGE_SIZE = 50
+# Rows per Reports request (TOGGL_REPORT_PAGE_SIZE). The maximum is UNCONFIRMED (reference A7; the default
+# is 50, third-party code reads 1,000 rows per call); the sandbox caps pages at 1,000 too.
+REPORT_PAGE_SIZE = 1000
 # Fields that need a paid plan (reference A3, "*"); sending them to a free workspace is a 402.
 PREMIUM_PROJECT_FIELDS = ("billable", "estimated_hours", "fixed_fee")
 # https://track.toggl.com/{workspace}/projects/{project}/team, .../dashboard, .../edit
@@ -63,6 +69,22 @@ class TogglApi(ApiClient):
     """One of Toggl's three APIs (v9, Reports v3, Webhooks v1): same auth, limits and error bodies."""
 
     service = SERVICE
+
+    def __init__(self, base_url: str, *, on_quota: Callable[[Quota], None] | None = None, **kwargs: Any):
+        super().__init__(base_url, **kwargs)
+        self.on_quota = on_quota
+
+    def observe(self, response: httpx.Response) -> None:
+        # Requests about the user itself (/me) have their own 30/h bucket; the sync cares about the workspace's.
+        remaining = response.headers.get("X-Toggl-Quota-Remaining")
+        if self.on_quota is None or remaining is None or response.request.url.path.rstrip("/").endswith(
+                ("/me", "/me/workspaces")):
+            return
+        try:
+            resets_in = float(response.headers.get("X-Toggl-Quota-Resets-In", "3600"))
+            self.on_quota(Quota(int(remaining), datetime.now(UTC) + timedelta(seconds=resets_in)))
+        except ValueError:
+            return
 
     def retryable(self, response: httpx.Response) -> bool:
         return super().retryable(response) or _quota_exhausted(response)
@@ -126,8 +148,20 @@ def _day(value: Any) -> date | None:
 def _instant(value: Any) -> datetime | None:
     if not value:
         return None
-    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    moment = datetime.fromisoformat(value)  # Python 3.11 reads the "Z" suffix too
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _entry(entry: dict[str, Any], zone: ZoneInfo, *, user_id: Any, project_id: Any, billable: Any,
+           description: Any, seconds: int, email: str = "", name: str = "", deleted: bool = False,
+           raw: dict[str, Any] | None = None) -> ExternalTimeEntry:
+    """A time entry dated in the organization's timezone, whichever offset the API wrote its start with (the
+    report and the v9 payloads differ), so a report row and a webhook of the same entry agree on its date."""
+    return ExternalTimeEntry(
+        id=str(entry["id"]), user_id=str(user_id), project_id=str(project_id) if project_id else None,
+        work_date=_instant(entry["start"]).astimezone(zone).date(), seconds=int(seconds),
+        billable=bool(billable), description=description or "", updated_at=_instant(entry.get("at")),
+        deleted=deleted, user_email=email or "", user_name=name or "", raw=raw or entry)
 
 
 def _project(row: dict[str, Any]) -> ExternalProject:
@@ -160,6 +194,10 @@ class TogglConnector(TimesheetConnector):
         self._sleep = sleep
         self._transport = transport
         self._apis: dict[str, TogglApi] = {}
+        self._quota: Quota | None = None
+        self.report_page_size = int(self.config.get("TOGGL_REPORT_PAGE_SIZE") or REPORT_PAGE_SIZE)
+        self._reports_url = f"{self.config['TOGGL_APP_URL'].rstrip('/')}/reports/detailed/{connection.account_id}"
+        self._zone = ZoneInfo(self.config.get("PORTAL_TIMEZONE") or "UTC")
 
     # Plumbing -----------------------------------------------------------------------------------
     @property
@@ -186,8 +224,14 @@ class TogglConnector(TimesheetConnector):
                                 "webhooks": "TOGGL_WEBHOOKS_BASE_URL"}[which]]
             self._apis[which] = TogglApi(base, auth=(self._token(), "api_token"), timeout=self.timeout,
                                          max_wait=self.max_wait, backoff_base=self.backoff_base, sleep=self._sleep,
-                                         transport=self._transport)
+                                         transport=self._transport, on_quota=self._note_quota)
         return self._apis[which]
+
+    def _note_quota(self, quota: Quota) -> None:
+        self._quota = quota
+
+    def quota(self) -> Quota | None:
+        return self._quota
 
     def close(self) -> None:
         for api in self._apis.values():
@@ -268,7 +312,7 @@ class TogglConnector(TimesheetConnector):
                                       "per_page": PER_PAGE, "sort_field": "name"}
             if name:
                 params["name"] = name
-            rows = self._api().get(self._ws("/projects"), params=params).json() or []
+            rows = self._api().request_json("GET", self._ws("/projects"), params=params)[0] or []
             projects.extend(_project(r) for r in rows)
             total = rows[0].get("total_count") if rows else 0
             if len(rows) < PER_PAGE or (total and len(projects) >= total):
@@ -345,7 +389,7 @@ class TogglConnector(TimesheetConnector):
 
     # People and team ------------------------------------------------------------------------------
     def list_members(self) -> list[ExternalMember]:
-        rows = self._api().get(self._ws("/users")).json() or []
+        rows = self._api().request_json("GET", self._ws("/users"))[0] or []
         return [ExternalMember(id=str(r["id"]), email=r.get("email") or "", name=r.get("fullname") or "",
                                active=not r.get("inactive") and r.get("is_active", True)) for r in rows]
 
@@ -368,34 +412,69 @@ class TogglConnector(TimesheetConnector):
         self._api().delete(self._ws(f"/project_users/{int(project_user_id)}"))
 
     # Time (Reports v3) and webhooks (Webhooks v1) -------------------------------------------------
-    def list_time_entries(self, start: date, end: date,
-                          project_ids: list[str] | None = None) -> Iterator[ExternalTimeEntry]:
+    def time_entry_pages(self, start: date, end: date, project_ids: list[str] | None = None, *,
+                         newest_first: bool = False) -> Iterator[TimeEntryPage]:
+        """The detailed report of the whole workspace (one query stream, not one per project), ungrouped so
+        each row is one entry. Reports leave out running and deleted entries (an UNCONFIRMED behaviour the
+        sandbox follows): the sync finds deletions by reconciling, and running timers through webhooks."""
         body: dict[str, Any] = {"start_date": start.isoformat(), "end_date": end.isoformat(), "grouped": False,
-                                "enrich_response": True, "order_by": "date", "order_dir": "ASC",
-                                "page_size": REPORT_PAGE_SIZE}
+                                "enrich_response": True, "page_size": self.report_page_size,
+                                "order_by": "last_update" if newest_first else "date",
+                                "order_dir": "DESC" if newest_first else "ASC"}
         if project_ids:
             body["project_ids"] = [int(p) for p in project_ids]
-        path = f"workspace/{self.workspace_id}/search/time_entries"
+        # Resolved now, not when the pages are read: they may be read in another thread (sync.read_ahead),
+        # which must not touch the database rows the connection holds.
+        api, path = self._api("reports"), f"workspace/{self.workspace_id}/search/time_entries"
+        return self._report_pages(api, path, body)
+
+    def _report_pages(self, api: TogglApi, path: str, body: dict[str, Any]) -> Iterator[TimeEntryPage]:
         while True:
-            response = self._api("reports").post(path, json=body)
-            for row in response.json() or []:
-                for entry in row.get("time_entries") or []:
-                    started = _instant(entry["start"])
-                    yield ExternalTimeEntry(
-                        id=str(entry["id"]), user_id=str(row["user_id"]),
-                        project_id=str(row["project_id"]) if row.get("project_id") else None,
-                        work_date=started.date(), seconds=int(entry["seconds"]), billable=bool(row.get("billable")),
-                        description=row.get("description") or "", updated_at=_instant(entry.get("at")),
-                        user_email=row.get("email") or "", raw={**row, "time_entry": entry})
+            rows, response = api.request_json("POST", path, json=body)
+            entries = [_entry(entry, self._zone, user_id=row["user_id"], project_id=row.get("project_id"),
+                              billable=row.get("billable"), description=row.get("description"),
+                              seconds=entry["seconds"], email=row.get("email") or "", name=row.get("username") or "",
+                              raw=row)
+                       for row in rows or [] for entry in row.get("time_entries") or []]
             next_row = response.headers.get("X-Next-Row-Number")
+            yield TimeEntryPage(entries, int(next_row) if next_row else None)
             if not next_row:
                 return
             body["first_row_number"] = int(next_row)
             if response.headers.get("X-Next-ID"):
                 body["first_id"] = int(response.headers["X-Next-ID"])
 
+    def time_entry_url(self, entry: ExternalTimeEntry) -> str:
+        # Toggl has no page per entry; its detailed report of that day and person shows it (the URL shape
+        # is UNCONFIRMED; the sandbox serves it).
+        day = entry.work_date.isoformat()
+        return f"{self._reports_url}/from/{day}/to/{day}/users/{entry.user_id}"
+
+    def parse_webhook(self, body: bytes) -> WebhookDelivery:
+        """A Webhooks v1 delivery: PING (with `validation_code` until validated) or a time_entry event whose
+        payload is the v9 entry; a deletion carries the entry with `server_deleted_at` (UNCONFIRMED shape)."""
+        event = json.loads(body)
+        if not isinstance(event, dict) or "event_id" not in event:
+            raise ValueError("not a Toggl webhook event")
+        sent_at = _instant(event.get("timestamp"))
+        metadata = event.get("metadata") or {}
+        if event.get("payload") == "ping":
+            return WebhookDelivery(event_id=str(event["event_id"]), sent_at=sent_at,
+                                   validation_code=event.get("validation_code"))
+        entity, action = str(metadata.get("model") or ""), str(metadata.get("action") or "")
+        payload = event.get("payload") if isinstance(event.get("payload"), dict) else {}
+        entry = None
+        if entity == "time_entry" and payload.get("id") and payload.get("start"):
+            deleted = action == "deleted" or bool(payload.get("server_deleted_at"))
+            entry = _entry(payload, self._zone, user_id=payload.get("user_id") or metadata.get("model_owner_id"),
+                           project_id=payload.get("project_id"), billable=payload.get("billable"),
+                           description=payload.get("description"), seconds=int(payload.get("duration") or 0),
+                           deleted=deleted)
+        return WebhookDelivery(event_id=str(event["event_id"]), sent_at=sent_at, entity=entity or "unknown",
+                               action=action, entry=entry)
+
     def list_webhooks(self) -> list[ExternalWebhook]:
-        rows = self._api("webhooks").get(f"subscriptions/{self.workspace_id}").json() or []
+        rows = self._api("webhooks").request_json("GET", f"subscriptions/{self.workspace_id}")[0] or []
         return [self._webhook(r) for r in rows]
 
     def create_webhook(self, url: str, description: str, secret: str | None = None) -> ExternalWebhook:

@@ -3,10 +3,13 @@
 A sandbox's quotas and rate limits read `Clock.now()`, so a test advances time instead of sleeping.
 Faults answer matching requests with a chosen status (or after a delay, to provoke client timeouts)
 a number of times, before the sandbox's own logic runs: they stand for an overloaded or broken server.
+Chaos fails a share of all requests at random (seeded, so a test is repeatable) in the ways real servers
+do: 5xx, 429, timeouts and malformed JSON.
 """
 
 from __future__ import annotations
 
+import random
 import re
 import threading
 import time
@@ -38,15 +41,50 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before answering (longer than the client's timeout = a timeout)
     times: int = 1  # requests it affects; -1 = every one until cleared
+    raw: str | None = None  # a body sent as is (malformed JSON) instead of `body` as JSON
 
     def matches(self, method: str, path: str) -> bool:
         return self.times != 0 and self.method in ("*", method) and re.fullmatch(self.path, path) is not None
+
+
+CHAOS_KINDS = ("5xx", "429", "timeout", "malformed")
+
+
+@dataclass
+class Chaos:
+    rate: float  # share of matching requests that fail, 0..1
+    kinds: tuple[str, ...] = CHAOS_KINDS
+    path: str = ".*"
+    seed: int = 0
+    timeout_delay: float = 1.0  # longer than the client's timeout
+    rng: random.Random = field(init=False, repr=False)
+    injected: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.kinds) - set(CHAOS_KINDS)
+        if unknown:
+            raise ValueError(f"unknown chaos kinds: {sorted(unknown)}")
+        self.rng = random.Random(self.seed)
+
+    def roll(self, path: str) -> Fault | None:
+        if re.fullmatch(self.path, path) is None or self.rng.random() >= self.rate:
+            return None
+        kind = self.rng.choice(self.kinds)
+        self.injected[kind] = self.injected.get(kind, 0) + 1
+        if kind == "5xx":
+            return Fault(path=path, status=self.rng.choice((500, 502, 503, 504)))
+        if kind == "429":
+            return Fault(path=path, status=429, body="Too Many Requests", headers={"Retry-After": "0"})
+        if kind == "timeout":
+            return Fault(path=path, status=504, body="Gateway Timeout", delay=self.timeout_delay)
+        return Fault(path=path, status=200, raw='[{"user_id": 1, "time_entries": [{"id": ')
 
 
 class Faults:
     def __init__(self) -> None:
         self._items: list[Fault] = []
         self._lock = threading.Lock()
+        self.chaos: Chaos | None = None
 
     def add(self, spec: dict[str, Any]) -> Fault:
         fault = Fault(**spec)
@@ -57,16 +95,21 @@ class Faults:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self.chaos = None
+
+    def set_chaos(self, chaos: Chaos | None) -> None:
+        with self._lock:
+            self.chaos = chaos
 
     def take(self, method: str, path: str) -> Fault | None:
-        """The first live fault for this request, used up by one."""
+        """The first live fault for this request, used up by one; else maybe one from chaos."""
         with self._lock:
             for fault in self._items:
                 if fault.matches(method, path):
                     if fault.times > 0:
                         fault.times -= 1
                     return fault
-        return None
+            return self.chaos.roll(path) if self.chaos else None
 
 
 class RequestLog:
@@ -105,6 +148,8 @@ def json_answer(body: Any, status: int = 200) -> Response:
 def fault_response(fault: Fault) -> Response:
     if fault.delay:
         time.sleep(fault.delay)
+    if fault.raw is not None:
+        return Response(fault.raw, fault.status, content_type="application/json; charset=utf-8")
     response = json_answer(fault.body, fault.status)
     response.headers.update(fault.headers)
     return response
@@ -130,6 +175,29 @@ def admin_blueprint(clock: Clock, faults: Faults, log: RequestLog) -> Blueprint:
     def clear_faults():
         faults.clear()
         return jsonify({"cleared": True})
+
+    @bp.post("/chaos")
+    def start_chaos():
+        """Fail `rate` of the API requests matching `path` with one of `kinds`, from a seeded generator."""
+        spec = request.get_json(silent=True) or {}
+        try:
+            chaos = Chaos(rate=float(spec.get("rate", 0.2)), kinds=tuple(spec.get("kinds") or CHAOS_KINDS),
+                          path=spec.get("path", ".*"), seed=int(spec.get("seed", 0)),
+                          timeout_delay=float(spec.get("timeout_delay", 1.0)))
+        except ValueError as error:
+            return jsonify({"error": str(error)}), 400
+        faults.set_chaos(chaos)
+        return jsonify({"rate": chaos.rate, "kinds": list(chaos.kinds)})
+
+    @bp.get("/chaos")
+    def chaos_report():
+        chaos = faults.chaos
+        return jsonify({"injected": dict(chaos.injected) if chaos else {}})
+
+    @bp.delete("/chaos")
+    def stop_chaos():
+        faults.set_chaos(None)
+        return jsonify({"stopped": True})
 
     @bp.get("/requests")
     def requests_log():

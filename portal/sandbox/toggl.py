@@ -2,6 +2,10 @@
 one host as on api.track.toggl.com, plus the admin API (/_sandbox) and two tiny web pages for the
 "View in Toggl" links.
 
+The admin API also seeds many time entries at once, changes and deletes entries as a person would in
+Toggl (with or without their webhook), replays an entry's event, slows every answer down (`latency`), and
+fails a share of requests at random (`/_sandbox/chaos`: 5xx, 429, timeouts, malformed JSON).
+
 Every API request goes through the same gate as the real service: injected faults, Basic auth with
 `<token>:api_token`, the per-token leaky bucket (429), then the sliding hourly quota per user and
 organization (402 with X-Toggl-Quota-Remaining / X-Toggl-Quota-Resets-In; `/me` has its own 30/h).
@@ -13,9 +17,11 @@ Decisions on what the reference leaves open are listed in toggl_state.py.
 from __future__ import annotations
 
 import base64
+import json
 import math
 import re
 import secrets
+import time
 from typing import Any
 
 from flask import Blueprint, Flask, Response, g, jsonify, request
@@ -35,6 +41,8 @@ DEFAULT_PER_PAGE = 151
 def create_sandbox(demo: bool = True) -> Flask:
     """The sandbox app with its own in-memory state; `demo` seeds the demo organization's workspace."""
     app = Flask("toggl_sandbox")
+    app.json.sort_keys = False  # answers in the records' own order, and big report pages stay quick
+    app.json.compact = True
     clock, faults, log = Clock(), Faults(), RequestLog()
     state = TogglState(clock)
     app.extensions["toggl_sandbox"] = state
@@ -58,6 +66,8 @@ def _gate(app: Flask, state: TogglState, faults: Faults, log: RequestLog) -> Non
         if not request.path.startswith(API_PREFIXES):
             return None
         g.log_generation = log.generation
+        if state.latency:
+            time.sleep(state.latency)
         fault = faults.take(request.method, request.path)
         if fault is not None:
             return fault_response(fault)
@@ -354,6 +364,7 @@ def _api(state: TogglState) -> Blueprint:
                     entry["server_deleted_at"] = stamp(state.now())
                 else:
                     entry["project_id"] = entry["pid"] = None
+        state.entries_changed()
         for pu_id in [i for i, pu in state.project_users.items() if pu["project_id"] == project["id"]]:
             del state.project_users[pu_id]
         project["server_deleted_at"] = stamp(state.now())
@@ -452,18 +463,73 @@ def _admin(state: TogglState, faults: Faults, log: RequestLog) -> Blueprint:
     def limits():
         body = request.get_json(silent=True) or {}
         with state.lock:
+            state.latency = float(body.get("latency", state.latency))
             state.bucket_capacity = float(body.get("rate_capacity", state.bucket_capacity))
             state.bucket_rate = float(body.get("rate_per_second", state.bucket_rate))
             state.buckets.clear()
             for org_id, values in (body.get("organizations") or {}).items():
                 state.organizations[int(org_id)].update(values)
-        return jsonify({"rate_capacity": state.bucket_capacity, "rate_per_second": state.bucket_rate})
+        return jsonify({"rate_capacity": state.bucket_capacity, "rate_per_second": state.bucket_rate,
+                        "latency": state.latency})
 
     @bp.post("/workspaces/<int:wid>")
     def update_workspace(wid: int):
         with state.lock:
             state.workspaces[wid].update(request.get_json(silent=True) or {})
             return jsonify(state.workspaces[wid])
+
+    # Time entries: seed many, change or delete them as a person would in Toggl, replay their webhooks.
+    def entry(entry_id: int) -> dict[str, Any]:
+        found = state.time_entries.get(entry_id)
+        if found is None:
+            raise ApiError(404, "Time entry not found")
+        return found
+
+    def announce(found: dict[str, Any], action: str, changes: dict[str, Any]) -> None:
+        wid = found["workspace_id"]
+        toggl_hooks.emit(state, wid, "time_entry", action, dict(found), found["user_id"],
+                         path=f"/api/v9/workspaces/{wid}/time_entries/{found['id']}", request_body=json.dumps(changes))
+
+    @bp.post("/time_entries/generate")
+    def generate_entries():
+        with state.lock:
+            created = state.generate_time_entries(request.get_json(silent=True) or {})
+        return jsonify({"created": created["created"], "first_id": created["ids"][0] if created["ids"] else None,
+                        "last_id": created["ids"][-1] if created["ids"] else None})
+
+    @bp.get("/time_entries/<int:entry_id>")
+    def get_entry(entry_id: int):
+        with state.lock:
+            return jsonify(entry(entry_id))
+
+    @bp.post("/time_entries/<int:entry_id>")
+    def edit_entry(entry_id: int):
+        """Change an entry (PUT semantics); its webhook goes out unless `emit` is false (a missed delivery)."""
+        body = request.get_json(silent=True) or {}
+        changes = {k: v for k, v in body.items() if k != "emit"}
+        with state.lock:
+            found = entry(entry_id)
+            state.update_time_entry(found["workspace_id"], found, changes)
+            if body.get("emit", True):
+                announce(found, "updated", changes)
+            return jsonify(found)
+
+    @bp.delete("/time_entries/<int:entry_id>")
+    def delete_entry(entry_id: int):
+        with state.lock:
+            found = state.delete_time_entry(entry(entry_id))
+            if request.args.get("emit", "true") != "false":
+                announce(found, "deleted", {})
+            return jsonify(found)
+
+    @bp.post("/webhooks/emit")
+    def emit_entry_event():
+        """Send the event of an entry's current state again (a retried or duplicated delivery)."""
+        body = request.get_json(silent=True) or {}
+        with state.lock:
+            found = entry(int(body["time_entry_id"]))
+            announce(found, body.get("action", "updated"), {})
+        return jsonify({"emitted": True})
 
     @bp.post("/members")
     def update_member():
@@ -508,6 +574,20 @@ def _web(state: TogglState) -> Blueprint:
                         ("client_name", "status", "billable", "start_date", "end_date", "estimated_hours",
                          "fixed_fee"))
         return page(view["name"], f"<dl>{facts}</dl><h2>Team</h2><ul>{team}</ul>")
+
+    @bp.get("/reports/detailed/<int:wid>/from/<day>/to/<until>/users/<int:uid>")
+    def detailed_report_page(wid: int, day: str, until: str, uid: int):
+        """Where "From Toggl" links lead: a person's entries of a day."""
+        with state.lock:
+            user = state.users.get(uid)
+            rows = "".join(
+                f"<li id='entry-{e['id']}'>{escape(e['start'])} · {max(0, e['duration']) / 3600:.2f} h · "
+                f"{escape(e['description'] or '')} (entry {e['id']})</li>"
+                for e in sorted(state.time_entries.values(), key=lambda e: e["start"])
+                if e["workspace_id"] == wid and e["user_id"] == uid and day <= e["start"][:10] <= until
+                and not e["server_deleted_at"])
+        name = user["fullname"] if user else f"user {uid}"
+        return page(f"Detailed report · {name} · {day}", f"<ul>{rows}</ul>")
 
     @bp.get("/<int:wid>/clients")
     def clients_page(wid: int):

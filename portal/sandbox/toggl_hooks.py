@@ -3,8 +3,9 @@ headers, and Webhooks v1 subscriptions that deliver signed events to the portal.
 
 Decisions where the reference is open (UNCONFIRMED there): `/me/time_entries` without dates answers
 the last 9 days; `since` older than 90 days is 400 "Since cannot be older than 3 months"; the detailed
-report leaves out running and deleted entries and dates entries by their UTC start; deliveries are
-not retried (each attempt is recorded under /_sandbox/state "deliveries").
+report leaves out running and deleted entries, dates entries by their UTC start and answers at most 1,000
+rows a page; deliveries are not retried (each attempt is recorded under /_sandbox/state "deliveries"),
+and a deleted entry's event carries the entry with `server_deleted_at` set.
 """
 
 from __future__ import annotations
@@ -104,30 +105,7 @@ def time_entry_routes(bp: Blueprint, state: TogglState, workspace: Callable[[int
     @bp.put("/workspaces/<int:wid>/time_entries/<int:entry_id>")
     def update_time_entry(wid: int, entry_id: int):
         workspace(wid)
-        entry = in_workspace(wid, entry_id)
-        body = _body()
-        if "project_id" in body and body["project_id"] is not None:
-            state.project_in(wid, body["project_id"])
-        for key in ("description", "billable", "tags"):
-            if key in body:
-                entry[key] = body[key]
-        if "project_id" in body:
-            entry["project_id"] = entry["pid"] = body["project_id"]
-        if "start" in body or "stop" in body or "duration" in body:
-            start = parse_instant(body.get("start", entry["start"]))
-            stop = body.get("stop", entry["stop"] if "duration" not in body else None)
-            duration = body.get("duration")
-            if stop is not None:
-                stop_at = parse_instant(stop)
-                duration = int((stop_at - start).total_seconds())
-            elif duration is not None and duration >= 0:
-                stop_at = start + timedelta(seconds=duration)
-            else:
-                stop_at = None
-            entry["start"] = start.strftime("%Y-%m-%dT%H:%M:%SZ")
-            entry["stop"] = stop_at.strftime("%Y-%m-%dT%H:%M:%SZ") if stop_at else None
-            entry["duration"] = duration if duration is not None else entry["duration"]
-        entry["at"] = stamp(state.now())
+        entry = state.update_time_entry(wid, in_workspace(wid, entry_id), _body())
         emit(state, wid, "time_entry", "updated", entry, g.user["id"])
         return _answer(entry)
 
@@ -141,14 +119,14 @@ def time_entry_routes(bp: Blueprint, state: TogglState, workspace: Callable[[int
         entry["stop"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
         entry["duration"] = int((now - parse_instant(entry["start"])).total_seconds())
         entry["at"] = stamp(now)
+        state.entries_changed()
         emit(state, wid, "time_entry", "updated", entry, g.user["id"])
         return _answer(entry)
 
     @bp.delete("/workspaces/<int:wid>/time_entries/<int:entry_id>")
     def delete_time_entry(wid: int, entry_id: int):
         workspace(wid)
-        entry = in_workspace(wid, entry_id)
-        entry["server_deleted_at"] = entry["at"] = stamp(state.now())
+        entry = state.delete_time_entry(in_workspace(wid, entry_id))
         emit(state, wid, "time_entry", "deleted", entry, g.user["id"])
         return Response("", 200)
 
@@ -160,6 +138,9 @@ def _bound(value: str) -> datetime:
 
 
 # Reports v3 -------------------------------------------------------------------------------------
+
+MAX_PAGE_SIZE = 1000  # UNCONFIRMED for the real API (reference A7); the connector asks for this many
+
 
 def reports_blueprint(state: TogglState) -> Blueprint:
     bp = Blueprint("toggl_reports", __name__, url_prefix="/reports/api/v3")
@@ -177,26 +158,33 @@ def reports_blueprint(state: TogglState) -> Blueprint:
         order = body.get("order_by", "date")
         if order not in ("date", "user", "duration", "description", "last_update"):
             raise ApiError(400, f"Invalid value for order_by: {order}")
-        rows = _report_rows(state, wid, body, start, end)
-        size = int(body.get("page_size") or 50)
+        entries = _report_entries(state, wid, body, start, end)
+        size = max(1, min(MAX_PAGE_SIZE, int(body.get("page_size") or 50)))
         first = max(1, int(body.get("first_row_number") or 1))
-        page = rows[first - 1: first - 1 + size]
+        page = [_report_row(state, wid, entry, number, bool(body.get("enrich_response")))
+                for number, entry in enumerate(entries[first - 1: first - 1 + size], start=first)]
         response = _answer(page)
         if start and end:
             response.headers["X-Range-Start"], response.headers["X-Range-End"] = start, end
-        if len(rows) >= first + size:
-            following = rows[first - 1 + size]
-            response.headers["X-Next-ID"] = str(following["time_entries"][0]["id"])
-            response.headers["X-Next-Row-Number"] = str(following["row_number"])
+        if len(entries) >= first + size:
+            response.headers["X-Next-ID"] = str(entries[first - 1 + size]["id"])
+            response.headers["X-Next-Row-Number"] = str(first + size)
         return response
 
     return bp
 
 
-def _report_rows(state: TogglState, wid: int, body: dict[str, Any], start: str | None,
-                 end: str | None) -> list[dict[str, Any]]:
-    filters = {key: set(body.get(key) or []) for key in ("user_ids", "project_ids", "client_ids")}
+def _report_entries(state: TogglState, wid: int, body: dict[str, Any], start: str | None,
+                    end: str | None) -> list[dict[str, Any]]:
+    """The query's entries in order; kept until the entries change, so paging a big report stays cheap."""
     admin = state.is_admin(wid, g.user["id"])
+    filters = {key: frozenset(body.get(key) or []) for key in ("user_ids", "project_ids", "client_ids")}
+    billable = body.get("billable")
+    key = (wid, g.user["id"] if not admin else None, start, end, billable, body.get("order_by", "date"),
+           (body.get("order_dir") or "ASC").upper(), *filters.values())
+    cached = state.report_cache.get(key)
+    if cached is not None and cached[0] == state.entries_version:
+        return cached[1]
     entries = []
     for entry in state.time_entries.values():
         if entry["workspace_id"] != wid or entry["server_deleted_at"] or entry["stop"] is None:
@@ -207,34 +195,38 @@ def _report_rows(state: TogglState, wid: int, body: dict[str, Any], start: str |
                 or (filters["user_ids"] and entry["user_id"] not in filters["user_ids"])
                 or (filters["project_ids"] and entry["project_id"] not in filters["project_ids"])
                 or (filters["client_ids"] and (not project or project["client_id"] not in filters["client_ids"]))
-                or ("billable" in body and body["billable"] is not None and entry["billable"] != body["billable"])):
+                or (billable is not None and entry["billable"] != billable)):
             continue
         entries.append(entry)
-    key = {"user": lambda e: (e["user_id"], e["start"]), "duration": lambda e: (e["duration"], e["start"]),
-           "description": lambda e: (e["description"] or "", e["start"]), "last_update": lambda e: e["at"]}
-    entries.sort(key=key.get(body.get("order_by", "date"), lambda e: (e["start"], e["id"])),
+    order = {"user": lambda e: (e["user_id"], e["start"], e["id"]),
+             "duration": lambda e: (e["duration"], e["start"], e["id"]),
+             "description": lambda e: (e["description"] or "", e["start"], e["id"]),
+             "last_update": lambda e: (e["at"], e["id"])}
+    entries.sort(key=order.get(body.get("order_by", "date"), lambda e: (e["start"], e["id"])),
                  reverse=(body.get("order_dir") or "ASC").upper() == "DESC")
-    rows = []
-    for number, entry in enumerate(entries, start=1):
-        user = state.users[entry["user_id"]]
+    state.report_cache[key] = (state.entries_version, entries)
+    return entries
+
+
+def _report_row(state: TogglState, wid: int, entry: dict[str, Any], number: int, enrich: bool) -> dict[str, Any]:
+    user = state.users[entry["user_id"]]
+    rate = _rate(state, wid, entry)
+    cents = int(round((rate or 0) * 100))
+    row = {"user_id": entry["user_id"], "username": user["fullname"], "project_id": entry["project_id"],
+           "task_id": None, "description": entry["description"], "billable": entry["billable"], "tag_ids": [],
+           "hourly_rate_in_cents": cents if rate is not None else None,
+           "billable_amount_in_cents": cents * entry["duration"] // 3600 if entry["billable"] else 0,
+           "currency": "USD", "row_number": number,
+           "time_entries": [{"id": entry["id"], "seconds": entry["duration"],
+                             "start": entry["start"].replace("Z", "+00:00"),
+                             "stop": entry["stop"].replace("Z", "+00:00"), "at": entry["at"],
+                             "at_tz": entry["at"]}]}
+    if enrich:
         project = state.projects.get(entry["project_id"]) if entry["project_id"] else None
         client = state.clients.get(project["client_id"]) if project and project["client_id"] else None
-        rate = _rate(state, wid, entry)
-        cents = int(round((rate or 0) * 100))
-        row = {"user_id": entry["user_id"], "username": user["fullname"], "project_id": entry["project_id"],
-               "task_id": None, "description": entry["description"], "billable": entry["billable"], "tag_ids": [],
-               "hourly_rate_in_cents": cents if rate is not None else None,
-               "billable_amount_in_cents": cents * entry["duration"] // 3600 if entry["billable"] else 0,
-               "currency": "USD", "row_number": number,
-               "time_entries": [{"id": entry["id"], "seconds": entry["duration"],
-                                 "start": entry["start"].replace("Z", "+00:00"),
-                                 "stop": entry["stop"].replace("Z", "+00:00"), "at": entry["at"],
-                                 "at_tz": entry["at"]}]}
-        if body.get("enrich_response"):
-            row.update(email=user["email"], project_name=project["name"] if project else None,
-                       client_name=client["name"] if client else None, task_name=None, tag_names=[])
-        rows.append(row)
-    return rows
+        row.update(email=user["email"], project_name=project["name"] if project else None,
+                   client_name=client["name"] if client else None, task_name=None, tag_names=[])
+    return row
 
 
 def _rate(state: TogglState, wid: int, entry: dict[str, Any]) -> float | None:
@@ -429,8 +421,11 @@ def _ping_unlocked(state: TogglState, subscription: dict[str, Any]) -> tuple[int
     return status, error
 
 
-def emit(state: TogglState, wid: int, entity: str, action: str, payload: dict[str, Any], user_id: int) -> None:
-    """Deliver an event to every enabled, validated subscription whose filters match (in the background)."""
+def emit(state: TogglState, wid: int, entity: str, action: str, payload: dict[str, Any], user_id: int,
+         path: str | None = None, request_body: str | None = None) -> None:
+    """Deliver an event to every enabled, validated subscription whose filters match (in the background).
+
+    `path` and `request_body` describe the API call that caused it (the current request's by default)."""
     targets = [s for s in state.subscriptions.values()
                if s["workspace_id"] == wid and s["enabled"] and s["validated_at"]
                and any(f["entity"] in (entity, "*") and f["action"] in (action, "*") for f in s["event_filters"])]
@@ -438,7 +433,8 @@ def emit(state: TogglState, wid: int, entity: str, action: str, payload: dict[st
         event = {"event_id": state.next_id("event"), "created_at": stamp(state.now()), "creator_id": user_id,
                  "metadata": {"action": action, "event_user_id": str(user_id), "model": entity,
                               "model_owner_id": str(payload.get("user_id", user_id)),
-                              "path": request.path, "request_body": request.get_data(as_text=True),
+                              "path": path or request.path,
+                              "request_body": request.get_data(as_text=True) if request_body is None else request_body,
                               "request_type": request.method, f"{entity}_id": str(payload["id"]),
                               "workspace_id": str(wid)},
                  "payload": dict(payload), "subscription_id": subscription["subscription_id"],

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
 import secrets
 import threading
 from collections import defaultdict, deque
@@ -103,8 +104,13 @@ class TogglState:
         self.time_entries: dict[int, dict[str, Any]] = {}
         self.subscriptions: dict[int, dict[str, Any]] = {}
         self.deliveries: list[dict[str, Any]] = []
+        # Bumped by every change to time entries: the reports' and projects' cached views follow it.
+        self.entries_version = 0
+        self.report_cache: dict[Any, tuple[int, list[dict[str, Any]]]] = {}
+        self._project_seconds: tuple[int, dict[int, int]] = (-1, {})
         self.windows: dict[tuple[int, int | None], deque[float]] = defaultdict(deque)
         self.buckets: dict[str, tuple[float, float]] = {}
+        self.latency = 0.0  # seconds every API answer takes (a slow server; tests catch a run mid-way)
         self.bucket_capacity = 60.0
         self.bucket_rate = 1.0  # requests leaking out per second: Toggl's "about 1 request per second"
         self._ids = {name: itertools.count(start) for name, start in ID_STARTS.items()}
@@ -120,6 +126,10 @@ class TogglState:
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock.now(), UTC)
+
+    def entries_changed(self) -> None:
+        self.entries_version += 1
+        self.report_cache.clear()
 
     def today(self) -> str:
         return self.now().date().isoformat()
@@ -329,20 +339,22 @@ class TogglState:
         }
         return self.project_users[pu_id]
 
-    def new_time_entry(self, wid: int, user_id: int, body: dict[str, Any]) -> dict[str, Any]:
-        if body.get("project_id") is not None:
-            self.project_in(wid, body["project_id"])
-        start = parse_instant(body.get("start") or "")
-        duration, stop = body.get("duration"), body.get("stop")
+    def _timing(self, start: datetime, duration: Any, stop: Any) -> tuple[datetime | None, int]:
+        """(stop, duration) from what a request gave; a running entry has no stop and a negative duration."""
         if stop is not None:
             stop_at = parse_instant(stop)
             if duration is not None and duration >= 0 and int((stop_at - start).total_seconds()) != duration:
                 raise ApiError(400, "Duration and stop do not match the start")
-            duration = int((stop_at - start).total_seconds())
-        elif duration is not None and duration >= 0:
-            stop_at = start + timedelta(seconds=duration)
-        else:
-            stop_at, duration = None, duration if duration is not None else 0
+            return stop_at, int((stop_at - start).total_seconds())
+        if duration is not None and duration >= 0:
+            return start + timedelta(seconds=duration), duration
+        return None, duration if duration is not None else 0
+
+    def new_time_entry(self, wid: int, user_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        if body.get("project_id") is not None:
+            self.project_in(wid, body["project_id"])
+        start = parse_instant(body.get("start") or "")
+        stop_at, duration = self._timing(start, body.get("duration"), body.get("stop"))
         entry_id = self.next_id("time_entry")
         self.time_entries[entry_id] = {
             "id": entry_id, "workspace_id": wid, "wid": wid, "project_id": body.get("project_id"),
@@ -354,12 +366,81 @@ class TogglState:
             "at": stamp(self.now()), "server_deleted_at": None, "permissions": None,
             "created_with": body.get("created_with") or "sandbox",
         }
+        self.entries_changed()
         return self.time_entries[entry_id]
+
+    def update_time_entry(self, wid: int, entry: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        """PUT semantics: the fields given change; start, stop and duration stay consistent."""
+        if body.get("project_id") is not None:
+            self.project_in(wid, body["project_id"])
+        for key in ("description", "billable", "tags"):
+            if key in body:
+                entry[key] = body[key]
+        if "project_id" in body:
+            entry["project_id"] = entry["pid"] = body["project_id"]
+        if "start" in body or "stop" in body or "duration" in body:
+            start = parse_instant(body.get("start", entry["start"]))
+            stop = body.get("stop", entry["stop"] if "duration" not in body else None)
+            duration = body.get("duration", entry["duration"]) if stop is None else None
+            stop_at, duration = self._timing(start, duration, stop)
+            entry["start"] = start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            entry["stop"] = stop_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if stop_at else None
+            entry["duration"] = duration
+        entry["at"] = stamp(self.now())
+        self.entries_changed()
+        return entry
+
+    def delete_time_entry(self, entry: dict[str, Any]) -> dict[str, Any]:
+        entry["server_deleted_at"] = entry["at"] = stamp(self.now())
+        self.entries_changed()
+        return entry
+
+    def generate_time_entries(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """`count` stopped entries spread over `days` from `start_date`, round-robin over the people
+        (`emails`) and `project_ids` (a seed for the benchmark and the reliability tests)."""
+        wid = int(spec["workspace_id"])
+        users = [self.user_by_email(e)["id"] for e in spec.get("emails") or []] or [self._admin_of(wid)]
+        projects = [int(p) for p in spec.get("project_ids") or []] or [None]
+        for project_id in projects:
+            if project_id is not None:
+                self.project_in(wid, project_id)
+        count, days = int(spec.get("count", 1)), max(1, int(spec.get("days", 1)))
+        first_day = datetime.fromisoformat(spec.get("start_date") or self.today()).replace(tzinfo=UTC)
+        rng = random.Random(spec.get("seed", 0))
+        ids = []
+        for n in range(count):
+            start = first_day + timedelta(days=n % days, hours=8, minutes=rng.randrange(0, 480))
+            duration = int(spec.get("seconds") or rng.randrange(900, 4 * 3600, 300))
+            entry_id = self.next_id("time_entry")
+            project_id = projects[n % len(projects)]
+            user_id = users[(n // len(projects)) % len(users)]
+            self.time_entries[entry_id] = {
+                "id": entry_id, "workspace_id": wid, "wid": wid, "project_id": project_id, "pid": project_id,
+                "task_id": None, "tid": None, "user_id": user_id, "uid": user_id, "billable": n % 4 != 0,
+                "description": f"{spec.get('description', 'Work')} {n + 1}",
+                "start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "stop": (start + timedelta(seconds=duration)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "duration": duration, "duronly": True, "tags": [], "tag_ids": [], "at": stamp(self.now()),
+                "server_deleted_at": None, "permissions": None, "created_with": "sandbox generator",
+            }
+            ids.append(entry_id)
+        self.entries_changed()
+        return {"created": len(ids), "ids": ids}
+
+    def project_seconds(self) -> dict[int, int]:
+        """Tracked seconds per project, computed once per change of the entries."""
+        version, seconds = self._project_seconds
+        if version != self.entries_version:
+            seconds = defaultdict(int)
+            for entry in self.time_entries.values():
+                if entry["project_id"] and not entry["server_deleted_at"] and entry["duration"] > 0:
+                    seconds[entry["project_id"]] += entry["duration"]
+            self._project_seconds = (self.entries_version, seconds)
+        return seconds
 
     # Views of records as the API answers -------------------------------------------------------
     def project_view(self, project: dict[str, Any]) -> dict[str, Any]:
-        seconds = sum(max(0, e["duration"]) for e in self.time_entries.values()
-                      if e["project_id"] == project["id"] and not e["server_deleted_at"])
+        seconds = self.project_seconds().get(project["id"], 0)
         today = self.today()
         if not project["active"]:
             status = "archived"

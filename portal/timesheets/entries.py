@@ -135,13 +135,17 @@ def add_entry(session: Session, actor: User | str | None, *, resource_id: int, o
                       billable=offering.is_billable if billable is None else billable, source=EntrySource.NATIVE,
                       timesheet=sheet, created_by_id=actor.id if isinstance(actor, User) else None,
                       task_id=task_id, bill_rate=assignment_rate(offering, resource_id))
-    session.add(entry)
-    sheet.version += 1
-    session.flush()
-    audit.record(session, actor, "time_entry.created", entry, after=audit.snapshot(entry, ENTRY_FIELDS),
-                 summary=f"{value} h on {offering.name} ({work_date})")
-    events.time_entry_changed.send(entry, session=session, actor=actor, changes={})
+    record_new(session, actor, entry, "time_entry.created", f"{value} h on {offering.name} ({work_date})")
     return entry
+
+
+def record_new(session: Session, actor: User | str | None, entry: TimeEntry, action: str, summary: str) -> None:
+    """Add an entry to its timesheet (whose version moves on), audited, and tell other domains."""
+    session.add(entry)
+    entry.timesheet.version += 1
+    session.flush()
+    audit.record(session, actor, action, entry, after=audit.snapshot(entry, ENTRY_FIELDS), summary=summary)
+    events.time_entry_changed.send(entry, session=session, actor=actor, changes={})
 
 
 def native_entry(session: Session, entry_id: int) -> TimeEntry:
@@ -175,13 +179,18 @@ def update_entry(session: Session, actor: User | str | None, entry_id: int, *, w
         sheet.version += 1
     entry.timesheet = target
     session.flush()
+    record_change(session, actor, entry, before, "time_entry.updated", f"Time entry on {entry.work_date} changed")
+    return entry
+
+
+def record_change(session: Session, actor: User | str | None, entry: TimeEntry, before: dict[str, Any], action: str,
+                  summary: str) -> None:
+    """Audit what changed on an entry since `before` (its ENTRY_FIELDS snapshot) and tell other domains."""
     old, new = audit.changes(before, audit.snapshot(entry, ENTRY_FIELDS))
     if new:
-        audit.record(session, actor, "time_entry.updated", entry, before=old, after=new,
-                     summary=f"Time entry on {entry.work_date} changed")
+        audit.record(session, actor, action, entry, before=old, after=new, summary=summary)
         events.time_entry_changed.send(entry, session=session, actor=actor,
                                        changes={k: [old.get(k), v] for k, v in new.items()})
-    return entry
 
 
 def delete_entry(session: Session, actor: User | str | None, entry_id: int) -> None:

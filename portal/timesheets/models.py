@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -90,6 +91,8 @@ class TimeEntry(Timestamps, db.Model):
         CheckConstraint("hours > 0 AND hours <= 24", name="hours_range"),
         CheckConstraint("bill_rate IS NULL OR bill_rate >= 0", name="bill_rate_not_negative"),
         Index("ix_time_entries_resource_date", "resource_id", "work_date"),
+        # Time sync (issue 5): reconciling a connection's entries over a window of days.
+        Index("ix_time_entries_connection_date", "connection_id", "work_date"),
     )
 
     @property
@@ -163,3 +166,53 @@ class Timesheet(Timestamps, db.Model):
     @property
     def total_hours(self) -> Decimal:
         return sum((e.hours for e in self.entries), Decimal("0"))
+
+
+# Time sync (issue 5) ------------------------------------------------------------------------------------
+class ConflictStatus(StrEnum):
+    OPEN = "open"  # waiting for the approver
+    ACCEPTED = "accepted"  # applied; the timesheet went back to submitted
+    REJECTED = "rejected"  # the approved time stays as it was
+    SUPERSEDED = "superseded"  # the tool changed the entry again (or back), or the change applied by itself
+
+
+# Synced time that changes after approval is held, not applied: approved (and recalled) timesheets.
+HELD_STATUSES = (TimesheetStatus.APPROVED, TimesheetStatus.RECALLED)
+_OPEN_CONFLICT = text("status = 'open'")
+
+
+class TimesheetConflict(Timestamps, db.Model):
+    """A change a timesheet tool made to time on an approved timesheet ("changed in Toggl after approval").
+
+    It is held for the approver: accepting sends the timesheet back to submitted and applies the change,
+    rejecting keeps the approved time. One open conflict per synced entry; a later change replaces its
+    proposal. `proposed` holds the entry's new values (none for a deletion), `current` the approved ones.
+    """
+
+    __tablename__ = "timesheet_conflicts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    timesheet_id: Mapped[int] = mapped_column(ForeignKey("timesheets.id", ondelete="CASCADE"), index=True)
+    time_entry_id: Mapped[int | None] = mapped_column(ForeignKey("time_entries.id", ondelete="SET NULL"),
+                                                      index=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(10))  # create | update | delete
+    proposed: Mapped[dict | None] = mapped_column(JSON)
+    current: Mapped[dict | None] = mapped_column(JSON)
+    # The tool's version of the change: a rejected version is not raised again.
+    external_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    summary: Mapped[str] = mapped_column(String(500), default="")
+    status: Mapped[str] = mapped_column(String(12), default=ConflictStatus.OPEN)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    timesheet: Mapped[Timesheet] = relationship()
+    time_entry: Mapped[TimeEntry | None] = relationship()
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+
+    __table_args__ = (
+        Index("uq_timesheet_conflicts_open_entry", "connection_id", "external_id", unique=True,
+              sqlite_where=_OPEN_CONFLICT, postgresql_where=_OPEN_CONFLICT),
+        Index("ix_timesheet_conflicts_entry", "connection_id", "external_id"),
+    )

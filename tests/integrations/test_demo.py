@@ -31,3 +31,27 @@ def test_the_demo_provisions_against_the_sandbox_it_starts(app, session, run_job
     assert project["client_name"] == "Northwind" and project["estimated_hours"] == 400
     assert {"staff@demo.test", "dana@demo.test", "toggl-admin@demo.test"} == team
     assert session.scalar(select(SyncRun.id).where(SyncRun.status == "failed")) is None
+
+
+def test_the_demo_time_in_toggl_comes_in_once_an_offering_is_connected(app, session, run_jobs):
+    from portal.integrations import people, time_runs
+    from portal.timesheets.models import TimeEntry
+
+    demo.load(session)
+    session.commit()
+    connection = session.scalar(select(Connection))
+    offering = session.scalar(select(Offering).where(Offering.name == "Support retainer"))
+    with serve(create_sandbox()) as url, pointed_at(app, url):
+        provisioning.start_connect(session, "demo check", offering.id, connection.id, "200000001")
+        session.commit()
+        run_jobs()
+        run = time_runs.start(session, connection, "manual_org")[0]
+        session.commit()
+        run_jobs()
+    session.refresh(run)
+    assert run.status == "succeeded", run.error
+    assert (run.counts["new"], run.counts["unmatched"]) == (6, 2)
+    assert {e.resource.email for e in session.scalars(select(TimeEntry))} == {"dana@demo.test", "lee@demo.test",
+                                                                             "staff@demo.test"}
+    (contractor,) = people.unmatched(session, connection)
+    assert contractor.link.external_email == "contractor@demo.test" and contractor.waiting == 2

@@ -286,7 +286,9 @@ def test_time_entries_come_from_the_report_page_by_page(session, toggl, toggl_co
                for day in range(2, 8) for minute in range(20)]
     toggl.seed(time_entries=entries)
     mark = toggl.mark()
-    pulled = list(connector(toggl_connection).list_time_entries(date(2026, 3, 1), date(2026, 3, 31)))
+    reader = connector(toggl_connection)
+    reader.report_page_size = 50
+    pulled = list(reader.list_time_entries(date(2026, 3, 1), date(2026, 3, 31)))
     assert len(pulled) == 120 and len({e.id for e in pulled}) == 120
     assert all(e.user_email == "ana@example.test" and e.seconds >= 3600 for e in pulled)
     assert int(pulled[0].id) > 2**31  # Toggl ids exceed 32 bits

@@ -1,0 +1,226 @@
+"""Benchmark: the Toggl time sync at scale, against the loopback sandbox in its own process.
+
+    .venv/bin/python bench/sync.py                                       # SQLite in a temporary folder
+    BENCH_DATABASE_URL=postgresql://... .venv/bin/python bench/sync.py   # an empty PostgreSQL database
+    BENCH_ENTRIES=20000 .venv/bin/python bench/sync.py                   # a smaller run
+
+Seeds the sandbox with 100,000 entries of 50 people over 200 linked projects (60 days), then measures in the
+same run, on the same database:
+- a full (organization-level) sync, as the job runs it: reading the report page by page, mapping, inserting,
+  committing per page; ÷ a raw bulk upsert of the very same rows into the same table in the same state
+  (the synced rows deleted again; Core INSERT ... ON CONFLICT DO NOTHING, 1,000 rows and a commit per
+  batch, like the sync's pages; the mean of two) — target ≤ 2.0;
+- the requests that full sync used;
+- the requests of an hourly sync after 50 entries changed in Toggl (target ≤ 1 + pages of changes);
+- a no-change re-sync (nightly-like): its time and requests.
+The sandbox answers from another process, as Toggl would; its quota and rate limit are lifted so the
+figures measure the portal, not Toggl's throttling (which the sync pauses for, see tests).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+from flask_migrate import upgrade
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from portal import create_app  # noqa: E402
+from portal.columns import today, utcnow  # noqa: E402
+from portal.extensions import db  # noqa: E402
+from portal.integrations import sync, time_runs  # noqa: E402
+from portal.integrations.models import Connection, ConnectionStatus, ProjectLink, SyncRun  # noqa: E402
+from portal.org.services import ensure_defaults  # noqa: E402
+from portal.projects.models import Assignment, Client, Offering, Project, Resource  # noqa: E402
+from portal.stages.models import Stage  # noqa: E402
+from portal.timesheets.models import TimeEntry  # noqa: E402
+from tests.databases import fresh_database  # noqa: E402  (throwaway databases, as the tests make them)
+
+ENTRIES = int(os.environ.get("BENCH_ENTRIES", 100_000))
+PROJECTS, PEOPLE, DAYS, CHANGES = 200, 50, 60, 50
+TOKEN, WORKSPACE = "bench-toggl-token", 7_435_584
+COPY_COLUMNS = ["resource_id", "project_id", "offering_id", "work_date", "hours", "billable", "description",
+                "source", "external_id", "external_url", "external_updated_at", "timesheet_id", "bill_rate"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_sandbox() -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "portal", "sandbox", "toggl", "--port",
+                                str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            httpx.post(f"{url}/_sandbox/reset").raise_for_status()
+            return process, url
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise RuntimeError("the sandbox did not start")
+
+
+def seed_sandbox(url: str) -> list[int]:
+    emails = [f"person{n}@bench.test" for n in range(PEOPLE)]
+    admin = {"email": "admin@bench.test", "admin": True}
+    spec = {"users": [{"email": "admin@bench.test", "api_token": TOKEN}],
+            "workspaces": [{"id": WORKSPACE, "name": "Bench", "plan": "enterprise", "quota": 1_000_000,
+                            "members": [admin] + [{"email": e} for e in emails]}],
+            "projects": [{"workspace_id": WORKSPACE, "name": f"Project {n}"} for n in range(PROJECTS)]}
+    created = httpx.post(f"{url}/_sandbox/seed", json=spec, timeout=60).json()
+    httpx.post(f"{url}/_sandbox/limits", json={"rate_capacity": 1e9, "rate_per_second": 1e9}).raise_for_status()
+    project_ids = [p["id"] for p in created["projects"]]
+    httpx.post(f"{url}/_sandbox/time_entries/generate", timeout=300, json={
+        "workspace_id": WORKSPACE, "count": ENTRIES, "emails": emails, "project_ids": project_ids,
+        "start_date": (today() - timedelta(days=DAYS)).isoformat(), "days": DAYS}).raise_for_status()
+    return project_ids
+
+
+def seed_portal(session, project_ids: list[int]) -> int:
+    ensure_defaults(session)
+    stage = session.scalar(select(Stage).where(Stage.name == "In Progress"))
+    client = Client(name="Bench client", normalized_name="bench client")
+    people = [Resource(name=f"Person {n}", email=f"person{n}@bench.test") for n in range(PEOPLE)]
+    connection = Connection(kind="toggl", status=ConnectionStatus.CONNECTED, account_id=str(WORKSPACE),
+                            credentials=json.dumps({"api_token": TOKEN}), settings={"premium": True},
+                            external_user_id="1", validated_at=utcnow())
+    session.add_all([client, connection, *people])
+    session.flush()
+    for n, toggl_project in enumerate(project_ids):
+        project = Project(name=f"Project {n}", client=client, stage=stage, engagement_type_id=stage.engagement_type_id,
+                          is_active=True)
+        offering = Offering(project=project, name=f"Offering {n}", sale_status="sold")
+        session.add(offering)
+        session.flush()
+        session.add(ProjectLink(connection_id=connection.id, offering_id=offering.id, external_id=str(toggl_project),
+                                external_name=f"Project {n}", method="connected"))
+        session.add_all(Assignment(offering_id=offering.id, resource_id=p.id) for p in people)
+    session.commit()
+    return connection.id
+
+
+def requests_since(url: str, mark: int) -> int:
+    return len(httpx.get(f"{url}/_sandbox/requests", params={"since": mark}).json())
+
+
+def mark(url: str) -> int:
+    entries = httpx.get(f"{url}/_sandbox/requests").json()
+    return entries[-1]["n"] if entries else 0
+
+
+def run_sync(session, connection_id: int, kind: str, url: str) -> tuple[float, int, dict[str, int]]:
+    """Start a run of `kind` and execute it as the job does; (seconds, requests, counts)."""
+    run, _ = time_runs.start(session, session.get(Connection, connection_id), kind)
+    session.commit()
+    before = mark(url)
+    started = time.perf_counter()
+    if os.environ.get("BENCH_PROFILE") and kind == "manual_org":
+        import cProfile
+        import pstats
+
+        profile = cProfile.Profile()
+        profile.runcall(sync.run_time_sync, session, run.id)
+        pstats.Stats(profile).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "cumulative")).print_stats(45)
+    else:
+        sync.run_time_sync(session, run.id)
+    seconds = time.perf_counter() - started
+    session.expire_all()
+    run = session.get(SyncRun, run.id)
+    assert run.status == "succeeded", run.error
+    return seconds, requests_since(url, before), dict(run.counts)
+
+
+def raw_upsert(session, rows: list[dict], connection_id: int) -> float:
+    """The baseline: the same rows upserted by hand, 1,000 and a commit per batch, into the table as the sync
+    found it (the synced rows are deleted first; the timesheets stay, as they were there for the sync too)."""
+    session.execute(delete(TimeEntry).where(TimeEntry.connection_id == connection_id))
+    session.commit()
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(TimeEntry.__table__).on_conflict_do_nothing(
+        index_elements=["connection_id", "external_id"])
+    started = time.perf_counter()
+    for start in range(0, len(rows), 1000):
+        session.execute(statement, [{**r, "connection_id": connection_id} for r in rows[start:start + 1000]])
+        session.commit()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    folder = Path(tempfile.mkdtemp(prefix="bench-sync-"))
+    if os.environ.get("BENCH_DATABASE_URL"):
+        os.environ["TEST_DATABASE_URL"] = os.environ["BENCH_DATABASE_URL"]
+    process, url = start_sandbox()
+    try:
+        # A fresh database each run (PostgreSQL: BENCH_DATABASE_URL's name + "_bench", dropped afterwards).
+        with fresh_database("_bench", folder) as database:
+            figures = measure(folder, database, url)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    report(database, figures)
+
+
+def measure(folder: Path, database: str, url: str) -> dict:
+    app = create_app({"INSTANCE_PATH": str(folder), "SQLALCHEMY_DATABASE_URI": database, "REDIS_URL": None,
+                      "REDIS_EMBEDDED_PATH": str(folder / "redis.db"), "TOGGL_API_BASE_URL": f"{url}/api/v9",
+                      "TOGGL_REPORTS_BASE_URL": f"{url}/reports/api/v3",
+                      "TOGGL_WEBHOOKS_BASE_URL": f"{url}/webhooks/api/v1", "TOGGL_APP_URL": url,
+                      "TIME_SYNC_LOOKBACK_DAYS": DAYS + 2})
+    with app.app_context():
+        upgrade()
+        session = db.session
+        print(f"Seeding the sandbox with {ENTRIES:,} entries of {PEOPLE} people on {PROJECTS} projects…", flush=True)
+        connection_id = seed_portal(session, seed_sandbox(url))
+        figures: dict = {"page_size": app.config["TOGGL_REPORT_PAGE_SIZE"]}
+        figures["full"] = run_sync(session, connection_id, "manual_org", url)
+        figures["imported"] = session.scalar(select(func.count()).select_from(TimeEntry))
+        rows = [dict(zip(COPY_COLUMNS, row, strict=True)) for row in session.execute(
+            select(*[getattr(TimeEntry, c) for c in COPY_COLUMNS]).where(TimeEntry.connection_id == connection_id))]
+        figures["baselines"] = [raw_upsert(session, rows, connection_id) for _ in range(2)]
+        figures["quiet"] = run_sync(session, connection_id, "manual_org", url)
+        # Changes the hourly sync can see: entries of its recent days (older ones are the nightly's).
+        recent = sorted(rows, key=lambda r: r["work_date"], reverse=True)
+        for row in recent[:CHANGES]:
+            httpx.post(f"{url}/_sandbox/time_entries/{row['external_id']}", json={"description": "Changed",
+                                                                                 "emit": False})
+        figures["hourly"] = run_sync(session, connection_id, "hourly", url)
+        session.remove()
+        db.engine.dispose()
+    return figures
+
+
+def report(database: str, figures: dict) -> None:
+    page_size = figures["page_size"]
+    full_seconds, full_requests, _ = figures["full"]
+    quiet_seconds, quiet_requests, quiet = figures["quiet"]
+    hourly_seconds, hourly_requests, hourly = figures["hourly"]
+    baselines = figures["baselines"]
+    raw_seconds = sum(baselines) / len(baselines)
+    print(f"\nDatabase: {database.split(':')[0]}; {figures['imported']:,} entries imported of {ENTRIES:,}.")
+    print(f"Full sync:              {full_seconds:8.2f} s, {full_requests} requests "
+          f"({-(-ENTRIES // page_size)} report pages of {page_size})")
+    print(f"Raw bulk upsert:        {raw_seconds:8.2f} s (mean of {len(baselines)}: "
+          f"{', '.join(f'{b:.2f}' for b in baselines)})")
+    print(f"  ratio full sync ÷ raw upsert: {full_seconds / raw_seconds:.2f}   (target ≤ 2.0)")
+    print(f"No-change re-sync:      {quiet_seconds:8.2f} s, {quiet_requests} requests, "
+          f"{quiet.get('new', 0)} new, {quiet.get('unchanged', 0):,} unchanged")
+    print(f"Hourly after {CHANGES} changes: {hourly_seconds:8.2f} s, {hourly_requests} requests "
+          f"(target ≤ 1 + {-(-CHANGES // page_size)} page(s) of changes), {hourly.get('updated', 0)} updated")
+
+
+if __name__ == "__main__":
+    main()

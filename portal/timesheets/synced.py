@@ -1,0 +1,220 @@
+"""Time a timesheet tool owns: written only by the time sync, and by an approver accepting a held change.
+
+A synced entry is read-only in the portal; it joins its person's timesheet for the week like native time.
+What the tool says about it is applied while its timesheet is open (draft, submitted, rejected): the
+timesheet's version moves on, so an approval form opened before the change is refused as stale. Time on an
+approved (or recalled) timesheet is never changed silently: the caller holds the change as a conflict
+(portal/timesheets/conflicts.py) for the approver. On PostgreSQL the timesheets involved are locked before
+their status is read, so an approval and a sync cannot cross.
+
+Creations come in bulk (a first sync brings thousands of entries): one INSERT ... ON CONFLICT DO NOTHING
+per batch on the unique (connection, external id), so a concurrent or repeated import adds nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from portal import audit, events
+from portal.auth.models import User
+from portal.timesheets.entries import ENTRY_FIELDS, record_change, record_new, timesheet_for
+from portal.timesheets.models import HELD_STATUSES, EntrySource, TimeEntry, Timesheet
+
+HUNDREDTH = Decimal("0.01")
+MAX_HOURS = Decimal("24")
+# What the tool decides about a synced entry (the bill rate is the portal's, frozen when it was imported).
+SYNCED_FIELDS = ["resource_id", "offering_id", "project_id", "work_date", "hours", "billable", "description"]
+
+
+def hours_of(seconds: int) -> Decimal:
+    return (Decimal(seconds) / 3600).quantize(HUNDREDTH, rounding=ROUND_HALF_UP)
+
+
+def hours_problem(hours: Decimal) -> str | None:
+    """Why a duration cannot be a time entry (the same bounds as native time), or None."""
+    if hours <= 0:
+        return "it is shorter than half a minute (0.00 h)"
+    if hours > MAX_HOURS:
+        return f"it lasts {hours} h, more than a day (a timer left running?)"
+    return None
+
+
+@dataclass(slots=True)  # not frozen: built once per synced entry, and frozen ones cost more to build
+class SyncedValues:
+    """An entry as the tool has it, mapped to the portal's person, offering and project."""
+
+    resource_id: int
+    offering_id: int
+    project_id: int
+    work_date: date
+    hours: Decimal
+    billable: bool
+    description: str
+    external_url: str = ""
+    external_updated_at: datetime | None = None
+
+    def plain(self) -> dict[str, Any]:
+        """The values as a conflict's proposal stores them (JSON)."""
+        values = {k: v for k, v in asdict(self).items() if k != "external_updated_at"}
+        return {**values, "work_date": self.work_date.isoformat(), "hours": str(self.hours)}
+
+    @classmethod
+    def from_plain(cls, values: dict[str, Any], external_updated_at: datetime | None = None) -> SyncedValues:
+        return cls(resource_id=int(values["resource_id"]), offering_id=int(values["offering_id"]),
+                   project_id=int(values["project_id"]), work_date=date.fromisoformat(values["work_date"]),
+                   hours=Decimal(values["hours"]), billable=bool(values["billable"]),
+                   description=values.get("description") or "", external_url=values.get("external_url") or "",
+                   external_updated_at=external_updated_at)
+
+    def differs_from(self, entry: TimeEntry) -> dict[str, tuple[Any, Any]]:
+        """{field: (portal value, tool value)} for what the tool changed."""
+        return {name: (getattr(entry, name), getattr(self, name)) for name in SYNCED_FIELDS
+                if getattr(entry, name) != getattr(self, name)}
+
+
+def ensure_timesheets(session: Session, weeks: set[tuple[int, date]]) -> dict[tuple[int, date], int]:
+    """The timesheets of (resource, week start) pairs, the missing ones created in one statement (a
+    concurrent sync creating the same one is harmless: the unique (resource, week) decides)."""
+    found = _timesheet_ids(session, weeks)
+    missing = weeks - found.keys()
+    if missing:
+        session.execute(_insert(session, Timesheet).on_conflict_do_nothing(
+            index_elements=["resource_id", "period_start"]),
+            [{"resource_id": resource_id, "period_start": start, "period_end": start + timedelta(days=6)}
+             for resource_id, start in sorted(missing)])
+        found.update(_timesheet_ids(session, missing))
+    return found
+
+
+def _timesheet_ids(session: Session, weeks: set[tuple[int, date]]) -> dict[tuple[int, date], int]:
+    found: dict[tuple[int, date], int] = {}
+    pairs = sorted(weeks)
+    for start in range(0, len(pairs), 500):
+        found.update(((resource_id, period_start), sheet_id) for sheet_id, resource_id, period_start in session.execute(
+            select(Timesheet.id, Timesheet.resource_id, Timesheet.period_start)
+            .where(tuple_(Timesheet.resource_id, Timesheet.period_start).in_(pairs[start:start + 500]))))
+    return found
+
+
+def lock_timesheets(session: Session, sheet_ids: Iterable[int]) -> dict[int, str]:
+    """The timesheets' statuses, read under a row lock (PostgreSQL; in id order, so two syncs never deadlock)."""
+    ids = sorted(set(sheet_ids))
+    if not ids:
+        return {}
+    rows = session.execute(select(Timesheet.id, Timesheet.status).where(Timesheet.id.in_(ids))
+                           .order_by(Timesheet.id).with_for_update())
+    return dict(rows.all())
+
+
+def is_held(status: str) -> bool:
+    return status in HELD_STATUSES
+
+
+def bump_versions(session: Session, sheet_ids: Iterable[int]) -> None:
+    ids = sorted(set(sheet_ids))
+    if ids:
+        session.execute(update(Timesheet).where(Timesheet.id.in_(ids)).values(version=Timesheet.version + 1)
+                        .execution_options(synchronize_session=False))
+
+
+def _insert(session: Session, model=TimeEntry):
+    """The dialect's INSERT (for ON CONFLICT) on the model's table: Core, not the ORM's slower bulk path."""
+    return (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(
+        model.__table__)
+
+
+NewEntry = tuple[str, SyncedValues, int, Decimal | None]  # (external id, values, timesheet id, bill rate)
+
+
+def insert_entries(session: Session, connection_id: int, source: str, rows: list[NewEntry]) -> dict[str, int]:
+    """Insert new synced entries: (external id, values, timesheet id, bill rate) each. Returns {external id:
+    entry id} of the rows this call inserted; one already there (a concurrent sync's) is left alone. The
+    caller has checked that none of the timesheets is held."""
+    if not rows:
+        return {}
+    table = TimeEntry.__table__
+    statement = _insert(session).on_conflict_do_nothing(index_elements=["connection_id", "external_id"]) \
+        .returning(table.c.id, table.c.external_id)
+    values = [{"connection_id": connection_id, "external_id": external_id, "source": source,
+               "resource_id": v.resource_id, "offering_id": v.offering_id, "project_id": v.project_id,
+               "work_date": v.work_date, "hours": v.hours, "billable": v.billable, "description": v.description,
+               "external_url": v.external_url or None, "external_updated_at": v.external_updated_at,
+               "timesheet_id": sheet_id, "bill_rate": rate}
+              for external_id, v, sheet_id, rate in sorted(rows, key=lambda r: r[0])]
+    inserted = {external_id: entry_id for entry_id, external_id in session.execute(statement, values)}
+    bump_versions(session, {sheet_id for external_id, _, sheet_id, _ in rows if external_id in inserted})
+    return inserted
+
+
+def create_entry(session: Session, actor: User | str | None, connection_id: int, source: str, external_id: str,
+                 values: SyncedValues, bill_rate: Decimal | None) -> TimeEntry:
+    """One synced entry (an approver accepting a held creation); audited, unlike bulk imports."""
+    sheet = timesheet_for(session, values.resource_id, values.work_date)
+    entry = TimeEntry(connection_id=connection_id, external_id=external_id, source=source,
+                      resource_id=values.resource_id, offering_id=values.offering_id, project_id=values.project_id,
+                      work_date=values.work_date, hours=values.hours, billable=values.billable,
+                      description=values.description, external_url=values.external_url or None,
+                      external_updated_at=values.external_updated_at, timesheet=sheet, bill_rate=bill_rate)
+    record_new(session, actor, entry, "time_entry.synced_created",
+               f"{entry.hours:.2f} h on {entry.work_date} from {source_label(source)}")
+    return entry
+
+
+def update_entry(session: Session, actor: User | str | None, entry: TimeEntry, values: SyncedValues) -> None:
+    """Apply the tool's values to an entry whose timesheets (old and new week) the caller found open."""
+    before = audit.snapshot(entry, ENTRY_FIELDS)
+    target = timesheet_for(session, values.resource_id, values.work_date)
+    bump_versions(session, {entry.timesheet_id, target.id} - {None})
+    for name in SYNCED_FIELDS:
+        setattr(entry, name, getattr(values, name))
+    entry.external_url = values.external_url or entry.external_url
+    entry.external_updated_at = values.external_updated_at
+    entry.timesheet = target
+    session.flush()
+    record_change(session, actor, entry, before, "time_entry.synced_updated",
+                  f"Time entry on {entry.work_date} changed in {source_label(entry.source)}")
+
+
+def delete_entry(session: Session, actor: User | str | None, entry: TimeEntry, why: str) -> None:
+    """Remove an entry the tool deleted (or moved off linked projects), from an open timesheet."""
+    bump_versions(session, {entry.timesheet_id} - {None})
+    events.time_entry_changed.send(entry, session=session, actor=actor, changes={"deleted": [False, True]})
+    audit.record(session, actor, "time_entry.synced_deleted", entry, before=audit.snapshot(entry, ENTRY_FIELDS),
+                 summary=f"Removed {entry.hours} h on {entry.work_date}: {why}")
+    session.delete(entry)
+    session.flush()
+
+
+def describe(values: SyncedValues | None, entry: TimeEntry | None) -> str:
+    """A change in words, for conflicts and sync messages: "2.00 h → 3.50 h, date 2 Mar → 3 Mar"."""
+    if values is None:
+        return f"deleted ({entry.hours:.2f} h on {entry.work_date:%d %b})" if entry else "deleted"
+    if entry is None:
+        return f"added {values.hours:.2f} h on {values.work_date:%d %b}"
+    words = {"hours": "h", "work_date": "date", "billable": "billable", "description": "description",
+             "offering_id": "offering", "project_id": "project", "resource_id": "person"}
+    parts = []
+    for name, (old, new) in values.differs_from(entry).items():
+        if name == "hours":
+            parts.append(f"{old:.2f} h → {new:.2f} h")
+        elif name == "work_date":
+            parts.append(f"date {old:%d %b} → {new:%d %b}")
+        elif name == "description":
+            parts.append(f"description “{old}” → “{new}”")
+        elif name == "billable":
+            parts.append("billable" if new else "not billable")
+        elif name != "project_id":  # an offering change says it
+            parts.append(f"{words[name]} changed")
+    return ", ".join(parts) or "no visible change"
+
+
+def source_label(source: str) -> str:
+    return {EntrySource.TOGGL: "Toggl", EntrySource.PROCORE: "Procore"}.get(source, source)
