@@ -29,9 +29,11 @@ def create(kind: str, **options) -> Flask:
 @click.argument("kind", type=click.Choice(sorted(SANDBOXES)))
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, required=True)
-def sandbox_command(kind: str, host: str, port: int) -> None:
+@click.option("--state", "state_file", default=None, help="A file that keeps the sandbox's records across restarts.")
+def sandbox_command(kind: str, host: str, port: int, state_file: str | None) -> None:
     """Serve the sandbox of a timesheet tool's API on loopback."""
     from werkzeug.serving import run_simple
 
     click.echo(f"{kind} sandbox on http://{host}:{port}")
-    run_simple(host, port, create(kind), threaded=True, use_reloader=False)
+    options = {"state_file": state_file} if state_file else {}
+    run_simple(host, port, create(kind, **options), threaded=True, use_reloader=False)

@@ -9,14 +9,18 @@ do: 5xx, 429, timeouts and malformed JSON.
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import re
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify, request
 
 
 class Clock:
@@ -204,3 +208,55 @@ def admin_blueprint(clock: Clock, faults: Faults, log: RequestLog) -> Blueprint:
         return jsonify(log.since(request.args.get("since", 0, type=int)))
 
     return bp
+
+
+def _tagged(value: Any) -> dict[str, Any]:
+    """JSON for the Python values sandbox records hold, tagged so they come back as the same types."""
+    if isinstance(value, Decimal):
+        return {"__decimal__": str(value)}
+    if isinstance(value, datetime):
+        return {"__datetime__": value.isoformat()}
+    if isinstance(value, date):
+        return {"__date__": value.isoformat()}
+    if isinstance(value, set | frozenset):
+        return {"__set__": sorted(value)}
+    raise TypeError(f"a sandbox record holds a {type(value).__name__}, which cannot be kept")
+
+
+def _untagged(obj: dict[str, Any]) -> Any:
+    for tag, load in (("__decimal__", Decimal), ("__datetime__", datetime.fromisoformat),
+                      ("__date__", date.fromisoformat), ("__set__", set)):
+        if tag in obj:
+            return load(obj[tag])
+    return obj
+
+
+def keep_state(app: Flask, state: Any, path: str | None) -> bool:
+    """Make `state` (with `lock`, `snapshot()` and `restore(data)`) survive restarts in the file `path`.
+
+    Loads the file when it exists (returns True: the caller skips its seed), then writes the records back
+    after every change. The demo's `make run` uses this, so the portal's links never point at records a
+    restarted sandbox forgot; tests leave `path` unset and start from a clean state.
+    """
+    if not path:
+        return False
+    restored = os.path.exists(path)
+    if restored:
+        with open(path) as handle:
+            state.restore(json.load(handle, object_hook=_untagged))
+
+    def save() -> None:
+        with state.lock:
+            data = json.dumps(state.snapshot(), default=_tagged)
+        partial = f"{path}.partial"
+        with open(partial, "w") as handle:
+            handle.write(data)
+        os.replace(partial, path)  # never a half-written file, even when stopped mid-write
+
+    @app.after_request
+    def save_changes(response: Response) -> Response:
+        if request.method not in ("GET", "HEAD", "OPTIONS") and response.status_code < 500:
+            save()
+        return response
+
+    return restored

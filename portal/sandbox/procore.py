@@ -29,6 +29,7 @@ from urllib.parse import urlencode
 
 from flask import Flask, Response, abort, g, jsonify, redirect, render_template, request
 
+from portal.sandbox.kit import keep_state
 from portal.sandbox.procore_state import SandboxError, State, iso, parse_range
 
 API = "/rest/v1.0"
@@ -109,13 +110,14 @@ def _mask(headers: dict[str, str]) -> dict[str, str]:
 
 
 def create_sandbox(*, seed: bool = True, deliver: str = "thread", time_scale: float = 1.0,
-                   hourly_limit: int = 3600, spike_limit: int = 100) -> Flask:
+                   hourly_limit: int = 3600, spike_limit: int = 100, state_file: str | None = None) -> Flask:
     """`deliver="thread"` POSTs webhooks on a background thread; `"manual"` only when /_sandbox/deliveries/run
-    (or state.deliver_due) is called, which is what tests want."""
+    (or state.deliver_due) is called, which is what tests want. `state_file` keeps the records across
+    restarts (the demo's `make run`)."""
     state = State(time_scale=time_scale, hourly_limit=hourly_limit, spike_limit=spike_limit)
-    if seed:
-        seed_demo(state)
     app = Flask(__name__)
+    if not keep_state(app, state, state_file) and seed:
+        seed_demo(state)
     app.state = state  # tests reach the world directly as well as through /_sandbox
 
     @app.errorhandler(SandboxError)

@@ -86,6 +86,21 @@ class State:
         self._ids = itertools.count(int(time.time() * 1000))
         self.reset()
 
+    # What a restarted demo sandbox must remember (the portal holds ids, tokens and hooks of these records).
+    PERSISTED = ("companies", "users", "clients", "codes", "tokens", "refresh_tokens", "projects", "people",
+                 "time_types", "cost_codes", "sub_jobs", "entries", "hooks", "triggers")
+
+    def snapshot(self) -> dict:
+        """The persistent records as JSON-ready data (dict items as pairs, so int keys stay ints)."""
+        with self.lock:
+            return {name: list(getattr(self, name).items()) for name in self.PERSISTED}
+
+    def restore(self, data: dict) -> None:
+        with self.lock:
+            self.reset()
+            for name in self.PERSISTED:
+                setattr(self, name, {key: value for key, value in data.get(name, [])})
+
     def reset(self) -> None:
         with self.lock:
             self.companies: dict[int, dict] = {}

@@ -28,7 +28,7 @@ from flask import Blueprint, Flask, Response, g, jsonify, request
 from markupsafe import escape
 
 from portal.sandbox import toggl_hooks
-from portal.sandbox.kit import Clock, Faults, RequestLog, admin_blueprint, fault_response
+from portal.sandbox.kit import Clock, Faults, RequestLog, admin_blueprint, fault_response, keep_state
 from portal.sandbox.kit import json_answer as answer
 from portal.sandbox.toggl_state import ApiError, TogglState, body_json, parse_day, stamp
 
@@ -38,8 +38,12 @@ MAX_PER_PAGE = 200
 DEFAULT_PER_PAGE = 151
 
 
-def create_sandbox(demo: bool = True) -> Flask:
-    """The sandbox app with its own in-memory state; `demo` seeds the demo organization's workspace."""
+def create_sandbox(demo: bool = True, state_file: str | None = None) -> Flask:
+    """The sandbox app with its own in-memory state; `demo` seeds the demo organization's workspace.
+
+    With `state_file` (the demo's `make run`) the records survive restarts: they are loaded from the file
+    when it exists, instead of the seed, and written back after every change.
+    """
     app = Flask("toggl_sandbox")
     app.json.sort_keys = False  # answers in the records' own order, and big report pages stay quick
     app.json.compact = True
@@ -53,7 +57,7 @@ def create_sandbox(demo: bool = True) -> Flask:
     app.register_blueprint(toggl_hooks.webhooks_blueprint(state))
     app.register_blueprint(_web(state))
     _gate(app, state, faults, log)
-    if demo:
+    if not keep_state(app, state, state_file) and demo:
         from portal.demo import TOGGL_SANDBOX_SEED
 
         state.seed(TOGGL_SANDBOX_SEED)

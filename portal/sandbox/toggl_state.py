@@ -115,6 +115,26 @@ class TogglState:
         self.bucket_rate = 1.0  # requests leaking out per second: Toggl's "about 1 request per second"
         self._ids = {name: itertools.count(start) for name, start in ID_STARTS.items()}
 
+    # What a restarted demo sandbox must remember (the portal keeps links to these records); quotas,
+    # buckets and caches start afresh.
+    PERSISTED = ("users", "tokens", "organizations", "workspaces", "clients", "projects", "project_users",
+                 "time_entries", "subscriptions")
+
+    def snapshot(self) -> dict[str, Any]:
+        """The persistent records as JSON-ready data (dict items as pairs: keys stay ints, tuples lists)."""
+        with self.lock:
+            data: dict[str, Any] = {name: list(getattr(self, name).items()) for name in self.PERSISTED}
+            data["members"] = [[list(key), value] for key, value in self.members.items()]
+            return data
+
+    def restore(self, data: dict[str, Any]) -> None:
+        with self.lock:
+            self.reset()
+            for name in self.PERSISTED:
+                setattr(self, name, {key: value for key, value in data.get(name, [])})
+            self.members = {tuple(key): value for key, value in data.get("members", [])}
+            self.entries_changed()  # next_id skips ids in use, so new records never reuse restored ids
+
     def next_id(self, kind: str) -> int:
         """A fresh id of a kind, skipping ids a seed gave explicitly."""
         taken = {"user": self.users, "organization": self.organizations, "workspace": self.workspaces,

@@ -96,3 +96,25 @@ def test_a_failing_callback_refuses_the_subscription(api):
             "event_filters": [{"entity": "time_entry", "action": "*"}]}
     response = api.post(f"/webhooks/api/v1/subscriptions/{WORKSPACE_ID}", json=body)
     assert response.status_code == 400 and response.json().startswith("request to URL failed")
+
+
+def test_the_demo_sandbox_keeps_its_records_across_restarts(tmp_path):
+    """`make run` restarts must not lose the projects the portal is linked to, nor reuse their ids."""
+    import base64
+
+    from portal.demo import TOGGL_DEMO_CLIENT, TOGGL_DEMO_TOKEN, TOGGL_DEMO_WORKSPACE
+    from portal.sandbox.toggl import create_sandbox
+
+    state_file = str(tmp_path / "toggl.json")
+    auth = {"Authorization": "Basic " + base64.b64encode(f"{TOGGL_DEMO_TOKEN}:api_token".encode()).decode()}
+    path = f"/api/v9/workspaces/{TOGGL_DEMO_WORKSPACE}/projects"
+
+    first = create_sandbox(state_file=state_file).test_client()
+    created = first.post(path, json={"name": "Kept", "client_id": TOGGL_DEMO_CLIENT, "active": True},
+                         headers=auth).get_json()
+
+    again = create_sandbox(state_file=state_file).test_client()
+    names = {p["id"]: p["name"] for p in again.get(path, headers=auth).get_json()}
+    assert names[created["id"]] == "Kept"
+    newer = again.post(path, json={"name": "Newer", "client_id": TOGGL_DEMO_CLIENT}, headers=auth).get_json()
+    assert newer["id"] not in names

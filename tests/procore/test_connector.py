@@ -127,3 +127,29 @@ def test_validation_errors_read_as_a_sentence(session, sandbox):
     connector = connector_for(_connection(session))
     with pytest.raises(ExternalServiceError, match="party_id is invalid"):
         connector.create_timecard(str(RIVERSIDE), {"date": "2026-03-03", "hours": "8", "party_id": 1})
+
+
+def test_the_demo_sandbox_keeps_its_records_and_tokens_across_restarts(tmp_path):
+    """A restarted `make run` keeps the time cards and the tokens the portal holds."""
+    from portal.sandbox.procore import (
+        DEMO_CLIENT_ID,
+        DEMO_CLIENT_SECRET,
+        DEMO_COMPANY_ID,
+        DEMO_PROJECT_IDS,
+        create_sandbox,
+    )
+
+    state_file = str(tmp_path / "procore.json")
+    first = create_sandbox(deliver="manual", state_file=state_file).test_client()
+    token = first.post("/oauth/token", data={"grant_type": "client_credentials", "client_id": DEMO_CLIENT_ID,
+                                             "client_secret": DEMO_CLIENT_SECRET}).get_json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}", "Procore-Company-Id": str(DEMO_COMPANY_ID)}
+    project_id = next(iter(DEMO_PROJECT_IDS.values()))
+    card = first.post(f"/rest/v1.0/companies/{DEMO_COMPANY_ID}/timecard_entries", headers=headers, json={
+        "project_id": project_id, "timecard_entry": {"date": "2026-03-03", "hours": "7.5"}})
+    assert card.status_code == 201, card.get_json()
+
+    again = create_sandbox(deliver="manual", state_file=state_file).test_client()
+    kept = again.get(f"/rest/v1.0/companies/{DEMO_COMPANY_ID}/timecard_entries/{card.get_json()['id']}",
+                     headers=headers)
+    assert kept.status_code == 200 and kept.get_json()["hours"] == "7.5"
