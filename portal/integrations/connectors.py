@@ -175,6 +175,10 @@ class TimesheetConnector(ABC):
     label: ClassVar[str]
     #: the name in links and buttons ("View in Toggl")
     short_label: ClassVar[str] = ""
+    #: what the tool calls the account a connection opens ("workspace", "company")
+    account_noun: ClassVar[str] = "account"
+    #: how a project's id or address looks, for the Connect Existing field
+    project_reference_example: ClassVar[str] = "the project's id"
     capabilities: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, connection: Connection, config: dict[str, Any] | None = None, *, interactive: bool = False):

@@ -18,7 +18,7 @@ class TogglConnectionForm(PortalForm):
 class ConnectProjectForm(PortalForm):
     """Connect Existing: a project from the workspace's list, or its id or URL typed in (which wins)."""
 
-    project_id = SelectField("Project of the workspace", validators=[Optional()], validate_choice=False)
+    project_id = SelectField("Project in the tool", validators=[Optional()], validate_choice=False)
     project = StringField("…or its id, or paste its URL", validators=[Optional(), Length(max=500)])
 
     @property

@@ -263,6 +263,8 @@ class CredentialStore:
 class ProcoreConnector(TimesheetConnector):
     kind = "procore"
     label = "Procore"
+    account_noun = "company"
+    project_reference_example = "4500000000001 or https://app.procore.com/4500000000001/project/home"
     # Offerings connect to existing Procore projects. Time cards and webhooks are replicated by
     # portal.procore (its own settings page), not by the generic Toggl-style time sync.
     capabilities = frozenset({connectors.CONNECT})

@@ -183,6 +183,8 @@ class TogglConnector(TimesheetConnector):
     kind = "toggl"
     label = "Toggl Track"
     short_label = "Toggl"
+    account_noun = "workspace"
+    project_reference_example = "123456789 or https://track.toggl.com/…/projects/123456789/…"
     capabilities: ClassVar[frozenset[str]] = frozenset({
         connectors.CLIENTS, connectors.PROVISION, connectors.CONNECT, connectors.TEAM, connectors.RATES,
         connectors.TIME_ENTRIES, connectors.WEBHOOKS,
