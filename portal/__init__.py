@@ -118,7 +118,7 @@ def _register_blueprints(app: Flask) -> None:
 
     for bp in (auth_bp, projects_bp, crm_bp, org_bp, integrations_bp):
         app.register_blueprint(bp)
-    # Timesheet tools: Settings → Integrations (connections, client mapping, re-push).
+    # Timesheet tools: Admin → Integrations (connections, client mapping, re-push).
     app.register_blueprint(integration_settings_bp)
 
     # Stage editor (issue 3): the editor and move dialog, planning, expenses, client workspaces, forecasts

@@ -76,7 +76,7 @@ TOGGL_SANDBOX_SEED = {
 # Time sync (issue 5): time already logged in Toggl on "Northwind legacy support" over the last two weeks,
 # by demo people and by a contractor no resource matches. Connect an offering to that project (Integrations
 # tab → Connect Existing), then "Sync time from Toggl": the time appears on My time marked From Toggl, and the
-# contractor waits under Settings → Integrations → Toggl Track → Sync log → Unmatched people.
+# contractor waits under Admin → Integrations → Toggl Track → Sync log → Unmatched people.
 TOGGL_SANDBOX_SEED["workspaces"][0]["members"].append({"email": "contractor@demo.test", "fullname": "Casey Contractor"})
 TOGGL_SANDBOX_SEED["time_entries"] = [
     {"workspace_id": TOGGL_DEMO_WORKSPACE, "email": email, "project_id": 200000001, "billable": True,

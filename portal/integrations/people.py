@@ -220,7 +220,7 @@ def match_again(session: Session, actor: User, connection_id: int) -> SyncRun:
     policy.require(policy.can_manage_connections(actor), "Only admins map the timesheet tools' people.")
     connection = session.get(Connection, connection_id)
     if connection is None or not connection.is_connected:
-        raise Conflict("The timesheet tool is not connected; connect it in Settings → Integrations first.")
+        raise Conflict("The timesheet tool is not connected; connect it in Admin → Integrations first.")
     return time_runs.request_backfill(session, actor, connection)
 
 

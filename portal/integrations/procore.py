@@ -357,7 +357,7 @@ class ProcoreConnector(TimesheetConnector):
         detail = error.message.split(": ", 1)[-1]
         if grant_type == "refresh_token":
             return ("Procore refused the stored refresh token (it was revoked, or already used). Connect to "
-                    f"Procore again under Settings → Integrations → Procore. Procore said: {detail}")
+                    f"Procore again under Admin → Integrations → Procore. Procore said: {detail}")
         if grant_type == "authorization_code":
             return f"Procore refused the authorization code (they expire after 10 minutes; sign in again): {detail}"
         return ("Procore refused the client id and secret: check them in the Procore Developer Portal and that "

@@ -51,7 +51,7 @@ def require_connected(session: Session, connection_id: int, capability: str | No
         raise NotFound("That timesheet tool connection does not exist.")
     label = connector_class(connection.kind).display_name()
     if not connection.is_connected:
-        raise Conflict(f"{label} is not connected. An admin connects it in Settings → Integrations.")
+        raise Conflict(f"{label} is not connected. An admin connects it in Admin → Integrations.")
     if capability and not connector_class(connection.kind).supports(capability):
         raise connectors.NotSupported(f"{label} does not support this.")
     return connection
@@ -182,7 +182,7 @@ def client_link(session: Session, connection: Connection, client_id: int) -> Cli
 def unmapped_client_reason(session: Session, connection: Connection, client: Client) -> str:
     """Why a project of `client` cannot be provisioned yet, naming any duplicate that holds the mapping."""
     label = connector_class(connection.kind).display_name()
-    message = (f"The client {client.name} is not mapped to a {label} client. An admin maps it in Settings → "
+    message = (f"The client {client.name} is not mapped to a {label} client. An admin maps it in Admin → "
                f"Integrations → {label} → Clients (provision it, or connect an existing {label} client).")
     for twin in crm.similar_clients(session, client):
         link = client_link(session, connection, twin.id)

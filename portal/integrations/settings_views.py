@@ -1,4 +1,4 @@
-"""Organization Settings → Integrations: the tools, the Toggl Track connection (token, workspace,
+"""Organization Admin → Integrations: the tools, the Toggl Track connection (token, workspace,
 Validate connection, Disconnect), the org-wide re-push after a settings change, the sync log, and the
 mapping of the tools' clients to CRM clients."""
 

@@ -1,4 +1,4 @@
-"""Settings → Integrations → Sync log (time sync from the tools, seed 002 sections 6 and 8): the
+"""Admin → Integrations → Sync log (time sync from the tools, seed 002 sections 6 and 8): the
 organization-level Sync now, the runs with their counts, each run's messages with Retry, the Unmatched
 people queue and the people list; and the approver's decisions on time changed after approval.
 """

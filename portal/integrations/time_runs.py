@@ -84,14 +84,14 @@ def _connected(session: Session, connection_id: int) -> Connection:
         raise NotFound("That timesheet tool connection does not exist.")
     tool = connector_class(connection.kind)
     if not connection.is_connected:
-        raise Conflict(f"{tool.display_name()} is not connected. An admin connects it in Settings → Integrations.")
+        raise Conflict(f"{tool.display_name()} is not connected. An admin connects it in Admin → Integrations.")
     if not tool.supports(connectors.TIME_ENTRIES):
         raise connectors.NotSupported(f"{tool.display_name()} time is not synced this way.")
     return connection
 
 
 def start_org_sync(session: Session, actor_user: User, connection_id: int) -> SyncRun:
-    """Manual, organization level (Settings → Integrations): like nightly, every linked offering."""
+    """Manual, organization level (Admin → Integrations): like nightly, every linked offering."""
     policy.require(policy.can_manage_connections(actor_user), "Only admins sync every project at once.")
     connection = _connected(session, connection_id)
     linked = session.scalar(select(func.count()).select_from(ProjectLink)

@@ -216,7 +216,7 @@ class TogglConnector(TimesheetConnector):
         except ValueError:
             token = None
         if not token:
-            raise AuthenticationFailed("No Toggl API token is stored. Enter it in Settings → Integrations → "
+            raise AuthenticationFailed("No Toggl API token is stored. Enter it in Admin → Integrations → "
                                        "Toggl Track.", service=SERVICE)
         return token
 

@@ -73,7 +73,7 @@ def receive_delivery(session: Session, kind: str, connection_id: int, body: byte
     if not connection.is_connected or not secret:
         # Gone: the connection was disconnected (its secret forgotten); the tool stops sending.
         _refuse(session, connection, f"Refused a {label} webhook delivery: the connection is not connected (or was "
-                                     "re-connected and has not subscribed again). Check: Settings → Integrations.")
+                                     "re-connected and has not subscribed again). Check: Admin → Integrations.")
         return Reply(410, "Not connected")
     connector = connector_for(connection)
     if not connector.verify_webhook(body, headers, secret):

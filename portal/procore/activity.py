@@ -1,4 +1,4 @@
-"""The activity section of Settings → Integrations → Procore: what the sync engine did and what it holds."""
+"""The activity section of Admin → Integrations → Procore: what the sync engine did and what it holds."""
 
 from __future__ import annotations
 

@@ -198,7 +198,7 @@ def finish_authorization(session: Session, actor: User | str | None, code: str) 
     connection = get_connection(session)
     held = credentials(connection) if connection is not None else {}
     if held.get("grant") != GrantType.AUTHORIZATION_CODE or connection.is_connected:
-        raise Conflict("No Procore sign-in is in progress; start again from Settings → Integrations → Procore.")
+        raise Conflict("No Procore sign-in is in progress; start again from Admin → Integrations → Procore.")
     if not (code or "").strip():
         raise InvalidInput("Procore did not send an authorization code; the sign-in was cancelled.")
     connection.credentials = json.dumps({**held, "code": code.strip()})

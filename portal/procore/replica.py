@@ -176,7 +176,7 @@ def _target(session: Session, connection: Connection, card: Timecard, existing: 
             return Result(False, f"Skipped: Procore project “{card.project_name}” is not linked to an offering "
                                  "(only linked projects are synced).")
         raise Waiting(f"Procore project “{card.project_name}” ({card.project_id}) is not linked to an offering; "
-                      "link it under Settings → Integrations → Procore and this time card is imported.",
+                      "link it under Admin → Integrations → Procore and this time card is imported.",
                       project=card.project_id)
     if card.sub_job_id and settings["sub_job_projects"]:
         return _sub_job_offering(session, connection, link, card)

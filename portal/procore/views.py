@@ -1,4 +1,4 @@
-"""Settings → Integrations → Procore (connect, settings, project links, activity, disconnect) and the
+"""Admin → Integrations → Procore (connect, settings, project links, activity, disconnect) and the
 webhook endpoint Procore delivers time card events to."""
 
 from __future__ import annotations

@@ -24,6 +24,10 @@
     if (target instanceof Element && target.classList.contains("flash-close")) {
       target.parentElement.remove();
     }
+    // An open menu closes when the click lands outside it.
+    document.querySelectorAll("details.menu[open]").forEach(function (menu) {
+      if (!(target instanceof Node && menu.contains(target))) { menu.removeAttribute("open"); }
+    });
   });
 
   document.addEventListener("htmx:beforeSwap", function (event) {

@@ -161,3 +161,21 @@ def test_cli_refuses_a_short_password_clearly(app, session):
     result = app.test_cli_runner().invoke(args=["users", "create", "--email", "c@example.test", "--role", "staff",
                                                 "--password", "short"])
     assert result.exit_code != 0 and "at least 10 characters" in result.output
+
+
+@pytest.mark.parametrize(("role", "permissions", "expected"), [
+    ("staff", [], []),
+    ("pm", ["system_settings"], ["Stages"]),
+    ("admin", [], ["Organization settings", "Integrations", "Users", "Audit log"]),
+    ("admin", ["system_settings"], ["Organization settings", "Stages", "Integrations", "Users", "Audit log"]),
+])
+def test_the_admin_menu_lists_only_the_pages_the_user_may_open(client, login_as, role, permissions, expected):
+    login_as(role, permissions=permissions)
+    page = client.get("/").get_data(as_text=True)
+    nav = page[page.index('<nav class="mainnav"'):page.index("</nav>")]
+    if not expected:
+        assert "<summary>Admin</summary>" not in nav
+        return
+    menu = nav[nav.index("<summary>Admin</summary>"):]
+    assert [label for label in ["Organization settings", "Stages", "Integrations", "Users", "Audit log"]
+            if f">{label}</a>" in menu] == expected

@@ -31,6 +31,7 @@ def test_an_admin_turns_a_pm_right_off_and_the_pm_is_refused(browser, live_serve
 
     # The admin turns "Edit tasks" off for In Progress, in the stage editor.
     browser_login(page, "admin@example.test")
+    page.click("nav summary:has-text('Admin')")
     page.click("nav >> text=Stages")
     page.click("a:has-text('In Progress')")
     group = page.locator("#group-pm")

@@ -1,4 +1,4 @@
-"""An admin syncs every project from Settings → Integrations → Sync log, watches the progress bar and finds the
+"""An admin syncs every project from Admin → Integrations → Sync log, watches the progress bar and finds the
 time on the project's timesheets marked From Toggl; then links an unmatched person, whose time appears."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Pages: the Integrations tab (rows, dots, actions, polling rows), Settings → Integrations (connection,
+"""Pages: the Integrations tab (rows, dots, actions, polling rows), Admin → Integrations (connection,
 validation messages, masked token, disconnect, re-push offer), client mapping and the move dialog partial."""
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ def test_someone_else_cannot_provision(session, client, login_as, tool):
     assert response.status_code == 403 and response.headers["HX-Retarget"] == "#flash"
 
 
-# Settings → Integrations ----------------------------------------------------------------------
+# Admin → Integrations ----------------------------------------------------------------------
 
 def test_settings_are_for_admins(session, client, login_as):
     login_as("pm")

@@ -1,4 +1,4 @@
-"""Settings → Integrations → Procore: who may see it, forms that refuse bad input, links, activity, Retry."""
+"""Admin → Integrations → Procore: who may see it, forms that refuse bad input, links, activity, Retry."""
 
 from __future__ import annotations
 
