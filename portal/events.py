@@ -27,6 +27,8 @@ assignment_updated = _events.signal("assignment-updated")
 assignment_removed = _events.signal("assignment-removed")
 booking_changed = _events.signal("booking-changed")
 resource_rates_changed = _events.signal("resource-rates-changed")
+# sender: the Resource. kwargs: session, actor, changes (only the fields that changed)
+resource_updated = _events.signal("resource-updated")
 deal_updated = _events.signal("deal-updated")
 # sender: OrgSettings. kwargs: session, actor, changes
 org_settings_changed = _events.signal("org-settings-changed")

@@ -2,7 +2,8 @@
 
 Receivers run inside the sender's transaction: they only mark rows and enqueue jobs after commit.
 - a timesheet enters or leaves "approved": post or remove its actuals (postings queue);
-- bookings, a resource's rates or a project's default cost category change: refresh that forecast;
+- bookings, a resource's rates, or a project's or resource's default cost category change: refresh the
+  forecasts that depend on them;
 - the organization's rate type or default cost category changes: refresh every forecast (a sync run).
 """
 
@@ -60,6 +61,11 @@ def _rates_changed(resource, session, **_):
         refresh_forecast_later(session, project_id)
 
 
+def _resource_updated(resource, session, changes, **_):
+    if "default_cost_category_id" in changes:
+        _rates_changed(resource, session)
+
+
 def _project_updated(project, session, changes, **_):
     if "default_cost_category_id" in changes:
         refresh_forecast_later(session, project.id)
@@ -74,6 +80,7 @@ def connect() -> None:
     events.timesheet_status_changed.connect(_timesheet_status_changed, weak=False)
     events.booking_changed.connect(_booking_changed, weak=False)
     events.resource_rates_changed.connect(_rates_changed, weak=False)
+    events.resource_updated.connect(_resource_updated, weak=False)
     events.project_updated.connect(_project_updated, weak=False)
     events.org_settings_changed.connect(_org_settings_changed, weak=False)
 

@@ -60,6 +60,8 @@ def update_resource(session: Session, actor: User | str | None, resource_id: int
     if new:
         audit.record(session, actor, "resource.updated", resource, before=old, after=new,
                      summary=f"Changed resource {resource.name}")
+        events.resource_updated.send(resource, session=session, actor=actor,
+                                     changes={name: [old.get(name), new[name]] for name in new})
     return resource
 
 

@@ -11,7 +11,7 @@ from portal.finance import services as finance
 from portal.finance.forecasts import refresh_forecast
 from portal.finance.models import FinancialTransaction
 from portal.projects import resources, services
-from tests.factories import BookingFactory, OfferingFactory, ResourceFactory
+from tests.factories import BookingFactory, CostCategoryFactory, OfferingFactory, ResourceFactory
 from tests.finance.support import items
 
 
@@ -66,6 +66,24 @@ def test_changing_bookings_or_rates_refreshes_the_forecast(session, org, run_job
     session.commit()
     run_jobs()
     assert forecasts(session) == [] and items(session) == []
+
+
+def test_changing_a_resources_default_cost_category_moves_its_forecast(session, org, run_jobs):
+    resource = ResourceFactory(name="Lee", email="lee@example.test", rates={"cost": "50"})
+    offering = OfferingFactory()
+    services.set_booking(session, "test", offering.project_id, resource.id, mode="day", on=date(2026, 3, 2),
+                         hours=Decimal("8"), offering_id=offering.id)
+    session.commit()
+    run_jobs()
+    assert [f.item.cost_category_id for f in forecasts(session)] == [org.default_cost_category_id]
+
+    design = CostCategoryFactory(name="Design")
+    session.flush()
+    resources.update_resource(session, "test", resource.id, name="Lee", email="lee@example.test", title="",
+                              active=True, default_cost_category_id=design.id)
+    session.commit()
+    run_jobs()
+    assert [(f.item.cost_category_id, f.amount) for f in forecasts(session)] == [(design.id, Decimal("400.00"))]
 
 
 def test_forecasts_in_a_locked_period_stay_as_they_were(session, org, months):
