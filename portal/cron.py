@@ -26,6 +26,7 @@ class Scheduled:
 
 SCHEDULE: list[Scheduled] = [
     Scheduled("sweep", "*/5 * * * *", queue.SYNC, "re-enqueue interrupted sync runs and unsent email"),
+    Scheduled("sweep_budget_alerts", "40 * * * *", queue.MAIL, "send budget alerts whose check job was lost"),
     # Timesheets and finance (issue 6)
     Scheduled("requeue_finance_postings", "*/10 * * * *", queue.POSTINGS,
               "re-enqueue timesheet postings whose job was lost"),

@@ -100,6 +100,18 @@ def check_budget_alerts(offering_id: int) -> list[int]:
     db.session.commit()
     return sent
 
+
+@job
+def sweep_budget_alerts() -> list[int]:
+    """Check again the offerings whose budget check job was lost; returns their ids."""
+    from portal.stages import notifications
+
+    due = notifications.offerings_due_an_alert(db.session)
+    for offering_id in due:
+        notifications.check_budget_alerts(db.session, offering_id)
+        db.session.commit()
+    return due
+
 # Timesheet tools (issue 4): connection validation, client mapping, offering links and pushes. --------
 # Each takes the id of the sync run it executes; the run holds what to do and records the outcome.
 @job

@@ -14,7 +14,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from portal import mail, queue
 from portal.auth.models import Role, User
@@ -139,3 +139,23 @@ def check_budget_alerts(session: Session, offering_id: int) -> list[int]:
     if sent:
         log.info("budget alerts %s sent for offering %s", sent, offering.id)
     return sent
+
+
+def offerings_due_an_alert(session: Session) -> list[int]:
+    """Offerings past a threshold whose alert was never sent: their check was lost (Redis down at the
+    commit, a worker killed). The hourly sweep checks them again; the check itself sends each alert once."""
+    budgeted = session.scalars(select(Offering).where(Offering.budget_amount > 0).options(
+        selectinload(Offering.project).selectinload(Project.stage)))
+    offerings = [o for o in budgeted if o.project.stage.flag("send_budget_alerts")]
+    if not offerings:
+        return []
+    ids = [o.id for o in offerings]
+    actuals = offering_actuals(session, ids)
+    sent = set(session.execute(select(BudgetAlert.offering_id, BudgetAlert.threshold, BudgetAlert.budget_amount)
+                               .where(BudgetAlert.offering_id.in_(ids))).all())
+    due = []
+    for offering in offerings:
+        percent = budget_used(offering, actuals[offering.id]) * 100 / offering.budget_amount
+        if any(percent >= t and (offering.id, t, offering.budget_amount) not in sent for t in BUDGET_THRESHOLDS):
+            due.append(offering.id)
+    return due

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from portal import jobs, queue
 from portal.auth.models import Permission
 from portal.projects import services as projects
 from portal.stages import moves
@@ -131,6 +132,28 @@ def test_budget_alerts_at_80_and_100_percent_once_each(app, session, run_jobs, m
     messages = mailbox.wait_for(2)
     assert messages[1][1]["Subject"] == "Budget alert: Build has reached 100 % of its budget"
     assert sorted(session.scalars(select(BudgetAlert.threshold))) == [80, 100]
+
+
+def test_the_hourly_sweep_sends_a_budget_alert_whose_check_job_was_lost(app, session, run_jobs, mailbox):
+    pm = UserFactory(role="pm")
+    project = ProjectFactory(stage=stage("In Progress"), pm=pm)
+    set_flags(project.stage, send_budget_alerts=True)
+    person = UserFactory(role="staff")
+    resource = ResourceFactory(user_id=person.id)
+    assignment = AssignmentFactory(offering__project=project, offering__budget_amount=Decimal("1000"),
+                                   offering__name="Build", resource=resource, bill_rate=Decimal("100"))
+    session.commit()
+    with app.test_request_context():
+        entries.add_entry(session, person, resource_id=resource.id, offering_id=assignment.offering_id,
+                          work_date=date(2026, 3, 2), hours="9")
+    session.commit()
+    queue.get_queue(queue.MAIL, app).empty()  # the check job is lost, as in a Redis outage
+
+    assert jobs.sweep_budget_alerts() == [assignment.offering_id]
+    run_jobs()
+    (alert,) = received(mailbox, 1).values()
+    assert alert["Subject"] == "Budget alert: Build has reached 80 % of its budget"
+    assert jobs.sweep_budget_alerts() == []  # sent once: nothing is due any more
 
 
 def test_no_budget_alerts_in_stages_that_do_not_send_them(app, session, run_jobs, mailbox):
