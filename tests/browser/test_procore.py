@@ -19,6 +19,7 @@ def test_connect_receive_and_retry_a_failed_time_card(app, page, live_server, co
         UserFactory(email="admin@example.test", role="admin", permissions=["system_settings"])
         OfferingFactory(name="Fit-out works", project__name="Riverside refurbishment")
     browser_login(page, "admin@example.test")
+    page.click("nav summary:has-text('Admin')")
     page.click("nav >> text=Integrations")
     page.click("tr:has-text('Procore') >> text=Settings")
     page.fill("input[name=company_id]", str(DEMO_COMPANY_ID))
