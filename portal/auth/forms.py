@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, SelectMultipleField, StringField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.auth.models import PERMISSION_LABELS, ROLE_LABELS
@@ -12,6 +12,16 @@ class LoginForm(PortalForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired()])
     remember = BooleanField("Keep me logged in")
+
+
+class ForgotPasswordForm(PortalForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+
+
+class SetPasswordForm(PortalForm):
+    password = PasswordField("New password", validators=[DataRequired(), Length(min=10, max=200)])
+    confirm = PasswordField("The same password again",
+                            validators=[DataRequired(), EqualTo("password", message="The two passwords differ.")])
 
 
 class MultiCheckboxField(SelectMultipleField):

@@ -53,6 +53,11 @@ PERMISSION_LABELS = {
 }
 
 
+def normalize_email(email: str) -> str:
+    """Emails are stored and compared trimmed and lower-cased."""
+    return (email or "").strip().lower()
+
+
 class User(UserMixin, Timestamps, db.Model):
     __tablename__ = "users"
 
@@ -67,6 +72,8 @@ class User(UserMixin, Timestamps, db.Model):
     # Seed 004 "Notify cost center list users": the notification setting "projects are moved to/from a stage".
     notify_stage_moves: Mapped[bool] = mapped_column(Boolean, default=False)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the last link to set a password was emailed (portal.auth.passwords: one per few minutes).
+    password_link_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     permission_rows: Mapped[list[UserPermission]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"

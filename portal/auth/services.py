@@ -12,18 +12,14 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal import audit
 from portal.auth import policy
-from portal.auth.models import LoginAttempt, Permission, Role, User, UserPermission
+from portal.auth.models import LoginAttempt, Permission, Role, User, UserPermission, normalize_email
+from portal.auth.passwords import check_password, send_invitation, unusable_password_hash
 from portal.columns import utcnow
 from portal.errors import Conflict, InvalidInput, NotAllowed, NotFound
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MIN_PASSWORD_LENGTH = 10
 # Used to spend the same time on unknown emails as on known ones (no account enumeration by timing).
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
-
-
-def normalize_email(email: str) -> str:
-    return (email or "").strip().lower()
 
 
 def check_email(email: str) -> str:
@@ -31,12 +27,6 @@ def check_email(email: str) -> str:
     if not EMAIL_RE.match(email):
         raise InvalidInput("Enter a valid email address.", fields={"email": "Enter a valid email address."})
     return email
-
-
-def check_password(password: str) -> None:
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        message = f"Passwords need at least {MIN_PASSWORD_LENGTH} characters."
-        raise InvalidInput(message, fields={"password": message})
 
 
 def authenticate(session: Session, email: str, password: str, remote_addr: str, *, max_failures: int,
@@ -89,7 +79,7 @@ def _set_permissions(user: User, permissions: list[str]) -> None:
 
 
 def create_user(session: Session, actor: User | str | None, *, email: str, name: str, role: str,
-                password: str, permissions: list[str] | None = None, client_id: int | None = None,
+                password: str | None, permissions: list[str] | None = None, client_id: int | None = None,
                 notify_stage_moves: bool = False) -> User:
     if isinstance(actor, User):
         policy.require(policy.can_manage_users(actor), "Only admins can create users.")
@@ -99,13 +89,15 @@ def create_user(session: Session, actor: User | str | None, *, email: str, name:
                     client_id=client_id, notify_stage_moves=notify_stage_moves)
 
 
-def add_user(session: Session, actor: User | str | None, *, email: str, name: str, role: str, password: str,
-             permissions: list[str] | None = None, client_id: int | None = None,
+def add_user(session: Session, actor: User | str | None, *, email: str, name: str, role: str,
+             password: str | None, permissions: list[str] | None = None, client_id: int | None = None,
              notify_stage_moves: bool = False) -> User:
     """Create a login once the caller has checked the actor's right (admins: create_user; PMs creating
-    client users: the client workspace rules)."""
+    client users: the client workspace rules). Without a password, the person is emailed a link to set
+    their own."""
     email = check_email(email)
-    check_password(password)
+    if password:
+        check_password(password)
     permissions = list(permissions or [])
     _validate(role, permissions)
     if not (name or "").strip():
@@ -114,12 +106,15 @@ def add_user(session: Session, actor: User | str | None, *, email: str, name: st
         raise InvalidInput("A client user belongs to a client; choose one.", fields={"client_id": "Choose a client."})
     if session.scalar(select(User.id).where(User.email == email)):
         raise Conflict(f"A user with the email {email} already exists.", fields={"email": "Already in use."})
-    user = User(email=email, name=name.strip(), role=role, password_hash=generate_password_hash(password),
+    user = User(email=email, name=name.strip(), role=role,
+                password_hash=generate_password_hash(password) if password else unusable_password_hash(),
                 client_id=client_id if role == Role.CLIENT else None, notify_stage_moves=notify_stage_moves)
     _set_permissions(user, permissions)
     session.add(user)
     session.flush()
     audit.record(session, actor, "user.created", user, after=_user_snapshot(user), summary=f"Created {email}")
+    if not password:
+        send_invitation(session, actor, user)
     return user
 
 

@@ -9,8 +9,8 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
 from portal import htmx
-from portal.auth import policy, services
-from portal.auth.forms import LoginForm, UserForm
+from portal.auth import passwords, policy, services
+from portal.auth.forms import ForgotPasswordForm, LoginForm, SetPasswordForm, UserForm
 from portal.auth.models import User
 from portal.errors import InvalidInput, NotAllowed
 from portal.extensions import db
@@ -50,6 +50,32 @@ def login():
     return htmx.render("auth/login.html", block="login_form", form=form, status=form.status)
 
 
+@bp.route("/password/forgot", methods=["GET", "POST"])
+def forgot_password():
+    form = ForgotPasswordForm()
+    email = submit(form, lambda: passwords.request_reset(db.session, form.email.data))
+    if email:
+        # The same answer whether or not the email has a login: the form must not tell who has one.
+        flash(f"If {email} has a login here, a link to set a new password is on its way. "
+              f"It works for {passwords.RESET_VALID.seconds // 3600} hours.", "info")
+        return htmx.redirect_to(url_for(".login"))
+    return htmx.render("auth/forgot_password.html", block="forgot_form", form=form, status=form.status)
+
+
+@bp.route("/password/set/<token>", methods=["GET", "POST"])
+def set_password(token: str):
+    try:
+        user = passwords.user_for_token(db.session, token)
+    except InvalidInput as error:
+        return htmx.render("auth/set_password.html", form=None, problem=error.message, status=410)
+    form = SetPasswordForm()
+    if submit(form, lambda: passwords.set_password_from_link(db.session, token, form.password.data)):
+        flash("Your password is set. Log in with it.", "success")
+        return htmx.redirect_to(url_for(".login"))
+    return htmx.render("auth/set_password.html", block="set_password_form", form=form, user=user, problem=None,
+                       status=form.status)
+
+
 @bp.route("/logout", methods=["POST"])
 def logout():
     logout_user()
@@ -86,7 +112,8 @@ def new_user():
         notify_stage_moves=form.notify_stage_moves.data,
     ))
     if created is not None:
-        flash(f"Created {created.email}.", "success")
+        invited = "" if form.password.data else " and emailed them a link to set their password"
+        flash(f"Created {created.email}{invited}.", "success")
         return htmx.redirect_to(url_for(".users"))
     return htmx.render("auth/user_form.html", block="user_form", form=form, user=None, status=form.status)
 
@@ -112,3 +139,13 @@ def edit_user(user_id: int):
         flash(f"Saved {user.email}.", "success")
         return htmx.redirect_to(url_for(".users"))
     return htmx.render("auth/user_form.html", block="user_form", form=form, user=user, status=form.status)
+
+
+@bp.route("/admin/users/<int:user_id>/invite", methods=["POST"])
+@login_required
+def invite_user(user_id: int):
+    user = passwords.invite(db.session, current_user, user_id)
+    db.session.commit()
+    flash(f"Emailed {user.email} a link to set their password. It works for "
+          f"{passwords.INVITATION_VALID.days} days.", "success")
+    return htmx.redirect_to(url_for(".edit_user", user_id=user_id))

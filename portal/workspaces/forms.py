@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, Optional
 
 from portal.auth.forms import MultiCheckboxField
 from portal.forms import PortalForm, options
@@ -21,5 +21,5 @@ class ClientAccessForm(PortalForm):
 class ClientUserForm(PortalForm):
     email = EmailField("Email", validators=[DataRequired(message="Enter the email."), Length(max=254)])
     name = StringField("Name", validators=[DataRequired(message="Enter the name."), Length(max=200)])
-    password = PasswordField("First password (share it with them yourself)",
-                             validators=[DataRequired(message="Set a first password."), Length(min=10, max=200)])
+    password = PasswordField("First password (leave empty and we email them a link to set their own)",
+                             validators=[Optional(), Length(min=10, max=200)])

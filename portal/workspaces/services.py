@@ -96,8 +96,9 @@ def configure_client_access(session: Session, actor: User | str | None, project_
 
 
 def create_client_user(session: Session, actor: User | str | None, project_id: int, *, email: str, name: str,
-                       password: str) -> User:
-    """A login for someone at the project's client (seed 004 "Create user accounts for clients")."""
+                       password: str | None) -> User:
+    """A login for someone at the project's client (seed 004 "Create user accounts for clients"); without
+    a password, they are emailed a link to set their own."""
     project = get_project(session, project_id)
     if isinstance(actor, User):
         policy.require(policy.can_create_client_users(actor, project),

@@ -88,8 +88,10 @@ def create_client_user(project_id: int):
     form = ClientUserForm()
     created = submit(form, lambda: services.create_client_user(db.session, current_user, project.id,
                                                                email=form.email.data, name=form.name.data,
-                                                               password=form.password.data))
+                                                               password=form.password.data or None))
     if created is not None:
-        flash(f"Created a login for {created.email}. Give them their first password yourself.", "success")
+        first = "Give them their first password yourself." if form.password.data else \
+            "They have an email with a link to set their password."
+        flash(f"Created a login for {created.email}. {first}", "success")
         return _tab(project, block="client_users")
     return _tab(project, block="client_users", status=form.status, user_form=form)
