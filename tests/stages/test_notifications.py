@@ -102,22 +102,32 @@ def test_creating_a_project_in_a_stage_that_says_so_emails_the_pm_team_and_subsc
         messages[(pm.email,)].get_content()
 
 
-def test_budget_alerts_at_80_and_100_percent_once_each(app, session, run_jobs, mailbox):
-    pm = UserFactory(role="pm")
-    project = ProjectFactory(stage=stage("In Progress"), pm=pm)
-    set_flags(project.stage, send_budget_alerts=True)
+def budgeted_offering(session, *, budget: str, sends_alerts: bool, **resource_fields):
+    """(person, assignment): someone on "Build", an offering with `budget` billed at 100 an hour, in a stage
+    that does or does not send budget alerts."""
+    project = ProjectFactory(stage=stage("In Progress"), pm=UserFactory(role="pm"))
+    set_flags(project.stage, send_budget_alerts=sends_alerts)
     person = UserFactory(role="staff")
-    resource = ResourceFactory(user_id=person.id, rates={"cost": "40"})
-    assignment = AssignmentFactory(offering__project=project, offering__budget_amount=Decimal("1000"),
+    resource = ResourceFactory(user_id=person.id, **resource_fields)
+    assignment = AssignmentFactory(offering__project=project, offering__budget_amount=Decimal(budget),
                                    offering__name="Build", resource=resource, bill_rate=Decimal("100"))
-    offering = assignment.offering
+    session.commit()
+    return person, assignment
+
+
+def log_time(app, session, person, assignment, day: int, hours: str) -> None:
+    with app.test_request_context():
+        entries.add_entry(session, person, resource_id=assignment.resource_id, offering_id=assignment.offering_id,
+                          work_date=date(2026, 3, day), hours=hours)
     session.commit()
 
+
+def test_budget_alerts_at_80_and_100_percent_once_each(app, session, run_jobs, mailbox):
+    # The cost rate does not count: a billable offering's budget is measured in billed value.
+    person, assignment = budgeted_offering(session, budget="1000", sends_alerts=True, rates={"cost": "40"})
+
     def log(hours, day):
-        with app.test_request_context():
-            entries.add_entry(session, person, resource_id=resource.id, offering_id=offering.id,
-                              work_date=date(2026, 3, day), hours=hours)
-        session.commit()
+        log_time(app, session, person, assignment, day, hours)
         run_jobs()
 
     log("7.5", 2)  # 750 of 1,000: nothing yet
@@ -135,18 +145,8 @@ def test_budget_alerts_at_80_and_100_percent_once_each(app, session, run_jobs, m
 
 
 def test_the_hourly_sweep_sends_a_budget_alert_whose_check_job_was_lost(app, session, run_jobs, mailbox):
-    pm = UserFactory(role="pm")
-    project = ProjectFactory(stage=stage("In Progress"), pm=pm)
-    set_flags(project.stage, send_budget_alerts=True)
-    person = UserFactory(role="staff")
-    resource = ResourceFactory(user_id=person.id)
-    assignment = AssignmentFactory(offering__project=project, offering__budget_amount=Decimal("1000"),
-                                   offering__name="Build", resource=resource, bill_rate=Decimal("100"))
-    session.commit()
-    with app.test_request_context():
-        entries.add_entry(session, person, resource_id=resource.id, offering_id=assignment.offering_id,
-                          work_date=date(2026, 3, 2), hours="9")
-    session.commit()
+    person, assignment = budgeted_offering(session, budget="1000", sends_alerts=True)
+    log_time(app, session, person, assignment, 2, "9")
     queue.get_queue(queue.MAIL, app).empty()  # the check job is lost, as in a Redis outage
 
     assert jobs.sweep_budget_alerts() == [assignment.offering_id]
@@ -157,18 +157,9 @@ def test_the_hourly_sweep_sends_a_budget_alert_whose_check_job_was_lost(app, ses
 
 
 def test_no_budget_alerts_in_stages_that_do_not_send_them(app, session, run_jobs, mailbox):
-    pm = UserFactory(role="pm")
-    project = ProjectFactory(stage=stage("In Progress"), pm=pm)
-    set_flags(project.stage, send_budget_alerts=False)
-    person = UserFactory(role="staff")
-    resource = ResourceFactory(user_id=person.id)
-    assignment = AssignmentFactory(offering__project=project, offering__budget_amount=Decimal("100"),
-                                   resource=resource, bill_rate=Decimal("100"))
-    session.commit()
-    with app.test_request_context():
-        entries.add_entry(session, person, resource_id=resource.id, offering_id=assignment.offering_id,
-                          work_date=date(2026, 3, 2), hours="8")
-    session.commit()
+    person, assignment = budgeted_offering(session, budget="100", sends_alerts=False)
+    log_time(app, session, person, assignment, 2, "8")
     run_jobs()
     assert list(mailbox) == [], "jobs ran: anything sent has arrived"
     assert session.scalars(select(BudgetAlert)).all() == []
+    assert jobs.sweep_budget_alerts() == []
