@@ -90,7 +90,8 @@ def request_reset(session: Session, email: str) -> str:
     email = normalize_email(email)
     user = session.scalar(select(User).where(User.email == email))
     if user is not None and user.active and _send_link(session, user, invitation=False):
-        audit.record(session, user, "user.password_reset_requested", user,
+        # Anyone may ask on the public form: the actor is the form, not the account's owner.
+        audit.record(session, "forgot-password form", "user.password_reset_requested", user,
                      summary=f"Password reset link sent to {user.email}")
     return email
 

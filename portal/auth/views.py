@@ -67,6 +67,8 @@ def set_password(token: str):
     try:
         user = passwords.user_for_token(db.session, token)
     except InvalidInput as error:
+        if request.method == "POST":  # spent meanwhile: the whole page says so, not a swapped-in fragment
+            return htmx.redirect_to(url_for(".set_password", token=token))
         return htmx.render("auth/set_password.html", form=None, problem=error.message, status=410)
     form = SetPasswordForm()
     if submit(form, lambda: passwords.set_password_from_link(db.session, token, form.password.data)):
