@@ -64,6 +64,9 @@ class TogglSandbox:
     def fault(self, path: str, **spec: Any) -> None:
         self._post("/_sandbox/faults", {"path": path, **spec})
 
+    def clear_faults(self) -> None:
+        self.http.delete("/_sandbox/faults").raise_for_status()
+
     def advance(self, seconds: float) -> None:
         self._post("/_sandbox/clock", {"advance": seconds})
 

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 UNEXPECTED = "An unexpected error stopped this run; it has been logged. Retry it, and tell an admin if it fails again."
 
+# A run's params key: a retry of it resumes from its checkpoint instead of starting over.
+RETRY_RESUMES = "retry_resumes"
 # A running run that has not reported for this long lost its worker (killed, OOM, deploy).
 STALE_AFTER = timedelta(minutes=10)
 
@@ -48,17 +50,19 @@ def latest(session: Session, scope: str) -> SyncRun | None:
 
 def start_run(session: Session, *, kind: str, scope: str, job: str, queue_name: str = queue.INTERACTIVE,
               connection_id: int | None = None, project_id: int | None = None, offering_id: int | None = None,
-              initiated_by_id: int | None = None, params: dict[str, Any] | None = None) -> tuple[SyncRun, bool]:
+              initiated_by_id: int | None = None, params: dict[str, Any] | None = None,
+              checkpoint: dict[str, Any] | None = None) -> tuple[SyncRun, bool]:
     """Create a queued run for `scope` and enqueue `job(run_id)` after commit, or join the active run.
 
     Returns (run, created). The partial unique index on active scopes settles concurrent starts.
+    `checkpoint` starts the work where another run left it (a retry of a run that may resume).
     """
     existing = active_run(session, scope)
     if existing is not None:
         return existing, False
     run = SyncRun(kind=kind, scope=scope, job=job, queue=queue_name, connection_id=connection_id,
                   project_id=project_id, offering_id=offering_id, initiated_by_id=initiated_by_id,
-                  params=params or {}, counts={}, checkpoint={})
+                  params=params or {}, counts={}, checkpoint=checkpoint or {})
     try:
         with session.begin_nested():
             session.add(run)
@@ -131,11 +135,15 @@ def finish(session: Session, run: SyncRun, *, error: str = "", text: str | None 
 
 
 def retry(session: Session, run_id: int, initiated_by_id: int | None) -> tuple[SyncRun, bool]:
-    """Start the same work again as a new run (the failed one stays in the log)."""
+    """Start the same work again as a new run (the failed one stays in the log). Work whose params say
+    RETRY_RESUMES (reading a tool's time: what was read stays read) goes on from the failed run's
+    checkpoint; other work (pushes) starts over, so it sends what the portal holds now."""
     old = session.get(SyncRun, run_id)
+    resumes = bool((old.params or {}).get(RETRY_RESUMES))
     return start_run(session, kind=old.kind, scope=old.scope, job=old.job, queue_name=old.queue,
                      connection_id=old.connection_id, project_id=old.project_id, offering_id=old.offering_id,
-                     initiated_by_id=initiated_by_id, params=old.params)
+                     initiated_by_id=initiated_by_id, params=old.params,
+                     checkpoint=dict(old.checkpoint or {}) if resumes else None)
 
 
 def retry_failed(session: Session, scope: str, initiated_by_id: int | None) -> SyncRun | None:

@@ -58,11 +58,11 @@ def start(session: Session, connection: Connection, kind: str, initiated_by_id: 
     mode = KIND_MODES[kind]
     run, created = runs.start_run(session, kind=kind, scope=scope(connection), job=JOB, queue_name=queue_name,
                                   connection_id=connection.id, initiated_by_id=initiated_by_id,
-                                  params={"mode": mode})
+                                  params={"mode": mode, runs.RETRY_RESUMES: True})
     if not created and not _join(session, run, kind, mode):
         run, created = runs.start_run(session, kind=kind, scope=scope(connection), job=JOB, queue_name=queue_name,
                                       connection_id=connection.id, initiated_by_id=initiated_by_id,
-                                      params={"mode": mode})
+                                      params={"mode": mode, runs.RETRY_RESUMES: True})
     return run, created
 
 
@@ -120,7 +120,8 @@ def start_project_sync(session: Session, actor_user: User, project_id: int, conn
         raise Conflict(f"None of {project.name}'s offerings is linked to a {label} project: connect one first.")
     run, _ = runs.start_run(session, kind="manual_project", scope=project_scope(connection, project.id), job=JOB,
                             queue_name=queue.INTERACTIVE, connection_id=connection.id, project_id=project.id,
-                            initiated_by_id=actor_user.id, params={"mode": PROJECT, "project_id": project.id})
+                            initiated_by_id=actor_user.id,
+                            params={"mode": PROJECT, "project_id": project.id, runs.RETRY_RESUMES: True})
     return run
 
 

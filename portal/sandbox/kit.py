@@ -45,6 +45,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before answering (longer than the client's timeout = a timeout)
     times: int = 1  # requests it affects; -1 = every one until cleared
+    after: int = 0  # matching requests answered normally before it starts (an outage in mid-run)
     raw: str | None = None  # a body sent as is (malformed JSON) instead of `body` as JSON
 
     def matches(self, method: str, path: str) -> bool:
@@ -110,6 +111,9 @@ class Faults:
         with self._lock:
             for fault in self._items:
                 if fault.matches(method, path):
+                    if fault.after > 0:
+                        fault.after -= 1
+                        continue
                     if fault.times > 0:
                         fault.times -= 1
                     return fault

@@ -339,7 +339,7 @@ def test_retrying_a_provisioning_finishes_it_without_a_second_project(session, t
     run = provision(session, run_jobs, tool, offering, admin)
     assert run.status == "failed" and "Toggl could not be reached or failed" in run.error
     assert tool.link(session, offering) is not None  # the project exists in Toggl, so the link is kept
-    tool.sandbox.http.delete("/_sandbox/faults")
+    tool.sandbox.clear_faults()
     from portal.integrations import runs
 
     runs.retry(session, run.id, admin.id)
@@ -366,7 +366,7 @@ def test_toggl_down_or_out_of_quota_fails_clearly_and_links_nothing(session, too
     run = provision(session, run_jobs, tool, offering, admin)
     assert run.status == "failed" and "quota for this workspace is used up" in run.error
     assert tool.link(session, offering) is None and tool.sandbox.writes() == []
-    tool.sandbox.http.delete("/_sandbox/faults")
+    tool.sandbox.clear_faults()
     tool.sandbox.fault(r"/api/v9/.*", status=503, times=-1)
     run = provision(session, run_jobs, tool, offering, admin)
     assert run.status == "failed" and "Toggl could not be reached or failed: it answered 503" in run.error

@@ -144,3 +144,27 @@ def test_a_refused_token_fails_the_run_naming_the_check_and_marks_the_connection
     assert run.status == "failed" and "Check: was the Toggl API token regenerated" in run.error
     session.refresh(tool.connection)
     assert tool.connection.status == "error" and "API token" in tool.connection.last_error
+
+
+def test_retrying_a_run_that_failed_mid_way_goes_on_from_where_it_stopped(app, session, tool, projects, run_jobs,
+                                                                          small_pages, monkeypatch):
+    monkeypatch.setitem(app.config, "CONNECTOR_BACKOFF_BASE", 0.01)
+    monkeypatch.setitem(app.config, "CONNECTOR_MAX_WAIT", 0.2)
+    tool.sandbox.entries(count=60, emails=["ana@example.test"], project_ids=[p.toggl_project_id for p in projects],
+                         start_date=days_ago(30).isoformat(), days=30)
+    # Toggl's reports go down after the third page, and stay down.
+    tool.sandbox.fault(r".*/search/time_entries", status=503, after=3, times=-1)
+    failed = sync(session, run_jobs, tool.connection, "nightly")
+    assert failed.status == "failed" and failed.checkpoint["resume_from"]
+    assert len(synced(session, tool.connection)) == 3 * PAGE
+
+    tool.sandbox.clear_faults()
+    mark = tool.sandbox.mark()
+    retried, created = runs.retry(session, failed.id, None)
+    session.commit()
+    run_jobs()
+    session.refresh(retried)
+    assert created and retried.status == "succeeded", retried.error
+    assert len(synced(session, tool.connection)) == 60  # every entry, once
+    # The first pages were not read again: at most the page holding the checkpoint's day, then the rest.
+    assert len(report_requests(tool, mark)) <= 60 // PAGE - 3 + 1
