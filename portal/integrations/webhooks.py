@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -36,6 +37,7 @@ from portal.integrations.services import require_connected, run_actor
 from portal.integrations.sync import event_key
 
 MAX_BODY = 1_000_000  # bytes; Toggl's events are a few kilobytes
+REFUSALS_GROUPED = timedelta(minutes=10)  # refused deliveries counted in one message
 JOB = "portal.jobs.subscribe_webhooks"
 
 bp = Blueprint("webhooks", __name__)
@@ -113,10 +115,28 @@ def receive_delivery(session: Session, kind: str, connection_id: int, body: byte
     return Reply(200, {"status": "queued"})
 
 
+def record_refusal(session: Session, connection: Connection, entity: str,
+                   describe: Callable[[int], str]) -> SyncMessage:
+    """What a refused delivery leaves (no payload is kept): one failed message per connection and
+    REFUSALS_GROUPED counts the refusals, so a flood of forged or replayed requests cannot flood the table
+    (or the alerts) with rows. `describe(count)` words the message."""
+    now = utcnow()
+    refusal = session.scalar(select(SyncMessage).where(
+        SyncMessage.connection_id == connection.id, SyncMessage.entity == entity, SyncMessage.action == "refused",
+        SyncMessage.created_at > now - REFUSALS_GROUPED).order_by(SyncMessage.id.desc()).limit(1))
+    if refusal is None:
+        refusal = SyncMessage(connection_id=connection.id, direction="inbound", entity=entity, action="refused",
+                              status=MessageStatus.FAILED, attempts=0, created_at=now)
+        session.add(refusal)
+    refusal.attempts += 1
+    refusal.processed_at = now
+    refusal.reason = describe(refusal.attempts)[:2000]
+    return refusal
+
+
 def _refuse(session: Session, connection: Connection, reason: str) -> None:
-    """The one thing a refused delivery leaves: a failed message saying why (no payload is kept)."""
-    session.add(SyncMessage(connection_id=connection.id, direction="inbound", entity="webhook", action="refused",
-                            status=MessageStatus.FAILED, reason=reason, processed_at=utcnow()))
+    record_refusal(session, connection, "webhook", lambda count: reason if count == 1 else
+                   f"Refused {count} deliveries within {REFUSALS_GROUPED.seconds // 60} minutes; the last: {reason}")
 
 
 # Subscribing ---------------------------------------------------------------------------------------

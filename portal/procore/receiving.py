@@ -10,24 +10,20 @@ from __future__ import annotations
 
 import hmac
 import logging
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from portal.columns import utcnow
 from portal.integrations.connectors import connector_for
 from portal.integrations.models import Connection, ConnectionStatus, MessageStatus, SyncMessage, SyncRun
 from portal.integrations.procore import TIMECARD_RESOURCE, ProcoreConnector, Timecard
+from portal.integrations.webhooks import record_refusal
 from portal.procore import messages, replica
 from portal.procore.connection import credentials, get_connection, prefs
 
 log = logging.getLogger(__name__)
-
-REFUSALS_GROUPED = timedelta(minutes=10)
-
 
 def record_delivery(session: Session, authorization: str | None, body: Any, remote_addr: str) -> tuple[int, str]:
     """Verify and record one webhook delivery; returns (HTTP status, short answer) for Procore."""
@@ -59,20 +55,9 @@ def record_delivery(session: Session, authorization: str | None, body: Any, remo
 
 
 def _record_refusal(session: Session, connection: Connection, remote_addr: str) -> None:
-    """One failed message per REFUSALS_GROUPED counts the refusals, so a flood of forged requests cannot
-    flood the table (or the alerts) with rows."""
-    now = utcnow()
-    recent = session.scalar(select(SyncMessage).where(
-        SyncMessage.connection_id == connection.id, SyncMessage.action == "refused",
-        SyncMessage.created_at > now - REFUSALS_GROUPED).order_by(SyncMessage.id.desc()).limit(1))
-    refusal = recent or SyncMessage(connection_id=connection.id, direction="inbound", entity="delivery",
-                                    action="refused", status=MessageStatus.FAILED, attempts=0, created_at=now)
-    refusal.attempts += 1
-    refusal.processed_at = now
-    refusal.reason = (f"Refused {refusal.attempts} webhook deliver{'ies' if refusal.attempts > 1 else 'y'} "
-                      f"(the last from {remote_addr}): the Authorization header is not the one this portal gave "
-                      "Procore. Nothing of them was recorded.")
-    session.add(refusal)
+    record_refusal(session, connection, "delivery", lambda count: (
+        f"Refused {count} webhook deliver{'ies' if count > 1 else 'y'} (the last from {remote_addr}): the "
+        "Authorization header is not the one this portal gave Procore. Nothing of them was recorded."))
 
 
 def _from_us(connection: Connection, payload: dict[str, Any] | None) -> bool:

@@ -70,6 +70,19 @@ def test_a_delivery_with_a_bad_signature_is_refused_with_nothing_recorded_but_th
     assert refusal.status == "failed" and refusal.payload is None and "X-Webhook-Signature-256" in refusal.reason
 
 
+def test_a_flood_of_forged_deliveries_is_counted_in_one_message(session, client, tool, hooked):
+    (entry_id,) = tool.sandbox.entries(count=1, emails=["ana@example.test"], project_ids=[hooked.toggl_project_id],
+                                       start_date=days_ago(2).isoformat())
+    body = event(tool.sandbox.entry(entry_id), "created")
+    before = count(session, SyncMessage)
+    for _ in range(25):
+        assert deliver(client, tool.connection, body, secret="forged").status_code == 401
+    assert count(session, SyncMessage) == before + 1
+    refusal = session.scalar(select(SyncMessage).order_by(SyncMessage.id.desc()))
+    assert refusal.attempts == 25 and refusal.reason.startswith(
+        "Refused 25 deliveries within 10 minutes; the last: Refused a webhook delivery whose")
+
+
 def test_an_event_is_applied_once_and_a_replay_is_refused(session, client, tool, hooked, run_jobs):
     (entry_id,) = tool.sandbox.entries(count=1, emails=["ana@example.test"], project_ids=[hooked.toggl_project_id],
                                        start_date=days_ago(2).isoformat(), seconds=2700)
