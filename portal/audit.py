@@ -42,7 +42,8 @@ class AuditEvent(db.Model):
     __table_args__ = (Index("ix_audit_events_subject", "subject_type", "subject_id"),)
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """A value as the audit log stores it (JSON: Decimals and dates as strings)."""
     if isinstance(value, Decimal):
         # Canonical: 100 and 100.0000 (what a Numeric(10, 4) column returns) are the same value.
         return format(value.normalize(), "f")
@@ -51,16 +52,16 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, list | tuple | set | frozenset):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     return value
 
 
 def snapshot(obj: Any, fields: list[str] | None = None) -> dict[str, Any]:
     """The audit-safe values of a model's columns (or just `fields`)."""
     names = fields or [c.key for c in inspect(obj).mapper.column_attrs]
-    return {n: _plain(getattr(obj, n)) for n in names if not any(w in n.lower() for w in SECRET_WORDS)}
+    return {n: plain(getattr(obj, n)) for n in names if not any(w in n.lower() for w in SECRET_WORDS)}
 
 
 def changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -87,8 +88,8 @@ def record(session: Session, actor: User | str | None, action: str, subject: Any
         subject_type=subject_type or "",
         subject_id=subject_id,
         summary=summary[:500],
-        before=_plain(before) if before is not None else None,
-        after=_plain(after) if after is not None else None,
+        before=plain(before) if before is not None else None,
+        after=plain(after) if after is not None else None,
     )
     session.add(event)
     return event

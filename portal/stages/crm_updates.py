@@ -33,6 +33,15 @@ def _estimate(session: Session, project: Project) -> dict[str, Any]:
             "estimate_start": min(starts) if starts else None, "estimate_end": max(ends) if ends else None}
 
 
+def _last_skipped(session: Session, project: Project) -> dict[str, Any] | None:
+    """What the latest skipped update proposed, unless an update was applied since."""
+    event = session.scalar(select(audit.AuditEvent).where(
+        audit.AuditEvent.subject_type == "projects", audit.AuditEvent.subject_id == project.id,
+        audit.AuditEvent.action.in_(("project.crm_update_skipped", "project.crm_updated")))
+        .order_by(audit.AuditEvent.id.desc()).limit(1))
+    return event.after if event is not None and event.action == "project.crm_update_skipped" else None
+
+
 def apply_deal_change(session: Session, actor: User | str | None, deal: Deal, changes: dict[str, list[Any]]) -> bool:
     """Bring a deal's change to its project; returns False when the stage made it a skipped update."""
     project = deal.project
@@ -49,6 +58,9 @@ def apply_deal_change(session: Session, actor: User | str | None, deal: Deal, ch
     old = {field: getattr(project, field) for field in new}
     stage = project.stage
     if not stage.flag("allow_crm_updates"):
+        last = _last_skipped(session, project) or {}
+        if all(last.get(field) == value for field, value in audit.plain(new).items()):
+            return False  # skipped already (a won deal proposes its estimate again): a line would say nothing new
         audit.record(session, actor, "project.crm_update_skipped", project, before=old, after=new,
                      summary=f"Not applied from deal {deal.name}: {stage.name} does not allow updates from the CRM")
         return False

@@ -41,6 +41,10 @@ def test_a_stage_without_crm_updates_keeps_the_project_and_records_the_skip(clie
     assert skipped.action == "project.crm_update_skipped"
     assert skipped.after == {"name": "Delivery (renamed in CRM)", "estimate_amount": "900"}
     assert "In Progress does not allow updates from the CRM" in skipped.summary
+    # The deal is won, proposing that estimate again: no second line saying the same.
+    crm.set_deal_stage(session, "crm", deal.id, "closed_won")
+    events = audit.history(session, "projects", project.id)
+    assert [e.action for e in events].count("project.crm_update_skipped") == 1
     session.commit()
     login_as("pm")
     page = client.get(f"/projects/{project.id}").get_data(as_text=True)
