@@ -23,6 +23,7 @@ from portal.forms import submit
 from portal.integrations.panel import project_panels
 from portal.org.services import get_settings
 from portal.projects import crm, resources, services
+from portal.projects import home as home_page
 from portal.projects.forms import AssignmentForm, BookingForm, OfferingForm, PmTeamForm, ProjectForm
 from portal.projects.models import Assignment, Booking, Offering, Project, Resource
 from portal.projects.tabs import overview_context, render_tab
@@ -41,7 +42,8 @@ def _internal_only():
 
 @bp.route("/")
 def home():
-    """A person's home: their bookings for this week and the next, and the open projects they manage.
+    """A person's home: what waits for them, their bookings for this week and the next, and the open
+    projects they manage.
 
     Bookings of stages that do not display booked roles are left out (seed 004); client users' home is
     their workspaces."""
@@ -54,7 +56,7 @@ def home():
     managed = [p for p in db.session.scalars(select(Project).where(Project.pm_id == current_user.id)
                                              .order_by(Project.name)) if not p.is_closed]
     return htmx.render("projects/home.html", resource=resource, bookings=bookings, managed=managed,
-                       week_from=start)
+                       week_from=start, waiting=home_page.waiting_for(db.session, current_user, resource, start))
 
 
 # The project list

@@ -20,7 +20,7 @@ from portal.auth import policy
 from portal.auth.models import User
 from portal.errors import InvalidInput
 from portal.projects.models import Project, ProjectManager, Resource
-from portal.timesheets.models import TimeEntry, Timesheet, TimesheetStatus
+from portal.timesheets.models import ConflictStatus, TimeEntry, Timesheet, TimesheetConflict, TimesheetStatus
 
 PAGE_SIZE = 50
 STATUS_FILTERS = ["submitted", "approved", "rejected", "recalled", "draft", ""]  # "" = any
@@ -33,11 +33,12 @@ class Filters:
     week_to: date | None = None
     project_id: int | None = None
     resource_id: int | None = None
+    held: bool = False  # only timesheets with changes from a timesheet tool held for a decision
 
     def as_args(self) -> dict[str, str]:
         """Query-string values for links that keep the filters (load more, export)."""
         values = {"status": self.status, "week_from": self.week_from, "week_to": self.week_to,
-                  "project": self.project_id, "person": self.resource_id}
+                  "project": self.project_id, "person": self.resource_id, "held": "1" if self.held else None}
         return {k: "" if v is None else str(v) for k, v in values.items()}
 
 
@@ -47,6 +48,7 @@ class Row:
     hours: Decimal
     projects: list[tuple[Project, Decimal]]
     decidable: bool
+    held: int = 0  # changes from a timesheet tool waiting for a decision
 
 
 @dataclass
@@ -100,7 +102,25 @@ def _conditions(user: User, filters: Filters) -> list[ColumnElement[bool]]:
             select(TimeEntry.timesheet_id).where(TimeEntry.project_id == filters.project_id)))
     if filters.resource_id:
         conditions.append(Timesheet.resource_id == filters.resource_id)
+    if filters.held:
+        conditions.append(Timesheet.id.in_(_with_held_changes()))
     return conditions
+
+
+def _with_held_changes():
+    return select(TimesheetConflict.timesheet_id).where(TimesheetConflict.status == ConflictStatus.OPEN)
+
+
+def held_count(session: Session, user: User) -> int:
+    """Timesheets the user may see in the queue whose tool changes wait for a decision (the home page)."""
+    return session.scalar(select(func.count()).select_from(Timesheet).where(
+        scope(user), Timesheet.id.in_(_with_held_changes()))) or 0
+
+
+def waiting_count(session: Session, user: User) -> int:
+    """Submitted timesheets in the user's queue (the home page)."""
+    return session.scalar(select(func.count()).select_from(Timesheet).where(
+        scope(user), Timesheet.status == TimesheetStatus.SUBMITTED)) or 0
 
 
 def approval_queue(session: Session, user: User, filters: Filters, after: str | None = None,
@@ -116,7 +136,12 @@ def approval_queue(session: Session, user: User, filters: Filters, after: str | 
         lambda sheet: (sheet.period_start, sheet.id))
 
     per_sheet: dict[int, list[tuple[int, Decimal]]] = {s.id: [] for s in sheets}
+    held: dict[int, int] = {}
     if sheets:
+        held = dict(session.execute(
+            select(TimesheetConflict.timesheet_id, func.count()).where(
+                TimesheetConflict.timesheet_id.in_(per_sheet), TimesheetConflict.status == ConflictStatus.OPEN)
+            .group_by(TimesheetConflict.timesheet_id)).all())
         for sheet_id, project_id, hours in session.execute(
             select(TimeEntry.timesheet_id, TimeEntry.project_id, func.sum(TimeEntry.hours))
             .where(TimeEntry.timesheet_id.in_(per_sheet)).group_by(TimeEntry.timesheet_id, TimeEntry.project_id)
@@ -129,7 +154,7 @@ def approval_queue(session: Session, user: User, filters: Filters, after: str | 
     for sheet in sheets:
         pairs = sorted(((projects[p], h) for p, h in per_sheet[sheet.id]), key=lambda ph: ph[0].name)
         rows.append(Row(sheet, sum((h for _, h in pairs), Decimal("0")), pairs,
-                        policy.can_decide_timesheet(user, sheet, [p for p, _ in pairs])))
+                        policy.can_decide_timesheet(user, sheet, [p for p, _ in pairs]), held.get(sheet.id, 0)))
 
     in_queue = select(Timesheet.id).where(*conditions)
     totals = [ProjectTotal(pid, name, Decimal(hours), count) for pid, name, hours, count in session.execute(

@@ -178,7 +178,7 @@ def _filters() -> approvals.Filters:
     values = request.values
     return approvals.Filters(status=values.get("status", "submitted"), week_from=_day(values.get("week_from")),
                              week_to=_day(values.get("week_to")), project_id=values.get("project", type=int),
-                             resource_id=values.get("person", type=int))
+                             resource_id=values.get("person", type=int), held=values.get("held") == "1")
 
 
 def _queue(block: str, form: BulkDecisionForm | None = None, status: int = 200, after: str | None = None):
