@@ -112,6 +112,7 @@ def sweep_budget_alerts() -> list[int]:
         db.session.commit()
     return due
 
+
 # Timesheet tools (issue 4): connection validation, client mapping, offering links and pushes. --------
 # Each takes the id of the sync run it executes; the run holds what to do and records the outcome.
 @job

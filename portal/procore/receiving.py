@@ -25,6 +25,7 @@ from portal.procore.connection import credentials, get_connection, prefs
 
 log = logging.getLogger(__name__)
 
+
 def record_delivery(session: Session, authorization: str | None, body: Any, remote_addr: str) -> tuple[int, str]:
     """Verify and record one webhook delivery; returns (HTTP status, short answer) for Procore."""
     connection = get_connection(session)
