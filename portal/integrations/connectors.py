@@ -177,6 +177,8 @@ class TimesheetConnector(ABC):
     short_label: ClassVar[str] = ""
     #: what the tool calls the account a connection opens ("workspace", "company")
     account_noun: ClassVar[str] = "account"
+    #: the endpoint of the tool's settings page (connection, options; Procore's activity too)
+    settings_endpoint: ClassVar[str]
     #: how a project's id or address looks, for the Connect Existing field
     project_reference_example: ClassVar[str] = "the project's id"
     capabilities: ClassVar[frozenset[str]] = frozenset()

@@ -263,6 +263,7 @@ class CredentialStore:
 class ProcoreConnector(TimesheetConnector):
     kind = "procore"
     label = "Procore"
+    settings_endpoint = "procore.settings_page"
     account_noun = "company"
     project_reference_example = "4500000000001 or https://app.procore.com/4500000000001/project/home"
     # Offerings connect to existing Procore projects. Time cards and webhooks are replicated by

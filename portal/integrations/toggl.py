@@ -182,6 +182,7 @@ def _project_user(row: dict[str, Any]) -> ExternalProjectUser:
 class TogglConnector(TimesheetConnector):
     kind = "toggl"
     label = "Toggl Track"
+    settings_endpoint = "integration_settings.toggl"
     short_label = "Toggl"
     account_noun = "workspace"
     project_reference_example = "123456789 or https://track.toggl.com/…/projects/123456789/…"

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from portal.auth import policy
 from portal.auth.models import User
 from portal.columns import utcnow
+from portal.integrations import connectors
 from portal.integrations.connectors import connector_class
 from portal.integrations.models import Connection, MessageStatus, PersonLink, SyncMessage, WaitingTimeEntry
 from portal.projects.models import Resource
@@ -74,9 +75,11 @@ def _connections(session: Session) -> list[Waiting]:
     items = []
     since = utcnow() - FAILED_SINCE
     for connection in session.scalars(select(Connection).order_by(Connection.id)):
-        label = connector_class(connection.kind).display_name()
-        log = ("procore.settings_page", {}) if connection.kind == "procore" else \
-            ("time_sync.sync_log", {"connection_id": connection.id})
+        tool = connector_class(connection.kind)
+        label = tool.display_name()
+        # Where its sync messages are: the sync log of a tool time comes from, else the tool's own page.
+        log = ("time_sync.sync_log", {"connection_id": connection.id}) if tool.supports(connectors.TIME_ENTRIES) \
+            else (tool.settings_endpoint, {})
         unmatched = session.scalar(select(func.count(distinct(WaitingTimeEntry.person_link_id))).join(
             PersonLink, PersonLink.id == WaitingTimeEntry.person_link_id).where(
             WaitingTimeEntry.connection_id == connection.id, PersonLink.resource_id.is_(None))) or 0
