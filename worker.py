@@ -68,9 +68,10 @@ def main(argv: list[str]) -> int:
 
     connection = queue.redis_connection(app)
     if command == "work":
-        from rq import Queue, Worker
+        from rq import Queue
 
-        worker = Worker([Queue(name, connection=connection) for name in queue.QUEUES], connection=connection)
+        worker = queue.PortalWorker([Queue(name, connection=connection) for name in queue.QUEUES],
+                                    connection=connection)
         worker.work(with_scheduler=True)
         return 0
     if command == "cron":

@@ -19,7 +19,7 @@ from typing import Any
 from flask import Flask, current_app
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue, Retry
+from rq import Queue, Retry, SimpleWorker, Worker
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -77,6 +77,29 @@ def join_embedded_server(path: Path) -> Redis | None:
     except (OSError, ValueError, KeyError, RedisError):
         return None
     return connection
+
+
+class _PromptStop:
+    """rq listens for commands (stop, kill the horse) on a pub/sub thread polling every 60 s, and redis-py 8
+    joins that thread on stop, so a stopping worker (and every burst run in the tests) could wait a minute.
+    Poll every second instead; the thread does nothing else."""
+
+    PUBSUB_POLL_SECONDS = 1.0
+
+    def subscribe(self) -> None:
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=self.PUBSUB_POLL_SECONDS, daemon=True, exception_handler=self._pubsub_exception_handler,
+        )
+
+
+class PortalWorker(_PromptStop, Worker):
+    """The production worker (forks a horse per job)."""
+
+
+class PortalSimpleWorker(_PromptStop, SimpleWorker):
+    """Runs jobs in its own process: the tests' in-process worker."""
 
 
 def get_queue(name: str, app: Flask | None = None) -> Queue:

@@ -258,13 +258,13 @@ def login_as(client, session):
 @pytest.fixture
 def run_jobs(app):
     """Run every queued job in-process, as a worker would; re-raise the first failure."""
-    from rq import Queue, SimpleWorker
+    from rq import Queue
     from rq.registry import FailedJobRegistry
 
     def run(queues=queue.QUEUES, raise_failures: bool = True) -> None:
         connection = queue.redis_connection(app)
         rq_queues = [Queue(name, connection=connection) for name in queues]
-        SimpleWorker(rq_queues, connection=connection).work(burst=True, logging_level="WARNING")
+        queue.PortalSimpleWorker(rq_queues, connection=connection).work(burst=True, logging_level="WARNING")
         if raise_failures:
             for rq_queue in rq_queues:
                 registry = FailedJobRegistry(queue=rq_queue)

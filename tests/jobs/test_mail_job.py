@@ -26,3 +26,15 @@ def test_rolled_back_email_is_never_enqueued(app, session, run_jobs, mailbox):
     session.rollback()
     run_jobs()
     assert mailbox == []
+
+
+def test_a_burst_worker_stops_without_waiting_out_the_command_poll(app):
+    """rq's command listener polls every 60 s and redis-py 8 joins it on stop; ours polls every second, so
+    stopping (a burst run, a worker at shutdown) never waits a minute."""
+    from portal import queue
+
+    connection = queue.redis_connection(app)
+    worker = queue.PortalSimpleWorker([queue.get_queue(queue.MAIL, app)], connection=connection)
+    worker.work(burst=True, logging_level="WARNING")
+    assert worker.pubsub_thread is not None and worker.pubsub_thread.sleep_time <= 1
+    assert not worker.pubsub_thread.is_alive()
