@@ -71,7 +71,9 @@ def _week_page(resource, day: date, status: int = 200, form: EntryForm | None = 
 
 @bp.route("/time")
 def my_time():
-    resource = weeks.whose_time(db.session, current_user, request.args.get("resource", type=int))
+    resource = weeks.whose_time(db.session, current_user, request.args.get("resource", type=int), required=False)
+    if resource is None:  # an admin or approver who does not enter time: say why, and where to go instead
+        return htmx.render("timesheets/no_resource.html")
     return _week_page(resource, _day(request.args.get("week")) or today())
 
 
