@@ -25,7 +25,7 @@ from portal.projects.models import Project
 from portal.projects.resources import list_resources
 from portal.timesheets import approvals, entries, weeks, workflow
 from portal.timesheets.forms import BulkDecisionForm, DecisionForm, EntryEditForm, EntryForm, billable_value
-from portal.timesheets.models import STATUS_LABELS, TimeEntry, Timesheet
+from portal.timesheets.models import STATUS_LABELS, TimeEntry, Timesheet, TimesheetStatus
 
 bp = Blueprint("timesheets", __name__)
 
@@ -183,11 +183,17 @@ def _filters() -> approvals.Filters:
                              resource_id=values.get("person", type=int), held=values.get("held") == "1")
 
 
-def _queue(block: str, form: BulkDecisionForm | None = None, status: int = 200, after: str | None = None):
+def _queue(block: str, form: BulkDecisionForm | None = None, status: int = 200, after: str | None = None,
+           selected: frozenset[str] = frozenset()):
+    """The queue; `selected` keeps the ticks of a bulk decision that was refused (no reason, nothing ticked)."""
     filters = _filters()
     queue = approvals.approval_queue(db.session, current_user, filters, after=after)
+    # Approve/Reject only where there is something to tick: submitted timesheets this user may decide on.
+    selectable = any(row.decidable and row.sheet.status == TimesheetStatus.SUBMITTED for row in queue.rows) or (
+        bool(queue.next_cursor) and filters.status in (TimesheetStatus.SUBMITTED, ""))
     return htmx.render(
         "timesheets/approvals.html", block=block, status=status, queue=queue, filters=filters,
+        selected=selected, selectable=selectable,
         form=form or BulkDecisionForm(formdata=None), statuses=approvals.STATUS_FILTERS, labels=STATUS_LABELS,
         projects=db.session.execute(select(Project.id, Project.name).order_by(Project.name)).all(),
         people=list_resources(db.session, include_inactive=True),
@@ -218,4 +224,5 @@ def decide_many():
         for which, why in result.refused:
             flash(f"Not {verb.lower()}: {which}. {why}", "warning")
         form = None
-    return _queue("approval_queue", form=form, status=form.status if form else 200)
+    return _queue("approval_queue", form=form, status=form.status if form else 200,
+                  selected=frozenset(request.form.getlist("selected")) if form else frozenset())

@@ -52,3 +52,35 @@ def test_bulk_approval_posts_actuals_and_a_recall_removes_them(page, committed, 
 
     page.goto(f"/timesheets/{later_id}")  # the other week was not touched
     page.wait_for_selector(".badge-submitted")
+
+
+@pytest.mark.browser
+def test_a_refused_bulk_rejection_keeps_the_ticks_and_approved_weeks_offer_no_buttons(page, committed):
+    with committed() as session:
+        UserFactory(email="approver@example.test", name="Avery", role="approver")
+        build = OfferingFactory(project=ProjectFactory(name="Northwind"), name="Build")
+        sheets = [timesheet(session, ResourceFactory(name=name), MONDAY, [(build, MONDAY, 8)], status="submitted")
+                  for name in ("Dana", "Lee", "Sky")]
+        timesheet(session, ResourceFactory(name="Ola"), MONDAY, [(build, MONDAY, 8)], status="approved")
+        dana, lee = sheets[0].id, sheets[1].id
+
+    browser_login(page, "approver@example.test")
+    page.goto("/approvals")
+    page.check(f"#timesheet-row-{dana} input[name=selected]")
+    page.check(f"#timesheet-row-{lee} input[name=selected]")
+    page.click("button:has-text('Reject selected')")
+    page.wait_for_selector("#bulk-form .error:has-text('Enter a reason.')")
+    assert page.locator(f"#timesheet-row-{dana} input[name=selected]").is_checked()
+    assert page.locator(f"#timesheet-row-{lee} input[name=selected]").is_checked()
+    assert page.locator("input[name=selected]:checked").count() == 2  # Sky was not ticked and is not now
+
+    page.fill("#bulk-form textarea[name=reason]", "Split the hours by task")
+    page.click("button:has-text('Reject selected')")
+    page.wait_for_selector("text=Rejected 2 timesheets.")
+    assert page.locator("#queue-count").inner_text() == "1"
+
+    page.select_option("#f-status", "approved")
+    page.wait_for_selector("#approval-rows td:has-text('Ola')")
+    assert page.locator("button:has-text('Approve selected')").count() == 0
+    assert page.locator("button:has-text('Reject selected')").count() == 0
+    assert "Recall approval" in page.locator("#no-bulk").inner_text()
