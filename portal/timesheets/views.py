@@ -25,7 +25,7 @@ from portal.projects.models import Project
 from portal.projects.resources import list_resources
 from portal.timesheets import approvals, entries, weeks, workflow
 from portal.timesheets.forms import BulkDecisionForm, DecisionForm, EntryEditForm, EntryForm, billable_value
-from portal.timesheets.models import STATUS_LABELS, TimeEntry, Timesheet, TimesheetStatus
+from portal.timesheets.models import STATUS_LABELS, PostingStatus, TimeEntry, Timesheet, TimesheetStatus
 
 bp = Blueprint("timesheets", __name__)
 
@@ -150,29 +150,54 @@ def decide(timesheet_id: int, action: str):
     return _detail(sheet, status=form.status, decision_form=failed, failed_action=action if failed else None)
 
 
-def _detail(sheet: Timesheet, status: int = 200, decision_form: DecisionForm | None = None,
-            failed_action: str | None = None):
+def _viewable(sheet: Timesheet) -> list[Project]:
     projects = workflow.projects_of(db.session, sheet.id)
     policy.require(policy.can_view_timesheet(current_user, sheet, projects), "You cannot see this timesheet.")
-    actions = [a for a in workflow.TRANSITIONS if workflow.may(db.session, current_user, sheet, a, projects)]
+    return projects
+
+
+def _finance(sheet: Timesheet, projects: list[Project]) -> dict:
+    """The timesheet's place in finance: the banner's summary (hours, for everyone who sees the timesheet) and,
+    for those who see money, its transactions and the portions kept out."""
     money = policy.can_view_finance(current_user) or (bool(projects) and all(
         policy.can_view_project_finance(current_user, p) for p in projects))
     ledger = reports.LedgerFilters(kind="", timesheet_id=sheet.id)
+    return {
+        "money": money, "posting": reports.posting_summary(db.session, sheet),
+        "finance_sync_enabled": get_settings(db.session).finance_sync_enabled,
+        "transactions": reports.transactions(db.session, ledger)[0] if money else [],
+        "unposted": reports.unposted_portions(db.session, timesheet_id=sheet.id) if money else [],
+    }
+
+
+def _detail(sheet: Timesheet, status: int = 200, decision_form: DecisionForm | None = None,
+            failed_action: str | None = None):
+    projects = _viewable(sheet)
+    actions = [a for a in workflow.TRANSITIONS if workflow.may(db.session, current_user, sheet, a, projects)]
     days = [sheet.period_start + timedelta(days=i) for i in range((sheet.period_end - sheet.period_start).days + 1)]
     return htmx.render(
         "timesheets/detail.html", block="timesheet", status=status, sheet=sheet, projects=projects,
-        days=days, grid=weeks.hours_grid(sheet.entries),
-        finance_sync_enabled=get_settings(db.session).finance_sync_enabled,
-        actions=actions, decision_form=decision_form or DecisionForm(formdata=None), failed_action=failed_action,
-        money=money, transactions=reports.transactions(db.session, ledger)[0] if money else [],
-        unposted=reports.unposted_portions(db.session, timesheet_id=sheet.id) if money else [],
-        history=workflow.history(db.session, sheet.id),
+        days=days, grid=weeks.hours_grid(sheet.entries), actions=actions,
+        decision_form=decision_form or DecisionForm(formdata=None), failed_action=failed_action,
+        history=workflow.history(db.session, sheet.id), **_finance(sheet, projects),
     )
 
 
 @bp.route("/timesheets/<int:timesheet_id>")
 def detail(timesheet_id: int):
     return _detail(db.get_or_404(Timesheet, timesheet_id))
+
+
+@bp.route("/timesheets/<int:timesheet_id>/posting")
+def posting(timesheet_id: int):
+    """The posting banner, polled while the actuals are being posted or removed; once that is done it comes
+    back without polling, with the finance card refreshed out of band."""
+    sheet = db.get_or_404(Timesheet, timesheet_id)
+    context = _finance(sheet, _viewable(sheet))
+    done = sheet.posting_status != PostingStatus.PENDING
+    oob = ["timesheet_finance"] if done and context["money"] else []
+    return htmx.render("timesheets/detail.html", block="posting", oob=oob, oob_finance=bool(oob), sheet=sheet,
+                       **context)
 
 
 # The approvals queue ----------------------------------------------------------------------------------
