@@ -153,8 +153,8 @@ def _detail(sheet: Timesheet, status: int = 200, decision_form: DecisionForm | N
     projects = workflow.projects_of(db.session, sheet.id)
     policy.require(policy.can_view_timesheet(current_user, sheet, projects), "You cannot see this timesheet.")
     actions = [a for a in workflow.TRANSITIONS if workflow.may(db.session, current_user, sheet, a, projects)]
-    money = policy.can_view_finance(current_user) or (bool(projects) and all(
-        policy.can_view_project_finance(current_user, p) for p in projects))
+    money = policy.can_see_money(current_user) or (bool(projects) and all(
+        policy.can_see_money(current_user, p) for p in projects))
     ledger = reports.LedgerFilters(kind="", timesheet_id=sheet.id)
     days = [sheet.period_start + timedelta(days=i) for i in range((sheet.period_end - sheet.period_start).days + 1)]
     return htmx.render(
