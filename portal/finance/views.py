@@ -59,7 +59,7 @@ def actuals_csv():
 @allow(policy.is_internal)
 def project_csv(project_id: int):
     project = db.get_or_404(Project, project_id)
-    policy.require(policy.can_view_project_finance(current_user, project), "You cannot see this project's money.")
+    policy.require(policy.can_see_money(current_user, project), "You cannot see this project's money.")
     filters = reports.LedgerFilters(project_id=project.id, kind=request.args.get("kind", "actual"))
     return _csv(reports.transactions_csv(db.session, filters), f"project-{project.id}-transactions.csv")
 

@@ -132,14 +132,12 @@ def visible_projects(session: Session, user: User, include_closed: bool) -> list
         selectinload(Project.offerings).selectinload(Offering.assignments), selectinload(Project.team),
     ).order_by(Project.name)
     projects = list(session.scalars(query))
-    if not (policy.is_admin(user) or policy.is_mpe(user) or policy.is_maeps(user)):
-        projects = [p for p in projects if policy.is_pm_of(user, p)]
-    return [p for p in projects if include_closed or not p.is_closed]
+    return [p for p in projects if policy.can_see_money(user, p) and (include_closed or not p.is_closed)]
 
 
 def forecast(session: Session, user: User, first: date, count: int,
              include_closed: bool = False) -> tuple[list[date], list[ProjectForecast]]:
-    policy.require(policy.can_view_forecast(user), "Forecasts are for PMs, MPE and MAEPS users and admins.")
+    policy.require(policy.can_view_forecast(user), "Forecasts are for PMs, approvers, MPE users and admins.")
     months = month_starts(first, max(1, min(count, MAX_MONTHS)))
     end = (months[-1].replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
     projects = visible_projects(session, user, include_closed)

@@ -324,7 +324,7 @@ def integrations_tab(project_id: int):
 def finance_tab(project_id: int):
     """Items with forecast and actual, budget vs actual per offering, transactions, unposted portions."""
     project = _project(project_id)
-    money = policy.can_view_project_finance(current_user, project)
+    money = policy.can_see_money(current_user, project)
     after = request.args.get("after")
     context = {}
     if money:

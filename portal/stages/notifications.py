@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from portal import mail, queue
+from portal.auth import policy
 from portal.auth.models import Role, User
 from portal.projects.models import BILLABLE_MODELS, Offering, Project
 from portal.stages.models import BudgetAlert, Stage
@@ -131,7 +132,7 @@ def check_budget_alerts(session: Session, offering_id: int) -> list[int]:
                                         budget_amount=offering.budget_amount, used_amount=used))
         except IntegrityError:
             continue
-        _send_each(session, pm_team(session, project),
+        _send_each(session, [u for u in pm_team(session, project) if policy.can_see_money(u, project)],
                    f"Budget alert: {offering.name} has reached {threshold} % of its budget", "budget_alert",
                    "budget_alert", project=project, offering=offering, threshold=threshold, used=used,
                    percent=percent.quantize(Decimal("1")), link=project_link(project))

@@ -159,8 +159,8 @@ def _viewable(sheet: Timesheet) -> list[Project]:
 def _finance(sheet: Timesheet, projects: list[Project]) -> dict:
     """The timesheet's place in finance: the banner's summary (hours, for everyone who sees the timesheet) and,
     for those who see money, its transactions and the portions kept out."""
-    money = policy.can_view_finance(current_user) or (bool(projects) and all(
-        policy.can_view_project_finance(current_user, p) for p in projects))
+    money = policy.can_see_money(current_user) or (bool(projects) and all(
+        policy.can_see_money(current_user, p) for p in projects))
     ledger = reports.LedgerFilters(kind="", timesheet_id=sheet.id)
     return {
         "money": money, "posting": reports.posting_summary(db.session, sheet),

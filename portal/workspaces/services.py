@@ -50,7 +50,11 @@ def client_sections(project: Project) -> list[str]:
 
 
 def visible_sections(user: User, project: Project) -> list[str]:
-    return client_sections(project) if user.role == Role.CLIENT else sections(project)
+    """Client users see what the PM team shares with them (the Budget section too, when shared); internal users
+    see every section, but the budget only if they may see the project's money."""
+    if user.role == Role.CLIENT:
+        return client_sections(project)
+    return [k for k in sections(project) if k != "budget" or policy.can_see_money(user, project)]
 
 
 def _check_keys(keys: list[str], field: str) -> list[str]:

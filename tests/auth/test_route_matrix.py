@@ -34,7 +34,8 @@ PM_OF_P = frozenset({"pm", "mpe", "super_admin"})
 MONEY_OF_P = frozenset({"approver", "admin", "super_admin", "mpe", "pm"})
 # Deciding on staff's week (time on P): approvers, admins, and the PM team of every project in it.
 DECIDERS = frozenset({"approver", "admin", "super_admin", "pm"})
-PLANNERS = frozenset({"pm", "pm_other", "admin", "super_admin", "mpe", "maeps"})
+# Forecasts: those who see money everywhere, and PMs (their projects only).
+PLANNERS = frozenset({"pm", "pm_other", "approver", "admin", "super_admin", "mpe"})
 STAGE_EDITORS = SUPER  # the system-settings permission
 DEALS = ADMINS | {"mpe"}  # admins, MPE users, create-projects holders
 
