@@ -19,6 +19,7 @@ from portal.columns import today
 from portal.errors import InvalidInput, NotAllowed
 from portal.extensions import db
 from portal.finance import reports
+from portal.formatting import hours_text
 from portal.forms import submit
 from portal.org.services import get_settings
 from portal.projects.models import Project
@@ -89,7 +90,7 @@ def add_entry():
     ))
     if entry is None:
         return _week_page(resource, form.work_date.data or today(), status=form.status, form=form)
-    flash(f"Added {entry.hours} h on {entry.project.name} for {entry.work_date:%a %d %b}.", "success")
+    flash(f"Added {hours_text(entry.hours)} on {entry.project.name} for {entry.work_date:%a %d %b}.", "success")
     return _week_page(resource, entry.work_date)
 
 
