@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from portal import htmx
 from portal.auth import policy
+from portal.auth.access import allow
 from portal.errors import Conflict, InvalidInput
 from portal.extensions import db
 from portal.formatting import plural
@@ -19,17 +20,7 @@ from portal.stages.forms import EngagementTypeForm, MoveForm, NameForm, Reassign
 from portal.stages.models import EngagementType, Stage
 
 bp = Blueprint("stages", __name__)
-
-
-@bp.before_request
-@login_required
-def _logged_in() -> None:
-    """Every page here needs a login; each view checks its own right."""
-
-
-def _require_editor() -> None:
-    policy.require(policy.can_edit_stages(current_user),
-                   "Only users with the system-settings permission can open the stage editor.")
+EDITOR = "Only users with the system-settings permission can open the stage editor."
 
 
 # The list of workflows -------------------------------------------------------------------------------
@@ -44,14 +35,14 @@ def _workflows(status: int = 200, **context):
 
 
 @bp.route("/settings/stages")
+@allow(policy.can_edit_stages, EDITOR)
 def index():
-    _require_editor()
     return _workflows()
 
 
 @bp.route("/settings/stages/types", methods=["POST"])
+@allow(policy.can_edit_stages, EDITOR)
 def create_type():
-    _require_editor()
     form = EngagementTypeForm()
     form.copy_from_id.choices = [(t.id, t.name) for t in services.list_engagement_types(db.session)]
     created = submit(form, lambda: services.create_engagement_type(db.session, current_user, form.name.data,
@@ -63,8 +54,8 @@ def create_type():
 
 
 @bp.route("/settings/stages/types/<int:type_id>/rename", methods=["POST"])
+@allow(policy.can_edit_stages, EDITOR)
 def rename_type(type_id: int):
-    _require_editor()
     engagement_type = db.get_or_404(EngagementType, type_id)
     form = NameForm()
     if submit(form, lambda: services.rename_engagement_type(db.session, current_user, type_id, form.name.data)):
@@ -74,8 +65,8 @@ def rename_type(type_id: int):
 
 
 @bp.route("/settings/stages/types/<int:type_id>/default", methods=["POST"])
+@allow(policy.can_edit_stages, EDITOR)
 def make_default_type(type_id: int):
-    _require_editor()
     engagement_type = services.make_default_engagement_type(db.session, current_user, type_id)
     db.session.commit()
     flash(f"New projects now start in the {engagement_type.name} workflow.", "success")
@@ -83,8 +74,8 @@ def make_default_type(type_id: int):
 
 
 @bp.route("/settings/stages/types/<int:type_id>/delete", methods=["POST"])
+@allow(policy.can_edit_stages, EDITOR)
 def delete_type(type_id: int):
-    _require_editor()
     name = db.get_or_404(EngagementType, type_id).name
     services.delete_engagement_type(db.session, current_user, type_id)
     db.session.commit()
@@ -93,8 +84,8 @@ def delete_type(type_id: int):
 
 
 @bp.route("/settings/stages/types/<int:type_id>/stages", methods=["POST"])
+@allow(policy.can_edit_stages, EDITOR)
 def create_stage(type_id: int):
-    _require_editor()
     db.get_or_404(EngagementType, type_id)
     form = NameForm()
     created = submit(form, lambda: services.create_stage(db.session, current_user, type_id, form.name.data))
@@ -105,17 +96,17 @@ def create_stage(type_id: int):
 
 
 @bp.route("/settings/stages/<int:stage_id>/reorder", methods=["POST"])
+@allow(policy.can_edit_stages, EDITOR)
 def reorder_stage(stage_id: int):
-    _require_editor()
     services.reorder_stage(db.session, current_user, stage_id, request.form.get("direction", ""))
     db.session.commit()
     return _workflows()
 
 
 @bp.route("/settings/stages/<int:stage_id>/delete", methods=["POST"])
+@allow(policy.can_edit_stages, EDITOR)
 def delete_stage(stage_id: int):
     """Delete an empty stage; a stage with projects answers with the offer to move them first."""
-    _require_editor()
     stage = db.get_or_404(Stage, stage_id)
     name = stage.name
     try:
@@ -139,9 +130,9 @@ def _reassign_form(stage: Stage, formdata=None) -> ReassignForm:
 
 
 @bp.route("/settings/stages/<int:stage_id>/reassign", methods=["POST"])
+@allow(policy.can_edit_stages, EDITOR)
 def reassign_and_delete(stage_id: int):
     """Move every project out of the stage, then delete it (the offer made when deleting was refused)."""
-    _require_editor()
     stage = db.get_or_404(Stage, stage_id)
     name = stage.name
     form = _reassign_form(stage, request.form)
@@ -168,14 +159,14 @@ def _stage_page(stage: Stage, block: str = "stage_settings", status: int = 200, 
 
 
 @bp.route("/settings/stages/<int:stage_id>")
+@allow(policy.can_edit_stages, EDITOR)
 def edit_stage(stage_id: int):
-    _require_editor()
     return _stage_page(db.get_or_404(Stage, stage_id))
 
 
 @bp.route("/settings/stages/<int:stage_id>/rename", methods=["POST"])
+@allow(policy.can_edit_stages, EDITOR)
 def rename_stage(stage_id: int):
-    _require_editor()
     stage = db.get_or_404(Stage, stage_id)
     form = NameForm()
     if submit(form, lambda: services.rename_stage(db.session, current_user, stage_id, form.name.data)):
@@ -191,20 +182,20 @@ def _workflow_page(engagement_type: EngagementType, block: str = "workflow_matri
 
 
 @bp.route("/settings/stages/types/<int:type_id>/workflow")
+@allow(policy.can_edit_stages, EDITOR)
 def workflow_matrix(type_id: int):
     """Every setting of every stage of one engagement type: a row per setting, a column per stage."""
-    _require_editor()
     return _workflow_page(db.get_or_404(EngagementType, type_id))
 
 
 @bp.route("/settings/stages/<int:stage_id>/settings/<key>", methods=["POST"])
+@allow(policy.can_edit_stages, EDITOR)
 def save_setting(stage_id: int, key: str):
     """One setting saves itself when it changes (in the stage editor, or a cell of the workflow matrix).
 
     The setting comes back with what was saved, or with the typed value and its error (422). `view=matrix`
     asks for the matrix cell and its status line instead of the editor's row.
     """
-    _require_editor()
     stage = db.get_or_404(Stage, stage_id)
     setting = registry.BY_KEY.get(key) or abort(404)
     raw = request.form.get("value")
@@ -235,10 +226,10 @@ def _move_dialog(project: Project, form: MoveForm, status: int = 200):
 
 
 @bp.route("/projects/<int:project_id>/move", methods=["GET", "POST"])
+@allow(policy.is_internal)
 def move_project(project_id: int):
     """GET shows the dialog (again when the target changes); POST moves. Only allowed targets are offered."""
     project = db.get_or_404(Project, project_id)
-    policy.require(policy.is_internal(current_user), "Client users see their workspace only.")
     policy.require(policy.can_move_project_from(current_user, project),
                    f"You cannot move projects out of {project.stage.name}.")
     if request.method == "GET":
@@ -267,6 +258,7 @@ def _tri_state(value: str | None) -> bool | None:
 
 
 @bp.route("/projects/<int:project_id>/entry-settings/<group>", methods=["POST"])
+@allow(policy.is_internal)
 def save_entry_settings(project_id: int, group: str):
     project = db.get_or_404(Project, project_id)
     form = request.form

@@ -9,12 +9,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from flask import Blueprint, abort, flash, request
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from portal import htmx
 from portal.auth import policy
+from portal.auth.access import allow
 from portal.columns import today
 from portal.errors import InvalidInput, NotAllowed
 from portal.extensions import db
@@ -32,12 +33,6 @@ bp = Blueprint("timesheets", __name__)
 
 # What a person does to their own week on the My time page; approvers decide on the detail page.
 OWNER_ACTIONS = ("submit", "withdraw", "resubmit", "reopen")
-
-
-@bp.before_request
-@login_required
-def _internal_only():
-    policy.require(policy.is_internal(current_user), "Timesheets are for staff.")
 
 
 def _day(value: str | None) -> date | None:
@@ -71,6 +66,7 @@ def _week_page(resource, day: date, status: int = 200, form: EntryForm | None = 
 
 
 @bp.route("/time")
+@allow(policy.is_internal)
 def my_time():
     resource = weeks.whose_time(db.session, current_user, request.args.get("resource", type=int), required=False)
     if resource is None:  # an admin or approver who does not enter time: say why, and where to go instead
@@ -79,6 +75,7 @@ def my_time():
 
 
 @bp.route("/time/entries", methods=["POST"])
+@allow(policy.is_internal)
 def add_entry():
     resource = weeks.whose_time(db.session, current_user, request.args.get("resource", type=int))
     form = EntryForm()
@@ -103,6 +100,7 @@ def _own_entry(entry_id: int) -> TimeEntry:
 
 
 @bp.route("/time/entries/<int:entry_id>/edit", methods=["GET", "POST"])
+@allow(policy.is_internal)
 def edit_entry(entry_id: int):
     entry = _own_entry(entry_id)
     day = entry.work_date
@@ -121,6 +119,7 @@ def edit_entry(entry_id: int):
 
 
 @bp.route("/time/entries/<int:entry_id>/delete", methods=["POST"])
+@allow(policy.is_internal)
 def delete_entry(entry_id: int):
     entry = _own_entry(entry_id)
     resource, day = entry.resource, entry.work_date
@@ -132,6 +131,7 @@ def delete_entry(entry_id: int):
 
 # Transitions of one timesheet -------------------------------------------------------------------------
 @bp.route("/timesheets/<int:timesheet_id>/<action>", methods=["POST"])
+@allow(policy.is_internal)
 def decide(timesheet_id: int, action: str):
     if action not in workflow.TRANSITIONS:
         abort(404)
@@ -185,15 +185,19 @@ def _detail(sheet: Timesheet, status: int = 200, decision_form: DecisionForm | N
 
 
 @bp.route("/timesheets/<int:timesheet_id>")
+@allow(policy.is_internal)
 def detail(timesheet_id: int):
     return _detail(db.get_or_404(Timesheet, timesheet_id))
 
 
 @bp.route("/timesheets/<int:timesheet_id>/posting")
+@allow(policy.is_internal)
 def posting(timesheet_id: int):
     """The posting banner, polled while the actuals are being posted or removed; once that is done it comes
     back without polling, with the finance card refreshed out of band."""
     sheet = db.get_or_404(Timesheet, timesheet_id)
+    if not htmx.is_fragment_request():
+        return _detail(sheet)  # the address works as a page too: the timesheet's own
     context = _finance(sheet, _viewable(sheet))
     done = sheet.posting_status != PostingStatus.PENDING
     oob = ["timesheet_finance"] if done and context["money"] else []
@@ -227,12 +231,14 @@ def _queue(block: str, form: BulkDecisionForm | None = None, status: int = 200, 
 
 
 @bp.route("/approvals")
+@allow(policy.is_internal)
 def approvals_page():
     after = request.args.get("after")
     return _queue("approval_rows" if after else "approval_queue", after=after)
 
 
 @bp.route("/approvals/decide", methods=["POST"])
+@allow(policy.is_internal)
 def decide_many():
     form = BulkDecisionForm()
     selections = []
