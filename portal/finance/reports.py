@@ -229,7 +229,7 @@ def transactions_csv(session: Session, filters: LedgerFilters) -> Iterator[str]:
              .execution_options(yield_per=500))
     for index, (day, project, item, category, kind, hours, amount, period, week, key, note) in enumerate(
             session.execute(query)):
-        writer.writerow([day.isoformat(), _cell(project), _cell(item), _cell(category), kind, f"{hours:f}",
+        writer.writerow([day.isoformat(), _cell(project), _cell(item), _cell(category), kind, f"{hours:.2f}",
                          f"{amount:.2f}", _cell(period or ""), week.isoformat() if week else "", key, _cell(note)])
         if index % 500 == 499:
             yield buffer.getvalue()

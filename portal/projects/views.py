@@ -28,7 +28,6 @@ from portal.projects import home as home_page
 from portal.projects.forms import AssignmentForm, BookingForm, OfferingForm, PmTeamForm, ProjectForm
 from portal.projects.models import Assignment, Booking, Offering, Project, Resource
 from portal.projects.tabs import overview_context, render_tab
-from portal.stages.models import Stage
 from portal.workspaces import services as workspaces
 
 bp = Blueprint("projects", __name__)
@@ -59,19 +58,20 @@ def home():
 @allow(policy.is_internal)
 def project_list():
     args = request.args
-    stage_id = args.get("stage", type=int)
+    stage_name = args.get("stage", "").strip()
     client_id = args.get("client", type=int)
     include_closed = args.get("closed") == "1"
     search = args.get("q", "")
     projects, next_cursor = services.list_projects(
-        db.session, current_user, stage_id=stage_id, client_id=client_id, include_closed=include_closed,
+        db.session, current_user, stage_name=stage_name, client_id=client_id, include_closed=include_closed,
         search=search, after=args.get("after"),
     )
-    filters = {"stage": stage_id or "", "client": client_id or "", "closed": "1" if include_closed else "",
-               "q": search}
-    context = dict(projects=projects, next_cursor=next_cursor, filters=filters,
-                   stages=db.session.scalars(select(Stage).order_by(Stage.engagement_type_id, Stage.position)).all(),
-                   clients=crm.list_clients(db.session))
+    filters = {"stage": stage_name, "client": client_id or "", "closed": "1" if include_closed else "", "q": search}
+    # Why a project may be missing: closed projects are hidden unless asked for (the list says how many).
+    hidden = 0 if include_closed or args.get("after") else services.hidden_closed_projects(
+        db.session, stage_name=stage_name, client_id=client_id, search=search)
+    context = dict(projects=projects, next_cursor=next_cursor, filters=filters, hidden_closed=hidden,
+                   stages=services.stage_names(db.session), clients=crm.list_clients(db.session))
     # "Load more" appends rows; changing a filter replaces the table.
     block = "project_rows" if args.get("after") else "project_table"
     return htmx.render("projects/list.html", block=block, **context)

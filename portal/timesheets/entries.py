@@ -20,6 +20,7 @@ from portal import audit, events
 from portal.auth import policy
 from portal.auth.models import User
 from portal.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from portal.formatting import hours_text
 from portal.org.services import get_settings
 from portal.planning.tasks import task_for_entry
 from portal.projects.models import Offering, Resource
@@ -92,7 +93,7 @@ def check_day_total(session: Session, resource_id: int, work_date: date, hours: 
         query = query.where(TimeEntry.id != excluding)
     total = Decimal(str(session.scalar(query))) + hours
     if total > MAX_HOURS_PER_DAY:
-        raise InvalidInput(f"That makes {total} hours on {work_date:%d %b %Y}; a day has 24.",
+        raise InvalidInput(f"That makes {hours_text(total)} on {work_date:%d %b %Y}; a day has 24.",
                            fields={"hours": "More than 24 hours that day."})
 
 
@@ -200,6 +201,6 @@ def delete_entry(session: Session, actor: User | str | None, entry_id: int) -> N
     entry.timesheet.version += 1
     events.time_entry_changed.send(entry, session=session, actor=actor, changes={"deleted": [False, True]})
     audit.record(session, actor, "time_entry.deleted", entry, before=audit.snapshot(entry, ENTRY_FIELDS),
-                 summary=f"Deleted {entry.hours} h on {entry.work_date}")
+                 summary=f"Deleted {hours_text(entry.hours)} on {entry.work_date:%d %b %Y}")
     session.delete(entry)
     session.flush()

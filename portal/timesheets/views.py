@@ -20,6 +20,7 @@ from portal.columns import today
 from portal.errors import InvalidInput, NotAllowed
 from portal.extensions import db
 from portal.finance import reports
+from portal.formatting import hours_text
 from portal.forms import submit
 from portal.org.services import get_settings
 from portal.projects.models import Project
@@ -86,7 +87,7 @@ def add_entry():
     ))
     if entry is None:
         return _week_page(resource, form.work_date.data or today(), status=form.status, form=form)
-    flash(f"Added {entry.hours} h on {entry.project.name} for {entry.work_date:%a %d %b}.", "success")
+    flash(f"Added {hours_text(entry.hours)} on {entry.project.name} for {entry.work_date:%a %d %b}.", "success")
     return _week_page(resource, entry.work_date)
 
 
@@ -196,7 +197,7 @@ def posting(timesheet_id: int):
     back without polling, with the finance card refreshed out of band. Opened as a page, it is the timesheet."""
     sheet = db.get_or_404(Timesheet, timesheet_id)
     if not htmx.is_fragment_request():
-        return _detail(sheet)
+        return _detail(sheet)  # the address works as a page too: the timesheet's own
     context = _finance(sheet, _viewable(sheet))
     done = sheet.posting_status != PostingStatus.PENDING
     oob = ["timesheet_finance"] if done and context["money"] else []

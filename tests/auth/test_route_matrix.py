@@ -188,9 +188,11 @@ def cases(w: SimpleNamespace) -> dict[str, list[Case]]:
         "stages.reassign_and_delete": [post(f"/settings/stages/{w.extra_stage}/reassign", STAGE_EDITORS)],
         "stages.edit_stage": [get(f"/settings/stages/{w.stage}", STAGE_EDITORS)],
         "stages.rename_stage": [post(f"/settings/stages/{w.extra_stage}/rename", STAGE_EDITORS, {"name": "Held"})],
-        "stages.workflow_matrix": [get(f"/settings/stages/types/{w.workflow_type}/workflow", STAGE_EDITORS)],
         "stages.save_setting": [post(f"/settings/stages/{w.extra_stage}/settings/percent_likelihood", STAGE_EDITORS,
-                                     {"value": "40"})],
+                                     {"value": "40"}),
+                                post(f"/settings/stages/{w.extra_stage}/settings/open_for_time", STAGE_EDITORS,
+                                     {"value": "y", "view": "matrix"})],
+        "stages.workflow_matrix": [get(f"/settings/stages/types/{w.workflow_type}/workflow", STAGE_EDITORS)],
         # In Progress lets PMs, MPE and MAEPS users move projects out of it
         "stages.move_project": [get(f"/projects/{p}/move", {"pm", "mpe", "maeps", "super_admin"})],
         "stages.save_entry_settings": [post(f"/projects/{p}/entry-settings/open_for_time", PM_OF_P,

@@ -61,7 +61,7 @@ def test_the_project_csv_export_lists_its_transactions(client, login_as, project
     lines = response.get_data(as_text=True).strip().split("\r\n")
     assert response.mimetype == "text/csv" and "attachment" in response.headers["Content-Disposition"]
     assert len(lines) == 3
-    assert lines[1].startswith("2026-02-28,Northwind,Dana,Professional services,actual,8.0000,400.00")
+    assert lines[1].startswith("2026-02-28,Northwind,Dana,Professional services,actual,8.00,400.00")
 
 
 def test_the_actuals_page_filters_by_period_and_project_and_exports_the_same(client, login_as, session, project,
