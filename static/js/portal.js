@@ -58,3 +58,45 @@ document.addEventListener("change", function (event) {
     other.checked = box.checked;
   });
 });
+
+// My time's week grid (issue 15 item 21): ↑/↓ move between rows (Tab moves along the days), Shift+Enter opens
+// a cell's entries; Close or Escape shuts that panel and puts the focus back on its cell.
+(function () {
+  "use strict";
+
+  function closePanel(panel) {
+    var cell = document.getElementById(panel.dataset.cell || "");
+    panel.replaceChildren();
+    panel.hidden = true;
+    panel.removeAttribute("data-cell");
+    if (cell instanceof HTMLInputElement) { cell.focus(); return; }
+    var open = cell && cell.closest("td") && cell.closest("td").querySelector(".cell-open");
+    if (open) { open.focus(); }
+  }
+
+  document.addEventListener("keydown", function (event) {
+    var target = event.target;
+    if (!(target instanceof Element)) { return; }
+    var panel = target.closest("#cell-panel");
+    if (panel && event.key === "Escape") { closePanel(panel); return; }
+    if (!(target instanceof HTMLInputElement) || !target.classList.contains("cell-hours")) { return; }
+    var cell = target.closest("td");
+    if (event.key === "Enter" && event.shiftKey) {
+      var open = cell.querySelector(".cell-open");
+      if (open) { event.preventDefault(); open.click(); }
+      return;
+    }
+    if (event.key !== "ArrowUp" && event.key !== "ArrowDown") { return; }
+    var column = Array.prototype.indexOf.call(cell.parentElement.children, cell);
+    var row = cell.parentElement;
+    while ((row = event.key === "ArrowUp" ? row.previousElementSibling : row.nextElementSibling)) {
+      var next = row.children[column] && row.children[column].querySelector("input.cell-hours");
+      if (next) { event.preventDefault(); next.focus(); next.select(); return; }
+    }
+  });
+
+  document.addEventListener("click", function (event) {
+    var button = event.target instanceof Element && event.target.closest("[data-close-panel]");
+    if (button) { closePanel(button.closest("#cell-panel")); }
+  });
+})();
