@@ -332,6 +332,19 @@ def approvals_page():
     return _queue("approval_rows" if after else "approval_queue", after=after)
 
 
+@bp.route("/approvals/<int:timesheet_id>/week")
+def sheet_week(timesheet_id: int):
+    """A timesheet's days × projects inline in the queue, so an approver decides without opening each one
+    (loaded when its row is expanded: the queue stays O(its page))."""
+    sheet = db.get_or_404(Timesheet, timesheet_id)
+    policy.require(policy.can_view_timesheet(current_user, sheet, workflow.projects_of(db.session, sheet.id)),
+                   "You cannot see this timesheet.")
+    table = grids.timesheet_grid(db.session, sheet)
+    described = [e for row in table.rows for cell in row.cells.values() for e in cell.entries if e.description]
+    return htmx.render("timesheets/sheet_week.html", block="sheet_week", sheet=sheet, grid=table,
+                       described=sorted(described, key=lambda e: (e.work_date, e.id)))
+
+
 @bp.route("/approvals/decide", methods=["POST"])
 def decide_many():
     form = BulkDecisionForm()

@@ -100,3 +100,15 @@ document.addEventListener("change", function (event) {
     if (button) { closePanel(button.closest("#cell-panel")); }
   });
 })();
+
+// A button with data-toggle-row shows or hides the table row its aria-controls names (the approvals queue's
+// days × projects of one timesheet, issue 15 item 20); htmx loads that row's content when it first shows.
+document.addEventListener("click", function (event) {
+  var button = event.target instanceof Element && event.target.closest("[data-toggle-row]");
+  if (!button) { return; }
+  var row = document.getElementById(button.getAttribute("aria-controls"));
+  if (!row) { return; }
+  var open = button.getAttribute("aria-expanded") !== "true";
+  row.hidden = !open;
+  button.setAttribute("aria-expanded", open ? "true" : "false");
+});

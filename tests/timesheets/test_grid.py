@@ -273,3 +273,23 @@ def test_a_timesheet_page_shows_tasks_and_synced_time_in_its_grid(client, sessio
     session.flush()
     body = client.get(f"/timesheets/{sheet.id}").get_data(as_text=True)
     assert "Northwind · Build · Design" in body and 'title="Synced from Toggl"' in body
+
+
+def test_the_approvals_queue_opens_one_weeks_grid_for_those_who_may_see_it(client, session, login_as):
+    owner, stranger, approver = UserFactory(role="staff"), UserFactory(role="staff"), UserFactory(role="approver")
+    offering = OfferingFactory(project__name="Northwind", name="Build")
+    sheet = TimesheetFactory(resource=ResourceFactory(user=owner, name="Dana"), period_start=MONDAY,
+                             status="submitted")
+    TimeEntryFactory(resource=sheet.resource, offering=offering, work_date=TUESDAY, timesheet=sheet,
+                     hours=Decimal("6"), description="Schema")
+    session.flush()
+    client.login(stranger)
+    assert client.get(f"/approvals/{sheet.id}/week", htmx=True).status_code == 403
+    client.login(approver)
+    queue = client.get("/approvals").get_data(as_text=True)
+    assert f'hx-get="/approvals/{sheet.id}/week"' in queue and f'id="sheet-grid-{sheet.id}"' not in queue
+    response = client.get(f"/approvals/{sheet.id}/week", htmx=True)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<html" not in body
+    assert f'id="sheet-grid-{sheet.id}"' in body and "Northwind · Build" in body and "Schema" in body
+    assert client.get(f"/approvals/{sheet.id}/week").get_data(as_text=True).startswith("<!doctype html>")
