@@ -77,13 +77,15 @@ class Plan:
     note: str
 
 
-def _split_note(sheet: Timesheet, segments: list[Segment], index: int) -> str:
-    if len(segments) < 2:
+def _split_note(sheet: Timesheet, segments: list[Segment], parts: list[int], index: int) -> str:
+    """Why a transaction is one part of several: the project's time in the week falls into more than one
+    fiscal period (`parts`: the segments holding some of it). Time all in one period is not split."""
+    if len(parts) < 2:
         return ""
     segment = segments[index]
-    names = ", ".join(s.period_name for s in segments)
-    return (f"Split transaction, part {index + 1} of {len(segments)}: the timesheet for "
-            f"{sheet.period_start:%d %b} – {sheet.period_end:%d %b %Y} crosses fiscal periods ({names}). "
+    names = ", ".join(segments[i].period_name for i in parts)
+    return (f"Split transaction, part {parts.index(index) + 1} of {len(parts)}: the time of the week "
+            f"{sheet.period_start:%d %b} – {sheet.period_end:%d %b %Y} falls into fiscal periods ({names}). "
             f"This part covers {segment.start:%d %b} – {segment.end:%d %b %Y} ({segment.period_name}).")
 
 
@@ -120,12 +122,17 @@ def plan_actuals(sheet: Timesheet, entries: list[Row], rates: RateBook, settings
 
     postings: list[Posting] = []
     unposted: list[Unposted] = []
+    portions = {}
     for (project_id, index), by_offering in sorted(sums.items()):
-        segment = segments[index]
         lines = {offering: (hours, to_cents(amount)) for offering, (hours, amount) in by_offering.items()}
+        if sum(a for _, a in lines.values()) != ZERO:  # seed 003: a period that computes to 0 creates nothing
+            portions[(project_id, index)] = lines
+    parts: dict[int, list[int]] = defaultdict(list)
+    for project_id, index in portions:
+        parts[project_id].append(index)
+    for (project_id, index), lines in portions.items():
+        segment = segments[index]
         hours, amount = sum(h for h, _ in lines.values()), sum(a for _, a in lines.values())
-        if amount == ZERO:
-            continue  # seed 003: a period that computes to 0 creates no transaction
         key = f"actual:{sheet.id}:{project_id}:{segment.start:%Y%m%d}"
         category = cost_category_for(project_categories[project_id], resource, settings)
         if category is None:
@@ -137,7 +144,7 @@ def plan_actuals(sheet: Timesheet, entries: list[Row], rates: RateBook, settings
             key=key, kind=TransactionKind.ACTUAL, project_id=project_id, resource_id=resource.id,
             resource_name=resource.name, cost_category_id=category, date=segment.end,
             fiscal_period_id=segment.period.id if segment.period else None, lines=lines,
-            split_note=_split_note(sheet, segments, index), timesheet_id=sheet.id,
+            split_note=_split_note(sheet, segments, parts[project_id], index), timesheet_id=sheet.id,
         ))
     note = ""
     if skipped:
