@@ -25,7 +25,7 @@ from decimal import Decimal
 from sqlalchemy import Row, delete, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from portal import audit
+from portal import audit, formatting
 from portal.columns import utcnow
 from portal.errors import NotFound
 from portal.finance.ledger import (
@@ -144,6 +144,7 @@ def plan_actuals(sheet: Timesheet, entries: list[Row], rates: RateBook, settings
             key=key, kind=TransactionKind.ACTUAL, project_id=project_id, resource_id=resource.id,
             resource_name=resource.name, cost_category_id=category, date=segment.end,
             fiscal_period_id=segment.period.id if segment.period else None, lines=lines,
+            rate_type=settings.finance_rate_type,
             split_note=_split_note(sheet, segments, parts[project_id], index), timesheet_id=sheet.id,
         ))
     note = ""
@@ -153,6 +154,10 @@ def plan_actuals(sheet: Timesheet, entries: list[Row], rates: RateBook, settings
         note = (f"{hours} h not posted: {resource.name} has no {settings.finance_rate_type} rate effective on "
                 f"{days}. Add the rate and post again.")
     return Plan(postings, unposted, note)
+
+
+def _held(value: Posting | FinancialTransaction) -> str:
+    return f"{formatting.hours(value.hours)} h / {formatting.money(value.amount)} at {value.rate_type} rates"
 
 
 def _locked_portion(blocked: Blocked, segments: list[Segment]) -> Unposted:
@@ -165,12 +170,12 @@ def _locked_portion(blocked: Blocked, segments: list[Segment]) -> Unposted:
         detail = f"{period} is locked; this portion was not posted."
         hours, amount = posting.hours, posting.amount
     elif posting is None:
-        detail = (f"{period} is locked: the timesheet is no longer approved, but its {locked.hours} h / "
-                  f"{locked.amount} stay in the ledger there.")
+        detail = (f"{period} is locked: the timesheet is no longer approved, but its {_held(locked)} stay in "
+                  "the ledger there.")
         hours, amount = -locked.hours, -locked.amount
     else:
-        detail = (f"{period} is locked and holds {locked.hours} h / {locked.amount} for this portion; the "
-                  f"timesheet now says {posting.hours} h / {posting.amount}.")
+        detail = (f"{period} is locked and holds {_held(locked)} for this portion; the timesheet now says "
+                  f"{_held(posting)}.")
         hours, amount = posting.hours - locked.hours, posting.amount - locked.amount
     project_id = posting.project_id if posting else locked.item.project_id
     category = posting.cost_category_id if posting else locked.item.cost_category_id

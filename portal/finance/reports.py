@@ -67,6 +67,8 @@ class ProjectFinance:
     pending: int
     held: int
     scale: Decimal = field(default=ZERO)  # the chart's 100 %
+    # Posted actuals by the rate type they were posted at: two keys after the organization's rate type changed.
+    actual_by_rate_type: dict[str, Decimal] = field(default_factory=dict)
 
     @property
     def actual(self) -> Decimal:
@@ -126,8 +128,64 @@ def project_finance(session: Session, project: Project) -> ProjectFinance:
     result = ProjectFinance(items, offerings, unposted,
                             pending=session.scalar(_timesheets_on(project.id, PostingStatus.PENDING)),
                             held=session.scalar(_timesheets_on(project.id, PostingStatus.HELD)))
+    result.actual_by_rate_type = {rate_type: Decimal(amount) for rate_type, amount in session.execute(
+        select(FinancialTransaction.rate_type, func.sum(FinancialTransaction.amount)).join(FinancialItem)
+        .where(FinancialItem.project_id == project.id, FinancialTransaction.kind == TransactionKind.ACTUAL)
+        .group_by(FinancialTransaction.rate_type).order_by(FinancialTransaction.rate_type))}
     result.scale = max([ZERO, *(v for r in offerings for v in (r.budget or ZERO, r.actual, r.forecast))])
     return result
+
+
+# Rate types (issue 15 items 11 and 16) -----------------------------------------------------------------
+@dataclass
+class Holding:
+    """Transactions at a rate type other than the organization's now: in open periods (re-postable), or in
+    one locked period (kept as they are: the period says what it holds)."""
+
+    rate_type: str
+    kind: str
+    period: FiscalPeriod | None  # the locked period; None for the open periods together
+    count: int
+    hours: Decimal
+    amount: Decimal
+
+
+@dataclass
+class RateTypes:
+    current: str
+    holdings: list[Holding]
+
+    @property
+    def open(self) -> list[Holding]:
+        return [h for h in self.holdings if h.period is None]
+
+    @property
+    def locked(self) -> list[Holding]:
+        return [h for h in self.holdings if h.period is not None]
+
+
+def rate_types(session: Session, current: str, project_id: int | None = None) -> RateTypes:
+    """What the ledger (or a project's part of it) holds at a rate type other than `current`."""
+    query = (select(FinancialTransaction.rate_type, FinancialTransaction.kind, FinancialTransaction.fiscal_period_id,
+                    func.count(), func.sum(FinancialTransaction.hours), func.sum(FinancialTransaction.amount))
+             .join(FinancialItem).where(FinancialTransaction.rate_type != current)
+             .group_by(FinancialTransaction.rate_type, FinancialTransaction.kind,
+                       FinancialTransaction.fiscal_period_id))
+    if project_id:
+        query = query.where(FinancialItem.project_id == project_id)
+    rows = session.execute(query).all()
+    periods = {p.id: p for p in session.scalars(select(FiscalPeriod).where(
+        FiscalPeriod.id.in_({r[2] for r in rows if r[2]}), FiscalPeriod.locked.is_(True)))} if rows else {}
+    merged: dict[tuple, Holding] = {}
+    for rate_type, kind, period_id, count, hours, amount in rows:
+        period = periods.get(period_id)
+        key = (rate_type, kind, period.id if period else None)
+        holding = merged.setdefault(key, Holding(rate_type, kind, period, 0, ZERO, ZERO))
+        holding.count += count
+        holding.hours += Decimal(hours)
+        holding.amount += Decimal(amount)
+    return RateTypes(current, sorted(merged.values(), key=lambda h: (
+        h.period is not None, h.period.start_date if h.period else None, h.kind, h.rate_type)))
 
 
 # The ledger's transactions ------------------------------------------------------------------------------
@@ -201,8 +259,9 @@ def unposted_portions(session: Session, project_id: int | None = None, period_id
     return list(session.scalars(query.order_by(UnpostedPortion.start_date, UnpostedPortion.id)))
 
 
+# rate_type last: spreadsheets built on the earlier columns keep working.
 CSV_HEADER = ["date", "project", "item", "cost_category", "kind", "hours", "amount", "fiscal_period",
-              "timesheet_week", "posting_key", "split_note"]
+              "timesheet_week", "posting_key", "split_note", "rate_type"]
 
 
 def _cell(value: str) -> str:
@@ -218,7 +277,7 @@ def transactions_csv(session: Session, filters: LedgerFilters) -> Iterator[str]:
     query = (select(FinancialTransaction.date, Project.name, FinancialItem.name, CostCategory.name,
                     FinancialTransaction.kind, FinancialTransaction.hours, FinancialTransaction.amount,
                     FiscalPeriod.name, Timesheet.period_start, FinancialTransaction.posting_key,
-                    FinancialTransaction.split_note)
+                    FinancialTransaction.split_note, FinancialTransaction.rate_type)
              .join(FinancialItem, FinancialTransaction.item_id == FinancialItem.id)
              .join(Project, FinancialItem.project_id == Project.id)
              .join(CostCategory, FinancialItem.cost_category_id == CostCategory.id)
@@ -227,10 +286,11 @@ def transactions_csv(session: Session, filters: LedgerFilters) -> Iterator[str]:
              .where(*_ledger_conditions(filters))
              .order_by(FinancialTransaction.date, FinancialTransaction.id)
              .execution_options(yield_per=500))
-    for index, (day, project, item, category, kind, hours, amount, period, week, key, note) in enumerate(
+    for index, (day, project, item, category, kind, hours, amount, period, week, key, note, rate_type) in enumerate(
             session.execute(query)):
         writer.writerow([day.isoformat(), _cell(project), _cell(item), _cell(category), kind, f"{hours:f}",
-                         f"{amount:.2f}", _cell(period or ""), week.isoformat() if week else "", key, _cell(note)])
+                         f"{amount:.2f}", _cell(period or ""), week.isoformat() if week else "", key, _cell(note),
+                         rate_type])
         if index % 500 == 499:
             yield buffer.getvalue()
             buffer.seek(0)

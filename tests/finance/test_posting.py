@@ -150,7 +150,8 @@ def test_a_week_crossing_two_fiscal_periods_is_split_and_dated_at_the_period_end
     february, march = actuals(session)
     assert (february.date, february.hours, february.fiscal_period.name) == (date(2026, 2, 28), 12, "2026-02")
     assert (march.date, march.hours, march.fiscal_period.name) == (date(2026, 3, 1), 2, "2026-03")
-    assert "part 1 of 2" in february.split_note and "falls into fiscal periods (2026-02, 2026-03)" in february.split_note
+    assert "part 1 of 2" in february.split_note
+    assert "falls into fiscal periods (2026-02, 2026-03)" in february.split_note
     assert "part 2 of 2" in march.split_note and "01 Mar – 01 Mar 2026" in march.split_note
     (item,) = items(session)  # both parts on one item
 
