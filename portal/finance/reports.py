@@ -18,7 +18,6 @@ from portal.finance.models import (
     CostCategory,
     FinancialItem,
     FinancialTransaction,
-    FinancialTransactionLine,
     FiscalPeriod,
     TransactionKind,
     UnpostedPortion,
@@ -43,30 +42,13 @@ class ItemRow:
 
 
 @dataclass
-class OfferingRow:
-    name: str
-    budget: Decimal | None
-    actual: Decimal
-    forecast: Decimal
-    actual_hours: Decimal
-
-    @property
-    def over_budget(self) -> bool:
-        return self.budget is not None and self.actual > self.budget
-
-    @property
-    def used_percent(self) -> int | None:
-        return int(self.actual * 100 / self.budget) if self.budget else None
-
-
-@dataclass
 class ProjectFinance:
+    """The project's part of the ledger: its items, what could not be posted, postings under way."""
+
     items: list[ItemRow]
-    offerings: list[OfferingRow]
     unposted: list[UnpostedPortion]
     pending: int
     held: int
-    scale: Decimal = field(default=ZERO)  # the chart's 100 %
     # Posted actuals by the rate type they were posted at: two keys after the organization's rate type changed.
     actual_by_rate_type: dict[str, Decimal] = field(default_factory=dict)
 
@@ -77,14 +59,6 @@ class ProjectFinance:
     @property
     def forecast(self) -> Decimal:
         return sum((r.forecast for r in self.items), ZERO)
-
-    @property
-    def budget(self) -> Decimal:
-        return sum((r.budget or ZERO for r in self.offerings), ZERO)
-
-    def width(self, value: Decimal | None) -> float:
-        """A bar's length in percent of the chart."""
-        return 0.0 if not value or not self.scale else round(float(value * 100 / self.scale), 2)
 
 
 def _timesheets_on(project_id: int, posting_status: str):
@@ -104,35 +78,18 @@ def project_finance(session: Session, project: Project) -> ProjectFinance:
                  .options(joinedload(FinancialItem.cost_category), joinedload(FinancialItem.resource))
                  .group_by(FinancialItem.id).order_by(FinancialItem.name, FinancialItem.id)
              ).unique()]
-    sums: dict[int | None, dict[str, Decimal]] = {}
-    for offering_id, kind, hours, amount in session.execute(
-        select(FinancialTransactionLine.offering_id, FinancialTransaction.kind,
-               func.sum(FinancialTransactionLine.hours), func.sum(FinancialTransactionLine.amount))
-        .join(FinancialTransaction).join(FinancialItem)
-        .where(FinancialItem.project_id == project.id)
-        .group_by(FinancialTransactionLine.offering_id, FinancialTransaction.kind)
-    ):
-        row = sums.setdefault(offering_id, {})
-        row[kind], row[f"{kind}_hours"] = Decimal(amount), Decimal(hours)
-    offerings = [OfferingRow(o.name, o.budget_amount, sums.get(o.id, {}).get("actual", ZERO),
-                             sums.get(o.id, {}).get("forecast", ZERO), sums.get(o.id, {}).get("actual_hours", ZERO))
-                 for o in project.offerings if not o.archived or o.id in sums]
-    if None in sums:  # time whose offering was deleted since
-        offerings.append(OfferingRow("No offering", None, sums[None].get("actual", ZERO),
-                                     sums[None].get("forecast", ZERO), sums[None].get("actual_hours", ZERO)))
     unposted = list(session.scalars(
         select(UnpostedPortion).where(UnpostedPortion.project_id == project.id)
         .options(selectinload(UnpostedPortion.resource), selectinload(UnpostedPortion.fiscal_period))
         .order_by(UnpostedPortion.start_date, UnpostedPortion.id)
     ))
-    result = ProjectFinance(items, offerings, unposted,
+    result = ProjectFinance(items, unposted,
                             pending=session.scalar(_timesheets_on(project.id, PostingStatus.PENDING)),
                             held=session.scalar(_timesheets_on(project.id, PostingStatus.HELD)))
     result.actual_by_rate_type = {rate_type: Decimal(amount) for rate_type, amount in session.execute(
         select(FinancialTransaction.rate_type, func.sum(FinancialTransaction.amount)).join(FinancialItem)
         .where(FinancialItem.project_id == project.id, FinancialTransaction.kind == TransactionKind.ACTUAL)
         .group_by(FinancialTransaction.rate_type).order_by(FinancialTransaction.rate_type))}
-    result.scale = max([ZERO, *(v for r in offerings for v in (r.budget or ZERO, r.actual, r.forecast))])
     return result
 
 

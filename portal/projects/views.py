@@ -17,6 +17,7 @@ from portal.auth import policy
 from portal.auth.models import Role
 from portal.columns import today
 from portal.extensions import db
+from portal.finance import burnup
 from portal.finance import reports as finance_reports
 from portal.finance.services import list_cost_categories
 from portal.forms import submit
@@ -312,7 +313,8 @@ def integrations_tab(project_id: int):
 
 @bp.route("/projects/<int:project_id>/finance")
 def finance_tab(project_id: int):
-    """Items with forecast and actual, budget vs actual per offering, transactions, unposted portions."""
+    """Hours, cost and revenue per offering against budget with a burn-up of each; the posted actuals:
+    items with forecast and actual, transactions, unposted portions."""
     project = _project(project_id)
     money = policy.can_view_project_finance(current_user, project)
     after = request.args.get("after")
@@ -320,7 +322,10 @@ def finance_tab(project_id: int):
     if money:
         transactions, next_cursor = finance_reports.transactions(
             db.session, finance_reports.LedgerFilters(project_id=project.id), after=after)
+        settings = get_settings(db.session)
         context = dict(summary=finance_reports.project_finance(db.session, project), transactions=transactions,
-                       next_cursor=next_cursor, sync_enabled=get_settings(db.session).finance_sync_enabled)
+                       next_cursor=next_cursor, sync_enabled=settings.finance_sync_enabled,
+                       figures=burnup.burn_ups(db.session, project, today()) if not after else [],
+                       hours_source=settings.timesheet_hours_source)
     return render_tab("projects/finance.html", project, "finance", block="ledger_rows" if after else "tab_content",
                 money=money, **context)
