@@ -25,7 +25,7 @@ from decimal import Decimal
 from sqlalchemy import Row, delete, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from portal import audit, formatting
+from portal import audit
 from portal.columns import utcnow
 from portal.errors import NotFound
 from portal.finance.ledger import (
@@ -45,6 +45,7 @@ from portal.finance.models import (
     UnpostedPortion,
     UnpostedReason,
 )
+from portal.formatting import hours_text, money, plural
 from portal.org.models import OrgSettings
 from portal.org.services import get_settings
 from portal.projects.models import Project, Resource
@@ -123,10 +124,13 @@ def plan_actuals(sheet: Timesheet, entries: list[Row], rates: RateBook, settings
     postings: list[Posting] = []
     unposted: list[Unposted] = []
     portions = {}
+    worth_nothing = ZERO
     for (project_id, index), by_offering in sorted(sums.items()):
         lines = {offering: (hours, to_cents(amount)) for offering, (hours, amount) in by_offering.items()}
-        if sum(a for _, a in lines.values()) != ZERO:  # seed 003: a period that computes to 0 creates nothing
-            portions[(project_id, index)] = lines
+        if sum(a for _, a in lines.values()) == ZERO:
+            worth_nothing += sum(h for h, _ in lines.values())
+            continue  # seed 003: a period that computes to 0 creates no transaction (the note says so)
+        portions[(project_id, index)] = lines
     parts: dict[int, list[int]] = defaultdict(list)
     for project_id, index in portions:
         parts[project_id].append(index)
@@ -147,17 +151,19 @@ def plan_actuals(sheet: Timesheet, entries: list[Row], rates: RateBook, settings
             rate_type=settings.finance_rate_type,
             split_note=_split_note(sheet, segments, parts[project_id], index), timesheet_id=sheet.id,
         ))
-    note = ""
+    notes = []
     if skipped:
-        hours = sum(e.hours for e in skipped)
-        days = ", ".join(sorted({f"{e.work_date:%d %b}" for e in skipped}))
-        note = (f"{hours} h not posted: {resource.name} has no {settings.finance_rate_type} rate effective on "
-                f"{days}. Add the rate and post again.")
-    return Plan(postings, unposted, note)
+        days = ", ".join(f"{d:%d %b}" for d in sorted({e.work_date for e in skipped}))
+        notes.append(f"{hours_text(sum(e.hours for e in skipped))} not posted: {resource.name} has no "
+                     f"{settings.finance_rate_type} rate effective on {days}. Add the rate and post again.")
+    if worth_nothing:
+        notes.append(f"{hours_text(worth_nothing)} not posted: at {resource.name}'s {settings.finance_rate_type} "
+                     "rate of 0 they come to nothing.")
+    return Plan(postings, unposted, " ".join(notes))
 
 
 def _held(value: Posting | FinancialTransaction) -> str:
-    return f"{formatting.hours(value.hours)} h / {formatting.money(value.amount)} at {value.rate_type} rates"
+    return f"{hours_text(value.hours)} / {money(value.amount)} at {value.rate_type} rates"
 
 
 def _locked_portion(blocked: Blocked, segments: list[Segment]) -> Unposted:
@@ -242,8 +248,8 @@ def post_timesheet(session: Session, timesheet_id: int, actor: str = ACTOR) -> O
         sheet.posted_at = utcnow() if approved else None
     sheet.posting_status, sheet.posting_note = status, plan.note
     if outcome.changed or unposted_changed:
-        summary = (f"Posted {outcome.created} and removed {outcome.deleted} actual transactions"
-                   f"{f'; {len(unposted)} portions not posted' if unposted else ''}")
+        summary = (f"Actual transactions: {outcome.created} posted, {outcome.deleted} removed"
+                   + (f"; {plural(len(unposted), 'portion')} not posted" if unposted else ""))
         audit.record(session, actor, "timesheet.actuals_posted" if approved else "timesheet.actuals_removed", sheet,
                      after={**outcome.as_dict(), "unposted": len(unposted)}, summary=summary)
     session.flush()

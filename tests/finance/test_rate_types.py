@@ -58,8 +58,8 @@ def test_re_posting_moves_open_periods_to_the_new_rate_type_and_locked_ones_say_
 
     post_timesheet(session, february.id)  # anything that posts the locked week again records what it holds
     (held,) = unposted(session)
-    assert held.detail == ("2026-02 is locked and holds 8.00 h / 400.00 at cost rates for this portion; the "
-                           "timesheet now says 8.00 h / 960.00 at sell rates.")
+    assert held.detail == ("2026-02 is locked and holds 8 h / 400.00 at cost rates for this portion; the "
+                           "timesheet now says 8 h / 960.00 at sell rates.")
 
 
 def test_re_posting_needs_the_sync_on_and_finance_rights(session, mixed):

@@ -160,7 +160,7 @@ def test_the_cell_panel_edits_descriptions_and_billable_and_adds_entries(client,
     added = client.post(f"/time/grid/panel?row={row}&day={WEEK}", htmx=True,
                         data={"hours": "2", "description": "Schema", "billable": "yes"})
     body = added.get_data(as_text=True)
-    assert added.status_code == 200 and "Added 2.00 h." in body and f'id="cell-{row}-{MONDAY:%Y%m%d}"' in body
+    assert added.status_code == 200 and "Added 2 h." in body and f'id="cell-{row}-{MONDAY:%Y%m%d}"' in body
     entry = session.scalar(select(TimeEntry))
     saved = client.post(f"/time/grid/entries/{entry.id}", htmx=True,
                         data={"hours": "2:30", "description": "Schema and seeds", "billable": "no"})

@@ -1,7 +1,7 @@
 """financial transactions record the rate type (cost or sell) they were posted at
 
-Revision ID: 0008_transaction_rate_type
-Revises: 0007_password_links
+Revision ID: 0009_transaction_rate_type
+Revises: 0008_session_epoch
 Create Date: 2026-12-04 19:00:00
 
 Existing transactions were posted at the organization's rate type of the time; the one in force now is the
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0008_transaction_rate_type'
-down_revision = '0007_password_links'
+revision = '0009_transaction_rate_type'
+down_revision = '0008_session_epoch'
 branch_labels = None
 depends_on = None
 

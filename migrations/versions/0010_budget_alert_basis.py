@@ -1,7 +1,7 @@
 """budget alerts record the basis their figure was measured on (revenue, cost or hours)
 
-Revision ID: 0009_budget_alert_basis
-Revises: 0008_transaction_rate_type
+Revision ID: 0010_budget_alert_basis
+Revises: 0009_transaction_rate_type
 Create Date: 2026-12-04 19:10:00
 
 Alerts sent so far measured money budgets: revenue for billable offerings, cost for the others. A budget in
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0009_budget_alert_basis'
-down_revision = '0008_transaction_rate_type'
+revision = '0010_budget_alert_basis'
+down_revision = '0009_transaction_rate_type'
 branch_labels = None
 depends_on = None
 
