@@ -143,6 +143,15 @@ document.addEventListener("change", function (event) {
   });
 })();
 
+// A select whose options an htmx request replaced (My time's offering search) chose another option without a
+// "change" event: announce it, so the task list that follows the chosen project is asked for again.
+document.addEventListener("htmx:afterSwap", function (event) {
+  var target = event.detail.target;
+  if (target instanceof HTMLSelectElement && target.hasAttribute("hx-get")) {
+    target.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+});
+
 // A button with data-toggle-row shows or hides the table row its aria-controls names (the approvals queue's
 // days × projects of one timesheet, issue 15 item 20); htmx loads that row's content when it first shows.
 document.addEventListener("click", function (event) {
