@@ -29,7 +29,6 @@ from portal.projects import home as home_page
 from portal.projects.forms import AssignmentForm, BookingForm, OfferingForm, PmTeamForm, ProjectForm
 from portal.projects.models import Assignment, Booking, Offering, Project, Resource
 from portal.projects.tabs import overview_context, render_tab
-from portal.stages.models import Stage
 from portal.timesheets.actuals import FEE_MODELS, effective_fee_rate
 from portal.workspaces import services as workspaces
 
