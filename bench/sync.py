@@ -40,9 +40,10 @@ from portal import create_app  # noqa: E402
 from portal.columns import today, utcnow  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.integrations import sync, time_runs  # noqa: E402
-from portal.integrations.models import Connection, ConnectionStatus, ProjectLink, SyncRun  # noqa: E402
+from portal.integrations.models import Connection, ConnectionStatus, ProjectLink
 from portal.org.services import ensure_defaults  # noqa: E402
 from portal.projects.models import Assignment, Client, Offering, Project, Resource  # noqa: E402
+from portal.runs.models import SyncRun  # noqa: E402
 from portal.stages.models import Stage  # noqa: E402
 from portal.timesheets.models import TimeEntry  # noqa: E402
 from tests.databases import fresh_database  # noqa: E402  (throwaway databases, as the tests make them)

@@ -69,6 +69,7 @@ def _models() -> None:
     import portal.procore.models  # noqa: F401
     import portal.projects.items  # noqa: F401  (Procore, issue 7)
     import portal.projects.models  # noqa: F401
+    import portal.runs.models  # noqa: F401
     import portal.stages.models  # noqa: F401
     import portal.timesheets.models  # noqa: F401
 
@@ -115,8 +116,9 @@ def _register_blueprints(app: Flask) -> None:
     from portal.org.views import bp as org_bp
     from portal.projects.crm_views import bp as crm_bp
     from portal.projects.views import bp as projects_bp
+    from portal.runs.views import bp as runs_bp
 
-    for bp in (auth_bp, projects_bp, crm_bp, org_bp, integrations_bp):
+    for bp in (auth_bp, projects_bp, crm_bp, org_bp, runs_bp, integrations_bp):
         app.register_blueprint(bp)
     # Timesheet tools: Admin → Integrations (connections, client mapping, re-push).
     app.register_blueprint(integration_settings_bp)

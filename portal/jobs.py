@@ -84,7 +84,7 @@ def send_email(email_id: int) -> bool:
 def sweep() -> dict[str, list[int]]:
     """Re-enqueue what a crash or a Redis outage left behind: stale sync runs and unsent email."""
     from portal import mail
-    from portal.integrations import runs
+    from portal.runs import services as runs
 
     result = {"runs": runs.requeue_stale(db.session), "emails": mail.requeue_waiting(db.session)}
     db.session.commit()

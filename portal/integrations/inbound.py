@@ -34,19 +34,12 @@ from portal.columns import utcnow
 from portal.errors import InvalidInput
 from portal.integrations import time_runs
 from portal.integrations.connectors import ExternalTimeEntry, TimesheetConnector, connector_class
-from portal.integrations.models import (
-    Connection,
-    MessageStatus,
-    PersonLink,
-    ProjectLink,
-    SyncMessage,
-    SyncRun,
-    WaitingTimeEntry,
-)
+from portal.integrations.models import Connection, PersonLink, ProjectLink, WaitingTimeEntry
 from portal.integrations.people import People
 from portal.org.services import get_settings
 from portal.projects.models import Assignment, Offering, Project, Resource
 from portal.projects.services import ensure_passive_assignment
+from portal.runs.models import MessageStatus, SyncMessage, SyncRun
 from portal.timesheets import conflicts, synced
 from portal.timesheets.entries import timesheet_for, week_of
 from portal.timesheets.models import ConflictStatus, TimeEntry, Timesheet, TimesheetConflict

@@ -24,8 +24,9 @@ from portal.auth.services import normalize_email
 from portal.errors import Conflict, InvalidInput, NotFound
 from portal.integrations import time_runs
 from portal.integrations.connectors import ExternalMember, ExternalTimeEntry, TimesheetConnector, connector_class
-from portal.integrations.models import Connection, LinkMethod, PersonLink, ProjectLink, SyncRun, WaitingTimeEntry
+from portal.integrations.models import Connection, LinkMethod, PersonLink, ProjectLink, WaitingTimeEntry
 from portal.projects.models import Offering, Resource
+from portal.runs.models import SyncRun
 from portal.timesheets import synced
 from portal.timesheets.models import TimeEntry, Timesheet
 

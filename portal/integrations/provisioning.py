@@ -22,7 +22,7 @@ from portal import audit
 from portal.auth import policy
 from portal.auth.models import User
 from portal.errors import Conflict, ExternalServiceError, InvalidInput, NotFound, PortalError
-from portal.integrations import connectors, rules, runs
+from portal.integrations import connectors, rules
 from portal.integrations.connectors import (
     ExternalMember,
     ExternalProject,
@@ -32,15 +32,7 @@ from portal.integrations.connectors import (
     connector_for,
 )
 from portal.integrations.http import ExternalNotFound, RateLimited
-from portal.integrations.models import (
-    Connection,
-    LinkMethod,
-    PersonLink,
-    ProjectLink,
-    ProjectUserLink,
-    RunStatus,
-    SyncRun,
-)
+from portal.integrations.models import Connection, LinkMethod, PersonLink, ProjectLink, ProjectUserLink
 from portal.integrations.services import (
     client_link,
     connected,
@@ -50,6 +42,8 @@ from portal.integrations.services import (
 )
 from portal.org.services import get_settings
 from portal.projects.models import Offering, Project, Resource
+from portal.runs import services as runs
+from portal.runs.models import RunStatus, SyncRun
 
 JOBS = {
     "provision": "portal.jobs.provision_offering",

@@ -19,18 +19,13 @@ from portal.auth import policy
 from portal.auth.models import User
 from portal.columns import mask_secret, utcnow
 from portal.errors import Conflict, InvalidInput, NotFound, PortalError
-from portal.integrations import connectors, runs
+from portal.integrations import connectors
 from portal.integrations.connectors import ExternalClient, connector_class, connector_for
-from portal.integrations.models import (
-    ClientLink,
-    Connection,
-    ConnectionStatus,
-    LinkMethod,
-    ProjectLink,
-    SyncRun,
-)
+from portal.integrations.models import ClientLink, Connection, ConnectionStatus, LinkMethod, ProjectLink
 from portal.projects import crm
 from portal.projects.models import Client
+from portal.runs import services as runs
+from portal.runs.models import SyncRun
 
 SYSTEM_ACTOR = "timesheet sync"
 CONNECTION_FIELDS = ["kind", "status", "account_id", "account_name", "external_user_id", "validated_at"]
@@ -43,6 +38,11 @@ def get_connection(session: Session, kind: str) -> Connection | None:
 def connected(session: Session) -> list[Connection]:
     return list(session.scalars(select(Connection).where(Connection.status == ConnectionStatus.CONNECTED)
                                 .order_by(Connection.kind)))
+
+
+def resync_offers(session: Session) -> list[Connection]:
+    """Connections whose linked projects keep values of settings changed since (seed 002 section 7)."""
+    return [c for c in connected(session) if (c.settings or {}).get("resync_needed")]
 
 
 def require_connected(session: Session, connection_id: int, capability: str | None = None) -> Connection:

@@ -11,11 +11,13 @@ from portal import htmx
 from portal.auth import policy
 from portal.extensions import db
 from portal.forms import submit
-from portal.integrations import connectors, panel, provisioning, runs, services
+from portal.integrations import connectors, panel, provisioning, services
 from portal.integrations.connectors import available_kinds, connector_class
 from portal.integrations.forms import ConnectClientForm, TogglConnectionForm
-from portal.integrations.models import Connection, SyncRun
+from portal.integrations.models import Connection
 from portal.projects.models import Client
+from portal.runs import services as runs
+from portal.runs.models import SyncRun
 
 bp = Blueprint("integration_settings", __name__, url_prefix="/settings/integrations")
 TOGGL = "toggl"
@@ -43,11 +45,13 @@ def index():
 def _toggl_page(form: TogglConnectionForm | None = None, block: str = "connection", status: int = 200):
     connection = services.get_connection(db.session, TOGGL)
     form = form or TogglConnectionForm(formdata=None, workspace_id=connection.account_id if connection else "")
+    validation = runs.latest(db.session, f"{TOGGL}:connection")
+    resync_run = _latest_push_all(connection)
     return htmx.render("integrations/toggl.html", block=block, status=status, form=form, connection=connection,
-                       validation=runs.latest(db.session, f"{TOGGL}:connection"),
+                       validation=validation, validation_notes=runs.notes(db.session, validation),
                        masked=services.masked_token(connection), tool=connector_class(TOGGL),
                        log=panel.sync_log(db.session, connection) if connection else [],
-                       resync_run=_latest_push_all(connection))
+                       resync_run=resync_run, resync_notes=runs.notes(db.session, resync_run))
 
 
 def _latest_push_all(connection: Connection | None) -> SyncRun | None:
@@ -93,8 +97,9 @@ def resync(connection_id: int):
         db.session.commit()
     if not htmx.is_fragment_request():
         return htmx.redirect_to(url_for(".toggl"))
-    return htmx.render("integrations/toggl.html", block="resync", connection=connection,
-                       resync_run=_latest_push_all(connection))
+    resync_run = _latest_push_all(connection)
+    return htmx.render("integrations/toggl.html", block="resync", connection=connection, resync_run=resync_run,
+                       resync_notes=runs.notes(db.session, resync_run))
 
 
 # Clients ----------------------------------------------------------------------------------------

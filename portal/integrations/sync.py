@@ -33,12 +33,14 @@ from portal.auth import policy
 from portal.auth.models import User
 from portal.columns import today, utcnow
 from portal.errors import Conflict, NotFound, PortalError
-from portal.integrations import connectors, runs, time_runs
+from portal.integrations import connectors, time_runs
 from portal.integrations.connectors import ExternalTimeEntry, TimeEntryPage, TimesheetConnector, connector_for
 from portal.integrations.http import AuthenticationFailed, RateLimited
 from portal.integrations.inbound import COUNTS, Importer, entry_from_payload
-from portal.integrations.models import Connection, ConnectionStatus, MessageStatus, SyncMessage, SyncRun
+from portal.integrations.models import Connection, ConnectionStatus
 from portal.integrations.services import require_connected
+from portal.runs import services as runs
+from portal.runs.models import MessageStatus, SyncMessage, SyncRun
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Admin → Integrations → Sync log (time sync from the tools, seed 002 sections 6 and 8): the
 organization-level Sync now, the runs with their counts, each run's messages with Retry, the Unmatched
-people queue and the people list; and the approver's decisions on time changed after approval.
+people queue and the people list.
 """
 
 from __future__ import annotations
@@ -13,21 +13,16 @@ from portal import htmx
 from portal.auth import policy
 from portal.extensions import db
 from portal.forms import submit
-from portal.integrations import people, runs, sync, time_runs
+from portal.integrations import people, sync, time_runs
 from portal.integrations.connectors import connector_class
 from portal.integrations.forms import LinkPersonForm
-from portal.integrations.models import Connection, MessageStatus, PersonLink, SyncMessage, SyncRun
+from portal.integrations.models import Connection, PersonLink
 from portal.projects.resources import list_resources
-from portal.timesheets import conflicts
-from portal.timesheets.models import TimesheetConflict
+from portal.runs import services as runs
+from portal.runs.models import MessageStatus, SyncMessage, SyncRun
 
 bp = Blueprint("time_sync", __name__)
 MESSAGES_SHOWN = 500
-
-
-@bp.app_context_processor
-def _template_helpers():
-    return {"timesheet_conflicts": lambda sheet: conflicts.for_timesheet(db.session, sheet.id)}
 
 
 def _admin_connection(connection_id: int) -> Connection:
@@ -36,17 +31,14 @@ def _admin_connection(connection_id: int) -> Connection:
 
 
 def _log_page(connection: Connection, block: str | None = None, status: int = 200, **context):
+    time_run = runs.latest(db.session, time_runs.scope(connection))
     log = list(db.session.scalars(select(SyncRun).where(SyncRun.connection_id == connection.id)
                                   .order_by(SyncRun.id.desc()).limit(50)))
     return htmx.render("integrations/sync_log.html", block=block, status=status, connection=connection, log=log,
-                       tool=connector_class(connection.kind),
-                       time_run=_latest_time_run(connection), unmatched=people.unmatched(db.session, connection),
+                       tool=connector_class(connection.kind), time_run=time_run,
+                       time_notes=runs.notes(db.session, time_run), unmatched=people.unmatched(db.session, connection),
                        matched=people.matched(db.session, connection),
                        resources=list_resources(db.session), **context)
-
-
-def _latest_time_run(connection: Connection) -> SyncRun | None:
-    return runs.latest(db.session, time_runs.scope(connection))
 
 
 @bp.route("/settings/integrations/connections/<int:connection_id>/sync-log")
@@ -77,8 +69,8 @@ def run_detail(run_id: int):
     if shown_status in set(MessageStatus):
         query = query.where(SyncMessage.status == shown_status)
     messages = list(db.session.scalars(query.order_by(SyncMessage.id).limit(MESSAGES_SHOWN)))
-    return htmx.render("integrations/sync_run_detail.html", run=run, messages=messages, shown_status=shown_status,
-                       statuses=list(MessageStatus), shown=MESSAGES_SHOWN)
+    return htmx.render("integrations/sync_run_detail.html", run=run, notes=runs.notes(db.session, run),
+                       messages=messages, shown_status=shown_status, statuses=list(MessageStatus), shown=MESSAGES_SHOWN)
 
 
 @bp.route("/settings/integrations/sync-messages/<int:message_id>/retry", methods=["POST"])
@@ -129,20 +121,3 @@ def match_again(connection_id: int):
     db.session.commit()
     flash("Matching unmatched people by email again; whoever matches now has their waiting time imported.", "success")
     return _log_page(connection, block="people")
-
-
-# Changes after approval (the timesheet's page shows them) --------------------------------------------
-
-@bp.route("/timesheets/conflicts/<int:conflict_id>/<decision>", methods=["POST"])
-@login_required
-def decide_conflict(conflict_id: int, decision: str):
-    conflict = db.get_or_404(TimesheetConflict, conflict_id)
-    sheet_id = conflict.timesheet_id
-    decide = {"accept": conflicts.accept, "reject": conflicts.reject}.get(decision)
-    if decide is None:
-        return htmx.render_error(404, "Not found", "Accept or reject the change.")
-    decide(db.session, current_user, conflict.id)
-    db.session.commit()
-    flash("Accepted: the change is applied and the timesheet is back in the approval queue." if decision == "accept"
-          else "Rejected: the approved time stays as it was.", "success")
-    return htmx.redirect_to(url_for("timesheets.detail", timesheet_id=sheet_id))

@@ -22,10 +22,12 @@ from portal import audit, queue
 from portal.auth import policy
 from portal.auth.models import User
 from portal.errors import Conflict, NotFound
-from portal.integrations import connectors, runs
+from portal.integrations import connectors
 from portal.integrations.connectors import connector_class
-from portal.integrations.models import Connection, ProjectLink, RunStatus, SyncRun
+from portal.integrations.models import Connection, ProjectLink
 from portal.projects.models import Offering, Project
+from portal.runs import services as runs
+from portal.runs.models import RunStatus, SyncRun
 
 JOB = "portal.jobs.sync_time"
 RECENT, FULL, PROJECT, DRAIN = "recent", "full", "project", "drain"

@@ -30,11 +30,13 @@ from portal import audit
 from portal.columns import utcnow
 from portal.errors import ExternalServiceError
 from portal.extensions import csrf, db
-from portal.integrations import connectors, runs, time_runs
+from portal.integrations import connectors, time_runs
 from portal.integrations.connectors import connector_class, connector_for
-from portal.integrations.models import Connection, MessageStatus, SyncMessage, SyncRun
+from portal.integrations.models import Connection
 from portal.integrations.services import require_connected, run_actor
 from portal.integrations.sync import event_key
+from portal.runs import services as runs
+from portal.runs.models import MessageStatus, SyncMessage, SyncRun
 
 MAX_BODY = 1_000_000  # bytes; Toggl's events are a few kilobytes
 REFUSALS_GROUPED = timedelta(minutes=10)  # refused deliveries counted in one message

@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 
 from portal import mail
 from portal.columns import utcnow
-from portal.integrations.models import Connection, MessageStatus, RunStatus, SyncMessage, SyncRun
+from portal.integrations.models import Connection
 from portal.mail import OutboundEmail
 from portal.procore.connection import KIND, prefs, save_state
+from portal.runs.models import MessageStatus, RunStatus, SyncMessage, SyncRun
 
 ALERT_INTERVAL = timedelta(minutes=15)
 LISTED = 50

@@ -19,13 +19,14 @@ from sqlalchemy.orm import Session
 
 from portal.columns import utcnow
 from portal.errors import ExternalServiceError
-from portal.integrations import runs
 from portal.integrations.connectors import connector_for
 from portal.integrations.http import AuthenticationFailed
-from portal.integrations.models import Connection, MessageStatus, ProjectLink, SyncMessage, SyncRun
+from portal.integrations.models import Connection, ProjectLink
 from portal.procore import messages
 from portal.procore.connection import connected, ensure_hook, prefs, refresh_lists, save_state
 from portal.procore.receiving import catch_up_card
+from portal.runs import services as runs
+from portal.runs.models import MessageStatus, SyncMessage, SyncRun
 
 SCOPE = "procore:catch-up"
 # Procore's updated_at has one-second precision and clocks differ: look back a little further each time.

@@ -28,17 +28,8 @@ from portal.auth.models import User
 from portal.auth.services import EMAIL_RE, normalize_email
 from portal.columns import utcnow
 from portal.errors import Conflict, ExternalServiceError, InvalidInput, NotFound
-from portal.integrations import runs
 from portal.integrations.connectors import connector_for
-from portal.integrations.models import (
-    Connection,
-    ConnectionStatus,
-    LinkMethod,
-    PersonLink,
-    ProjectLink,
-    SyncMessage,
-    SyncRun,
-)
+from portal.integrations.models import Connection, ConnectionStatus, LinkMethod, PersonLink, ProjectLink
 from portal.integrations.procore import (
     EVENT_TYPES,
     TIMECARD_RESOURCE,
@@ -49,6 +40,8 @@ from portal.integrations.procore import (
 )
 from portal.procore.models import SubJobProject
 from portal.projects.models import Offering
+from portal.runs import services as runs
+from portal.runs.models import SyncMessage, SyncRun
 
 KIND = "procore"
 SYNC_ACTOR = "procore sync"

@@ -22,8 +22,9 @@ from portal.auth.models import User
 from portal.columns import utcnow
 from portal.errors import Conflict, ExternalServiceError, NotFound
 from portal.integrations.http import AuthenticationFailed, RateLimited
-from portal.integrations.models import Connection, ConnectionStatus, MessageStatus, SyncMessage
+from portal.integrations.models import Connection, ConnectionStatus
 from portal.procore.connection import save_state
+from portal.runs.models import MessageStatus, SyncMessage
 
 JOBS = {"inbound": "portal.jobs.procore_receive", "outbound": "portal.jobs.procore_send"}
 CLAIM_EXPIRES = timedelta(minutes=10)

@@ -17,11 +17,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.integrations.connectors import connector_for
-from portal.integrations.models import Connection, ConnectionStatus, MessageStatus, SyncMessage, SyncRun
+from portal.integrations.models import Connection, ConnectionStatus
 from portal.integrations.procore import TIMECARD_RESOURCE, ProcoreConnector, Timecard
 from portal.integrations.webhooks import record_refusal
 from portal.procore import messages, replica
 from portal.procore.connection import credentials, get_connection, prefs
+from portal.runs.models import MessageStatus, SyncMessage, SyncRun
 
 log = logging.getLogger(__name__)
 

@@ -36,14 +36,7 @@ from portal.auth import services as auth_services
 from portal.auth.models import Role, User
 from portal.errors import Conflict, InvalidInput
 from portal.integrations.connectors import ExternalMember
-from portal.integrations.models import (
-    Connection,
-    LinkMethod,
-    MessageStatus,
-    PersonLink,
-    ProjectLink,
-    SyncMessage,
-)
+from portal.integrations.models import Connection, LinkMethod, PersonLink, ProjectLink
 from portal.integrations.procore import ProcoreConnector, Timecard, project_web_url
 from portal.planning import tasks as planning_tasks
 from portal.planning.models import ProjectTask
@@ -54,6 +47,7 @@ from portal.projects import resources
 from portal.projects import services as project_services
 from portal.projects.items import ensure_project_item
 from portal.projects.models import Offering, Project, Resource
+from portal.runs.models import MessageStatus, SyncMessage
 from portal.timesheets.entries import ENTRY_FIELDS, assignment_rate, ensure_editable, timesheet_for
 from portal.timesheets.models import EntrySource, TimeEntry
 

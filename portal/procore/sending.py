@@ -19,14 +19,7 @@ from sqlalchemy.orm import Session
 from portal import events, formatting
 from portal.integrations.connectors import connector_for
 from portal.integrations.http import ExternalNotFound
-from portal.integrations.models import (
-    Connection,
-    LinkMethod,
-    MessageStatus,
-    PersonLink,
-    ProjectLink,
-    SyncMessage,
-)
+from portal.integrations.models import Connection, LinkMethod, PersonLink, ProjectLink
 from portal.integrations.procore import ProcoreConnector, Timecard
 from portal.procore import messages
 from portal.procore.connection import SYNC_ACTOR, connected, prefs
@@ -34,6 +27,7 @@ from portal.procore.messages import Refused
 from portal.procore.models import SubJobProject
 from portal.procore.replica import origin_data
 from portal.projects.models import Resource
+from portal.runs.models import MessageStatus, SyncMessage
 from portal.timesheets.models import EntrySource, TimeEntry
 
 

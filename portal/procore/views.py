@@ -14,12 +14,13 @@ from portal.auth import policy
 from portal.errors import Conflict
 from portal.extensions import csrf, db
 from portal.forms import submit
-from portal.integrations import runs
-from portal.integrations.models import ProjectLink, SyncRun
+from portal.integrations.models import ProjectLink
 from portal.integrations.procore import GrantType
 from portal.procore import activity, catch_up, connection, messages, receiving
 from portal.procore.forms import ConnectForm, LinkForm, SettingsForm
 from portal.projects.models import Offering, Project
+from portal.runs import services as runs
+from portal.runs.models import SyncRun
 
 bp = Blueprint("procore", __name__, url_prefix="/settings/integrations/procore")
 webhooks = Blueprint("procore_webhooks", __name__)

@@ -21,8 +21,9 @@ from portal.auth.models import User
 from portal.columns import utcnow
 from portal.integrations import connectors
 from portal.integrations.connectors import connector_class
-from portal.integrations.models import Connection, MessageStatus, PersonLink, SyncMessage, WaitingTimeEntry
+from portal.integrations.models import Connection, PersonLink, WaitingTimeEntry
 from portal.projects.models import Resource
+from portal.runs.models import MessageStatus, SyncMessage
 from portal.timesheets import approvals
 from portal.timesheets.models import Timesheet, TimesheetStatus
 

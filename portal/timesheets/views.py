@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import Blueprint, abort, flash, request
+from flask import Blueprint, abort, flash, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
@@ -23,9 +23,9 @@ from portal.forms import submit
 from portal.org.services import get_settings
 from portal.projects.models import Project
 from portal.projects.resources import list_resources
-from portal.timesheets import approvals, entries, weeks, workflow
+from portal.timesheets import approvals, conflicts, entries, weeks, workflow
 from portal.timesheets.forms import BulkDecisionForm, DecisionForm, EntryEditForm, EntryForm, billable_value
-from portal.timesheets.models import STATUS_LABELS, TimeEntry, Timesheet
+from portal.timesheets.models import STATUS_LABELS, TimeEntry, Timesheet, TimesheetConflict
 
 bp = Blueprint("timesheets", __name__)
 
@@ -164,13 +164,27 @@ def _detail(sheet: Timesheet, status: int = 200, decision_form: DecisionForm | N
         actions=actions, decision_form=decision_form or DecisionForm(formdata=None), failed_action=failed_action,
         money=money, transactions=reports.transactions(db.session, ledger)[0] if money else [],
         unposted=reports.unposted_portions(db.session, timesheet_id=sheet.id) if money else [],
-        history=workflow.history(db.session, sheet.id),
+        history=workflow.history(db.session, sheet.id), conflicts=conflicts.for_timesheet(db.session, sheet.id),
     )
 
 
 @bp.route("/timesheets/<int:timesheet_id>")
 def detail(timesheet_id: int):
     return _detail(db.get_or_404(Timesheet, timesheet_id))
+
+
+@bp.route("/timesheets/conflicts/<int:conflict_id>/<decision>", methods=["POST"])
+def decide_conflict(conflict_id: int, decision: str):
+    """The approver's decision on time a tool changed after approval: accept the change, or keep the time."""
+    conflict = db.get_or_404(TimesheetConflict, conflict_id)
+    decide = {"accept": conflicts.accept, "reject": conflicts.reject}.get(decision)
+    if decide is None:
+        return htmx.render_error(404, "Not found", "Accept or reject the change.")
+    decide(db.session, current_user, conflict.id)
+    db.session.commit()
+    flash("Accepted: the change is applied and the timesheet is back in the approval queue." if decision == "accept"
+          else "Rejected: the approved time stays as it was.", "success")
+    return htmx.redirect_to(url_for("timesheets.detail", timesheet_id=conflict.timesheet_id))
 
 
 # The approvals queue ----------------------------------------------------------------------------------

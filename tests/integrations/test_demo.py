@@ -5,8 +5,9 @@ from sqlalchemy import select
 
 from portal import demo
 from portal.integrations import provisioning
-from portal.integrations.models import Connection, SyncRun
+from portal.integrations.models import Connection
 from portal.projects.models import Offering
+from portal.runs.models import SyncRun
 from portal.sandbox.toggl import create_sandbox
 from tests.servers import serve
 from tests.toggl_sandbox import TogglSandbox, pointed_at

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from portal.columns import utcnow
-from portal.integrations import runs
-from portal.integrations.models import RunStatus, SyncRun
+from portal.runs import services as runs
+from portal.runs.models import RunStatus, SyncRun
 
 JOB = "portal.jobs.sweep"  # any real job: these tests are about the run's life, not its work
 

@@ -12,8 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from portal.audit import AuditEvent
 from portal.integrations import people, time_runs
 from portal.integrations import sync as time_sync
-from portal.integrations.models import PersonLink, SyncMessage, WaitingTimeEntry
+from portal.integrations.models import PersonLink, WaitingTimeEntry
 from portal.projects.models import Assignment
+from portal.runs.models import SyncMessage
 from portal.timesheets.actuals import offering_actuals
 from portal.timesheets.models import TimeEntry
 from tests.factories import ResourceFactory, stage

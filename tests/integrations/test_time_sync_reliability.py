@@ -19,9 +19,11 @@ from sqlalchemy import func, select, update
 
 from portal import ROOT
 from portal.columns import utcnow
-from portal.integrations import runs, time_runs
-from portal.integrations.models import Connection, ProjectLink, SyncRun
+from portal.integrations import time_runs
+from portal.integrations.models import Connection, ProjectLink
 from portal.projects.models import Assignment
+from portal.runs import services as runs
+from portal.runs.models import SyncRun
 from portal.timesheets.models import TimeEntry, Timesheet
 from tests.factories import AssignmentFactory, OfferingFactory, ResourceFactory
 from tests.integrations.time_sync_support import days_ago, link, sync, synced

@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from portal import queue
 from portal.columns import utcnow
-from portal.integrations import runs
-from portal.integrations.models import SyncRun
+from portal.runs import services as runs
+from portal.runs.models import SyncRun
 from tests.integrations.time_sync_support import days_ago, link, start, sync, synced
 
 PAGE = 10

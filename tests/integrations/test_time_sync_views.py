@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.integrations.models import PersonLink, SyncMessage, SyncRun
+from portal.integrations.models import PersonLink
+from portal.runs.models import SyncMessage, SyncRun
 from portal.timesheets import workflow
 from tests.factories import ResourceFactory, UserFactory, stage
 from tests.integrations.time_sync_support import days_ago, link, sync, synced

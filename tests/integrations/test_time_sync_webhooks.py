@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 from portal.audit import AuditEvent
 from portal.columns import utcnow
 from portal.integrations import services
-from portal.integrations.models import Connection, ProjectLink, SyncMessage, SyncRun
+from portal.integrations.models import Connection, ProjectLink
+from portal.runs.models import SyncMessage, SyncRun
 from portal.timesheets.models import TimeEntry
 from tests.factories import AssignmentFactory, OfferingFactory, ResourceFactory, UserFactory
 from tests.integrations.time_sync_support import days_ago, link, sync, synced

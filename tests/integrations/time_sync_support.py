@@ -9,8 +9,9 @@ from sqlalchemy import select
 
 from portal.columns import today
 from portal.integrations import time_runs
-from portal.integrations.models import Connection, ProjectLink, SyncRun
+from portal.integrations.models import Connection, ProjectLink
 from portal.projects.models import Offering
+from portal.runs.models import SyncRun
 from portal.timesheets.models import TimeEntry
 
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from portal.integrations.models import SyncMessage, SyncRun
 from portal.procore import catch_up
+from portal.runs.models import SyncMessage, SyncRun
 from portal.timesheets.models import TimeEntry
 from tests.procore.conftest import HARBOUR
 

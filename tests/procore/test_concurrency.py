@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 
 from portal import jobs
 from portal.auth.models import User
-from portal.integrations.models import SyncMessage
 from portal.procore import connection
 from portal.projects.models import Resource
+from portal.runs.models import SyncMessage
 from portal.timesheets import entries
 from portal.timesheets.models import TimeEntry
 from tests.factories import OfferingFactory, ResourceFactory

@@ -10,8 +10,9 @@ import httpx
 from sqlalchemy import func, select
 
 from portal.audit import AuditEvent
-from portal.integrations.models import PersonLink, ProjectLink, SyncMessage, SyncRun
+from portal.integrations.models import PersonLink, ProjectLink
 from portal.procore import alerts, catch_up, connection
+from portal.runs.models import SyncMessage, SyncRun
 from portal.sandbox.procore import DEMO_CLIENT_ID, DEMO_COMPANY_ID, DEMO_COMPANY_NAME
 from portal.timesheets.models import TimeEntry
 from tests.factories import OfferingFactory

@@ -9,13 +9,14 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from portal.auth.models import User
-from portal.integrations.models import PersonLink, SyncMessage
+from portal.integrations.models import PersonLink
 from portal.integrations.procore import Timecard
 from portal.planning.models import ProjectTask
 from portal.procore import catch_up, connection, replica
 from portal.procore.models import SubJobProject
 from portal.projects.items import ProjectItem
 from portal.projects.models import Assignment, Project, Resource
+from portal.runs.models import SyncMessage
 from portal.timesheets.models import TimeEntry
 from tests.factories import AssignmentFactory, OfferingFactory, ResourceFactory, stage
 from tests.procore.conftest import COST_CODES, HARBOUR, PEOPLE, SUB_JOBS, TIME_TYPES, pump_when_due

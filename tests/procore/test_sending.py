@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from portal.integrations.models import SyncMessage
 from portal.planning.tasks import save_task
 from portal.procore import connection, messages
 from portal.projects.items import ensure_project_item
+from portal.runs.models import SyncMessage
 from portal.timesheets import entries
 from portal.timesheets.models import TimeEntry
 from tests.factories import OfferingFactory, ResourceFactory

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from portal.integrations.models import ProjectLink, SyncMessage
+from portal.integrations.models import ProjectLink
 from portal.procore import connection
+from portal.runs.models import SyncMessage
 from tests.factories import OfferingFactory, stage
 from tests.procore.conftest import HARBOUR
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from portal.columns import today
-from portal.integrations.models import Connection, MessageStatus, PersonLink, SyncMessage, WaitingTimeEntry
+from portal.integrations.models import Connection, PersonLink, WaitingTimeEntry
 from portal.projects.services import week_start
+from portal.runs.models import MessageStatus, SyncMessage
 from portal.timesheets.models import TimesheetConflict
 from tests.factories import ProjectFactory, ResourceFactory, TimeEntryFactory, TimesheetFactory, UserFactory
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from portal import queue
 from portal.columns import utcnow
 from portal.errors import PortalError
-from portal.integrations.models import ACTIVE_RUN_STATUSES, MessageStatus, RunStatus, SyncMessage, SyncRun
+from portal.runs.models import ACTIVE_RUN_STATUSES, MessageStatus, RunStatus, SyncMessage, SyncRun
 
 log = logging.getLogger(__name__)
 
@@ -226,8 +226,11 @@ def note(session: Session, run: SyncRun, entity: str, reason: str, *, external_i
                             processed_at=utcnow()))
 
 
-def notes(session: Session, run: SyncRun, limit: int = 20) -> list[SyncMessage]:
-    """The messages of a run that say something (skips, warnings, failures), oldest first."""
+def notes(session: Session, run: SyncRun | None, limit: int = 20) -> list[SyncMessage]:
+    """What an ended run says under its progress bar: its messages that say something (skips, warnings,
+    failures), oldest first. None while it runs (the notes show once it has ended)."""
+    if run is None or run.is_active:
+        return []
     return list(session.scalars(
         select(SyncMessage).where(SyncMessage.run_id == run.id, SyncMessage.reason != "")
         .order_by(SyncMessage.id).limit(limit)
