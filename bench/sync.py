@@ -39,8 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from portal import create_app  # noqa: E402
 from portal.columns import today, utcnow  # noqa: E402
 from portal.extensions import db  # noqa: E402
-from portal.integrations import sync, time_runs  # noqa: E402
 from portal.integrations.models import Connection, ConnectionStatus, ProjectLink
+from portal.integrations.toggl import sync, time_runs  # noqa: E402
 from portal.org.services import ensure_defaults  # noqa: E402
 from portal.projects.models import Assignment, Client, Offering, Project, Resource  # noqa: E402
 from portal.runs.models import SyncRun  # noqa: E402

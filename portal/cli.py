@@ -1,4 +1,5 @@
-"""Flask commands: `setup` (migrate + defaults), `demo`, `users create`, `jobs sweep`, `sync time`, `sandbox`."""
+"""Flask commands: `setup` (migrate + defaults), `demo`, `users create`, `jobs sweep`, `sandbox`; and each
+timesheet tool's own (`sync time`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from flask.cli import AppGroup
 from flask_migrate import upgrade
 
 from portal.extensions import db
+from portal.integrations.registry import load, tools
 
 users_cli = AppGroup("users", help="Manage logins.")
 jobs_cli = AppGroup("jobs", help="Run scheduled work by hand (the cron process does this on its own).")
@@ -68,22 +70,11 @@ def sweep_command() -> None:
     click.echo(f"Re-enqueued {len(result['runs'])} runs and {len(result['emails'])} emails.")
 
 
-sync_cli = AppGroup("sync", help="Start syncs by hand (the cron process starts the hourly and nightly ones).")
-
-
-@sync_cli.command("time")
-@click.option("--kind", type=click.Choice(["hourly", "nightly"]), default="hourly", show_default=True)
-def sync_time_command(kind: str) -> None:
-    """Start (or join) a time sync of every connected timesheet tool; a worker runs it."""
-    from portal.integrations import time_runs
-
-    started = time_runs.start_scheduled(db.session, kind)
-    db.session.commit()
-    click.echo(f"{kind.capitalize()} time sync: runs {', '.join(map(str, started)) or 'none (no tool connected)'}.")
-
-
 def register_commands(app: Flask) -> None:
     from portal.sandbox import sandbox_command
 
-    for command in (setup_command, demo_command, users_cli, jobs_cli, sync_cli, sandbox_command):
+    for command in (setup_command, demo_command, users_cli, jobs_cli, sandbox_command):
         app.cli.add_command(command)
+    for tool in tools():
+        for command in tool.commands:
+            app.cli.add_command(load(command))

@@ -213,7 +213,7 @@ def load(session: Session) -> dict[str, str]:
     _planning_demo(session, users["staff@demo.test"], people["staff@demo.test"], categories["Subcontractors"])
 
     # Procore (issue 7): connect to the loopback sandbox that `make run` starts.
-    from portal.procore import demo as procore_demo
+    from portal.integrations.procore import demo as procore_demo
 
     procore_demo.load(session)
     session.flush()

@@ -24,7 +24,7 @@ def _safe_next(target: str | None) -> str:
     """Only same-site paths: a login link must not bounce the user to another site."""
     if target and not urlsplit(target).netloc and target.startswith("/") and not target.startswith("//"):
         return target
-    return url_for("projects.home")
+    return url_for("home.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -13,17 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.errors import PortalError
-from portal.integrations import connectors, rules, time_runs
-from portal.integrations.connectors import (
-    ExternalClient,
-    ExternalProject,
-    TimesheetConnector,
-    connector_class,
-    connector_for,
-)
+from portal.integrations import connectors, rules
+from portal.integrations.connectors import ExternalClient, ExternalProject, TimesheetConnector
 from portal.integrations.models import ClientLink, Connection, ProjectLink
 from portal.integrations.provisioning import project_link
-from portal.integrations.services import client_link, client_scope, connected
+from portal.integrations.registry import connector_class, connector_for
+from portal.integrations.services import client_link, client_scope, connected, project_time_scope
 from portal.projects import crm
 from portal.projects.models import Client, Offering, Project
 from portal.runs import services as runs
@@ -84,7 +79,7 @@ def tool_panel(session: Session, connection: Connection, project: Project) -> To
     latest = _latest_runs(session, connection, ids)
     rows = [OfferingRow(o, links.get(o.id), *rules.status_dot(o), latest.get(o.id),
                         runs.notes(session, latest.get(o.id))) for o in project.offerings]
-    time_run = runs.latest(session, time_runs.project_scope(connection, project.id))
+    time_run = runs.latest(session, project_time_scope(connection, project.id))
     return ToolPanel(connection, connector_class(connection.kind), rows, time_run, runs.notes(session, time_run))
 
 

@@ -6,18 +6,18 @@ active; once the run ends the row comes back with the link, the status dot and t
 
 from __future__ import annotations
 
-from flask import Blueprint, request, url_for
+from flask import Blueprint, url_for
 from flask_login import current_user, login_required
 
 from portal import htmx
 from portal.auth import policy
 from portal.extensions import db
 from portal.forms import submit
-from portal.integrations import panel, provisioning, time_runs
-from portal.integrations.connectors import connector_class
+from portal.integrations import panel, provisioning
 from portal.integrations.forms import ConnectProjectForm
 from portal.integrations.models import Connection
-from portal.projects.models import Offering, Project
+from portal.integrations.registry import connector_class
+from portal.projects.models import Offering
 from portal.runs import services as runs
 
 bp = Blueprint("integrations", __name__)
@@ -93,21 +93,3 @@ def retry_offering(offering_id: int, connection_id: int):
     runs.retry_failed(db.session, provisioning.offering_scope(connection, offering.id), current_user.id)
     db.session.commit()
     return _row(offering, connection)
-
-
-# Time sync (issue 5): the project-level Sync time -----------------------------------------------------
-
-@bp.route("/projects/<int:project_id>/timesheets/<int:connection_id>/sync", methods=["GET", "POST"])
-@login_required
-def sync_project_time(project_id: int, connection_id: int):
-    """Start (POST) or watch (GET) the project's time sync: its linked offerings, recent days."""
-    project = db.get_or_404(Project, project_id)
-    connection = db.get_or_404(Connection, connection_id)
-    policy.require(policy.is_internal(current_user), "Client users cannot sync time.")
-    if request.method == "POST":
-        time_runs.start_project_sync(db.session, current_user, project.id, connection.id)
-        db.session.commit()
-    if not htmx.is_fragment_request():
-        return htmx.redirect_to(url_for("projects.integrations_tab", project_id=project.id))
-    return htmx.render("projects/integrations.html", block="project_time_sync", project=project,
-                       panel=panel.tool_panel(db.session, connection, project))

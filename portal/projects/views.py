@@ -1,12 +1,10 @@
-"""Home, the project list and a project's tabs (Overview, Offerings, Team, Integrations, Finance).
+"""The project list and a project's tabs (Overview, Offerings, Team, Integrations, Finance).
 
 Each view: load by id (404), authorise through the policy, parse the form, call one service, commit,
 render the page or the block htmx asked for.
 """
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 from flask import Blueprint, abort, flash, request, url_for
 from flask_login import current_user, login_required
@@ -15,7 +13,6 @@ from sqlalchemy import select
 from portal import htmx
 from portal.auth import policy
 from portal.auth.models import Role
-from portal.columns import today
 from portal.extensions import db
 from portal.finance import reports as finance_reports
 from portal.finance.services import list_cost_categories
@@ -23,12 +20,10 @@ from portal.forms import submit
 from portal.integrations.panel import project_panels
 from portal.org.services import get_settings
 from portal.projects import crm, resources, services
-from portal.projects import home as home_page
 from portal.projects.forms import AssignmentForm, BookingForm, OfferingForm, PmTeamForm, ProjectForm
 from portal.projects.models import Assignment, Booking, Offering, Project, Resource
 from portal.projects.tabs import overview_context, render_tab
 from portal.stages.models import Stage
-from portal.workspaces import services as workspaces
 
 bp = Blueprint("projects", __name__)
 
@@ -36,27 +31,8 @@ bp = Blueprint("projects", __name__)
 @bp.before_request
 @login_required
 def _internal_only():
-    if current_user.role == Role.CLIENT and request.endpoint != "projects.home":
-        abort(403)
-
-
-@bp.route("/")
-def home():
-    """A person's home: what waits for them, their bookings for this week and the next, and the open
-    projects they manage.
-
-    Bookings of stages that do not display booked roles are left out (seed 004); client users' home is
-    their workspaces."""
     if current_user.role == Role.CLIENT:
-        return htmx.render("workspaces/index.html", projects=workspaces.workspaces_of(db.session, current_user))
-    resource = db.session.scalar(select(Resource).where(Resource.user_id == current_user.id))
-    first_weekday = get_settings(db.session).week_start
-    start = services.week_start(today(), first_weekday)
-    bookings = services.bookings_for(db.session, resource.id, start, start + timedelta(days=13)) if resource else []
-    managed = [p for p in db.session.scalars(select(Project).where(Project.pm_id == current_user.id)
-                                             .order_by(Project.name)) if not p.is_closed]
-    return htmx.render("projects/home.html", resource=resource, bookings=bookings, managed=managed,
-                       week_from=start, waiting=home_page.waiting_for(db.session, current_user, resource, start))
+        abort(403)
 
 
 # The project list

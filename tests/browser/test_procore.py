@@ -8,7 +8,7 @@ import pytest
 from portal.sandbox.procore import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_COMPANY_ID, DEMO_COMPANY_NAME
 from tests.conftest import browser_login
 from tests.factories import OfferingFactory, UserFactory
-from tests.procore.conftest import PEOPLE, sandbox  # noqa: F401  (the fixture)
+from tests.integrations.procore.conftest import PEOPLE, sandbox  # noqa: F401  (the fixture)
 
 
 @pytest.mark.browser

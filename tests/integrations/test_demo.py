@@ -35,7 +35,8 @@ def test_the_demo_provisions_against_the_sandbox_it_starts(app, session, run_job
 
 
 def test_the_demo_time_in_toggl_comes_in_once_an_offering_is_connected(app, session, run_jobs):
-    from portal.integrations import people, time_runs
+    from portal.integrations import people
+    from portal.integrations.toggl import time_runs
     from portal.timesheets.models import TimeEntry
 
     demo.load(session)
