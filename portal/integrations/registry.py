@@ -2,9 +2,9 @@
 
 A tool is a package under portal/integrations/ (toggl/, procore/) whose `__init__` declares `TOOL = Tool(...)`:
 its connector class, its pages (blueprints), the modules to import when the app starts (models, signal
-receivers), its scheduled jobs and its flask commands. The app factory, the cron schedule, the worker and the
-command line loop over `tools()`; nothing outside a tool's package names the tool. Adding a tool is adding a
-package (CONTRIBUTING.md, "Adding a timesheet tool").
+receivers), its scheduled jobs, its flask commands and its part of the demo. The app factory, the cron
+schedule, the worker, the command line and the demo loop over `tools()`; nothing outside a tool's package
+names the tool. Adding a tool is adding a package (CONTRIBUTING.md, "Adding a timesheet tool").
 
 References are "module:attribute" strings, imported on first use: declaring a tool costs nothing, and a tool's
 modules may import the shared integration modules without import cycles through the registry.
@@ -18,6 +18,7 @@ import pkgutil
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import portal.integrations
 from portal.integrations.connectors import NotSupported
 from portal.queue import Scheduled
 
@@ -35,6 +36,9 @@ class Tool:
     schedule: tuple[Scheduled, ...] = ()  # read by `python worker.py cron`
     commands: tuple[str, ...] = ()  # "module:command", added to `flask --app portal ...`
     jobs: str = ""  # the module of its RQ jobs, imported by the worker before it forks
+    # The demo's part (portal/demo.py): a module with `world(people)`, `seeded(held)`, `load(session)` and
+    # SANDBOX_URL, the config key of the loopback sandbox `make run` starts for the tool.
+    demo: str = ""
 
 
 def load(reference: str) -> Any:
@@ -46,8 +50,6 @@ def load(reference: str) -> Any:
 
 @functools.cache
 def _tools() -> dict[str, Tool]:
-    import portal.integrations
-
     found = {}
     for info in pkgutil.iter_modules(portal.integrations.__path__, "portal.integrations."):
         declared = getattr(importlib.import_module(info.name), "TOOL", None) if info.ispkg else None

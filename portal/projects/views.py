@@ -24,6 +24,7 @@ from portal.projects.forms import AssignmentForm, BookingForm, OfferingForm, PmT
 from portal.projects.models import Assignment, Booking, Offering, Project, Resource
 from portal.projects.tabs import overview_context, render_tab
 from portal.stages.models import Stage
+from portal.timesheets import adjustments
 
 bp = Blueprint("projects", __name__)
 
@@ -242,7 +243,7 @@ def update_assignment(assignment_id: int):
     form = AssignmentForm()
     form.resource_id.choices = [(assignment.resource_id, assignment.resource.name)]
     form.resource_id.data = assignment.resource_id
-    saved = submit(form, lambda: services.update_assignment(
+    saved = submit(form, lambda: adjustments.change_assignment(
         db.session, current_user, assignment.id, bill_rate=form.bill_rate.data,
         planned_hours=form.planned_hours.data or 0, role=form.role.data or "", revalue=form.revalue.data,
     ))

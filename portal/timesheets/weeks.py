@@ -15,6 +15,7 @@ from portal.auth import policy
 from portal.auth.models import User
 from portal.errors import NotAllowed, NotFound
 from portal.org.services import get_settings
+from portal.planning.models import ProjectTask
 from portal.projects.models import Assignment, Offering, Project, Resource
 from portal.timesheets.entries import FROZEN, resource_of, week_of
 from portal.timesheets.models import TimeEntry, Timesheet
@@ -105,8 +106,6 @@ def offering_choices(session: Session, resource_id: int) -> list[SelectChoice]:
 
 def task_choices(session: Session, offering_choices: list[SelectChoice]) -> list[SelectChoice]:
     """The active tasks of the projects among `offering_choices`, grouped by project (seed 004 "edit tasks")."""
-    from portal.planning.models import ProjectTask
-
     offering_ids = [int(c.value) for c in offering_choices]
     tasks = session.execute(
         select(ProjectTask.id, ProjectTask.name, Project.name).join(Project, ProjectTask.project_id == Project.id)

@@ -18,4 +18,5 @@ TOOL = Tool(
                   "Procore catch-up poll: repair time cards a webhook delivery missed"),
     ),
     jobs="portal.integrations.procore.jobs",
+    demo="portal.integrations.procore.demo",
 )

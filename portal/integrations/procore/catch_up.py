@@ -7,7 +7,7 @@ hook and its triggers still exist in Procore, and refreshes the cached time type
 
 The pump (every five minutes) re-enqueues messages that are due again: deferred after a transient
 failure, waiting for a project that has since been linked, lost between commit and enqueue, or held by
-a worker that died. Then it sends the alert email for new problems (portal.procore.alerts).
+a worker that died. Then it sends the alert email for new problems (alerts.py).
 """
 
 from __future__ import annotations

@@ -43,6 +43,7 @@ from portal.integrations.connectors import (
 )
 from portal.integrations.http import ApiClient, AuthenticationFailed, ExternalNotFound
 from portal.integrations.models import Connection
+from portal.queue import redis_connection
 
 log = logging.getLogger(__name__)
 
@@ -264,8 +265,8 @@ class ProcoreConnector(TimesheetConnector):
     settings_endpoint = "procore.settings_page"
     account_noun = "company"
     project_reference_example = "4500000000001 or https://app.procore.com/4500000000001/project/home"
-    # Offerings connect to existing Procore projects. Time cards and webhooks are replicated by
-    # portal.procore (its own settings page), not by the generic Toggl-style time sync.
+    # Offerings connect to existing Procore projects. Time cards and webhooks are replicated by this package
+    # (replica, receiving, sending; its own settings page), not by Toggl's time sync.
     capabilities = frozenset({connectors.CONNECT})
 
     def __init__(self, connection: Connection, config: dict[str, Any] | None = None, *, interactive: bool = False,
@@ -293,8 +294,6 @@ class ProcoreConnector(TimesheetConnector):
     @contextmanager
     def _token_lock(self) -> Iterator[None]:
         """One refresh at a time per connection, across processes: a refresh token works once."""
-        from portal.queue import redis_connection
-
         lock = redis_connection().lock(f"portal:procore:token:{self.store.connection_id}", timeout=60,
                                        blocking_timeout=90)
         if not lock.acquire():

@@ -19,4 +19,5 @@ TOOL = Tool(
     ),
     commands=("portal.integrations.toggl.cli:sync_cli",),
     jobs="portal.integrations.toggl.jobs",
+    demo="portal.integrations.toggl.demo",
 )

@@ -7,7 +7,7 @@ headers X-Toggl-Quota-Remaining (0) and X-Toggl-Quota-Resets-In, and a leaky buc
 Both are retried here after the wait the server names, within the bounded total wait of ApiClient; a
 quota that resets later than that fails with the time it resets. A 402 with quota left means the
 workspace's plan lacks a feature and is not retried. Where the reference marks behaviour UNCONFIRMED,
-this module and the sandbox (portal/sandbox/toggl_state.py) follow the same decision.
+this module and the sandbox (sandboxes/toggl_state.py) follow the same decision.
 """
 
 from __future__ import annotations

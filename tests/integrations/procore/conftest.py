@@ -11,18 +11,18 @@ from typing import Any
 
 import pytest
 
+from portal.demo import PEOPLE as DEMO_PEOPLE
 from portal.integrations.models import Connection
 from portal.integrations.procore import catch_up
 from portal.integrations.procore import connection as procore_connection
-from portal.sandbox.procore import (
-    DEMO_CLIENT_ID,
-    DEMO_CLIENT_SECRET,
-    DEMO_COMPANY_ID,
-    DEMO_COMPANY_NAME,
-    DEMO_PROJECT_IDS,
-    create_sandbox,
-)
-from portal.sandbox.procore_state import State
+from portal.integrations.procore import demo as procore_demo
+from portal.integrations.procore.demo import CLIENT_ID as DEMO_CLIENT_ID
+from portal.integrations.procore.demo import CLIENT_SECRET as DEMO_CLIENT_SECRET
+from portal.integrations.procore.demo import COMPANY_ID as DEMO_COMPANY_ID
+from portal.integrations.procore.demo import COMPANY_NAME as DEMO_COMPANY_NAME
+from portal.integrations.procore.demo import PROJECT_IDS as DEMO_PROJECT_IDS
+from sandboxes.procore import create_sandbox
+from sandboxes.procore_state import State
 from tests.factories import OfferingFactory
 from tests.servers import serve
 
@@ -66,6 +66,7 @@ class Sandbox:
 @pytest.fixture
 def sandbox(app, monkeypatch) -> Iterator[Sandbox]:
     wsgi = create_sandbox(deliver="manual")
+    wsgi.state.seed(procore_demo.world(DEMO_PEOPLE))  # the demo's company: its people, projects, time types
     with serve(wsgi) as url:
         monkeypatch.setitem(app.config, "PROCORE_API_BASE_URL", url)
         # Retries wait a second or two at most in tests (the default bound is two minutes).

@@ -12,8 +12,10 @@ from sqlalchemy import func, select
 from portal.audit import AuditEvent
 from portal.integrations.models import PersonLink, ProjectLink
 from portal.integrations.procore import alerts, catch_up, connection
+from portal.integrations.procore.demo import CLIENT_ID as DEMO_CLIENT_ID
+from portal.integrations.procore.demo import COMPANY_ID as DEMO_COMPANY_ID
+from portal.integrations.procore.demo import COMPANY_NAME as DEMO_COMPANY_NAME
 from portal.runs.models import SyncMessage, SyncRun
-from portal.sandbox.procore import DEMO_CLIENT_ID, DEMO_COMPANY_ID, DEMO_COMPANY_NAME
 from portal.timesheets.models import TimeEntry
 from tests.factories import OfferingFactory
 from tests.integrations.procore.conftest import HARBOUR, connect

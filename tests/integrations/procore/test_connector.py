@@ -8,12 +8,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
+from portal.demo import PEOPLE as DEMO_PEOPLE
 from portal.errors import ExternalServiceError
 from portal.integrations.http import AuthenticationFailed
 from portal.integrations.models import Connection
+from portal.integrations.procore import demo as procore_demo
 from portal.integrations.procore.connector import GrantType, ProcoreConnector
+from portal.integrations.procore.demo import CLIENT_ID as DEMO_CLIENT_ID
+from portal.integrations.procore.demo import CLIENT_SECRET as DEMO_CLIENT_SECRET
+from portal.integrations.procore.demo import COMPANY_ID as DEMO_COMPANY_ID
+from portal.integrations.procore.demo import COMPANY_NAME as DEMO_COMPANY_NAME
 from portal.integrations.registry import connector_for
-from portal.sandbox.procore import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_COMPANY_ID, DEMO_COMPANY_NAME
 from tests.integrations.procore.conftest import RIVERSIDE, stored_credentials
 
 
@@ -131,16 +136,12 @@ def test_validation_errors_read_as_a_sentence(session, sandbox):
 
 def test_the_demo_sandbox_keeps_its_records_and_tokens_across_restarts(tmp_path):
     """A restarted `make run` keeps the time cards and the tokens the portal holds."""
-    from portal.sandbox.procore import (
-        DEMO_CLIENT_ID,
-        DEMO_CLIENT_SECRET,
-        DEMO_COMPANY_ID,
-        DEMO_PROJECT_IDS,
-        create_sandbox,
-    )
+    from portal.integrations.procore.demo import PROJECT_IDS as DEMO_PROJECT_IDS
+    from sandboxes.procore import create_sandbox
 
     state_file = str(tmp_path / "procore.json")
     first = create_sandbox(deliver="manual", state_file=state_file).test_client()
+    first.post("/_sandbox/seed", json=procore_demo.world(DEMO_PEOPLE))
     token = first.post("/oauth/token", data={"grant_type": "client_credentials", "client_id": DEMO_CLIENT_ID,
                                              "client_secret": DEMO_CLIENT_SECRET}).get_json()["access_token"]
     headers = {"Authorization": f"Bearer {token}", "Procore-Company-Id": str(DEMO_COMPANY_ID)}

@@ -11,7 +11,7 @@ Every API request goes through the same gate as the real service: injected fault
 organization (402 with X-Toggl-Quota-Remaining / X-Toggl-Quota-Resets-In; `/me` has its own 30/h).
 Decisions on what the reference leaves open are listed in toggl_state.py.
 
-    flask --app portal sandbox toggl --port 5101     (starts with the demo workspace, see portal/demo.py)
+    python -m sandboxes toggl --port 5101     (starts empty; `flask --app portal demo sandboxes` seeds the demo)
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from typing import Any
 from flask import Blueprint, Flask, Response, g, jsonify, request
 from markupsafe import escape
 
-from portal.sandbox import toggl_hooks
-from portal.sandbox.kit import Clock, Faults, RequestLog, admin_blueprint, fault_response, keep_state
-from portal.sandbox.kit import json_answer as answer
-from portal.sandbox.toggl_state import ApiError, TogglState, body_json, parse_day, stamp
+from sandboxes import toggl_hooks
+from sandboxes.kit import Clock, Faults, RequestLog, admin_blueprint, fault_response, keep_state
+from sandboxes.kit import json_answer as answer
+from sandboxes.toggl_state import ApiError, TogglState, body_json, parse_day, stamp
 
 API_PREFIXES = ("/api/v9", "/reports/api/v3", "/webhooks/api/v1")
 _WORKSPACE_IN_PATH = re.compile(r"/(?:workspaces?|subscriptions|ping|validate|limits)/(\d+)")
@@ -38,11 +38,11 @@ MAX_PER_PAGE = 200
 DEFAULT_PER_PAGE = 151
 
 
-def create_sandbox(demo: bool = True, state_file: str | None = None) -> Flask:
-    """The sandbox app with its own in-memory state; `demo` seeds the demo organization's workspace.
+def create_sandbox(state_file: str | None = None) -> Flask:
+    """The sandbox app with its own in-memory state, empty until seeded through POST /_sandbox/seed.
 
     With `state_file` (the demo's `make run`) the records survive restarts: they are loaded from the file
-    when it exists, instead of the seed, and written back after every change.
+    when it exists, and written back after every change.
     """
     app = Flask("toggl_sandbox")
     app.json.sort_keys = False  # answers in the records' own order, and big report pages stay quick
@@ -57,10 +57,7 @@ def create_sandbox(demo: bool = True, state_file: str | None = None) -> Flask:
     app.register_blueprint(toggl_hooks.webhooks_blueprint(state))
     app.register_blueprint(_web(state))
     _gate(app, state, faults, log)
-    if not keep_state(app, state, state_file) and demo:
-        from portal.demo import TOGGL_SANDBOX_SEED
-
-        state.seed(TOGGL_SANDBOX_SEED)
+    keep_state(app, state, state_file)
     return app
 
 

@@ -1,6 +1,6 @@
 """A loopback Procore: REST v1.0 and OAuth as ../shared/reference/external-apis.md part B describes.
 
-    flask --app portal sandbox procore --port 5102
+    python -m sandboxes procore --port 5102     (starts empty; `flask --app portal demo sandboxes` seeds the demo)
 
 What it enforces, like Procore: a Bearer token from /oauth/token (client credentials, authorization code,
 single-use refresh tokens; 5400 s lifetime), the Procore-Company-Id header on every /rest call (400 when
@@ -15,9 +15,10 @@ a company time card list with no date or updated/deleted filter covers today onl
 header is a 400; a 422 body is {"errors": {field: [message]}}; company-level hooks receive the
 "Timecard Entries" events of every project in the company.
 
-Test hooks under /_sandbox: seed, create/change/delete time cards as a Procore user would (their
-webhooks carry no application id), inject faults, revoke an app, move the clock, run due deliveries,
-read the request log. `/` is a small page standing in for Procore's own screens, for the demo.
+Test hooks under /_sandbox: seed (a whole world, or one record), read which records it holds,
+create/change/delete time cards as a Procore user would (their webhooks carry no application id),
+inject faults, revoke an app, move the clock, run due deliveries, read the request log. `/` is a small
+page standing in for Procore's own screens, for the demo.
 """
 
 from __future__ import annotations
@@ -29,52 +30,14 @@ from urllib.parse import urlencode
 
 from flask import Flask, Response, abort, g, jsonify, redirect, render_template, request
 
-from portal.sandbox.kit import keep_state
-from portal.sandbox.procore_state import SandboxError, State, iso, parse_range
+from sandboxes.kit import keep_state
+from sandboxes.procore_state import SandboxError, State, iso, parse_range
 
 API = "/rest/v1.0"
 DEFAULT_PER_PAGE = 100
 NAMESPACE = re.compile(r"^[a-z0-9-]+$")
-
-DEMO_COMPANY_ID = 562949953421312
-DEMO_COMPANY_NAME = "Demo Builders Inc."
-DEMO_CLIENT_ID = "portal-demo-client"
-DEMO_CLIENT_SECRET = "portal-demo-secret"
-DEMO_PROJECT_IDS = {"riverside": 4500000000001, "harbour": 4500000000002}
-
-
-def seed_demo(state: State) -> None:
-    """A company with two projects, people (two of them the demo's resources), time types, cost codes
-    and sub jobs, and the demo organization's app installed with client credentials. Fixed ids, so the
-    portal's links survive a restart of the sandbox."""
-    company = DEMO_COMPANY_ID
-    state.add("companies", id=company, name=DEMO_COMPANY_NAME, is_active=True)
-    state.add("users", id=8000000000001, login="portal-sync@demo-builders.test", name="Portal Sync (service account)")
-    state.add("users", id=8000000000002, login="alex.admin@demo-builders.test", name="Alex Admin")
-    state.add_client(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, [company], user_id=8000000000001)
-    for key, number, name in (("riverside", "RF-101", "Riverside Office Fit-out"),
-                              ("harbour", "HB-204", "Harbour Bridge Repairs")):
-        project = state.add("projects", id=DEMO_PROJECT_IDS[key], company_id=company, name=name,
-                            project_number=number, active=True, start_date="2026-01-05", completion_date="2027-03-31")
-        codes = (("01-100", "General Requirements"), ("03-300", "Cast-in-Place Concrete"),
-                 ("06-200", "Finish Carpentry"))
-        for offset, (code, title) in enumerate(codes):
-            state.add("cost_codes", id=project["id"] * 10 + offset, project_id=project["id"], code=code.split("-")[1],
-                      full_code=code, name=title)
-    for offset, (code, name) in enumerate((("L2", "Level 2 Fit-out"), ("B1", "Basement Plant Room"))):
-        state.add("sub_jobs", id=DEMO_PROJECT_IDS["riverside"] * 100 + offset, project_id=DEMO_PROJECT_IDS["riverside"],
-                  code=code, name=name)
-    for offset, (first, last, email) in enumerate((("Sky", "Staff", "staff@demo.test"),
-                                                   ("Dana", "Developer", "dana@demo.test"),
-                                                   ("Morgan", "Foreman", "morgan.foreman@demo-builders.test"),
-                                                   ("Riley", "Apprentice", ""))):
-        state.add("people", id=6000000000001 + offset, company_id=company, first_name=first, last_name=last,
-                  name=f"{first} {last}", email=email, is_employee=True, work_classification_id=None)
-    for offset, (name, code) in enumerate((("Regular Time", "REG"), ("Overtime", "OT"), ("Double Time", "DT"),
-                                           ("Travel", "TRV"))):
-        state.add("time_types", id=7000000000001 + offset, company_id=company, time_type=name,
-                  abbreviated_time_type=code)
-
+SEEDED = ("companies", "users", "projects", "people", "time_types", "cost_codes", "sub_jobs")
+WEB_USER = None  # who makes the time cards of the page standing in for Procore's screens: a person, no app
 
 def _paged(items: list[dict]) -> Response:
     """One page of `items` with Procore's Total, Per-Page and Link headers."""
@@ -109,15 +72,14 @@ def _mask(headers: dict[str, str]) -> dict[str, str]:
     return {k: ("*" * max(0, len(v) - 5) + v[-5:]) if k.lower() == "authorization" else v for k, v in headers.items()}
 
 
-def create_sandbox(*, seed: bool = True, deliver: str = "thread", time_scale: float = 1.0,
-                   hourly_limit: int = 3600, spike_limit: int = 100, state_file: str | None = None) -> Flask:
-    """`deliver="thread"` POSTs webhooks on a background thread; `"manual"` only when /_sandbox/deliveries/run
-    (or state.deliver_due) is called, which is what tests want. `state_file` keeps the records across
-    restarts (the demo's `make run`)."""
+def create_sandbox(*, deliver: str = "thread", time_scale: float = 1.0, hourly_limit: int = 3600,
+                   spike_limit: int = 100, state_file: str | None = None) -> Flask:
+    """An empty Procore until seeded (POST /_sandbox/seed). `deliver="thread"` POSTs webhooks on a background
+    thread; `"manual"` only when /_sandbox/deliveries/run (or state.deliver_due) is called, which is what
+    tests want. `state_file` keeps the records across restarts (the demo's `make run`)."""
     state = State(time_scale=time_scale, hourly_limit=hourly_limit, spike_limit=spike_limit)
     app = Flask(__name__)
-    if not keep_state(app, state, state_file) and seed:
-        seed_demo(state)
+    keep_state(app, state, state_file)
     app.state = state  # tests reach the world directly as well as through /_sandbox
 
     @app.errorhandler(SandboxError)
@@ -181,8 +143,10 @@ def create_sandbox(*, seed: bool = True, deliver: str = "thread", time_scale: fl
         if args.get("response_type", "code") != "code" or client_id not in state.clients:
             return Response("Unknown application or response type.", 400)
         if request.method == "GET":
+            companies = [state.companies[c]["name"] for c in sorted(state.clients[client_id]["company_ids"])
+                         if c in state.companies]
             return render_template("procore/authorize.html", client_id=client_id, redirect_uri=redirect_uri,
-                                          state=state_value, company=DEMO_COMPANY_NAME)
+                                   state=state_value, company=" and ".join(companies) or "your company")
         code = state.issue_code(client_id, redirect_uri)
         if redirect_uri == "urn:ietf:wg:oauth:2.0:oob":
             return Response(f"Your authorization code: {code}", 200)
@@ -469,8 +433,9 @@ def create_sandbox(*, seed: bool = True, deliver: str = "thread", time_scale: fl
             try:
                 fields = {k: form.get(k) for k in ("date", "hours", "party_id", "timecard_time_type_id",
                                                     "cost_code_id", "sub_job_id", "description") if form.get(k)}
-                row = state.write_entry(DEMO_COMPANY_ID, form.get("project_id"), fields | {"billable": True},
-                                        user_id=8000000000002)
+                project = state.projects.get(int(form.get("project_id") or 0)) or {}
+                row = state.write_entry(project.get("company_id"), form.get("project_id"), fields | {"billable": True},
+                                        user_id=WEB_USER)
                 message = f"Time card {row['id']} created."
             except SandboxError as error:
                 message = f"Procore refused it: {error.body}"
@@ -497,20 +462,30 @@ def _register_test_hooks(app: Flask, state: State) -> None:
     @app.post("/_sandbox/reset")
     def reset():
         state.reset()
-        if (request.get_json(silent=True) or {}).get("demo"):
-            seed_demo(state)
         return jsonify({"ok": True})
+
+    @app.post("/_sandbox/seed")
+    def seed_world():
+        """A whole world: {table: [rows]} for the SEEDED tables, and "clients" (installed apps:
+        {id, secret, company_ids, user_id})."""
+        return jsonify(state.seed(request.get_json(silent=True) or {})), 201
 
     @app.post("/_sandbox/seed/<table>")
     def seed(table: str):
-        if table not in ("companies", "users", "projects", "people", "time_types", "cost_codes", "sub_jobs"):
+        if table not in SEEDED:
             abort(404)
         return jsonify(state.add(table, **request.get_json())), 201
+
+    @app.get("/_sandbox/state")
+    def held():
+        """The ids of the records it holds, by table (what a seeder checks before seeding again)."""
+        with state.lock:
+            return jsonify({table: sorted(getattr(state, table)) for table in (*SEEDED, "clients")})
 
     @app.post("/_sandbox/timecards")
     def ui_create():
         body = request.get_json()
-        row = state.write_entry(int(body.pop("company_id", DEMO_COMPANY_ID)), body.pop("project_id", None), body,
+        row = state.write_entry(int(body.pop("company_id")), body.pop("project_id", None), body,
                                 user_id=body.pop("user_id", None))
         return jsonify(state.entry_json(row)), 201
 

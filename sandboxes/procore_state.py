@@ -143,6 +143,17 @@ class State:
             getattr(self, table)[row["id"]] = row
             return row
 
+    def seed(self, world: dict[str, Any]) -> dict[str, list]:
+        """Add a world at once: rows by table, and "clients" (installed apps). Returns what was added."""
+        added: dict[str, list] = {}
+        for table, rows in world.items():
+            if table == "clients":
+                added[table] = [self.add_client(c["id"], c["secret"], c["company_ids"], c["user_id"])["id"]
+                                for c in rows]
+            else:
+                added[table] = [self.add(table, **row)["id"] for row in rows]
+        return added
+
     def add_client(self, client_id: str, secret: str, company_ids: list[int], user_id: int) -> dict:
         with self.lock:
             client = {"id": client_id, "secret": secret, "company_ids": set(company_ids), "user_id": user_id,

@@ -4,7 +4,7 @@ the leaky bucket every request is charged to.
 
 Records are kept in the shape the real API answers with (../shared/reference/external-apis.md part A),
 so handlers mostly copy them out. Behaviour the reference marks UNCONFIRMED is decided here, once, and
-the connector (portal/integrations/toggl.py) relies on the same decisions:
+the connector (portal/integrations/toggl/connector.py) relies on the same decisions:
 
 - bad credentials: 403 with an empty body; no Authorization header: 401, empty body, X-Authorization-Missing;
 - a workspace that does not exist: 404; one that exists but the user is not in: 403 with a message;
@@ -32,7 +32,7 @@ from typing import Any
 
 from flask import request
 
-from portal.sandbox.kit import Clock
+from sandboxes.kit import Clock
 
 PLAN_QUOTAS = {"free": 30, "starter": 240, "premium": 600, "enterprise": 6000}
 USER_QUOTA = 30  # requests about the user itself (/me...), per hour, on every plan

@@ -102,14 +102,19 @@ def test_the_demo_sandbox_keeps_its_records_across_restarts(tmp_path):
     """`make run` restarts must not lose the projects the portal is linked to, nor reuse their ids."""
     import base64
 
-    from portal.demo import TOGGL_DEMO_CLIENT, TOGGL_DEMO_TOKEN, TOGGL_DEMO_WORKSPACE
-    from portal.sandbox.toggl import create_sandbox
+    from portal.demo import PEOPLE
+    from portal.integrations.toggl import demo as toggl_demo
+    from portal.integrations.toggl.demo import NORTHWIND as TOGGL_DEMO_CLIENT
+    from portal.integrations.toggl.demo import TOKEN as TOGGL_DEMO_TOKEN
+    from portal.integrations.toggl.demo import WORKSPACE as TOGGL_DEMO_WORKSPACE
+    from sandboxes.toggl import create_sandbox
 
     state_file = str(tmp_path / "toggl.json")
     auth = {"Authorization": "Basic " + base64.b64encode(f"{TOGGL_DEMO_TOKEN}:api_token".encode()).decode()}
     path = f"/api/v9/workspaces/{TOGGL_DEMO_WORKSPACE}/projects"
 
     first = create_sandbox(state_file=state_file).test_client()
+    first.post("/_sandbox/seed", json=toggl_demo.world(PEOPLE))
     created = first.post(path, json={"name": "Kept", "client_id": TOGGL_DEMO_CLIENT, "active": True},
                          headers=auth).get_json()
 

@@ -22,9 +22,9 @@ from typing import Any
 import httpx
 from flask import Blueprint, Response, g, request
 
-from portal.sandbox.kit import json_answer as _answer
-from portal.sandbox.toggl_state import ApiError, TogglState, parse_day, parse_instant, stamp
-from portal.sandbox.toggl_state import body_json as _body
+from sandboxes.kit import json_answer as _answer
+from sandboxes.toggl_state import ApiError, TogglState, parse_day, parse_instant, stamp
+from sandboxes.toggl_state import body_json as _body
 
 ENTITIES = ["client", "project", "project_group", "project_user", "tag", "task", "time_entry", "workspace",
             "workspace_user"]
