@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from flask import Blueprint, flash, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from portal import htmx
 from portal.auth import policy
+from portal.auth.access import allow
 from portal.columns import today
 from portal.errors import Conflict, InvalidInput
 from portal.expenses import services
@@ -18,6 +19,7 @@ from portal.expenses.forms import AdjustExpenseForm, AdjustTimeForm, ExpenseForm
 from portal.expenses.models import Expense
 from portal.extensions import db
 from portal.finance.services import list_cost_categories
+from portal.formatting import plural
 from portal.forms import submit
 from portal.planning.tasks import list_tasks
 from portal.projects.models import Project
@@ -27,12 +29,6 @@ from portal.timesheets.entries import resource_of
 from portal.timesheets.models import TimeEntry
 
 bp = Blueprint("expenses", __name__)
-
-
-@bp.before_request
-@login_required
-def _internal_only() -> None:
-    policy.require(policy.is_internal(current_user), "Client users see their workspace only.")
 
 
 def _task_choices(project_id: int | None) -> list:
@@ -56,6 +52,7 @@ def _expense_form(resource, formdata=None) -> ExpenseForm:
 
 
 @bp.route("/expenses", methods=["GET", "POST"])
+@allow(policy.is_internal)
 def my_expenses():
     resource = resource_of(db.session, current_user)
     if request.method == "GET" and request.args.get("project_id"):
@@ -80,6 +77,7 @@ def my_expenses():
 
 
 @bp.route("/expenses/<int:expense_id>/delete", methods=["POST"])
+@allow(policy.is_internal)
 def delete_expense(expense_id: int):
     services.delete_expense(db.session, current_user, expense_id)
     db.session.commit()
@@ -128,6 +126,7 @@ def _entries_tab(project: Project, status: int = 200, **context):
 
 
 @bp.route("/projects/<int:project_id>/entries")
+@allow(policy.is_internal)
 def entries_tab(project_id: int):
     return _entries_tab(db.get_or_404(Project, project_id))
 
@@ -138,34 +137,37 @@ def _failed(project: Project, error: InvalidInput | Conflict, **context):
                         panel_error=error.message, **context)
 
 
-def _transfer(project: Project, action, what: str):
+def _transfer(project: Project, action, one: str, many: str):
     """Run one transfer service; the tab comes back with the outcome, or with the reason it failed."""
     try:
         moved = action()
         db.session.commit()
     except (InvalidInput, Conflict) as error:
         return _failed(project, error)
-    flash(f"Transferred {len(moved)} {what}.", "success")
+    flash(f"Transferred {plural(len(moved), one, many)}.", "success")
     return _entries_tab(project)
 
 
 @bp.route("/projects/<int:project_id>/entries/transfer", methods=["POST"])
+@allow(policy.is_internal)
 def transfer_time(project_id: int):
     project = db.get_or_404(Project, project_id)
     return _transfer(project, lambda: adjustments.transfer_time_entries(
         db.session, current_user, request.form.getlist("entry_ids", type=int),
-        request.form.get("target_offering_id", type=int)), "time entry(ies)")
+        request.form.get("target_offering_id", type=int)), "time entry", "time entries")
 
 
 @bp.route("/projects/<int:project_id>/expenses/transfer", methods=["POST"])
+@allow(policy.is_internal)
 def transfer_costs(project_id: int):
     project = db.get_or_404(Project, project_id)
     return _transfer(project, lambda: services.transfer_expenses(
         db.session, current_user, request.form.getlist("expense_ids", type=int),
-        request.form.get("target_project_id", type=int)), "expense(s)")
+        request.form.get("target_project_id", type=int)), "expense", "expenses")
 
 
 @bp.route("/time-entries/<int:entry_id>/adjust", methods=["POST"])
+@allow(policy.is_internal)
 def adjust_time(entry_id: int):
     entry = db.get_or_404(TimeEntry, entry_id)
     project = entry.project
@@ -180,6 +182,7 @@ def adjust_time(entry_id: int):
 
 
 @bp.route("/expenses/<int:expense_id>/adjust", methods=["POST"])
+@allow(policy.is_internal)
 def adjust_cost(expense_id: int):
     expense = db.get_or_404(Expense, expense_id)
     project = expense.project

@@ -45,6 +45,7 @@ from portal.finance.models import (
     UnpostedPortion,
     UnpostedReason,
 )
+from portal.formatting import hours_text, money, plural
 from portal.org.models import OrgSettings
 from portal.org.services import get_settings
 from portal.projects.models import Project, Resource
@@ -120,12 +121,14 @@ def plan_actuals(sheet: Timesheet, entries: list[Row], rates: RateBook, settings
 
     postings: list[Posting] = []
     unposted: list[Unposted] = []
+    worth_nothing = ZERO
     for (project_id, index), by_offering in sorted(sums.items()):
         segment = segments[index]
         lines = {offering: (hours, to_cents(amount)) for offering, (hours, amount) in by_offering.items()}
         hours, amount = sum(h for h, _ in lines.values()), sum(a for _, a in lines.values())
         if amount == ZERO:
-            continue  # seed 003: a period that computes to 0 creates no transaction
+            worth_nothing += hours
+            continue  # seed 003: a period that computes to 0 creates no transaction (the note says so)
         key = f"actual:{sheet.id}:{project_id}:{segment.start:%Y%m%d}"
         category = cost_category_for(project_categories[project_id], resource, settings)
         if category is None:
@@ -139,13 +142,15 @@ def plan_actuals(sheet: Timesheet, entries: list[Row], rates: RateBook, settings
             fiscal_period_id=segment.period.id if segment.period else None, lines=lines,
             split_note=_split_note(sheet, segments, index), timesheet_id=sheet.id,
         ))
-    note = ""
+    notes = []
     if skipped:
-        hours = sum(e.hours for e in skipped)
-        days = ", ".join(sorted({f"{e.work_date:%d %b}" for e in skipped}))
-        note = (f"{hours} h not posted: {resource.name} has no {settings.finance_rate_type} rate effective on "
-                f"{days}. Add the rate and post again.")
-    return Plan(postings, unposted, note)
+        days = ", ".join(f"{d:%d %b}" for d in sorted({e.work_date for e in skipped}))
+        notes.append(f"{hours_text(sum(e.hours for e in skipped))} not posted: {resource.name} has no "
+                     f"{settings.finance_rate_type} rate effective on {days}. Add the rate and post again.")
+    if worth_nothing:
+        notes.append(f"{hours_text(worth_nothing)} not posted: at {resource.name}'s {settings.finance_rate_type} "
+                     "rate of 0 they come to nothing.")
+    return Plan(postings, unposted, " ".join(notes))
 
 
 def _locked_portion(blocked: Blocked, segments: list[Segment]) -> Unposted:
@@ -158,12 +163,12 @@ def _locked_portion(blocked: Blocked, segments: list[Segment]) -> Unposted:
         detail = f"{period} is locked; this portion was not posted."
         hours, amount = posting.hours, posting.amount
     elif posting is None:
-        detail = (f"{period} is locked: the timesheet is no longer approved, but its {locked.hours} h / "
-                  f"{locked.amount} stay in the ledger there.")
+        detail = (f"{period} is locked: the timesheet is no longer approved, but its {hours_text(locked.hours)} / "
+                  f"{money(locked.amount)} stay in the ledger there.")
         hours, amount = -locked.hours, -locked.amount
     else:
-        detail = (f"{period} is locked and holds {locked.hours} h / {locked.amount} for this portion; the "
-                  f"timesheet now says {posting.hours} h / {posting.amount}.")
+        detail = (f"{period} is locked and holds {hours_text(locked.hours)} / {money(locked.amount)} for this "
+                  f"portion; the timesheet now says {hours_text(posting.hours)} / {money(posting.amount)}.")
         hours, amount = posting.hours - locked.hours, posting.amount - locked.amount
     project_id = posting.project_id if posting else locked.item.project_id
     category = posting.cost_category_id if posting else locked.item.cost_category_id
@@ -230,8 +235,8 @@ def post_timesheet(session: Session, timesheet_id: int, actor: str = ACTOR) -> O
         sheet.posted_at = utcnow() if approved else None
     sheet.posting_status, sheet.posting_note = status, plan.note
     if outcome.changed or unposted_changed:
-        summary = (f"Posted {outcome.created} and removed {outcome.deleted} actual transactions"
-                   f"{f'; {len(unposted)} portions not posted' if unposted else ''}")
+        summary = (f"Actual transactions: {outcome.created} posted, {outcome.deleted} removed"
+                   + (f"; {plural(len(unposted), 'portion')} not posted" if unposted else ""))
         audit.record(session, actor, "timesheet.actuals_posted" if approved else "timesheet.actuals_removed", sheet,
                      after={**outcome.as_dict(), "unposted": len(unposted)}, summary=summary)
     session.flush()

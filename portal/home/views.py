@@ -6,10 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Blueprint
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 
 from portal import htmx
+from portal.auth import policy
+from portal.auth.access import allow
 from portal.auth.models import Role
 from portal.columns import today
 from portal.extensions import db
@@ -23,7 +25,7 @@ bp = Blueprint("home", __name__)
 
 
 @bp.route("/")
-@login_required
+@allow(policy.is_authenticated)
 def index():
     """A person's home: what waits for them, their bookings for this week and the next, and the open
     projects they manage.

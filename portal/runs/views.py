@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask import Blueprint
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from portal import htmx
 from portal.auth import policy
+from portal.auth.access import allow
 from portal.extensions import db
 from portal.runs import services as runs
 from portal.runs.models import SyncRun
@@ -20,7 +21,7 @@ def render_run(run: SyncRun, status: int = 200):
 
 
 @bp.route("/sync-runs/<int:run_id>")
-@login_required
+@allow(policy.is_authenticated)
 def sync_run(run_id: int):
     """The run's progress; while it is active the fragment polls itself, once ended it stops."""
     run = db.get_or_404(SyncRun, run_id)
@@ -29,11 +30,10 @@ def sync_run(run_id: int):
 
 
 @bp.route("/sync-runs/<int:run_id>/retry", methods=["POST"])
-@login_required
+@allow(policy.is_internal)
 def retry_run(run_id: int):
     run = db.get_or_404(SyncRun, run_id)
-    policy.require(policy.can_watch_run(current_user, run) and policy.is_internal(current_user),
-                   "You cannot retry this run.")
+    policy.require(policy.can_watch_run(current_user, run), "You cannot retry this run.")
     new_run, _ = runs.retry(db.session, run.id, current_user.id)
     db.session.commit()
     return render_run(new_run)

@@ -9,12 +9,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from flask import Blueprint, abort, flash, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from portal import htmx
 from portal.auth import policy
+from portal.auth.access import allow
 from portal.columns import today
 from portal.errors import InvalidInput, NotAllowed
 from portal.extensions import db
@@ -25,18 +26,19 @@ from portal.projects.models import Project
 from portal.projects.resources import list_resources
 from portal.timesheets import approvals, conflicts, entries, weeks, workflow
 from portal.timesheets.forms import BulkDecisionForm, DecisionForm, EntryEditForm, EntryForm, billable_value
-from portal.timesheets.models import STATUS_LABELS, TimeEntry, Timesheet, TimesheetConflict
+from portal.timesheets.models import (
+    STATUS_LABELS,
+    PostingStatus,
+    TimeEntry,
+    Timesheet,
+    TimesheetConflict,
+    TimesheetStatus,
+)
 
 bp = Blueprint("timesheets", __name__)
 
 # What a person does to their own week on the My time page; approvers decide on the detail page.
 OWNER_ACTIONS = ("submit", "withdraw", "resubmit", "reopen")
-
-
-@bp.before_request
-@login_required
-def _internal_only():
-    policy.require(policy.is_internal(current_user), "Timesheets are for staff.")
 
 
 def _day(value: str | None) -> date | None:
@@ -70,12 +72,16 @@ def _week_page(resource, day: date, status: int = 200, form: EntryForm | None = 
 
 
 @bp.route("/time")
+@allow(policy.is_internal)
 def my_time():
-    resource = weeks.whose_time(db.session, current_user, request.args.get("resource", type=int))
+    resource = weeks.whose_time(db.session, current_user, request.args.get("resource", type=int), required=False)
+    if resource is None:  # an admin or approver who does not enter time: say why, and where to go instead
+        return htmx.render("timesheets/no_resource.html")
     return _week_page(resource, _day(request.args.get("week")) or today())
 
 
 @bp.route("/time/entries", methods=["POST"])
+@allow(policy.is_internal)
 def add_entry():
     resource = weeks.whose_time(db.session, current_user, request.args.get("resource", type=int))
     form = EntryForm()
@@ -100,6 +106,7 @@ def _own_entry(entry_id: int) -> TimeEntry:
 
 
 @bp.route("/time/entries/<int:entry_id>/edit", methods=["GET", "POST"])
+@allow(policy.is_internal)
 def edit_entry(entry_id: int):
     entry = _own_entry(entry_id)
     day = entry.work_date
@@ -118,6 +125,7 @@ def edit_entry(entry_id: int):
 
 
 @bp.route("/time/entries/<int:entry_id>/delete", methods=["POST"])
+@allow(policy.is_internal)
 def delete_entry(entry_id: int):
     entry = _own_entry(entry_id)
     resource, day = entry.resource, entry.work_date
@@ -129,6 +137,7 @@ def delete_entry(entry_id: int):
 
 # Transitions of one timesheet -------------------------------------------------------------------------
 @bp.route("/timesheets/<int:timesheet_id>/<action>", methods=["POST"])
+@allow(policy.is_internal)
 def decide(timesheet_id: int, action: str):
     if action not in workflow.TRANSITIONS:
         abort(404)
@@ -148,32 +157,63 @@ def decide(timesheet_id: int, action: str):
     return _detail(sheet, status=form.status, decision_form=failed, failed_action=action if failed else None)
 
 
-def _detail(sheet: Timesheet, status: int = 200, decision_form: DecisionForm | None = None,
-            failed_action: str | None = None):
+def _viewable(sheet: Timesheet) -> list[Project]:
     projects = workflow.projects_of(db.session, sheet.id)
     policy.require(policy.can_view_timesheet(current_user, sheet, projects), "You cannot see this timesheet.")
-    actions = [a for a in workflow.TRANSITIONS if workflow.may(db.session, current_user, sheet, a, projects)]
+    return projects
+
+
+def _finance(sheet: Timesheet, projects: list[Project]) -> dict:
+    """The timesheet's place in finance: the banner's summary (hours, for everyone who sees the timesheet) and,
+    for those who see money, its transactions and the portions kept out."""
     money = policy.can_view_finance(current_user) or (bool(projects) and all(
         policy.can_view_project_finance(current_user, p) for p in projects))
     ledger = reports.LedgerFilters(kind="", timesheet_id=sheet.id)
+    return {
+        "money": money, "posting": reports.posting_summary(db.session, sheet),
+        "finance_sync_enabled": get_settings(db.session).finance_sync_enabled,
+        "transactions": reports.transactions(db.session, ledger)[0] if money else [],
+        "unposted": reports.unposted_portions(db.session, timesheet_id=sheet.id) if money else [],
+    }
+
+
+def _detail(sheet: Timesheet, status: int = 200, decision_form: DecisionForm | None = None,
+            failed_action: str | None = None):
+    projects = _viewable(sheet)
+    actions = [a for a in workflow.TRANSITIONS if workflow.may(db.session, current_user, sheet, a, projects)]
     days = [sheet.period_start + timedelta(days=i) for i in range((sheet.period_end - sheet.period_start).days + 1)]
     return htmx.render(
         "timesheets/detail.html", block="timesheet", status=status, sheet=sheet, projects=projects,
-        days=days, grid=weeks.hours_grid(sheet.entries),
-        finance_sync_enabled=get_settings(db.session).finance_sync_enabled,
-        actions=actions, decision_form=decision_form or DecisionForm(formdata=None), failed_action=failed_action,
-        money=money, transactions=reports.transactions(db.session, ledger)[0] if money else [],
-        unposted=reports.unposted_portions(db.session, timesheet_id=sheet.id) if money else [],
+        days=days, grid=weeks.hours_grid(sheet.entries), actions=actions,
+        decision_form=decision_form or DecisionForm(formdata=None), failed_action=failed_action,
         history=workflow.history(db.session, sheet.id), conflicts=conflicts.for_timesheet(db.session, sheet.id),
+        **_finance(sheet, projects),
     )
 
 
 @bp.route("/timesheets/<int:timesheet_id>")
+@allow(policy.is_internal)
 def detail(timesheet_id: int):
     return _detail(db.get_or_404(Timesheet, timesheet_id))
 
 
+@bp.route("/timesheets/<int:timesheet_id>/posting")
+@allow(policy.is_internal)
+def posting(timesheet_id: int):
+    """The posting banner, polled while the actuals are being posted or removed; once that is done it comes
+    back without polling, with the finance card refreshed out of band. Opened as a page, it is the timesheet."""
+    sheet = db.get_or_404(Timesheet, timesheet_id)
+    if not htmx.is_fragment_request():
+        return _detail(sheet)
+    context = _finance(sheet, _viewable(sheet))
+    done = sheet.posting_status != PostingStatus.PENDING
+    oob = ["timesheet_finance"] if done and context["money"] else []
+    return htmx.render("timesheets/detail.html", block="posting", oob=oob, oob_finance=bool(oob), sheet=sheet,
+                       **context)
+
+
 @bp.route("/timesheets/conflicts/<int:conflict_id>/<decision>", methods=["POST"])
+@allow(policy.is_internal)
 def decide_conflict(conflict_id: int, decision: str):
     """The approver's decision on time a tool changed after approval: accept the change, or keep the time."""
     conflict = db.get_or_404(TimesheetConflict, conflict_id)
@@ -195,11 +235,17 @@ def _filters() -> approvals.Filters:
                              resource_id=values.get("person", type=int), held=values.get("held") == "1")
 
 
-def _queue(block: str, form: BulkDecisionForm | None = None, status: int = 200, after: str | None = None):
+def _queue(block: str, form: BulkDecisionForm | None = None, status: int = 200, after: str | None = None,
+           selected: frozenset[str] = frozenset()):
+    """The queue; `selected` keeps the ticks of a bulk decision that was refused (no reason, nothing ticked)."""
     filters = _filters()
     queue = approvals.approval_queue(db.session, current_user, filters, after=after)
+    # Approve/Reject only where there is something to tick: submitted timesheets this user may decide on.
+    selectable = any(row.decidable and row.sheet.status == TimesheetStatus.SUBMITTED for row in queue.rows) or (
+        bool(queue.next_cursor) and filters.status in (TimesheetStatus.SUBMITTED, ""))
     return htmx.render(
         "timesheets/approvals.html", block=block, status=status, queue=queue, filters=filters,
+        selected=selected, selectable=selectable,
         form=form or BulkDecisionForm(formdata=None), statuses=approvals.STATUS_FILTERS, labels=STATUS_LABELS,
         projects=db.session.execute(select(Project.id, Project.name).order_by(Project.name)).all(),
         people=list_resources(db.session, include_inactive=True),
@@ -207,12 +253,14 @@ def _queue(block: str, form: BulkDecisionForm | None = None, status: int = 200, 
 
 
 @bp.route("/approvals")
+@allow(policy.is_internal)
 def approvals_page():
     after = request.args.get("after")
     return _queue("approval_rows" if after else "approval_queue", after=after)
 
 
 @bp.route("/approvals/decide", methods=["POST"])
+@allow(policy.is_internal)
 def decide_many():
     form = BulkDecisionForm()
     selections = []
@@ -230,4 +278,5 @@ def decide_many():
         for which, why in result.refused:
             flash(f"Not {verb.lower()}: {which}. {why}", "warning")
         form = None
-    return _queue("approval_queue", form=form, status=form.status if form else 200)
+    return _queue("approval_queue", form=form, status=form.status if form else 200,
+                  selected=frozenset(request.form.getlist("selected")) if form else frozenset())
