@@ -26,9 +26,9 @@ from portal.finance.forecasts import projects_with_forecasts, refresh_forecast
 from portal.finance.ledger import Outcome
 from portal.finance.models import FinancialItem, FinancialTransaction, FiscalPeriod, TransactionKind, UnpostedPortion
 from portal.finance.posting import post_timesheet
-from portal.integrations import runs
-from portal.integrations.models import SyncRun
 from portal.org.services import get_settings
+from portal.runs import services as runs
+from portal.runs.models import SyncRun
 from portal.timesheets.models import PostingStatus, Timesheet, TimesheetStatus
 
 log = logging.getLogger(__name__)

@@ -71,7 +71,7 @@ def project_csv(project_id: int):
 def post_held():
     run = batches.start_post_held(db.session, current_user)
     db.session.commit()
-    return htmx.render("integrations/run.html", block="sync_run", run=run)
+    return htmx.render("runs/run.html", block="sync_run", run=run)
 
 
 @bp.route("/finance/repost", methods=["POST"])

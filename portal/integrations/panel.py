@@ -7,26 +7,23 @@ short interactive wait; a failure becomes a message on the page, never an error 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.errors import PortalError
-from portal.integrations import connectors, provisioning, rules, runs, time_runs
-from portal.integrations.connectors import (
-    ExternalClient,
-    ExternalProject,
-    TimesheetConnector,
-    connector_class,
-    connector_for,
-)
-from portal.integrations.models import ClientLink, Connection, ProjectLink, SyncRun
+from portal.integrations import connectors, provisioning, rules
+from portal.integrations.connectors import ExternalClient, ExternalProject, TimesheetConnector
+from portal.integrations.models import ClientLink, Connection, ProjectLink
 from portal.integrations.provisioning import project_link
-from portal.integrations.services import client_link, client_scope, connected
+from portal.integrations.registry import connector_class, connector_for
+from portal.integrations.services import client_link, client_scope, connected, project_time_scope
 from portal.org.services import get_settings
 from portal.projects import crm
 from portal.projects.models import Client, Offering, Project
+from portal.runs import services as runs
+from portal.runs.models import SyncMessage, SyncRun
 
 
 @dataclass
@@ -36,6 +33,7 @@ class OfferingRow:
     dot: str  # green | orange
     why: str  # the dot's tooltip
     run: SyncRun | None  # the latest run on this offering for this tool
+    notes: list[SyncMessage] = field(default_factory=list)  # what that run said, once it ended
 
     @property
     def busy(self) -> bool:
@@ -47,7 +45,8 @@ class ToolPanel:
     connection: Connection
     tool: type[TimesheetConnector]
     rows: list[OfferingRow]
-    time_run: SyncRun | None = None  # the project's latest "Sync time" run (issue 5)
+    time_run: SyncRun | None = None  # the project's latest "Sync time" run
+    time_notes: list[SyncMessage] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -68,9 +67,10 @@ def _latest_runs(session: Session, connection: Connection, offering_ids: list[in
 
 
 def offering_row(session: Session, connection: Connection, offering: Offering) -> OfferingRow:
-    latest = _latest_runs(session, connection, [offering.id])
+    run = _latest_runs(session, connection, [offering.id]).get(offering.id)
     dot, why = rules.status_dot(offering)
-    return OfferingRow(offering, project_link(session, connection.id, offering.id), dot, why, latest.get(offering.id))
+    return OfferingRow(offering, project_link(session, connection.id, offering.id), dot, why, run,
+                       runs.notes(session, run))
 
 
 def tool_panel(session: Session, connection: Connection, project: Project) -> ToolPanel:
@@ -78,9 +78,10 @@ def tool_panel(session: Session, connection: Connection, project: Project) -> To
     links = {link.offering_id: link for link in session.scalars(
         select(ProjectLink).where(ProjectLink.connection_id == connection.id, ProjectLink.offering_id.in_(ids)))}
     latest = _latest_runs(session, connection, ids)
-    rows = [OfferingRow(o, links.get(o.id), *rules.status_dot(o), latest.get(o.id)) for o in project.offerings]
-    return ToolPanel(connection, connector_class(connection.kind), rows,
-                     runs.latest(session, time_runs.project_scope(connection, project.id)))
+    rows = [OfferingRow(o, links.get(o.id), *rules.status_dot(o), latest.get(o.id),
+                        runs.notes(session, latest.get(o.id))) for o in project.offerings]
+    time_run = runs.latest(session, project_time_scope(connection, project.id))
+    return ToolPanel(connection, connector_class(connection.kind), rows, time_run, runs.notes(session, time_run))
 
 
 def project_panels(session: Session, project: Project) -> list[ToolPanel]:
@@ -126,6 +127,7 @@ class ClientRow:
     duplicates: list[Client]
     duplicate_links: dict[int, ClientLink]  # duplicates' mappings, by client id
     run: SyncRun | None
+    notes: list[SyncMessage] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -144,7 +146,8 @@ def client_row(session: Session, connection: Connection, client: Client) -> Clie
     duplicates = crm.similar_clients(session, client)
     duplicate_links = {d.id: link for d in duplicates if (link := client_link(session, connection, d.id))}
     run = runs.latest(session, client_scope(connection, client.id))
-    return ClientRow(client, connection, client_link(session, connection, client.id), duplicates, duplicate_links, run)
+    return ClientRow(client, connection, client_link(session, connection, client.id), duplicates, duplicate_links, run,
+                     runs.notes(session, run))
 
 
 def client_rows(session: Session, connection: Connection) -> list[ClientRow]:

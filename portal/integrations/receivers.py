@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from portal import events
 from portal.integrations import connectors, provisioning
-from portal.integrations.connectors import connector_class
 from portal.integrations.models import Connection, ConnectionStatus, ProjectLink
+from portal.integrations.registry import connector_class
 from portal.org.services import PUSH_SETTINGS, get_settings
 from portal.projects.models import Assignment, Offering, Project
 

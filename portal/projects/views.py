@@ -1,12 +1,10 @@
-"""Home, the project list and a project's tabs (Overview, Offerings, Team, Integrations, Finance).
+"""The project list and a project's tabs (Overview, Offerings, Team, Integrations, Finance).
 
 Each view: load by id (404), authorise through the policy, parse the form, call one service, commit,
 render the page or the block htmx asked for.
 """
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 from flask import Blueprint, flash, request, url_for
 from flask_login import current_user
@@ -15,7 +13,6 @@ from sqlalchemy import select
 from portal import htmx
 from portal.auth import policy
 from portal.auth.access import allow
-from portal.auth.models import Role
 from portal.columns import today
 from portal.extensions import db
 from portal.finance import burnup
@@ -25,34 +22,13 @@ from portal.forms import submit
 from portal.integrations.panel import project_panels, team_change_note
 from portal.org.services import get_settings
 from portal.projects import crm, resources, services
-from portal.projects import home as home_page
 from portal.projects.forms import AssignmentForm, BookingForm, OfferingForm, PmTeamForm, ProjectForm
 from portal.projects.models import Assignment, Booking, Offering, Project, Resource
 from portal.projects.tabs import overview_context, render_tab
+from portal.timesheets import adjustments
 from portal.timesheets.actuals import FEE_MODELS, effective_fee_rate
-from portal.workspaces import services as workspaces
 
 bp = Blueprint("projects", __name__)
-
-
-@bp.route("/")
-@allow(policy.is_authenticated)
-def home():
-    """A person's home: what waits for them, their bookings for this week and the next, and the open
-    projects they manage.
-
-    Bookings of stages that do not display booked roles are left out (seed 004); client users' home is
-    their workspaces."""
-    if current_user.role == Role.CLIENT:
-        return htmx.render("workspaces/index.html", projects=workspaces.workspaces_of(db.session, current_user))
-    resource = db.session.scalar(select(Resource).where(Resource.user_id == current_user.id))
-    first_weekday = get_settings(db.session).week_start
-    start = services.week_start(today(), first_weekday)
-    bookings = services.bookings_for(db.session, resource.id, start, start + timedelta(days=13)) if resource else []
-    managed = [p for p in db.session.scalars(select(Project).where(Project.pm_id == current_user.id)
-                                             .order_by(Project.name)) if not p.is_closed]
-    return htmx.render("projects/home.html", resource=resource, bookings=bookings, managed=managed,
-                       week_from=start, waiting=home_page.waiting_for(db.session, current_user, resource, start))
 
 
 # The project list
@@ -285,7 +261,7 @@ def update_assignment(assignment_id: int):
     form.resource_id.choices = [(assignment.resource_id, assignment.resource.name)]
     form.resource_id.data = assignment.resource_id
     before = {name: getattr(assignment, name) for name in ("bill_rate", "planned_hours", "role")}
-    saved = submit(form, lambda: services.update_assignment(
+    saved = submit(form, lambda: adjustments.change_assignment(
         db.session, current_user, assignment.id, bill_rate=form.bill_rate.data,
         planned_hours=form.planned_hours.data or 0, role=form.role.data or "", revalue=form.revalue.data,
     ))

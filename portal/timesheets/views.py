@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, flash, request
+from flask import Blueprint, abort, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
@@ -25,7 +25,7 @@ from portal.forms import submit
 from portal.org.services import get_settings
 from portal.projects.models import Project
 from portal.projects.resources import list_resources
-from portal.timesheets import approvals, entries, weeks, workflow
+from portal.timesheets import approvals, conflicts, entries, weeks, workflow
 from portal.timesheets import grid as grids
 from portal.timesheets.forms import (
     BulkDecisionForm,
@@ -36,7 +36,14 @@ from portal.timesheets.forms import (
     GridCellForm,
     billable_value,
 )
-from portal.timesheets.models import STATUS_LABELS, PostingStatus, TimeEntry, Timesheet, TimesheetStatus
+from portal.timesheets.models import (
+    STATUS_LABELS,
+    PostingStatus,
+    TimeEntry,
+    Timesheet,
+    TimesheetConflict,
+    TimesheetStatus,
+)
 
 bp = Blueprint("timesheets", __name__)
 
@@ -321,7 +328,8 @@ def _detail(sheet: Timesheet, status: int = 200, decision_form: DecisionForm | N
         "timesheets/detail.html", block="timesheet", status=status, sheet=sheet, projects=projects,
         grid=grids.timesheet_grid(db.session, sheet), actions=actions,
         decision_form=decision_form or DecisionForm(formdata=None), failed_action=failed_action,
-        history=workflow.history(db.session, sheet.id), **_finance(sheet, projects),
+        history=workflow.history(db.session, sheet.id), conflicts=conflicts.for_timesheet(db.session, sheet.id),
+        **_finance(sheet, projects),
     )
 
 
@@ -344,6 +352,21 @@ def posting(timesheet_id: int):
     oob = ["timesheet_finance"] if done and context["money"] else []
     return htmx.render("timesheets/detail.html", block="posting", oob=oob, oob_finance=bool(oob), sheet=sheet,
                        **context)
+
+
+@bp.route("/timesheets/conflicts/<int:conflict_id>/<decision>", methods=["POST"])
+@allow(policy.is_internal)
+def decide_conflict(conflict_id: int, decision: str):
+    """The approver's decision on time a tool changed after approval: accept the change, or keep the time."""
+    conflict = db.get_or_404(TimesheetConflict, conflict_id)
+    decide = {"accept": conflicts.accept, "reject": conflicts.reject}.get(decision)
+    if decide is None:
+        return htmx.render_error(404, "Not found", "Accept or reject the change.")
+    decide(db.session, current_user, conflict.id)
+    db.session.commit()
+    flash("Accepted: the change is applied and the timesheet is back in the approval queue." if decision == "accept"
+          else "Rejected: the approved time stays as it was.", "success")
+    return htmx.redirect_to(url_for("timesheets.detail", timesheet_id=conflict.timesheet_id))
 
 
 # The approvals queue ----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from portal.auth import policy
 from portal.auth.models import User
 from portal.errors import NotAllowed, NotFound
 from portal.org.services import get_settings
+from portal.planning.models import ProjectTask
 from portal.projects.models import Assignment, Client, Offering, Project, Resource
 from portal.stages.models import Stage
 from portal.timesheets.entries import FROZEN, resource_of, week_of
@@ -130,8 +131,6 @@ def offering_choices(session: Session, resource_id: int, text: str = "", chosen:
 
 def task_choices(session: Session, offering_id: int | None) -> list[SelectChoice]:
     """The active tasks of the chosen offering's project (seed 004 "edit tasks"): none until one is chosen."""
-    from portal.planning.models import ProjectTask
-
     if not offering_id:
         return [SelectChoice("", "—")]
     tasks = session.execute(

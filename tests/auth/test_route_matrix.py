@@ -83,7 +83,10 @@ def cases(w: SimpleNamespace) -> dict[str, list[Case]]:
         "auth.invite_user": [post(f"/admin/users/{w.target_staff}/invite", ADMINS),
                              post(f"/admin/users/{w.target_super}/invite", SUPER)],
         # Home, projects and their tabs
-        "projects.home": [get("/", SIGNED_IN)],
+        "home.index": [get("/", SIGNED_IN)],
+        # A sync run's progress (a project-level run: internal users) and its Retry
+        "runs.sync_run": [get(f"/sync-runs/{w.run}", INTERNAL)],
+        "runs.retry_run": [post(f"/sync-runs/{w.run}/retry", INTERNAL)],
         "projects.project_list": [get("/projects", INTERNAL)],
         "projects.new_project": [get("/projects/new", SUPER)],
         "projects.overview_tab": [get(f"/projects/{p}", INTERNAL)],
@@ -213,6 +216,7 @@ def cases(w: SimpleNamespace) -> dict[str, list[Case]]:
                                get(f"/timesheets/{w.others_sheet}/posting", DECIDERS)],
         "timesheets.decide": [post(f"/timesheets/{w.submitted_sheet}/approve", DECIDERS,
                                    {"version": w.submitted_version})],
+        "timesheets.decide_conflict": [post(f"/timesheets/conflicts/{w.conflict}/reject", DECIDERS)],
         "timesheets.approvals_page": [get("/approvals", INTERNAL)],
         "timesheets.sheet_week": [get(f"/approvals/{w.submitted_sheet}/week", DECIDERS | {"staff"}),
                                   get(f"/approvals/{w.others_sheet}/week", DECIDERS)],
