@@ -32,6 +32,9 @@ class AuditEvent(db.Model):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # Kept beside actor_id so the log still reads after a user is deleted, and names system actors.
     actor_label: Mapped[str] = mapped_column(String(200))
+    # Issue 16: the user whose right the actor used (a stand-in approver deciding for them); None: their own.
+    on_behalf_of_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    on_behalf_of_label: Mapped[str | None] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(100), index=True)
     subject_type: Mapped[str] = mapped_column(String(60))
     subject_id: Mapped[int | None] = mapped_column(Integer)
@@ -40,6 +43,12 @@ class AuditEvent(db.Model):
     after: Mapped[dict | None] = mapped_column(JSON)
 
     __table_args__ = (Index("ix_audit_events_subject", "subject_type", "subject_id"),)
+
+    @property
+    def who(self) -> str:
+        """The actor as the log and histories show it: "bob@x on behalf of ann@x" for a stand-in."""
+        return f"{self.actor_label} on behalf of {self.on_behalf_of_label}" if self.on_behalf_of_label \
+            else self.actor_label
 
 
 def plain(value: Any) -> Any:
@@ -72,8 +81,10 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, An
 
 def record(session: Session, actor: User | str | None, action: str, subject: Any = None,
            before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
-           summary: str = "", subject_type: str | None = None, subject_id: int | None = None) -> AuditEvent:
-    """Add one audit row. `actor` is a User, a system label ("worker", "toggl sync") or None (system)."""
+           summary: str = "", subject_type: str | None = None, subject_id: int | None = None,
+           on_behalf_of: User | None = None) -> AuditEvent:
+    """Add one audit row. `actor` is a User, a system label ("worker", "toggl sync") or None (system);
+    `on_behalf_of` the user whose right the actor used, when it is not their own (a stand-in approver)."""
     if subject is not None:
         subject_type = subject_type or subject.__tablename__
         subject_id = subject_id if subject_id is not None else subject.id
@@ -90,6 +101,8 @@ def record(session: Session, actor: User | str | None, action: str, subject: Any
         summary=summary[:500],
         before=plain(before) if before is not None else None,
         after=plain(after) if after is not None else None,
+        on_behalf_of_id=on_behalf_of.id if on_behalf_of is not None else None,
+        on_behalf_of_label=on_behalf_of.email if on_behalf_of is not None else None,
     )
     session.add(event)
     return event

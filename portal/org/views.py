@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, request
 from flask_login import current_user, login_required
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from portal import htmx
 from portal.audit import AuditEvent
@@ -60,7 +60,8 @@ def audit_log():
         if ident.isdigit():
             query = query.where(AuditEvent.subject_id == int(ident))
     if actor:
-        query = query.where(AuditEvent.actor_label.ilike(f"%{actor}%"))
+        query = query.where(or_(AuditEvent.actor_label.ilike(f"%{actor}%"),
+                                AuditEvent.on_behalf_of_label.ilike(f"%{actor}%")))
     if before_id:
         query = query.where(AuditEvent.id < before_id)
     events = list(db.session.scalars(query))
