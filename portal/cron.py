@@ -38,6 +38,10 @@ SCHEDULE: list[Scheduled] = [
     Scheduled("start_time_syncs", "5 * * * *", queue.SYNC, "hourly time sync: recent changes", ("hourly",)),
     Scheduled("start_time_syncs", "30 2 * * *", queue.SYNC, "nightly time sync: the look-back and deletions",
               ("nightly",)),
+    # Timesheet reminders (issue 16): hourly, because the reminder's weekday and hour are the organization's
+    # (PORTAL_TIMEZONE) and cron strings are UTC; the job decides whether it is the time.
+    Scheduled("send_timesheet_reminders", "7 * * * *", queue.MAIL,
+              "timesheet reminders on the organization's day and hour, and escalations to approvers"),
 ]
 
 

@@ -287,3 +287,16 @@ def subscribe_webhooks(run_id: int) -> None:
     from portal.integrations import webhooks
 
     webhooks.run_subscribe(db.session, run_id)
+
+
+# Timesheet reminders (issue 16) ----------------------------------------------------------------------------
+@job
+def send_timesheet_reminders() -> dict[str, int]:
+    """Hourly: the weekly reminders when it is the organization's reminder day and hour, and the escalations
+    that are due. Idempotent: each reminder is claimed by a unique row."""
+    from portal.columns import utcnow
+    from portal.timesheets import reminders
+
+    sent = reminders.send(db.session, utcnow())
+    db.session.commit()
+    return {"reminded": len(sent.reminded), "escalated": len(sent.escalated), "digests": len(sent.digests)}

@@ -101,6 +101,10 @@ class ResourceForm(PortalForm):
     title = StringField("Title", validators=[Optional(), Length(max=120)])
     default_cost_category_id = SelectField("Default cost category", coerce=optional_int, validators=[Optional()])
     active = BooleanField("Active", default=True)
+    # Issue 16: timesheet reminders.
+    expected_hours_per_week = DecimalField(
+        "Hours expected a week (blank: the organization's; 0: never logs time)", places=2,
+        validators=[Optional(), NumberRange(0, 168, "Between 0 and 168.")])
 
 
 class RateForm(PortalForm):

@@ -42,8 +42,10 @@ def create_resource(session: Session, actor: User | str | None, *, name: str, em
 
 
 def update_resource(session: Session, actor: User | str | None, resource_id: int, *, name: str, email: str,
-                    title: str, active: bool, default_cost_category_id: int | None) -> Resource:
-    """Changing the email changes who the timesheet tools' people are matched to (by exact email)."""
+                    title: str, active: bool, default_cost_category_id: int | None,
+                    expected_hours_per_week: Decimal | None = None) -> Resource:
+    """Changing the email changes who the timesheet tools' people are matched to (by exact email).
+    `expected_hours_per_week`: None follows the organization's; 0 means the person never logs time."""
     _require(actor)
     resource = session.get(Resource, resource_id)
     if resource is None:
@@ -52,10 +54,14 @@ def update_resource(session: Session, actor: User | str | None, resource_id: int
     clash = session.scalar(select(Resource.id).where(Resource.email == email, Resource.id != resource_id))
     if clash:
         raise Conflict(f"Another resource already has the email {email}.", fields={"email": "Already in use."})
-    fields = ["name", "email", "title", "active", "default_cost_category_id"]
+    if expected_hours_per_week is not None and not 0 <= expected_hours_per_week <= 168:
+        raise InvalidInput("Hours expected a week are between 0 and 168.",
+                           fields={"expected_hours_per_week": "Between 0 and 168."})
+    fields = ["name", "email", "title", "active", "default_cost_category_id", "expected_hours_per_week"]
     before = audit.snapshot(resource, fields)
     resource.name, resource.email, resource.title = name.strip(), email, (title or "").strip()
     resource.active, resource.default_cost_category_id = active, default_cost_category_id
+    resource.expected_hours_per_week = expected_hours_per_week
     old, new = audit.changes(before, audit.snapshot(resource, fields))
     if new:
         audit.record(session, actor, "resource.updated", resource, before=old, after=new,

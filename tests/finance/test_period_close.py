@@ -19,7 +19,7 @@ from portal.finance.posting import post_timesheet
 from portal.integrations.models import Connection, SyncRun
 from portal.timesheets import conflicts, workflow
 from portal.timesheets.models import TimesheetConflict
-from tests.factories import OfferingFactory, ResourceFactory, TimeEntryFactory, UserFactory
+from tests.factories import OfferingFactory, ResourceFactory, UserFactory
 from tests.finance.support import CROSSING, actuals, timesheet, unposted
 
 FEB_WEEK = date(2026, 2, 9)  # Mon 9 – Sun 15 Feb 2026, inside 2026-02
@@ -243,6 +243,7 @@ def test_mpe_users_see_periods_but_cannot_close_them(client, login_as, session, 
     login_as("pm", permissions=["maintain_projects"])
     period = months["2026-02"]
     assert client.get("/finance/fiscal-periods").status_code == 200
-    assert client.post(f"/finance/fiscal-periods/{period.id}/close", data={"confirm_name": "2026-02"}).status_code == 403
+    closing = client.post(f"/finance/fiscal-periods/{period.id}/close", data={"confirm_name": "2026-02"})
+    assert closing.status_code == 403
     assert client.post("/finance/fiscal-periods/rule", data={"rule": "next_open"}).status_code == 403
     assert session.get(FiscalPeriod, period.id).state == "open"
