@@ -33,9 +33,14 @@ def instant(value: datetime | None, blank: str = "—") -> str:
     return value.astimezone(zone).strftime("%d %b %Y %H:%M")
 
 
+def plural(count: int, one: str, many: str | None = None) -> str:
+    """`1 project`, `2 projects`; `many` for irregular words (`1 person`, `3 people`)."""
+    return f"{count} {one if count == 1 else (many or one + 's')}"
+
+
 def label(value: str | None) -> str:
     """snake_case enum values as words: time_and_materials -> Time and materials."""
     return (value or "").replace("_", " ").capitalize()
 
 
-FILTERS = {"money": money, "hours": hours, "day": day, "instant": instant, "label": label}
+FILTERS = {"money": money, "hours": hours, "day": day, "instant": instant, "label": label, "plural": plural}

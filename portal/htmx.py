@@ -13,6 +13,9 @@ from typing import Any
 from flask import Response, make_response, redirect, render_template, request, session
 from jinja2_fragments.flask import render_block, render_blocks
 
+# A response header: "this error answer is a fragment of the page, swap it into the target".
+PORTAL_FRAGMENT = "X-Portal-Fragment"
+
 
 def is_htmx_request() -> bool:
     return request.headers.get("HX-Request") == "true"
@@ -32,15 +35,20 @@ def render(template: str, block: str | None = None, status: int = 200, oob: list
     """Full page, or `block` (plus out-of-band `oob` blocks) for an htmx fragment request.
 
     A fragment also carries any flashed messages, swapped out of band into the page's flash area, so a
-    view flashes the same way whether the answer is a page or a fragment.
+    view flashes the same way whether the answer is a page or a fragment. It is marked as the portal's own
+    (`PORTAL_FRAGMENT`), so static/js/portal.js swaps it in even with an error status (a 409 that offers
+    what to do next); any other error answer becomes a banner with the server's message.
     """
-    if block and is_fragment_request():
+    fragment = bool(block and is_fragment_request())
+    if fragment:
         body = render_blocks(template, [block, *oob], **context) if oob else render_block(template, block, **context)
         if session.get("_flashes"):
             body += render_template("partials/flash.html", oob=True)
     else:
         body = render_template(template, **context)
     response = make_response(body, status)
+    if fragment:
+        response.headers[PORTAL_FRAGMENT] = "1"
     response.vary.add("HX-Request")
     return response
 

@@ -18,6 +18,7 @@ from portal.expenses.forms import AdjustExpenseForm, AdjustTimeForm, ExpenseForm
 from portal.expenses.models import Expense
 from portal.extensions import db
 from portal.finance.services import list_cost_categories
+from portal.formatting import plural
 from portal.forms import submit
 from portal.planning.tasks import list_tasks
 from portal.projects.models import Project
@@ -138,14 +139,14 @@ def _failed(project: Project, error: InvalidInput | Conflict, **context):
                         panel_error=error.message, **context)
 
 
-def _transfer(project: Project, action, what: str):
+def _transfer(project: Project, action, one: str, many: str):
     """Run one transfer service; the tab comes back with the outcome, or with the reason it failed."""
     try:
         moved = action()
         db.session.commit()
     except (InvalidInput, Conflict) as error:
         return _failed(project, error)
-    flash(f"Transferred {len(moved)} {what}.", "success")
+    flash(f"Transferred {plural(len(moved), one, many)}.", "success")
     return _entries_tab(project)
 
 
@@ -154,7 +155,7 @@ def transfer_time(project_id: int):
     project = db.get_or_404(Project, project_id)
     return _transfer(project, lambda: adjustments.transfer_time_entries(
         db.session, current_user, request.form.getlist("entry_ids", type=int),
-        request.form.get("target_offering_id", type=int)), "time entry(ies)")
+        request.form.get("target_offering_id", type=int)), "time entry", "time entries")
 
 
 @bp.route("/projects/<int:project_id>/expenses/transfer", methods=["POST"])
@@ -162,7 +163,7 @@ def transfer_costs(project_id: int):
     project = db.get_or_404(Project, project_id)
     return _transfer(project, lambda: services.transfer_expenses(
         db.session, current_user, request.form.getlist("expense_ids", type=int),
-        request.form.get("target_project_id", type=int)), "expense(s)")
+        request.form.get("target_project_id", type=int)), "expense", "expenses")
 
 
 @bp.route("/time-entries/<int:entry_id>/adjust", methods=["POST"])

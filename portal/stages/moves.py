@@ -24,6 +24,7 @@ from portal.auth import policy
 from portal.auth.models import User
 from portal.columns import today as org_today
 from portal.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from portal.formatting import plural
 from portal.org.services import get_settings
 from portal.projects.models import Booking, BookingMode, Project
 from portal.projects.services import week_start
@@ -63,7 +64,7 @@ def clear_future_bookings(session: Session, actor: User | str | None, project: P
     audit.record(session, actor, "booking.future_cleared", project,
                  before={"bookings": [{"resource_id": r, "mode": m, "on": o, "hours": h} for r, m, o, h in doomed]},
                  after={"bookings": []},
-                 summary=f"Cleared {len(doomed)} future booking(s) of {project.name}")
+                 summary=f"Cleared {plural(len(doomed), 'future booking')} of {project.name}")
     events.booking_changed.send(project, session=session, actor=actor, changes={"cleared": [len(doomed), 0]})
     return len(doomed)
 
@@ -178,7 +179,7 @@ def preview(session: Session, project: Project, target: Stage) -> dict[str, Any]
 def describe(project: Project, source: str, done: dict[str, Any]) -> str:
     parts = [f"Moved {project.name} from {source} to {project.stage.name}."]
     if done.get("bookings_cleared"):
-        parts.append(f"Cleared {done['bookings_cleared']} future booking(s).")
+        parts.append(f"Cleared {plural(done['bookings_cleared'], 'future booking')}.")
     if done.get("end_date"):
         parts.append(f"End date set to {done['end_date']:%d %b %Y}.")
     if done.get("notified"):

@@ -16,6 +16,7 @@ from portal import audit
 from portal.auth import policy
 from portal.auth.models import User
 from portal.errors import Conflict, InvalidInput, NotFound
+from portal.formatting import plural
 from portal.projects.models import Project
 from portal.projects.services import default_engagement_type
 from portal.stages import registry
@@ -127,7 +128,8 @@ def delete_engagement_type(session: Session, actor: User | str | None, type_id: 
     in_use = session.scalar(select(func.count()).select_from(Project)
                             .where(Project.engagement_type_id == type_id))
     if in_use:
-        raise Conflict(f"{engagement_type.name} cannot be deleted: {in_use} project(s) follow its workflow.")
+        following = plural(in_use, "project follows", "projects follow")
+        raise Conflict(f"{engagement_type.name} cannot be deleted: {following} its workflow.")
     audit.record(session, actor, "engagement_type.deleted", engagement_type,
                  before={"name": engagement_type.name, "stages": [s.name for s in engagement_type.stages]},
                  summary=f"Deleted engagement type {engagement_type.name}")
@@ -201,7 +203,7 @@ def delete_stage(session: Session, actor: User | str | None, stage_id: int) -> N
     stage = get_stage(session, stage_id)
     in_stage = session.scalar(select(func.count()).select_from(Project).where(Project.stage_id == stage_id))
     if in_stage:
-        raise Conflict(f"{stage.name} cannot be deleted while {in_stage} project(s) are in it; "
+        raise Conflict(f"{stage.name} cannot be deleted while {plural(in_stage, 'project is', 'projects are')} in it; "
                        "move them to another stage first.", projects=in_stage)
     if len(stage.engagement_type.stages) == 1:
         raise Conflict(f"{stage.name} is the only stage of {stage.engagement_type.name}; a workflow needs one.")

@@ -9,6 +9,7 @@ from portal import htmx
 from portal.auth import policy
 from portal.errors import Conflict, InvalidInput
 from portal.extensions import db
+from portal.formatting import plural
 from portal.forms import submit
 from portal.projects import entry_settings
 from portal.projects.models import Project
@@ -154,7 +155,7 @@ def reassign_and_delete(stage_id: int):
     if moved is None:
         return _workflows(status=form.status, blocked_stage=stage, reassign_form=form,
                           blocked_message=form.form_error or "Choose where its projects go.")
-    flash(f"Moved {moved} project(s) and deleted the stage {name}.", "success")
+    flash(f"Moved {plural(moved, 'project')} and deleted the stage {name}.", "success")
     return _workflows()
 
 

@@ -1,5 +1,5 @@
-// Minimal glue around htmx: dismissible flashes, and a readable banner for failures that did not come
-// from the portal's own error pages (network down, a proxy's 502).
+// Minimal glue around htmx: dismissible flashes, and a banner with the server's own words for every failed
+// request that is not a fragment of the page (a proxy's 502, an error page), or a sentence when the network fails.
 (function () {
   "use strict";
 
@@ -30,16 +30,58 @@
     });
   });
 
+  // The words of an error answer: the portal's own error fragment or page carries them in its alert; a
+  // proxy's or server's page in its heading or title; plain text as it is.
+  function serverMessage(xhr) {
+    var type = (xhr.getResponseHeader("Content-Type") || "").toLowerCase();
+    var body = xhr.responseText || "";
+    var text = "";
+    if (type.indexOf("html") !== -1) {
+      var doc = new DOMParser().parseFromString(body, "text/html");
+      doc.querySelectorAll("script, style, .flash-close").forEach(function (node) { node.remove(); });
+      var found = doc.querySelector("[role=alert]") || doc.querySelector("h1") || doc.querySelector("title");
+      text = found ? found.textContent : (doc.body ? doc.body.textContent : "");
+    } else if (type.indexOf("json") !== -1) {
+      try {
+        var data = JSON.parse(body);
+        text = data.message || data.error || data.detail || "";
+      } catch (ignored) { text = ""; }
+    } else {
+      text = body;
+    }
+    text = text.replace(/\s+/g, " ").trim();
+    return text.length > 400 ? text.slice(0, 400) + "…" : text;
+  }
+
+  function failureMessage(xhr) {
+    var words = serverMessage(xhr);
+    var status = xhr.status + (xhr.statusText ? " " + xhr.statusText : "");
+    if (!words) { return "The request failed (" + status + ") without saying why. Please try again."; }
+    if (words.indexOf(String(xhr.status)) !== -1) { return "The request failed: " + words; }
+    return "The request failed (" + status + "): " + words;
+  }
+
+  // Error answers: the portal's own fragments are swapped in (a form with its errors, a 409 offering what
+  // to do next, an error retargeted at #flash); anything else becomes a banner with the server's words.
   document.addEventListener("htmx:beforeSwap", function (event) {
     var xhr = event.detail.xhr;
-    if (xhr.status >= 400 && xhr.status !== 422 && !xhr.getResponseHeader("HX-Retarget")) {
-      event.detail.shouldSwap = false;
-      banner("The request failed (" + xhr.status + "). Please try again.");
+    if (xhr.status < 400) { return; }
+    if (xhr.getResponseHeader("HX-Retarget") || xhr.getResponseHeader("X-Portal-Fragment")) {
+      event.detail.shouldSwap = true;
+      return;
     }
+    event.detail.shouldSwap = false;
+    banner(failureMessage(xhr));
   });
 
   document.addEventListener("htmx:sendError", function () {
-    banner("The portal could not be reached. Check your connection and try again.");
+    banner("The portal could not be reached (the network or the server is down), so this may not have " +
+           "been saved. Check your connection, reload the page and try again.");
+  });
+
+  document.addEventListener("htmx:timeout", function () {
+    banner("The portal did not answer in time. It may still be working on it: reload the page to see " +
+           "whether the change was made before trying again.");
   });
 
   // A confirm() for destructive buttons that carry data-confirm (htmx's hx-confirm covers htmx ones).

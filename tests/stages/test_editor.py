@@ -197,7 +197,7 @@ def test_deleting_a_stage_with_projects_is_refused_and_offers_to_move_them(clien
     response = client.post(f"/settings/stages/{pre_close.id}/delete", htmx=True)
     body = response.get_data(as_text=True)
     assert response.status_code == 409
-    assert "Pre-Close cannot be deleted while 1 project(s) are in it" in body
+    assert "Pre-Close cannot be deleted while 1 project is in it" in body
     assert f'id="reassign-{pre_close.id}"' in body and "Move them and delete Pre-Close" in body
     assert session.get(Stage, pre_close.id) is not None
 
