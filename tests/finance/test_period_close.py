@@ -247,3 +247,20 @@ def test_mpe_users_see_periods_but_cannot_close_them(client, login_as, session, 
     assert closing.status_code == 403
     assert client.post("/finance/fiscal-periods/rule", data={"rule": "next_open"}).status_code == 403
     assert session.get(FiscalPeriod, period.id).state == "open"
+
+
+def test_the_timesheet_page_says_what_a_recall_does_to_actuals_in_locked_periods(client, login_as, session, org,
+                                                                                months):
+    login_as("approver")
+    sheet = _feb_sheet(session)
+    post_timesheet(session, sheet.id)
+    finance.set_period_lock(session, "test", months["2026-02"].id, True)
+    session.flush()
+    page = client.get(f"/timesheets/{sheet.id}").get_data(as_text=True)
+    assert ("Actuals of this timesheet lie in 2026-02, which is on hold: a recall leaves them there; the difference "
+            "waits as an unposted portion until 2026-02 is reopened.") in page
+    finance.close_period(session, "test", months["2026-02"].id, "2026-02")
+    session.flush()
+    page = client.get(f"/timesheets/{sheet.id}").get_data(as_text=True)
+    assert ("which is closed: a recall leaves them there and posts the reversal on the first open day after it, "
+            "noting that it belongs to 2026-02.") in page
