@@ -85,17 +85,18 @@ def _connect_receivers() -> None:
 
 def _init_login(app: Flask) -> None:
     from portal import htmx
-    from portal.auth.models import User
+    from portal.auth.access import enforce
+    from portal.auth.services import user_for_session
 
     login_manager.init_app(app)
+    app.before_request(enforce)  # every route's declared rule (portal/auth/access.py), before any other hook
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to continue."
     login_manager.login_message_category = "info"
 
     @login_manager.user_loader
-    def load_user(user_id: str) -> User | None:
-        user = db.session.get(User, int(user_id))
-        return user if user is not None and user.active else None
+    def load_user(token: str):
+        return user_for_session(db.session, token)
 
     @login_manager.unauthorized_handler
     def unauthorized():

@@ -21,6 +21,15 @@ def hours(value: Decimal | None, blank: str = "—") -> str:
     return f"{Decimal(value).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,}"
 
 
+def hours_text(value: Decimal | int | float | str | None) -> str:
+    """Hours in a sentence: at most two decimals and no trailing zeros, with the unit: `1.5 h`, `8 h`."""
+    if value is None:
+        return "0 h"
+    rounded = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    text = f"{rounded:,.2f}".rstrip("0").rstrip(".")
+    return f"{text} h"
+
+
 def day(value: date | None, blank: str = "—") -> str:
     return value.strftime("%a %d %b %Y") if value else blank
 
@@ -43,4 +52,5 @@ def label(value: str | None) -> str:
     return (value or "").replace("_", " ").capitalize()
 
 
-FILTERS = {"money": money, "hours": hours, "day": day, "instant": instant, "label": label, "plural": plural}
+FILTERS = {"money": money, "hours": hours, "hours_text": hours_text, "day": day, "instant": instant, "label": label,
+           "plural": plural}

@@ -230,7 +230,7 @@ class PortalClient(FlaskClient):
 
     def login(self, user) -> None:
         with self.session_transaction() as flask_session:
-            flask_session["_user_id"] = str(user.id)
+            flask_session["_user_id"] = user.get_id()
             flask_session["_fresh"] = True
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint, true
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.columns import Timestamps, UTCDateTime, utcnow
@@ -76,6 +76,9 @@ class User(UserMixin, Timestamps, db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # When the last link to set a password was emailed (portal.auth.passwords: one per few minutes).
     password_link_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Part of the id kept in sessions and remember-me cookies: raising it (a password change or reset) makes
+    # every one of them stale at once (portal.auth.sessions).
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     permission_rows: Mapped[list[UserPermission]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
@@ -88,6 +91,14 @@ class User(UserMixin, Timestamps, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
+
+    def get_id(self) -> str:
+        """What sessions and remember-me cookies hold: the id and the session epoch."""
+        return f"{self.id}.{self.session_epoch or 0}"
+
+    def end_sessions(self) -> None:
+        """Make every session and remember-me cookie of this login stale (a password change or reset)."""
+        self.session_epoch = (self.session_epoch or 0) + 1
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email} {self.role}>"

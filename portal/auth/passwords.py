@@ -107,11 +107,11 @@ def send_invitation(session: Session, actor: User | str | None, user: User) -> b
 
 def invite(session: Session, actor: User | str | None, user_id: int) -> User:
     """An admin sends a user the link to set their password."""
-    if isinstance(actor, User):
-        policy.require(policy.can_manage_users(actor), "Only admins can send password links.")
     user = session.get(User, user_id)
     if user is None:
         raise NotFound("That user does not exist.")
+    if isinstance(actor, User):
+        policy.require(policy.can_manage_user(actor, user), "Only a super-admin can send a super-admin a link.")
     if not user.active:
         raise InvalidInput(f"{user.email} is inactive. Make the login active first.")
     if not send_invitation(session, actor, user):
@@ -121,11 +121,14 @@ def invite(session: Session, actor: User | str | None, user_id: int) -> User:
 
 
 def set_password_from_link(session: Session, token: str, password: str) -> User:
-    """Set the password the link allows (once), and forget the account's failed logins."""
+    """Set the password the link allows (once), end every session and remember-me cookie of the account, and
+    forget its failed logins."""
     user = user_for_token(session, token)
     check_password(password)
     user.password_hash = generate_password_hash(password)
+    user.end_sessions()
     session.execute(delete(LoginAttempt).where(LoginAttempt.email == user.email,
                                                LoginAttempt.succeeded.is_(False)))
-    audit.record(session, user, "user.password_set_from_link", user, summary=f"{user.email} set their password")
+    audit.record(session, user, "user.password_set_from_link", user,
+                 summary=f"{user.email} set their password; their sessions and remember-me cookies ended")
     return user

@@ -70,6 +70,11 @@ def can_manage_users(user: Any) -> bool:
     return is_admin(user)
 
 
+def can_manage_user(user: Any, target: Any) -> bool:
+    """Change a login (its role, password, activity, links): admins; super-admins' only by super-admins."""
+    return can_manage_users(user) and (target.role != Role.SUPER_ADMIN or is_super_admin(user))
+
+
 def can_view_audit_log(user: Any) -> bool:
     return is_admin(user)
 

@@ -118,17 +118,38 @@ def add_user(session: Session, actor: User | str | None, *, email: str, name: st
     return user
 
 
-def update_user(session: Session, actor: User, user_id: int, *, name: str, role: str, active: bool,
-                permissions: list[str], notify_stage_moves: bool, client_id: int | None = None) -> User:
-    policy.require(policy.can_manage_users(actor), "Only admins can change users.")
+def _managed_user(session: Session, actor: User | str | None, user_id: int) -> User:
+    """The login `actor` is about to change: admins manage logins, only super-admins manage super-admins."""
     user = session.get(User, user_id)
     if user is None:
         raise NotFound("That user does not exist.")
+    if isinstance(actor, User):
+        policy.require(policy.can_manage_users(actor), "Only admins can change users.")
+        policy.require(policy.can_manage_user(actor, user), "Only a super-admin can change a super-admin.")
+    return user
+
+
+def _keep_a_super_admin(session: Session, user: User, role: str, active: bool) -> None:
+    """Nobody deactivates or demotes the last active super-admin: the organization would lose its settings.
+    The other super-admins' rows are locked (PostgreSQL), so two of them cannot demote each other at once."""
+    if user.role != Role.SUPER_ADMIN or not user.active or (role == Role.SUPER_ADMIN and active):
+        return
+    others = session.scalars(select(User.id).where(User.role == Role.SUPER_ADMIN, User.active.is_(True),
+                                                   User.id != user.id).with_for_update()).all()
+    if not others:
+        raise Conflict(f"{user.email} is the last active super-admin; make someone else super-admin first.",
+                       fields={"role": "The organization needs an active super-admin."})
+
+
+def update_user(session: Session, actor: User, user_id: int, *, name: str, role: str, active: bool,
+                permissions: list[str], notify_stage_moves: bool, client_id: int | None = None) -> User:
+    user = _managed_user(session, actor, user_id)
     _validate(role, permissions)
     if (role == Role.SUPER_ADMIN) != (user.role == Role.SUPER_ADMIN):
         policy.require(policy.is_super_admin(actor), "Only a super-admin can grant or remove super-admin.")
     if user.id == actor.id and (not active or role not in policy.ADMIN_ROLES):
         raise NotAllowed("You cannot deactivate yourself or remove your own admin role.")
+    _keep_a_super_admin(session, user, role, active)
     if role == Role.CLIENT and client_id is None:
         raise InvalidInput("A client user belongs to a client; choose one.", fields={"client_id": "Choose a client."})
     before = _user_snapshot(user)
@@ -144,10 +165,24 @@ def update_user(session: Session, actor: User, user_id: int, *, name: str, role:
 
 
 def set_password(session: Session, actor: User | str | None, user_id: int, password: str) -> None:
+    """An admin sets someone's password: every session and remember-me cookie of theirs ends."""
+    user = _managed_user(session, actor, user_id)
     check_password(password)
-    user = session.get(User, user_id)
     user.password_hash = generate_password_hash(password)
-    audit.record(session, actor, "user.password_set", user, summary=f"Password set for {user.email}")
+    user.end_sessions()
+    audit.record(session, actor, "user.password_set", user,
+                 summary=f"Password set for {user.email}; their sessions and remember-me cookies ended")
+
+
+def user_for_session(session: Session, token: str) -> User | None:
+    """The active user a session or remember-me cookie names ("<id>.<epoch>"), unless its epoch has passed."""
+    ident, _, epoch = (token or "").partition(".")
+    if not (ident.isdigit() and epoch.isdigit() and len(ident) <= 18 and len(epoch) <= 18):
+        return None
+    user = session.get(User, int(ident))
+    if user is None or not user.active or (user.session_epoch or 0) != int(epoch):
+        return None
+    return user
 
 
 def list_users(session: Session) -> list[User]:

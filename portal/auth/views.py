@@ -5,11 +5,12 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
 from portal import htmx
 from portal.auth import passwords, policy, services
+from portal.auth.access import allow, public
 from portal.auth.forms import ForgotPasswordForm, LoginForm, SetPasswordForm, UserForm
 from portal.auth.models import User
 from portal.errors import InvalidInput, NotAllowed
@@ -18,6 +19,7 @@ from portal.forms import submit
 from portal.projects.models import Client
 
 bp = Blueprint("auth", __name__)
+MANAGE_USERS = "Only admins can manage users."
 
 
 def _safe_next(target: str | None) -> str:
@@ -28,6 +30,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@public
 def login():
     if current_user.is_authenticated:
         return htmx.redirect_to(_safe_next(request.args.get("next")))
@@ -51,6 +54,7 @@ def login():
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
+@public
 def forgot_password():
     form = ForgotPasswordForm()
     email = submit(form, lambda: passwords.request_reset(db.session, form.email.data))
@@ -63,6 +67,7 @@ def forgot_password():
 
 
 @bp.route("/password/set/<token>", methods=["GET", "POST"])
+@public
 def set_password(token: str):
     try:
         user = passwords.user_for_token(db.session, token)
@@ -79,6 +84,7 @@ def set_password(token: str):
 
 
 @bp.route("/logout", methods=["POST"])
+@public
 def logout():
     logout_user()
     flash("You are logged out.", "info")
@@ -97,16 +103,14 @@ def _user_form(user: User | None = None) -> UserForm:
 
 
 @bp.route("/admin/users")
-@login_required
+@allow(policy.can_manage_users, MANAGE_USERS)
 def users():
-    policy.require(policy.can_manage_users(current_user), "Only admins can manage users.")
     return htmx.render("auth/users.html", users=services.list_users(db.session))
 
 
 @bp.route("/admin/users/new", methods=["GET", "POST"])
-@login_required
+@allow(policy.can_manage_users, MANAGE_USERS)
 def new_user():
-    policy.require(policy.can_manage_users(current_user), "Only admins can manage users.")
     form = _user_form()
     created = submit(form, lambda: services.create_user(
         db.session, current_user, email=form.email.data, name=form.name.data, role=form.role.data,
@@ -121,9 +125,8 @@ def new_user():
 
 
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
-@login_required
+@allow(policy.can_manage_users, MANAGE_USERS)
 def edit_user(user_id: int):
-    policy.require(policy.can_manage_users(current_user), "Only admins can manage users.")
     user = db.get_or_404(User, user_id)
     form = _user_form(user)
 
@@ -138,13 +141,15 @@ def edit_user(user_id: int):
         return updated
 
     if submit(form, save) is not None:
+        if form.password.data and user.id == current_user.id:
+            login_user(user)  # a new password ends every session of the login, this one is renewed
         flash(f"Saved {user.email}.", "success")
         return htmx.redirect_to(url_for(".users"))
     return htmx.render("auth/user_form.html", block="user_form", form=form, user=user, status=form.status)
 
 
 @bp.route("/admin/users/<int:user_id>/invite", methods=["POST"])
-@login_required
+@allow(policy.can_manage_users, MANAGE_USERS)
 def invite_user(user_id: int):
     user = passwords.invite(db.session, current_user, user_id)
     db.session.commit()

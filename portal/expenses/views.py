@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from flask import Blueprint, flash, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from portal import htmx
 from portal.auth import policy
+from portal.auth.access import allow
 from portal.columns import today
 from portal.errors import Conflict, InvalidInput
 from portal.expenses import services
@@ -28,12 +29,6 @@ from portal.timesheets.entries import resource_of
 from portal.timesheets.models import TimeEntry
 
 bp = Blueprint("expenses", __name__)
-
-
-@bp.before_request
-@login_required
-def _internal_only() -> None:
-    policy.require(policy.is_internal(current_user), "Client users see their workspace only.")
 
 
 def _task_choices(project_id: int | None) -> list:
@@ -57,6 +52,7 @@ def _expense_form(resource, formdata=None) -> ExpenseForm:
 
 
 @bp.route("/expenses", methods=["GET", "POST"])
+@allow(policy.is_internal)
 def my_expenses():
     resource = resource_of(db.session, current_user)
     if request.method == "GET" and request.args.get("project_id"):
@@ -81,6 +77,7 @@ def my_expenses():
 
 
 @bp.route("/expenses/<int:expense_id>/delete", methods=["POST"])
+@allow(policy.is_internal)
 def delete_expense(expense_id: int):
     services.delete_expense(db.session, current_user, expense_id)
     db.session.commit()
@@ -129,6 +126,7 @@ def _entries_tab(project: Project, status: int = 200, **context):
 
 
 @bp.route("/projects/<int:project_id>/entries")
+@allow(policy.is_internal)
 def entries_tab(project_id: int):
     return _entries_tab(db.get_or_404(Project, project_id))
 
@@ -151,6 +149,7 @@ def _transfer(project: Project, action, one: str, many: str):
 
 
 @bp.route("/projects/<int:project_id>/entries/transfer", methods=["POST"])
+@allow(policy.is_internal)
 def transfer_time(project_id: int):
     project = db.get_or_404(Project, project_id)
     return _transfer(project, lambda: adjustments.transfer_time_entries(
@@ -159,6 +158,7 @@ def transfer_time(project_id: int):
 
 
 @bp.route("/projects/<int:project_id>/expenses/transfer", methods=["POST"])
+@allow(policy.is_internal)
 def transfer_costs(project_id: int):
     project = db.get_or_404(Project, project_id)
     return _transfer(project, lambda: services.transfer_expenses(
@@ -167,6 +167,7 @@ def transfer_costs(project_id: int):
 
 
 @bp.route("/time-entries/<int:entry_id>/adjust", methods=["POST"])
+@allow(policy.is_internal)
 def adjust_time(entry_id: int):
     entry = db.get_or_404(TimeEntry, entry_id)
     project = entry.project
@@ -181,6 +182,7 @@ def adjust_time(entry_id: int):
 
 
 @bp.route("/expenses/<int:expense_id>/adjust", methods=["POST"])
+@allow(policy.is_internal)
 def adjust_cost(expense_id: int):
     expense = db.get_or_404(Expense, expense_id)
     project = expense.project

@@ -48,6 +48,7 @@ from portal.finance.models import (
     UnpostedPortion,
     UnpostedReason,
 )
+from portal.formatting import hours_text, money, plural
 from portal.org.models import OrgSettings
 from portal.org.services import get_settings
 from portal.projects.models import Project, Resource
@@ -123,12 +124,14 @@ def plan_actuals(sheet: Timesheet, entries: list[Row], rates: RateBook, settings
 
     postings: list[Posting] = []
     unposted: list[Unposted] = []
+    worth_nothing = ZERO
     for (project_id, index), by_offering in sorted(sums.items()):
         segment = segments[index]
         lines = {offering: (hours, to_cents(amount)) for offering, (hours, amount) in by_offering.items()}
         hours, amount = sum(h for h, _ in lines.values()), sum(a for _, a in lines.values())
         if amount == ZERO:
-            continue  # seed 003: a period that computes to 0 creates no transaction
+            worth_nothing += hours
+            continue  # seed 003: a period that computes to 0 creates no transaction (the note says so)
         key = f"actual:{sheet.id}:{project_id}:{segment.start:%Y%m%d}"
         category = cost_category_for(project_categories[project_id], resource, settings)
         if category is None:
@@ -142,13 +145,15 @@ def plan_actuals(sheet: Timesheet, entries: list[Row], rates: RateBook, settings
             fiscal_period_id=segment.period.id if segment.period else None, lines=lines,
             split_note=_split_note(sheet, segments, index), timesheet_id=sheet.id,
         ))
-    note = ""
+    notes = []
     if skipped:
-        hours = sum(e.hours for e in skipped)
-        days = ", ".join(sorted({f"{e.work_date:%d %b}" for e in skipped}))
-        note = (f"{hours} h not posted: {resource.name} has no {settings.finance_rate_type} rate effective on "
-                f"{days}. Add the rate and post again.")
-    return Plan(postings, unposted, note)
+        days = ", ".join(f"{d:%d %b}" for d in sorted({e.work_date for e in skipped}))
+        notes.append(f"{hours_text(sum(e.hours for e in skipped))} not posted: {resource.name} has no "
+                     f"{settings.finance_rate_type} rate effective on {days}. Add the rate and post again.")
+    if worth_nothing:
+        notes.append(f"{hours_text(worth_nothing)} not posted: at {resource.name}'s {settings.finance_rate_type} "
+                     "rate of 0 they come to nothing.")
+    return Plan(postings, unposted, " ".join(notes))
 
 
 Lines = dict[int | None, tuple[Decimal, Decimal]]
@@ -227,7 +232,8 @@ def settle_locked(sheet: Timesheet, wanted: list[Posting], existing: list[Financ
         where = ", ".join(sorted({t.fiscal_period.name for t in frozen if t.fiscal_period}))
         if period is None or not period.locked:
             taken = any(t.posting_key == key for t in frozen)  # the period was created after posting
-            note = (f"Net of {held_hours} h / {held_amount} of this portion already in {where} (locked). "
+            note = (f"Net of {hours_text(held_hours)} / {money(held_amount)} of this portion already in {where} "
+                    "(locked). "
                     + (want.split_note if want else "")).strip()
             postings.append(_like(sheet, want, frozen, key=f"{key}{LATE}{home.end:%Y%m%d}" if taken else key,
                                   date=home.end, fiscal_period_id=period.id if period else None, lines=net,
@@ -245,11 +251,12 @@ def settle_locked(sheet: Timesheet, wanted: list[Posting], existing: list[Financ
             if not frozen:
                 detail = f"{period.name} is on hold; this portion is posted when it is reopened."
             elif want is None:
-                detail = (f"{period.name} is on hold: the timesheet is no longer approved, but its {held_hours} h / "
-                          f"{held_amount} stay in the ledger ({where}).")
+                detail = (f"{period.name} is on hold: the timesheet is no longer approved, but its "
+                          f"{hours_text(held_hours)} / {money(held_amount)} stay in the ledger ({where}).")
             else:
-                detail = (f"{period.name} is on hold and the ledger holds {held_hours} h / {held_amount} for this "
-                          f"portion ({where}); the timesheet now says {want.hours} h / {want.amount}.")
+                detail = (f"{period.name} is on hold and the ledger holds {hours_text(held_hours)} / "
+                          f"{money(held_amount)} for this portion ({where}); the timesheet now says "
+                          f"{hours_text(want.hours)} / {money(want.amount)}.")
             category = want.cost_category_id if want else frozen[0].item.cost_category_id
             project_id = want.project_id if want else frozen[0].item.project_id
             unposted.append(Unposted(key, project_id, category, home, hours, amount, UnpostedReason.PERIOD_LOCKED,
@@ -321,9 +328,9 @@ def post_timesheet(session: Session, timesheet_id: int, actor: str = ACTOR) -> O
     sheet.posting_status, sheet.posting_note = status, plan.note
     if outcome.changed or unposted_changed:
         late = sum(1 for p in postings if p.belongs_to_period_id is not None)
-        summary = (f"Posted {outcome.created} and removed {outcome.deleted} actual transactions"
-                   f"{f'; {late} posted late for locked periods' if late else ''}"
-                   f"{f'; {len(unposted)} portions not posted' if unposted else ''}")
+        summary = (f"Actual transactions: {outcome.created} posted, {outcome.deleted} removed"
+                   + (f"; {late} posted late for locked periods" if late else "")
+                   + (f"; {plural(len(unposted), 'portion')} not posted" if unposted else ""))
         audit.record(session, actor, "timesheet.actuals_posted" if approved else "timesheet.actuals_removed", sheet,
                      after={**outcome.as_dict(), "unposted": len(unposted), "late": late}, summary=summary)
     session.flush()

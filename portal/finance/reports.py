@@ -245,3 +245,28 @@ def filter_choices(session: Session) -> tuple[list[tuple[int, str]], list[Fiscal
     periods = list(session.scalars(select(FiscalPeriod).order_by(FiscalPeriod.start_date.desc())))
     return [(p.id, p.name) for p in projects], periods
 
+
+
+@dataclass
+class PostingSummary:
+    """What finance holds of one timesheet, in hours (no money: its person sees this too).
+
+    `posted` are the hours in its actual transactions; `held` the portions kept out (a locked period, no
+    cost category); `note` the hours the last posting skipped without an error (no rate, a rate of 0).
+    """
+
+    hours: Decimal
+    posted: Decimal
+    held: list[UnpostedPortion]
+    note: str
+
+    @property
+    def complete(self) -> bool:
+        return self.posted == self.hours and not self.held and not self.note
+
+
+def posting_summary(session: Session, sheet: Timesheet) -> PostingSummary:
+    posted = session.scalar(select(func.coalesce(func.sum(FinancialTransaction.hours), 0)).where(
+        FinancialTransaction.timesheet_id == sheet.id, FinancialTransaction.kind == TransactionKind.ACTUAL))
+    return PostingSummary(hours=sheet.total_hours, posted=Decimal(posted),
+                          held=unposted_portions(session, timesheet_id=sheet.id), note=sheet.posting_note)

@@ -5,10 +5,11 @@ project's transactions as CSV."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, request, stream_with_context, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from portal import htmx
 from portal.auth import policy
+from portal.auth.access import allow
 from portal.extensions import db
 from portal.finance import batches, reports, services
 from portal.finance.forms import ClosePeriodForm, CostCategoryForm, FiscalPeriodForm, LockedPeriodRuleForm
@@ -18,16 +19,7 @@ from portal.org.services import get_settings
 from portal.projects.models import Project
 
 bp = Blueprint("finance", __name__)
-
-
-@bp.before_request
-@login_required
-def _internal_only():
-    policy.require(policy.is_internal(current_user), "Finance is for staff.")
-
-
-def _require_finance() -> None:
-    policy.require(policy.can_view_finance(current_user), "Finance pages are for admins and MPE users.")
+FINANCE = "Finance pages are for admins and MPE users."
 
 
 def _ledger_filters() -> reports.LedgerFilters:
@@ -44,8 +36,8 @@ def _csv(rows, filename: str) -> Response:
 
 # Actuals -----------------------------------------------------------------------------------------------
 @bp.route("/finance/actuals")
+@allow(policy.can_view_finance, FINANCE)
 def actuals():
-    _require_finance()
     filters = _ledger_filters()
     after = request.args.get("after")
     rows, cursor = reports.transactions(db.session, filters, after=after)
@@ -59,12 +51,13 @@ def actuals():
 
 
 @bp.route("/finance/actuals.csv")
+@allow(policy.can_view_finance, FINANCE)
 def actuals_csv():
-    _require_finance()
     return _csv(reports.transactions_csv(db.session, _ledger_filters()), "actuals.csv")
 
 
 @bp.route("/projects/<int:project_id>/finance.csv")
+@allow(policy.is_internal)
 def project_csv(project_id: int):
     project = db.get_or_404(Project, project_id)
     policy.require(policy.can_view_project_finance(current_user, project), "You cannot see this project's money.")
@@ -73,6 +66,7 @@ def project_csv(project_id: int):
 
 
 @bp.route("/finance/post-held", methods=["POST"])
+@allow(policy.is_internal)
 def post_held():
     run = batches.start_post_held(db.session, current_user)
     db.session.commit()
@@ -81,8 +75,8 @@ def post_held():
 
 # Cost categories ---------------------------------------------------------------------------------------
 @bp.route("/finance/cost-categories", methods=["GET", "POST"])
+@allow(policy.can_view_finance, FINANCE)
 def cost_categories():
-    _require_finance()
     form = CostCategoryForm()
     created = submit(form, lambda: services.create_cost_category(db.session, current_user, form.name.data,
                                                                  form.code.data or ""))
@@ -95,8 +89,8 @@ def cost_categories():
 
 
 @bp.route("/finance/cost-categories/<int:category_id>", methods=["GET", "POST"])
+@allow(policy.can_view_finance, FINANCE)
 def edit_cost_category(category_id: int):
-    _require_finance()
     category = db.get_or_404(CostCategory, category_id)
     form = CostCategoryForm(obj=category)
     saved = submit(form, lambda: services.update_cost_category(db.session, current_user, category.id,
@@ -123,8 +117,8 @@ def _periods_page(form: FiscalPeriodForm | None = None, block: str = "periods", 
 
 
 @bp.route("/finance/fiscal-periods", methods=["GET", "POST"])
+@allow(policy.can_view_finance, FINANCE)
 def fiscal_periods():
-    _require_finance()
     form = FiscalPeriodForm()
     created = submit(form, lambda: services.create_fiscal_period(db.session, current_user, form.name.data,
                                                                  form.start_date.data, form.end_date.data))
@@ -135,9 +129,9 @@ def fiscal_periods():
 
 
 @bp.route("/finance/fiscal-periods/<int:period_id>/<any(lock, unlock):action>", methods=["POST"])
+@allow(policy.can_view_finance, FINANCE)
 def lock_period(period_id: int, action: str):
     """Put a period on hold ("lock", today's lock) or reopen it ("unlock")."""
-    _require_finance()
     period = db.get_or_404(FiscalPeriod, period_id)
     services.set_period_lock(db.session, current_user, period.id, action == "lock")
     db.session.commit()
@@ -152,9 +146,9 @@ def lock_period(period_id: int, action: str):
 
 
 @bp.route("/finance/fiscal-periods/<int:period_id>/close", methods=["GET", "POST"])
+@allow(policy.can_view_finance, FINANCE)
 def close_period(period_id: int):
     """GET: the confirmation naming what the period holds; POST: close it for good."""
-    _require_finance()
     period = db.get_or_404(FiscalPeriod, period_id)
     policy.require(policy.can_lock_fiscal_periods(current_user), "Only admins can close fiscal periods.")
     form = ClosePeriodForm()
@@ -169,8 +163,8 @@ def close_period(period_id: int):
 
 
 @bp.route("/finance/fiscal-periods/rule", methods=["POST"])
+@allow(policy.can_view_finance, FINANCE)
 def locked_period_rule():
-    _require_finance()
     form = LockedPeriodRuleForm()
     changed = submit(form, lambda: services.set_locked_period_rule(db.session, current_user, form.rule.data))
     if changed:

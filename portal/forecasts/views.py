@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, request
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from portal import htmx
 from portal.auth import policy
+from portal.auth.access import allow
 from portal.columns import ZERO, today
 from portal.extensions import db
 from portal.forecasts import services
@@ -16,9 +17,8 @@ HORIZONS = (3, 6, 12)
 
 
 @bp.route("/forecast")
-@login_required
+@allow(policy.can_view_forecast, "Forecasts are for PMs, MPE and MAEPS users and admins.")
 def forecast():
-    policy.require(policy.can_view_forecast(current_user), "Forecasts are for PMs, MPE and MAEPS users and admins.")
     months_ahead = request.args.get("months", type=int)
     months_ahead = months_ahead if months_ahead in HORIZONS else 6
     include_closed = request.args.get("closed") == "1"

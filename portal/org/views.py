@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, request
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import or_, select
 
 from portal import htmx
 from portal.audit import AuditEvent
 from portal.auth import policy
+from portal.auth.access import allow
 from portal.extensions import db
 from portal.finance.services import list_cost_categories
 from portal.forms import submit
@@ -20,13 +21,8 @@ bp = Blueprint("org", __name__, url_prefix="/settings")
 AUDIT_PAGE = 50
 
 
-@bp.before_request
-@login_required
-def _admins_only():
-    policy.require(policy.is_admin(current_user), "Settings are for admins.")
-
-
 @bp.route("/organization", methods=["GET", "POST"])
+@allow(policy.is_admin, "Settings are for admins.")
 def organization():
     settings = services.get_settings(db.session)
     form = OrgSettingsForm(obj=settings)
@@ -45,6 +41,7 @@ def organization():
 
 
 @bp.route("/audit")
+@allow(policy.can_view_audit_log, "Only admins can read the audit log.")
 def audit_log():
     policy.require(policy.can_view_audit_log(current_user), "Only admins can read the audit log.")
     action = request.args.get("action", "").strip()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from portal.auth import policy
+from portal.auth.access import allow
 from portal.extensions import db
 from portal.forms import submit
 from portal.org.services import get_settings
@@ -24,12 +25,6 @@ from portal.projects.models import Project
 from portal.projects.tabs import render_tab
 
 bp = Blueprint("planning", __name__)
-
-
-@bp.before_request
-@login_required
-def _internal_only() -> None:
-    policy.require(policy.is_internal(current_user), "Client users see their workspace only.")
 
 
 def _plan(project: Project, block: str = "tab_content", status: int = 200, **context):
@@ -51,6 +46,7 @@ def _plan(project: Project, block: str = "tab_content", status: int = 200, **con
 
 
 @bp.route("/projects/<int:project_id>/plan")
+@allow(policy.is_internal)
 def plan_tab(project_id: int):
     return _plan(db.get_or_404(Project, project_id))
 
@@ -58,6 +54,7 @@ def plan_tab(project_id: int):
 # Task types and tasks
 @bp.route("/projects/<int:project_id>/task-types", methods=["POST"])
 @bp.route("/projects/<int:project_id>/task-types/<int:task_type_id>", methods=["POST"])
+@allow(policy.is_internal)
 def save_task_type(project_id: int, task_type_id: int | None = None):
     project = db.get_or_404(Project, project_id)
     if task_type_id is not None:
@@ -72,6 +69,7 @@ def save_task_type(project_id: int, task_type_id: int | None = None):
 
 @bp.route("/projects/<int:project_id>/tasks", methods=["POST"])
 @bp.route("/projects/<int:project_id>/tasks/<int:task_id>", methods=["POST"])
+@allow(policy.is_internal)
 def save_task(project_id: int, task_id: int | None = None):
     project = db.get_or_404(Project, project_id)
     if task_id is not None:
@@ -89,6 +87,7 @@ def save_task(project_id: int, task_id: int | None = None):
 
 # Resource requests
 @bp.route("/projects/<int:project_id>/requests", methods=["POST"])
+@allow(policy.is_internal)
 def request_resource(project_id: int):
     project = db.get_or_404(Project, project_id)
     form = RequestForm()
@@ -105,6 +104,7 @@ def request_resource(project_id: int):
 
 
 @bp.route("/requests/<int:request_id>/book", methods=["POST"])
+@allow(policy.is_internal)
 def book_request(request_id: int):
     request_row = db.get_or_404(ResourceRequest, request_id)
     project = request_row.project
@@ -121,6 +121,7 @@ def book_request(request_id: int):
 
 
 @bp.route("/requests/<int:request_id>/cancel", methods=["POST"])
+@allow(policy.is_internal)
 def cancel_request(request_id: int):
     request_row = db.get_or_404(ResourceRequest, request_id)
     requests.cancel_request(db.session, current_user, request_row.id)
@@ -130,6 +131,7 @@ def cancel_request(request_id: int):
 
 # Baselines
 @bp.route("/projects/<int:project_id>/baselines", methods=["POST"])
+@allow(policy.is_internal)
 def create_baseline(project_id: int):
     project = db.get_or_404(Project, project_id)
     form = BaselineForm()
@@ -141,6 +143,7 @@ def create_baseline(project_id: int):
 
 
 @bp.route("/baseline-lines/<int:line_id>", methods=["POST"])
+@allow(policy.is_internal)
 def edit_baseline_line(line_id: int):
     line = db.get_or_404(BaselineLine, line_id)
     project = db.session.get(Project, line.baseline.project_id)
@@ -154,6 +157,7 @@ def edit_baseline_line(line_id: int):
 
 
 @bp.route("/baselines/<int:baseline_id>/delete", methods=["POST"])
+@allow(policy.is_internal)
 def delete_baseline(baseline_id: int):
     baseline = db.get_or_404(Baseline, baseline_id)
     project = db.session.get(Project, baseline.project_id)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 
 from portal import htmx
 from portal.auth import policy
+from portal.auth.access import allow
 from portal.extensions import db
 from portal.finance.services import list_cost_categories
 from portal.forms import submit
@@ -18,14 +19,9 @@ from portal.projects.models import Client, Deal, Project, Resource, ResourceRate
 bp = Blueprint("crm", __name__)
 
 
-@bp.before_request
-@login_required
-def _internal_only():
-    policy.require(policy.is_internal(current_user), "Client users see their workspace only.")
-
-
 # Clients
 @bp.route("/clients", methods=["GET", "POST"])
+@allow(policy.is_internal)
 def clients():
     form = ClientForm()
     if form.is_submitted():
@@ -44,6 +40,7 @@ def clients():
 
 
 @bp.route("/clients/<int:client_id>")
+@allow(policy.is_internal)
 def client_detail(client_id: int):
     client = db.get_or_404(Client, client_id)
     projects = db.session.scalars(select(Project).where(Project.client_id == client.id).order_by(Project.name)).all()
@@ -58,7 +55,17 @@ def _deal_form_choices(form: DealForm) -> None:
     form.project_id.choices = [("", "—")] + [(p.id, p.name) for p in projects]
 
 
+def _deals_page(block: str, status: int = 200, form: DealForm | None = None, **context):
+    """The deals page, or one of its blocks: whole pages (plain requests) get everything they show."""
+    if form is None:
+        form = DealForm(formdata=None)
+        _deal_form_choices(form)
+    return htmx.render("projects/deals.html", block=block, form=form, status=status, deals=crm.list_deals(db.session),
+                       stage_form=DealStageForm(formdata=None), **context)
+
+
 @bp.route("/deals", methods=["GET", "POST"])
+@allow(policy.is_internal)
 def deals():
     form = DealForm()
     _deal_form_choices(form)
@@ -72,19 +79,20 @@ def deals():
     if created is not None:
         flash(f"Created deal {created.name}.", "success")
         return htmx.redirect_to(url_for(".deals"))
-    return htmx.render("projects/deals.html", block="deal_form", form=form, status=form.status,
-                       deals=crm.list_deals(db.session), stage_form=DealStageForm(formdata=None))
+    return _deals_page("deal_form", status=form.status, form=form)
 
 
 @bp.route("/deals/<int:deal_id>/stage", methods=["POST"])
+@allow(policy.can_manage_deals, "You cannot manage deals.")
 def deal_stage(deal_id: int):
     deal = db.get_or_404(Deal, deal_id)
     form = DealStageForm()
     saved = submit(form, lambda: crm.set_deal_stage(db.session, current_user, deal.id, form.stage.data))
     if saved is not None and deal.stage == "closed_won" and deal.project_id:
         flash(f"{deal.name} is Closed Won: {deal.project.name} is now Active.", "success")
-    return htmx.render("projects/deals.html", block="deal_row", deal=deal, stage_form=DealStageForm(formdata=None),
-                       status=form.status)
+    if saved is not None and not htmx.is_fragment_request():
+        return htmx.redirect_to(url_for(".deals"))
+    return _deals_page("deal_row", status=form.status, deal=deal)
 
 
 # Resources
@@ -93,6 +101,7 @@ def _resource_choices(form: ResourceForm) -> None:
 
 
 @bp.route("/resources", methods=["GET", "POST"])
+@allow(policy.is_internal)
 def resource_list():
     form = ResourceForm()
     _resource_choices(form)
@@ -100,7 +109,7 @@ def resource_list():
         policy.require(policy.can_manage_reference_data(current_user), "You cannot manage resources.")
     created = submit(form, lambda: resources.create_resource(
         db.session, current_user, name=form.name.data, email=form.email.data, title=form.title.data or "",
-        default_cost_category_id=form.default_cost_category_id.data,
+        default_cost_category_id=form.default_cost_category_id.data, login_email=form.login_email.data or "",
     ))
     if created is not None:
         flash(f"Added {created.name}. Set their rates next.", "success")
@@ -109,40 +118,54 @@ def resource_list():
                        resources=resources.list_resources(db.session, include_inactive=True))
 
 
+def _resource_page(resource: Resource, block: str, status: int = 200, form: ResourceForm | None = None,
+                   rate_form: RateForm | None = None):
+    """A resource's page, or one of its blocks: whole pages (plain requests) get everything they show."""
+    if form is None:
+        form = ResourceForm(formdata=None, obj=resource)
+        _resource_choices(form)
+    return htmx.render("projects/resource.html", block=block, form=form, resource=resource, status=status,
+                       rate_form=rate_form or RateForm(formdata=None))
+
+
 @bp.route("/resources/<int:resource_id>", methods=["GET", "POST"])
+@allow(policy.is_internal)
 def resource_detail(resource_id: int):
     resource = db.get_or_404(Resource, resource_id)
-    form = ResourceForm(obj=resource)
+    form = ResourceForm(obj=resource, login_email=resource.user.email if resource.user else "")
     _resource_choices(form)
     if form.is_submitted():
         policy.require(policy.can_manage_reference_data(current_user), "You cannot manage resources.")
     saved = submit(form, lambda: resources.update_resource(
         db.session, current_user, resource.id, name=form.name.data, email=form.email.data,
         title=form.title.data or "", active=form.active.data,
-        default_cost_category_id=form.default_cost_category_id.data,
+        default_cost_category_id=form.default_cost_category_id.data, login_email=form.login_email.data or "",
         expected_hours_per_week=form.expected_hours_per_week.data,
     ))
     if saved is not None:
         flash(f"Saved {resource.name}.", "success")
-    return htmx.render("projects/resource.html", block="resource_form", form=form, resource=resource,
-                       rate_form=RateForm(formdata=None), status=form.status)
+    return _resource_page(resource, "resource_form", status=form.status, form=form)
 
 
 @bp.route("/resources/<int:resource_id>/rates", methods=["POST"])
+@allow(policy.can_manage_reference_data, "You cannot manage resources.")
 def set_rate(resource_id: int):
     resource = db.get_or_404(Resource, resource_id)
-    policy.require(policy.can_manage_reference_data(current_user), "You cannot manage resources.")
     form = RateForm()
     saved = submit(form, lambda: resources.set_rate(db.session, current_user, resource.id, form.rate_type.data,
                                                     form.amount.data, form.effective_from.data))
-    return htmx.render("projects/resource.html", block="rates", resource=resource,
-                       rate_form=RateForm(formdata=None) if saved is not None else form, status=form.status)
+    if saved is not None and not htmx.is_fragment_request():
+        return htmx.redirect_to(url_for(".resource_detail", resource_id=resource.id))
+    return _resource_page(resource, "rates", status=form.status, rate_form=None if saved is not None else form)
 
 
 @bp.route("/rates/<int:rate_id>/remove", methods=["POST"])
+@allow(policy.can_manage_reference_data, "You cannot manage resources.")
 def remove_rate(rate_id: int):
     rate = db.get_or_404(ResourceRate, rate_id)
     resource = rate.resource
     resources.remove_rate(db.session, current_user, rate.id)
     db.session.commit()
-    return htmx.render("projects/resource.html", block="rates", resource=resource, rate_form=RateForm(formdata=None))
+    if not htmx.is_fragment_request():
+        return htmx.redirect_to(url_for(".resource_detail", resource_id=resource.id))
+    return _resource_page(resource, "rates")

@@ -101,6 +101,8 @@ class ResourceForm(PortalForm):
     title = StringField("Title", validators=[Optional(), Length(max=120)])
     default_cost_category_id = SelectField("Default cost category", coerce=optional_int, validators=[Optional()])
     active = BooleanField("Active", default=True)
+    # The login that enters this person's time under My time (by its email); empty for people who never log in.
+    login_email = EmailField("Login (email)", validators=[Optional(), Length(max=254)])
     # Issue 16: timesheet reminders.
     expected_hours_per_week = DecimalField(
         "Hours expected a week (blank: the organization's; 0: never logs time)", places=2,

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from portal import audit, events
 from portal.auth import policy
-from portal.auth.models import User
+from portal.auth.models import Role, User, normalize_email
 from portal.auth.services import check_email
 from portal.errors import Conflict, InvalidInput, NotFound
 from portal.projects.models import RateType, Resource, ResourceRate
@@ -23,10 +23,32 @@ def _require(actor: User | str | None) -> None:
         policy.require(policy.can_manage_reference_data(actor), "You cannot manage resources.")
 
 
+def _login_id(session: Session, login_email: str | None, resource_id: int | None = None) -> int | None:
+    """The login (by email) that enters a resource's time; None for people who do not log in."""
+    login_email = normalize_email(login_email or "")
+    if not login_email:
+        return None
+    user = session.scalar(select(User).where(User.email == login_email))
+    if user is None:
+        raise InvalidInput(f"No login has the email {login_email}; create it under Admin → Users first.",
+                           fields={"login_email": "No such login."})
+    if user.role == Role.CLIENT:
+        raise InvalidInput(f"{user.name} is a client user; client logins do not enter time.",
+                           fields={"login_email": "A client login."})
+    other = session.scalar(select(Resource).where(Resource.user_id == user.id, Resource.id != resource_id))
+    if other is not None:
+        raise Conflict(f"The login {login_email} already enters the time of {other.name}.",
+                       fields={"login_email": "Linked to another resource."})
+    return user.id
+
+
 def create_resource(session: Session, actor: User | str | None, *, name: str, email: str, title: str = "",
-                    user_id: int | None = None, default_cost_category_id: int | None = None) -> Resource:
+                    user_id: int | None = None, default_cost_category_id: int | None = None,
+                    login_email: str | None = None) -> Resource:
     _require(actor)
     email = check_email(email)
+    if login_email:
+        user_id = _login_id(session, login_email)
     if not (name or "").strip():
         raise InvalidInput("Enter the person's name.", fields={"name": "Enter a name."})
     if session.scalar(select(Resource.id).where(Resource.email == email)):
@@ -43,9 +65,12 @@ def create_resource(session: Session, actor: User | str | None, *, name: str, em
 
 def update_resource(session: Session, actor: User | str | None, resource_id: int, *, name: str, email: str,
                     title: str, active: bool, default_cost_category_id: int | None,
-                    expected_hours_per_week: Decimal | None = None) -> Resource:
+                    login_email: str | None = None, expected_hours_per_week: Decimal | None = None) -> Resource:
     """Changing the email changes who the timesheet tools' people are matched to (by exact email).
-    `expected_hours_per_week`: None follows the organization's; 0 means the person never logs time."""
+
+    `login_email` names the login that enters this person's time (My time); "" unlinks it, None keeps it.
+    `expected_hours_per_week` (timesheet reminders): None follows the organization's; 0 means never logs time.
+    """
     _require(actor)
     resource = session.get(Resource, resource_id)
     if resource is None:
@@ -57,10 +82,11 @@ def update_resource(session: Session, actor: User | str | None, resource_id: int
     if expected_hours_per_week is not None and not 0 <= expected_hours_per_week <= 168:
         raise InvalidInput("Hours expected a week are between 0 and 168.",
                            fields={"expected_hours_per_week": "Between 0 and 168."})
-    fields = ["name", "email", "title", "active", "default_cost_category_id", "expected_hours_per_week"]
+    user_id = resource.user_id if login_email is None else _login_id(session, login_email, resource.id)
+    fields = ["name", "email", "title", "active", "default_cost_category_id", "user_id", "expected_hours_per_week"]
     before = audit.snapshot(resource, fields)
     resource.name, resource.email, resource.title = name.strip(), email, (title or "").strip()
-    resource.active, resource.default_cost_category_id = active, default_cost_category_id
+    resource.active, resource.default_cost_category_id, resource.user_id = active, default_cost_category_id, user_id
     resource.expected_hours_per_week = expected_hours_per_week
     old, new = audit.changes(before, audit.snapshot(resource, fields))
     if new:

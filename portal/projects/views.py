@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, flash, request, url_for
-from flask_login import current_user, login_required
+from flask import Blueprint, flash, request, url_for
+from flask_login import current_user
 from sqlalchemy import select
 
 from portal import htmx
 from portal.auth import policy
+from portal.auth.access import allow
 from portal.auth.models import Role
 from portal.columns import today
 from portal.extensions import db
@@ -33,14 +34,8 @@ from portal.workspaces import services as workspaces
 bp = Blueprint("projects", __name__)
 
 
-@bp.before_request
-@login_required
-def _internal_only():
-    if current_user.role == Role.CLIENT and request.endpoint != "projects.home":
-        abort(403)
-
-
 @bp.route("/")
+@allow(policy.is_authenticated)
 def home():
     """A person's home: what waits for them, their bookings for this week and the next, and the open
     projects they manage.
@@ -61,6 +56,7 @@ def home():
 
 # The project list
 @bp.route("/projects")
+@allow(policy.is_internal)
 def project_list():
     args = request.args
     stage_id = args.get("stage", type=int)
@@ -95,8 +91,8 @@ def _project_form_choices(form: ProjectForm, project: Project | None = None) -> 
 
 
 @bp.route("/projects/new", methods=["GET", "POST"])
+@allow(policy.can_create_projects, "You do not have the create-projects permission.")
 def new_project():
-    policy.require(policy.can_create_projects(current_user), "You do not have the create-projects permission.")
     form = ProjectForm()
     _project_form_choices(form)
     project = submit(form, lambda: services.create_project(
@@ -117,12 +113,14 @@ def _project(project_id: int) -> Project:
 
 
 @bp.route("/projects/<int:project_id>")
+@allow(policy.is_internal)
 def overview_tab(project_id: int):
     project = _project(project_id)
     return render_tab("projects/overview.html", project, "overview", **overview_context(db.session, project))
 
 
 @bp.route("/projects/<int:project_id>/edit", methods=["GET", "POST"])
+@allow(policy.is_internal)
 def edit_project(project_id: int):
     project = _project(project_id)
     policy.require(policy.can_edit_project_info(current_user, project),
@@ -144,11 +142,13 @@ def edit_project(project_id: int):
 
 
 @bp.route("/projects/<int:project_id>/offerings")
+@allow(policy.is_internal)
 def offerings_tab(project_id: int):
     return _offerings_tab(_project(project_id))
 
 
 @bp.route("/projects/<int:project_id>/offerings/new", methods=["POST"])
+@allow(policy.is_internal)
 def new_offering(project_id: int):
     project = _project(project_id)
     policy.require(policy.can_edit_cost_plans(current_user, project),
@@ -168,6 +168,7 @@ def _offering_values(form: OfferingForm) -> dict:
 
 
 @bp.route("/offerings/<int:offering_id>/edit", methods=["GET", "POST"])
+@allow(policy.is_internal)
 def edit_offering(offering_id: int):
     offering = db.get_or_404(Offering, offering_id)
     project = offering.project
@@ -184,6 +185,7 @@ def edit_offering(offering_id: int):
 
 
 @bp.route("/offerings/<int:offering_id>")
+@allow(policy.is_internal)
 def offering_row(offering_id: int):
     """The read-only row (Cancel of an inline edit)."""
     offering = db.get_or_404(Offering, offering_id)
@@ -221,12 +223,14 @@ def _pm_choices(form: PmTeamForm) -> None:
 
 
 @bp.route("/projects/<int:project_id>/team")
+@allow(policy.is_internal)
 def team_tab(project_id: int):
     project = _project(project_id)
     return render_tab("projects/team.html", project, "team", **_team_context(project))
 
 
 @bp.route("/projects/<int:project_id>/pm-team", methods=["POST"])
+@allow(policy.is_internal)
 def set_pm_team(project_id: int):
     project = _project(project_id)
     policy.require(policy.can_change_pm_team(current_user, project),
@@ -242,6 +246,7 @@ def set_pm_team(project_id: int):
 
 
 @bp.route("/offerings/<int:offering_id>/assignments", methods=["POST"])
+@allow(policy.is_internal)
 def add_assignment(offering_id: int):
     offering = db.get_or_404(Offering, offering_id)
     project = offering.project
@@ -260,6 +265,7 @@ def add_assignment(offering_id: int):
 
 
 @bp.route("/assignments/<int:assignment_id>", methods=["POST"])
+@allow(policy.is_internal)
 def update_assignment(assignment_id: int):
     assignment = db.get_or_404(Assignment, assignment_id)
     project = assignment.offering.project
@@ -277,6 +283,7 @@ def update_assignment(assignment_id: int):
 
 
 @bp.route("/assignments/<int:assignment_id>/remove", methods=["POST"])
+@allow(policy.is_internal)
 def remove_assignment(assignment_id: int):
     assignment = db.get_or_404(Assignment, assignment_id)
     project = assignment.offering.project
@@ -286,6 +293,7 @@ def remove_assignment(assignment_id: int):
 
 
 @bp.route("/projects/<int:project_id>/bookings", methods=["POST"])
+@allow(policy.is_internal)
 def set_booking(project_id: int):
     project = _project(project_id)
     policy.require(policy.can_schedule_resources(current_user, project),
@@ -304,6 +312,7 @@ def set_booking(project_id: int):
 
 
 @bp.route("/projects/<int:project_id>/integrations")
+@allow(policy.is_internal)
 def integrations_tab(project_id: int):
     """One panel per connected timesheet tool: each offering's link, status dot and actions."""
     project = _project(project_id)
@@ -311,6 +320,7 @@ def integrations_tab(project_id: int):
 
 
 @bp.route("/projects/<int:project_id>/finance")
+@allow(policy.is_internal)
 def finance_tab(project_id: int):
     """Items with forecast and actual, budget vs actual per offering, transactions, unposted portions."""
     project = _project(project_id)

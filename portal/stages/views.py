@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, request, url_for
-from flask_login import current_user, login_required
+from flask import Blueprint, abort, flash, request, url_for
+from flask_login import current_user
 
 from portal import htmx
 from portal.auth import policy
+from portal.auth.access import allow
 from portal.errors import Conflict, InvalidInput
 from portal.extensions import db
 from portal.formatting import plural
@@ -19,17 +20,7 @@ from portal.stages.forms import EngagementTypeForm, MoveForm, NameForm, Reassign
 from portal.stages.models import EngagementType, Stage
 
 bp = Blueprint("stages", __name__)
-
-
-@bp.before_request
-@login_required
-def _logged_in() -> None:
-    """Every page here needs a login; each view checks its own right."""
-
-
-def _require_editor() -> None:
-    policy.require(policy.can_edit_stages(current_user),
-                   "Only users with the system-settings permission can open the stage editor.")
+EDITOR = "Only users with the system-settings permission can open the stage editor."
 
 
 # The list of workflows -------------------------------------------------------------------------------
@@ -44,14 +35,14 @@ def _workflows(status: int = 200, **context):
 
 
 @bp.route("/settings/stages")
+@allow(policy.can_edit_stages, EDITOR)
 def index():
-    _require_editor()
     return _workflows()
 
 
 @bp.route("/settings/stages/types", methods=["POST"])
+@allow(policy.can_edit_stages, EDITOR)
 def create_type():
-    _require_editor()
     form = EngagementTypeForm()
     form.copy_from_id.choices = [(t.id, t.name) for t in services.list_engagement_types(db.session)]
     created = submit(form, lambda: services.create_engagement_type(db.session, current_user, form.name.data,
@@ -63,8 +54,8 @@ def create_type():
 
 
 @bp.route("/settings/stages/types/<int:type_id>/rename", methods=["POST"])
+@allow(policy.can_edit_stages, EDITOR)
 def rename_type(type_id: int):
-    _require_editor()
     engagement_type = db.get_or_404(EngagementType, type_id)
     form = NameForm()
     if submit(form, lambda: services.rename_engagement_type(db.session, current_user, type_id, form.name.data)):
@@ -74,8 +65,8 @@ def rename_type(type_id: int):
 
 
 @bp.route("/settings/stages/types/<int:type_id>/default", methods=["POST"])
+@allow(policy.can_edit_stages, EDITOR)
 def make_default_type(type_id: int):
-    _require_editor()
     engagement_type = services.make_default_engagement_type(db.session, current_user, type_id)
     db.session.commit()
     flash(f"New projects now start in the {engagement_type.name} workflow.", "success")
@@ -83,8 +74,8 @@ def make_default_type(type_id: int):
 
 
 @bp.route("/settings/stages/types/<int:type_id>/delete", methods=["POST"])
+@allow(policy.can_edit_stages, EDITOR)
 def delete_type(type_id: int):
-    _require_editor()
     name = db.get_or_404(EngagementType, type_id).name
     services.delete_engagement_type(db.session, current_user, type_id)
     db.session.commit()
@@ -93,8 +84,8 @@ def delete_type(type_id: int):
 
 
 @bp.route("/settings/stages/types/<int:type_id>/stages", methods=["POST"])
+@allow(policy.can_edit_stages, EDITOR)
 def create_stage(type_id: int):
-    _require_editor()
     db.get_or_404(EngagementType, type_id)
     form = NameForm()
     created = submit(form, lambda: services.create_stage(db.session, current_user, type_id, form.name.data))
@@ -105,17 +96,17 @@ def create_stage(type_id: int):
 
 
 @bp.route("/settings/stages/<int:stage_id>/reorder", methods=["POST"])
+@allow(policy.can_edit_stages, EDITOR)
 def reorder_stage(stage_id: int):
-    _require_editor()
     services.reorder_stage(db.session, current_user, stage_id, request.form.get("direction", ""))
     db.session.commit()
     return _workflows()
 
 
 @bp.route("/settings/stages/<int:stage_id>/delete", methods=["POST"])
+@allow(policy.can_edit_stages, EDITOR)
 def delete_stage(stage_id: int):
     """Delete an empty stage; a stage with projects answers with the offer to move them first."""
-    _require_editor()
     stage = db.get_or_404(Stage, stage_id)
     name = stage.name
     try:
@@ -139,9 +130,9 @@ def _reassign_form(stage: Stage, formdata=None) -> ReassignForm:
 
 
 @bp.route("/settings/stages/<int:stage_id>/reassign", methods=["POST"])
+@allow(policy.can_edit_stages, EDITOR)
 def reassign_and_delete(stage_id: int):
     """Move every project out of the stage, then delete it (the offer made when deleting was refused)."""
-    _require_editor()
     stage = db.get_or_404(Stage, stage_id)
     name = stage.name
     form = _reassign_form(stage, request.form)
@@ -159,7 +150,7 @@ def reassign_and_delete(stage_id: int):
     return _workflows()
 
 
-# One stage's settings --------------------------------------------------------------------------------
+# One stage's settings, and the workflow matrix -----------------------------------------------------
 
 def _stage_page(stage: Stage, block: str = "stage_settings", status: int = 200, **context):
     context.setdefault("name_form", NameForm(formdata=None, name=stage.name))
@@ -168,14 +159,14 @@ def _stage_page(stage: Stage, block: str = "stage_settings", status: int = 200, 
 
 
 @bp.route("/settings/stages/<int:stage_id>")
+@allow(policy.can_edit_stages, EDITOR)
 def edit_stage(stage_id: int):
-    _require_editor()
     return _stage_page(db.get_or_404(Stage, stage_id))
 
 
 @bp.route("/settings/stages/<int:stage_id>/rename", methods=["POST"])
+@allow(policy.can_edit_stages, EDITOR)
 def rename_stage(stage_id: int):
-    _require_editor()
     stage = db.get_or_404(Stage, stage_id)
     form = NameForm()
     if submit(form, lambda: services.rename_stage(db.session, current_user, stage_id, form.name.data)):
@@ -183,23 +174,44 @@ def rename_stage(stage_id: int):
     return _stage_page(stage, block="stage_name", status=form.status, name_form=form)
 
 
-@bp.route("/settings/stages/<int:stage_id>/settings/<group>", methods=["POST"])
-def save_group(stage_id: int, group: str):
-    """The inline save of one group: the group comes back with a confirmation, or its errors (422)."""
-    _require_editor()
+def _workflow_page(engagement_type: EngagementType, block: str = "workflow_matrix", status: int = 200,
+                   **context):
+    return htmx.render("stages/workflow.html", block=block, status=status, engagement_type=engagement_type,
+                       stages=engagement_type.stages, registry=registry, groups=registry.GROUPS,
+                       counts=services.project_counts(db.session), **context)
+
+
+@bp.route("/settings/stages/types/<int:type_id>/workflow")
+@allow(policy.can_edit_stages, EDITOR)
+def workflow_matrix(type_id: int):
+    """Every setting of every stage of one engagement type: a row per setting, a column per stage."""
+    return _workflow_page(db.get_or_404(EngagementType, type_id))
+
+
+@bp.route("/settings/stages/<int:stage_id>/settings/<key>", methods=["POST"])
+@allow(policy.can_edit_stages, EDITOR)
+def save_setting(stage_id: int, key: str):
+    """One setting saves itself when it changes (in the stage editor, or a cell of the workflow matrix).
+
+    The setting comes back with what was saved, or with the typed value and its error (422). `view=matrix`
+    asks for the matrix cell and its status line instead of the editor's row.
+    """
     stage = db.get_or_404(Stage, stage_id)
-    label = dict(registry.GROUPS).get(group)
-    if label is None:
-        raise InvalidInput("That group of settings does not exist.")
-    submitted = {s.key: request.form.get(s.key) for s in registry.settings_in(group)}
+    setting = registry.BY_KEY.get(key) or abort(404)
+    raw = request.form.get("value")
+    changed, error = None, None
     try:
-        changed = services.update_stage_settings(db.session, current_user, stage.id, group, submitted)
+        changed = services.update_stage_settings(db.session, current_user, stage.id, {key: raw})
         db.session.commit()
-    except InvalidInput as error:
+    except InvalidInput as failure:
         db.session.rollback()
-        return _stage_page(stage, block="settings_group", status=422, group=group, label=label,
-                           active_group=group, submitted=submitted, errors=error.fields)
-    return _stage_page(stage, block="settings_group", group=group, label=label, active_group=group, saved=changed)
+        error = failure.fields.get(key, failure.message)
+    context = {"setting": setting, "saved_key": key, "saved_stage_id": stage.id, "raw": raw if error else None,
+               "error": error, "changed": changed, "status": 422 if error else 200}
+    if request.form.get("view") == "matrix":
+        return _workflow_page(stage.engagement_type, block="matrix_cell", oob=["matrix_status"], stage=stage,
+                              **context)
+    return _stage_page(stage, block="stage_setting", **context)
 
 
 # The move dialog -------------------------------------------------------------------------------------
@@ -214,10 +226,10 @@ def _move_dialog(project: Project, form: MoveForm, status: int = 200):
 
 
 @bp.route("/projects/<int:project_id>/move", methods=["GET", "POST"])
+@allow(policy.is_internal)
 def move_project(project_id: int):
     """GET shows the dialog (again when the target changes); POST moves. Only allowed targets are offered."""
     project = db.get_or_404(Project, project_id)
-    policy.require(policy.is_internal(current_user), "Client users see their workspace only.")
     policy.require(policy.can_move_project_from(current_user, project),
                    f"You cannot move projects out of {project.stage.name}.")
     if request.method == "GET":
@@ -246,6 +258,7 @@ def _tri_state(value: str | None) -> bool | None:
 
 
 @bp.route("/projects/<int:project_id>/entry-settings/<group>", methods=["POST"])
+@allow(policy.is_internal)
 def save_entry_settings(project_id: int, group: str):
     project = db.get_or_404(Project, project_id)
     form = request.form

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import Blueprint, abort, flash, request
-from flask_login import current_user, login_required
+from flask import Blueprint, abort, flash, request, url_for
+from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from portal import htmx
 from portal.auth import policy
+from portal.auth.access import allow
 from portal.columns import today
 from portal.errors import InvalidInput, NotAllowed
 from portal.extensions import db
@@ -32,7 +33,7 @@ from portal.timesheets.forms import (
     StandInForm,
     billable_value,
 )
-from portal.timesheets.models import STATUS_LABELS, StandIn, TimeEntry, Timesheet
+from portal.timesheets.models import STATUS_LABELS, PostingStatus, StandIn, TimeEntry, Timesheet, TimesheetStatus
 
 bp = Blueprint("timesheets", __name__)
 
@@ -48,12 +49,6 @@ def _approvals_in_nav():
         return policy.is_internal(current_user) and bool(standins.principals(db.session, current_user))
 
     return {"stands_in_today": stands_in_today}
-
-
-@bp.before_request
-@login_required
-def _internal_only():
-    policy.require(policy.is_internal(current_user), "Timesheets are for staff.")
 
 
 def _day(value: str | None) -> date | None:
@@ -88,12 +83,16 @@ def _week_page(resource, day: date, status: int = 200, form: EntryForm | None = 
 
 
 @bp.route("/time")
+@allow(policy.is_internal)
 def my_time():
-    resource = weeks.whose_time(db.session, current_user, request.args.get("resource", type=int))
+    resource = weeks.whose_time(db.session, current_user, request.args.get("resource", type=int), required=False)
+    if resource is None:  # an admin or approver who does not enter time: say why, and where to go instead
+        return htmx.render("timesheets/no_resource.html")
     return _week_page(resource, _day(request.args.get("week")) or today())
 
 
 @bp.route("/time/entries", methods=["POST"])
+@allow(policy.is_internal)
 def add_entry():
     resource = weeks.whose_time(db.session, current_user, request.args.get("resource", type=int))
     form = EntryForm()
@@ -118,6 +117,7 @@ def _own_entry(entry_id: int) -> TimeEntry:
 
 
 @bp.route("/time/entries/<int:entry_id>/edit", methods=["GET", "POST"])
+@allow(policy.is_internal)
 def edit_entry(entry_id: int):
     entry = _own_entry(entry_id)
     day = entry.work_date
@@ -136,6 +136,7 @@ def edit_entry(entry_id: int):
 
 
 @bp.route("/time/entries/<int:entry_id>/delete", methods=["POST"])
+@allow(policy.is_internal)
 def delete_entry(entry_id: int):
     entry = _own_entry(entry_id)
     resource, day = entry.resource, entry.work_date
@@ -147,6 +148,7 @@ def delete_entry(entry_id: int):
 
 # Transitions of one timesheet -------------------------------------------------------------------------
 @bp.route("/timesheets/<int:timesheet_id>/<action>", methods=["POST"])
+@allow(policy.is_internal)
 def decide(timesheet_id: int, action: str):
     if action not in workflow.TRANSITIONS:
         abort(404)
@@ -166,38 +168,72 @@ def decide(timesheet_id: int, action: str):
     return _detail(sheet, status=form.status, decision_form=failed, failed_action=action if failed else None)
 
 
-def _detail(sheet: Timesheet, status: int = 200, decision_form: DecisionForm | None = None,
-            failed_action: str | None = None):
+def _viewable(sheet: Timesheet, principals: list | None = None) -> list[Project]:
+    """The timesheet's projects, once the current user may see it (in their own right, or standing in)."""
     projects = workflow.projects_of(db.session, sheet.id)
-    principals = standins.principals(db.session, current_user)
+    principals = standins.principals(db.session, current_user) if principals is None else principals
     policy.require(policy.can_view_timesheet(current_user, sheet, projects, principals),
                    "You cannot see this timesheet.")
-    actions = [a for a in workflow.TRANSITIONS
-               if workflow.may(db.session, current_user, sheet, a, projects, principals)]
-    decider = workflow.decider(db.session, current_user, sheet, projects, principals)
+    return projects
+
+
+def _finance(sheet: Timesheet, projects: list[Project]) -> dict:
+    """The timesheet's place in finance: the banner's summary (hours, for everyone who sees the timesheet) and,
+    for those who see money, its transactions and the portions kept out."""
     money = policy.can_view_finance(current_user) or (bool(projects) and all(
         policy.can_view_project_finance(current_user, p) for p in projects))
     ledger = reports.LedgerFilters(kind="", timesheet_id=sheet.id)
-    days = [sheet.period_start + timedelta(days=i) for i in range((sheet.period_end - sheet.period_start).days + 1)]
     settings = get_settings(db.session)
     transactions = reports.transactions(db.session, ledger)[0] if money else []
+    return {
+        "money": money, "posting": reports.posting_summary(db.session, sheet),
+        "finance_sync_enabled": settings.finance_sync_enabled,
+        "transactions": transactions,
+        "unposted": reports.unposted_portions(db.session, timesheet_id=sheet.id) if money else [],
+        # Issue 16: locked periods holding its actuals, which a recall leaves as they are.
+        "locked_periods": sorted({t.fiscal_period for t in transactions if t.fiscal_period and t.fiscal_period.locked},
+                                 key=lambda p: p.start_date),
+        "late_rule": settings.locked_period_actuals,
+    }
+
+
+def _detail(sheet: Timesheet, status: int = 200, decision_form: DecisionForm | None = None,
+            failed_action: str | None = None):
+    principals = standins.principals(db.session, current_user)
+    projects = _viewable(sheet, principals)
+    actions = [a for a in workflow.TRANSITIONS
+               if workflow.may(db.session, current_user, sheet, a, projects, principals)]
+    decider = workflow.decider(db.session, current_user, sheet, projects, principals)
+    days = [sheet.period_start + timedelta(days=i) for i in range((sheet.period_end - sheet.period_start).days + 1)]
     return htmx.render(
         "timesheets/detail.html", block="timesheet", status=status, sheet=sheet, projects=projects,
-        days=days, grid=weeks.hours_grid(sheet.entries), finance_sync_enabled=settings.finance_sync_enabled,
-        actions=actions, decision_form=decision_form or DecisionForm(formdata=None), failed_action=failed_action,
-        money=money, transactions=transactions,
-        unposted=reports.unposted_portions(db.session, timesheet_id=sheet.id) if money else [],
-        history=workflow.history(db.session, sheet.id),
-        # Issue 16: locked periods holding its actuals, which a recall leaves as they are.
-        locked_periods=sorted({t.fiscal_period for t in transactions if t.fiscal_period and t.fiscal_period.locked},
-                              key=lambda p: p.start_date), late_rule=settings.locked_period_actuals,
+        days=days, grid=weeks.hours_grid(sheet.entries), actions=actions,
+        decision_form=decision_form or DecisionForm(formdata=None), failed_action=failed_action,
+        history=workflow.history(db.session, sheet.id), **_finance(sheet, projects),
+        # Issue 16: a stand-in decides on the approver's behalf.
         may_decide=decider is not None, on_behalf=decider if decider and decider.id != current_user.id else None,
     )
 
 
 @bp.route("/timesheets/<int:timesheet_id>")
+@allow(policy.is_internal)
 def detail(timesheet_id: int):
     return _detail(db.get_or_404(Timesheet, timesheet_id))
+
+
+@bp.route("/timesheets/<int:timesheet_id>/posting")
+@allow(policy.is_internal)
+def posting(timesheet_id: int):
+    """The posting banner, polled while the actuals are being posted or removed; once that is done it comes
+    back without polling, with the finance card refreshed out of band. Opened as a page, it is the timesheet."""
+    sheet = db.get_or_404(Timesheet, timesheet_id)
+    if not htmx.is_fragment_request():
+        return _detail(sheet)
+    context = _finance(sheet, _viewable(sheet))
+    done = sheet.posting_status != PostingStatus.PENDING
+    oob = ["timesheet_finance"] if done and context["money"] else []
+    return htmx.render("timesheets/detail.html", block="posting", oob=oob, oob_finance=bool(oob), sheet=sheet,
+                       **context)
 
 
 # The approvals queue ----------------------------------------------------------------------------------
@@ -208,11 +244,17 @@ def _filters() -> approvals.Filters:
                              resource_id=values.get("person", type=int), held=values.get("held") == "1")
 
 
-def _queue(block: str, form: BulkDecisionForm | None = None, status: int = 200, after: str | None = None):
+def _queue(block: str, form: BulkDecisionForm | None = None, status: int = 200, after: str | None = None,
+           selected: frozenset[str] = frozenset()):
+    """The queue; `selected` keeps the ticks of a bulk decision that was refused (no reason, nothing ticked)."""
     filters = _filters()
     queue = approvals.approval_queue(db.session, current_user, filters, after=after)
+    # Approve/Reject only where there is something to tick: submitted timesheets this user may decide on.
+    selectable = any(row.decidable and row.sheet.status == TimesheetStatus.SUBMITTED for row in queue.rows) or (
+        bool(queue.next_cursor) and filters.status in (TimesheetStatus.SUBMITTED, ""))
     return htmx.render(
         "timesheets/approvals.html", block=block, status=status, queue=queue, filters=filters,
+        selected=selected, selectable=selectable,
         form=form or BulkDecisionForm(formdata=None), statuses=approvals.STATUS_FILTERS,
         labels=approvals.FILTER_LABELS, remindable=approvals.UNSUBMITTED,
         projects=db.session.execute(select(Project.id, Project.name).order_by(Project.name)).all(),
@@ -221,12 +263,14 @@ def _queue(block: str, form: BulkDecisionForm | None = None, status: int = 200, 
 
 
 @bp.route("/approvals")
+@allow(policy.is_internal)
 def approvals_page():
     after = request.args.get("after")
     return _queue("approval_rows" if after else "approval_queue", after=after)
 
 
 @bp.route("/approvals/decide", methods=["POST"])
+@allow(policy.is_internal)
 def decide_many():
     form = BulkDecisionForm()
     selections = []
@@ -244,11 +288,13 @@ def decide_many():
         for which, why in result.refused:
             flash(f"Not {verb.lower()}: {which}. {why}", "warning")
         form = None
-    return _queue("approval_queue", form=form, status=form.status if form else 200)
+    return _queue("approval_queue", form=form, status=form.status if form else 200,
+                  selected=frozenset(request.form.getlist("selected")) if form else frozenset())
 
 
 # Reminders and stand-ins (issue 16) ---------------------------------------------------------------------
 @bp.route("/time/reminders", methods=["POST"])
+@allow(policy.is_internal)
 def my_reminders():
     """A person turns their weekly reminder email on or off (My time)."""
     changed = reminders.set_own_reminders(db.session, current_user, request.form.get("on") == "y")
@@ -256,17 +302,22 @@ def my_reminders():
     if changed:
         flash("Reminders on: you get an email when last week's timesheet is missing or not submitted."
               if current_user.timesheet_reminders else "Reminders off: no more reminder emails.", "success")
+    if not htmx.is_fragment_request():
+        return htmx.redirect_to(url_for(".my_time"))
     return htmx.render("timesheets/week.html", block="reminder_preference", own=True,
                        org_reminders=get_settings(db.session).reminders_enabled)
 
 
 @bp.route("/approvals/<int:timesheet_id>/remind", methods=["POST"])
+@allow(policy.is_internal)
 def remind(timesheet_id: int):
     """An approver's Remind on a row of the approvals list (once a day per person)."""
     sheet = db.get_or_404(Timesheet, timesheet_id)
     reminders.remind_now(db.session, current_user, sheet.id)
     db.session.commit()
     flash(f"Reminded {sheet.resource.name} to submit the week of {sheet.period_start:%d %b}.", "success")
+    if not htmx.is_fragment_request():
+        return htmx.redirect_to(url_for(".approvals_page", status="unsubmitted"))
     return htmx.render("timesheets/approvals.html", block="remind_cell", sheet=sheet, reminded=True,
                        remindable=approvals.UNSUBMITTED)
 
@@ -284,6 +335,7 @@ def _stand_in_form(**kwargs) -> StandInForm:
 
 
 @bp.route("/approvals/stand-ins", methods=["GET", "POST"])
+@allow(policy.is_internal)
 def stand_ins():
     """Name a stand-in (approvers for themselves, admins for anyone) and see who stands in for whom."""
     form = _stand_in_form()
@@ -300,6 +352,7 @@ def stand_ins():
 
 
 @bp.route("/approvals/stand-ins/<int:stand_in_id>/end", methods=["POST"])
+@allow(policy.is_internal)
 def end_stand_in(stand_in_id: int):
     ended = standins.end_stand_in(db.session, current_user, db.get_or_404(StandIn, stand_in_id).id)
     db.session.commit()

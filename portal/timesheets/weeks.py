@@ -52,17 +52,20 @@ class Week:
         return self.start + timedelta(days=7)
 
 
-def whose_time(session: Session, user: User, resource_id: int | None) -> Resource:
-    """The resource whose time `user` is looking at: their own, or (admins) anyone's."""
+def whose_time(session: Session, user: User, resource_id: int | None, required: bool = True) -> Resource | None:
+    """The resource whose time `user` is looking at: their own, or (admins) anyone's.
+
+    A user without a resource of their own is refused, or gets None when not `required` (My time explains).
+    """
     if resource_id is not None and policy.is_admin(user):
         resource = session.get(Resource, resource_id)
         if resource is None:
             raise NotFound("That person does not exist.")
         return resource
     resource = resource_of(session, user)
-    if resource is None:
-        raise NotAllowed("Your login is not linked to a resource, so you have no timesheets. Ask an admin to "
-                         "link you to your resource record.")
+    if resource is None and required:
+        raise NotAllowed("Your login is not linked to a resource, so you have no timesheets. An admin links it "
+                         "with the Login field of your resource, under Resources.")
     return resource
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from portal import htmx
 from portal.auth import policy
+from portal.auth.access import allow
 from portal.columns import today
 from portal.extensions import db
 from portal.forms import submit
@@ -19,19 +20,15 @@ from portal.workspaces.forms import ClientAccessForm, ClientUserForm, SectionsFo
 bp = Blueprint("workspaces", __name__)
 
 
-@bp.before_request
-@login_required
-def _logged_in() -> None:
-    """Client users and internal users both come here; each view checks its own right."""
-
-
 @bp.route("/workspace")
+@allow(policy.is_authenticated)
 def index():
     """A client user's home: the workspaces of their client's projects that are open to them."""
     return htmx.render("workspaces/index.html", projects=services.workspaces_of(db.session, current_user))
 
 
 @bp.route("/workspace/<int:project_id>")
+@allow(policy.is_authenticated)
 def workspace(project_id: int):
     project = db.get_or_404(Project, project_id)
     shown = services.open_workspace(current_user, project)
@@ -53,16 +50,17 @@ def _tab(project: Project, block: str = "tab_content", status: int = 200, **cont
 
 
 def _project(project_id: int) -> Project:
-    policy.require(policy.is_internal(current_user), "Client users see their workspace only.")
     return db.get_or_404(Project, project_id)
 
 
 @bp.route("/projects/<int:project_id>/workspace-settings")
+@allow(policy.is_internal)
 def workspace_tab(project_id: int):
     return _tab(_project(project_id))
 
 
 @bp.route("/projects/<int:project_id>/workspace-settings/sections", methods=["POST"])
+@allow(policy.is_internal)
 def save_sections(project_id: int):
     project = _project(project_id)
     form = SectionsForm()
@@ -73,6 +71,7 @@ def save_sections(project_id: int):
 
 
 @bp.route("/projects/<int:project_id>/workspace-settings/client-access", methods=["POST"])
+@allow(policy.is_internal)
 def save_client_access(project_id: int):
     project = _project(project_id)
     form = ClientAccessForm()
@@ -83,6 +82,7 @@ def save_client_access(project_id: int):
 
 
 @bp.route("/projects/<int:project_id>/workspace-settings/client-users", methods=["POST"])
+@allow(policy.is_internal)
 def create_client_user(project_id: int):
     project = _project(project_id)
     form = ClientUserForm()

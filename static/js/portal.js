@@ -100,3 +100,32 @@ document.addEventListener("change", function (event) {
     other.checked = box.checked;
   });
 });
+
+// The workflow matrix (issue 15): "only the settings that differ" hides the rows whose cells all hold the same
+// value, read from the cells when it is ticked (a row being edited does not vanish under the pointer).
+(function () {
+  "use strict";
+
+  function cellValue(cell) {
+    var input = cell.querySelector("input, select");
+    if (!input) { return ""; }
+    return input.type === "checkbox" ? String(input.checked) : input.value;
+  }
+
+  function markSameRows(table) {
+    table.querySelectorAll("tr[data-setting]").forEach(function (row) {
+      var values = Array.prototype.map.call(row.querySelectorAll("td"), cellValue);
+      row.classList.toggle("same", values.every(function (value) { return value === values[0]; }));
+    });
+  }
+
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (box instanceof HTMLInputElement && box.dataset.matrixFilter) {
+      var table = document.getElementById(box.dataset.matrixFilter);
+      if (!table) { return; }
+      markSameRows(table);
+      table.classList.toggle("only-differences", box.checked);
+    }
+  });
+})();

@@ -52,14 +52,16 @@ def test_resource_without_a_rate_is_skipped_without_an_error(session, org):
     outcome = post_timesheet(session, sheet.id)
     assert outcome.created == 0 and actuals(session) == [] and items(session) == []
     assert sheet.posting_status == PostingStatus.POSTED
-    assert "Rateless has no cost rate" in sheet.posting_note
+    assert sheet.posting_note == ("8 h not posted: Rateless has no cost rate effective on 02 Mar. Add the rate and "
+                                  "post again.")
 
 
-def test_a_period_that_computes_to_zero_creates_no_transaction(session, org):
-    resource = ResourceFactory(rates={"cost": "0"})
-    sheet = timesheet(session, resource, MONDAY, [(OfferingFactory(), MONDAY, 8)])
+def test_a_period_that_computes_to_zero_creates_no_transaction_and_says_so(session, org):
+    resource = ResourceFactory(name="Pro Bono", rates={"cost": "0"})
+    sheet = timesheet(session, resource, MONDAY, [(OfferingFactory(), MONDAY, "7.5")])
     post_timesheet(session, sheet.id)
     assert actuals(session) == [] and items(session) == []
+    assert sheet.posting_note == "7.5 h not posted: at Pro Bono's cost rate of 0 they come to nothing."
 
 
 def test_cost_category_is_the_projects_then_the_resources_then_the_system_default(session, org):

@@ -1,8 +1,8 @@
 """period close: fiscal periods open, on hold or closed (was: locked), late postings naming the period they
 belong to, and the finance setting for actuals that would land in a period on hold
 
-Revision ID: 0008_period_close
-Revises: 0007_password_links
+Revision ID: 0009_period_close
+Revises: 0008_session_epoch
 Create Date: 2026-12-04 18:30:00
 
 """
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0008_period_close'
-down_revision = '0007_password_links'
+revision = '0009_period_close'
+down_revision = '0008_session_epoch'
 branch_labels = None
 depends_on = None
 
