@@ -81,13 +81,15 @@ class Plan:
     note: str
 
 
-def _split_note(sheet: Timesheet, segments: list[Segment], index: int) -> str:
-    if len(segments) < 2:
+def _split_note(sheet: Timesheet, segments: list[Segment], parts: list[int], index: int) -> str:
+    """Why a transaction is one part of several: the project's time in the week falls into more than one
+    fiscal period (`parts`: the segments holding some of it). Time all in one period is not split."""
+    if len(parts) < 2:
         return ""
     segment = segments[index]
-    names = ", ".join(s.period_name for s in segments)
-    return (f"Split transaction, part {index + 1} of {len(segments)}: the timesheet for "
-            f"{sheet.period_start:%d %b} – {sheet.period_end:%d %b %Y} crosses fiscal periods ({names}). "
+    names = ", ".join(segments[i].period_name for i in parts)
+    return (f"Split transaction, part {parts.index(index) + 1} of {len(parts)}: the time of the week "
+            f"{sheet.period_start:%d %b} – {sheet.period_end:%d %b %Y} falls into fiscal periods ({names}). "
             f"This part covers {segment.start:%d %b} – {segment.end:%d %b %Y} ({segment.period_name}).")
 
 
@@ -124,14 +126,20 @@ def plan_actuals(sheet: Timesheet, entries: list[Row], rates: RateBook, settings
 
     postings: list[Posting] = []
     unposted: list[Unposted] = []
+    portions = {}
     worth_nothing = ZERO
     for (project_id, index), by_offering in sorted(sums.items()):
-        segment = segments[index]
         lines = {offering: (hours, to_cents(amount)) for offering, (hours, amount) in by_offering.items()}
-        hours, amount = sum(h for h, _ in lines.values()), sum(a for _, a in lines.values())
-        if amount == ZERO:
-            worth_nothing += hours
+        if sum(a for _, a in lines.values()) == ZERO:
+            worth_nothing += sum(h for h, _ in lines.values())
             continue  # seed 003: a period that computes to 0 creates no transaction (the note says so)
+        portions[(project_id, index)] = lines
+    parts: dict[int, list[int]] = defaultdict(list)
+    for project_id, index in portions:
+        parts[project_id].append(index)
+    for (project_id, index), lines in portions.items():
+        segment = segments[index]
+        hours, amount = sum(h for h, _ in lines.values()), sum(a for _, a in lines.values())
         key = f"actual:{sheet.id}:{project_id}:{segment.start:%Y%m%d}"
         category = cost_category_for(project_categories[project_id], resource, settings)
         if category is None:
@@ -143,7 +151,8 @@ def plan_actuals(sheet: Timesheet, entries: list[Row], rates: RateBook, settings
             key=key, kind=TransactionKind.ACTUAL, project_id=project_id, resource_id=resource.id,
             resource_name=resource.name, cost_category_id=category, date=segment.end,
             fiscal_period_id=segment.period.id if segment.period else None, lines=lines,
-            split_note=_split_note(sheet, segments, index), timesheet_id=sheet.id,
+            rate_type=settings.finance_rate_type,
+            split_note=_split_note(sheet, segments, parts[project_id], index), timesheet_id=sheet.id,
         ))
     notes = []
     if skipped:
@@ -188,12 +197,18 @@ def _like(sheet: Timesheet, want: Posting | None, frozen: list[FinancialTransact
         return replace(want, **changes)
     item = frozen[0].item
     return Posting(kind=TransactionKind.ACTUAL, project_id=item.project_id, resource_id=item.resource_id,
-                   resource_name=item.name, cost_category_id=item.cost_category_id, timesheet_id=sheet.id, **changes)
+                   resource_name=item.name, cost_category_id=item.cost_category_id, timesheet_id=sheet.id,
+                   rate_type=frozen[0].rate_type, **changes)
 
 
 def _totals(lines: Iterable[tuple[Decimal, Decimal]]) -> tuple[Decimal, Decimal]:
     lines = list(lines)
     return sum((h for h, _ in lines), ZERO), sum((a for _, a in lines), ZERO)
+
+
+def _held(hours: Decimal, amount: Decimal, rate_types: set[str]) -> str:
+    """Money held, as details say it: "8 h / 400.00 at cost rates" (the rate type when there is only one)."""
+    return f"{hours_text(hours)} / {money(amount)}" + (f" at {min(rate_types)} rates" if len(rate_types) == 1 else "")
 
 
 def settle_locked(sheet: Timesheet, wanted: list[Posting], existing: list[FinancialTransaction],
@@ -228,12 +243,11 @@ def settle_locked(sheet: Timesheet, wanted: list[Posting], existing: list[Financ
         if not net:
             continue
         hours, amount = _totals(net.values())
-        held_hours, held_amount = _totals((t.hours, t.amount) for t in frozen)
+        kept = _held(*_totals((t.hours, t.amount) for t in frozen), {t.rate_type for t in frozen})
         where = ", ".join(sorted({t.fiscal_period.name for t in frozen if t.fiscal_period}))
         if period is None or not period.locked:
             taken = any(t.posting_key == key for t in frozen)  # the period was created after posting
-            note = (f"Net of {hours_text(held_hours)} / {money(held_amount)} of this portion already in {where} "
-                    "(locked). "
+            note = (f"Net of {kept} of this portion already in {where} (locked). "
                     + (want.split_note if want else "")).strip()
             postings.append(_like(sheet, want, frozen, key=f"{key}{LATE}{home.end:%Y%m%d}" if taken else key,
                                   date=home.end, fiscal_period_id=period.id if period else None, lines=net,
@@ -248,15 +262,15 @@ def settle_locked(sheet: Timesheet, wanted: list[Posting], existing: list[Financ
                                   fiscal_period_id=target.id if target else None, lines=net, split_note=note,
                                   belongs_to_period_id=period.id))
         else:
+            elsewhere = f" (in {where})" if where != period.name else ""
             if not frozen:
                 detail = f"{period.name} is on hold; this portion is posted when it is reopened."
             elif want is None:
-                detail = (f"{period.name} is on hold: the timesheet is no longer approved, but its "
-                          f"{hours_text(held_hours)} / {money(held_amount)} stay in the ledger ({where}).")
+                detail = (f"{period.name} is on hold: the timesheet is no longer approved, but its {kept} stay in "
+                          f"the ledger{elsewhere}.")
             else:
-                detail = (f"{period.name} is on hold and the ledger holds {hours_text(held_hours)} / "
-                          f"{money(held_amount)} for this portion ({where}); the timesheet now says "
-                          f"{hours_text(want.hours)} / {money(want.amount)}.")
+                detail = (f"{period.name} is on hold and holds {kept} for this portion{elsewhere}; the timesheet "
+                          f"now says {_held(want.hours, want.amount, {want.rate_type})}.")
             category = want.cost_category_id if want else frozen[0].item.cost_category_id
             project_id = want.project_id if want else frozen[0].item.project_id
             unposted.append(Unposted(key, project_id, category, home, hours, amount, UnpostedReason.PERIOD_LOCKED,

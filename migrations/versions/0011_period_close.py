@@ -1,8 +1,8 @@
 """period close: fiscal periods open, on hold or closed (was: locked), late postings naming the period they
 belong to, and the finance setting for actuals that would land in a period on hold
 
-Revision ID: 0009_period_close
-Revises: 0008_session_epoch
+Revision ID: 0011_period_close
+Revises: 0010_budget_alert_basis
 Create Date: 2026-12-04 18:30:00
 
 """
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0009_period_close'
-down_revision = '0008_session_epoch'
+revision = '0011_period_close'
+down_revision = '0010_budget_alert_basis'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """stand-in approvers, and who a stand-in decided for (on the timesheet and in the audit log)
 
-Revision ID: 0010_stand_ins
-Revises: 0009_period_close
+Revision ID: 0012_stand_ins
+Revises: 0011_period_close
 Create Date: 2026-12-04 18:31:00
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0010_stand_ins'
-down_revision = '0009_period_close'
+revision = '0012_stand_ins'
+down_revision = '0011_period_close'
 branch_labels = None
 depends_on = None
 

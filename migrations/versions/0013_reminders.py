@@ -1,8 +1,8 @@
 """reminders for missing and unsubmitted time: organization settings, expected hours per resource, each
 person's choice, and the reminders sent (unique per person, week and kind)
 
-Revision ID: 0011_reminders
-Revises: 0010_stand_ins
+Revision ID: 0013_reminders
+Revises: 0012_stand_ins
 Create Date: 2026-12-04 18:32:00
 
 """
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0011_reminders'
-down_revision = '0010_stand_ins'
+revision = '0013_reminders'
+down_revision = '0012_stand_ins'
 branch_labels = None
 depends_on = None
 
