@@ -12,7 +12,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, inspect, select
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, inspect, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from portal.columns import UTCDateTime, utcnow
@@ -32,6 +32,9 @@ class AuditEvent(db.Model):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # Kept beside actor_id so the log still reads after a user is deleted, and names system actors.
     actor_label: Mapped[str] = mapped_column(String(200))
+    # Issue 16: the user whose right the actor used (a stand-in approver deciding for them); None: their own.
+    on_behalf_of_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    on_behalf_of_label: Mapped[str | None] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(100), index=True)
     subject_type: Mapped[str] = mapped_column(String(60))
     subject_id: Mapped[int | None] = mapped_column(Integer)
@@ -40,6 +43,12 @@ class AuditEvent(db.Model):
     after: Mapped[dict | None] = mapped_column(JSON)
 
     __table_args__ = (Index("ix_audit_events_subject", "subject_type", "subject_id"),)
+
+    @property
+    def who(self) -> str:
+        """The actor as the log and histories show it: "bob@x on behalf of ann@x" for a stand-in."""
+        return f"{self.actor_label} on behalf of {self.on_behalf_of_label}" if self.on_behalf_of_label \
+            else self.actor_label
 
 
 def plain(value: Any) -> Any:
@@ -72,8 +81,10 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, An
 
 def record(session: Session, actor: User | str | None, action: str, subject: Any = None,
            before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
-           summary: str = "", subject_type: str | None = None, subject_id: int | None = None) -> AuditEvent:
-    """Add one audit row. `actor` is a User, a system label ("worker", "toggl sync") or None (system)."""
+           summary: str = "", subject_type: str | None = None, subject_id: int | None = None,
+           on_behalf_of: User | None = None) -> AuditEvent:
+    """Add one audit row. `actor` is a User, a system label ("worker", "toggl sync") or None (system);
+    `on_behalf_of` the user whose right the actor used, when it is not their own (a stand-in approver)."""
     if subject is not None:
         subject_type = subject_type or subject.__tablename__
         subject_id = subject_id if subject_id is not None else subject.id
@@ -90,6 +101,8 @@ def record(session: Session, actor: User | str | None, action: str, subject: Any
         summary=summary[:500],
         before=plain(before) if before is not None else None,
         after=plain(after) if after is not None else None,
+        on_behalf_of_id=on_behalf_of.id if on_behalf_of is not None else None,
+        on_behalf_of_label=on_behalf_of.email if on_behalf_of is not None else None,
     )
     session.add(event)
     return event
@@ -107,7 +120,8 @@ def history(session: Session, subject_type: str, subject_id: int, limit: int = 5
 def search(session: Session, *, action: str = "", subject: str = "", actor: str = "", before_id: int | None = None,
            limit: int = 50) -> tuple[list[AuditEvent], int | None]:
     """The audit log, newest first, one page of `limit`: events whose action starts with `action`, about
-    `subject` ("kind" or "kind:id"), by an actor whose name contains `actor`, older than `before_id`.
+    `subject` ("kind" or "kind:id"), by (or on behalf of) an actor whose name contains `actor`, older than
+    `before_id`.
     Returns (events, the id to pass as `before_id` for the next page, or None on the last page)."""
     query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit + 1)
     if action:
@@ -118,7 +132,8 @@ def search(session: Session, *, action: str = "", subject: str = "", actor: str 
         if ident.isdigit():
             query = query.where(AuditEvent.subject_id == int(ident))
     if actor:
-        query = query.where(AuditEvent.actor_label.ilike(f"%{actor}%"))
+        query = query.where(or_(AuditEvent.actor_label.ilike(f"%{actor}%"),
+                                AuditEvent.on_behalf_of_label.ilike(f"%{actor}%")))
     if before_id:
         query = query.where(AuditEvent.id < before_id)
     events = list(session.scalars(query))

@@ -1,5 +1,5 @@
-"""Flask commands: `setup` (migrate + defaults), `demo`, `users create`, `jobs sweep`; and each timesheet
-tool's own (`sync time`)."""
+"""Flask commands: `setup` (migrate + defaults), `demo`, `users create`, `jobs sweep`, `reminders send`; and each
+timesheet tool's own (`sync time`)."""
 
 from __future__ import annotations
 
@@ -81,8 +81,48 @@ def sweep_command() -> None:
     click.echo(f"Re-enqueued {len(result['runs'])} runs and {len(result['emails'])} emails.")
 
 
+reminders_cli = AppGroup("reminders", help="Timesheet reminders (the cron process sends them on its own).")
+
+
+@reminders_cli.command("send")
+@click.option("--dry-run", is_flag=True, help="Print who would get what; send nothing.")
+@click.option("--week", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="The week to remind about (any day of it); default: last week.")
+def send_reminders_command(dry_run: bool, week) -> None:
+    """Send the weekly reminders for a week, and the escalations that are due, as the cron does."""
+    from portal.columns import utcnow
+    from portal.org.services import get_settings
+    from portal.timesheets import reminders
+
+    now = utcnow()
+    settings = get_settings(db.session)
+    day = week.date() if week else None
+    if not settings.reminders_enabled:
+        click.echo("Reminders are off (Admin → Organization settings → Timesheet reminders): the cron sends "
+                   "nothing." + (" This is what it would send once they are on:" if dry_run else ""))
+        if not dry_run:
+            raise click.exceptions.Exit(1)
+    if dry_run:
+        planned = reminders.plan(db.session, now, day, by_hand=True)  # reads only
+        click.echo(f"Week of {planned.week_start:%a %d %b %Y}: {len(planned.reminders)} to remind")
+        for due in planned.reminders:
+            email = due.user.email if due.emailed else f"{due.user.email} (turned reminders off: no email)"
+            click.echo(f"  {email}: {due.state}, {due.hours:.2f} of {due.expected:.2f} h")
+        click.echo(f"Escalations due: {len(planned.escalations)}, in {len(planned.digests)} digests")
+        for digest in planned.digests:
+            people = ", ".join(f"{p.resource.name} (week of {p.week_start:%d %b})" for p in digest.people)
+            click.echo(f"  {digest.approver.email}: {people}")
+        click.echo("Dry run: nothing was sent.")
+        return
+    sent = reminders.send(db.session, now, day, by_hand=True, actor="command line")
+    db.session.commit()
+    click.echo(f"Week of {sent.week_start:%a %d %b %Y}: reminded {len(sent.reminded)} people "
+               f"({sum(1 for d in sent.reminded if d.emailed)} by email); escalated {len(sent.escalated)} to "
+               f"{len(sent.digests)} approvers.")
+
+
 def register_commands(app: Flask) -> None:
-    for command in (setup_command, demo_command, users_cli, jobs_cli):
+    for command in (setup_command, demo_command, users_cli, jobs_cli, reminders_cli):
         app.cli.add_command(command)
     for tool in tools():
         for command in tool.commands:

@@ -21,6 +21,10 @@ SCHEDULE: list[Scheduled] = [
               "send budget alerts whose check job was lost"),
     Scheduled("portal.jobs.requeue_finance_postings", "*/10 * * * *", queue.POSTINGS,
               "re-enqueue timesheet postings whose job was lost"),
+    # Timesheet reminders: hourly, because the reminder's weekday and hour are the organization's
+    # (PORTAL_TIMEZONE) and cron strings are UTC; the job decides whether it is the time.
+    Scheduled("portal.jobs.send_timesheet_reminders", "7 * * * *", queue.MAIL,
+              "timesheet reminders on the organization's day and hour, and escalations to approvers"),
 ]
 
 

@@ -121,7 +121,10 @@ def load(session: Session) -> dict[str, str]:
         name = start.strftime("%Y-%m")
         if session.scalar(select(FiscalPeriod.id).where(FiscalPeriod.name == name)) is None:
             period = finance.create_fiscal_period(session, ACTOR, name, start, end)
-            if month < today.month - 1:
+            # Issue 16: the months before last are closed for good, last month but one is on hold.
+            if month < today.month - 2:
+                finance.close_period(session, ACTOR, period.id, name)
+            elif month < today.month - 1:
                 finance.set_period_lock(session, ACTOR, period.id, True)
 
     pm = users["pm@demo.test"]
@@ -180,6 +183,7 @@ def load(session: Session) -> dict[str, str]:
                              on=today + timedelta(days=7), hours=Decimal("20"))
     _demo_time(session, settings, people, today)
     session.flush()
+    _reminders_and_stand_ins(session, settings, users, people, today)
     _planning_demo(session, users["staff@demo.test"], people["staff@demo.test"], categories["Subcontractors"])
     for part in _tool_demos():
         if _sandbox_root(part) is not None:
@@ -272,3 +276,20 @@ def _held(http: httpx.Client, root: str, wait: float) -> dict[str, Any]:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
+
+
+# Reminders and stand-ins (issue 16) -------------------------------------------------------------------
+def _reminders_and_stand_ins(session: Session, settings, users: dict[str, User], people: dict[str, Resource],
+                             today: date) -> None:
+    """Reminders on (Mondays at 09:00, 37.5 hours a week; the approver never logs time), and Sky Staff standing
+    in for Avery Approver this week: Sky sees and decides Avery's queue, never Sky's own timesheets."""
+    from portal.timesheets import standins
+    from portal.timesheets.models import StandIn
+
+    approver = users["approver@demo.test"]
+    if session.scalar(select(StandIn.id).where(StandIn.approver_id == approver.id).limit(1)) is not None:
+        return  # loaded before: leave what people changed since
+    settings.reminders_enabled, settings.expected_hours_per_week = True, Decimal("37.5")
+    people["approver@demo.test"].expected_hours_per_week = Decimal("0")
+    standins.name_stand_in(session, ACTOR, approver_email=approver.email, stand_in_email="staff@demo.test",
+                           starts_on=today, ends_on=today + timedelta(days=6), note="Avery is on holiday this week")

@@ -179,3 +179,16 @@ def requeue_finance_postings() -> list[int]:
     ids = receivers.requeue_stale_postings(db.session)
     db.session.commit()
     return ids
+
+
+# Timesheet reminders ---------------------------------------------------------------------------------------
+@job
+def send_timesheet_reminders() -> dict[str, int]:
+    """Hourly: the weekly reminders when it is the organization's reminder day and hour, and the escalations
+    that are due. Idempotent: each reminder is claimed by a unique row."""
+    from portal.columns import utcnow
+    from portal.timesheets import reminders
+
+    sent = reminders.send(db.session, utcnow())
+    db.session.commit()
+    return {"reminded": len(sent.reminded), "escalated": len(sent.escalated), "digests": len(sent.digests)}

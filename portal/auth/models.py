@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.columns import Timestamps, UTCDateTime, utcnow
@@ -71,6 +71,8 @@ class User(UserMixin, Timestamps, db.Model):
     client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id", ondelete="SET NULL"))
     # Seed 004 "Notify cost center list users": the notification setting "projects are moved to/from a stage".
     notify_stage_moves: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Issue 16: the weekly email when last week's timesheet is missing, short or unsubmitted (the person's choice).
+    timesheet_reminders: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # When the last link to set a password was emailed (portal.auth.passwords: one per few minutes).
     password_link_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

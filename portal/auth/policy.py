@@ -376,9 +376,7 @@ def approves_everyone(user: Any) -> bool:
     return is_admin(user) or (is_internal(user) and user.role == Role.APPROVER)
 
 
-def can_decide_timesheet(user: Any, timesheet: Any, projects: list[Project]) -> bool:
-    """Approve, reject or recall a timesheet holding time on `projects`: approvers and admins, or a member
-    of the PM team of every one of those projects. Nobody decides on their own time but a super-admin."""
+def _decides_in_own_right(user: Any, timesheet: Any, projects: list[Project]) -> bool:
     if not is_internal(user):
         return False
     if timesheet.resource.user_id == user.id and not is_super_admin(user):
@@ -386,6 +384,33 @@ def can_decide_timesheet(user: Any, timesheet: Any, projects: list[Project]) -> 
     if approves_everyone(user):
         return True
     return bool(projects) and all(is_pm_of(user, p) for p in projects)
+
+
+def _stands_in_for(user: Any, timesheet: Any, principals: Any, right) -> Any | None:
+    """The first approver `user` stands in for whose `right` covers the timesheet (issue 16). A stand-in never
+    acts on their own timesheet, nor on the approver's."""
+    if not is_internal(user) or timesheet.resource.user_id == user.id:
+        return None
+    return next((p for p in principals
+                 if is_internal(p) and timesheet.resource.user_id != p.id and right(p, timesheet)), None)
+
+
+def decides_for(user: Any, timesheet: Any, projects: list[Project], principals: Any = ()) -> Any | None:
+    """Whose right lets `user` approve, reject or recall the timesheet: `user` themselves, else an approver
+    they stand in for today (`principals`), else None. The rule: approvers and admins, or a member of the PM
+    team of every project the timesheet holds time on; nobody decides on their own time but a super-admin."""
+    if _decides_in_own_right(user, timesheet, projects):
+        return user
+    return _stands_in_for(user, timesheet, principals, lambda p, t: _decides_in_own_right(p, t, projects))
+
+
+def can_decide_timesheet(user: Any, timesheet: Any, projects: list[Project], principals: Any = ()) -> bool:
+    return decides_for(user, timesheet, projects, principals) is not None
+
+
+def can_name_stand_in(user: Any, approver: Any) -> bool:
+    """An approver names (and ends) their own stand-ins; admins anyone's."""
+    return is_admin(user) or (is_internal(user) and user.id == approver.id)
 
 
 def can_see_money(user: Any, project: Project | None = None) -> bool:
@@ -407,9 +432,20 @@ def can_lock_fiscal_periods(user: Any) -> bool:
     return is_admin(user)
 
 
-def can_view_timesheet(user: Any, timesheet: Any, projects: list[Project]) -> bool:
-    """Its person, approvers and admins, and the PM team of any project it holds time on."""
+def _views_in_own_right(user: Any, timesheet: Any, projects: list[Project]) -> bool:
     if not is_internal(user):
         return False
     return (timesheet.resource.user_id == user.id or approves_everyone(user)
             or any(is_pm_of(user, p) for p in projects))
+
+
+def views_for(user: Any, timesheet: Any, projects: list[Project], principals: Any = ()) -> Any | None:
+    """Whose right lets `user` see the timesheet: their own (its person, approvers and admins, the PM team of
+    any project it holds time on), else an approver they stand in for, else None."""
+    if _views_in_own_right(user, timesheet, projects):
+        return user
+    return _stands_in_for(user, timesheet, principals, lambda p, t: _views_in_own_right(p, t, projects))
+
+
+def can_view_timesheet(user: Any, timesheet: Any, projects: list[Project], principals: Any = ()) -> bool:
+    return views_for(user, timesheet, projects, principals) is not None

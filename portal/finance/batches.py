@@ -1,8 +1,10 @@
 """Finance work over many timesheets or projects, watched as a sync run with a progress bar.
 
 - "Post now": timesheets approved while Timesheet to Finance Sync was off get their actuals.
-- A fiscal period is unlocked: what the lock held back (unposted portions, actuals of since-recalled
-  timesheets, frozen forecasts) is brought up to date.
+- A fiscal period is reopened: what the hold kept back (unposted portions, actuals of since-recalled
+  timesheets, late postings of its days, frozen forecasts) is brought up to date.
+- A fiscal period is closed: what it held back is posted late on the first open day after it.
+- The rule for actuals of periods on hold changed: held portions and late postings follow the new rule.
 - The rate type or the default cost category changed: every forecast is recomputed.
 - The rate type changed: open periods are re-posted at the new one ("Re-post"), actuals and forecasts whose
   transactions are at the other rate type; locked periods keep what they hold and say so.
@@ -24,7 +26,14 @@ from portal.auth.models import User
 from portal.errors import Conflict, NotFound
 from portal.finance.forecasts import projects_with_forecasts, refresh_forecast
 from portal.finance.ledger import Outcome
-from portal.finance.models import FinancialItem, FinancialTransaction, FiscalPeriod, TransactionKind, UnpostedPortion
+from portal.finance.models import (
+    FinancialItem,
+    FinancialTransaction,
+    FiscalPeriod,
+    TransactionKind,
+    UnpostedPortion,
+    UnpostedReason,
+)
 from portal.finance.posting import post_timesheet
 from portal.org.services import get_settings
 from portal.runs import services as runs
@@ -36,6 +45,7 @@ log = logging.getLogger(__name__)
 JOB = "portal.jobs.run_finance_batch"
 POST_HELD, PERIOD_UNLOCKED, REFORECAST = "finance_post_held", "finance_period_unlocked", "finance_reforecast"
 REPOST = "finance_repost"
+PERIOD_CLOSED, RULE_CHANGED = "finance_period_closed", "finance_locked_period_rule"
 REPORT_EVERY = 20
 
 
@@ -61,10 +71,18 @@ def _period_scope(period_id: int) -> str:
     return f"finance:period:{period_id}"
 
 
-def start_period_unlocked(session: Session, actor: User | str | None, period: FiscalPeriod) -> SyncRun:
-    run, _ = runs.start_run(session, kind=PERIOD_UNLOCKED, scope=_period_scope(period.id), job=JOB,
-                            queue_name=queue.POSTINGS, params={"period_id": period.id},
+def start_period_changed(session: Session, actor: User | str | None, period: FiscalPeriod) -> SyncRun:
+    """After a period is reopened or closed: bring what it holds (or held back) up to date."""
+    run, _ = runs.start_run(session, kind=PERIOD_CLOSED if period.closed else PERIOD_UNLOCKED,
+                            scope=_period_scope(period.id), job=JOB, queue_name=queue.POSTINGS,
+                            params={"period_id": period.id},
                             initiated_by_id=actor.id if isinstance(actor, User) else None)
+    return run
+
+
+def start_rule_changed(session: Session, actor: User | str | None) -> SyncRun:
+    run, _ = runs.start_run(session, kind=RULE_CHANGED, scope="finance:locked-period-rule", job=JOB,
+                            queue_name=queue.POSTINGS, initiated_by_id=actor.id if isinstance(actor, User) else None)
     return run
 
 
@@ -111,23 +129,32 @@ def list_targets(session: Session, run: SyncRun) -> list[list]:
                                                          Timesheet.posting_status == PostingStatus.HELD)
                               .order_by(Timesheet.id))
         return [["timesheet", i] for i in ids]
-    if run.kind == PERIOD_UNLOCKED:
+    actual = (FinancialTransaction.kind == TransactionKind.ACTUAL, FinancialTransaction.timesheet_id.is_not(None))
+    if run.kind in (PERIOD_UNLOCKED, PERIOD_CLOSED):
         period = session.get(FiscalPeriod, run.params["period_id"])
         if period is None:
             raise NotFound("The fiscal period of this run no longer exists.")
         posted = select(FinancialTransaction.timesheet_id).where(
-            FinancialTransaction.kind == TransactionKind.ACTUAL, FinancialTransaction.timesheet_id.is_not(None),
-            FinancialTransaction.date >= period.start_date, FinancialTransaction.date <= period.end_date)
+            *actual, FinancialTransaction.date >= period.start_date, FinancialTransaction.date <= period.end_date)
+        late = select(FinancialTransaction.timesheet_id).where(
+            *actual, FinancialTransaction.belongs_to_period_id == period.id)
         held_back = select(UnpostedPortion.timesheet_id).where(UnpostedPortion.start_date <= period.end_date,
                                                                UnpostedPortion.end_date >= period.start_date)
-        timesheets = sorted(set(session.scalars(union(posted, held_back))))
-        projects = projects_with_forecasts(session, period.start_date, period.end_date)
+        timesheets = sorted(set(session.scalars(union(posted, late, held_back))))
+        # A closed period's forecast stays frozen; a reopened one's is refreshed.
+        projects = [] if period.closed else projects_with_forecasts(session, period.start_date, period.end_date)
         return [["timesheet", i] for i in timesheets] + [["project", i] for i in projects]
     if run.kind == REPOST:
         rate_type = get_settings(session).finance_rate_type
         timesheets = _at_other_rate_type(session, TransactionKind.ACTUAL, FinancialTransaction.timesheet_id, rate_type)
         projects = _at_other_rate_type(session, TransactionKind.FORECAST, FinancialItem.project_id, rate_type)
         return [["timesheet", i] for i in timesheets] + [["project", i] for i in projects]
+    if run.kind == RULE_CHANGED:
+        late = select(FinancialTransaction.timesheet_id).where(
+            *actual, FinancialTransaction.belongs_to_period_id.is_not(None))
+        held_back = select(UnpostedPortion.timesheet_id).where(
+            UnpostedPortion.reason == UnpostedReason.PERIOD_LOCKED)
+        return [["timesheet", i] for i in sorted(set(session.scalars(union(late, held_back))))]
     return [["project", i] for i in projects_with_forecasts(session)]
 
 

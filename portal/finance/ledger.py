@@ -6,8 +6,8 @@ transactions it has. Reconciling is idempotent (running it twice changes nothing
 order-independent (approve, recall and approve again ends where one approval does), because the desired
 state depends only on the current data, never on what happened before.
 
-Locks: a transaction dated inside a locked fiscal period is never added, changed or deleted; what should
-change there comes back as `blocked` so the caller can record it as an unposted portion.
+Locks: a transaction dated inside a locked fiscal period (on hold or closed) is never added, changed or
+deleted; what should change there comes back as `blocked` (actuals settle it beforehand: posting.py).
 """
 
 from __future__ import annotations
@@ -62,12 +62,13 @@ class FiscalCalendar:
         self._starts = [p.start_date for p in self.periods]
 
     @classmethod
-    def load(cls, session: Session, start: date, end: date, share_lock: bool = False) -> FiscalCalendar:
-        """Periods overlapping [start, end]. `share_lock` (PostgreSQL FOR SHARE) holds off a concurrent
-        lock or unlock of these periods until the caller commits, so a posting never lands in a period
-        that was locked while it was being computed."""
-        query = (select(FiscalPeriod).where(FiscalPeriod.start_date <= end, FiscalPeriod.end_date >= start)
-                 .execution_options(populate_existing=True))
+    def load(cls, session: Session, start: date, end: date | None, share_lock: bool = False) -> FiscalCalendar:
+        """Periods overlapping [start, end] (end None: and every later one). `share_lock` (PostgreSQL FOR SHARE)
+        holds off a concurrent state change of these periods until the caller commits, so a posting never
+        lands in a period that was locked while it was being computed."""
+        query = select(FiscalPeriod).where(FiscalPeriod.end_date >= start).execution_options(populate_existing=True)
+        if end is not None:
+            query = query.where(FiscalPeriod.start_date <= end)
         if share_lock:
             query = query.with_for_update(read=True)
         return cls(session.scalars(query))
@@ -81,6 +82,12 @@ class FiscalCalendar:
     def locked_on(self, day: date) -> bool:
         period = self.period_on(day)
         return period is not None and period.locked
+
+    def first_open_day(self, day: date) -> date:
+        """`day`, or the first day after it outside every locked period (needs the later periods loaded)."""
+        while (period := self.period_on(day)) is not None and period.locked:
+            day = period.end_date + timedelta(days=1)
+        return day
 
     def segments(self, start: date, end: date) -> list[Segment]:
         """[start, end] cut at fiscal period boundaries, in order; days outside every period form gaps."""
@@ -141,6 +148,7 @@ class Posting:
     rate_type: str  # the resource rate the amounts are at (cost | sell)
     split_note: str = ""
     timesheet_id: int | None = None
+    belongs_to_period_id: int | None = None  # a late posting: the locked period the money belongs to
 
     @property
     def hours(self) -> Decimal:
@@ -157,6 +165,7 @@ class Posting:
                 and txn.hours == self.hours and txn.amount == self.amount and txn.split_note == self.split_note
                 and txn.rate_type == self.rate_type
                 and txn.fiscal_period_id == self.fiscal_period_id
+                and txn.belongs_to_period_id == self.belongs_to_period_id
                 and lines == {(o, h, a) for o, (h, a) in self.lines.items()})
 
 
@@ -227,7 +236,8 @@ def reconcile(session: Session, desired: list[Posting], existing: list[Financial
             FinancialTransaction.posting_key, FinancialTransaction.id), [dict(
                 item_id=items[(p.project_id, p.resource_id, p.cost_category_id)], kind=p.kind, date=p.date,
                 hours=p.hours, amount=p.amount, fiscal_period_id=p.fiscal_period_id, timesheet_id=p.timesheet_id,
-                posting_key=p.key, split_note=p.split_note, rate_type=p.rate_type) for p in to_create]).all())
+                posting_key=p.key, split_note=p.split_note, rate_type=p.rate_type,
+                belongs_to_period_id=p.belongs_to_period_id) for p in to_create]).all())
         session.execute(insert(FinancialTransactionLine), [
             dict(transaction_id=ids[p.key], offering_id=o, hours=h, amount=a)
             for p in to_create for o, (h, a) in p.lines.items()])

@@ -2,8 +2,9 @@
 
 An item is one resource's money on one project under one cost category; its transactions are actuals
 (posted from approved timesheets) and forecasts (from bookings). A transaction inside a locked fiscal
-period is never added, changed or deleted; a portion that would land there is kept as an unposted
-portion instead, for finance to act on.
+period (on hold or closed) is never added, changed or deleted; a portion that would land there is kept
+as an unposted portion until the period opens, or posted late in the next open period (the finance
+setting `locked_period_actuals`; always so for a closed period, which never opens again).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint, select
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from portal.columns import HOURS, MONEY, Timestamps, UTCDateTime, utcnow
@@ -36,8 +38,32 @@ class CostCategory(Timestamps, db.Model):
         return f"<CostCategory {self.id} {self.name}>"
 
 
+class PeriodState(StrEnum):
+    OPEN = "open"
+    ON_HOLD = "on_hold"  # locked, can be reopened
+    CLOSED = "closed"  # locked for good: nobody reopens it
+
+
+PERIOD_STATE_LABELS = {PeriodState.OPEN: "Open", PeriodState.ON_HOLD: "On hold", PeriodState.CLOSED: "Closed"}
+
+
+class LockedPeriodActuals(StrEnum):
+    """What happens to actuals that would land in a period on hold (a closed period always posts late)."""
+
+    HOLD = "hold"  # kept as unposted portions until the period is reopened
+    NEXT_OPEN = "next_open"  # posted on the first day of the next open period, naming the period they belong to
+
+
+LOCKED_RULE_LABELS = {
+    LockedPeriodActuals.HOLD: "keep them as unposted portions until the period is reopened",
+    LockedPeriodActuals.NEXT_OPEN: "post them on the first day of the next open period, noting the period they "
+                                   "belong to",
+}
+
+
 class FiscalPeriod(Timestamps, db.Model):
-    """A span of dates in the ledger; nothing is added, changed or deleted inside a locked one.
+    """A span of dates in the ledger: open, on hold or closed. Nothing is added, changed or deleted inside a
+    locked one (on hold or closed); a period on hold can be reopened, a closed one never.
 
     Periods never overlap: the service checks, and on PostgreSQL an EXCLUDE constraint on the date range
     settles concurrent creations (migration 0004_finance).
@@ -49,11 +75,30 @@ class FiscalPeriod(Timestamps, db.Model):
     name: Mapped[str] = mapped_column(String(60), unique=True)
     start_date: Mapped[date] = mapped_column(Date, index=True)
     end_date: Mapped[date] = mapped_column(Date)
-    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(10), default=PeriodState.OPEN, server_default=PeriodState.OPEN)
+    # When and by whom it was last locked (put on hold or closed); None while open.
     locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     locked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
-    __table_args__ = (CheckConstraint("end_date >= start_date", name="dates_ordered"),)
+    __table_args__ = (
+        CheckConstraint("end_date >= start_date", name="dates_ordered"),
+        CheckConstraint("state IN ('open', 'on_hold', 'closed')", name="state_known"),
+    )
+
+    @hybrid_property
+    def locked(self) -> bool:
+        """On hold or closed: the ledger inside does not change (also usable in queries)."""
+        return self.state != PeriodState.OPEN
+
+    @property
+    def closed(self) -> bool:
+        return self.state == PeriodState.CLOSED
+
+    @property
+    def state_label(self) -> str:
+        return PERIOD_STATE_LABELS[PeriodState(self.state)]
 
     @staticmethod
     def containing(session: Session, day: date) -> FiscalPeriod | None:
@@ -62,7 +107,7 @@ class FiscalPeriod(Timestamps, db.Model):
         )
 
     def __repr__(self) -> str:
-        return f"<FiscalPeriod {self.name} {self.start_date}..{self.end_date}{' locked' if self.locked else ''}>"
+        return f"<FiscalPeriod {self.name} {self.start_date}..{self.end_date} {self.state}>"
 
 
 class TransactionKind(StrEnum):
@@ -112,15 +157,19 @@ class FinancialTransaction(db.Model):
                                                          index=True)
     timesheet_id: Mapped[int | None] = mapped_column(ForeignKey("timesheets.id", ondelete="SET NULL"), index=True)
     posting_key: Mapped[str] = mapped_column(String(120), unique=True)
-    # Why a transaction is one part of a split (shown as a tooltip); empty otherwise.
+    # Why a transaction is one part of a split, or why it was posted late (shown as a tooltip); empty otherwise.
     split_note: Mapped[str] = mapped_column(Text, default="")
     # The resource rate its amount was computed at (cost | sell, the organization's rate type then): after
     # the rate type changes, the ledger says which amounts are which until open periods are re-posted.
     rate_type: Mapped[str] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # A late posting (issue 16): the locked period the money belongs to; it is dated in the next open one.
+    belongs_to_period_id: Mapped[int | None] = mapped_column(
+        ForeignKey("fiscal_periods.id", ondelete="SET NULL"), index=True)
 
     item: Mapped[FinancialItem] = relationship()
-    fiscal_period: Mapped[FiscalPeriod | None] = relationship()
+    fiscal_period: Mapped[FiscalPeriod | None] = relationship(foreign_keys=[fiscal_period_id])
+    belongs_to_period: Mapped[FiscalPeriod | None] = relationship(foreign_keys=[belongs_to_period_id])
     timesheet: Mapped[Timesheet | None] = relationship()
     lines: Mapped[list[FinancialTransactionLine]] = relationship(
         back_populates="transaction", cascade="all, delete-orphan", passive_deletes=True
@@ -151,7 +200,7 @@ class UnpostedReason(StrEnum):
 
 
 UNPOSTED_LABELS = {
-    UnpostedReason.PERIOD_LOCKED: "Not posted: period locked",
+    UnpostedReason.PERIOD_LOCKED: "Not posted: period on hold",
     UnpostedReason.NO_COST_CATEGORY: "Not posted: no cost category",
 }
 

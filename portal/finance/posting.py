@@ -8,8 +8,10 @@ The rules, each applied by `post_timesheet`:
   touches, dated the last day of that period, the final one the timesheet's finish date, each noting why
   it is split; a portion that computes to 0 creates no transaction;
 - the transaction goes on the project's item for the resource and cost category (created on first use);
-- nothing is added, changed or deleted in a locked period: such a portion is kept as an unposted portion;
-- a timesheet that is no longer approved has no transactions outside locked periods.
+- nothing is added, changed or deleted in a locked period (on hold or closed): what should change there is
+  kept as an unposted portion until the period is reopened, or posted late on the first open day after it
+  (a closed period always; one on hold under the organization's `locked_period_actuals` rule);
+- a timesheet that is no longer approved has no transactions outside locked periods, late reversals aside.
 
 `post_timesheet` computes the state the ledger should have from the current data and reconciles it, so
 it is idempotent and approve → recall → approve leaves exactly what one approval leaves.
@@ -18,8 +20,9 @@ it is idempotent and approve → recall → approve leaves exactly what one appr
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import date
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import Row, delete, select
@@ -30,7 +33,6 @@ from portal.columns import utcnow
 from portal.errors import NotFound
 from portal.finance.ledger import (
     ZERO,
-    Blocked,
     FiscalCalendar,
     Outcome,
     Posting,
@@ -41,6 +43,7 @@ from portal.finance.ledger import (
 )
 from portal.finance.models import (
     FinancialTransaction,
+    LockedPeriodActuals,
     TransactionKind,
     UnpostedPortion,
     UnpostedReason,
@@ -162,31 +165,117 @@ def plan_actuals(sheet: Timesheet, entries: list[Row], rates: RateBook, settings
     return Plan(postings, unposted, " ".join(notes))
 
 
-def _held(value: Posting | FinancialTransaction) -> str:
-    return f"{hours_text(value.hours)} / {money(value.amount)} at {value.rate_type} rates"
+Lines = dict[int | None, tuple[Decimal, Decimal]]
+LATE = "@"  # a late posting's key: the portion's key, "@", the day it is posted on
 
 
-def _locked_portion(blocked: Blocked, segments: list[Segment]) -> Unposted:
-    """What a locked period keeps from changing, in words and money (negative: the ledger holds too much)."""
-    posting, locked = blocked.posting, blocked.locked
-    day = posting.date if posting else locked.date
-    segment = segments[_segment_index(segments, day)]
-    period = segment.period.name
-    if locked is None:
-        detail = f"{period} is locked; this portion was not posted."
-        hours, amount = posting.hours, posting.amount
-    elif posting is None:
-        detail = (f"{period} is locked: the timesheet is no longer approved, but its {_held(locked)} stay in "
-                  "the ledger there.")
-        hours, amount = -locked.hours, -locked.amount
-    else:
-        detail = (f"{period} is locked and holds {_held(locked)} for this portion; the timesheet now says "
-                  f"{_held(posting)}.")
-        hours, amount = posting.hours - locked.hours, posting.amount - locked.amount
-    project_id = posting.project_id if posting else locked.item.project_id
-    category = posting.cost_category_id if posting else locked.item.cost_category_id
-    key = posting.key if posting else locked.posting_key
-    return Unposted(key, project_id, category, segment, hours, amount, UnpostedReason.PERIOD_LOCKED, detail)
+def _portion(posting_key: str) -> str:
+    """The portion a transaction stands for (a timesheet's project in one period): its key without "@day"."""
+    return posting_key.partition(LATE)[0]
+
+
+def _portion_start(portion: str) -> date:
+    return datetime.strptime(portion.rsplit(":", 1)[1], "%Y%m%d").date()
+
+
+def _net(want: Posting | None, frozen: list[FinancialTransaction]) -> Lines:
+    """What a portion still needs: its lines less what locked periods already hold for it."""
+    net: dict[int | None, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+    for offering, (hours, amount) in (want.lines.items() if want else ()):
+        net[offering][0] += hours
+        net[offering][1] += amount
+    for txn in frozen:
+        for line in txn.lines:
+            net[line.offering_id][0] -= line.hours
+            net[line.offering_id][1] -= line.amount
+    return {offering: (hours, amount) for offering, (hours, amount) in net.items() if hours or amount}
+
+
+def _like(sheet: Timesheet, want: Posting | None, frozen: list[FinancialTransaction], **changes) -> Posting:
+    """A posting for the same project, person and cost category as the portion's (wanted or already held)."""
+    if want is not None:
+        return replace(want, **changes)
+    item = frozen[0].item
+    return Posting(kind=TransactionKind.ACTUAL, project_id=item.project_id, resource_id=item.resource_id,
+                   resource_name=item.name, cost_category_id=item.cost_category_id, timesheet_id=sheet.id,
+                   rate_type=frozen[0].rate_type, **changes)
+
+
+def _totals(lines: Iterable[tuple[Decimal, Decimal]]) -> tuple[Decimal, Decimal]:
+    lines = list(lines)
+    return sum((h for h, _ in lines), ZERO), sum((a for _, a in lines), ZERO)
+
+
+def _held(hours: Decimal, amount: Decimal, rate_types: set[str]) -> str:
+    """Money held, as details say it: "8 h / 400.00 at cost rates" (the rate type when there is only one)."""
+    return f"{hours_text(hours)} / {money(amount)}" + (f" at {min(rate_types)} rates" if len(rate_types) == 1 else "")
+
+
+def settle_locked(sheet: Timesheet, wanted: list[Posting], existing: list[FinancialTransaction],
+                  calendar: FiscalCalendar, segments: list[Segment], rule: str,
+                  ) -> tuple[list[Posting], list[FinancialTransaction], list[Unposted]]:
+    """Actuals around locked periods (issue 16), portion by portion. What a locked period (on hold or closed)
+    holds stays there; what the portion still needs goes
+    - to its own period while that is open (less what was posted late elsewhere and is locked there now);
+    - after a closed period, or one on hold under the "post late" rule: to the first open day after it, as a
+      late posting naming the period it belongs to (a recall posts a negative one: the reversal);
+    - otherwise (on hold, "hold" rule): to an unposted portion, posted once the period is reopened.
+    Returns the postings the movable (not locked) transactions are reconciled with, those transactions, and
+    the unposted portions."""
+    by_key = {p.key: p for p in wanted}
+    held: dict[str, list[FinancialTransaction]] = defaultdict(list)
+    for txn in existing:
+        held[_portion(txn.posting_key)].append(txn)
+    postings: list[Posting] = []
+    movable: list[FinancialTransaction] = []
+    unposted: list[Unposted] = []
+    for key in sorted(set(by_key) | set(held)):
+        want = by_key.get(key)
+        frozen = [t for t in held[key] if calendar.locked_on(t.date)]
+        movable += [t for t in held[key] if not calendar.locked_on(t.date)]
+        home = segments[_segment_index(segments, _portion_start(key))]
+        period = home.period
+        if not frozen and (period is None or not period.locked):
+            if want is not None:
+                postings.append(want)  # the ordinary case: nothing locked in the way
+            continue
+        net = _net(want, frozen)
+        if not net:
+            continue
+        hours, amount = _totals(net.values())
+        kept = _held(*_totals((t.hours, t.amount) for t in frozen), {t.rate_type for t in frozen})
+        where = ", ".join(sorted({t.fiscal_period.name for t in frozen if t.fiscal_period}))
+        if period is None or not period.locked:
+            taken = any(t.posting_key == key for t in frozen)  # the period was created after posting
+            note = (f"Net of {kept} of this portion already in {where} (locked). "
+                    + (want.split_note if want else "")).strip()
+            postings.append(_like(sheet, want, frozen, key=f"{key}{LATE}{home.end:%Y%m%d}" if taken else key,
+                                  date=home.end, fiscal_period_id=period.id if period else None, lines=net,
+                                  split_note=note))
+        elif period.closed or rule == LockedPeriodActuals.NEXT_OPEN:
+            day = calendar.first_open_day(period.end_date + timedelta(days=1))
+            target = calendar.period_on(day)
+            note = (f"Posted late: belongs to {period.name} ({period.state_label.lower()}), "
+                    f"{home.start:%d %b} – {home.end:%d %b %Y}; posted on {day:%d %b %Y}, the first open day "
+                    f"after it{f' ({target.name})' if target else ''}. " + (want.split_note if want else "")).strip()
+            postings.append(_like(sheet, want, frozen, key=f"{key}{LATE}{day:%Y%m%d}", date=day,
+                                  fiscal_period_id=target.id if target else None, lines=net, split_note=note,
+                                  belongs_to_period_id=period.id))
+        else:
+            elsewhere = f" (in {where})" if where != period.name else ""
+            if not frozen:
+                detail = f"{period.name} is on hold; this portion is posted when it is reopened."
+            elif want is None:
+                detail = (f"{period.name} is on hold: the timesheet is no longer approved, but its {kept} stay in "
+                          f"the ledger{elsewhere}.")
+            else:
+                detail = (f"{period.name} is on hold and holds {kept} for this portion{elsewhere}; the timesheet "
+                          f"now says {_held(want.hours, want.amount, {want.rate_type})}.")
+            category = want.cost_category_id if want else frozen[0].item.cost_category_id
+            project_id = want.project_id if want else frozen[0].item.project_id
+            unposted.append(Unposted(key, project_id, category, home, hours, amount, UnpostedReason.PERIOD_LOCKED,
+                                     detail))
+    return postings, movable, unposted
 
 
 def _replace_unposted(session: Session, sheet: Timesheet, portions: list[Unposted]) -> bool:
@@ -224,7 +313,8 @@ def post_timesheet(session: Session, timesheet_id: int, actor: str = ACTOR) -> O
     approved = sheet.status == TimesheetStatus.APPROVED
     existing = list(session.scalars(
         select(FinancialTransaction).where(FinancialTransaction.timesheet_id == sheet.id)
-        .options(selectinload(FinancialTransaction.item), selectinload(FinancialTransaction.lines))
+        .options(selectinload(FinancialTransaction.item), selectinload(FinancialTransaction.lines),
+                 selectinload(FinancialTransaction.fiscal_period))
     ))
     if approved and not settings.finance_sync_enabled:
         # Sync off: nothing new is posted; what an earlier posting wrote stays until a recall.
@@ -233,14 +323,17 @@ def post_timesheet(session: Session, timesheet_id: int, actor: str = ACTOR) -> O
 
     entries = _worked(session, sheet.id) if approved else []
     days = [sheet.period_start, sheet.period_end, *(e.work_date for e in entries), *(t.date for t in existing)]
-    calendar = FiscalCalendar.load(session, min(days), max(days), share_lock=True)
+    # Every later period too: a late posting goes to the first open day after a locked period.
+    calendar = FiscalCalendar.load(session, min(days), None, share_lock=True)
     segments = calendar.segments(min(days), max(days))
     plan = Plan([], [], "")
     if approved:
         rates = RateBook.load(session, [sheet.resource_id], settings.finance_rate_type)
         plan = plan_actuals(sheet, entries, rates, settings, segments)
-    outcome = reconcile(session, plan.postings, existing, calendar)
-    unposted = plan.unposted + [_locked_portion(b, segments) for b in outcome.blocked]
+    postings, movable, held_back = settle_locked(sheet, plan.postings, existing, calendar, segments,
+                                                 settings.locked_period_actuals)
+    outcome = reconcile(session, postings, movable, calendar)
+    unposted = plan.unposted + held_back
     unposted_changed = _replace_unposted(session, sheet, unposted)
 
     status = PostingStatus.POSTED if approved else PostingStatus.NONE
@@ -248,9 +341,11 @@ def post_timesheet(session: Session, timesheet_id: int, actor: str = ACTOR) -> O
         sheet.posted_at = utcnow() if approved else None
     sheet.posting_status, sheet.posting_note = status, plan.note
     if outcome.changed or unposted_changed:
+        late = sum(1 for p in postings if p.belongs_to_period_id is not None)
         summary = (f"Actual transactions: {outcome.created} posted, {outcome.deleted} removed"
+                   + (f"; {late} posted late for locked periods" if late else "")
                    + (f"; {plural(len(unposted), 'portion')} not posted" if unposted else ""))
         audit.record(session, actor, "timesheet.actuals_posted" if approved else "timesheet.actuals_removed", sheet,
-                     after={**outcome.as_dict(), "unposted": len(unposted)}, summary=summary)
+                     after={**outcome.as_dict(), "unposted": len(unposted), "late": late}, summary=summary)
     session.flush()
     return outcome

@@ -1,5 +1,6 @@
 """Finance pages: the organization's actuals (filter, export, post held timesheets), cost categories and
-fiscal periods (create, lock, unlock), and a project's transactions as CSV."""
+fiscal periods (create, put on hold, reopen, close for good; the rule for actuals of periods on hold), and a
+project's transactions as CSV."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from portal.auth import policy
 from portal.auth.access import allow
 from portal.extensions import db
 from portal.finance import batches, reports, services
-from portal.finance.forms import CostCategoryForm, FiscalPeriodForm
-from portal.finance.models import CostCategory, FiscalPeriod
+from portal.finance.forms import ClosePeriodForm, CostCategoryForm, FiscalPeriodForm, LockedPeriodRuleForm
+from portal.finance.models import LOCKED_RULE_LABELS, CostCategory, FiscalPeriod
 from portal.forms import submit
 from portal.org.services import get_settings
 from portal.projects.models import Project
@@ -114,9 +115,16 @@ def edit_cost_category(category_id: int):
 
 
 # Fiscal periods ----------------------------------------------------------------------------------------
-def _periods_page(form: FiscalPeriodForm, block: str = "periods", status: int = 200, run=None):
-    return htmx.render("finance/fiscal_periods.html", block=block, form=form, status=status, run=run,
-                       periods=services.list_fiscal_periods(db.session))
+def _periods_page(form: FiscalPeriodForm | None = None, block: str = "periods", status: int = 200, run=None,
+                  closing: FiscalPeriod | None = None, close_form: ClosePeriodForm | None = None,
+                  rule_form: LockedPeriodRuleForm | None = None):
+    periods = services.list_fiscal_periods(db.session)
+    rule = get_settings(db.session).locked_period_actuals
+    return htmx.render("finance/fiscal_periods.html", block=block, status=status, run=run, periods=periods,
+                       form=form or FiscalPeriodForm(formdata=None), holdings=services.holdings(
+                           db.session, [p.id for p in periods]), rule=rule,
+                       rule_form=rule_form or LockedPeriodRuleForm(formdata=None, rule=rule),
+                       closing=closing, close_form=close_form or ClosePeriodForm(formdata=None))
 
 
 @bp.route("/finance/fiscal-periods", methods=["GET", "POST"])
@@ -134,13 +142,45 @@ def fiscal_periods():
 @bp.route("/finance/fiscal-periods/<int:period_id>/<any(lock, unlock):action>", methods=["POST"])
 @allow(policy.can_view_finance, FINANCE)
 def lock_period(period_id: int, action: str):
+    """Put a period on hold ("lock", today's lock) or reopen it ("unlock")."""
     period = db.get_or_404(FiscalPeriod, period_id)
     services.set_period_lock(db.session, current_user, period.id, action == "lock")
     db.session.commit()
     if action == "lock":
-        flash(f"Locked {period.name}: nothing in it will be added, changed or deleted.", "success")
+        flash(f"Put {period.name} on hold: nothing in it will be added, changed or deleted until it is reopened.",
+              "success")
         run = None
     else:
-        flash(f"Unlocked {period.name}: what the lock held back is being posted now.", "success")
+        flash(f"Reopened {period.name}: what the hold kept back is being posted into it now.", "success")
         run = batches.latest_period_run(db.session, period.id)
-    return _periods_page(FiscalPeriodForm(formdata=None), run=run)
+    return _periods_page(run=run)
+
+
+@bp.route("/finance/fiscal-periods/<int:period_id>/close", methods=["GET", "POST"])
+@allow(policy.can_view_finance, FINANCE)
+def close_period(period_id: int):
+    """GET: the confirmation naming what the period holds; POST: close it for good."""
+    period = db.get_or_404(FiscalPeriod, period_id)
+    policy.require(policy.can_lock_fiscal_periods(current_user), "Only admins can close fiscal periods.")
+    form = ClosePeriodForm()
+    if request.method == "GET":
+        return _periods_page(block="close_dialog", closing=period, close_form=form)
+    closed = submit(form, lambda: services.close_period(db.session, current_user, period.id, form.confirm_name.data))
+    if closed is None:
+        return _periods_page(status=form.status, closing=period, close_form=form)
+    flash(f"Closed {period.name} for good. What it held back is being posted on the first open day after it.",
+          "success")
+    return _periods_page(run=batches.latest_period_run(db.session, period.id))
+
+
+@bp.route("/finance/fiscal-periods/rule", methods=["POST"])
+@allow(policy.can_view_finance, FINANCE)
+def locked_period_rule():
+    form = LockedPeriodRuleForm()
+    changed = submit(form, lambda: services.set_locked_period_rule(db.session, current_user, form.rule.data))
+    if changed:
+        flash(f"Saved. Actuals that would land in a period on hold: {LOCKED_RULE_LABELS[form.rule.data]}. The "
+              "timesheets concerned are being brought in line now.", "success")
+    elif changed is not None:
+        flash("Nothing changed.", "info")
+    return _periods_page(status=form.status, rule_form=form if changed is None else None)

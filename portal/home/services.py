@@ -3,6 +3,8 @@
 - their own timesheets sent back (rejected, recalled to draft) and this week's, while still a draft;
 - for approvers and PM teams: timesheets waiting for approval, and approved ones with changes from a
   timesheet tool held for a decision;
+- issue 16: the person's last week when it is missing, short or not submitted (what the reminder says);
+  people escalated after a reminder; a stand-in's queue per approver, and the approver's stand-in;
 - for admins: per connected tool, people whose time waits for a match, and failed sync messages.
 Counts only, a query or two each, so the page stays cheap whatever the backlog.
 """
@@ -19,11 +21,12 @@ from sqlalchemy.orm import Session
 from portal.auth import policy
 from portal.auth.models import User
 from portal.columns import utcnow
+from portal.formatting import hours
 from portal.integrations.models import Connection, PersonLink, WaitingTimeEntry
 from portal.integrations.registry import connector_class
 from portal.projects.models import Project, Resource
 from portal.runs.models import MessageStatus, SyncMessage
-from portal.timesheets import approvals
+from portal.timesheets import approvals, reminders, standins
 from portal.timesheets.models import Timesheet, TimesheetStatus
 
 FAILED_SINCE = timedelta(days=7)
@@ -54,15 +57,35 @@ def _own_timesheets(session: Session, resource: Resource, week_start: date) -> l
                                                      Timesheet.period_start == week_start))
     if current is None or current.status == TimesheetStatus.DRAFT:
         items.append(Waiting("This week's timesheet is not submitted yet", "timesheets.my_time"))
+    last_week = reminders.own_week_fact(session, resource)  # issue 16: what the reminder email says
+    if last_week is not None:
+        items.append(Waiting(f"Your timesheet for the week of {last_week.week_start:%d %b} "
+                             f"{'holds fewer hours than expected' if last_week.submitted else 'is not submitted'}: "
+                             f"{hours(last_week.hours)} h of {hours(last_week.expected)} h", "timesheets.my_time",
+                             {"week": last_week.week_start.isoformat()}, urgent=True))
     return items
 
 
 def _approvals(session: Session, user: User) -> list[Waiting]:
     items = []
     waiting = approvals.waiting_count(session, user)
+    deputies = standins.current(session, user)  # issue 16: both home pages say whose queue it is
+    covered = "; ".join(f"{s.stand_in.name} stands in for you until {s.ends_on:%a %d %b}" for s in deputies)
     if waiting:
-        items.append(Waiting(f"{_plural(waiting, 'timesheet waits', 'timesheets wait')} for approval",
-                             "timesheets.approvals_page"))
+        items.append(Waiting(f"{_plural(waiting, 'timesheet waits', 'timesheets wait')} for approval"
+                             + (f" ({covered})" if covered else ""), "timesheets.approvals_page"))
+    elif covered:
+        items.append(Waiting(covered, "timesheets.stand_ins"))
+    for stand_in in standins.standing_in(session, user):
+        count = approvals.waiting_count(session, user, stood_in_for=stand_in.approver)
+        items.append(Waiting(f"{_plural(count, 'timesheet waits', 'timesheets wait')} for approval in "
+                             f"{stand_in.approver.name}'s queue (you stand in for them until "
+                             f"{stand_in.ends_on:%a %d %b})", "timesheets.approvals_page", urgent=bool(count)))
+    for week, count in approvals.escalated_weeks(session, user):
+        items.append(Waiting(f"{_plural(count, 'person has', 'people have')} not submitted the week of {week:%d %b} "
+                             "after a reminder", "timesheets.approvals_page",
+                             {"status": "unsubmitted", "week_from": week.isoformat(), "week_to": week.isoformat()},
+                             urgent=True))
     held = approvals.held_count(session, user)
     if held:
         items.append(Waiting(f"{_plural(held, 'timesheet has', 'timesheets have')} changes from a timesheet tool "

@@ -17,7 +17,10 @@ from portal.stages import registry
 from portal.stages.models import EngagementType, Stage
 
 EDITABLE = ["name", "assignment_level_budgeting", "timesheet_hours_source", "finance_sync_enabled",
-            "finance_rate_type", "default_cost_category_id", "week_start"]
+            "finance_rate_type", "default_cost_category_id", "week_start",
+            # Issue 16: timesheet reminders.
+            "reminders_enabled", "reminder_weekday", "reminder_hour", "expected_hours_per_week",
+            "reminder_escalate_days"]
 # Changing these changes what is pushed to timesheet tools (seed 002 section 7): offer a re-sync.
 PUSH_SETTINGS = {"assignment_level_budgeting", "timesheet_hours_source"}
 
@@ -43,6 +46,16 @@ def update_settings(session: Session, actor: User, **values: Any) -> dict[str, l
         raise InvalidInput("Choose the cost or the sell rate.", fields={"finance_rate_type": "Choose one."})
     if "week_start" in values and values["week_start"] not in range(7):
         raise InvalidInput("Choose the first day of the week.", fields={"week_start": "Choose a day."})
+    if "reminder_weekday" in values and values["reminder_weekday"] not in range(7):
+        raise InvalidInput("Choose the reminder day.", fields={"reminder_weekday": "Choose a day."})
+    if "reminder_hour" in values and values["reminder_hour"] not in range(24):
+        raise InvalidInput("Choose the reminder hour.", fields={"reminder_hour": "Choose an hour."})
+    expected = values.get("expected_hours_per_week")
+    if "expected_hours_per_week" in values and (expected is None or not 0 <= expected <= 168):
+        raise InvalidInput("Hours expected a week are between 0 and 168.",
+                           fields={"expected_hours_per_week": "Between 0 and 168."})
+    if "reminder_escalate_days" in values and values["reminder_escalate_days"] not in range(1, 29):
+        raise InvalidInput("Approvers are told after 1 to 28 days.", fields={"reminder_escalate_days": "1 to 28."})
     category_id = values.get("default_cost_category_id")
     if category_id is not None and session.get(CostCategory, category_id) is None:
         raise InvalidInput("Choose an existing cost category.", fields={"default_cost_category_id": "Choose one."})

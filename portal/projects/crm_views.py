@@ -142,6 +142,7 @@ def resource_detail(resource_id: int):
         db.session, current_user, resource.id, name=form.name.data, email=form.email.data,
         title=form.title.data or "", active=form.active.data,
         default_cost_category_id=form.default_cost_category_id.data, login_email=form.login_email.data or "",
+        expected_hours_per_week=form.expected_hours_per_week.data,
     ))
     if saved is not None:
         flash(f"Saved {resource.name}.", "success")

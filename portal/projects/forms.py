@@ -103,6 +103,10 @@ class ResourceForm(PortalForm):
     active = BooleanField("Active", default=True)
     # The login that enters this person's time under My time (by its email); empty for people who never log in.
     login_email = EmailField("Login (email)", validators=[Optional(), Length(max=254)])
+    # Issue 16: timesheet reminders.
+    expected_hours_per_week = DecimalField(
+        "Hours expected a week (blank: the organization's; 0: never logs time)", places=2,
+        validators=[Optional(), NumberRange(0, 168, "Between 0 and 168.")])
 
 
 class RateForm(PortalForm):

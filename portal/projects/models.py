@@ -267,6 +267,8 @@ class Resource(Timestamps, db.Model):
         ForeignKey("cost_categories.id", ondelete="SET NULL")
     )
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Issue 16: hours expected a week for timesheet reminders; None: the organization's, 0: never logs time.
+    expected_hours_per_week: Mapped[Decimal | None] = mapped_column(HOURS)
 
     user: Mapped[User | None] = relationship()
     rates: Mapped[list[ResourceRate]] = relationship(

@@ -66,10 +66,11 @@ def create_resource(session: Session, actor: User | str | None, *, name: str, em
 
 def update_resource(session: Session, actor: User | str | None, resource_id: int, *, name: str, email: str,
                     title: str, active: bool, default_cost_category_id: int | None,
-                    login_email: str | None = None) -> Resource:
+                    login_email: str | None = None, expected_hours_per_week: Decimal | None = None) -> Resource:
     """Changing the email changes who the timesheet tools' people are matched to (by exact email).
 
     `login_email` names the login that enters this person's time (My time); "" unlinks it, None keeps it.
+    `expected_hours_per_week` (timesheet reminders): None follows the organization's; 0 means never logs time.
     """
     _require(actor)
     resource = session.get(Resource, resource_id)
@@ -79,11 +80,15 @@ def update_resource(session: Session, actor: User | str | None, resource_id: int
     clash = session.scalar(select(Resource.id).where(Resource.email == email, Resource.id != resource_id))
     if clash:
         raise Conflict(f"Another resource already has the email {email}.", fields={"email": "Already in use."})
+    if expected_hours_per_week is not None and not 0 <= expected_hours_per_week <= 168:
+        raise InvalidInput("Hours expected a week are between 0 and 168.",
+                           fields={"expected_hours_per_week": "Between 0 and 168."})
     user_id = resource.user_id if login_email is None else _login_id(session, login_email, resource.id)
-    fields = ["name", "email", "title", "active", "default_cost_category_id", "user_id"]
+    fields = ["name", "email", "title", "active", "default_cost_category_id", "user_id", "expected_hours_per_week"]
     before = audit.snapshot(resource, fields)
     resource.name, resource.email, resource.title = name.strip(), email, (title or "").strip()
     resource.active, resource.default_cost_category_id, resource.user_id = active, default_cost_category_id, user_id
+    resource.expected_hours_per_week = expected_hours_per_week
     old, new = audit.changes(before, audit.snapshot(resource, fields))
     if new:
         audit.record(session, actor, "resource.updated", resource, before=old, after=new,

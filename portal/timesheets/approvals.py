@@ -2,14 +2,16 @@
 
 Scope (issue 6): users with the approver role and admins see everyone's timesheets; anyone else sees the
 timesheets holding time on projects whose PM team they are on. Nobody sees their own (a super-admin
-excepted, who may decide on it). The page costs the same number of queries whatever the queue's length:
-keyset paging, and aggregates for the page's rows and for the whole filtered queue.
+excepted, who may decide on it). A stand-in (issue 16) also sees, while standing in, what each approver they
+stand in for sees, never their own timesheets nor the approver's. The page costs the same number of queries
+whatever the queue's length: keyset paging, and aggregates for the page's rows and for the whole filtered
+queue.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import ColumnElement, and_, distinct, false, func, or_, select, true
@@ -18,12 +20,26 @@ from sqlalchemy.orm import Session, selectinload
 from portal import paging
 from portal.auth import policy
 from portal.auth.models import User
+from portal.columns import today
 from portal.errors import InvalidInput
 from portal.projects.models import Project, ProjectManager, Resource
-from portal.timesheets.models import ConflictStatus, TimeEntry, Timesheet, TimesheetConflict, TimesheetStatus
+from portal.timesheets import reminders, standins
+from portal.timesheets.models import (
+    STATUS_LABELS,
+    ConflictStatus,
+    ReminderKind,
+    TimeEntry,
+    Timesheet,
+    TimesheetConflict,
+    TimesheetReminder,
+    TimesheetStatus,
+)
 
 PAGE_SIZE = 50
-STATUS_FILTERS = ["submitted", "approved", "rejected", "recalled", "draft", ""]  # "" = any
+STATUS_FILTERS = ["submitted", "approved", "rejected", "recalled", "draft", "unsubmitted", ""]  # "" = any
+# Not submitted: what a reminder is about (issue 16), and what an approver's Remind button is for.
+UNSUBMITTED = (TimesheetStatus.DRAFT, TimesheetStatus.REJECTED, TimesheetStatus.RECALLED)
+FILTER_LABELS = {**STATUS_LABELS, "unsubmitted": "Not submitted"}
 
 
 @dataclass
@@ -49,6 +65,8 @@ class Row:
     projects: list[tuple[Project, Decimal]]
     decidable: bool
     held: int = 0  # changes from a timesheet tool waiting for a decision
+    on_behalf: User | None = None  # in the queue of an approver the user stands in for (issue 16)
+    reminded_today: bool = False  # an approver pressed Remind for the person today (issue 16)
 
 
 @dataclass
@@ -76,23 +94,37 @@ def managed_projects(user: User):
     ))
 
 
-def scope(user: User) -> ColumnElement[bool]:
+def _visible(user: User) -> ColumnElement[bool]:
+    return true() if policy.approves_everyone(user) else Timesheet.id.in_(
+        select(TimeEntry.timesheet_id).where(TimeEntry.project_id.in_(managed_projects(user))))
+
+
+def _not_own(user: User) -> ColumnElement[bool]:
+    return Timesheet.resource_id.not_in(select(Resource.id).where(Resource.user_id == user.id))
+
+
+def stood_in_scope(approver: User, stand_in: User) -> ColumnElement[bool]:
+    """What `stand_in` sees of `approver`'s queue: the approver's scope, minus either one's own timesheets."""
+    return and_(_visible(approver), _not_own(approver), _not_own(stand_in))
+
+
+def scope(user: User, principals: list[User] | tuple = ()) -> ColumnElement[bool]:
+    """The timesheets `user` sees in the queue: in their own right, and for each approver in `principals` (those
+    they stand in for today, standins.principals) as that approver would."""
     if not policy.is_internal(user):
         return false()
-    visible = true() if policy.approves_everyone(user) else Timesheet.id.in_(
-        select(TimeEntry.timesheet_id).where(TimeEntry.project_id.in_(managed_projects(user))))
-    if policy.is_super_admin(user):
-        return visible
-    own = select(Resource.id).where(Resource.user_id == user.id)
-    return and_(visible, Timesheet.resource_id.not_in(own))
+    own = _visible(user) if policy.is_super_admin(user) else and_(_visible(user), _not_own(user))
+    stood_in = [stood_in_scope(p, user) for p in principals if policy.is_internal(p)]
+    return or_(own, *stood_in) if stood_in else own
 
 
-def _conditions(user: User, filters: Filters) -> list[ColumnElement[bool]]:
-    conditions = [scope(user)]
+def _conditions(user: User, filters: Filters, principals: list[User]) -> list[ColumnElement[bool]]:
+    conditions = [scope(user, principals)]
     if filters.status:
         if filters.status not in STATUS_FILTERS:
             raise InvalidInput("Choose a status to filter by.")
-        conditions.append(Timesheet.status == filters.status)
+        conditions.append(Timesheet.status.in_(UNSUBMITTED) if filters.status == "unsubmitted"
+                          else Timesheet.status == filters.status)
     if filters.week_from:
         conditions.append(Timesheet.period_end >= filters.week_from)
     if filters.week_to:
@@ -114,19 +146,22 @@ def _with_held_changes():
 def held_count(session: Session, user: User) -> int:
     """Timesheets the user may see in the queue whose tool changes wait for a decision (the home page)."""
     return session.scalar(select(func.count()).select_from(Timesheet).where(
-        scope(user), Timesheet.id.in_(_with_held_changes()))) or 0
+        scope(user, standins.principals(session, user)), Timesheet.id.in_(_with_held_changes()))) or 0
 
 
-def waiting_count(session: Session, user: User) -> int:
-    """Submitted timesheets in the user's queue (the home page)."""
+def waiting_count(session: Session, user: User, stood_in_for: User | None = None) -> int:
+    """Submitted timesheets in the user's own queue, or in the queue of an approver they stand in for (the
+    home page says whose)."""
+    where = scope(user) if stood_in_for is None else stood_in_scope(stood_in_for, user)
     return session.scalar(select(func.count()).select_from(Timesheet).where(
-        scope(user), Timesheet.status == TimesheetStatus.SUBMITTED)) or 0
+        where, Timesheet.status == TimesheetStatus.SUBMITTED)) or 0
 
 
 def approval_queue(session: Session, user: User, filters: Filters, after: str | None = None,
                    limit: int = PAGE_SIZE) -> ApprovalQueue:
     """One page of the queue (oldest week first), its rows' hours per project, and the filtered totals."""
-    conditions = _conditions(user, filters)
+    principals = standins.principals(session, user)
+    conditions = _conditions(user, filters, principals)
     query = select(Timesheet).where(*conditions).options(selectinload(Timesheet.resource))
     position = paging.after(Timesheet.period_start, Timesheet.id, after)
     if position is not None:
@@ -150,11 +185,16 @@ def approval_queue(session: Session, user: User, filters: Filters, after: str | 
     project_ids = {p for pairs in per_sheet.values() for p, _ in pairs}
     projects = {p.id: p for p in session.scalars(
         select(Project).where(Project.id.in_(project_ids)).options(selectinload(Project.team)))} if project_ids else {}
+    reminded = reminders.reminded_today(session, [s.resource_id for s in sheets if s.status in UNSUBMITTED])
     rows = []
     for sheet in sheets:
         pairs = sorted(((projects[p], h) for p, h in per_sheet[sheet.id]), key=lambda ph: ph[0].name)
-        rows.append(Row(sheet, sum((h for _, h in pairs), Decimal("0")), pairs,
-                        policy.can_decide_timesheet(user, sheet, [p for p, _ in pairs]), held.get(sheet.id, 0)))
+        involved = [p for p, _ in pairs]
+        decider = policy.decides_for(user, sheet, involved, principals)
+        whose = decider or policy.views_for(user, sheet, involved, principals)
+        rows.append(Row(sheet, sum((h for _, h in pairs), Decimal("0")), pairs, decider is not None,
+                        held.get(sheet.id, 0), on_behalf=whose if whose is not None and whose.id != user.id else None,
+                        reminded_today=sheet.resource_id in reminded))
 
     in_queue = select(Timesheet.id).where(*conditions)
     totals = [ProjectTotal(pid, name, Decimal(hours), count) for pid, name, hours, count in session.execute(
@@ -164,3 +204,16 @@ def approval_queue(session: Session, user: User, filters: Filters, after: str | 
     )]
     count = session.scalar(select(func.count()).select_from(Timesheet).where(*conditions)) or 0
     return ApprovalQueue(rows, next_cursor, count, sum((t.hours for t in totals), Decimal("0")), totals)
+
+
+def escalated_weeks(session: Session, user: User) -> list[tuple[date, int]]:
+    """Per recent week, how many people in the user's queue (their own, or one they stand in for) were escalated
+    after a reminder (issue 16) and have still not submitted it (the home page)."""
+    since = today() - timedelta(days=21)
+    return [(week, count) for week, count in session.execute(
+        select(Timesheet.period_start, func.count()).join(TimesheetReminder, (
+            TimesheetReminder.resource_id == Timesheet.resource_id)
+            & (TimesheetReminder.week_start == Timesheet.period_start))
+        .where(TimesheetReminder.kind == ReminderKind.ESCALATION, TimesheetReminder.week_start >= since,
+               Timesheet.status.in_(UNSUBMITTED), scope(user, standins.principals(session, user)))
+        .group_by(Timesheet.period_start).order_by(Timesheet.period_start))]

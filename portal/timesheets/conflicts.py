@@ -22,7 +22,7 @@ from portal.auth import policy
 from portal.auth.models import User
 from portal.columns import utcnow
 from portal.errors import Conflict, NotFound
-from portal.timesheets import synced, workflow
+from portal.timesheets import standins, synced, workflow
 from portal.timesheets.entries import timesheet_for
 from portal.timesheets.models import ConflictStatus, TimeEntry, Timesheet, TimesheetConflict
 from portal.timesheets.synced import SyncedValues
@@ -88,22 +88,25 @@ def for_timesheet(session: Session, timesheet_id: int) -> list[TimesheetConflict
     return sorted(rows, key=lambda c: c.status != ConflictStatus.OPEN)
 
 
-def _decidable(session: Session, actor: User | str | None, conflict_id: int) -> TimesheetConflict:
+def _decidable(session: Session, actor: User | str | None, conflict_id: int) -> tuple[TimesheetConflict, User | None]:
+    """The open conflict, and the approver the actor decides for when standing in (None: their own right)."""
     conflict = session.get(TimesheetConflict, conflict_id, with_for_update=True, populate_existing=True)
     if conflict is None:
         raise NotFound("That change does not exist.")
     sheet = conflict.timesheet
+    on_behalf = None
     if isinstance(actor, User):
-        policy.require(policy.can_decide_timesheet(actor, sheet, workflow.projects_of(session, sheet.id)),
-                       "Only someone who may approve this timesheet decides on its changes.")
+        decider = workflow.decider(session, actor, sheet)
+        policy.require(decider is not None, "Only someone who may approve this timesheet decides on its changes.")
+        on_behalf = decider if decider.id != actor.id else None
     if conflict.status != ConflictStatus.OPEN:
         raise Conflict(f"This change was already {conflict.status}. Reload to see the timesheet as it is.")
-    return conflict
+    return conflict, on_behalf
 
 
 def accept(session: Session, actor: User | str | None, conflict_id: int) -> TimesheetConflict:
     """Send the timesheet(s) back to submitted and apply the tool's change."""
-    conflict = _decidable(session, actor, conflict_id)
+    conflict, on_behalf = _decidable(session, actor, conflict_id)
     entry = conflict.time_entry
     values = SyncedValues.from_plain(conflict.proposed, conflict.external_updated_at) if conflict.proposed else None
     held = {conflict.timesheet}
@@ -124,25 +127,27 @@ def accept(session: Session, actor: User | str | None, conflict_id: int) -> Time
         synced.delete_entry(session, actor, entry, "deleted in the tool after approval; the approver accepted")
     else:
         synced.update_entry(session, actor, entry, values)
-    return _decide(session, actor, conflict, ConflictStatus.ACCEPTED)
+    return _decide(session, actor, conflict, ConflictStatus.ACCEPTED, on_behalf)
 
 
 def reject(session: Session, actor: User | str | None, conflict_id: int) -> TimesheetConflict:
     """Keep the approved time; this version of the tool's change is not raised again."""
-    conflict = _decidable(session, actor, conflict_id)
+    conflict, on_behalf = _decidable(session, actor, conflict_id)
     entry = conflict.time_entry
     if entry is not None and conflict.external_updated_at is not None:
         entry.external_updated_at = max(entry.external_updated_at or conflict.external_updated_at,
                                         conflict.external_updated_at)
-    return _decide(session, actor, conflict, ConflictStatus.REJECTED)
+    return _decide(session, actor, conflict, ConflictStatus.REJECTED, on_behalf)
 
 
-def _decide(session: Session, actor: User | str | None, conflict: TimesheetConflict, status: str) -> TimesheetConflict:
+def _decide(session: Session, actor: User | str | None, conflict: TimesheetConflict, status: str,
+            on_behalf: User | None = None) -> TimesheetConflict:
     conflict.status, conflict.decided_at = status, utcnow()
     conflict.decided_by_id = actor.id if isinstance(actor, User) else None
     session.flush()
+    behalf = standins.behalf_note(actor, on_behalf)
     audit.record(session, actor, f"timesheet.conflict_{status}", conflict.timesheet,
                  after={"external_id": conflict.external_id, "action": conflict.action},
-                 summary=f"{status.capitalize()}: {conflict.summary}")
+                 summary=f"{status.capitalize()}{behalf}: {conflict.summary}", on_behalf_of=on_behalf)
     return conflict
 

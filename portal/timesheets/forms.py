@@ -1,6 +1,15 @@
 from __future__ import annotations
 
-from wtforms import DateField, DecimalField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (
+    DateField,
+    DecimalField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
@@ -66,3 +75,14 @@ class CellEntryForm(PortalForm):
                                              Length(max=12, message="Enter hours like 7.5 or 7:30.")])
     description = StringField("Description", validators=[Optional(), Length(max=2000)])
     billable = SelectField("Billable", choices=BILLABLE_CHOICES[1:])
+
+
+class StandInForm(PortalForm):
+    """Issue 16: a stand-in approver for a range of days."""
+
+    approver_email = EmailField("Approver (their login email)", validators=[DataRequired(), Length(max=254)])
+    stand_in_email = EmailField("Stand-in (their login email)",
+                                validators=[DataRequired(message="Enter the stand-in's email."), Length(max=254)])
+    starts_on = DateField("First day", validators=[DataRequired(message="Choose the first day.")])
+    ends_on = DateField("Last day", validators=[DataRequired(message="Choose the last day.")])
+    note = StringField("Note (optional)", validators=[Optional(), Length(max=300)])

@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.columns import HOURS, RATE, Timestamps, UTCDateTime
+from portal.columns import HOURS, RATE, Timestamps, UTCDateTime, utcnow
 from portal.extensions import db
 
 if TYPE_CHECKING:
@@ -139,6 +139,8 @@ class Timesheet(Timestamps, db.Model):
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Issue 16: the approver a stand-in decided for (None: the decider used their own right).
+    decided_for_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     reason: Mapped[str] = mapped_column(Text, default="")
     # Bumped on every change of entries or status: an approval form carrying an older version is stale.
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -152,6 +154,7 @@ class Timesheet(Timestamps, db.Model):
 
     resource: Mapped[Resource] = relationship()
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    decided_for: Mapped[User | None] = relationship(foreign_keys=[decided_for_id])
     entries: Mapped[list[TimeEntry]] = relationship(back_populates="timesheet", order_by="TimeEntry.work_date")
 
     __table_args__ = (
@@ -215,4 +218,79 @@ class TimesheetConflict(Timestamps, db.Model):
         Index("uq_timesheet_conflicts_open_entry", "connection_id", "external_id", unique=True,
               sqlite_where=_OPEN_CONFLICT, postgresql_where=_OPEN_CONFLICT),
         Index("ix_timesheet_conflicts_entry", "connection_id", "external_id"),
+    )
+
+
+# Stand-in approvers and reminders (issue 16) -------------------------------------------------------------
+class StandIn(Timestamps, db.Model):
+    """Someone who sees and decides an approver's timesheets from `starts_on` to `ends_on` (inclusive, in the
+    organization's timezone), as that approver could, never on their own. One approver's stand-ins do not
+    overlap (ended ones aside); ending early sets `ended_at`."""
+
+    __tablename__ = "stand_ins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    approver_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    stand_in_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(String(300), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    approver: Mapped[User] = relationship(foreign_keys=[approver_id])
+    stand_in: Mapped[User] = relationship(foreign_keys=[stand_in_id])
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    ended_by: Mapped[User | None] = relationship(foreign_keys=[ended_by_id])
+
+    __table_args__ = (
+        CheckConstraint("ends_on >= starts_on", name="dates_ordered"),
+        CheckConstraint("approver_id <> stand_in_id", name="not_self"),
+    )
+
+    def active_on(self, day: date) -> bool:
+        return self.ended_at is None and self.starts_on <= day <= self.ends_on
+
+
+class ReminderKind(StrEnum):
+    WEEKLY = "weekly"  # the cron's email to the person
+    ESCALATION = "escalation"  # the person listed in their approvers' digest
+    MANUAL = "manual"  # an approver pressed Remind on the approvals list
+
+
+_MANUAL = text("kind = 'manual'")
+_NOT_MANUAL = text("kind <> 'manual'")
+
+
+class TimesheetReminder(db.Model):
+    """One reminder about one person's week. The cron's are unique per (resource, week, kind), so two cron
+    processes, or a retried run, never send one twice; an approver's Remind is unique per person and day."""
+
+    __tablename__ = "timesheet_reminders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"))
+    week_start: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(12))
+    # The day it was sent, in the organization's timezone (a manual reminder: once a day per person).
+    sent_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # What the reminder said: the hours found and expected, and the timesheet's state ("" when none existed).
+    hours: Mapped[Decimal] = mapped_column(HOURS)
+    expected: Mapped[Decimal] = mapped_column(HOURS)
+    status: Mapped[str] = mapped_column(String(12), default="")
+    # Who got it: the person (weekly, manual; empty when they turned reminders off) or the approvers (escalation).
+    recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    resource: Mapped[Resource] = relationship()
+    sent_by: Mapped[User | None] = relationship()
+
+    __table_args__ = (
+        Index("uq_timesheet_reminders_week", "resource_id", "week_start", "kind", unique=True,
+              sqlite_where=_NOT_MANUAL, postgresql_where=_NOT_MANUAL),
+        Index("uq_timesheet_reminders_manual_day", "resource_id", "sent_on", unique=True,
+              sqlite_where=_MANUAL, postgresql_where=_MANUAL),
+        Index("ix_timesheet_reminders_kind_week", "kind", "week_start"),
     )

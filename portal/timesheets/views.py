@@ -25,7 +25,7 @@ from portal.forms import submit
 from portal.org.services import get_settings
 from portal.projects.models import Project
 from portal.projects.resources import list_resources
-from portal.timesheets import approvals, conflicts, entries, weeks, workflow
+from portal.timesheets import approvals, conflicts, entries, reminders, standins, weeks, workflow
 from portal.timesheets import grid as grids
 from portal.timesheets.forms import (
     BulkDecisionForm,
@@ -34,11 +34,13 @@ from portal.timesheets.forms import (
     EntryEditForm,
     EntryForm,
     GridCellForm,
+    StandInForm,
     billable_value,
 )
 from portal.timesheets.models import (
     STATUS_LABELS,
     PostingStatus,
+    StandIn,
     TimeEntry,
     Timesheet,
     TimesheetConflict,
@@ -49,6 +51,16 @@ bp = Blueprint("timesheets", __name__)
 
 # What a person does to their own week on the My time page; approvers decide on the detail page.
 OWNER_ACTIONS = ("submit", "withdraw", "resubmit", "reopen")
+
+
+@bp.app_context_processor
+def _approvals_in_nav():
+    """The top bar shows Approvals to approving roles, and (issue 16) to whoever stands in for an approver today;
+    asked (one query) only by full pages of users without an approving role."""
+    def stands_in_today() -> bool:
+        return policy.is_internal(current_user) and bool(standins.principals(db.session, current_user))
+
+    return {"stands_in_today": stands_in_today}
 
 
 def _day(value: str | None) -> date | None:
@@ -90,7 +102,8 @@ def _week_context(resource, day: date, added: list[grids.RowKey], form: EntryFor
     own = resource.user_id == current_user.id
     return dict(week=week, grid=grids.entry_grid(db.session, week, added), added=added, form=form,
                 more_offerings=more, actions=actions, decision_form=decision_form or DecisionForm(formdata=None),
-                own=own, who={} if own else {"resource": resource.id})
+                own=own, who={} if own else {"resource": resource.id},
+                org_reminders=get_settings(db.session).reminders_enabled)
 
 
 def _week_page(resource, day: date, status: int = 200, form: EntryForm | None = None,
@@ -300,9 +313,12 @@ def decide(timesheet_id: int, action: str):
     return _detail(sheet, status=form.status, decision_form=failed, failed_action=action if failed else None)
 
 
-def _viewable(sheet: Timesheet) -> list[Project]:
+def _viewable(sheet: Timesheet, principals: list | None = None) -> list[Project]:
+    """The timesheet's projects, once the current user may see it (in their own right, or standing in)."""
     projects = workflow.projects_of(db.session, sheet.id)
-    policy.require(policy.can_view_timesheet(current_user, sheet, projects), "You cannot see this timesheet.")
+    principals = standins.principals(db.session, current_user) if principals is None else principals
+    policy.require(policy.can_view_timesheet(current_user, sheet, projects, principals),
+                   "You cannot see this timesheet.")
     return projects
 
 
@@ -312,24 +328,35 @@ def _finance(sheet: Timesheet, projects: list[Project]) -> dict:
     money = policy.can_see_money(current_user) or (bool(projects) and all(
         policy.can_see_money(current_user, p) for p in projects))
     ledger = reports.LedgerFilters(kind="", timesheet_id=sheet.id)
+    settings = get_settings(db.session)
+    transactions = reports.transactions(db.session, ledger)[0] if money else []
     return {
         "money": money, "posting": reports.posting_summary(db.session, sheet),
-        "finance_sync_enabled": get_settings(db.session).finance_sync_enabled,
-        "transactions": reports.transactions(db.session, ledger)[0] if money else [],
+        "finance_sync_enabled": settings.finance_sync_enabled,
+        "transactions": transactions,
         "unposted": reports.unposted_portions(db.session, timesheet_id=sheet.id) if money else [],
+        # Issue 16: locked periods holding its actuals, which a recall leaves as they are.
+        "locked_periods": sorted({t.fiscal_period for t in transactions if t.fiscal_period and t.fiscal_period.locked},
+                                 key=lambda p: p.start_date),
+        "late_rule": settings.locked_period_actuals,
     }
 
 
 def _detail(sheet: Timesheet, status: int = 200, decision_form: DecisionForm | None = None,
             failed_action: str | None = None):
-    projects = _viewable(sheet)
-    actions = [a for a in workflow.TRANSITIONS if workflow.may(db.session, current_user, sheet, a, projects)]
+    principals = standins.principals(db.session, current_user)
+    projects = _viewable(sheet, principals)
+    actions = [a for a in workflow.TRANSITIONS
+               if workflow.may(db.session, current_user, sheet, a, projects, principals)]
+    decider = workflow.decider(db.session, current_user, sheet, projects, principals)
     return htmx.render(
         "timesheets/detail.html", block="timesheet", status=status, sheet=sheet, projects=projects,
         grid=grids.timesheet_grid(db.session, sheet), actions=actions,
         decision_form=decision_form or DecisionForm(formdata=None), failed_action=failed_action,
         history=workflow.history(db.session, sheet.id), conflicts=conflicts.for_timesheet(db.session, sheet.id),
         **_finance(sheet, projects),
+        # A stand-in decides on the approver's behalf.
+        may_decide=decider is not None, on_behalf=decider if decider and decider.id != current_user.id else None,
     )
 
 
@@ -388,7 +415,8 @@ def _queue(block: str, form: BulkDecisionForm | None = None, status: int = 200, 
     return htmx.render(
         "timesheets/approvals.html", block=block, status=status, queue=queue, filters=filters,
         selected=selected, selectable=selectable,
-        form=form or BulkDecisionForm(formdata=None), statuses=approvals.STATUS_FILTERS, labels=STATUS_LABELS,
+        form=form or BulkDecisionForm(formdata=None), statuses=approvals.STATUS_FILTERS,
+        labels=approvals.FILTER_LABELS, remindable=approvals.UNSUBMITTED,
         projects=db.session.execute(select(Project.id, Project.name).order_by(Project.name)).all(),
         people=list_resources(db.session, include_inactive=True),
     )
@@ -407,8 +435,7 @@ def sheet_week(timesheet_id: int):
     """A timesheet's days × projects inline in the queue, so an approver decides without opening each one
     (loaded when its row is expanded: the queue stays O(its page))."""
     sheet = db.get_or_404(Timesheet, timesheet_id)
-    policy.require(policy.can_view_timesheet(current_user, sheet, workflow.projects_of(db.session, sheet.id)),
-                   "You cannot see this timesheet.")
+    _viewable(sheet)
     table = grids.timesheet_grid(db.session, sheet)
     described = [e for row in table.rows for cell in row.cells.values() for e in cell.entries if e.description]
     return htmx.render("timesheets/sheet_week.html", block="sheet_week", sheet=sheet, grid=table,
@@ -436,3 +463,71 @@ def decide_many():
         form = None
     return _queue("approval_queue", form=form, status=form.status if form else 200,
                   selected=frozenset(request.form.getlist("selected")) if form else frozenset())
+
+
+# Reminders and stand-ins (issue 16) ---------------------------------------------------------------------
+@bp.route("/time/reminders", methods=["POST"])
+@allow(policy.is_internal)
+def my_reminders():
+    """A person turns their weekly reminder email on or off (My time)."""
+    changed = reminders.set_own_reminders(db.session, current_user, request.form.get("on") == "y")
+    db.session.commit()
+    if changed:
+        flash("Reminders on: you get an email when last week's timesheet is missing or not submitted."
+              if current_user.timesheet_reminders else "Reminders off: no more reminder emails.", "success")
+    if not htmx.is_fragment_request():
+        return htmx.redirect_to(url_for(".my_time"))
+    return htmx.render("timesheets/week.html", block="reminder_preference", own=True,
+                       org_reminders=get_settings(db.session).reminders_enabled)
+
+
+@bp.route("/approvals/<int:timesheet_id>/remind", methods=["POST"])
+@allow(policy.is_internal)
+def remind(timesheet_id: int):
+    """An approver's Remind on a row of the approvals list (once a day per person)."""
+    sheet = db.get_or_404(Timesheet, timesheet_id)
+    reminders.remind_now(db.session, current_user, sheet.id)
+    db.session.commit()
+    flash(f"Reminded {sheet.resource.name} to submit the week of {sheet.period_start:%d %b}.", "success")
+    if not htmx.is_fragment_request():
+        return htmx.redirect_to(url_for(".approvals_page", status="unsubmitted"))
+    return htmx.render("timesheets/approvals.html", block="remind_cell", sheet=sheet, reminded=True,
+                       remindable=approvals.UNSUBMITTED)
+
+
+def _stand_ins_page(form: StandInForm | None = None, status: int = 200):
+    return htmx.render("timesheets/stand_ins.html", block="stand_ins", status=status,
+                       lists=standins.lists_for(db.session, current_user), today=today(),
+                       form=form or _stand_in_form(formdata=None), admin=policy.is_admin(current_user),
+                       approves=standins.approves_anything(db.session, current_user))
+
+
+def _stand_in_form(**kwargs) -> StandInForm:
+    first, last = standins.default_range()
+    return StandInForm(approver_email=current_user.email, starts_on=first, ends_on=last, **kwargs)
+
+
+@bp.route("/approvals/stand-ins", methods=["GET", "POST"])
+@allow(policy.is_internal)
+def stand_ins():
+    """Name a stand-in (approvers for themselves, admins for anyone) and see who stands in for whom."""
+    form = _stand_in_form()
+    if not policy.is_admin(current_user):
+        form.approver_email.data = current_user.email  # approvers name their own stand-ins only
+    named = submit(form, lambda: standins.name_stand_in(
+        db.session, current_user, approver_email=form.approver_email.data, stand_in_email=form.stand_in_email.data,
+        starts_on=form.starts_on.data, ends_on=form.ends_on.data, note=form.note.data or ""))
+    if named is not None:
+        flash(f"{named.stand_in.name} stands in for {named.approver.name} from {named.starts_on:%a %d %b} to "
+              f"{named.ends_on:%a %d %b %Y}.", "success")
+        form = None
+    return _stand_ins_page(form, status=form.status if form else 200)
+
+
+@bp.route("/approvals/stand-ins/<int:stand_in_id>/end", methods=["POST"])
+@allow(policy.is_internal)
+def end_stand_in(stand_in_id: int):
+    ended = standins.end_stand_in(db.session, current_user, db.get_or_404(StandIn, stand_in_id).id)
+    db.session.commit()
+    flash(f"Ended: {ended.stand_in.name} no longer stands in for {ended.approver.name}.", "success")
+    return _stand_ins_page()

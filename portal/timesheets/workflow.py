@@ -23,6 +23,7 @@ from portal.auth.models import User
 from portal.columns import utcnow
 from portal.errors import Conflict, InvalidInput, NotAllowed, NotFound, PortalError
 from portal.projects.models import Project
+from portal.timesheets import standins
 from portal.timesheets.models import TimeEntry, Timesheet
 from portal.timesheets.models import TimesheetStatus as S
 
@@ -72,17 +73,37 @@ def is_owner(user: User, sheet: Timesheet) -> bool:
     return sheet.resource.user_id == user.id
 
 
-def may(session: Session, user: User, sheet: Timesheet, action: str, projects: list[Project] | None = None) -> bool:
-    """Whether `user` may perform `action` on `sheet` in its current state (for buttons and checks)."""
+def decider(session: Session, user: User, sheet: Timesheet, projects: list[Project] | None = None,
+            principals: list[User] | None = None) -> User | None:
+    """Whose right lets `user` decide on `sheet`: their own (`user`), an approver they stand in for today, or
+    nobody (None)."""
+    involved = projects if projects is not None else projects_of(session, sheet.id)
+    stood_for = principals if principals is not None else standins.principals(session, user)
+    return policy.decides_for(user, sheet, involved, stood_for)
+
+
+def may_decide(session: Session, user: User, sheet: Timesheet, projects: list[Project] | None = None) -> bool:
+    return decider(session, user, sheet, projects) is not None
+
+
+def acting_for(session: Session, user: User, sheet: Timesheet, action: str, projects: list[Project] | None = None,
+               principals: list[User] | None = None) -> User | None:
+    """Whose right lets `user` perform `action` on `sheet` in its current state: `user`'s own, an approver's
+    they stand in for, or nobody's (None)."""
     transition = TRANSITIONS[action]
     if sheet.status not in transition.sources:
-        return False
+        return None
     if transition.by_owner and (is_owner(user, sheet) or policy.is_admin(user)):
-        return True
+        return user
     if transition.by_approver:
-        involved = projects if projects is not None else projects_of(session, sheet.id)
-        return policy.can_decide_timesheet(user, sheet, involved)
-    return False
+        return decider(session, user, sheet, projects, principals)
+    return None
+
+
+def may(session: Session, user: User, sheet: Timesheet, action: str, projects: list[Project] | None = None,
+        principals: list[User] | None = None) -> bool:
+    """Whether `user` may perform `action` on `sheet` in its current state (for buttons and checks)."""
+    return acting_for(session, user, sheet, action, projects, principals) is not None
 
 
 def history(session: Session, timesheet_id: int) -> list[audit.AuditEvent]:
@@ -99,9 +120,14 @@ def transition(session: Session, actor: User | str | None, timesheet_id: int, ac
     """Move a timesheet along one transition. `version` is the one the actor's form showed."""
     step = TRANSITIONS[action]
     sheet = get_timesheet(session, timesheet_id)
-    # System actors (a sync sending a timesheet back) are trusted callers; people need the right.
-    if isinstance(actor, User) and sheet.status in step.sources and not may(session, actor, sheet, action):
-        raise NotAllowed(f"You may not {step.verb} the timesheet of {_label(sheet)}.")
+    # System actors (a sync sending a timesheet back) are trusted callers; people need the right, their own or
+    # that of an approver they stand in for (issue 16: the decision is then recorded on that approver's behalf).
+    on_behalf: User | None = None
+    if isinstance(actor, User) and sheet.status in step.sources:
+        acting = acting_for(session, actor, sheet, action)
+        if acting is None:
+            raise NotAllowed(f"You may not {step.verb} the timesheet of {_label(sheet)}.")
+        on_behalf = acting if acting.id != actor.id else None
     reason = (reason or "").strip()
     if step.needs_reason and not reason:
         raise InvalidInput(f"Say why you {step.verb} it; the person will see your reason.",
@@ -122,7 +148,8 @@ def transition(session: Session, actor: User | str | None, timesheet_id: int, ac
     if step.target == S.SUBMITTED:
         values.update(submitted_at=now)
     if action in ("approve", "reject", "recall"):
-        values.update(decided_at=now, decided_by_id=actor.id if isinstance(actor, User) else None, reason=reason)
+        values.update(decided_at=now, decided_by_id=actor.id if isinstance(actor, User) else None, reason=reason,
+                      decided_for_id=on_behalf.id if on_behalf else None)
     elif action == "submit":
         values["reason"] = ""  # a new submission starts clean; the old reason stays in the history
     before = {"status": sheet.status, "version": sheet.version}
@@ -135,10 +162,11 @@ def transition(session: Session, actor: User | str | None, timesheet_id: int, ac
     if changed != 1:  # someone else changed it between our read and our update
         raise Conflict(f"The timesheet of {_label(sheet)} was changed by someone else just now; nothing was "
                        "changed. Reload to see its current state.")
+    behalf = standins.behalf_note(actor, on_behalf)
     audit.record(session, actor, f"timesheet.{step.past}", sheet, before=before,
                  after={"status": sheet.status, "version": sheet.version, **({"reason": reason} if reason else {})},
-                 summary=f"{step.past.capitalize()} the timesheet of {_label(sheet)}"
-                         + (f": {reason[:200]}" if reason else ""))
+                 summary=f"{step.past.capitalize()} the timesheet of {_label(sheet)}{behalf}"
+                         + (f": {reason[:200]}" if reason else ""), on_behalf_of=on_behalf)
     events.timesheet_status_changed.send(sheet, session=session, actor=actor, from_status=before["status"],
                                          to_status=sheet.status, reason=reason)
     return sheet

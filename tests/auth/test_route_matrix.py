@@ -156,12 +156,17 @@ def cases(w: SimpleNamespace) -> dict[str, list[Case]]:
                                    post("/finance/fiscal-periods", REFERENCE, {
                                        "name": "2026-04", "start_date": "2026-04-01", "end_date": "2026-04-30"})],
         "finance.lock_period": [post(f"/finance/fiscal-periods/{w.period}/lock", ADMINS)],
+        "finance.close_period": [get(f"/finance/fiscal-periods/{w.period}/close", ADMINS),
+                                 post(f"/finance/fiscal-periods/{w.period}/close", ADMINS,
+                                      {"confirm_name": "2026-03"})],
+        "finance.locked_period_rule": [post("/finance/fiscal-periods/rule", ADMINS, {"rule": "next_open"})],
         "forecasts.forecast": [get("/forecast", PLANNERS)],
         # Organization settings and the audit log
         "org.organization": [get("/settings/organization", ADMINS),
                              post("/settings/organization", SUPER, {
                                  "name": "Demo", "timesheet_hours_source": "sold", "finance_rate_type": "cost",
-                                 "week_start": "0"})],
+                                 "week_start": "0", "reminder_weekday": "0", "reminder_hour": "9",
+                                 "expected_hours_per_week": "40", "reminder_escalate_days": "2"})],
         "org.audit_log": [get("/settings/audit", ADMINS)],
         # The Plan tab
         "planning.plan_tab": [get(f"/projects/{p}/plan", INTERNAL)],
@@ -237,6 +242,11 @@ def cases(w: SimpleNamespace) -> dict[str, list[Case]]:
             post(f"/time/grid/entries/{w.entry}/delete", {"staff", "admin", "super_admin"}),
             post(f"/time/grid/entries/{w.others_entry}/delete", {"approver", "admin", "super_admin"})],
         "timesheets.decide_many": [post("/approvals/decide", INTERNAL, {"action": "approve"})],
+        # Issue 16: reminders and stand-ins. Whoever sees staff's draft week in their approvals may remind staff.
+        "timesheets.my_reminders": [post("/time/reminders", INTERNAL)],
+        "timesheets.remind": [post(f"/approvals/{w.draft_sheet}/remind", DECIDERS)],
+        "timesheets.stand_ins": [get("/approvals/stand-ins", INTERNAL), post("/approvals/stand-ins", INTERNAL)],
+        "timesheets.end_stand_in": [post(f"/approvals/stand-ins/{w.stand_in}/end", ADMINS | {"approver"})],
         # Client workspaces
         "workspaces.index": [get("/workspace", SIGNED_IN)],
         "workspaces.workspace": [get(f"/workspace/{p}", SIGNED_IN), get(f"/workspace/{q}", INTERNAL)],

@@ -8,7 +8,7 @@ Every internal login has a resource with rates; `staff` has time, a submitted we
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -19,7 +19,7 @@ from portal.planning import baselines, requests
 from portal.planning.models import ProjectTask, TaskType
 from portal.runs.models import SyncRun
 from portal.stages import services as stages
-from portal.timesheets.models import TimesheetConflict
+from portal.timesheets.models import StandIn, TimesheetConflict
 from tests.factories import (
     AssignmentFactory,
     BookingFactory,
@@ -121,6 +121,10 @@ def build(session) -> World:
     session.add_all([conflict, run])
     target_staff = UserFactory(role="staff", name="Target staff")
     target_super = UserFactory(role="super_admin", name="Target super")
+    # Issue 16: an upcoming stand-in (it grants nobody anything today) for the approver.
+    stand_in = StandIn(approver_id=world.users["approver"].id, stand_in_id=target_staff.id,
+                       starts_on=date.today() + timedelta(days=30), ends_on=date.today() + timedelta(days=40))
+    session.add(stand_in)
     session.flush()
 
     ids.__dict__.update(
@@ -135,7 +139,7 @@ def build(session) -> World:
         workflow_type=workflow_type.id, extra_stage=extra_stage.id, stage=project.stage_id,
         target_staff=target_staff.id, target_super=target_super.id,
         resource=resources["staff"].id, other_resource=resources["approver"].id,
-        rate=resources["staff"].rates[0].id, conflict=conflict.id, run=run.id,
+        rate=resources["staff"].rates[0].id, conflict=conflict.id, run=run.id, stand_in=stand_in.id,
     )
     return world
 

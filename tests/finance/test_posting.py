@@ -196,7 +196,7 @@ def test_a_portion_in_a_locked_period_is_not_posted_but_recorded(session, org, m
     (portion,) = unposted(session)
     assert (portion.reason, portion.hours, portion.amount, portion.fiscal_period.name) == (
         "period_locked", Decimal("8"), Decimal("400.00"), "2026-02")
-    assert portion.label == "Not posted: period locked"
+    assert portion.label == "Not posted: period on hold"
 
 
 def test_unlocking_posts_what_the_lock_held_back(session, org, months, run_jobs):

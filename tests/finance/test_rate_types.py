@@ -58,7 +58,7 @@ def test_re_posting_moves_open_periods_to_the_new_rate_type_and_locked_ones_say_
 
     post_timesheet(session, february.id)  # anything that posts the locked week again records what it holds
     (held,) = unposted(session)
-    assert held.detail == ("2026-02 is locked and holds 8 h / 400.00 at cost rates for this portion; the "
+    assert held.detail == ("2026-02 is on hold and holds 8 h / 400.00 at cost rates for this portion; the "
                            "timesheet now says 8 h / 960.00 at sell rates.")
 
 

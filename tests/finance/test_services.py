@@ -42,8 +42,8 @@ def test_postgres_refuses_overlapping_periods_even_past_the_service(session):
     session.add(FiscalPeriod(name="A", start_date=date(2026, 3, 1), end_date=date(2026, 3, 31)))
     session.flush()
     with pytest.raises(IntegrityError, match="ex_fiscal_periods_no_overlap"), session.begin_nested():
-        session.execute(text("INSERT INTO fiscal_periods (name, start_date, end_date, locked, created_at, updated_at) "
-                             "VALUES ('B', '2026-03-31', '2026-04-30', false, now(), now())"))
+        session.execute(text("INSERT INTO fiscal_periods (name, start_date, end_date, state, created_at, updated_at) "
+                             "VALUES ('B', '2026-03-31', '2026-04-30', 'open', now(), now())"))
 
 
 def test_lock_and_unlock_are_audited_and_admins_only(session, months):
@@ -56,7 +56,7 @@ def test_lock_and_unlock_are_audited_and_admins_only(session, months):
     finance.set_period_lock(session, admin, period.id, False)
     assert not period.locked
     (locked,), (unlocked,) = _audit(session, "fiscal_period.locked"), _audit(session, "fiscal_period.unlocked")
-    assert (locked.actor_id, locked.after, unlocked.after) == (admin.id, {"locked": True}, {"locked": False})
+    assert (locked.actor_id, locked.after, unlocked.after) == (admin.id, {"state": "on_hold"}, {"state": "open"})
     (run,) = session.scalars(select(SyncRun).where(SyncRun.kind == batches.PERIOD_UNLOCKED)).all()
     assert run.params == {"period_id": period.id}
 

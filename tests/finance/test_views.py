@@ -42,7 +42,7 @@ def test_the_finance_tab_shows_items_budget_vs_actual_transactions_and_unposted_
     assert '<td class="num">10.00</td><td class="num">500.00</td>' in items  # actual hours and money
     transactions = body.split('id="finance-transactions"')[1]
     assert 'title="Split transaction, part 1 of 2' in transactions and "2026-02" in transactions
-    assert "Not posted: period locked" in body and "400.00" in body
+    assert "Not posted: period on hold" in body and "400.00" in body
 
 
 def test_the_finance_tab_keeps_money_from_staff(client, login_as, project):
@@ -99,16 +99,16 @@ def test_overlapping_fiscal_periods_are_refused_on_the_page(client, login_as, se
     assert response.status_code == 200 and "2026-07" in response.get_data(as_text=True)
 
 
-def test_locking_and_unlocking_a_period_from_the_page(client, login_as, session, months, run_jobs):
+def test_putting_a_period_on_hold_and_reopening_it_from_the_page(client, login_as, session, months, run_jobs):
     login_as("admin")
     period = months["2026-01"]
     response = client.post(f"/finance/fiscal-periods/{period.id}/lock", htmx=True)
-    assert response.status_code == 200 and "Locked 2026-01" in response.get_data(as_text=True)
+    assert response.status_code == 200 and "Put 2026-01 on hold" in response.get_data(as_text=True)
     session.refresh(period)
     assert period.locked
     response = client.post(f"/finance/fiscal-periods/{period.id}/unlock", htmx=True)
     body = response.get_data(as_text=True)
-    assert "Unlocked 2026-01" in body and "/sync-runs/" in body  # the run re-posting what the lock held back
+    assert "Reopened 2026-01" in body and "/sync-runs/" in body  # the run re-posting what the hold kept back
     run_jobs()
 
 

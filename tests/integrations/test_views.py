@@ -224,7 +224,8 @@ def test_saving_alb_on_the_org_settings_page_offers_the_re_push(session, client,
     login_as("super_admin")
     response = client.post("/settings/organization", htmx=True, data={
         "name": "Org", "assignment_level_budgeting": "y", "timesheet_hours_source": "current",
-        "finance_rate_type": "cost", "default_cost_category_id": "", "week_start": "0"})
+        "finance_rate_type": "cost", "default_cost_category_id": "", "week_start": "0", "reminder_weekday": "0",
+        "reminder_hour": "9", "expected_hours_per_week": "40", "reminder_escalate_days": "2"})
     body = response.get_data(True)
     assert response.status_code == 200 and "Re-push every linked Toggl project now" in body
     assert f"/settings/integrations/connections/{tool.connection.id}/resync" in body

@@ -170,7 +170,8 @@ def test_org_settings_only_super_admin_saves(client, login_as, session):
     login_as("super_admin")
     response = client.post("/settings/organization", htmx=True, data={
         "name": "Renamed Co", "assignment_level_budgeting": "y", "timesheet_hours_source": "current",
-        "finance_rate_type": "sell", "week_start": "6"})
+        "finance_rate_type": "sell", "week_start": "6", "reminder_weekday": "0", "reminder_hour": "9",
+        "expected_hours_per_week": "40", "reminder_escalate_days": "2"})
     assert response.status_code == 200 and b"re-synced" in response.data
     settings = get_settings(session)
     session.refresh(settings)

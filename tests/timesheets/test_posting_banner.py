@@ -75,7 +75,7 @@ def test_a_locked_period_holds_the_hours_back_and_the_banner_says_until_when(cli
     sheet = _approved(session, run_jobs, resource, [(OfferingFactory(), MONDAY, 8)], approver)
     banner = _banner(client, sheet)
     assert "Nothing was posted to finance." in banner
-    assert "8 h held back: 2026-03 is locked; they are posted when it is unlocked." in banner
+    assert "8 h held back: 2026-03 is on hold; they are posted when it is reopened." in banner
 
 
 def test_the_banner_polls_while_posting_and_stops_when_done(client, session, org, run_jobs, approver):
