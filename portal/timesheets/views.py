@@ -61,6 +61,7 @@ def _week_page(resource, day: date, status: int = 200, form: EntryForm | None = 
     actions = [a for a in OWNER_ACTIONS if week.sheet and workflow.may(db.session, current_user, week.sheet, a)]
     return htmx.render("timesheets/week.html", block="week", status=status, week=week, form=form, actions=actions,
                        edit_form=edit_form, edit_entry_id=edit_entry_id,
+                       unavailable=weeks.unavailable_assignments(db.session, resource.id) if week.editable else None,
                        decision_form=decision_form or DecisionForm(formdata=None),
                        own=resource.user_id == current_user.id)
 
