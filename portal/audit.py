@@ -102,3 +102,24 @@ def history(session: Session, subject_type: str, subject_id: int, limit: int = 5
         .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
         .limit(limit)
     ))
+
+
+def search(session: Session, *, action: str = "", subject: str = "", actor: str = "", before_id: int | None = None,
+           limit: int = 50) -> tuple[list[AuditEvent], int | None]:
+    """The audit log, newest first, one page of `limit`: events whose action starts with `action`, about
+    `subject` ("kind" or "kind:id"), by an actor whose name contains `actor`, older than `before_id`.
+    Returns (events, the id to pass as `before_id` for the next page, or None on the last page)."""
+    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit + 1)
+    if action:
+        query = query.where(AuditEvent.action.startswith(action))
+    if subject:
+        kind, _, ident = subject.partition(":")
+        query = query.where(AuditEvent.subject_type == kind)
+        if ident.isdigit():
+            query = query.where(AuditEvent.subject_id == int(ident))
+    if actor:
+        query = query.where(AuditEvent.actor_label.ilike(f"%{actor}%"))
+    if before_id:
+        query = query.where(AuditEvent.id < before_id)
+    events = list(session.scalars(query))
+    return events[:limit], events[limit - 1].id if len(events) > limit else None

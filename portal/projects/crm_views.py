@@ -12,6 +12,7 @@ from portal.auth.access import allow
 from portal.extensions import db
 from portal.finance.services import list_cost_categories
 from portal.forms import submit
+from portal.integrations import panel
 from portal.projects import crm, resources
 from portal.projects.forms import ClientForm, DealForm, DealStageForm, RateForm, ResourceForm
 from portal.projects.models import Client, Deal, Project, Resource, ResourceRate
@@ -45,7 +46,8 @@ def client_detail(client_id: int):
     client = db.get_or_404(Client, client_id)
     projects = db.session.scalars(select(Project).where(Project.client_id == client.id).order_by(Project.name)).all()
     return htmx.render("projects/client.html", client=client, projects=projects,
-                       similar=crm.similar_clients(db.session, client))
+                       similar=crm.similar_clients(db.session, client),
+                       timesheet_rows=panel.client_panels(db.session, client))
 
 
 # Deals

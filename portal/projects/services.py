@@ -296,10 +296,9 @@ def add_assignment(session: Session, actor: User | str | None, offering_id: int,
 
 
 def update_assignment(session: Session, actor: User | str | None, assignment_id: int, *,
-                      bill_rate: Decimal | None, planned_hours: Decimal, role: str,
-                      revalue: bool = False) -> Assignment:
-    """Change an assignment. `revalue` also gives its existing time entries the (new) bill rate, which
-    needs the stage's "revalue time on rate change" right (seed 004)."""
+                      bill_rate: Decimal | None, planned_hours: Decimal, role: str) -> Assignment:
+    """Change an assignment (its time entries keep their rates: timesheets.adjustments.change_assignment
+    revalues them too)."""
     assignment = session.get(Assignment, assignment_id)
     if assignment is None:
         raise NotFound("That assignment does not exist.")
@@ -323,10 +322,6 @@ def update_assignment(session: Session, actor: User | str | None, assignment_id:
         audit.record(session, actor, "assignment.updated", assignment, before=old, after=new,
                      summary=f"{assignment.resource.name} on {assignment.offering.name} changed")
         events.assignment_updated.send(assignment, session=session, actor=actor, changes=_as_changes(old, new))
-    if revalue:
-        from portal.timesheets.adjustments import revalue_time  # time entries build on projects, not back
-
-        revalue_time(session, actor, assignment)
     return assignment
 
 

@@ -12,6 +12,7 @@ from portal.errors import Conflict, InvalidInput
 from portal.extensions import db
 from portal.formatting import plural
 from portal.forms import submit
+from portal.integrations import provisioning
 from portal.projects import entry_settings
 from portal.projects.models import Project
 from portal.projects.tabs import overview_context, render_tab
@@ -222,7 +223,8 @@ def _move_dialog(project: Project, form: MoveForm, status: int = 200):
     target_stage = next((s for s in targets if s.id == form.stage_id.data), None)
     return render_tab("stages/move.html", project, "overview", block="move_dialog", status=status,
                       form=form, targets=targets, target_stage=target_stage,
-                      preview=moves.preview(db.session, project, target_stage) if target_stage else None)
+                      preview=moves.preview(db.session, project, target_stage) if target_stage else None,
+                      provision_choice=provisioning.move_options(db.session, project, target_stage))
 
 
 @bp.route("/projects/<int:project_id>/move", methods=["GET", "POST"])

@@ -75,7 +75,28 @@ def _check_actor(session: Session, actor: User | str | None, resource_id: int) -
         raise NotAllowed("You can enter time only for yourself.")
 
 
+def parse_hours(text: str | None) -> Decimal | None:
+    """Hours as people type them: 7.5, 7,5 or 7:30 (hours and minutes); None when blank."""
+    text = (text or "").strip().replace(",", ".")
+    if not text:
+        return None
+    hours, colon, minutes = (part.strip() for part in text.partition(":"))
+    if not colon:
+        try:
+            return Decimal(text)
+        except ArithmeticError:
+            raise InvalidInput("Enter hours as a number, like 7.5 or 7:30.",
+                               fields={"hours": "Enter a number, like 7.5 or 7:30."}) from None
+    if not (hours.isdigit() or not hours) or not minutes.isdigit() or int(minutes) >= 60:
+        raise InvalidInput("Enter hours and minutes like 7:30.", fields={"hours": "Like 7:30."})
+    return Decimal(int(hours or 0)) + Decimal(int(minutes)) / 60
+
+
 def clean_hours(hours: Any) -> Decimal:
+    if isinstance(hours, str):
+        hours = parse_hours(hours)
+        if hours is None:
+            raise InvalidInput("Enter the hours, like 7.5 or 7:30.", fields={"hours": "Enter the hours."})
     try:
         value = Decimal(str(hours)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     except (ArithmeticError, ValueError):

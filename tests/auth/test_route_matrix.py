@@ -34,7 +34,8 @@ PM_OF_P = frozenset({"pm", "mpe", "super_admin"})
 MONEY_OF_P = frozenset({"approver", "admin", "super_admin", "mpe", "pm"})
 # Deciding on staff's week (time on P): approvers, admins, and the PM team of every project in it.
 DECIDERS = frozenset({"approver", "admin", "super_admin", "pm"})
-PLANNERS = frozenset({"pm", "pm_other", "admin", "super_admin", "mpe", "maeps"})
+# Forecasts: those who see money everywhere, and PMs (their projects only).
+PLANNERS = frozenset({"pm", "pm_other", "approver", "admin", "super_admin", "mpe"})
 STAGE_EDITORS = SUPER  # the system-settings permission
 DEALS = ADMINS | {"mpe"}  # admins, MPE users, create-projects holders
 
@@ -82,7 +83,10 @@ def cases(w: SimpleNamespace) -> dict[str, list[Case]]:
         "auth.invite_user": [post(f"/admin/users/{w.target_staff}/invite", ADMINS),
                              post(f"/admin/users/{w.target_super}/invite", SUPER)],
         # Home, projects and their tabs
-        "projects.home": [get("/", SIGNED_IN)],
+        "home.index": [get("/", SIGNED_IN)],
+        # A sync run's progress (a project-level run: internal users) and its Retry
+        "runs.sync_run": [get(f"/sync-runs/{w.run}", INTERNAL)],
+        "runs.retry_run": [post(f"/sync-runs/{w.run}/retry", INTERNAL)],
         "projects.project_list": [get("/projects", INTERNAL)],
         "projects.new_project": [get("/projects/new", SUPER)],
         "projects.overview_tab": [get(f"/projects/{p}", INTERNAL)],
@@ -142,6 +146,7 @@ def cases(w: SimpleNamespace) -> dict[str, list[Case]]:
         "finance.project_csv": [get(f"/projects/{p}/finance.csv", MONEY_OF_P),
                                 get(f"/projects/{q}/finance.csv", MONEY_OF_P - {"pm"} | {"pm_other"})],
         "finance.post_held": [post("/finance/post-held", REFERENCE)],
+        "finance.repost": [post("/finance/repost", REFERENCE)],
         "finance.cost_categories": [get("/finance/cost-categories", REFERENCE),
                                     post("/finance/cost-categories", REFERENCE, {"name": "Meals"})],
         "finance.edit_cost_category": [get(f"/finance/cost-categories/{w.category}", REFERENCE),
@@ -211,7 +216,26 @@ def cases(w: SimpleNamespace) -> dict[str, list[Case]]:
                                get(f"/timesheets/{w.others_sheet}/posting", DECIDERS)],
         "timesheets.decide": [post(f"/timesheets/{w.submitted_sheet}/approve", DECIDERS,
                                    {"version": w.submitted_version})],
+        "timesheets.decide_conflict": [post(f"/timesheets/conflicts/{w.conflict}/reject", DECIDERS)],
         "timesheets.approvals_page": [get("/approvals", INTERNAL)],
+        "timesheets.sheet_week": [get(f"/approvals/{w.submitted_sheet}/week", DECIDERS | {"staff"}),
+                                  get(f"/approvals/{w.others_sheet}/week", DECIDERS)],
+        # My time's week grid: everyone with a resource fills their own; admins anyone's
+        "timesheets.offering_options": [get("/time/offerings?q=build", INTERNAL)],
+        "timesheets.task_options": [get(f"/time/tasks?offering_id={w.offering}", INTERNAL)],
+        "timesheets.set_cell": [post("/time/grid/cell", INTERNAL, {"offering_id": w.offering, "task_id": "",
+                                                                   "work_date": day, "hours": "2"})],
+        "timesheets.cell_panel": [get(f"/time/grid/panel?row={w.offering}-0&day={day}", INTERNAL)],
+        "timesheets.add_cell_entry": [post(f"/time/grid/panel?row={w.offering}-0&day={day}", INTERNAL,
+                                           {"hours": "1", "description": "", "billable": "yes"})],
+        "timesheets.save_cell_entry": [
+            post(f"/time/grid/entries/{w.entry}", {"staff", "admin", "super_admin"},
+                 {"hours": "2", "description": "", "billable": "yes"}),
+            post(f"/time/grid/entries/{w.others_entry}", {"approver", "admin", "super_admin"},
+                 {"hours": "2", "description": "", "billable": "yes"})],
+        "timesheets.delete_cell_entry": [
+            post(f"/time/grid/entries/{w.entry}/delete", {"staff", "admin", "super_admin"}),
+            post(f"/time/grid/entries/{w.others_entry}/delete", {"approver", "admin", "super_admin"})],
         "timesheets.decide_many": [post("/approvals/decide", INTERNAL, {"action": "approve"})],
         # Client workspaces
         "workspaces.index": [get("/workspace", SIGNED_IN)],

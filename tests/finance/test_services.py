@@ -15,7 +15,7 @@ from portal.finance import batches, receivers
 from portal.finance import services as finance
 from portal.finance.models import FiscalPeriod
 from portal.finance.posting import post_timesheet
-from portal.integrations.models import SyncRun
+from portal.runs.models import SyncRun
 from portal.timesheets.models import PostingStatus
 from tests.factories import OfferingFactory, ResourceFactory, UserFactory
 from tests.finance.support import MONDAY, actuals, timesheet

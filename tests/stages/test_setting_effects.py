@@ -221,8 +221,8 @@ def probe_clear_future_hours(w):
 
 def _revalue(w):
     w.time_entry()
-    projects.update_assignment(w.session, w.pm, w.assignment.id, bill_rate=w.assignment.bill_rate,
-                               planned_hours=w.assignment.planned_hours, role="", revalue=True)
+    adjustments.change_assignment(w.session, w.pm, w.assignment.id, bill_rate=w.assignment.bill_rate,
+                                  planned_hours=w.assignment.planned_hours, role="", revalue=True)
 
 
 def _adjust(w):
