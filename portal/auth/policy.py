@@ -25,6 +25,12 @@ def require(allowed: bool, message: str = "You are not allowed to do that.") -> 
         raise NotAllowed(message)
 
 
+def refuse(reason: str | None) -> None:
+    """Raise NotAllowed with a refusal function's reason, when it gives one (`*_refusal` below)."""
+    if reason:
+        raise NotAllowed(reason)
+
+
 def is_authenticated(user: Any) -> bool:
     return bool(user is not None and getattr(user, "is_authenticated", False))
 
@@ -63,6 +69,17 @@ def is_pm_of(user: Any, project: Project) -> bool:
 def pm_may(user: Any, project: Project, flag: str) -> bool:
     """A PM-team member acting under one of the stage's "Project managers can" settings."""
     return is_pm_of(user, project) and bool(project.stage.flag(flag))
+
+
+def pm_right_refusal(user: Any, project: Project, flag: str, what: str) -> str | None:
+    """Why `user` may not `what` (a verb phrase) under the stage's "Project managers can" setting `flag`, or
+    None. MPE users may whatever the stage; the PM team while the stage allows it. A refused control shows
+    this reason (issue 15), and the service refuses with the same words."""
+    if is_mpe(user) or pm_may(user, project, flag):
+        return None
+    if is_pm_of(user, project):
+        return f"{project.stage.name} does not let project managers {what}; a user with the MPE permission can."
+    return f"Only the PM team of {project.name} and users with the MPE permission can {what}."
 
 
 # Administration
@@ -109,17 +126,25 @@ def can_manage_deals(user: Any) -> bool:
     return is_admin(user) or is_mpe(user) or has_permission(user, Permission.CREATE_PROJECTS)
 
 
+def project_info_refusal(user: Any, project: Project) -> str | None:
+    return pm_right_refusal(user, project, "pm_edit_project_info", "edit the project info")
+
+
 def can_edit_project_info(user: Any, project: Project) -> bool:
-    return is_mpe(user) or pm_may(user, project, "pm_edit_project_info")
+    return project_info_refusal(user, project) is None
 
 
 def can_change_pm_team(user: Any, project: Project) -> bool:
     return is_mpe(user) or pm_may(user, project, "pm_change_pm_team")
 
 
+def cost_plan_refusal(user: Any, project: Project) -> str | None:
+    return pm_right_refusal(user, project, "pm_edit_cost_plans", "add or change offerings")
+
+
 def can_edit_cost_plans(user: Any, project: Project) -> bool:
     """Create offerings and change their budgets (sold/planned hours, fee, budget)."""
-    return is_mpe(user) or pm_may(user, project, "pm_edit_cost_plans")
+    return cost_plan_refusal(user, project) is None
 
 
 def can_create_roles(user: Any, project: Project) -> bool:
@@ -251,20 +276,32 @@ def transfer_refusal(target: Project, kind: str) -> str | None:
     return None
 
 
-def can_edit_entry_settings(user: Any, project: Project, group: str) -> bool:
-    """Change a project's time/cost entry options: those who edit project info, while the stage allows it.
-
-    Closed projects' options are greyed out (seed 004): closing decides them.
-    """
+def entry_settings_stage_refusal(project: Project, group: str) -> str | None:
+    """Why the stage keeps a project's time/cost entry options (`group`) as they are, or None. Closed projects'
+    options are greyed out (seed 004): closing decides them."""
     stage = project.stage
-    return (not stage.is_closed and bool(stage.flag(ENTRY_SETTING_GROUPS[group]))
-            and can_edit_project_info(user, project))
+    if stage.is_closed:
+        return f"{stage.name} closes projects, which decides their time and cost entry options."
+    if not stage.flag(ENTRY_SETTING_GROUPS[group]):
+        return f"{stage.name} does not let projects change these options (a stage setting)."
+    return None
+
+
+def entry_settings_refusal(user: Any, project: Project, group: str) -> str | None:
+    """Why `user` cannot change the options: the stage's reason, else the project-info right's."""
+    return entry_settings_stage_refusal(project, group) or project_info_refusal(user, project)
+
+
+def can_edit_entry_settings(user: Any, project: Project, group: str) -> bool:
+    return entry_settings_refusal(user, project, group) is None
 
 
 # Moving projects: three tiers (seed 004), each needing "move from" on the current stage and "move to" on
 # the target. MPE users edit anything else whatever the stage, but move projects only under their flags.
 MOVE_TIERS = (("pm", is_pm_of), ("mpe", lambda user, project: is_mpe(user)),
               ("maeps", lambda user, project: is_maeps(user)))
+TIER_WORDS = {"pm": "project managers", "mpe": "users with the MPE permission",
+              "maeps": "users with the MAEPS permission"}
 
 
 def can_move_project(user: Any, project: Project, target: Stage) -> bool:
@@ -275,9 +312,19 @@ def can_move_project(user: Any, project: Project, target: Stage) -> bool:
                for tier, member in MOVE_TIERS)
 
 
+def move_refusal(user: Any, project: Project) -> str | None:
+    """Why the user may not move the project out of its stage (the Move button says so), or None."""
+    tiers = [tier for tier, member in MOVE_TIERS if member(user, project)]
+    if not tiers:
+        return f"Only the PM team of {project.name} and users with the MPE or MAEPS permission move projects."
+    if any(project.stage.flag(f"{tier}_move_from") for tier in tiers):
+        return None
+    return f"{project.stage.name} does not let {' or '.join(TIER_WORDS[t] for t in tiers)} move projects out of it."
+
+
 def can_move_project_from(user: Any, project: Project) -> bool:
     """Whether any tier lets the user move the project out of its stage (shows the Move button)."""
-    return any(member(user, project) and project.stage.flag(f"{tier}_move_from") for tier, member in MOVE_TIERS)
+    return move_refusal(user, project) is None
 
 
 # Planning, transfers and adjustments

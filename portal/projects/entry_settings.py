@@ -67,12 +67,11 @@ def update_entry_settings(session: Session, actor: User | str | None, project_id
     if group not in GROUP_FIELDS:
         raise InvalidInput("That group of settings does not exist.")
     project = get_project(session, project_id)
-    stage = project.stage
-    if stage.is_closed or not stage.flag(policy.ENTRY_SETTING_GROUPS[group]):
-        raise Conflict(f"{GROUP_LABELS[group]} options of {project.name} cannot change while it is in {stage.name}.")
+    held = policy.entry_settings_stage_refusal(project, group)
+    if held:
+        raise Conflict(held)
     if isinstance(actor, User):
-        policy.require(policy.can_edit_entry_settings(actor, project, group),
-                       f"You cannot change {project.name}'s entry options.")
+        policy.refuse(policy.project_info_refusal(actor, project))
     values = {field: values.get(field) for field in GROUP_FIELDS[group]}
     _check(session, group, values)
     before = current(session, project)

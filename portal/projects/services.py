@@ -138,8 +138,7 @@ def update_project(session: Session, actor: User | str | None, project_id: int, 
                    default_cost_category_id: int | None) -> Project:
     project = get_project(session, project_id)
     if isinstance(actor, User):
-        policy.require(policy.can_edit_project_info(actor, project),
-                       f"Project info cannot be edited by you while the project is in {project.stage.name}.")
+        policy.refuse(policy.project_info_refusal(actor, project))
     if not (name or "").strip():
         raise InvalidInput("Enter the project's name.", fields={"name": "Enter a name."})
     if session.get(Client, client_id) is None:
@@ -212,8 +211,7 @@ def create_offering(session: Session, actor: User | str | None, project_id: int,
                     sale_status: str = SaleStatus.PRE_SALE, deal_id: int | None = None) -> Offering:
     project = get_project(session, project_id)
     if isinstance(actor, User):
-        policy.require(policy.can_edit_cost_plans(actor, project),
-                       f"Offerings cannot be added by you while the project is in {project.stage.name}.")
+        policy.refuse(policy.cost_plan_refusal(actor, project))
     if not (name or "").strip():
         raise InvalidInput("Enter the offering's name.", fields={"name": "Enter a name."})
     planned_hours = sold_hours if planned_hours is None else planned_hours
@@ -237,8 +235,7 @@ def update_offering(session: Session, actor: User | str | None, offering_id: int
     """Change an offering's plan. `values` holds any of OFFERING_FIELDS; the rest keep their value."""
     offering = get_offering(session, offering_id)
     if isinstance(actor, User):
-        policy.require(policy.can_edit_cost_plans(actor, offering.project),
-                       f"Offerings cannot be changed by you while the project is in {offering.project.stage.name}.")
+        policy.refuse(policy.cost_plan_refusal(actor, offering.project))
     unknown = set(values) - set(OFFERING_FIELDS)
     if unknown:
         raise InvalidInput(f"Unknown offering fields: {', '.join(sorted(unknown))}.")

@@ -101,8 +101,7 @@ def overview_tab(project_id: int):
 @allow(policy.is_internal)
 def edit_project(project_id: int):
     project = _project(project_id)
-    policy.require(policy.can_edit_project_info(current_user, project),
-                   f"You cannot edit this project's info while it is in {project.stage.name}.")
+    policy.refuse(policy.project_info_refusal(current_user, project))
     form = ProjectForm(obj=project)
     _project_form_choices(form, project)
     del form.stage_id  # stages change through the move dialog, under its own rules
@@ -129,8 +128,7 @@ def offerings_tab(project_id: int):
 @allow(policy.is_internal)
 def new_offering(project_id: int):
     project = _project(project_id)
-    policy.require(policy.can_edit_cost_plans(current_user, project),
-                   f"You cannot add offerings while the project is in {project.stage.name}.")
+    policy.refuse(policy.cost_plan_refusal(current_user, project))
     form = OfferingForm()
     created = submit(form, lambda: services.create_offering(db.session, current_user, project.id,
                                                             **_offering_values(form)))
@@ -150,8 +148,7 @@ def _offering_values(form: OfferingForm) -> dict:
 def edit_offering(offering_id: int):
     offering = db.get_or_404(Offering, offering_id)
     project = offering.project
-    policy.require(policy.can_edit_cost_plans(current_user, project),
-                   f"You cannot change offerings while the project is in {project.stage.name}.")
+    policy.refuse(policy.cost_plan_refusal(current_user, project))
     form = OfferingForm(obj=offering)
     saved = submit(form, lambda: services.update_offering(
         db.session, current_user, offering.id, **_offering_values(form), archived=form.archived.data,

@@ -232,8 +232,7 @@ def _move_dialog(project: Project, form: MoveForm, status: int = 200):
 def move_project(project_id: int):
     """GET shows the dialog (again when the target changes); POST moves. Only allowed targets are offered."""
     project = db.get_or_404(Project, project_id)
-    policy.require(policy.can_move_project_from(current_user, project),
-                   f"You cannot move projects out of {project.stage.name}.")
+    policy.refuse(policy.move_refusal(current_user, project))
     if request.method == "GET":
         return _move_dialog(project, MoveForm(request.args, meta={"csrf": False}))
     form = MoveForm()

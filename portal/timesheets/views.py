@@ -101,7 +101,9 @@ def _week_context(resource, day: date, added: list[grids.RowKey], form: EntryFor
     actions = [a for a in OWNER_ACTIONS if week.sheet and workflow.may(db.session, current_user, week.sheet, a)]
     own = resource.user_id == current_user.id
     return dict(week=week, grid=grids.entry_grid(db.session, week, added), added=added, form=form,
-                more_offerings=more, actions=actions, decision_form=decision_form or DecisionForm(formdata=None),
+                more_offerings=more, actions=actions,
+                unavailable=weeks.unavailable_assignments(db.session, resource.id) if week.editable else None,
+                decision_form=decision_form or DecisionForm(formdata=None),
                 own=own, who={} if own else {"resource": resource.id},
                 org_reminders=get_settings(db.session).reminders_enabled)
 

@@ -93,6 +93,30 @@ def week(session: Session, resource: Resource, day: date) -> Week:
 OPTION_LIMIT = 40
 
 
+@dataclass
+class Unavailable:
+    """The person's assignments that are missing from the Add time list, and why (issue 15)."""
+
+    refused: list[tuple[str, str]]  # (project · offering, the reason)
+    closed: int  # how many more are on closed projects
+
+
+def unavailable_assignments(session: Session, resource_id: int) -> Unavailable:
+    offerings = session.scalars(
+        select(Offering).join(Assignment, Assignment.offering_id == Offering.id)
+        .where(Assignment.resource_id == resource_id, Assignment.passive.is_(False), Offering.archived.is_(False))
+        .options(selectinload(Offering.project).selectinload(Project.stage)).order_by(Offering.id)
+    )
+    refused, closed = [], 0
+    for offering in offerings:
+        reason = policy.time_entry_refusal(offering.project)
+        if reason and offering.project.stage.is_closed:
+            closed += 1
+        elif reason:
+            refused.append((f"{offering.project.name} · {offering.name}", reason))
+    return Unavailable(sorted(refused), closed)
+
+
 def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 

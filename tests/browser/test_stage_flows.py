@@ -74,3 +74,34 @@ def test_a_pm_moves_a_project_and_the_dialog_offers_only_allowed_targets(page, c
     page.click("#move-dialog button:has-text('Move to In Progress')")
     page.wait_for_selector("#flash:has-text('Moved Bridge survey from Planning to In Progress.')")
     assert page.locator(".project-head .badge").inner_text() == "In Progress"
+
+
+@pytest.mark.browser
+def test_a_refused_move_is_explained_and_enabled_once_the_stage_allows_it(browser, live_server, page, committed):
+    with committed() as session:
+        UserFactory(email="admin@example.test", role="admin", permissions=[Permission.SYSTEM_SETTINGS])
+        pm = UserFactory(email="pm@example.test", role="pm")
+        project = ProjectFactory(name="Harbour app", pm=pm, stage=stage("Pre-Close"))
+        set_flags(stage("Pre-Close"), pm_move_from=False)
+        session.flush()
+        project_id, pre_close = project.id, stage("Pre-Close").id
+
+    pm_context = browser.new_context(base_url=live_server)
+    pm_page = pm_context.new_page()
+    browser_login(pm_page, "pm@example.test")
+    pm_page.goto(f"/projects/{project_id}")
+    refused = pm_page.locator(".project-head .refused button")
+    assert refused.is_disabled() and refused.inner_text() == "Move to another stage"
+    assert pm_page.locator("#move-refused").inner_text() == (
+        "Pre-Close does not let project managers move projects out of it.")
+
+    browser_login(page, "admin@example.test")
+    page.goto("/settings/stages")
+    page.click("a:has-text('Every stage side by side')")
+    page.locator(f"#m-{pre_close}-pm_move_from").check()
+    page.wait_for_selector("#matrix-status:has-text('Saved: Pre-Close · Move projects from this stage off → on.')")
+
+    pm_page.reload()
+    pm_page.click("#move-button")
+    pm_page.locator("#move-dialog select[name=stage_id]").wait_for()
+    pm_context.close()

@@ -32,9 +32,9 @@ from portal.finance import batches
 from portal.finance import services as finance
 from portal.finance.models import FinancialItem, FinancialTransaction, FiscalPeriod, UnpostedPortion
 from portal.finance.posting import post_timesheet
-from portal.runs.models import SyncRun
 from portal.org.services import get_settings
 from portal.projects.models import ResourceRate
+from portal.runs.models import SyncRun
 from portal.timesheets import workflow
 from portal.timesheets.models import TimesheetStatus
 from tests.factories import FiscalPeriodFactory, OfferingFactory, ProjectFactory, ResourceFactory

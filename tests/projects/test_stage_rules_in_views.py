@@ -66,7 +66,8 @@ def test_pm_actions_on_project_tabs_follow_the_stage(client, session, pm_and_pro
         assert response.status_code == 200, response.get_data(as_text=True)[:400]
     else:
         assert response.status_code == 403
-        assert re.search(r"while (it|the project) is in In Progress", response.get_data(as_text=True))
+        assert re.search(r"while (it|the project) is in In Progress|In Progress does not let project managers",
+                         response.get_data(as_text=True))
 
 
 def test_buttons_are_hidden_when_the_stage_refuses(client, session, pm_and_project):
@@ -79,6 +80,50 @@ def test_buttons_are_hidden_when_the_stage_refuses(client, session, pm_and_proje
     assert "Save PM team" not in team and ">Book</button>" not in team
     overview = client.get(f"/projects/{project.id}").get_data(as_text=True)
     assert f'hx-get="/projects/{project.id}/edit"' not in overview
+
+
+def test_a_refused_control_stays_in_view_disabled_with_the_reason(client, session, pm_and_project):
+    """Refusals are explained, not hidden (issue 15): the same words as the refusal the service gives."""
+    _, project = pm_and_project
+    set_pm_rights(session, False)
+    set_flags(stage("In Progress"), pm_move_from=False)
+    session.commit()
+    overview = client.get(f"/projects/{project.id}").get_data(as_text=True)
+    assert re.search(r'<button type="button" class="secondary" disabled aria-describedby="edit-refused">Edit</button> '
+                     r'<small class="why" id="edit-refused">In Progress does not let project managers edit the '
+                     r"project info; a user with the MPE permission can.</small>", overview)
+    assert 'disabled aria-describedby="move-refused">Move to another stage</button>' in overview
+    assert "In Progress does not let project managers move projects out of it." in overview
+    offerings = client.get(f"/projects/{project.id}/offerings").get_data(as_text=True)
+    assert "In Progress does not let project managers add or change offerings" in offerings
+    assert offerings.count('aria-describedby="offerings-refused"') == 2  # the row's Edit and Add offering
+    refused = client.post(f"/projects/{project.id}/edit", data={"name": "X", "client_id": project.client_id},
+                          htmx=True)
+    assert "In Progress does not let project managers edit the project info" in refused.get_data(as_text=True)
+
+
+def test_people_off_the_pm_team_see_why_they_cannot_move_or_edit(client, session):
+    project = ProjectFactory(name="Harbour app")
+    session.commit()
+    client.login(UserFactory(role="staff"))
+    overview = client.get(f"/projects/{project.id}").get_data(as_text=True)
+    assert ("Only the PM team of Harbour app and users with the MPE or MAEPS permission move projects."
+            in overview)
+    assert "Only the PM team of Harbour app and users with the MPE permission can edit the project info." in overview
+    assert client.get(f"/projects/{project.id}/move").status_code == 403
+
+
+def test_entry_options_the_stage_keeps_show_disabled_with_the_reason(client, session, pm_and_project):
+    _, project = pm_and_project
+    set_flags(stage("In Progress"), pm_edit_project_info=True, allow_time_entry_settings_changes=False,
+              allow_open_for_time_changes=True)
+    session.commit()
+    overview = client.get(f"/projects/{project.id}").get_data(as_text=True)
+    time_entry = overview[overview.index('id="time-entry-by"') - 200:overview.index("Save time entry options") + 300]
+    assert 'name="time_entry_by" disabled' in time_entry
+    assert "In Progress does not let projects change these options (a stage setting)." in time_entry
+    open_for_time = overview[overview.index("Open for time:"):overview.index("Save time options") + 20]
+    assert "disabled" not in open_for_time
 
 
 def test_mpe_users_edit_any_part_of_any_project_whatever_the_stage(client, session):
@@ -150,7 +195,7 @@ def test_entry_options_are_edited_on_the_overview_when_the_stage_allows(client, 
     response = client.post(f"/projects/{project.id}/entry-settings/time_entry", data={"time_entry_by": "anyone"},
                            htmx=True)
     assert response.status_code == 409
-    assert "cannot change while it is in In Progress" in response.get_data(as_text=True)
+    assert "In Progress does not let projects change these options" in response.get_data(as_text=True)
     session.expire_all()
     assert project.time_entry_by == "assigned"
 

@@ -98,7 +98,7 @@ def test_overrides_cannot_change_in_a_closed_stage_even_if_it_allows_changes(ses
     session.flush()
     from portal.errors import Conflict
 
-    with pytest.raises(Conflict, match="cannot change while it is in Closed"):
+    with pytest.raises(Conflict, match="Closed closes projects, which decides their time and cost entry options"):
         entry_settings.update_entry_settings(session, "test", project.id, "open_for_time",
                                              {"open_for_time": True, "open_for_time_transfer": True})
 

@@ -183,7 +183,7 @@ def test_after_n_days_still_unsubmitted_each_approver_gets_one_digest(session, o
 
 
 def test_the_hourly_cron_entry_runs_the_job_that_decides(session, on, clock):
-    (entry,) = [e for e in cron.SCHEDULE if e.func == "send_timesheet_reminders"]
+    (entry,) = [e for e in cron.SCHEDULE if e.func == "portal.jobs.send_timesheet_reminders"]
     assert entry.cron == "7 * * * *"
     clock(MONDAY_0930)
     person(session, "Mia")

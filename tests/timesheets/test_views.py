@@ -292,3 +292,24 @@ def test_messages_show_hours_with_at_most_two_decimals(client, session, me):
     response = client.post("/time/entries", data={"offering_id": offering.id, "work_date": WEEK, "hours": "23",
                                                   "billable": "yes"}, htmx=True)
     assert "That makes 24.5 h on" in response.get_data(as_text=True)
+
+
+def test_my_time_says_why_an_assignment_is_missing_from_the_list(client, session, me):
+    """Refusals are explained (issue 15): a project not open for time is missing from Add time, and the page
+    says why, with the stage's reason."""
+    from portal.projects.models import Assignment
+    from tests.factories import stage
+
+    _, resource = me
+    planning = OfferingFactory(name="Discovery", project=ProjectFactory(name="Harbour app", stage=stage("Planning")))
+    closed = OfferingFactory(name="Build", project=ProjectFactory(name="Old depot", stage=stage("Closed")))
+    open_one = OfferingFactory(name="Support", project=ProjectFactory(name="Bridge"))
+    for offering in (planning, closed, open_one):
+        session.add(Assignment(offering=offering, resource=resource))
+    session.flush()
+    body = client.get(f"/time?week={WEEK}").get_data(as_text=True)
+    note = body[body.index('id="not-open-for-time"'):]
+    note = note[:note.index("</div>")]
+    assert "Harbour app · Discovery: Harbour app is in Planning, which is not open for time." in note
+    assert "1 offering on closed projects." in note
+    assert "Bridge" not in note and ">Bridge · Support</option>" in body
