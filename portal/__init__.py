@@ -27,6 +27,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if overrides:
         app.config.from_mapping(overrides)
 
+    from portal.inputs import IdConverter
+
+    app.url_map.converters["int"] = IdConverter  # ids beyond what an id column holds match no route
     _models()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
@@ -87,9 +90,11 @@ def _init_login(app: Flask) -> None:
     from portal import htmx
     from portal.auth.access import enforce
     from portal.auth.services import user_for_session
+    from portal.inputs import refuse_nul
 
     login_manager.init_app(app)
     app.before_request(enforce)  # every route's declared rule (portal/auth/access.py), before any other hook
+    app.before_request(refuse_nul)  # the input layer (portal/inputs.py)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to continue."
     login_manager.login_message_category = "info"

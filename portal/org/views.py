@@ -6,7 +6,7 @@ from flask import Blueprint, flash, request
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal import htmx
+from portal import htmx, inputs
 from portal.audit import AuditEvent
 from portal.auth import policy
 from portal.auth.access import allow
@@ -47,7 +47,7 @@ def audit_log():
     action = request.args.get("action", "").strip()
     subject = request.args.get("subject", "").strip()
     actor = request.args.get("actor", "").strip()
-    before_id = request.args.get("before", type=int)
+    before_id = inputs.query_int("before")
     query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(AUDIT_PAGE + 1)
     if action:
         query = query.where(AuditEvent.action.startswith(action))

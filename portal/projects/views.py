@@ -12,7 +12,7 @@ from flask import Blueprint, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal import htmx
+from portal import htmx, inputs
 from portal.auth import policy
 from portal.auth.access import allow
 from portal.auth.models import Role
@@ -59,8 +59,8 @@ def home():
 @allow(policy.is_internal)
 def project_list():
     args = request.args
-    stage_id = args.get("stage", type=int)
-    client_id = args.get("client", type=int)
+    stage_id = inputs.query_int("stage")
+    client_id = inputs.query_int("client")
     include_closed = args.get("closed") == "1"
     search = args.get("q", "")
     projects, next_cursor = services.list_projects(

@@ -13,7 +13,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from portal import htmx
+from portal import htmx, inputs
 from portal.auth import policy
 from portal.auth.access import allow
 from portal.columns import today
@@ -32,13 +32,6 @@ bp = Blueprint("timesheets", __name__)
 
 # What a person does to their own week on the My time page; approvers decide on the detail page.
 OWNER_ACTIONS = ("submit", "withdraw", "resubmit", "reopen")
-
-
-def _day(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
 
 
 # My time ----------------------------------------------------------------------------------------------
@@ -67,14 +60,14 @@ def _week_page(resource, day: date, status: int = 200, form: EntryForm | None = 
 @bp.route("/time")
 @allow(policy.is_internal)
 def my_time():
-    resource = weeks.whose_time(db.session, current_user, request.args.get("resource", type=int))
-    return _week_page(resource, _day(request.args.get("week")) or today())
+    resource = weeks.whose_time(db.session, current_user, inputs.query_int("resource"))
+    return _week_page(resource, inputs.query_date("week") or today())
 
 
 @bp.route("/time/entries", methods=["POST"])
 @allow(policy.is_internal)
 def add_entry():
-    resource = weeks.whose_time(db.session, current_user, request.args.get("resource", type=int))
+    resource = weeks.whose_time(db.session, current_user, inputs.query_int("resource"))
     form = EntryForm()
     _entry_choices(form, resource.id)
     entry = submit(form, lambda: entries.add_entry(
@@ -176,10 +169,12 @@ def detail(timesheet_id: int):
 
 # The approvals queue ----------------------------------------------------------------------------------
 def _filters() -> approvals.Filters:
-    values = request.values
-    return approvals.Filters(status=values.get("status", "submitted"), week_from=_day(values.get("week_from")),
-                             week_to=_day(values.get("week_to")), project_id=values.get("project", type=int),
-                             resource_id=values.get("person", type=int), held=values.get("held") == "1")
+    values = request.values  # the filters come with the bulk decision form too
+    return approvals.Filters(status=values.get("status", "submitted"),
+                             week_from=inputs.query_date("week_from", values=values),
+                             week_to=inputs.query_date("week_to", values=values),
+                             project_id=inputs.query_int("project", values=values),
+                             resource_id=inputs.query_int("person", values=values), held=values.get("held") == "1")
 
 
 def _queue(block: str, form: BulkDecisionForm | None = None, status: int = 200, after: str | None = None):
