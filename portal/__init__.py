@@ -11,6 +11,7 @@ from flask import Flask, request, url_for
 from flask_login import current_user
 
 from portal import config as portal_config
+from portal import security
 from portal.extensions import csrf, db, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +35,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
+    security.init_app(app)  # headers (CSP, HSTS in production), no-store, ProxyFix: portal/security.py
     _init_login(app)
     _register_blueprints(app)
     _init_templates(app)
@@ -46,13 +48,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from portal.cli import register_commands
 
     register_commands(app)
-
-    @app.after_request
-    def security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
 
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
