@@ -2,6 +2,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Where the portal listens (the sandboxes deliver their webhooks there).
+WEB_PORT ?= 5000
+PORTAL_PUBLIC_URL ?= http://127.0.0.1:$(WEB_PORT)
 # Where the demo's sandbox servers listen; the demo organization's connections point at them.
 TOGGL_SANDBOX_PORT ?= 5101
 PROCORE_SANDBOX_PORT ?= 5102
@@ -11,7 +14,7 @@ SMTP_PORT ?= 8025
 TOGGL_SANDBOX_URL ?= http://127.0.0.1:$(TOGGL_SANDBOX_PORT)
 TOGGL_URLS = TOGGL_API_BASE_URL=$(TOGGL_SANDBOX_URL)/api/v9 TOGGL_REPORTS_BASE_URL=$(TOGGL_SANDBOX_URL)/reports/api/v3 \
 	TOGGL_WEBHOOKS_BASE_URL=$(TOGGL_SANDBOX_URL)/webhooks/api/v1 TOGGL_APP_URL=$(TOGGL_SANDBOX_URL)
-# Procore (issue 7): `make run` talks to the loopback sandbox, never to api.procore.com.
+# Procore: `make run` talks to the loopback sandbox, never to api.procore.com.
 PROCORE_API_BASE_URL ?= http://127.0.0.1:$(PROCORE_SANDBOX_PORT)
 
 .PHONY: run test test-fast lint duplicates clean bench
@@ -26,18 +29,20 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 
 run: $(VENV)/.installed
 	$(BIN)/flask --app portal setup
-	PROCORE_API_BASE_URL=$(PROCORE_API_BASE_URL) $(BIN)/flask --app portal demo
+	$(TOGGL_URLS) PROCORE_API_BASE_URL=$(PROCORE_API_BASE_URL) PORTAL_PUBLIC_URL=$(PORTAL_PUBLIC_URL) \
+		$(BIN)/flask --app portal demo
 	@echo
-	@echo "Portal: http://127.0.0.1:5000   (log in with a demo login above; Ctrl-C stops everything)"
+	@echo "Portal: $(PORTAL_PUBLIC_URL)   (log in with a demo login above; Ctrl-C stops everything)"
 	@echo
-	PATH="$(abspath $(BIN)):$$PATH" TOGGL_SANDBOX_PORT=$(TOGGL_SANDBOX_PORT) PROCORE_SANDBOX_PORT=$(PROCORE_SANDBOX_PORT) \
-		SMTP_PORT=$(SMTP_PORT) $(TOGGL_URLS) PROCORE_API_BASE_URL=$(PROCORE_API_BASE_URL) $(BIN)/honcho start -f Procfile
+	PATH="$(abspath $(BIN)):$$PATH" WEB_PORT=$(WEB_PORT) PORTAL_PUBLIC_URL=$(PORTAL_PUBLIC_URL) \
+		TOGGL_SANDBOX_PORT=$(TOGGL_SANDBOX_PORT) PROCORE_SANDBOX_PORT=$(PROCORE_SANDBOX_PORT) SMTP_PORT=$(SMTP_PORT) \
+		$(TOGGL_URLS) PROCORE_API_BASE_URL=$(PROCORE_API_BASE_URL) $(BIN)/honcho start -f Procfile
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check portal tests bench worker.py wsgi.py
+	$(BIN)/ruff check portal sandboxes tests bench worker.py wsgi.py
 
 clean:
 	rm -rf $(VENV) instance/*.db instance/*.db-* .pytest_cache

@@ -36,6 +36,7 @@ def main(argv: list[str]) -> int:
 
     app = create_app()
     jobs.bind_app(app)
+    jobs.preload()
     configure_mappers()
     handler = logging.StreamHandler()
     handler.addFilter(jobs.JobLogFilter())

@@ -34,15 +34,17 @@ from flask_migrate import upgrade
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 from portal import create_app  # noqa: E402
 from portal.columns import today, utcnow  # noqa: E402
 from portal.extensions import db  # noqa: E402
-from portal.integrations import sync, time_runs  # noqa: E402
-from portal.integrations.models import Connection, ConnectionStatus, ProjectLink, SyncRun  # noqa: E402
+from portal.integrations.models import Connection, ConnectionStatus, ProjectLink  # noqa: E402
+from portal.integrations.toggl import sync, time_runs  # noqa: E402
 from portal.org.services import ensure_defaults  # noqa: E402
 from portal.projects.models import Assignment, Client, Offering, Project, Resource  # noqa: E402
+from portal.runs.models import SyncRun  # noqa: E402
 from portal.stages.models import Stage  # noqa: E402
 from portal.timesheets.models import TimeEntry  # noqa: E402
 from tests.databases import fresh_database  # noqa: E402  (throwaway databases, as the tests make them)
@@ -62,8 +64,8 @@ def free_port() -> int:
 
 def start_sandbox() -> tuple[subprocess.Popen, str]:
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "portal", "sandbox", "toggl", "--port",
-                                str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen([sys.executable, "-m", "sandboxes", "toggl", "--port", str(port)], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(200):
         try:

@@ -32,6 +32,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     app.url_map.converters["int"] = IdConverter  # ids beyond what an id column holds match no route
     _models()
+    _init_tools()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
@@ -58,23 +59,31 @@ def _models() -> None:
     """Import every model module so the metadata (and Alembic's autogenerate) sees all tables."""
     import portal.audit  # noqa: F401
     import portal.auth.models  # noqa: F401
-    import portal.expenses.models  # noqa: F401  (stage editor, issue 3)
+    import portal.expenses.models  # noqa: F401
     import portal.finance.models  # noqa: F401
     import portal.integrations.models  # noqa: F401
     import portal.mail  # noqa: F401
     import portal.org.models  # noqa: F401
-    import portal.planning.models  # noqa: F401  (stage editor, issue 3)
-    import portal.procore.models  # noqa: F401
-    import portal.projects.items  # noqa: F401  (Procore, issue 7)
+    import portal.planning.models  # noqa: F401
+    import portal.projects.items  # noqa: F401
     import portal.projects.models  # noqa: F401
+    import portal.runs.models  # noqa: F401
     import portal.stages.models  # noqa: F401
     import portal.timesheets.models  # noqa: F401
+
+
+def _init_tools() -> None:
+    """Each timesheet tool's start-up modules: its models and the signal receivers it connects on import."""
+    from portal.integrations.registry import load, tools
+
+    for tool in tools():
+        for module in tool.imports:
+            load(module)
 
 
 def _connect_receivers() -> None:
     """Domains that follow other domains' events (portal/events.py) connect their receivers on import."""
     import portal.integrations.receivers  # noqa: F401  (timesheet tools: pushes and provisioning on change)
-    import portal.procore.sending  # noqa: F401  (Procore, issue 7: portal time entry changes go to Procore)
     import portal.stages.receivers  # noqa: F401  (stage editor: emails, CRM updates, budget checks)
     from portal.finance.receivers import connect as connect_finance  # postings and forecasts
 
@@ -111,47 +120,28 @@ def _init_login(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from portal.auth.views import bp as auth_bp
+    from portal.expenses.views import bp as expenses_bp
+    from portal.finance.views import bp as finance_bp
+    from portal.forecasts.views import bp as forecasts_bp
+    from portal.home.views import bp as home_bp
+    from portal.integrations.registry import load, tools
     from portal.integrations.settings_views import bp as integration_settings_bp
     from portal.integrations.views import bp as integrations_bp
     from portal.org.views import bp as org_bp
+    from portal.planning.views import bp as planning_bp
     from portal.projects.crm_views import bp as crm_bp
     from portal.projects.views import bp as projects_bp
-
-    for bp in (auth_bp, projects_bp, crm_bp, org_bp, integrations_bp):
-        app.register_blueprint(bp)
-    # Timesheet tools: Admin → Integrations (connections, client mapping, re-push).
-    app.register_blueprint(integration_settings_bp)
-
-    # Stage editor (issue 3): the editor and move dialog, planning, expenses, client workspaces, forecasts
-    from portal.expenses.views import bp as expenses_bp
-    from portal.forecasts.views import bp as forecasts_bp
-    from portal.planning.views import bp as planning_bp
+    from portal.runs.views import bp as runs_bp
     from portal.stages.views import bp as stages_bp
+    from portal.timesheets.views import bp as timesheets_bp
     from portal.workspaces.views import bp as workspaces_bp
 
-    for bp in (stages_bp, planning_bp, expenses_bp, workspaces_bp, forecasts_bp):
+    for bp in (auth_bp, home_bp, projects_bp, crm_bp, org_bp, runs_bp, integrations_bp, integration_settings_bp,
+               stages_bp, planning_bp, expenses_bp, workspaces_bp, forecasts_bp, timesheets_bp, finance_bp):
         app.register_blueprint(bp)
-
-    # Timesheets and finance (issue 6)
-    from portal.finance.views import bp as finance_bp
-    from portal.timesheets.views import bp as timesheets_bp
-
-    for bp in (timesheets_bp, finance_bp):
-        app.register_blueprint(bp)
-
-    # Procore time-card replication (issue 7)
-    from portal.procore.views import bp as procore_bp
-    from portal.procore.views import webhooks as procore_webhooks_bp
-
-    app.register_blueprint(procore_bp)
-    app.register_blueprint(procore_webhooks_bp)
-
-    # Time sync from timesheet tools (issue 5): the sync log and people, conflicts, and inbound webhooks
-    from portal.integrations.sync_views import bp as sync_bp
-    from portal.integrations.webhooks import bp as webhooks_bp
-
-    for bp in (sync_bp, webhooks_bp):
-        app.register_blueprint(bp)
+    for tool in tools():
+        for blueprint in tool.blueprints:
+            app.register_blueprint(load(blueprint))
 
 
 def _init_templates(app: Flask) -> None:

@@ -12,11 +12,12 @@ from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, inspect, select
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, false, inspect, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from portal.columns import UTCDateTime, utcnow
 from portal.extensions import db
+from portal.inputs import MAX_ID
 
 if TYPE_CHECKING:
     from portal.auth.models import User
@@ -102,3 +103,25 @@ def history(session: Session, subject_type: str, subject_id: int, limit: int = 5
         .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
         .limit(limit)
     ))
+
+
+def search(session: Session, *, action: str = "", subject: str = "", actor: str = "", before_id: int | None = None,
+           limit: int = 50) -> tuple[list[AuditEvent], int | None]:
+    """The audit log, newest first, one page of `limit`: events whose action starts with `action`, about
+    `subject` ("kind" or "kind:id"), by an actor whose name contains `actor`, older than `before_id`.
+    Returns (events, the id to pass as `before_id` for the next page, or None on the last page)."""
+    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit + 1)
+    if action:
+        query = query.where(AuditEvent.action.startswith(action))
+    if subject:
+        kind, _, ident = subject.partition(":")
+        query = query.where(AuditEvent.subject_type == kind)
+        if ident.isdigit():  # beyond what an id column holds: no such subject
+            query = query.where(AuditEvent.subject_id == int(ident) if len(ident) <= 10 and int(ident) <= MAX_ID
+                                else false())
+    if actor:
+        query = query.where(AuditEvent.actor_label.ilike(f"%{actor}%"))
+    if before_id:
+        query = query.where(AuditEvent.id < before_id)
+    events = list(session.scalars(query))
+    return events[:limit], events[limit - 1].id if len(events) > limit else None

@@ -8,40 +8,28 @@ scheduler (a beta feature) is a convenience, not the only trigger.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rq.cron import CronScheduler
+from rq.utils import import_attribute
 
-from portal import jobs, queue
-
-
-@dataclass(frozen=True)
-class Scheduled:
-    func: str  # attribute of portal.jobs
-    cron: str
-    queue: str
-    why: str
-    args: tuple = ()
-
+from portal import queue
+from portal.integrations.registry import tools
+from portal.queue import Scheduled
 
 SCHEDULE: list[Scheduled] = [
-    Scheduled("sweep", "*/5 * * * *", queue.SYNC, "re-enqueue interrupted sync runs and unsent email"),
-    Scheduled("sweep_budget_alerts", "40 * * * *", queue.MAIL, "send budget alerts whose check job was lost"),
-    # Timesheets and finance (issue 6)
-    Scheduled("requeue_finance_postings", "*/10 * * * *", queue.POSTINGS,
+    Scheduled("portal.jobs.sweep", "*/5 * * * *", queue.SYNC, "re-enqueue interrupted sync runs and unsent email"),
+    Scheduled("portal.jobs.sweep_budget_alerts", "40 * * * *", queue.MAIL,
+              "send budget alerts whose check job was lost"),
+    Scheduled("portal.jobs.requeue_finance_postings", "*/10 * * * *", queue.POSTINGS,
               "re-enqueue timesheet postings whose job was lost"),
-    # Procore (issue 7)
-    Scheduled("procore_pump", "*/5 * * * *", queue.SYNC, "retry due Procore messages, send batched sync alerts"),
-    Scheduled("procore_catch_up_all", "17 * * * *", queue.SYNC,
-              "Procore catch-up poll: repair time cards a webhook delivery missed"),
-    # Time sync from timesheet tools (issue 5): the hourly incremental and the nightly comprehensive sync.
-    Scheduled("start_time_syncs", "5 * * * *", queue.SYNC, "hourly time sync: recent changes", ("hourly",)),
-    Scheduled("start_time_syncs", "30 2 * * *", queue.SYNC, "nightly time sync: the look-back and deletions",
-              ("nightly",)),
 ]
 
 
+def schedule() -> list[Scheduled]:
+    """The portal's schedule and every timesheet tool's."""
+    return SCHEDULE + [entry for tool in tools() for entry in tool.schedule]
+
+
 def register_schedule(scheduler: CronScheduler) -> None:
-    for entry in SCHEDULE:
-        scheduler.register(getattr(jobs, entry.func), queue_name=entry.queue, cron=entry.cron, args=entry.args,
+    for entry in schedule():
+        scheduler.register(import_attribute(entry.func), queue_name=entry.queue, cron=entry.cron, args=entry.args,
                            job_timeout=queue.JOB_TIMEOUTS[entry.queue], result_ttl=queue.RESULT_TTL)

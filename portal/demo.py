@@ -7,24 +7,32 @@ through the services, so the demo exercises the same rules and audit trail as re
 
 from __future__ import annotations
 
-import json
+import time
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.auth import services as auth_services
 from portal.auth.models import Permission, Role, User
 from portal.columns import today as local_today
-from portal.columns import utcnow
+from portal.expenses.services import add_expense
 from portal.finance import services as finance
 from portal.finance.models import CostCategory, FiscalPeriod
-from portal.integrations.models import ClientLink, Connection, ConnectionStatus, LinkMethod
+from portal.integrations.registry import load as load_module
+from portal.integrations.registry import tools
 from portal.org import services as org
+from portal.planning import baselines, requests, tasks
 from portal.projects import crm, resources, services
 from portal.projects.models import BillingModel, Client, DealStage, Project, RateType, Resource
 from portal.stages.models import Stage
+from portal.timesheets import entries, workflow
+from portal.timesheets.models import Timesheet
 
 DEMO_PASSWORD = "portal-demo-1"
 ACTOR = "demo data"
@@ -50,46 +58,9 @@ RESOURCES = [
     ("lee@demo.test", "Lee Designer", "Designer", "50", "120"),
 ]
 
+PEOPLE = {email: name for email, name, *_ in RESOURCES}  # what the tools' sandboxes know of the demo's people
+
 CLIENTS = ["Northwind Traders", "Globex Corporation", "Initech", "Acme Inc", "ACME, Inc."]
-
-# Timesheet tools (issue 4) ------------------------------------------------------------------------
-# `make run` starts the Toggl Track sandbox (Procfile `toggl`), which seeds itself with this workspace
-# on start; the demo organization is connected to it (Makefile points TOGGL_*_BASE_URL at it), so a
-# newcomer can map clients and provision offerings for real, offline. The members' emails are the
-# demo resources'; the token's user is a separate non-billable admin, as seed 002 recommends.
-TOGGL_DEMO_TOKEN = "demo-sandbox-toggl-token"
-TOGGL_DEMO_WORKSPACE = 7435584
-TOGGL_DEMO_ADMIN = 9547721
-TOGGL_DEMO_CLIENT = 60000001  # "Northwind" in Toggl, mapped to Northwind Traders
-TOGGL_SANDBOX_SEED = {
-    "users": [{"id": TOGGL_DEMO_ADMIN, "email": "toggl-admin@demo.test", "fullname": "Toggl Integration",
-               "api_token": TOGGL_DEMO_TOKEN}],
-    "workspaces": [{"id": TOGGL_DEMO_WORKSPACE, "name": "Demo Consulting", "plan": "premium",
-                    "members": [{"email": "toggl-admin@demo.test", "admin": True}]
-                    + [{"email": email, "fullname": name} for email, name, *_ in RESOURCES]}],
-    "clients": [{"id": TOGGL_DEMO_CLIENT, "workspace_id": TOGGL_DEMO_WORKSPACE, "name": "Northwind"},
-                {"workspace_id": TOGGL_DEMO_WORKSPACE, "name": "Acme"}],
-    "projects": [{"id": 200000001, "workspace_id": TOGGL_DEMO_WORKSPACE, "name": "Northwind legacy support",
-                  "client_id": TOGGL_DEMO_CLIENT, "estimated_hours": 40, "billable": True}],
-}
-
-# Time sync (issue 5): time already logged in Toggl on "Northwind legacy support" over the last two weeks,
-# by demo people and by a contractor no resource matches. Connect an offering to that project (Integrations
-# tab → Connect Existing), then "Sync time from Toggl": the time appears on My time marked From Toggl, and the
-# contractor waits under Admin → Integrations → Toggl Track → Sync log → Unmatched people.
-TOGGL_SANDBOX_SEED["workspaces"][0]["members"].append({"email": "contractor@demo.test", "fullname": "Casey Contractor"})
-TOGGL_SANDBOX_SEED["time_entries"] = [
-    {"workspace_id": TOGGL_DEMO_WORKSPACE, "email": email, "project_id": 200000001, "billable": True,
-     "start": f"{date.today() - timedelta(days=days)}T09:00:00Z", "duration": int(hours * 3600),
-     "description": description}
-    for email, days, hours, description in [
-        ("dana@demo.test", 9, 3.5, "Legacy API fixes"), ("dana@demo.test", 8, 2, "Database upgrade prep"),
-        ("lee@demo.test", 8, 1.5, "Support screens"), ("staff@demo.test", 7, 4, "Ticket triage"),
-        ("dana@demo.test", 3, 5, "Database upgrade"), ("staff@demo.test", 2, 2.5, "Ticket triage"),
-        ("contractor@demo.test", 4, 6, "Report migration"), ("contractor@demo.test", 3, 3, "Report migration"),
-    ]
-]
-
 
 def _user(session: Session, email: str, name: str, role: str, permissions: list[str],
           client_id: int | None) -> User:
@@ -207,24 +178,18 @@ def load(session: Session) -> dict[str, str]:
                                      hours=Decimal("4"), offering_id=project.offerings[0].id)
         services.set_booking(session, ACTOR, project.id, people["dana@demo.test"].id, mode="week",
                              on=today + timedelta(days=7), hours=Decimal("20"))
-    _toggl_sandbox_connection(session, clients["Northwind Traders"])
     _demo_time(session, settings, people, today)
     session.flush()
     _planning_demo(session, users["staff@demo.test"], people["staff@demo.test"], categories["Subcontractors"])
-
-    # Procore (issue 7): connect to the loopback sandbox that `make run` starts.
-    from portal.procore import demo as procore_demo
-
-    procore_demo.load(session)
+    for part in _tool_demos():
+        if _sandbox_root(part) is not None:
+            part.load(session)
     session.flush()
     return {email: str(role) for email, _, role, _ in USERS}
 
 
-# Stage editor (issue 3): a task plan, a baseline, a request and an expense on the delivery project.
+# A task plan, a baseline, a request and an expense on the delivery project.
 def _planning_demo(session: Session, staff: User, staff_resource: Resource, category: CostCategory) -> None:
-    from portal.expenses.services import add_expense
-    from portal.planning import baselines, requests, tasks
-
     project = session.scalar(select(Project).where(Project.name == "Northwind data platform"))
     if project is None or tasks.list_tasks(session, project.id):
         return
@@ -239,29 +204,9 @@ def _planning_demo(session: Session, staff: User, staff_resource: Resource, cate
     add_expense(session, staff, resource_id=staff_resource.id, project_id=project.id, spent_on=start,
                 amount=Decimal("86.40"), cost_category_id=category.id, description="Train to the Northwind office")
 
-def _toggl_sandbox_connection(session: Session, northwind: Client) -> None:
-    """Connect the demo organization to the Toggl sandbox's demo workspace and map Northwind to its client."""
-    connection = session.scalar(select(Connection).where(Connection.kind == "toggl"))
-    if connection is None:
-        connection = Connection(
-            kind="toggl", status=ConnectionStatus.CONNECTED, credentials=json.dumps({"api_token": TOGGL_DEMO_TOKEN}),
-            account_id=str(TOGGL_DEMO_WORKSPACE), account_name="Demo Consulting",
-            external_user_id=str(TOGGL_DEMO_ADMIN), validated_at=utcnow(),
-            settings={"premium": True, "user_email": "toggl-admin@demo.test", "user_name": "Toggl Integration"},
-        )
-        session.add(connection)
-        session.flush()
-    if session.scalar(select(ClientLink).where(ClientLink.connection_id == connection.id)) is None:
-        session.add(ClientLink(connection_id=connection.id, client_id=northwind.id, external_id=str(TOGGL_DEMO_CLIENT),
-                               external_name="Northwind", method=LinkMethod.CONNECTED))
-
-# Timesheets and finance (issue 6) -------------------------------------------------------------------
 def _demo_time(session: Session, settings, people: dict[str, Resource], today: date) -> None:
     """Finance sync on, and three weeks of time for two people: two weeks ago approved (the worker posts
     it), last week submitted (waiting in the approvals queue), this week a draft."""
-    from portal.timesheets import entries, workflow
-    from portal.timesheets.models import Timesheet
-
     if session.scalar(select(Timesheet.id).limit(1)) is None:  # first load only: an admin may turn it off
         settings.finance_sync_enabled = True
     project = session.scalar(select(Project).where(Project.name == "Northwind data platform"))
@@ -282,3 +227,48 @@ def _demo_time(session: Session, settings, people: dict[str, Resource], today: d
                 workflow.transition(session, ACTOR, sheet.id, "submit", sheet.version)
             if state == "approved":
                 workflow.transition(session, ACTOR, sheet.id, "approve", sheet.version)
+
+
+# The timesheet tools ----------------------------------------------------------------------------------
+# Each tool package brings its part (registry Tool.demo): what its loopback sandbox holds, and the demo
+# organization's connection to it. `make run` starts the sandboxes empty; its worker line seeds them through
+# their admin API (`flask --app portal demo sandboxes`) before the worker picks up the connections' runs.
+
+def _tool_demos() -> list[Any]:
+    return [load_module(tool.demo) for tool in tools() if tool.demo]
+
+
+def _sandbox_root(part: Any) -> str | None:
+    """The sandbox's address when the tool is pointed at one on loopback (never seed or connect a real tool)."""
+    address = urlsplit(current_app.config[part.SANDBOX_URL])
+    return f"{address.scheme}://{address.netloc}" if address.hostname in ("127.0.0.1", "localhost") else None
+
+
+def seed_sandboxes(wait: float = 60) -> list[str]:
+    """Seed each tool's sandbox with the demo's world through its admin API (once: a sandbox that kept its
+    records across a restart is left alone); waits up to `wait` seconds for a sandbox to answer."""
+    said = []
+    with httpx.Client(timeout=10) as http:
+        for part in _tool_demos():
+            root = _sandbox_root(part)
+            if root is None:
+                said.append(f"{part.__name__}: not a loopback sandbox; nothing seeded.")
+                continue
+            held = _held(http, root, wait)
+            if part.seeded(held):
+                said.append(f"{root}: already holds the demo.")
+                continue
+            http.post(f"{root}/_sandbox/seed", json=part.world(PEOPLE)).raise_for_status()
+            said.append(f"{root}: seeded the demo.")
+    return said
+
+
+def _held(http: httpx.Client, root: str, wait: float) -> dict[str, Any]:
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return http.get(f"{root}/_sandbox/state").raise_for_status().json()
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)

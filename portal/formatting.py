@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
@@ -21,6 +22,15 @@ def hours(value: Decimal | None, blank: str = "—") -> str:
     return f"{Decimal(value).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,}"
 
 
+def hours_text(value: Decimal | int | float | str | None) -> str:
+    """Hours in a sentence: at most two decimals and no trailing zeros, with the unit: `1.5 h`, `8 h`."""
+    if value is None:
+        return "0 h"
+    rounded = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    text = f"{rounded:,.2f}".rstrip("0").rstrip(".")
+    return f"{text} h"
+
+
 def day(value: date | None, blank: str = "—") -> str:
     return value.strftime("%a %d %b %Y") if value else blank
 
@@ -38,9 +48,20 @@ def plural(count: int, one: str, many: str | None = None) -> str:
     return f"{count} {one if count == 1 else (many or one + 's')}"
 
 
+# A sentence's full stop after a name or a question that already ends one: "ACME, Inc..", "running?)." is fine,
+# "Saturday?." is not. Three dots stay three dots.
+_DOUBLED_STOP = re.compile(r"(?<=[^.])([.?!])\.(?=\s|$)")
+
+
+def sentence(text: str | None) -> str:
+    """A message as shown: no doubled full stop where a name or a question ends the sentence."""
+    return _DOUBLED_STOP.sub(r"\1", text or "")
+
+
 def label(value: str | None) -> str:
     """snake_case enum values as words: time_and_materials -> Time and materials."""
     return (value or "").replace("_", " ").capitalize()
 
 
-FILTERS = {"money": money, "hours": hours, "day": day, "instant": instant, "label": label, "plural": plural}
+FILTERS = {"money": money, "hours": hours, "hours_text": hours_text, "day": day, "instant": instant, "label": label,
+           "plural": plural, "sentence": sentence}

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from flask import request
 from flask_wtf import FlaskForm
-from wtforms import DateField, DecimalField, IntegerField
+from wtforms import DateField, DecimalField, IntegerField, SelectField, SelectMultipleField
 from wtforms.fields.choices import SelectChoice
 from wtforms.fields.core import UnboundField
 from wtforms.validators import StopValidation
@@ -72,6 +72,22 @@ class BoundedIntegerField(_Bounded, IntegerField):
             self.refuse(f"Enter a whole number below {inputs.MAX_INT:,}.")
 
 
+class BoundedSelectField(_Bounded, SelectField):
+    """A choice coerced to a whole number (an id) larger than any id is refused before it reaches a query."""
+
+    def process_formdata(self, valuelist) -> None:
+        super().process_formdata(valuelist)
+        if isinstance(self.data, int) and abs(self.data) > inputs.MAX_INT:
+            self.refuse("Not a valid choice.")
+
+
+class BoundedSelectMultipleField(_Bounded, SelectMultipleField):
+    def process_formdata(self, valuelist) -> None:
+        super().process_formdata(valuelist)
+        if any(isinstance(value, int) and abs(value) > inputs.MAX_INT for value in self.data or ()):
+            self.refuse("Not a valid choice.")
+
+
 class BoundedDateField(_Bounded, DateField):
     def process_formdata(self, valuelist) -> None:
         super().process_formdata(valuelist)
@@ -80,7 +96,8 @@ class BoundedDateField(_Bounded, DateField):
             self.refuse(f"Enter a date between {first.year} and {last.year}.")
 
 
-BOUNDED = {DecimalField: BoundedDecimalField, IntegerField: BoundedIntegerField, DateField: BoundedDateField}
+BOUNDED = {DecimalField: BoundedDecimalField, IntegerField: BoundedIntegerField, DateField: BoundedDateField,
+           SelectField: BoundedSelectField, SelectMultipleField: BoundedSelectMultipleField}
 
 
 class PortalMeta(FlaskForm.Meta):

@@ -16,7 +16,13 @@ from typing import Any, TypeVar
 from flask import Flask, current_app, has_app_context
 from rq import get_current_job
 
+from portal import create_app, mail
 from portal.extensions import db
+from portal.finance import batches, forecasts, posting, receivers
+from portal.integrations import provisioning, services
+from portal.integrations.registry import load, tools
+from portal.runs import services as runs
+from portal.stages import notifications
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +44,7 @@ def _bound_app() -> Flask:
         return _app
     if has_app_context():  # a flask command running a job inline
         return current_app._get_current_object()
-    from portal import create_app  # a plain `rq worker` that never called bind_app
-
-    _app = create_app()
+    _app = create_app()  # a plain `rq worker` that never called bind_app
     return _app
 
 
@@ -50,6 +54,13 @@ class JobLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.job = job_context.get()
         return True
+
+
+def preload() -> None:
+    """Import every timesheet tool's jobs, so a forked job starts warm (the worker, before its loop)."""
+    for tool in tools():
+        if tool.jobs:
+            load(tool.jobs)
 
 
 def job(func: F) -> F:
@@ -75,27 +86,20 @@ def job(func: F) -> F:
 
 @job
 def send_email(email_id: int) -> bool:
-    from portal import mail
-
     return mail.deliver(db.session, email_id)
 
 
 @job
 def sweep() -> dict[str, list[int]]:
     """Re-enqueue what a crash or a Redis outage left behind: stale sync runs and unsent email."""
-    from portal import mail
-    from portal.integrations import runs
-
     result = {"runs": runs.requeue_stale(db.session), "emails": mail.requeue_waiting(db.session)}
     db.session.commit()
     return result
 
 
-# Stage editor (issue 3) ---------------------------------------------------------------------------------
+# Budget alerts ----------------------------------------------------------------------------------------
 @job
 def check_budget_alerts(offering_id: int) -> list[int]:
-    from portal.stages import notifications
-
     sent = notifications.check_budget_alerts(db.session, offering_id)
     db.session.commit()
     return sent
@@ -104,8 +108,6 @@ def check_budget_alerts(offering_id: int) -> list[int]:
 @job
 def sweep_budget_alerts() -> list[int]:
     """Check again the offerings whose budget check job was lost; returns their ids."""
-    from portal.stages import notifications
-
     due = notifications.offerings_due_an_alert(db.session)
     for offering_id in due:
         notifications.check_budget_alerts(db.session, offering_id)
@@ -113,177 +115,67 @@ def sweep_budget_alerts() -> list[int]:
     return due
 
 
-# Timesheet tools (issue 4): connection validation, client mapping, offering links and pushes. --------
-# Each takes the id of the sync run it executes; the run holds what to do and records the outcome.
-@job
-def validate_connection(run_id: int) -> None:
-    from portal.integrations import services
-
-    services.run_validate(db.session, run_id)
-
-
+# Timesheet tools (every tool's shared work: client mapping, offering links and pushes; each tool's own jobs
+# are in its package). Each takes the id of the sync run it executes; the run holds what to do and records
+# the outcome.
 @job
 def provision_client(run_id: int) -> None:
-    from portal.integrations import services
-
     services.run_provision_client(db.session, run_id)
 
 
 @job
 def connect_client(run_id: int) -> None:
-    from portal.integrations import services
-
     services.run_connect_client(db.session, run_id)
 
 
 @job
 def provision_offering(run_id: int) -> None:
-    from portal.integrations import provisioning
-
     provisioning.run_provision(db.session, run_id)
 
 
 @job
 def connect_offering(run_id: int) -> None:
-    from portal.integrations import provisioning
-
     provisioning.run_connect(db.session, run_id)
 
 
 @job
 def disconnect_offering(run_id: int) -> None:
-    from portal.integrations import provisioning
-
     provisioning.run_disconnect(db.session, run_id)
 
 
 @job
 def push_offering(run_id: int) -> None:
-    from portal.integrations import provisioning
-
     provisioning.run_push(db.session, run_id)
 
 
 @job
 def push_all_offerings(run_id: int) -> None:
-    from portal.integrations import provisioning
-
     provisioning.run_push_all(db.session, run_id)
 
-# Timesheets and finance (issue 6) -------------------------------------------------------------------
+
+# Timesheets and finance ----------------------------------------------------------------------------
 @job
 def post_timesheet_actuals(timesheet_id: int) -> dict[str, int]:
     """Post (or remove) one timesheet's actuals: idempotent, one timesheet at a time (row lock)."""
-    from portal.finance.posting import post_timesheet
-
-    outcome = post_timesheet(db.session, timesheet_id)
+    outcome = posting.post_timesheet(db.session, timesheet_id)
     db.session.commit()
     return outcome.as_dict()
 
 
 @job
 def refresh_forecast(project_id: int) -> dict[str, int]:
-    from portal.finance.forecasts import refresh_forecast as refresh
-
-    outcome = refresh(db.session, project_id)
+    outcome = forecasts.refresh_forecast(db.session, project_id)
     db.session.commit()
     return outcome.as_dict()
 
 
 @job
 def run_finance_batch(run_id: int) -> None:
-    from portal.finance.batches import run_batch
-
-    run_batch(db.session, run_id)
+    batches.run_batch(db.session, run_id)
 
 
 @job
 def requeue_finance_postings() -> list[int]:
-    from portal.finance.receivers import requeue_stale_postings
-
-    ids = requeue_stale_postings(db.session)
+    ids = receivers.requeue_stale_postings(db.session)
     db.session.commit()
     return ids
-
-
-# Procore time-card replication (issue 7) ---------------------------------------------------------
-
-@job
-def procore_connect(run_id: int) -> None:
-    from portal.procore import connection
-
-    connection.run_connect(db.session, run_id)
-
-
-@job
-def procore_disconnect(run_id: int) -> None:
-    from portal.procore import connection
-
-    connection.run_disconnect(db.session, run_id)
-
-
-@job
-def procore_receive(message_id: int) -> None:
-    from portal.procore import receiving
-
-    receiving.process_inbound(db.session, message_id)
-
-
-@job
-def procore_send(message_id: int) -> None:
-    from portal.procore import sending
-
-    sending.process_outbound(db.session, message_id)
-
-
-@job
-def procore_catch_up(run_id: int) -> None:
-    from portal.procore import catch_up
-
-    catch_up.run_catch_up(db.session, run_id)
-
-
-@job
-def procore_catch_up_all() -> None:
-    """Hourly: the catch-up poll repairs whatever a webhook delivery missed."""
-    from portal.procore import catch_up
-
-    catch_up.start_catch_up(db.session)
-    db.session.commit()
-
-
-@job
-def procore_pump() -> list[int]:
-    """Every five minutes: re-enqueue messages that are due again, then send batched alerts."""
-    from portal.procore import alerts, catch_up
-
-    due = catch_up.pump(db.session)
-    db.session.commit()
-    alerts.send_alerts(db.session)
-    db.session.commit()
-    return due
-
-# Time sync from timesheet tools (issue 5) ---------------------------------------------------------------
-@job
-def sync_time(run_id: int) -> None:
-    """One time sync run (hourly, nightly, manual, webhook events, backfill): reads, applies, resumes."""
-    from portal.integrations import sync
-
-    sync.run_time_sync(db.session, run_id)
-
-
-@job
-def start_time_syncs(kind: str) -> list[int]:
-    """The cron's fan-out: an hourly or nightly time sync per connected tool (joining any run going)."""
-    from portal.integrations import time_runs
-
-    started = time_runs.start_scheduled(db.session, kind)
-    db.session.commit()
-    return started
-
-
-@job
-def subscribe_webhooks(run_id: int) -> None:
-    from portal.integrations import webhooks
-
-    webhooks.run_subscribe(db.session, run_id)

@@ -37,6 +37,17 @@ FAILURE_TTL = 7 * 24 * 3600
 
 _PENDING = "portal_after_commit"
 
+
+@dataclass(frozen=True)
+class Scheduled:
+    """A job the cron process enqueues (portal/cron.py; tools declare theirs in their registry entry)."""
+
+    func: str  # the job's dotted path, as RQ names it
+    cron: str  # in UTC
+    queue: str
+    why: str
+    args: tuple = ()
+
 FailureHandler = Callable[[Session, Exception], None]
 
 

@@ -20,6 +20,7 @@ import pytest
 
 from portal.columns import utcnow
 from portal.integrations.models import Connection, ConnectionStatus
+from sandboxes.toggl import create_sandbox
 from tests.servers import serve
 
 TOKEN = "test-toggl-token-0001"
@@ -152,9 +153,7 @@ class TogglSandbox:
 
 @pytest.fixture(scope="session")
 def toggl_server() -> Iterator[str]:
-    from portal.sandbox.toggl import create_sandbox
-
-    with serve(create_sandbox(demo=False)) as url:
+    with serve(create_sandbox()) as url:
         yield url
 
 

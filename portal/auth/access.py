@@ -39,9 +39,9 @@ from portal.extensions import login_manager
 
 View = TypeVar("View", bound=Callable[..., Any])
 
-# Views of the packages the restructure (issue 12) is moving keep their own login_required/policy checks until
-# they are declared; the matrix test skips them. Empty this once they live in their new packages.
-PENDING_DECLARATION: tuple[str, ...] = ("portal.integrations.", "portal.procore.")
+# Views of the timesheet tools (portal/integrations/**) keep their own login_required/policy checks until
+# they are declared; the matrix test skips them. Empty this once they are.
+PENDING_DECLARATION: tuple[str, ...] = ("portal.integrations.",)
 
 
 @dataclass(frozen=True)

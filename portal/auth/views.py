@@ -22,7 +22,7 @@ MANAGE_USERS = "Only admins can manage users."
 
 def _safe_next(target: str | None) -> str:
     """Only same-site paths: a login link must not bounce the user to another site."""
-    return htmx.local_path(target) or url_for("projects.home")
+    return htmx.local_path(target) or url_for("home.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])

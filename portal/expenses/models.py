@@ -43,14 +43,3 @@ class Expense(Timestamps, db.Model):
         CheckConstraint("amount > 0", name="amount_positive"),
         Index("ix_expenses_resource_spent_on", "resource_id", "spent_on"),
     )
-
-
-class ProjectCostCategory(db.Model):
-    """A cost category a project accepts expenses in; a project with none listed accepts every category
-    (seed 004 "other cost entry settings": which expense types are available)."""
-
-    __tablename__ = "project_cost_categories"
-
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
-    cost_category_id: Mapped[int] = mapped_column(ForeignKey("cost_categories.id", ondelete="CASCADE"),
-                                                  primary_key=True)

@@ -73,7 +73,8 @@ def _booking_days(booking: Booking) -> list[tuple[date, Decimal]]:
     return [(day, booking.hours / len(workdays)) for day in workdays]
 
 
-def _rate(booking: Booking, project: Project, sell_rates: RateBook, day: date) -> Decimal:
+def booking_rate(booking: Booking, project: Project, sell_rates: RateBook, day: date) -> Decimal:
+    """What an hour of a booking is worth (the rules at the top); the burn-up forecast uses it too."""
     offering: Offering | None = booking.offering
     if offering is not None:
         if offering.billing_model not in BILLABLE_MODELS:
@@ -103,7 +104,7 @@ def _from_bookings(session: Session, project: Project, months: list[date], end: 
         for day, hours in _booking_days(booking):
             index = _month_index(months, day) if day <= end else None
             if index is not None:
-                values[index] += hours * _rate(booking, project, sell_rates, day)
+                values[index] += hours * booking_rate(booking, project, sell_rates, day)
     return values, "" if any(values) else "no bookings in these months"
 
 

@@ -1,16 +1,15 @@
 """The connector interface for timesheet tools, and the registry of kinds.
 
 Everything the portal asks of a tool goes through a connector built for the organization's Connection;
-code never branches on `kind`, it looks the connector up here. A connector speaks one tool's real API
-over HTTP (through portal.integrations.http) and returns the plain records below; base URLs come from
-configuration, so tests and the demo point the same code at the loopback sandboxes.
+code never branches on `kind`, it looks the connector up in portal.integrations.registry. A connector speaks
+one tool's real API over HTTP (through portal.integrations.http) and returns the plain records below; base
+URLs come from configuration, so tests and the demo point the same code at the loopback sandboxes.
 
 Operations a tool does not have raise NotSupported; `supports()` lets pages hide the buttons.
 """
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,10 +21,6 @@ from flask import current_app
 
 from portal.errors import PortalError
 from portal.integrations.models import Connection
-
-# kind -> module that registers it; imported on first use so tools cost nothing until connected.
-KIND_MODULES = {"toggl": "portal.integrations.toggl", "procore": "portal.integrations.procore"}
-REGISTRY: dict[str, type[TimesheetConnector]] = {}
 
 # Capabilities a connector declares; pages offer the matching actions only.
 CLIENTS = "clients"  # list and create the tool's clients, map them to portal clients
@@ -179,6 +174,10 @@ class TimesheetConnector(ABC):
     account_noun: ClassVar[str] = "account"
     #: the endpoint of the tool's settings page (connection, options; Procore's activity too)
     settings_endpoint: ClassVar[str]
+    #: the endpoint of its sync log (runs, messages, unmatched people) by connection id, when it has one
+    sync_log_endpoint: ClassVar[str] = ""
+    #: the endpoint that syncs one project's time now (project and connection ids), for tools with TIME_ENTRIES
+    project_sync_endpoint: ClassVar[str] = ""
     #: how a project's id or address looks, for the Connect Existing field
     project_reference_example: ClassVar[str] = "the project's id"
     capabilities: ClassVar[frozenset[str]] = frozenset()
@@ -302,34 +301,3 @@ class TimesheetConnector(ABC):
     def verify_webhook(self, body: bytes, headers: dict[str, str], secret: str) -> bool:
         """Whether a delivery really comes from the tool (its signature over the raw body)."""
         self._unsupported("webhooks")
-
-
-def register(cls: type[TimesheetConnector]) -> type[TimesheetConnector]:
-    REGISTRY[cls.kind] = cls
-    return cls
-
-
-def connector_class(kind: str) -> type[TimesheetConnector]:
-    if kind not in REGISTRY and kind in KIND_MODULES:
-        importlib.import_module(KIND_MODULES[kind])
-    try:
-        return REGISTRY[kind]
-    except KeyError:
-        raise NotSupported(f"No connector for the timesheet tool {kind!r}.") from None
-
-
-def connector_for(connection: Connection, *, interactive: bool = False) -> TimesheetConnector:
-    """The connection's connector; `interactive` (a person waits on the page) bounds retries more tightly."""
-    cls = connector_class(connection.kind)
-    return cls(connection, interactive=True) if interactive else cls(connection)
-
-
-def available_kinds() -> list[type[TimesheetConnector]]:
-    """The connector classes that can be loaded (a tool whose module is not installed is left out)."""
-    found = []
-    for kind in KIND_MODULES:
-        try:
-            found.append(connector_class(kind))
-        except (NotSupported, ImportError):
-            continue
-    return found

@@ -7,25 +7,23 @@ short interactive wait; a failure becomes a message on the page, never an error 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.errors import PortalError
-from portal.integrations import connectors, rules, runs, time_runs
-from portal.integrations.connectors import (
-    ExternalClient,
-    ExternalProject,
-    TimesheetConnector,
-    connector_class,
-    connector_for,
-)
-from portal.integrations.models import ClientLink, Connection, ProjectLink, SyncRun
+from portal.integrations import connectors, provisioning, rules
+from portal.integrations.connectors import ExternalClient, ExternalProject, TimesheetConnector
+from portal.integrations.models import ClientLink, Connection, ProjectLink
 from portal.integrations.provisioning import project_link
-from portal.integrations.services import client_link, client_scope, connected
+from portal.integrations.registry import connector_class, connector_for
+from portal.integrations.services import client_link, client_scope, connected, project_time_scope
+from portal.org.services import get_settings
 from portal.projects import crm
 from portal.projects.models import Client, Offering, Project
+from portal.runs import services as runs
+from portal.runs.models import SyncMessage, SyncRun
 
 
 @dataclass
@@ -35,6 +33,7 @@ class OfferingRow:
     dot: str  # green | orange
     why: str  # the dot's tooltip
     run: SyncRun | None  # the latest run on this offering for this tool
+    notes: list[SyncMessage] = field(default_factory=list)  # what that run said, once it ended
 
     @property
     def busy(self) -> bool:
@@ -46,7 +45,8 @@ class ToolPanel:
     connection: Connection
     tool: type[TimesheetConnector]
     rows: list[OfferingRow]
-    time_run: SyncRun | None = None  # the project's latest "Sync time" run (issue 5)
+    time_run: SyncRun | None = None  # the project's latest "Sync time" run
+    time_notes: list[SyncMessage] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -67,9 +67,10 @@ def _latest_runs(session: Session, connection: Connection, offering_ids: list[in
 
 
 def offering_row(session: Session, connection: Connection, offering: Offering) -> OfferingRow:
-    latest = _latest_runs(session, connection, [offering.id])
+    run = _latest_runs(session, connection, [offering.id]).get(offering.id)
     dot, why = rules.status_dot(offering)
-    return OfferingRow(offering, project_link(session, connection.id, offering.id), dot, why, latest.get(offering.id))
+    return OfferingRow(offering, project_link(session, connection.id, offering.id), dot, why, run,
+                       runs.notes(session, run))
 
 
 def tool_panel(session: Session, connection: Connection, project: Project) -> ToolPanel:
@@ -77,9 +78,10 @@ def tool_panel(session: Session, connection: Connection, project: Project) -> To
     links = {link.offering_id: link for link in session.scalars(
         select(ProjectLink).where(ProjectLink.connection_id == connection.id, ProjectLink.offering_id.in_(ids)))}
     latest = _latest_runs(session, connection, ids)
-    rows = [OfferingRow(o, links.get(o.id), *rules.status_dot(o), latest.get(o.id)) for o in project.offerings]
-    return ToolPanel(connection, connector_class(connection.kind), rows,
-                     runs.latest(session, time_runs.project_scope(connection, project.id)))
+    rows = [OfferingRow(o, links.get(o.id), *rules.status_dot(o), latest.get(o.id),
+                        runs.notes(session, latest.get(o.id))) for o in project.offerings]
+    time_run = runs.latest(session, project_time_scope(connection, project.id))
+    return ToolPanel(connection, connector_class(connection.kind), rows, time_run, runs.notes(session, time_run))
 
 
 def project_panels(session: Session, project: Project) -> list[ToolPanel]:
@@ -125,6 +127,7 @@ class ClientRow:
     duplicates: list[Client]
     duplicate_links: dict[int, ClientLink]  # duplicates' mappings, by client id
     run: SyncRun | None
+    notes: list[SyncMessage] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -143,7 +146,8 @@ def client_row(session: Session, connection: Connection, client: Client) -> Clie
     duplicates = crm.similar_clients(session, client)
     duplicate_links = {d.id: link for d in duplicates if (link := client_link(session, connection, d.id))}
     run = runs.latest(session, client_scope(connection, client.id))
-    return ClientRow(client, connection, client_link(session, connection, client.id), duplicates, duplicate_links, run)
+    return ClientRow(client, connection, client_link(session, connection, client.id), duplicates, duplicate_links, run,
+                     runs.notes(session, run))
 
 
 def client_rows(session: Session, connection: Connection) -> list[ClientRow]:
@@ -159,3 +163,41 @@ def client_panels(session: Session, client: Client) -> list[ClientRow]:
 def sync_log(session: Session, connection: Connection, limit: int = 25) -> list[SyncRun]:
     return list(session.scalars(select(SyncRun).where(SyncRun.connection_id == connection.id)
                                 .order_by(SyncRun.id.desc()).limit(limit)))
+
+
+# What a change of an offering's team sent (issue 15 item 19) -------------------------------------------
+@dataclass
+class TeamNote:
+    """After someone is added to, changed on or removed from an offering: what went to its timesheet tools
+    (the push runs, watched with their progress and outcome) or why nothing did."""
+
+    offering: Offering
+    lines: list[str]
+    runs: list[SyncRun]
+
+
+def team_change_note(session: Session, offering: Offering, changes: dict | None) -> TeamNote:
+    """`changes`: None for an addition or a removal, else the fields an update changed (empty: nothing)."""
+    from portal.integrations.receivers import push_targets, why_update_is_not_pushed
+
+    targets = push_targets(session, offering)
+    if changes == {}:
+        return TeamNote(offering, ["Nothing changed, so nothing was sent to a timesheet tool."], [])
+    if not targets:
+        return TeamNote(offering, [f"Not sent to a timesheet tool: {offering.name} is not linked to one."], [])
+    lines, started = [], []
+    for connection, link, why in targets:
+        label = connector_class(connection.kind).display_name()
+        why = why or (why_update_is_not_pushed(session, changes) if changes is not None else "")
+        if why:
+            lines.append(f"Not sent to {label}: {why}")
+            continue
+        run = session.scalar(select(SyncRun).where(
+            SyncRun.scope == provisioning.offering_scope(connection, offering.id), SyncRun.kind == "push")
+            .order_by(SyncRun.id.desc()).limit(1))
+        lines.append(f"Sent to the {label} project {link.external_name}: its people"
+                     f"{' and their rates' if get_settings(session).assignment_level_budgeting else ''}, "
+                     "as below once the push has run.")
+        if run is not None:
+            started.append(run)
+    return TeamNote(offering, lines, started)

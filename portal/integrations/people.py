@@ -22,9 +22,10 @@ from portal.auth import policy
 from portal.auth.models import User
 from portal.auth.services import normalize_email
 from portal.errors import Conflict, InvalidInput, NotFound
-from portal.integrations import time_runs
-from portal.integrations.connectors import ExternalMember, ExternalTimeEntry, TimesheetConnector, connector_class
-from portal.integrations.models import Connection, LinkMethod, PersonLink, ProjectLink, SyncRun, WaitingTimeEntry
+from portal.integrations.connectors import ExternalMember, ExternalTimeEntry, TimesheetConnector
+from portal.integrations.models import Connection, LinkMethod, PersonLink, ProjectLink, WaitingTimeEntry
+from portal.integrations.registry import connector_class
+from portal.integrations.services import sync_actor
 from portal.projects.models import Offering, Resource
 from portal.timesheets import synced
 from portal.timesheets.models import TimeEntry, Timesheet
@@ -76,7 +77,7 @@ class People:
         resource = self._resource(link.external_email)
         if resource is not None:
             link.resource_id, link.method = resource.id, LinkMethod.AUTO_MAPPED
-            audit.record(self.session, time_runs.actor(self.connection), "person_link.auto_mapped", link,
+            audit.record(self.session, sync_actor(self.connection), "person_link.auto_mapped", link,
                          after={"resource_id": resource.id, "email": link.external_email},
                          summary=f"{link.external_email} matched to {resource.name} by email")
 
@@ -156,7 +157,7 @@ def _person(session: Session, actor: User, connection_id: int, person_link_id: i
 
 def link_person(session: Session, actor: User, connection_id: int, person_link_id: int,
                 resource_id: int | None) -> PersonLink:
-    """Link an unmatched person to a resource, and import their waiting time (a backfill run)."""
+    """Link an unmatched person to a resource (the time sync then imports their waiting time)."""
     connection, link = _person(session, actor, connection_id, person_link_id)
     resource = session.get(Resource, resource_id) if resource_id else None
     if resource is None:
@@ -175,7 +176,6 @@ def link_person(session: Session, actor: User, connection_id: int, person_link_i
     who = link.external_email or link.external_id
     audit.record(session, actor, "person_link.linked", link, before=before, after=audit.snapshot(link, PERSON_FIELDS),
                  summary=f"{label(connection)} user {who} linked to {resource.name}")
-    time_runs.request_backfill(session, actor, connection)
     return link
 
 
@@ -213,15 +213,6 @@ def clear_person(session: Session, actor: User, connection_id: int, person_link_
                  summary=f"{label(connection)} user {link.external_email or link.external_id} no longer linked to "
                          f"{resource.name}: {moved} entries back to waiting, {kept} approved kept")
     return moved, kept
-
-
-def match_again(session: Session, actor: User, connection_id: int) -> SyncRun:
-    """Match the unmatched people by email again (after emails were fixed) and import what then matches."""
-    policy.require(policy.can_manage_connections(actor), "Only admins map the timesheet tools' people.")
-    connection = session.get(Connection, connection_id)
-    if connection is None or not connection.is_connected:
-        raise Conflict("The timesheet tool is not connected; connect it in Admin → Integrations first.")
-    return time_runs.request_backfill(session, actor, connection)
 
 
 def label(connection: Connection) -> str:

@@ -22,25 +22,11 @@ from portal import audit
 from portal.auth import policy
 from portal.auth.models import User
 from portal.errors import Conflict, ExternalServiceError, InvalidInput, NotFound, PortalError
-from portal.integrations import connectors, rules, runs
-from portal.integrations.connectors import (
-    ExternalMember,
-    ExternalProject,
-    ExternalProjectUser,
-    TimesheetConnector,
-    connector_class,
-    connector_for,
-)
+from portal.integrations import connectors, rules
+from portal.integrations.connectors import ExternalMember, ExternalProject, ExternalProjectUser, TimesheetConnector
 from portal.integrations.http import ExternalNotFound, RateLimited
-from portal.integrations.models import (
-    Connection,
-    LinkMethod,
-    PersonLink,
-    ProjectLink,
-    ProjectUserLink,
-    RunStatus,
-    SyncRun,
-)
+from portal.integrations.models import Connection, LinkMethod, PersonLink, ProjectLink, ProjectUserLink
+from portal.integrations.registry import connector_class, connector_for
 from portal.integrations.services import (
     client_link,
     connected,
@@ -50,6 +36,8 @@ from portal.integrations.services import (
 )
 from portal.org.services import get_settings
 from portal.projects.models import Offering, Project, Resource
+from portal.runs import services as runs
+from portal.runs.models import RunStatus, SyncRun
 
 JOBS = {
     "provision": "portal.jobs.provision_offering",
@@ -493,10 +481,19 @@ class Pusher:
 
 # The org-wide re-push (after Assignment Level Budgeting or Hours Source changed) ------------------
 
+def push_all_scope(connection: Connection) -> str:
+    return f"{connection.kind}:push_all"
+
+
+def latest_push_all(session: Session, connection: Connection | None) -> SyncRun | None:
+    """The connection's last org-wide re-push (what its settings page shows)."""
+    return runs.latest(session, push_all_scope(connection)) if connection else None
+
+
 def start_push_all(session: Session, actor: User, connection_id: int) -> SyncRun:
     policy.require(policy.can_resync_timesheet_tools(actor), "Only a super-admin can re-push every linked project.")
     connection = require_connected(session, connection_id)
-    run, created = runs.start_run(session, kind="push_all", scope=f"{connection.kind}:push_all",
+    run, created = runs.start_run(session, kind="push_all", scope=push_all_scope(connection),
                                   job="portal.jobs.push_all_offerings", connection_id=connection.id,
                                   initiated_by_id=actor.id)
     if created:

@@ -1,4 +1,5 @@
-"""The organization's timesheet-tool connections, and the mapping of the tools' clients to CRM clients.
+"""The organization's timesheet-tool connections as every tool has them, and the mapping of the tools'
+clients to CRM clients. (How a connection is made is each tool's own: its package's connection module.)
 
 Anything that talks to a tool runs as a sync run: the page starts it and watches its progress, the job
 does the HTTP outside any locking transaction, and the run keeps the outcome (the sync log). Credentials
@@ -7,30 +8,24 @@ are stored encrypted, shown only masked, and never reach the audit log, a page o
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal import audit
 from portal.auth import policy
 from portal.auth.models import User
-from portal.columns import mask_secret, utcnow
-from portal.errors import Conflict, InvalidInput, NotFound, PortalError
-from portal.integrations import connectors, runs
-from portal.integrations.connectors import ExternalClient, connector_class, connector_for
-from portal.integrations.models import (
-    ClientLink,
-    Connection,
-    ConnectionStatus,
-    LinkMethod,
-    ProjectLink,
-    SyncRun,
-)
+from portal.errors import Conflict, InvalidInput, NotFound
+from portal.integrations import connectors
+from portal.integrations.connectors import ExternalClient
+from portal.integrations.models import ClientLink, Connection, ConnectionStatus, LinkMethod
+from portal.integrations.registry import connector_class, connector_for
 from portal.projects import crm
 from portal.projects.models import Client
+from portal.runs import services as runs
+from portal.runs.models import SyncRun
 
 SYSTEM_ACTOR = "timesheet sync"
 CONNECTION_FIELDS = ["kind", "status", "account_id", "account_name", "external_user_id", "validated_at"]
@@ -45,6 +40,11 @@ def connected(session: Session) -> list[Connection]:
                                 .order_by(Connection.kind)))
 
 
+def resync_offers(session: Session) -> list[Connection]:
+    """Connections whose linked projects keep values of settings changed since (seed 002 section 7)."""
+    return [c for c in connected(session) if (c.settings or {}).get("resync_needed")]
+
+
 def require_connected(session: Session, connection_id: int, capability: str | None = None) -> Connection:
     connection = session.get(Connection, connection_id)
     if connection is None:
@@ -57,119 +57,25 @@ def require_connected(session: Session, connection_id: int, capability: str | No
     return connection
 
 
+def sync_actor(connection: Connection) -> str:
+    """The audit log's name for changes a tool's sync makes on its own ("Toggl sync")."""
+    return f"{connector_class(connection.kind).display_name()} sync"
+
+
+def time_scope(connection: Connection) -> str:
+    """The scope of a connection's time sync runs (one active at a time)."""
+    return f"{connection.kind}:time"
+
+
+def project_time_scope(connection: Connection, project_id: int) -> str:
+    """The scope of one project's time sync runs (the Integrations tab's Sync time)."""
+    return f"{connection.kind}:time:project:{project_id}"
+
+
 def run_actor(session: Session, run: SyncRun) -> User | str:
     """Whom a run acts for in the audit log: the person who started it, or the sync itself."""
     user = session.get(User, run.initiated_by_id) if run.initiated_by_id else None
     return user or SYSTEM_ACTOR
-
-
-def masked_token(connection: Connection | None) -> str:
-    if connection is None or not connection.credentials:
-        return ""
-    try:
-        return mask_secret(json.loads(connection.credentials).get("api_token"))
-    except ValueError:
-        return ""
-
-
-# The connection ------------------------------------------------------------------------------
-
-def save_connection(session: Session, actor: User, kind: str, *, api_token: str | None,
-                    workspace_id: str) -> tuple[Connection, SyncRun]:
-    """Store the API token (encrypted; empty keeps the stored one) and the workspace, and validate them.
-
-    Validation runs as a job; until it succeeds the connection is not connected, so nothing is pushed
-    with credentials nobody has checked.
-    """
-    policy.require(policy.can_manage_connections(actor), "Only admins can connect timesheet tools.")
-    label = connector_class(kind).display_name()
-    workspace_id = (workspace_id or "").strip()
-    if not workspace_id.isdigit():
-        raise InvalidInput(f"Enter the {label} workspace id: the number after track.toggl.com/ in your URL.",
-                           fields={"workspace_id": "A number, from your Toggl URL."})
-    connection = get_connection(session, kind)
-    token = (api_token or "").strip()
-    if connection is None:
-        connection = Connection(kind=kind, status=ConnectionStatus.DISCONNECTED, settings={},
-                                created_by_id=actor.id)
-        session.add(connection)
-    if not token and not connection.credentials:
-        raise InvalidInput(f"Enter the {label} API token.", fields={"api_token": "Enter the API token."})
-    if connection.account_id and connection.account_id != workspace_id:
-        linked = session.scalar(select(func.count()).select_from(ProjectLink)
-                                .where(ProjectLink.connection_id == connection.id))
-        if linked:
-            raise Conflict(f"{linked} offerings are linked to projects of workspace {connection.account_id}. "
-                           "Disconnect them before connecting another workspace.",
-                           fields={"workspace_id": "Offerings are linked to the current workspace."})
-    before = audit.snapshot(connection, CONNECTION_FIELDS) if connection.id else None
-    if token:
-        connection.credentials = json.dumps({"api_token": token})
-    connection.account_id = workspace_id
-    connection.status = ConnectionStatus.ERROR
-    connection.last_error = "Validating the connection…"
-    session.flush()
-    audit.record(session, actor, "connection.saved", connection, before=before,
-                 after={**audit.snapshot(connection, CONNECTION_FIELDS),
-                        "credentials": "replaced" if token else "kept"},
-                 summary=f"{label} connection saved (workspace {workspace_id}); validating")
-    run, _ = runs.start_run(session, kind="validate", scope=f"{kind}:connection", job="portal.jobs.validate_connection",
-                            connection_id=connection.id, initiated_by_id=actor.id)
-    return connection, run
-
-
-def run_validate(session: Session, run_id: int) -> SyncRun | None:
-    return runs.execute(session, run_id, _validate)
-
-
-def _validate(session: Session, run: SyncRun) -> str:
-    connection = session.get(Connection, run.connection_id)
-    label = connector_class(connection.kind).display_name()
-    actor = run_actor(session, run)
-    connector = connector_for(connection)
-    try:
-        info = connector.validate()
-    except PortalError as error:
-        connection.status = ConnectionStatus.ERROR
-        connection.last_error = error.message
-        audit.record(session, actor, "connection.validation_failed", connection, after={"reason": error.message},
-                     summary=f"{label} connection could not be validated")
-        session.commit()
-        raise
-    finally:
-        connector.close()
-    before = audit.snapshot(connection, CONNECTION_FIELDS)
-    connection.status = ConnectionStatus.CONNECTED
-    connection.account_name = info.account_name
-    connection.external_user_id = info.external_user_id
-    connection.settings = {**(connection.settings or {}), **info.settings, "user_email": info.user_email}
-    connection.validated_at = utcnow()
-    connection.last_error = ""
-    old, new = audit.changes(before, audit.snapshot(connection, CONNECTION_FIELDS))
-    audit.record(session, actor, "connection.validated", connection, before=old, after=new,
-                 summary=f"Connected to {label} workspace {info.account_name} as {info.user_email}")
-    from portal.integrations import webhooks  # webhooks builds on this module
-
-    webhooks.start_subscribe(session, connection, run.initiated_by_id)  # time sync (issue 5): events on connect
-    return f"Successfully connected to {label}"
-
-
-def disconnect(session: Session, actor: User, kind: str) -> Connection:
-    """Forget the credentials and stop all traffic. Links stay, so reconnecting the same workspace resumes."""
-    policy.require(policy.can_manage_connections(actor), "Only admins can disconnect timesheet tools.")
-    connection = get_connection(session, kind)
-    if connection is None or (connection.status == ConnectionStatus.DISCONNECTED and not connection.credentials):
-        raise Conflict(f"{connector_class(kind).display_name()} is not connected.")
-    before = audit.snapshot(connection, CONNECTION_FIELDS)
-    connection.credentials = None
-    connection.status = ConnectionStatus.DISCONNECTED
-    connection.validated_at = None
-    connection.last_error = ""
-    session.flush()
-    audit.record(session, actor, "connection.disconnected", connection, before=before,
-                 after={**audit.snapshot(connection, CONNECTION_FIELDS), "credentials": "removed"},
-                 summary=f"{connector_class(kind).display_name()} disconnected")
-    return connection
 
 
 # Clients ----------------------------------------------------------------------------------

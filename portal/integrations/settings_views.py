@@ -1,6 +1,5 @@
-"""Organization Admin → Integrations: the tools, the Toggl Track connection (token, workspace,
-Validate connection, Disconnect), the org-wide re-push after a settings change, the sync log, and the
-mapping of the tools' clients to CRM clients."""
+"""Organization Admin → Integrations: the tools, the org-wide re-push after a settings change, and the
+mapping of the tools' clients to CRM clients. (Each tool's own settings page is in its package.)"""
 
 from __future__ import annotations
 
@@ -11,14 +10,14 @@ from portal import htmx
 from portal.auth import policy
 from portal.extensions import db
 from portal.forms import submit
-from portal.integrations import connectors, panel, provisioning, runs, services
-from portal.integrations.connectors import available_kinds, connector_class
-from portal.integrations.forms import ConnectClientForm, TogglConnectionForm
-from portal.integrations.models import Connection, SyncRun
+from portal.integrations import connectors, panel, provisioning, services
+from portal.integrations.forms import ConnectClientForm
+from portal.integrations.models import Connection
+from portal.integrations.registry import available_kinds, connector_class
 from portal.projects.models import Client
+from portal.runs import services as runs
 
 bp = Blueprint("integration_settings", __name__, url_prefix="/settings/integrations")
-TOGGL = "toggl"
 
 
 @bp.before_request
@@ -38,52 +37,6 @@ def index():
     return htmx.render("integrations/index.html", tools=tools)
 
 
-# Toggl Track --------------------------------------------------------------------------------------
-
-def _toggl_page(form: TogglConnectionForm | None = None, block: str = "connection", status: int = 200):
-    connection = services.get_connection(db.session, TOGGL)
-    form = form or TogglConnectionForm(formdata=None, workspace_id=connection.account_id if connection else "")
-    return htmx.render("integrations/toggl.html", block=block, status=status, form=form, connection=connection,
-                       validation=runs.latest(db.session, f"{TOGGL}:connection"),
-                       masked=services.masked_token(connection), tool=connector_class(TOGGL),
-                       log=panel.sync_log(db.session, connection) if connection else [],
-                       resync_run=_latest_push_all(connection))
-
-
-def _latest_push_all(connection: Connection | None) -> SyncRun | None:
-    return runs.latest(db.session, f"{connection.kind}:push_all") if connection else None
-
-
-@bp.route("/toggl", methods=["GET", "POST"])
-def toggl():
-    """The connection form: saving stores the token encrypted and starts Validate connection."""
-    _require_admin()
-    form = TogglConnectionForm()
-    if form.is_submitted():
-        saved = submit(form, lambda: services.save_connection(db.session, current_user, TOGGL,
-                                                              api_token=form.api_token.data,
-                                                              workspace_id=form.workspace_id.data))
-        if saved is not None:
-            return _toggl_page()
-        return _toggl_page(form, status=form.status)
-    return _toggl_page()
-
-
-@bp.route("/toggl/status")
-def toggl_status():
-    """The connection's state and its validation run (polled while validating)."""
-    _require_admin()
-    return _toggl_page(block="connection_status")
-
-
-@bp.route("/toggl/disconnect", methods=["POST"])
-def toggl_disconnect():
-    _require_admin()
-    services.disconnect(db.session, current_user, TOGGL)
-    db.session.commit()
-    return _toggl_page()
-
-
 @bp.route("/connections/<int:connection_id>/resync", methods=["GET", "POST"])
 def resync(connection_id: int):
     """Re-push every linked project under the current settings (super-admins; offered after a change)."""
@@ -92,9 +45,10 @@ def resync(connection_id: int):
         provisioning.start_push_all(db.session, current_user, connection.id)
         db.session.commit()
     if not htmx.is_fragment_request():
-        return htmx.redirect_to(url_for(".toggl"))
-    return htmx.render("integrations/toggl.html", block="resync", connection=connection,
-                       resync_run=_latest_push_all(connection))
+        return htmx.redirect_to(url_for(connector_class(connection.kind).settings_endpoint))
+    resync_run = provisioning.latest_push_all(db.session, connection)
+    return htmx.render("integrations/_resync.html", block="resync", connection=connection, resync_run=resync_run,
+                       resync_notes=runs.notes(db.session, resync_run))
 
 
 # Clients ----------------------------------------------------------------------------------------

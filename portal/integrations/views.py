@@ -1,5 +1,4 @@
-"""Sync runs (the progress fragment every long action polls, and Retry) and the offering actions of a
-project's Integrations tab: Provision New, Connect Existing, Disconnect, Retry.
+"""The offering actions of a project's Integrations tab: Provision New, Connect Existing, Disconnect, Retry.
 
 Each action starts a sync run and answers with the offering's row, which polls itself while the run is
 active; once the run ends the row comes back with the link, the status dot and the outcome.
@@ -7,52 +6,21 @@ active; once the run ends the row comes back with the link, the status dot and t
 
 from __future__ import annotations
 
-from flask import Blueprint, request, url_for
+from flask import Blueprint, url_for
 from flask_login import current_user, login_required
 
 from portal import htmx
 from portal.auth import policy
 from portal.extensions import db
 from portal.forms import submit
-from portal.integrations import panel, provisioning, runs, services, time_runs
-from portal.integrations.connectors import connector_class
+from portal.integrations import panel, provisioning
 from portal.integrations.forms import ConnectProjectForm
-from portal.integrations.models import Connection, SyncRun
-from portal.projects.models import Offering, Project
+from portal.integrations.models import Connection
+from portal.integrations.registry import connector_class
+from portal.projects.models import Offering
+from portal.runs import services as runs
 
 bp = Blueprint("integrations", __name__)
-
-
-@bp.app_context_processor
-def _template_helpers():
-    """Lazy helpers for partials other domains' pages include (the move dialog, the client page, run notes)."""
-    return {
-        "run_notes": lambda run: runs.notes(db.session, run),
-        "timesheet_move_options": lambda project, stage: provisioning.move_options(db.session, project, stage),
-        "client_timesheet_rows": lambda client: panel.client_panels(db.session, client),
-        "timesheet_resync_offers": lambda: [c for c in services.connected(db.session)
-                                            if (c.settings or {}).get("resync_needed")],
-    }
-
-
-@bp.route("/sync-runs/<int:run_id>")
-@login_required
-def sync_run(run_id: int):
-    """The run's progress; while it is active the fragment polls itself, once ended it stops."""
-    run = db.get_or_404(SyncRun, run_id)
-    policy.require(policy.can_watch_run(current_user, run), "You cannot see this run.")
-    return htmx.render("integrations/run.html", block="sync_run", run=run)
-
-
-@bp.route("/sync-runs/<int:run_id>/retry", methods=["POST"])
-@login_required
-def retry_run(run_id: int):
-    run = db.get_or_404(SyncRun, run_id)
-    policy.require(policy.can_watch_run(current_user, run) and policy.is_internal(current_user),
-                   "You cannot retry this run.")
-    new_run, _ = runs.retry(db.session, run.id, current_user.id)
-    db.session.commit()
-    return htmx.render("integrations/run.html", block="sync_run", run=new_run)
 
 
 # The Integrations tab's offering actions ---------------------------------------------------------
@@ -125,21 +93,3 @@ def retry_offering(offering_id: int, connection_id: int):
     runs.retry_failed(db.session, provisioning.offering_scope(connection, offering.id), current_user.id)
     db.session.commit()
     return _row(offering, connection)
-
-
-# Time sync (issue 5): the project-level Sync time -----------------------------------------------------
-
-@bp.route("/projects/<int:project_id>/timesheets/<int:connection_id>/sync", methods=["GET", "POST"])
-@login_required
-def sync_project_time(project_id: int, connection_id: int):
-    """Start (POST) or watch (GET) the project's time sync: its linked offerings, recent days."""
-    project = db.get_or_404(Project, project_id)
-    connection = db.get_or_404(Connection, connection_id)
-    policy.require(policy.is_internal(current_user), "Client users cannot sync time.")
-    if request.method == "POST":
-        time_runs.start_project_sync(db.session, current_user, project.id, connection.id)
-        db.session.commit()
-    if not htmx.is_fragment_request():
-        return htmx.redirect_to(url_for("projects.integrations_tab", project_id=project.id))
-    return htmx.render("projects/integrations.html", block="project_time_sync", project=project,
-                       panel=panel.tool_panel(db.session, connection, project))

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, request
 from flask_login import current_user
-from sqlalchemy import select
 
-from portal import htmx, inputs
-from portal.audit import AuditEvent
+from portal import audit, htmx, inputs
 from portal.auth import policy
 from portal.auth.access import allow
 from portal.extensions import db
 from portal.finance.services import list_cost_categories
 from portal.forms import submit
+from portal.integrations import services as integrations
 from portal.org import services
 from portal.org.forms import OrgSettingsForm
 
@@ -35,9 +34,13 @@ def organization():
     ))
     if changed is not None:
         flash("Saved." if changed else "Nothing changed.", "success")
+        if "finance_rate_type" in (changed or {}):
+            flash("Actuals already posted keep the rate type they were posted at; Finance → Actuals re-posts the "
+                  "open periods at the new one.", "info")
     pushed = sorted(set(changed or {}) & services.PUSH_SETTINGS)
     return htmx.render("org/settings.html", block="settings_form", form=form, settings=settings,
-                       pushed_changed=pushed, status=form.status)
+                       pushed_changed=pushed, status=form.status,
+                       resync_offers=integrations.resync_offers(db.session) if pushed else [])
 
 
 @bp.route("/audit")
@@ -48,20 +51,8 @@ def audit_log():
     subject = request.args.get("subject", "").strip()
     actor = request.args.get("actor", "").strip()
     before_id = inputs.query_int("before")
-    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(AUDIT_PAGE + 1)
-    if action:
-        query = query.where(AuditEvent.action.startswith(action))
-    if subject:
-        kind, _, ident = subject.partition(":")
-        query = query.where(AuditEvent.subject_type == kind)
-        if ident.isdigit():
-            query = query.where(AuditEvent.subject_id == int(ident))
-    if actor:
-        query = query.where(AuditEvent.actor_label.ilike(f"%{actor}%"))
-    if before_id:
-        query = query.where(AuditEvent.id < before_id)
-    events = list(db.session.scalars(query))
-    more = events[AUDIT_PAGE - 1].id if len(events) > AUDIT_PAGE else None
+    events, more = audit.search(db.session, action=action, subject=subject, actor=actor, before_id=before_id,
+                                limit=AUDIT_PAGE)
     filters = {"action": action, "subject": subject, "actor": actor}
     return htmx.render("org/audit.html", block="audit_rows" if before_id else "audit_table",
-                       events=events[:AUDIT_PAGE], more=more, filters=filters)
+                       events=events, more=more, filters=filters)

@@ -12,6 +12,7 @@ from portal.auth.access import allow
 from portal.extensions import db
 from portal.finance.services import list_cost_categories
 from portal.forms import submit
+from portal.integrations import panel
 from portal.projects import crm, resources
 from portal.projects.forms import ClientForm, DealForm, DealStageForm, RateForm, ResourceForm
 from portal.projects.models import Client, Deal, Project, Resource, ResourceRate
@@ -45,7 +46,8 @@ def client_detail(client_id: int):
     client = db.get_or_404(Client, client_id)
     projects = db.session.scalars(select(Project).where(Project.client_id == client.id).order_by(Project.name)).all()
     return htmx.render("projects/client.html", client=client, projects=projects,
-                       similar=crm.similar_clients(db.session, client))
+                       similar=crm.similar_clients(db.session, client),
+                       timesheet_rows=panel.client_panels(db.session, client))
 
 
 # Deals
@@ -109,7 +111,7 @@ def resource_list():
         policy.require(policy.can_manage_reference_data(current_user), "You cannot manage resources.")
     created = submit(form, lambda: resources.create_resource(
         db.session, current_user, name=form.name.data, email=form.email.data, title=form.title.data or "",
-        default_cost_category_id=form.default_cost_category_id.data,
+        default_cost_category_id=form.default_cost_category_id.data, login_email=form.login_email.data or "",
     ))
     if created is not None:
         flash(f"Added {created.name}. Set their rates next.", "success")
@@ -132,14 +134,14 @@ def _resource_page(resource: Resource, block: str, status: int = 200, form: Reso
 @allow(policy.is_internal)
 def resource_detail(resource_id: int):
     resource = db.get_or_404(Resource, resource_id)
-    form = ResourceForm(obj=resource)
+    form = ResourceForm(obj=resource, login_email=resource.user.email if resource.user else "")
     _resource_choices(form)
     if form.is_submitted():
         policy.require(policy.can_manage_reference_data(current_user), "You cannot manage resources.")
     saved = submit(form, lambda: resources.update_resource(
         db.session, current_user, resource.id, name=form.name.data, email=form.email.data,
         title=form.title.data or "", active=form.active.data,
-        default_cost_category_id=form.default_cost_category_id.data,
+        default_cost_category_id=form.default_cost_category_id.data, login_email=form.login_email.data or "",
     ))
     if saved is not None:
         flash(f"Saved {resource.name}.", "success")

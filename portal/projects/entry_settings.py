@@ -19,9 +19,8 @@ from portal import audit
 from portal.auth import policy
 from portal.auth.models import User
 from portal.errors import Conflict, InvalidInput
-from portal.expenses.models import ProjectCostCategory
 from portal.finance.models import CostCategory
-from portal.projects.models import Project
+from portal.projects.models import Project, ProjectCostCategory
 from portal.projects.services import get_project
 
 GROUP_FIELDS = {

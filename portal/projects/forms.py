@@ -102,6 +102,8 @@ class ResourceForm(PortalForm):
     title = StringField("Title", validators=[Optional(), Length(max=120)])
     default_cost_category_id = SelectField("Default cost category", coerce=optional_int, validators=[Optional()])
     active = BooleanField("Active", default=True)
+    # The login that enters this person's time under My time (by its email); empty for people who never log in.
+    login_email = EmailField("Login (email)", validators=[Optional(), Length(max=254)])
 
 
 class RateForm(PortalForm):

@@ -161,6 +161,17 @@ class Project(Timestamps, db.Model):
         return f"<Project {self.id} {self.name}>"
 
 
+class ProjectCostCategory(db.Model):
+    """A cost category a project accepts expenses in; a project with none listed accepts every category
+    (seed 004 "other cost entry settings": which expense types are available)."""
+
+    __tablename__ = "project_cost_categories"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    cost_category_id: Mapped[int] = mapped_column(ForeignKey("cost_categories.id", ondelete="CASCADE"),
+                                                  primary_key=True)
+
+
 class ProjectManager(db.Model):
     """A member of the project's PM team (seed 004: engagement manager, PM, "can act as PM")."""
 

@@ -10,9 +10,10 @@ from sqlalchemy.orm import Session
 
 from portal import audit, events
 from portal.auth import policy
-from portal.auth.models import User
+from portal.auth.models import Role, User, normalize_email
 from portal.auth.services import check_email
 from portal.errors import Conflict, InvalidInput, NotFound
+from portal.formatting import money
 from portal.projects.models import RateType, Resource, ResourceRate
 
 MAX_RATE = Decimal("100000")
@@ -23,10 +24,32 @@ def _require(actor: User | str | None) -> None:
         policy.require(policy.can_manage_reference_data(actor), "You cannot manage resources.")
 
 
+def _login_id(session: Session, login_email: str | None, resource_id: int | None = None) -> int | None:
+    """The login (by email) that enters a resource's time; None for people who do not log in."""
+    login_email = normalize_email(login_email or "")
+    if not login_email:
+        return None
+    user = session.scalar(select(User).where(User.email == login_email))
+    if user is None:
+        raise InvalidInput(f"No login has the email {login_email}; create it under Admin → Users first.",
+                           fields={"login_email": "No such login."})
+    if user.role == Role.CLIENT:
+        raise InvalidInput(f"{user.name} is a client user; client logins do not enter time.",
+                           fields={"login_email": "A client login."})
+    other = session.scalar(select(Resource).where(Resource.user_id == user.id, Resource.id != resource_id))
+    if other is not None:
+        raise Conflict(f"The login {login_email} already enters the time of {other.name}.",
+                       fields={"login_email": "Linked to another resource."})
+    return user.id
+
+
 def create_resource(session: Session, actor: User | str | None, *, name: str, email: str, title: str = "",
-                    user_id: int | None = None, default_cost_category_id: int | None = None) -> Resource:
+                    user_id: int | None = None, default_cost_category_id: int | None = None,
+                    login_email: str | None = None) -> Resource:
     _require(actor)
     email = check_email(email)
+    if login_email:
+        user_id = _login_id(session, login_email)
     if not (name or "").strip():
         raise InvalidInput("Enter the person's name.", fields={"name": "Enter a name."})
     if session.scalar(select(Resource.id).where(Resource.email == email)):
@@ -42,8 +65,12 @@ def create_resource(session: Session, actor: User | str | None, *, name: str, em
 
 
 def update_resource(session: Session, actor: User | str | None, resource_id: int, *, name: str, email: str,
-                    title: str, active: bool, default_cost_category_id: int | None) -> Resource:
-    """Changing the email changes who the timesheet tools' people are matched to (by exact email)."""
+                    title: str, active: bool, default_cost_category_id: int | None,
+                    login_email: str | None = None) -> Resource:
+    """Changing the email changes who the timesheet tools' people are matched to (by exact email).
+
+    `login_email` names the login that enters this person's time (My time); "" unlinks it, None keeps it.
+    """
     _require(actor)
     resource = session.get(Resource, resource_id)
     if resource is None:
@@ -52,10 +79,11 @@ def update_resource(session: Session, actor: User | str | None, resource_id: int
     clash = session.scalar(select(Resource.id).where(Resource.email == email, Resource.id != resource_id))
     if clash:
         raise Conflict(f"Another resource already has the email {email}.", fields={"email": "Already in use."})
-    fields = ["name", "email", "title", "active", "default_cost_category_id"]
+    user_id = resource.user_id if login_email is None else _login_id(session, login_email, resource.id)
+    fields = ["name", "email", "title", "active", "default_cost_category_id", "user_id"]
     before = audit.snapshot(resource, fields)
     resource.name, resource.email, resource.title = name.strip(), email, (title or "").strip()
-    resource.active, resource.default_cost_category_id = active, default_cost_category_id
+    resource.active, resource.default_cost_category_id, resource.user_id = active, default_cost_category_id, user_id
     old, new = audit.changes(before, audit.snapshot(resource, fields))
     if new:
         audit.record(session, actor, "resource.updated", resource, before=old, after=new,
@@ -89,7 +117,7 @@ def set_rate(session: Session, actor: User | str | None, resource_id: int, rate_
     session.flush()
     audit.record(session, actor, "resource.rate_set", resource, before=before,
                  after={"rate_type": rate_type, "amount": amount, "effective_from": effective_from},
-                 summary=f"{resource.name}: {rate_type} rate {amount} from {effective_from}")
+                 summary=f"{resource.name}: {rate_type} rate {money(amount)} from {effective_from:%d %b %Y}")
     events.resource_rates_changed.send(resource, session=session, actor=actor, changes={})
     return rate
 

@@ -1,12 +1,10 @@
-"""Home, the project list and a project's tabs (Overview, Offerings, Team, Integrations, Finance).
+"""The project list and a project's tabs (Overview, Offerings, Team, Integrations, Finance).
 
 Each view: load by id (404), authorise through the policy, parse the form, call one service, commit,
 render the page or the block htmx asked for.
 """
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 from flask import Blueprint, flash, request, url_for
 from flask_login import current_user
@@ -15,43 +13,22 @@ from sqlalchemy import select
 from portal import htmx, inputs
 from portal.auth import policy
 from portal.auth.access import allow
-from portal.auth.models import Role
 from portal.columns import today
 from portal.extensions import db
+from portal.finance import burnup
 from portal.finance import reports as finance_reports
 from portal.finance.services import list_cost_categories
 from portal.forms import submit
-from portal.integrations.panel import project_panels
+from portal.integrations.panel import project_panels, team_change_note
 from portal.org.services import get_settings
 from portal.projects import crm, resources, services
-from portal.projects import home as home_page
 from portal.projects.forms import AssignmentForm, BookingForm, OfferingForm, PmTeamForm, ProjectForm
 from portal.projects.models import Assignment, Booking, Offering, Project, Resource
 from portal.projects.tabs import overview_context, render_tab
-from portal.stages.models import Stage
-from portal.workspaces import services as workspaces
+from portal.timesheets import adjustments
+from portal.timesheets.actuals import FEE_MODELS, effective_fee_rate
 
 bp = Blueprint("projects", __name__)
-
-
-@bp.route("/")
-@allow(policy.is_authenticated)
-def home():
-    """A person's home: what waits for them, their bookings for this week and the next, and the open
-    projects they manage.
-
-    Bookings of stages that do not display booked roles are left out (seed 004); client users' home is
-    their workspaces."""
-    if current_user.role == Role.CLIENT:
-        return htmx.render("workspaces/index.html", projects=workspaces.workspaces_of(db.session, current_user))
-    resource = db.session.scalar(select(Resource).where(Resource.user_id == current_user.id))
-    first_weekday = get_settings(db.session).week_start
-    start = services.week_start(today(), first_weekday)
-    bookings = services.bookings_for(db.session, resource.id, start, start + timedelta(days=13)) if resource else []
-    managed = [p for p in db.session.scalars(select(Project).where(Project.pm_id == current_user.id)
-                                             .order_by(Project.name)) if not p.is_closed]
-    return htmx.render("projects/home.html", resource=resource, bookings=bookings, managed=managed,
-                       week_from=start, waiting=home_page.waiting_for(db.session, current_user, resource, start))
 
 
 # The project list
@@ -59,19 +36,20 @@ def home():
 @allow(policy.is_internal)
 def project_list():
     args = request.args
-    stage_id = inputs.query_int("stage")
+    stage_name = args.get("stage", "").strip()
     client_id = inputs.query_int("client")
     include_closed = args.get("closed") == "1"
     search = args.get("q", "")
     projects, next_cursor = services.list_projects(
-        db.session, current_user, stage_id=stage_id, client_id=client_id, include_closed=include_closed,
+        db.session, current_user, stage_name=stage_name, client_id=client_id, include_closed=include_closed,
         search=search, after=args.get("after"),
     )
-    filters = {"stage": stage_id or "", "client": client_id or "", "closed": "1" if include_closed else "",
-               "q": search}
-    context = dict(projects=projects, next_cursor=next_cursor, filters=filters,
-                   stages=db.session.scalars(select(Stage).order_by(Stage.engagement_type_id, Stage.position)).all(),
-                   clients=crm.list_clients(db.session))
+    filters = {"stage": stage_name, "client": client_id or "", "closed": "1" if include_closed else "", "q": search}
+    # Why a project may be missing: closed projects are hidden unless asked for (the list says how many).
+    hidden = 0 if include_closed or args.get("after") else services.hidden_closed_projects(
+        db.session, stage_name=stage_name, client_id=client_id, search=search)
+    context = dict(projects=projects, next_cursor=next_cursor, filters=filters, hidden_closed=hidden,
+                   stages=services.stage_names(db.session), clients=crm.list_clients(db.session))
     # "Load more" appends rows; changing a filter replaces the table.
     block = "project_rows" if args.get("after") else "project_table"
     return htmx.render("projects/list.html", block=block, **context)
@@ -198,17 +176,25 @@ def _offerings_tab(project: Project, block: str = "tab_content", form: OfferingF
 
 
 # Team: PM team, assignments, bookings
+def _people_choices(offering: Offering, people: list[Resource]) -> list[tuple]:
+    """The person picker of an offering: everyone not on it already."""
+    on_it = {a.resource_id for a in offering.assignments}
+    return [("", "Choose…")] + [(r.id, r.name) for r in people if r.id not in on_it]
+
+
 def _team_context(project: Project) -> dict:
     people = resources.list_resources(db.session)
     assignment_form = AssignmentForm(formdata=None)
-    assignment_form.resource_id.choices = [("", "Choose…")] + [(r.id, r.name) for r in people]
+    pickers = {o.id: _people_choices(o, people) for o in project.offerings}
     booking_form = BookingForm(formdata=None)
     _booking_choices(booking_form, project, people)
     pm_form = PmTeamForm(formdata=None, pm_id=project.pm_id, team_ids=[m.user_id for m in project.team])
     _pm_choices(pm_form)
     bookings = db.session.scalars(select(Booking).where(Booking.project_id == project.id)
                                   .order_by(Booking.on, Booking.resource_id)).all()
-    return dict(assignment_form=assignment_form, booking_form=booking_form, pm_form=pm_form, bookings=bookings)
+    return dict(assignment_form=assignment_form, pickers=pickers, booking_form=booking_form, pm_form=pm_form,
+                bookings=bookings, fee_rates={o.id: effective_fee_rate(o) for o in project.offerings
+                                              if o.billing_model in FEE_MODELS})
 
 
 def _booking_choices(form: BookingForm, project: Project, people: list[Resource]) -> None:
@@ -253,7 +239,7 @@ def add_assignment(offering_id: int):
     policy.require(policy.can_create_roles(current_user, project),
                    f"You cannot add people while the project is in {project.stage.name}.")
     form = AssignmentForm()
-    form.resource_id.choices = [("", "Choose…")] + [(r.id, r.name) for r in resources.list_resources(db.session)]
+    form.resource_id.choices = _people_choices(offering, resources.list_resources(db.session))
     saved = submit(form, lambda: services.add_assignment(
         db.session, current_user, offering.id, form.resource_id.data, bill_rate=form.bill_rate.data,
         planned_hours=form.planned_hours.data or 0, role=form.role.data or "",
@@ -261,6 +247,8 @@ def add_assignment(offering_id: int):
     context = _team_context(project)
     if saved is None:
         context.update(assignment_form=form, form_offering_id=offering.id)
+    else:
+        context["note"] = team_change_note(db.session, offering, None)
     return render_tab("projects/team.html", project, "team", block="assignments", status=form.status, **context)
 
 
@@ -272,13 +260,17 @@ def update_assignment(assignment_id: int):
     form = AssignmentForm()
     form.resource_id.choices = [(assignment.resource_id, assignment.resource.name)]
     form.resource_id.data = assignment.resource_id
-    saved = submit(form, lambda: services.update_assignment(
+    before = {name: getattr(assignment, name) for name in ("bill_rate", "planned_hours", "role")}
+    saved = submit(form, lambda: adjustments.change_assignment(
         db.session, current_user, assignment.id, bill_rate=form.bill_rate.data,
         planned_hours=form.planned_hours.data or 0, role=form.role.data or "", revalue=form.revalue.data,
     ))
     context = _team_context(project)
     if saved is None:
         context.update(edit_form=form, edit_assignment_id=assignment.id)
+    else:
+        changed = {name: True for name, value in before.items() if getattr(saved, name) != value}
+        context["note"] = team_change_note(db.session, saved.offering, changed)
     return render_tab("projects/team.html", project, "team", block="assignments", status=form.status, **context)
 
 
@@ -286,10 +278,12 @@ def update_assignment(assignment_id: int):
 @allow(policy.is_internal)
 def remove_assignment(assignment_id: int):
     assignment = db.get_or_404(Assignment, assignment_id)
-    project = assignment.offering.project
+    offering = assignment.offering
     services.remove_assignment(db.session, current_user, assignment.id)
     db.session.commit()
-    return render_tab("projects/team.html", project, "team", block="assignments", **_team_context(project))
+    return render_tab("projects/team.html", offering.project, "team", block="assignments",
+                      note=team_change_note(db.session, offering, None),
+                      **_team_context(offering.project))
 
 
 @bp.route("/projects/<int:project_id>/bookings", methods=["POST"])
@@ -322,7 +316,8 @@ def integrations_tab(project_id: int):
 @bp.route("/projects/<int:project_id>/finance")
 @allow(policy.is_internal)
 def finance_tab(project_id: int):
-    """Items with forecast and actual, budget vs actual per offering, transactions, unposted portions."""
+    """Hours, cost and revenue per offering against budget with a burn-up of each; the posted actuals:
+    items with forecast and actual, transactions, unposted portions."""
     project = _project(project_id)
     money = policy.can_see_money(current_user, project)
     after = request.args.get("after")
@@ -330,7 +325,10 @@ def finance_tab(project_id: int):
     if money:
         transactions, next_cursor = finance_reports.transactions(
             db.session, finance_reports.LedgerFilters(project_id=project.id), after=after)
+        settings = get_settings(db.session)
         context = dict(summary=finance_reports.project_finance(db.session, project), transactions=transactions,
-                       next_cursor=next_cursor, sync_enabled=get_settings(db.session).finance_sync_enabled)
+                       next_cursor=next_cursor, sync_enabled=settings.finance_sync_enabled,
+                       figures=burnup.burn_ups(db.session, project, today()) if not after else [],
+                       hours_source=settings.timesheet_hours_source)
     return render_tab("projects/finance.html", project, "finance", block="ledger_rows" if after else "tab_content",
                 money=money, **context)

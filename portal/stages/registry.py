@@ -162,10 +162,6 @@ def settings_in(group: str) -> list[StageSetting]:
     return [s for s in SETTINGS if s.group == group]
 
 
-def group_label(group: str) -> str:
-    return dict(GROUPS)[group]
-
-
 def describe(setting: StageSetting, value: Any) -> str:
     """A stored value as the editor shows it (for confirmations and the audit summary)."""
     if setting.kind == BOOL:
@@ -173,6 +169,12 @@ def describe(setting: StageSetting, value: Any) -> str:
     if setting.kind == PERCENT:
         return f"{value} %"
     return dict(setting.choices).get(value, str(value))
+
+
+def describe_changes(changed: dict[str, list[Any]]) -> str:
+    """`Open for time off → on; Percent likelihood 60 % → 75 %` (confirmations and audit summaries)."""
+    return "; ".join(f"{BY_KEY[key].label} {describe(BY_KEY[key], before)} → {describe(BY_KEY[key], after)}"
+                     for key, (before, after) in changed.items())
 
 
 def coerce(setting: StageSetting, raw: Any) -> Any:

@@ -218,28 +218,29 @@ def delete_stage(session: Session, actor: User | str | None, stage_id: int) -> N
     session.flush()
 
 
-def update_stage_settings(session: Session, actor: User | str | None, stage_id: int, group: str,
+def update_stage_settings(session: Session, actor: User | str | None, stage_id: int,
                           submitted: dict[str, Any]) -> dict[str, list[Any]]:
-    """Save one group of a stage's settings; returns {key: [before, after]} of what changed.
+    """Save some of a stage's settings; returns {key: [before, after]} of what changed.
 
-    `submitted` holds the raw form values of the group's settings; a checkbox that is absent is off.
-    Nothing is saved unless every value of the group is valid.
+    `submitted` maps registry keys to raw form values (a checkbox that is absent, None, is off). The editor
+    and the workflow matrix save one setting per change; nothing is saved unless every value is valid. The
+    stage row is locked, so two admins changing different settings of one stage keep both changes.
     """
     require_editor(actor)
-    settings = registry.settings_in(group)
-    if not settings:
-        raise InvalidInput("That group of settings does not exist.")
+    unknown = [key for key in submitted if key not in registry.BY_KEY]
+    if unknown or not submitted:
+        raise InvalidInput("That stage setting does not exist.")
     stage = get_stage(session, stage_id, lock=True)
     values, errors = {}, {}
-    for setting in settings:
-        raw = submitted.get(setting.key)
+    for key, raw in submitted.items():
+        setting = registry.BY_KEY[key]
         if raw is None and setting.kind != registry.BOOL:
-            errors[setting.key] = f"{setting.label}: enter a value."
+            errors[key] = f"{setting.label}: enter a value."
             continue
         try:
-            values[setting.key] = registry.coerce(setting, raw)
+            values[key] = registry.coerce(setting, raw)
         except ValueError as error:
-            errors[setting.key] = str(error)
+            errors[key] = str(error)
     if errors:
         raise InvalidInput(" ".join(errors.values()), fields=errors)
     changed = {key: [stage.flag(key), value] for key, value in values.items() if stage.flag(key) != value}
@@ -248,5 +249,5 @@ def update_stage_settings(session: Session, actor: User | str | None, stage_id: 
         session.flush()
         audit.record(session, actor, "stage.settings_changed", stage,
                      before={k: v[0] for k, v in changed.items()}, after={k: v[1] for k, v in changed.items()},
-                     summary=f"{stage.name}: {registry.group_label(group)} changed")
+                     summary=f"{stage.name}: {registry.describe_changes(changed)}")
     return changed

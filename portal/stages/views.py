@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, request, url_for
+from flask import Blueprint, abort, flash, request, url_for
 from flask_login import current_user
 
 from portal import htmx, inputs
@@ -12,6 +12,7 @@ from portal.errors import Conflict, InvalidInput
 from portal.extensions import db
 from portal.formatting import plural
 from portal.forms import submit
+from portal.integrations import provisioning
 from portal.projects import entry_settings
 from portal.projects.models import Project
 from portal.projects.tabs import overview_context, render_tab
@@ -150,7 +151,7 @@ def reassign_and_delete(stage_id: int):
     return _workflows()
 
 
-# One stage's settings --------------------------------------------------------------------------------
+# One stage's settings, and the workflow matrix -----------------------------------------------------
 
 def _stage_page(stage: Stage, block: str = "stage_settings", status: int = 200, **context):
     context.setdefault("name_form", NameForm(formdata=None, name=stage.name))
@@ -174,23 +175,44 @@ def rename_stage(stage_id: int):
     return _stage_page(stage, block="stage_name", status=form.status, name_form=form)
 
 
-@bp.route("/settings/stages/<int:stage_id>/settings/<group>", methods=["POST"])
+def _workflow_page(engagement_type: EngagementType, block: str = "workflow_matrix", status: int = 200,
+                   **context):
+    return htmx.render("stages/workflow.html", block=block, status=status, engagement_type=engagement_type,
+                       stages=engagement_type.stages, registry=registry, groups=registry.GROUPS,
+                       counts=services.project_counts(db.session), **context)
+
+
+@bp.route("/settings/stages/types/<int:type_id>/workflow")
 @allow(policy.can_edit_stages, EDITOR)
-def save_group(stage_id: int, group: str):
-    """The inline save of one group: the group comes back with a confirmation, or its errors (422)."""
+def workflow_matrix(type_id: int):
+    """Every setting of every stage of one engagement type: a row per setting, a column per stage."""
+    return _workflow_page(db.get_or_404(EngagementType, type_id))
+
+
+@bp.route("/settings/stages/<int:stage_id>/settings/<key>", methods=["POST"])
+@allow(policy.can_edit_stages, EDITOR)
+def save_setting(stage_id: int, key: str):
+    """One setting saves itself when it changes (in the stage editor, or a cell of the workflow matrix).
+
+    The setting comes back with what was saved, or with the typed value and its error (422). `view=matrix`
+    asks for the matrix cell and its status line instead of the editor's row.
+    """
     stage = db.get_or_404(Stage, stage_id)
-    label = dict(registry.GROUPS).get(group)
-    if label is None:
-        raise InvalidInput("That group of settings does not exist.")
-    submitted = {s.key: request.form.get(s.key) for s in registry.settings_in(group)}
+    setting = registry.BY_KEY.get(key) or abort(404)
+    raw = request.form.get("value")
+    changed, error = None, None
     try:
-        changed = services.update_stage_settings(db.session, current_user, stage.id, group, submitted)
+        changed = services.update_stage_settings(db.session, current_user, stage.id, {key: raw})
         db.session.commit()
-    except InvalidInput as error:
+    except InvalidInput as failure:
         db.session.rollback()
-        return _stage_page(stage, block="settings_group", status=422, group=group, label=label,
-                           active_group=group, submitted=submitted, errors=error.fields)
-    return _stage_page(stage, block="settings_group", group=group, label=label, active_group=group, saved=changed)
+        error = failure.fields.get(key, failure.message)
+    context = {"setting": setting, "saved_key": key, "saved_stage_id": stage.id, "raw": raw if error else None,
+               "error": error, "changed": changed, "status": 422 if error else 200}
+    if request.form.get("view") == "matrix":
+        return _workflow_page(stage.engagement_type, block="matrix_cell", oob=["matrix_status"], stage=stage,
+                              **context)
+    return _stage_page(stage, block="stage_setting", **context)
 
 
 # The move dialog -------------------------------------------------------------------------------------
@@ -201,7 +223,8 @@ def _move_dialog(project: Project, form: MoveForm, status: int = 200):
     target_stage = next((s for s in targets if s.id == form.stage_id.data), None)
     return render_tab("stages/move.html", project, "overview", block="move_dialog", status=status,
                       form=form, targets=targets, target_stage=target_stage,
-                      preview=moves.preview(db.session, project, target_stage) if target_stage else None)
+                      preview=moves.preview(db.session, project, target_stage) if target_stage else None,
+                      provision_choice=provisioning.move_options(db.session, project, target_stage))
 
 
 @bp.route("/projects/<int:project_id>/move", methods=["GET", "POST"])

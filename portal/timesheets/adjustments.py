@@ -19,8 +19,10 @@ from portal import audit, events
 from portal.auth import policy
 from portal.auth.models import User
 from portal.errors import InvalidInput, NotAllowed
+from portal.formatting import hours_text
 from portal.planning.tasks import task_for_entry
 from portal.projects.models import Assignment, Offering
+from portal.projects.services import update_assignment
 from portal.timesheets.entries import (
     ENTRY_FIELDS,
     assignment_rate,
@@ -76,7 +78,8 @@ def transfer_time_entries(session: Session, actor: User | str | None, entry_ids:
         session.flush()
         session.expire(entry, ["project", "offering"])
         _changed(session, actor, entry, before, "time_entry.transferred",
-                 f"{entry.hours} h of {entry.work_date} transferred from {source.name} to {target.project.name}")
+                 f"{hours_text(entry.hours)} of {entry.work_date:%d %b %Y} transferred from {source.name} to "
+                 f"{target.project.name}")
         moved.append(entry)
     return moved
 
@@ -101,6 +104,17 @@ def adjust_time_entry(session: Session, actor: User | str | None, entry_id: int,
     _changed(session, actor, entry, before, "time_entry.adjusted",
              f"Time entry of {entry.work_date} on {project.name} adjusted")
     return entry
+
+
+def change_assignment(session: Session, actor: User | str | None, assignment_id: int, *, bill_rate: Decimal | None,
+                      planned_hours: Decimal, role: str, revalue: bool = False) -> Assignment:
+    """Change an assignment (the Team tab). `revalue` also gives its existing time entries the (new) bill
+    rate, which needs the stage's "revalue time on rate change" right (seed 004)."""
+    assignment = update_assignment(session, actor, assignment_id, bill_rate=bill_rate, planned_hours=planned_hours,
+                                   role=role)
+    if revalue:
+        revalue_time(session, actor, assignment)
+    return assignment
 
 
 def revalue_time(session: Session, actor: User | str | None, assignment: Assignment) -> int:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from portal import audit, events
 from portal.auth.models import User
+from portal.formatting import hours_text
 from portal.timesheets.entries import ENTRY_FIELDS, record_change, record_new, timesheet_for
 from portal.timesheets.models import HELD_STATUSES, EntrySource, TimeEntry, Timesheet
 
@@ -43,7 +44,7 @@ def hours_problem(hours: Decimal) -> str | None:
     if hours <= 0:
         return "it is shorter than half a minute (0.00 h)"
     if hours > MAX_HOURS:
-        return f"it lasts {hours} h, more than a day (a timer left running?)"
+        return f"it lasts {hours_text(hours)}, more than a day (perhaps a timer left running)"
     return None
 
 
@@ -164,7 +165,7 @@ def create_entry(session: Session, actor: User | str | None, connection_id: int,
                       description=values.description, external_url=values.external_url or None,
                       external_updated_at=values.external_updated_at, timesheet=sheet, bill_rate=bill_rate)
     record_new(session, actor, entry, "time_entry.synced_created",
-               f"{entry.hours:.2f} h on {entry.work_date} from {source_label(source)}")
+               f"{hours_text(entry.hours)} on {entry.work_date:%d %b %Y} from {source_label(source)}")
     return entry
 
 
@@ -180,7 +181,7 @@ def update_entry(session: Session, actor: User | str | None, entry: TimeEntry, v
     entry.timesheet = target
     session.flush()
     record_change(session, actor, entry, before, "time_entry.synced_updated",
-                  f"Time entry on {entry.work_date} changed in {source_label(entry.source)}")
+                  f"Time entry on {entry.work_date:%d %b %Y} changed in {source_label(entry.source)}")
 
 
 def delete_entry(session: Session, actor: User | str | None, entry: TimeEntry, why: str) -> None:
@@ -188,7 +189,7 @@ def delete_entry(session: Session, actor: User | str | None, entry: TimeEntry, w
     bump_versions(session, {entry.timesheet_id} - {None})
     events.time_entry_changed.send(entry, session=session, actor=actor, changes={"deleted": [False, True]})
     audit.record(session, actor, "time_entry.synced_deleted", entry, before=audit.snapshot(entry, ENTRY_FIELDS),
-                 summary=f"Removed {entry.hours} h on {entry.work_date}: {why}")
+                 summary=f"Removed {hours_text(entry.hours)} on {entry.work_date:%d %b %Y}: {why}")
     session.delete(entry)
     session.flush()
 

@@ -183,7 +183,7 @@ def test_the_input_layer_answers_4xx_naming_what_it_refuses(client, login_as, se
     project = ProjectFactory()
     session.flush()
     assert client.get(f"/projects/{2**63}").status_code == 404
-    cases = {f"/projects?stage={2**64}": "'stage' must be a whole number",
+    cases = {f"/projects?client={2**64}": "'client' must be a whole number",
              "/finance/actuals.csv?kind=bogus": "'kind' must be one of",
              "/time?week=9999-12-31": "'week' must be a date between 1900 and 2999",
              "/forecast?months=7": "'months' must be one of"}

@@ -14,9 +14,12 @@ from types import SimpleNamespace
 
 from portal.auth.models import Permission, User
 from portal.expenses.models import Expense
+from portal.integrations.models import Connection, ConnectionStatus
 from portal.planning import baselines, requests
 from portal.planning.models import ProjectTask, TaskType
+from portal.runs.models import SyncRun
 from portal.stages import services as stages
+from portal.timesheets.models import TimesheetConflict
 from tests.factories import (
     AssignmentFactory,
     BookingFactory,
@@ -105,6 +108,17 @@ def build(session) -> World:
                                         end_date=NEXT_MONDAY, role="Designer")
     workflow_type = stages.create_engagement_type(session, "matrix", "Retainers")
     extra_stage = stages.create_stage(session, "matrix", workflow_type.id, "Parked")
+    # A time sync's connection (not connected: no tool panel or provisioning offer appears because of it), a
+    # change it holds on staff's submitted week, and a project-level run on P that failed.
+    connection = Connection(kind="toggl", status=ConnectionStatus.DISCONNECTED, settings={})
+    session.add(connection)
+    session.flush()
+    conflict = TimesheetConflict(timesheet_id=submitted.id, connection_id=connection.id, external_id="42",
+                                 action="delete", summary="Changed in Toggl after approval: deleted")
+    run = SyncRun(kind="manual_project", scope=f"toggl:time:project:{project.id}", job="portal.jobs.sweep",
+                  queue="sync", status="failed", project_id=project.id, connection_id=connection.id,
+                  error="Toggl is not connected.", counts={}, checkpoint={}, params={})
+    session.add_all([conflict, run])
     target_staff = UserFactory(role="staff", name="Target staff")
     target_super = UserFactory(role="super_admin", name="Target super")
     session.flush()
@@ -121,7 +135,7 @@ def build(session) -> World:
         workflow_type=workflow_type.id, extra_stage=extra_stage.id, stage=project.stage_id,
         target_staff=target_staff.id, target_super=target_super.id,
         resource=resources["staff"].id, other_resource=resources["approver"].id,
-        rate=resources["staff"].rates[0].id,
+        rate=resources["staff"].rates[0].id, conflict=conflict.id, run=run.id,
     )
     return world
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from portal.sandbox.procore import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_COMPANY_ID, DEMO_COMPANY_NAME
+from portal.integrations.procore.demo import CLIENT_ID as DEMO_CLIENT_ID
+from portal.integrations.procore.demo import CLIENT_SECRET as DEMO_CLIENT_SECRET
+from portal.integrations.procore.demo import COMPANY_ID as DEMO_COMPANY_ID
+from portal.integrations.procore.demo import COMPANY_NAME as DEMO_COMPANY_NAME
 from tests.conftest import browser_login
 from tests.factories import OfferingFactory, UserFactory
-from tests.procore.conftest import PEOPLE, sandbox  # noqa: F401  (the fixture)
+from tests.integrations.procore.conftest import PEOPLE, sandbox  # noqa: F401  (the fixture)
 
 
 @pytest.mark.browser

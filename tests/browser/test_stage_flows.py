@@ -34,10 +34,8 @@ def test_an_admin_turns_a_pm_right_off_and_the_pm_is_refused(browser, live_serve
     page.click("nav summary:has-text('Admin')")
     page.click("nav >> text=Stages")
     page.click("a:has-text('In Progress')")
-    group = page.locator("#group-pm")
-    group.locator("input[name=pm_edit_tasks]").uncheck()
-    group.locator("button[type=submit]").click()
-    page.wait_for_selector("#group-pm .saved:has-text('Saved: Edit tasks on → off.')")
+    page.locator("#s-pm_edit_tasks").uncheck()  # saves itself
+    page.wait_for_selector("#setting-pm_edit_tasks .saved:has-text('Saved: Edit tasks on → off.')")
 
     # The PM's next task is refused with the stage's reason, and the form is gone on reload.
     pm_page.fill("#new-task-name", "Design review")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from portal.integrations import time_runs
 from portal.integrations.models import ClientLink, Connection, ProjectLink
+from portal.integrations.toggl import time_runs
 from tests.conftest import browser_login
 from tests.factories import (
     AssignmentFactory,
@@ -16,7 +16,7 @@ from tests.factories import (
     ResourceFactory,
     UserFactory,
 )
-from tests.integrations.time_sync_support import days_ago
+from tests.integrations.toggl.time_sync_support import days_ago
 from tests.toggl_sandbox import make_connection
 
 

@@ -52,14 +52,16 @@ def test_resource_without_a_rate_is_skipped_without_an_error(session, org):
     outcome = post_timesheet(session, sheet.id)
     assert outcome.created == 0 and actuals(session) == [] and items(session) == []
     assert sheet.posting_status == PostingStatus.POSTED
-    assert "Rateless has no cost rate" in sheet.posting_note
+    assert sheet.posting_note == ("8 h not posted: Rateless has no cost rate effective on 02 Mar. Add the rate and "
+                                  "post again.")
 
 
-def test_a_period_that_computes_to_zero_creates_no_transaction(session, org):
-    resource = ResourceFactory(rates={"cost": "0"})
-    sheet = timesheet(session, resource, MONDAY, [(OfferingFactory(), MONDAY, 8)])
+def test_a_period_that_computes_to_zero_creates_no_transaction_and_says_so(session, org):
+    resource = ResourceFactory(name="Pro Bono", rates={"cost": "0"})
+    sheet = timesheet(session, resource, MONDAY, [(OfferingFactory(), MONDAY, "7.5")])
     post_timesheet(session, sheet.id)
     assert actuals(session) == [] and items(session) == []
+    assert sheet.posting_note == "7.5 h not posted: at Pro Bono's cost rate of 0 they come to nothing."
 
 
 def test_cost_category_is_the_projects_then_the_resources_then_the_system_default(session, org):
@@ -150,9 +152,21 @@ def test_a_week_crossing_two_fiscal_periods_is_split_and_dated_at_the_period_end
     february, march = actuals(session)
     assert (february.date, february.hours, february.fiscal_period.name) == (date(2026, 2, 28), 12, "2026-02")
     assert (march.date, march.hours, march.fiscal_period.name) == (date(2026, 3, 1), 2, "2026-03")
-    assert "part 1 of 2" in february.split_note and "crosses fiscal periods (2026-02, 2026-03)" in february.split_note
+    assert "part 1 of 2" in february.split_note
+    assert "falls into fiscal periods (2026-02, 2026-03)" in february.split_note
     assert "part 2 of 2" in march.split_note and "01 Mar – 01 Mar 2026" in march.split_note
     (item,) = items(session)  # both parts on one item
+
+
+def test_a_week_crossing_periods_whose_time_falls_in_one_is_not_split(session, org, months):
+    """Issue 15 item 11: all the hours on 1 March were badged "split, part 2 of 2"."""
+    offering, other = OfferingFactory(), OfferingFactory()
+    sheet = timesheet(session, ResourceFactory(rates={"cost": "50"}), CROSSING,
+                      [(offering, date(2026, 3, 1), 4), (other, CROSSING, 2), (other, date(2026, 3, 1), 1)])
+    post_timesheet(session, sheet.id)
+    alone, *split = sorted(actuals(session), key=lambda t: (t.item.project_id != offering.project_id, t.date))
+    assert (alone.date, alone.hours, alone.split_note) == (date(2026, 3, 1), 4, "")
+    assert ["part 1 of 2" in split[0].split_note, "part 2 of 2" in split[1].split_note] == [True, True]
 
 
 def test_a_week_crossing_any_number_of_fiscal_periods_gets_one_transaction_per_period(session, org):

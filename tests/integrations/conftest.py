@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.integrations.models import ClientLink, Connection, ProjectLink, SyncRun
+from portal.integrations.models import ClientLink, Connection, ProjectLink
 from portal.projects.models import Client, Offering, Resource
+from portal.runs.models import SyncRun
 from tests.factories import (
     AssignmentFactory,
     ClientFactory,

@@ -11,7 +11,8 @@ from portal.auth.models import User
 from portal.errors import Conflict
 from portal.extensions import db
 from portal.integrations import provisioning
-from portal.integrations.models import ClientLink, ProjectLink, SyncRun
+from portal.integrations.models import ClientLink, ProjectLink
+from portal.runs.models import SyncRun
 from tests.factories import (
     AssignmentFactory,
     ClientFactory,

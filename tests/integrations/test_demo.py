@@ -1,25 +1,38 @@
-"""`make run`'s promise: the demo organization is connected to the Toggl sandbox the Procfile starts,
-whose workspace has the demo people, so a newcomer can provision for real offline."""
+"""`make run`'s promise: the demo organization is connected to the Toggl sandbox the Procfile starts, which
+the demo seeds through its admin API with a workspace of the demo people, so a newcomer can provision and
+sync for real offline."""
 
 from sqlalchemy import select
 
 from portal import demo
-from portal.integrations import provisioning
-from portal.integrations.models import Connection, SyncRun
+from portal.integrations import people, provisioning
+from portal.integrations.models import Connection
+from portal.integrations.toggl import time_runs
 from portal.projects.models import Offering
-from portal.sandbox.toggl import create_sandbox
+from portal.runs.models import SyncRun
+from portal.timesheets.models import TimeEntry
+from sandboxes.toggl import create_sandbox
 from tests.servers import serve
 from tests.toggl_sandbox import TogglSandbox, pointed_at
 
 
+def test_the_demo_seeds_its_sandbox_once(app):
+    with serve(create_sandbox()) as url, pointed_at(app, url), app.app_context():
+        assert f"{url}: seeded the demo." in demo.seed_sandboxes(wait=5)
+        assert f"{url}: already holds the demo." in demo.seed_sandboxes(wait=5)  # a restarted `make run`
+        held = TogglSandbox(url).state()
+    assert len(held["time_entries"]) == 8 and [w["name"] for w in held["workspaces"]] == ["Demo Consulting"]
+
+
 def test_the_demo_provisions_against_the_sandbox_it_starts(app, session, run_jobs):
-    demo.load(session)
-    session.commit()
-    demo.load(session)  # idempotent: nothing is connected or mapped twice
-    session.commit()
-    connection = session.scalar(select(Connection))
-    offering = session.scalar(select(Offering).where(Offering.name == "Platform build"))
     with serve(create_sandbox()) as url, pointed_at(app, url):
+        demo.seed_sandboxes(wait=5)
+        demo.load(session)
+        session.commit()
+        demo.load(session)  # idempotent: nothing is connected or mapped twice
+        session.commit()
+        connection = session.scalar(select(Connection))
+        offering = session.scalar(select(Offering).where(Offering.name == "Platform build"))
         run = provisioning.start_provision(session, "demo check", offering.id, connection.id)
         session.commit()
         run_jobs()
@@ -34,14 +47,12 @@ def test_the_demo_provisions_against_the_sandbox_it_starts(app, session, run_job
 
 
 def test_the_demo_time_in_toggl_comes_in_once_an_offering_is_connected(app, session, run_jobs):
-    from portal.integrations import people, time_runs
-    from portal.timesheets.models import TimeEntry
-
-    demo.load(session)
-    session.commit()
-    connection = session.scalar(select(Connection))
-    offering = session.scalar(select(Offering).where(Offering.name == "Support retainer"))
     with serve(create_sandbox()) as url, pointed_at(app, url):
+        demo.seed_sandboxes(wait=5)
+        demo.load(session)
+        session.commit()
+        connection = session.scalar(select(Connection))
+        offering = session.scalar(select(Offering).where(Offering.name == "Support retainer"))
         provisioning.start_connect(session, "demo check", offering.id, connection.id, "200000001")
         session.commit()
         run_jobs()

@@ -12,9 +12,10 @@ from sqlalchemy import select
 
 from portal import events
 from portal.integrations import provisioning
-from portal.integrations.models import PersonLink, ProjectUserLink, SyncMessage
+from portal.integrations.models import PersonLink, ProjectUserLink
 from portal.org.services import get_settings
 from portal.projects import services as project_services
+from portal.runs.models import SyncMessage
 from tests.factories import ClientFactory, ProjectFactory, stage
 from tests.toggl_sandbox import TOKEN
 
@@ -340,7 +341,7 @@ def test_retrying_a_provisioning_finishes_it_without_a_second_project(session, t
     assert run.status == "failed" and "Toggl could not be reached or failed" in run.error
     assert tool.link(session, offering) is not None  # the project exists in Toggl, so the link is kept
     tool.sandbox.clear_faults()
-    from portal.integrations import runs
+    from portal.runs import services as runs
 
     runs.retry(session, run.id, admin.id)
     session.commit()

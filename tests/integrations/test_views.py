@@ -12,6 +12,7 @@ from sqlalchemy import select
 from portal.audit import AuditEvent
 from portal.extensions import db
 from portal.integrations.models import ClientLink, Connection, ProjectLink
+from portal.integrations.provisioning import move_options
 from tests.factories import ClientFactory, OfferingFactory, ProjectFactory, UserFactory, stage
 from tests.toggl_sandbox import TOKEN, WORKSPACE_ID
 
@@ -204,6 +205,7 @@ def test_disconnect_forgets_the_token(session, client, login_as, toggl_connectio
 def test_changing_alb_offers_the_re_push(app, session, client, login_as, tool):
     from flask_login import login_user
 
+    from portal.integrations.services import resync_offers
     from portal.org import services as org_services
 
     boss = login_as("super_admin")
@@ -213,7 +215,8 @@ def test_changing_alb_offers_the_re_push(app, session, client, login_as, tool):
     assert "Assignment level budgeting changed" in page and "Re-push every linked project now" in page
     with app.test_request_context():
         login_user(boss)
-        offer = render_template_string('{% include "integrations/_resync_offer.html" %}')
+        offer = render_template_string('{% include "integrations/_resync_offer.html" %}',
+                                       resync_offers=resync_offers(session))
     assert f'hx-post="/settings/integrations/connections/{tool.connection.id}/resync"' in offer
 
 
@@ -289,21 +292,25 @@ def test_move_options_list_the_offerings_checked_by_default(app, session, tool):
     session.add(ProjectLink(connection_id=tool.connection.id, offering_id=second.id, external_id="1",
                             method="connected"))
     session.flush()
-    template = '{% include "integrations/_move_options.html" ignore missing %}'
+    template = '{% include "integrations/_move_options.html" %}'
+
+    def dialog(target):
+        return render_template_string(template, provision_choice=move_options(session, project, target))
+
     with app.test_request_context():
-        html = render_template_string(template, project=project, target_stage=stage("In Progress"))
+        html = dialog(stage("In Progress"))
         assert f'name="provision_offering_ids" value="{first.id}" checked' in html
         assert f'value="{second.id}"' not in html and "already linked" in html
         assert 'name="provision_choice_shown" value="1"' in html
-        assert render_template_string(template, project=project, target_stage=stage("Closed")).strip() == ""
+        assert dialog(stage("Closed")).strip() == ""
 
 
 def test_move_options_need_a_connected_tool(app, session):
     project = ProjectFactory(stage=stage("Planning"))
     OfferingFactory(project=project)
     with app.test_request_context():
-        html = render_template_string('{% include "integrations/_move_options.html" %}', project=project,
-                                      target_stage=stage("In Progress"))
+        html = render_template_string('{% include "integrations/_move_options.html" %}',
+                                      provision_choice=move_options(session, project, stage("In Progress")))
     assert html.strip() == ""
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from portal.auth.models import Permission, User
 from portal.extensions import db
 from portal.mail import OutboundEmail
-from portal.stages import notifications, registry, services
+from portal.stages import notifications, services
 from portal.stages.models import BudgetAlert, Stage
 from tests.factories import (
     AssignmentFactory,
@@ -46,7 +46,7 @@ def in_thread(app, work):
     return thread, errors
 
 
-def test_two_admins_saving_different_groups_of_one_stage_keep_both_changes(app, committed):
+def test_two_admins_saving_different_settings_of_one_stage_keep_both_changes(app, committed):
     with committed():
         first = UserFactory(role="admin", permissions=[Permission.SYSTEM_SETTINGS]).id
         second = UserFactory(role="admin", permissions=[Permission.SYSTEM_SETTINGS]).id
@@ -54,17 +54,13 @@ def test_two_admins_saving_different_groups_of_one_stage_keep_both_changes(app, 
     first_holds_the_lock, release_first = threading.Event(), threading.Event()
 
     def save_time_cost(session):
-        planning = session.get(Stage, stage_id)
-        form = {s.key: "y" if planning.flag(s.key) else None for s in registry.settings_in("time_cost")}
-        services.update_stage_settings(session, session.get(User, first), stage_id, "time_cost",
-                                       {**form, "open_for_time": "y"})
+        services.update_stage_settings(session, session.get(User, first), stage_id, {"open_for_time": "y"})
         first_holds_the_lock.set()
         release_first.wait(10)
         session.commit()
 
     def save_likelihood(session):
-        services.update_stage_settings(session, session.get(User, second), stage_id,
-                                       "likelihood", {"percent_likelihood": "75"})
+        services.update_stage_settings(session, session.get(User, second), stage_id, {"percent_likelihood": "75"})
         session.commit()
 
     thread_one, errors_one = in_thread(app, save_time_cost)

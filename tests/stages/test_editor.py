@@ -1,4 +1,5 @@
-"""The stage editor: who may open it, engagement types and their stages, and saving settings by group."""
+"""The stage editor: who may open it, engagement types and their stages, settings that save themselves, and
+the workflow matrix (every stage of a type side by side)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,9 @@ def default_type(session) -> EngagementType:
 ENDPOINTS = [
     ("get", "/settings/stages", None),
     ("get", "/settings/stages/{stage}", None),
-    ("post", "/settings/stages/{stage}/settings/time_cost", {"open_for_time": "y"}),
+    ("post", "/settings/stages/{stage}/settings/open_for_time", {"value": "y"}),
+    ("post", "/settings/stages/{stage}/settings/open_for_time", {"value": "y", "view": "matrix"}),
+    ("get", "/settings/stages/types/{type}/workflow", None),
     ("post", "/settings/stages/{stage}/rename", {"name": "Renamed"}),
     ("post", "/settings/stages/{stage}/reorder", {"direction": "down"}),
     ("post", "/settings/stages/types", {"name": "Support"}),
@@ -63,51 +66,67 @@ def test_anonymous_users_are_sent_to_log_in(client):
 
 # Saving settings --------------------------------------------------------------------------------------
 
-def test_a_group_saves_inline_with_a_confirmation_and_an_audited_before_and_after(client, session, login_as):
+def test_a_setting_saves_itself_with_a_confirmation_and_an_audited_before_and_after(client, session, login_as):
     admin = login_as("admin", permissions=EDITOR)
     planning = stage("Planning")
-    form = {s.key: "y" for s in registry.settings_in("time_cost") if planning.flag(s.key)}
-    form["open_for_time"] = "y"
-    response = client.post(f"/settings/stages/{planning.id}/settings/time_cost", data=form, htmx=True)
+    response = client.post(f"/settings/stages/{planning.id}/settings/open_for_time", data={"value": "y"}, htmx=True)
     body = response.get_data(as_text=True)
     assert response.status_code == 200 and "<html" not in body
-    assert 'id="group-time_cost"' in body and "Saved: Open for time off → on." in body
+    assert 'id="setting-open_for_time"' in body and "Saved: Open for time off → on." in body
+    assert 'id="s-open_for_time"' in body and "checked" in body
     session.expire_all()
     assert planning.flag("open_for_time") is True
     event = audit.history(session, "stages", planning.id)[0]
-    assert (event.action, event.before, event.after, event.actor_id) == (
-        "stage.settings_changed", {"open_for_time": False}, {"open_for_time": True}, admin.id)
+    assert (event.action, event.before, event.after, event.actor_id, event.summary) == (
+        "stage.settings_changed", {"open_for_time": False}, {"open_for_time": True}, admin.id,
+        "Planning: Open for time off → on")
 
 
-def test_saving_an_unchanged_group_says_so_and_audits_nothing(client, session, login_as):
+def test_an_unticked_box_turns_its_setting_off_and_leaves_the_others_alone(client, session, login_as):
+    """Saving one setting never touches another: the old per-group save lost changes made in other groups."""
+    login_as("admin", permissions=EDITOR)
+    progress = stage("In Progress")
+    before = {s.key: progress.flag(s.key) for s in registry.SETTINGS}
+    assert before["pm_edit_tasks"] is True
+    client.post(f"/settings/stages/{progress.id}/settings/percent_likelihood", data={"value": "90"}, htmx=True)
+    client.post(f"/settings/stages/{progress.id}/settings/pm_edit_tasks", data={}, htmx=True)
+    session.expire_all()
+    after = {s.key: progress.flag(s.key) for s in registry.SETTINGS}
+    assert after == {**before, "percent_likelihood": 90, "pm_edit_tasks": False}
+
+
+def test_saving_an_unchanged_setting_says_so_and_audits_nothing(client, session, login_as):
     login_as("admin", permissions=EDITOR)
     closed = stage("Closed")
-    form = {s.key: "y" for s in registry.settings_in("email_alerts") if closed.flag(s.key)}
-    body = client.post(f"/settings/stages/{closed.id}/settings/email_alerts", data=form, htmx=True).get_data(True)
+    body = client.post(f"/settings/stages/{closed.id}/settings/send_budget_alerts", data={},
+                       htmx=True).get_data(True)
     assert "Saved; nothing changed." in body
     assert audit.history(session, "stages", closed.id) == []
 
 
 @pytest.mark.parametrize("raw", ["101", "-1", "fifty", ""])
-def test_likelihood_outside_0_to_100_is_refused_with_the_form_back_and_nothing_changed(client, session, login_as,
-                                                                                        raw):
+def test_likelihood_outside_0_to_100_is_refused_with_the_typed_value_back_and_nothing_changed(client, session,
+                                                                                              login_as, raw):
     login_as("admin", permissions=EDITOR)
     planning = stage("Planning")
-    response = client.post(f"/settings/stages/{planning.id}/settings/likelihood",
-                           data={"percent_likelihood": raw}, htmx=True)
+    response = client.post(f"/settings/stages/{planning.id}/settings/percent_likelihood",
+                           data={"value": raw}, htmx=True)
     body = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert "Percent likelihood must be" in body and f'value="{raw}"' in body
+    assert "Percent likelihood must be" in body and f'value="{raw}"' in body and 'aria-invalid="true"' in body
     session.expire_all()
     assert planning.flag("percent_likelihood") == 60
     assert audit.history(session, "stages", planning.id) == []
 
 
-def test_an_unknown_projection_basis_is_refused(session):
-    admin = UserFactory(role="admin", permissions=EDITOR)
+def test_an_unknown_setting_is_not_found_and_an_unknown_projection_basis_is_refused(client, session, login_as):
+    admin = login_as("admin", permissions=EDITOR)
+    assert client.post(f"/settings/stages/{stage('Planning').id}/settings/no_such_thing", data={"value": "y"},
+                       htmx=True).status_code == 404
     with pytest.raises(InvalidInput, match="choose one of Bookings, Estimates"):
-        services.update_stage_settings(session, admin, stage("Planning").id, "projections",
-                                       {"projection_basis": "guesses"})
+        services.update_stage_settings(session, admin, stage("Planning").id, {"projection_basis": "guesses"})
+    with pytest.raises(InvalidInput, match="does not exist"):
+        services.update_stage_settings(session, admin, stage("Planning").id, {"no_such_thing": "y"})
 
 
 def test_the_editor_lists_every_setting_of_every_group_with_its_help(client, login_as):
@@ -116,7 +135,66 @@ def test_the_editor_lists_every_setting_of_every_group_with_its_help(client, log
     for group, label in registry.GROUPS:
         assert f'id="group-{group}"' in body and label in body
     for setting in registry.SETTINGS:
-        assert f'name="{setting.key}"' in body and str(escape(setting.help)) in body
+        assert f'id="setting-{setting.key}"' in body and str(escape(setting.help)) in body
+    assert "Save" not in body.replace("save as soon", "").replace("Saving", "")  # no Save buttons to forget
+
+
+# The workflow matrix ------------------------------------------------------------------------------------
+
+def test_the_matrix_shows_every_setting_of_every_stage_with_its_value(client, session, login_as):
+    login_as("admin", permissions=EDITOR)
+    workflow = default_type(session)
+    body = client.get(f"/settings/stages/types/{workflow.id}/workflow").get_data(as_text=True)
+    for each in workflow.stages:
+        assert f">{each.name}</a>" in body
+        for setting in registry.SETTINGS:
+            cell = body[body.index(f'id="m-{each.id}-{setting.key}"'):]
+            cell = cell[:cell.index(">")]
+            if setting.kind == registry.BOOL:
+                assert ("checked" in cell) is bool(each.flag(setting.key)), (each.name, setting.key)
+            elif setting.kind == registry.PERCENT:
+                assert f'value="{each.flag(setting.key)}"' in cell
+    for _, label in registry.GROUPS:
+        assert str(escape(label)) in body
+
+
+def test_a_matrix_cell_saves_itself_and_says_so_above_the_matrix(client, session, login_as):
+    admin = login_as("admin", permissions=EDITOR)
+    closed = stage("Closed")
+    response = client.post(f"/settings/stages/{closed.id}/settings/percent_likelihood",
+                           data={"value": "95", "view": "matrix"}, htmx=True)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<table" not in body
+    assert f'id="m-{closed.id}-percent_likelihood"' in body and 'value="95"' in body and "just-saved" in body
+    assert 'id="matrix-status"' in body and 'hx-swap-oob="true"' in body
+    assert "Saved: Closed · Percent likelihood 100 % → 95 %." in body
+    session.expire_all()
+    assert closed.flag("percent_likelihood") == 95
+    event = audit.history(session, "stages", closed.id)[0]
+    assert (event.action, event.after, event.actor_id) == ("stage.settings_changed", {"percent_likelihood": 95},
+                                                           admin.id)
+
+
+def test_a_bad_matrix_cell_keeps_the_typed_value_and_says_why(client, session, login_as):
+    login_as("admin", permissions=EDITOR)
+    closed = stage("Closed")
+    response = client.post(f"/settings/stages/{closed.id}/settings/percent_likelihood",
+                           data={"value": "150", "view": "matrix"}, htmx=True)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'value="150"' in body and 'aria-invalid="true"' in body and "cell-error" in body
+    assert "Closed · Percent likelihood must be between 0 and 100." in body
+    session.expire_all()
+    assert closed.flag("percent_likelihood") == 100
+
+
+def test_the_matrix_of_a_second_engagement_type_shows_only_its_own_stages(client, session, login_as):
+    admin = login_as("admin", permissions=EDITOR)
+    support = services.create_engagement_type(session, admin, "Support")
+    services.rename_stage(session, admin, support.stages[0].id, "Triage")
+    body = client.get(f"/settings/stages/types/{support.id}/workflow").get_data(as_text=True)
+    assert ">Triage</a>" in body and ">Opportunity</a>" not in body
+    assert body.count('<th scope="col" class="stage-col">') == len(support.stages)
 
 
 # Engagement types and stages ---------------------------------------------------------------------------
@@ -232,7 +310,7 @@ def test_the_last_stage_of_a_workflow_cannot_be_deleted(session):
 def test_services_refuse_users_without_the_permission(session):
     pm = UserFactory(role="pm", permissions=[Permission.MAINTAIN_PROJECTS])
     with pytest.raises(NotAllowed, match="system-settings permission"):
-        services.update_stage_settings(session, pm, stage("Planning").id, "time_cost", {})
+        services.update_stage_settings(session, pm, stage("Planning").id, {"open_for_time": "y"})
 
 
 def test_the_readme_says_where_every_setting_takes_effect():

@@ -221,8 +221,8 @@ def probe_clear_future_hours(w):
 
 def _revalue(w):
     w.time_entry()
-    projects.update_assignment(w.session, w.pm, w.assignment.id, bill_rate=w.assignment.bill_rate,
-                               planned_hours=w.assignment.planned_hours, role="", revalue=True)
+    adjustments.change_assignment(w.session, w.pm, w.assignment.id, bill_rate=w.assignment.bill_rate,
+                                  planned_hours=w.assignment.planned_hours, role="", revalue=True)
 
 
 def _adjust(w):
@@ -346,15 +346,13 @@ def test_settings_of_missing_features_are_stored_shown_and_audited(session, clie
 
     admin = login_as("admin", permissions=[Permission.SYSTEM_SETTINGS])
     target = stage("Planning")
-    group = registry.BY_KEY[key].group
     before = target.flag(key)
-    submitted = {s.key: "y" if target.flag(s.key) else None for s in registry.settings_in(group)}
-    submitted[key] = None if before else "y"
-    assert update_stage_settings(session, admin, target.id, group, submitted) == {key: [before, not before]}
+    assert update_stage_settings(session, admin, target.id, {key: None if before else "y"}) == {
+        key: [before, not before]}
     assert audit.history(session, "stages", target.id)[0].after == {key: not before}
     page = client.get(f"/settings/stages/{target.id}").get_data(as_text=True)
-    setting_html = page[page.index(f'name="{key}"'):]
-    assert "not used yet" in setting_html[:setting_html.index("</div>")]
+    setting_html = page[page.index(f'id="setting-{key}"'):]
+    assert "not used yet" in setting_html[:setting_html.index("</form>")]
 
 
 def test_likelihood_is_the_projects_default_and_a_pm_may_override_it(session, pm_project):

@@ -140,8 +140,8 @@ def test_revaluing_gives_existing_time_the_new_rate(session, setup):
     projects.update_assignment(session, pm, assignment.id, bill_rate=Decimal("110"), planned_hours=Decimal("40"),
                                role="")
     assert entry.bill_rate == Decimal("100"), "a rate change alone leaves entered time at its rate"
-    projects.update_assignment(session, pm, assignment.id, bill_rate=Decimal("115"), planned_hours=Decimal("40"),
-                               role="", revalue=True)
+    adjustments.change_assignment(session, pm, assignment.id, bill_rate=Decimal("115"), planned_hours=Decimal("40"),
+                                  role="", revalue=True)
     assert entry.bill_rate == Decimal("115")
     assert audit.history(session, "assignments", assignment.id)[0].action == "time_entry.revalued"
 

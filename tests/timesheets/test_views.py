@@ -29,10 +29,50 @@ def _fragment(response):
     return body
 
 
-def test_my_time_needs_a_linked_resource(client, login_as):
-    login_as("staff")
+@pytest.mark.parametrize("role", ["staff", "approver", "admin", "super_admin"])
+def test_my_time_without_a_linked_resource_says_why_and_where_to_go(client, login_as, role):
+    """The menu's My time used to lead admins without a resource to a 403 page."""
+    user = login_as(role)
     response = client.get("/time")
-    assert response.status_code == 403 and "not linked to a resource" in response.get_data(as_text=True)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "not linked to a resource" in body and user.email in body
+    assert ("choose <em>Time</em>" in body) is (role in ("admin", "super_admin"))
+    assert client.post("/time/entries", data={"hours": "1"}).status_code == 403  # entering time is still refused
+
+
+def test_an_admin_links_a_login_to_a_resource_and_it_enters_its_time(client, session, login_as):
+    from portal import audit
+
+    admin = login_as("admin")
+    person = ResourceFactory(name="Ada Admin", email="ada@example.test")
+    response = client.post(f"/resources/{person.id}", data={"name": "Ada Admin", "email": "ada@example.test",
+                                                             "active": "y", "login_email": admin.email.upper()},
+                           htmx=True)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    session.expire_all()
+    assert person.user_id == admin.id
+    assert audit.history(session, "resources", person.id)[0].after == {"user_id": admin.id}
+    assert "Time of" not in client.get("/time").get_data(as_text=True)  # their own week now
+    assert "My time" in client.get("/time").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("login,message", [
+    ("nobody@example.test", "No login has the email nobody@example.test"),
+    ("client", "client logins do not enter time"),
+    ("taken", "already enters the time of Someone Else"),
+])
+def test_a_resource_refuses_a_login_it_cannot_take(client, session, login_as, login, message):
+    login_as("admin")
+    person = ResourceFactory(name="Ada Admin", email="ada@example.test")
+    if login == "client":
+        login = UserFactory(role="client", client_id=ProjectFactory().client_id).email
+    elif login == "taken":
+        login = ResourceFactory(name="Someone Else", user=UserFactory()).user.email
+    response = client.post(f"/resources/{person.id}", data={"name": "Ada Admin", "email": "ada@example.test",
+                                                             "login_email": login}, htmx=True)
+    assert response.status_code == 422 and message in response.get_data(as_text=True)
+    session.expire_all()
+    assert person.user_id is None
 
 
 def test_entering_changing_and_deleting_time_on_my_week(client, session, me):
@@ -236,3 +276,19 @@ def test_an_entry_on_a_task_closed_since_stays_editable(client, session, me):
     assert response.status_code == 200
     session.refresh(entry)
     assert (entry.hours, entry.task_id) == (Decimal("3"), task.id)
+
+
+def test_messages_show_hours_with_at_most_two_decimals(client, session, me):
+    _, resource = me
+    offering = OfferingFactory(name="Platform build")
+    from portal.projects.models import Assignment
+
+    session.add(Assignment(offering=offering, resource=resource))
+    session.flush()
+    response = client.post("/time/entries", data={"offering_id": offering.id, "work_date": WEEK, "hours": "1.5",
+                                                  "billable": "yes"}, htmx=True)
+    body = response.get_data(as_text=True)
+    assert "Added 1.5 h on" in body and "1.5000" not in body
+    response = client.post("/time/entries", data={"offering_id": offering.id, "work_date": WEEK, "hours": "23",
+                                                  "billable": "yes"}, htmx=True)
+    assert "That makes 24.5 h on" in response.get_data(as_text=True)

@@ -1,0 +1,546 @@
+"""The Procore connector: REST v1.0 over httpx, as ../shared/reference/external-apis.md part B describes.
+
+- OAuth 2.0: client credentials (a service account installed in the company), or an authorization
+  code whose refresh tokens are single-use: every refresh returns a new pair, which is saved (encrypted)
+  the moment it is issued, under a Redis lock so two workers never spend the same refresh token.
+- Every API call carries `Authorization: Bearer …` and `Procore-Company-Id`.
+- Lists page with page/per_page, reading `Total` and the `Link` rel="next"; time cards are listed by
+  `filters[updated_at]` / `filters[deleted_at]` ranges written `start...end`.
+- 429 and 503 are retried by portal.integrations.http, waiting as long as `Retry-After` or
+  `X-Rate-Limit-Reset` says (bounded); the last rate-limit headers are kept for the activity panel.
+
+The base URL (API and OAuth host alike) is PROCORE_API_BASE_URL, so the loopback sandbox stands in for
+Procore in the demo and the tests.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from portal.errors import ExternalServiceError
+from portal.extensions import db
+from portal.integrations import connectors
+from portal.integrations.connectors import (
+    AccountInfo,
+    ExternalMember,
+    ExternalProject,
+    TimesheetConnector,
+)
+from portal.integrations.http import ApiClient, AuthenticationFailed, ExternalNotFound
+from portal.integrations.models import Connection
+from portal.queue import redis_connection
+
+log = logging.getLogger(__name__)
+
+API = "rest/v1.0"
+TIMECARD_RESOURCE = "Timecard Entries"
+EVENT_TYPES = ("create", "update", "delete")
+# The redirect URI of apps that show the code to the user instead of redirecting (Procore's docs).
+OOB_REDIRECT = "urn:ietf:wg:oauth:2.0:oob"
+# Refresh a token this long before Procore says it expires (clock skew, a slow request).
+TOKEN_MARGIN = 120
+PER_PAGE = 100
+
+
+class GrantType:
+    CLIENT_CREDENTIALS = "client_credentials"
+    AUTHORIZATION_CODE = "authorization_code"
+
+
+def parse_instant(value: str | None) -> datetime | None:
+    """Procore's ISO 8601 instants ("2018-11-01T19:10:25Z", with or without fractions or an offset)."""
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def format_instant(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def project_web_url(base_url: str, project_id: str) -> str:
+    """Where a person opens the project: Procore's web app lives on app.procore.com beside
+    api.procore.com; the sandbox serves both from one address."""
+    return f"{base_url.rstrip('/').replace('://api.', '://app.', 1)}/{project_id}/project/home"
+
+
+def authorize_url(base_url: str, client_id: str, redirect_uri: str, state: str) -> str:
+    """Where a person signs in at Procore to let the app act for them (the authorization code grant)."""
+    params = httpx.QueryParams(response_type="code", client_id=client_id, redirect_uri=redirect_uri, state=state)
+    return f"{base_url.rstrip('/')}/oauth/authorize?{params}"
+
+
+def parse_hours(value: Any) -> Decimal | None:
+    """`hours` is a string ("8.0"); absent or blank while someone is still clocked in."""
+    if value is None or str(value).strip() == "":
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def _ref(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+@dataclass(frozen=True)
+class Timecard:
+    """A Procore timecard entry as the company-level endpoints return it, in plain values."""
+
+    id: str
+    project_id: str | None
+    project_name: str
+    work_date: date
+    hours: Decimal | None
+    time_in: datetime | None
+    time_out: datetime | None
+    lunch_minutes: int | None
+    billable: bool
+    description: str
+    approval_status: str
+    in_progress: bool
+    origin_id: str | None
+    origin_data: str
+    updated_at: datetime | None
+    deleted_at: datetime | None
+    party_id: str | None
+    party_name: str
+    login_email: str
+    login_name: str
+    cost_code_id: str | None
+    cost_code: str
+    cost_code_name: str
+    sub_job_id: str | None
+    sub_job_name: str
+    time_type_id: str | None
+    time_type: str
+    time_type_code: str
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Timecard:
+        project, party, login = _ref(data.get("project")), _ref(data.get("party")), _ref(data.get("login_information"))
+        cost_code, sub_job = _ref(data.get("cost_code")), _ref(data.get("sub_job"))
+        time_type = _ref(data.get("timecard_time_type"))
+        lunch = data.get("lunch_time")
+
+        def text(value: Any) -> str:
+            return str(value) if value not in (None, "") else ""
+
+        def ident(value: Any) -> str | None:
+            return str(value) if value not in (None, "") else None
+
+        return cls(
+            id=str(data["id"]),
+            project_id=ident(project.get("id") or data.get("project_id")),
+            project_name=text(project.get("name")),
+            work_date=date.fromisoformat(data["date"]),
+            hours=parse_hours(data.get("hours")),
+            time_in=parse_instant(data.get("time_in")),
+            time_out=parse_instant(data.get("time_out")),
+            lunch_minutes=int(lunch) if lunch not in (None, "") else None,
+            billable=bool(data.get("billable")),
+            description=text(data.get("description")),
+            approval_status=text(data.get("approval_status")),
+            in_progress=bool(data.get("in_progress")),
+            origin_id=ident(data.get("origin_id")),
+            origin_data=text(data.get("origin_data")),
+            updated_at=parse_instant(data.get("updated_at")),
+            deleted_at=parse_instant(data.get("deleted_at")),
+            party_id=ident(party.get("id") or data.get("party_id")),
+            party_name=text(party.get("name")),
+            login_email=text(login.get("login")),
+            login_name=text(login.get("name")),
+            cost_code_id=ident(cost_code.get("id") or data.get("cost_code_id")),
+            cost_code=text(cost_code.get("full_code") or cost_code.get("code")),
+            cost_code_name=text(cost_code.get("name")),
+            sub_job_id=ident(sub_job.get("id") or data.get("sub_job_id")),
+            sub_job_name=text(sub_job.get("name")),
+            time_type_id=ident(time_type.get("id") or data.get("timecard_time_type_id")),
+            time_type=text(time_type.get("time_type")),
+            time_type_code=text(time_type.get("abbreviated_time_type")),
+            raw=data,
+        )
+
+
+class ProcoreApi(ApiClient):
+    service = "Procore"
+
+    def __init__(self, base_url: str, **kwargs: Any):
+        super().__init__(base_url, **kwargs)
+        self.rate_limit: dict[str, int] = {}
+        self.client.event_hooks["response"].append(self._remember_rate_limit)
+
+    def _remember_rate_limit(self, response: httpx.Response) -> None:
+        values = {key: response.headers.get(f"X-Rate-Limit-{key.title()}") for key in ("limit", "remaining", "reset")}
+        if all(v is not None and v.isdigit() for v in values.values()):
+            self.rate_limit = {k: int(v) for k, v in values.items()}
+
+    def error_message(self, response: httpx.Response) -> str:
+        # Validation errors come as {"errors": {"party_id": ["is invalid"]}}: say them as a sentence.
+        try:
+            errors = response.json().get("errors")
+        except (ValueError, AttributeError):
+            errors = None
+        if isinstance(errors, dict):
+            return "; ".join(f"{field} {', '.join(map(str, v if isinstance(v, list) else [v]))}"
+                             for field, v in errors.items())
+        return super().error_message(response)
+
+    def wait_hint(self, response: httpx.Response) -> float | None:
+        hint = super().wait_hint(response)
+        if hint is not None:
+            return hint
+        reset = response.headers.get("X-Rate-Limit-Reset")
+        if response.status_code == 429 and reset and reset.isdigit():
+            return max(0.0, int(reset) - time.time())
+        return None
+
+
+class _BearerAuth(httpx.Auth):
+    """Adds the access token; on a 401 (expired early, revoked and re-issued) refreshes once and retries."""
+
+    def __init__(self, connector: ProcoreConnector):
+        self.connector = connector
+
+    def auth_flow(self, request: httpx.Request):
+        token = self.connector.access_token()
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code == 401:
+            request.headers["Authorization"] = f"Bearer {self.connector.access_token(stale=token)}"
+            yield request
+
+
+class CredentialStore:
+    """The connection's secrets, read and written in their own short transaction: a rotated refresh
+    token is saved the moment Procore issues it, whatever the caller's transaction does afterwards.
+    It never touches the caller's ORM objects, which could open a transaction of the caller's."""
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+        self.connection_id = connection.id
+
+    def _session(self) -> Session:
+        return Session(bind=db.session.get_bind(), join_transaction_mode="create_savepoint")
+
+    def load(self) -> dict[str, Any]:
+        with self._session() as side:
+            raw = side.scalar(select(Connection.credentials).where(Connection.id == self.connection_id))
+        return json.loads(raw) if raw else {}
+
+    def save(self, credentials: dict[str, Any]) -> None:
+        caller = db.session()
+        if caller.in_transaction() and not (caller.new or caller.dirty or caller.deleted):
+            # The caller only read so far (HTTP never runs inside our write transactions). Ending its
+            # transaction now matters on SQLite: a read snapshot older than this write could not write later.
+            caller.commit()
+        raw = json.dumps(credentials)
+        with self._session() as side:
+            side.execute(update(Connection).where(Connection.id == self.connection_id).values(credentials=raw))
+            side.commit()
+        set_committed_value(self.connection, "credentials", raw)
+
+
+class ProcoreConnector(TimesheetConnector):
+    kind = "procore"
+    label = "Procore"
+    settings_endpoint = "procore.settings_page"
+    account_noun = "company"
+    project_reference_example = "4500000000001 or https://app.procore.com/4500000000001/project/home"
+    # Offerings connect to existing Procore projects. Time cards and webhooks are replicated by this package
+    # (replica, receiving, sending; its own settings page), not by Toggl's time sync.
+    capabilities = frozenset({connectors.CONNECT})
+
+    def __init__(self, connection: Connection, config: dict[str, Any] | None = None, *, interactive: bool = False,
+                 sleep: Callable[[float], None] = time.sleep, transport: httpx.BaseTransport | None = None):
+        super().__init__(connection, config, interactive=interactive)
+        self.base_url = self.config["PROCORE_API_BASE_URL"].rstrip("/")
+        self.company_id = str(connection.account_id or "")
+        self.store = CredentialStore(connection)
+        self._credentials = json.loads(connection.credentials) if connection.credentials else {}
+        common = dict(sleep=sleep, transport=transport, max_wait=self.max_wait, timeout=self.timeout,
+                      backoff_base=self.backoff_base)
+        self.api = ProcoreApi(self.base_url, auth=_BearerAuth(self), headers={"Procore-Company-Id": self.company_id},
+                              **common)
+        self.oauth = ProcoreApi(self.base_url, **common)
+
+    def close(self) -> None:
+        self.api.close()
+        self.oauth.close()
+
+    @property
+    def requests(self) -> int:
+        return self.api.requests + self.oauth.requests
+
+    # OAuth -------------------------------------------------------------------------------------
+    @contextmanager
+    def _token_lock(self) -> Iterator[None]:
+        """One refresh at a time per connection, across processes: a refresh token works once."""
+        lock = redis_connection().lock(f"portal:procore:token:{self.store.connection_id}", timeout=60,
+                                       blocking_timeout=90)
+        if not lock.acquire():
+            raise ExternalServiceError("Another worker is renewing the Procore token and has not finished; "
+                                       "try again in a minute.", service="Procore")
+        try:
+            yield
+        finally:
+            try:
+                lock.release()
+            except Exception:  # expired while we worked: nothing left to release
+                log.warning("the Procore token lock expired before it was released")
+
+    @staticmethod
+    def _usable(credentials: dict[str, Any]) -> bool:
+        return bool(credentials.get("access_token")) and credentials.get("expires_at", 0) > time.time() + TOKEN_MARGIN
+
+    def access_token(self, stale: str | None = None) -> str:
+        """A valid access token; `stale` is one Procore just refused, so it must not be returned again."""
+        if stale is None and self._usable(self._credentials):
+            return self._credentials["access_token"]
+        with self._token_lock():
+            credentials = self.store.load()
+            if not self._usable(credentials) or credentials.get("access_token") == stale:
+                credentials = self._grant(credentials)
+                self.store.save(credentials)
+        self._credentials = credentials
+        return credentials["access_token"]
+
+    def _grant(self, credentials: dict[str, Any]) -> dict[str, Any]:
+        grant = credentials.get("grant", GrantType.CLIENT_CREDENTIALS)
+        form = {"client_id": credentials.get("client_id", ""), "client_secret": credentials.get("client_secret", "")}
+        if grant == GrantType.CLIENT_CREDENTIALS:
+            form["grant_type"] = "client_credentials"
+        elif credentials.get("refresh_token"):
+            form.update(grant_type="refresh_token", refresh_token=credentials["refresh_token"])
+        elif credentials.get("code"):
+            form.update(grant_type="authorization_code", code=credentials["code"],
+                        redirect_uri=credentials.get("redirect_uri") or OOB_REDIRECT)
+        else:
+            raise AuthenticationFailed("The portal holds no Procore authorization; connect to Procore again.",
+                                       service="Procore")
+        try:
+            body = self.oauth.post("oauth/token", data=form).json()
+        except ExternalServiceError as error:
+            if error.status_code in (400, 401, 403):
+                raise AuthenticationFailed(self._grant_refusal(form["grant_type"], error), service="Procore",
+                                           status_code=error.status_code) from None
+            raise
+        fresh = {k: v for k, v in credentials.items() if k != "code"}
+        fresh["access_token"] = body["access_token"]
+        fresh["expires_at"] = time.time() + int(body.get("expires_in", 5400))
+        if body.get("refresh_token"):
+            fresh["refresh_token"] = body["refresh_token"]
+        return fresh
+
+    @staticmethod
+    def _grant_refusal(grant_type: str, error: ExternalServiceError) -> str:
+        detail = error.message.split(": ", 1)[-1]
+        if grant_type == "refresh_token":
+            return ("Procore refused the stored refresh token (it was revoked, or already used). Connect to "
+                    f"Procore again under Admin → Integrations → Procore. Procore said: {detail}")
+        if grant_type == "authorization_code":
+            return f"Procore refused the authorization code (they expire after 10 minutes; sign in again): {detail}"
+        return ("Procore refused the client id and secret: check them in the Procore Developer Portal and that "
+                f"the app is still installed in the company. Procore said: {detail}")
+
+    # Account -------------------------------------------------------------------------------------
+    def validate(self) -> AccountInfo:
+        """Credentials work and the app may act in the company; returns the company's name in Procore."""
+        if not self.company_id.isdigit():
+            raise ExternalServiceError("A Procore company id is a number (find it in Procore's address bar).",
+                                       service="Procore")
+        try:
+            companies = self.api.get(f"{API}/companies").json()
+        except AuthenticationFailed as error:
+            if error.status_code == 403:
+                raise AuthenticationFailed(
+                    f"Procore says the app is not connected to company {self.company_id}: check the company id, "
+                    "and that the app is installed in that company with access to its projects.",
+                    service="Procore", status_code=403) from None
+            raise
+        company = next((c for c in companies if str(c.get("id")) == self.company_id), None)
+        if company is None:
+            raise ExternalServiceError(f"Company {self.company_id} is not among the companies these credentials "
+                                       "can reach in Procore; check the company id.", service="Procore")
+        me = self.api.get(f"{API}/me").json()
+        return AccountInfo(account_name=company.get("name", ""), external_user_id=str(me.get("id", "")),
+                           user_email=me.get("login", ""))
+
+    # Paging --------------------------------------------------------------------------------------
+    def _pages(self, path: str, params: dict[str, Any] | None = None,
+               on_total: Callable[[int], None] | None = None) -> Iterator[list[dict[str, Any]]]:
+        """Every page of a list, following `Link: rel="next"` (its page number, on our own path and host)."""
+        query = {**(params or {}), "page": 1, "per_page": PER_PAGE}
+        while True:
+            response = self.api.get(path, params=query)
+            if on_total is not None and response.headers.get("Total", "").isdigit():
+                on_total(int(response.headers["Total"]))
+            yield response.json()
+            following = response.links.get("next")
+            if not following:
+                return
+            page = parse_qs(urlsplit(following["url"]).query).get("page", [""])[0]
+            if not page.isdigit() or int(page) <= query["page"]:
+                return
+            query["page"] = int(page)
+
+    def _all(self, path: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        return [item for page in self._pages(path, params) for item in page]
+
+    # Projects ------------------------------------------------------------------------------------
+    @staticmethod
+    def _project(data: dict[str, Any]) -> ExternalProject:
+        number = data.get("project_number") or ""
+        name = data.get("display_name") or (f"{number} - {data.get('name')}" if number else data.get("name", ""))
+        return ExternalProject(
+            id=str(data["id"]), name=name, active=bool(data.get("active", True)),
+            start_date=date.fromisoformat(data["start_date"]) if data.get("start_date") else None,
+            end_date=date.fromisoformat(data["completion_date"]) if data.get("completion_date") else None,
+            raw=data,
+        )
+
+    def list_projects(self, include_archived: bool = False) -> list[ExternalProject]:
+        params = {"company_id": self.company_id, "filters[by_status]": "All" if include_archived else "Active"}
+        return [self._project(p) for p in self._all(f"{API}/projects", params)]
+
+    def get_project(self, project_id: str) -> ExternalProject:
+        found = self.api.get(f"{API}/projects/{project_id}", params={"company_id": self.company_id})
+        return self._project(found.json())
+
+    def project_url(self, project_id: str) -> str:
+        return project_web_url(self.base_url, project_id)
+
+    def project_id_from_url(self, text: str) -> str | None:
+        text = (text or "").strip()
+        if text.isdigit():
+            return text
+        found = re.search(r"/(\d+)/project(?:/|$)", text) or re.search(r"[?&]project_id=(\d+)", text)
+        return found.group(1) if found else None
+
+    # People --------------------------------------------------------------------------------------
+    @staticmethod
+    def _person(data: dict[str, Any]) -> ExternalMember:
+        """A Company People record (the `party` of a time card)."""
+        contact = _ref(data.get("contact"))
+        name = data.get("name") or " ".join(p for p in (data.get("first_name"), data.get("last_name")) if p)
+        email = (contact.get("email") or data.get("email_address") or "").strip().lower()
+        return ExternalMember(id=str(data["id"]), email=email, name=name or "",
+                              active=bool(contact.get("is_active", True)))
+
+    def list_members(self) -> list[ExternalMember]:
+        return [self._person(p) for p in self._all(f"{API}/companies/{self.company_id}/people")]
+
+    def get_person(self, person_id: str) -> ExternalMember | None:
+        try:
+            return self._person(self.api.get(f"{API}/companies/{self.company_id}/people/{person_id}").json())
+        except ExternalNotFound:
+            return None
+
+    def find_person(self, email: str) -> ExternalMember | None:
+        wanted = email.strip().lower()
+        found = self._all(f"{API}/companies/{self.company_id}/people", {"filters[search]": wanted})
+        return next((p for p in map(self._person, found) if p.email == wanted), None)
+
+    # Reference data --------------------------------------------------------------------------------
+    def time_types(self) -> list[dict[str, str]]:
+        rows = self._all(f"{API}/companies/{self.company_id}/timecard_time_types")
+        return [{"id": str(r["id"]), "name": r.get("time_type", ""), "code": r.get("abbreviated_time_type", "")}
+                for r in rows]
+
+    def cost_codes(self, project_id: str) -> list[dict[str, str]]:
+        rows = self._all(f"{API}/cost_codes", {"project_id": project_id})
+        return [{"id": str(r["id"]), "code": r.get("full_code") or r.get("code", ""), "name": r.get("name", "")}
+                for r in rows if not r.get("deleted_at")]
+
+    # Timecard entries ----------------------------------------------------------------------------
+    def _entries_path(self, entry_id: str | None = None) -> str:
+        base = f"{API}/companies/{self.company_id}/timecard_entries"
+        return f"{base}/{entry_id}" if entry_id else base
+
+    def get_timecard(self, entry_id: str) -> Timecard | None:
+        """The entry's current state; None once it is deleted (Procore answers 404)."""
+        try:
+            return Timecard.from_json(self.api.get(self._entries_path(entry_id)).json())
+        except ExternalNotFound:
+            return None
+
+    def timecard_pages(self, *, updated_between: tuple[datetime, datetime] | None = None,
+                       deleted_between: tuple[datetime, datetime] | None = None, params: dict[str, Any] | None = None,
+                       on_total: Callable[[int], None] | None = None) -> Iterator[list[Timecard]]:
+        query: dict[str, Any] = dict(params or {})
+        for key, window in (("updated_at", updated_between), ("deleted_at", deleted_between)):
+            if window:
+                query[f"filters[{key}]"] = f"{format_instant(window[0])}...{format_instant(window[1])}"
+        for page in self._pages(self._entries_path(), query, on_total):
+            yield [Timecard.from_json(item) for item in page]
+
+    def find_timecard_by_origin(self, work_date: date, party_id: str, origin_data: str) -> Timecard | None:
+        """The entry we created for `origin_data`, when a create reached Procore but its answer was lost."""
+        params = {"start_date": work_date.isoformat(), "end_date": work_date.isoformat(),
+                  "filters[party_id][]": party_id}
+        for page in self.timecard_pages(params=params):
+            for card in page:
+                if card.origin_data == origin_data:
+                    return card
+        return None
+
+    def create_timecard(self, project_id: str, fields: dict[str, Any]) -> Timecard:
+        body = {"project_id": int(project_id), "timecard_entry": fields}
+        return Timecard.from_json(self.api.post(self._entries_path(), json=body).json())
+
+    def update_timecard(self, entry_id: str, project_id: str, fields: dict[str, Any]) -> Timecard:
+        body = {"project_id": int(project_id), "timecard_entry": fields}
+        return Timecard.from_json(self.api.patch(self._entries_path(entry_id), json=body).json())
+
+    def delete_timecard(self, entry_id: str) -> bool:
+        """True when Procore deleted it, False when it was already gone."""
+        try:
+            self.api.delete(self._entries_path(entry_id))
+        except ExternalNotFound:
+            return False
+        return True
+
+    # Webhooks ------------------------------------------------------------------------------------
+    def list_hooks(self, namespace: str) -> list[dict[str, Any]]:
+        return self.api.get(f"{API}/webhooks/hooks", params={"company_id": self.company_id,
+                                                             "namespace": namespace}).json()
+
+    def create_hook(self, namespace: str, destination_url: str, authorization: str) -> dict[str, Any]:
+        body = {"company_id": int(self.company_id),
+                "hook": {"api_version": "v2", "namespace": namespace, "destination_url": destination_url,
+                         "destination_headers": {"Authorization": authorization}}}
+        return self.api.post(f"{API}/webhooks/hooks", json=body).json()
+
+    def delete_hook(self, hook_id: str) -> bool:
+        try:
+            self.api.delete(f"{API}/webhooks/hooks/{hook_id}", params={"company_id": self.company_id})
+        except ExternalNotFound:
+            return False
+        return True
+
+    def list_triggers(self, hook_id: str) -> list[dict[str, Any]]:
+        return self.api.get(f"{API}/webhooks/hooks/{hook_id}/triggers",
+                            params={"company_id": self.company_id}).json()
+
+    def create_trigger(self, hook_id: str, event_type: str, resource_name: str = TIMECARD_RESOURCE) -> dict[str, Any]:
+        body = {"company_id": int(self.company_id), "api_version": "v2",
+                "trigger": {"resource_name": resource_name, "event_type": event_type}}
+        return self.api.post(f"{API}/webhooks/hooks/{hook_id}/triggers", json=body).json()

@@ -1,0 +1,502 @@
+"""Toggl Track over httpx: API v9 (workspace, clients, projects, project users, members), Reports v3
+(everyone's time) and Webhooks v1, as ../shared/reference/external-apis.md part A describes.
+
+Authentication is HTTP Basic with the API token as user name and the literal `api_token` as password.
+Two limits apply (A8): a sliding hourly quota per user and organization, answered with 402 and the
+headers X-Toggl-Quota-Remaining (0) and X-Toggl-Quota-Resets-In, and a leaky bucket answered with 429.
+Both are retried here after the wait the server names, within the bounded total wait of ApiClient; a
+quota that resets later than that fails with the time it resets. A 402 with quota left means the
+workspace's plan lacks a feature and is not retried. Where the reference marks behaviour UNCONFIRMED,
+this module and the sandbox (sandboxes/toggl_state.py) follow the same decision.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from portal.errors import ExternalServiceError, InvalidInput
+from portal.integrations import connectors
+from portal.integrations.connectors import (
+    AccountInfo,
+    ExternalClient,
+    ExternalMember,
+    ExternalProject,
+    ExternalProjectUser,
+    ExternalTimeEntry,
+    ExternalWebhook,
+    ProjectSpec,
+    Quota,
+    TimeEntryPage,
+    TimesheetConnector,
+    WebhookDelivery,
+)
+from portal.integrations.http import ApiClient, AuthenticationFailed, ExternalNotFound, RateLimited
+from portal.integrations.models import Connection
+
+SERVICE = "Toggl"
+PER_PAGE = 200  # the API's maximum page size for projects (its default is 151)
+# Rows per Reports request (TOGGL_REPORT_PAGE_SIZE). The maximum is UNCONFIRMED (reference A7; the default
+# is 50, third-party code reads 1,000 rows per call); the sandbox caps pages at 1,000 too.
+REPORT_PAGE_SIZE = 1000
+# Fields that need a paid plan (reference A3, "*"); sending them to a free workspace is a 402.
+PREMIUM_PROJECT_FIELDS = ("billable", "estimated_hours", "fixed_fee")
+# https://track.toggl.com/{workspace}/projects/{project}/team, .../dashboard, .../edit
+_PROJECT_URL = re.compile(r"/(\d+)/projects/(\d+)")
+_PROJECT_IN_TEXT = re.compile(r"(?:projects/|project_ids=|pid=)(\d+)")
+
+
+def _quota_exhausted(response: httpx.Response) -> bool:
+    return response.status_code == 402 and response.headers.get("X-Toggl-Quota-Remaining") == "0"
+
+
+def _is_empty(response: httpx.Response) -> bool:
+    return not response.content.strip()
+
+
+class TogglApi(ApiClient):
+    """One of Toggl's three APIs (v9, Reports v3, Webhooks v1): same auth, limits and error bodies."""
+
+    service = SERVICE
+
+    def __init__(self, base_url: str, *, on_quota: Callable[[Quota], None] | None = None, **kwargs: Any):
+        super().__init__(base_url, **kwargs)
+        self.on_quota = on_quota
+
+    def observe(self, response: httpx.Response) -> None:
+        # Requests about the user itself (/me) have their own 30/h bucket; the sync cares about the workspace's.
+        remaining = response.headers.get("X-Toggl-Quota-Remaining")
+        if self.on_quota is None or remaining is None or response.request.url.path.rstrip("/").endswith(
+                ("/me", "/me/workspaces")):
+            return
+        try:
+            resets_in = float(response.headers.get("X-Toggl-Quota-Resets-In", "3600"))
+            self.on_quota(Quota(int(remaining), datetime.now(UTC) + timedelta(seconds=resets_in)))
+        except ValueError:
+            return
+
+    def retryable(self, response: httpx.Response) -> bool:
+        return super().retryable(response) or _quota_exhausted(response)
+
+    def wait_hint(self, response: httpx.Response) -> float | None:
+        if _quota_exhausted(response):
+            try:
+                return max(0.0, float(response.headers.get("X-Toggl-Quota-Resets-In", "")))
+            except ValueError:
+                return None
+        # Retry-After on 429 is UNCONFIRMED for the real service; the sandbox sends it, and without it
+        # ApiClient falls back to exponential backoff.
+        return super().wait_hint(response)
+
+    def raise_for(self, response: httpx.Response, method: str, path: str) -> None:
+        status = response.status_code
+        message = "" if _is_empty(response) else self.error_message(response)
+        if status in (401, 403) and not message:
+            # Bad or missing credentials come without a body; a 403 with words is a permission refusal.
+            raise AuthenticationFailed(
+                "Toggl did not accept the API token. Copy it again from your Toggl profile settings "
+                "(API Token section) and validate the connection.", service=SERVICE, status_code=status)
+        if status == 403:
+            raise ExternalServiceError(f"Toggl does not allow this for the connected user: {message}",
+                                       service=SERVICE, status_code=status)
+        if status == 402:
+            raise ExternalServiceError(f"Toggl refused: the workspace's plan does not include this ({message}).",
+                                       service=SERVICE, status_code=status)
+        if status == 404 or (status == 400 and message.startswith("Invalid project_id")):
+            raise ExternalNotFound(f"Toggl has no such record ({message or 'not found'}).", service=SERVICE,
+                                   status_code=status)
+        raise ExternalServiceError(f"Toggl refused the request ({status}): {message or response.reason_phrase}",
+                                   service=SERVICE, status_code=status, toggl_message=message)
+
+    def retry_exhausted(self, response: httpx.Response | None, waited: float, reason: str) -> ExternalServiceError:
+        if response is not None and _quota_exhausted(response):
+            seconds = self.wait_hint(response) or 3600
+            resets_at = datetime.now(UTC) + timedelta(seconds=seconds)
+            return RateLimited(
+                f"Toggl's hourly request quota for this workspace is used up; it resets in about "
+                f"{max(1, round(seconds / 60))} min (at {resets_at:%H:%M} UTC). Retry after that.",
+                service=SERVICE, resets_at=resets_at, status_code=402)
+        if response is not None and response.status_code == 429:
+            error = super().retry_exhausted(response, waited, reason)
+            error.message = (f"Toggl is rate limiting the portal (too many requests per second); waited "
+                             f"{waited:.0f} s. Retry in a few minutes.")
+            return error
+        return ExternalServiceError(f"Toggl could not be reached or failed: {reason} (waited {waited:.0f} s). "
+                                    "Retry later.", service=SERVICE,
+                                    status_code=response.status_code if response is not None else None)
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def _day(value: Any) -> date | None:
+    return date.fromisoformat(str(value)[:10]) if value else None
+
+
+def _instant(value: Any) -> datetime | None:
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value)  # Python 3.11 reads the "Z" suffix too
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _entry(entry: dict[str, Any], zone: ZoneInfo, *, user_id: Any, project_id: Any, billable: Any,
+           description: Any, seconds: int, email: str = "", name: str = "", deleted: bool = False,
+           raw: dict[str, Any] | None = None) -> ExternalTimeEntry:
+    """A time entry dated in the organization's timezone, whichever offset the API wrote its start with (the
+    report and the v9 payloads differ), so a report row and a webhook of the same entry agree on its date."""
+    return ExternalTimeEntry(
+        id=str(entry["id"]), user_id=str(user_id), project_id=str(project_id) if project_id else None,
+        work_date=_instant(entry["start"]).astimezone(zone).date(), seconds=int(seconds),
+        billable=bool(billable), description=description or "", updated_at=_instant(entry.get("at")),
+        deleted=deleted, user_email=email or "", user_name=name or "", raw=raw or entry)
+
+
+def _project(row: dict[str, Any]) -> ExternalProject:
+    return ExternalProject(
+        id=str(row["id"]), name=row["name"], client_id=str(row["client_id"]) if row.get("client_id") else None,
+        active=bool(row.get("active", True)), billable=row.get("billable"), start_date=_day(row.get("start_date")),
+        end_date=_day(row.get("end_date")), estimated_hours=row.get("estimated_hours"),
+        fixed_fee=_decimal(row.get("fixed_fee")), external_reference=row.get("external_reference") or "", raw=row,
+    )
+
+
+def _project_user(row: dict[str, Any]) -> ExternalProjectUser:
+    return ExternalProjectUser(id=str(row["id"]), project_id=str(row["project_id"]), user_id=str(row["user_id"]),
+                               rate=_decimal(row.get("rate")), manager=bool(row.get("manager")))
+
+
+class TogglConnector(TimesheetConnector):
+    kind = "toggl"
+    label = "Toggl Track"
+    settings_endpoint = "toggl.settings"
+    sync_log_endpoint = "time_sync.sync_log"
+    project_sync_endpoint = "toggl.sync_project_time"
+    short_label = "Toggl"
+    account_noun = "workspace"
+    project_reference_example = "123456789 or https://track.toggl.com/…/projects/123456789/…"
+    capabilities: ClassVar[frozenset[str]] = frozenset({
+        connectors.CLIENTS, connectors.PROVISION, connectors.CONNECT, connectors.TEAM, connectors.RATES,
+        connectors.TIME_ENTRIES, connectors.WEBHOOKS,
+    })
+
+    def __init__(self, connection: Connection, config: dict[str, Any] | None = None, *, interactive: bool = False,
+                 sleep: Callable[[float], None] = time.sleep, transport: httpx.BaseTransport | None = None):
+        super().__init__(connection, config, interactive=interactive)
+        self._sleep = sleep
+        self._transport = transport
+        self._apis: dict[str, TogglApi] = {}
+        self._quota: Quota | None = None
+        self.report_page_size = int(self.config.get("TOGGL_REPORT_PAGE_SIZE") or REPORT_PAGE_SIZE)
+        self._reports_url = f"{self.config['TOGGL_APP_URL'].rstrip('/')}/reports/detailed/{connection.account_id}"
+        self._zone = ZoneInfo(self.config.get("PORTAL_TIMEZONE") or "UTC")
+
+    # Plumbing -----------------------------------------------------------------------------------
+    @property
+    def workspace_id(self) -> str:
+        wid = (self.connection.account_id or "").strip()
+        if not wid.isdigit():
+            raise InvalidInput("Enter the Toggl workspace id: the number after track.toggl.com/ in your Toggl URL.",
+                               fields={"workspace_id": "Enter the workspace id (a number)."})
+        return wid
+
+    def _token(self) -> str:
+        try:
+            token = json.loads(self.connection.credentials or "{}").get("api_token")
+        except ValueError:
+            token = None
+        if not token:
+            raise AuthenticationFailed("No Toggl API token is stored. Enter it in Admin → Integrations → "
+                                       "Toggl Track.", service=SERVICE)
+        return token
+
+    def _api(self, which: str = "api") -> TogglApi:
+        if which not in self._apis:
+            base = self.config[{"api": "TOGGL_API_BASE_URL", "reports": "TOGGL_REPORTS_BASE_URL",
+                                "webhooks": "TOGGL_WEBHOOKS_BASE_URL"}[which]]
+            self._apis[which] = TogglApi(base, auth=(self._token(), "api_token"), timeout=self.timeout,
+                                         max_wait=self.max_wait, backoff_base=self.backoff_base, sleep=self._sleep,
+                                         transport=self._transport, on_quota=self._note_quota)
+        return self._apis[which]
+
+    def _note_quota(self, quota: Quota) -> None:
+        self._quota = quota
+
+    def quota(self) -> Quota | None:
+        return self._quota
+
+    def close(self) -> None:
+        for api in self._apis.values():
+            api.close()
+        self._apis.clear()
+
+    def _ws(self, path: str = "") -> str:
+        return f"workspaces/{self.workspace_id}{path}"
+
+    @property
+    def _premium(self) -> bool:
+        # Learned at validation; unknown (older connections) counts as premium so nothing is dropped silently.
+        return bool((self.connection.settings or {}).get("premium", True))
+
+    def unsupported_fields(self) -> list[str]:
+        return [] if self._premium else ["billable flag", "estimated hours", "fixed fee", "rates"]
+
+    # Connection ---------------------------------------------------------------------------------
+    def validate(self) -> AccountInfo:
+        wid = self.workspace_id
+        me = self._api().get("me").json()  # counts against the separate 30/h user quota
+        workspaces = {str(w["id"]): w for w in self._api().get("me/workspaces").json()}
+        workspace = workspaces.get(wid)
+        who = me.get("email") or "the token's user"
+        if workspace is None:
+            try:
+                self._api().get(f"workspaces/{wid}")
+            except ExternalNotFound:
+                raise ExternalServiceError(
+                    f"Toggl has no workspace {wid}. Check the workspace id: it is the number after "
+                    "track.toggl.com/ in your Toggl URL.", service=SERVICE) from None
+            except ExternalServiceError as error:
+                if error.status_code != 403:
+                    raise
+            raise ExternalServiceError(
+                f"The Toggl user {who} has no access to workspace {wid}. Ask a workspace admin to invite them, "
+                "or use the API token of a member of that workspace.", service=SERVICE)
+        if not workspace.get("admin"):
+            raise ExternalServiceError(
+                f"The Toggl user {who} is a member of workspace {workspace.get('name', wid)} but not an admin. "
+                "The portal needs an admin's API token to create projects, manage their team and read everyone's "
+                "time; use a non-billable admin account.", service=SERVICE)
+        return AccountInfo(account_name=workspace.get("name", ""), external_user_id=str(me["id"]),
+                           user_email=me.get("email", ""),
+                           settings={"premium": bool(workspace.get("premium")), "user_name": me.get("fullname", "")})
+
+    # Clients ------------------------------------------------------------------------------------
+    def list_clients(self) -> list[ExternalClient]:
+        rows = self._api().get(self._ws("/clients"), params={"status": "both"}).json() or []
+        return [ExternalClient(id=str(c["id"]), name=c["name"], archived=bool(c.get("archived"))) for c in rows]
+
+    def get_client(self, client_id: str) -> ExternalClient:
+        row = self._api().get(self._ws(f"/clients/{int(client_id)}")).json()
+        return ExternalClient(id=str(row["id"]), name=row["name"], archived=bool(row.get("archived")))
+
+    def create_client(self, name: str) -> ExternalClient:
+        try:
+            row = self._api().post(self._ws("/clients"), json={"name": name}).json()
+        except ExternalServiceError as error:
+            if error.details.get("toggl_message") == "Name has already been taken":
+                raise ExternalServiceError(
+                    f"Toggl already has a client named {name!r}. Use Connect to Toggl Client to link it instead.",
+                    service=SERVICE, status_code=400) from None
+            raise
+        return ExternalClient(id=str(row["id"]), name=row["name"], archived=bool(row.get("archived")))
+
+    def client_url(self, client_id: str) -> str:
+        # Toggl has no page per client (UNCONFIRMED deep link); its clients page lists them.
+        return f"{self.config['TOGGL_APP_URL'].rstrip('/')}/{self.connection.account_id}/clients"
+
+    # Projects -----------------------------------------------------------------------------------
+    def list_projects(self, include_archived: bool = False, name: str | None = None) -> list[ExternalProject]:
+        """Every project of the workspace, page by page (the API answers plain arrays with total_count)."""
+        projects: list[ExternalProject] = []
+        page = 1
+        while True:
+            params: dict[str, Any] = {"active": "both" if include_archived else "true", "page": page,
+                                      "per_page": PER_PAGE, "sort_field": "name"}
+            if name:
+                params["name"] = name
+            rows = self._api().request_json("GET", self._ws("/projects"), params=params)[0] or []
+            projects.extend(_project(r) for r in rows)
+            total = rows[0].get("total_count") if rows else 0
+            if len(rows) < PER_PAGE or (total and len(projects) >= total):
+                return projects
+            page += 1
+
+    def get_project(self, project_id: str) -> ExternalProject:
+        try:
+            return _project(self._api().get(self._ws(f"/projects/{int(project_id)}")).json())
+        except ExternalNotFound:
+            raise ExternalNotFound(f"Toggl workspace {self.workspace_id} has no project {project_id}.",
+                                   service=SERVICE) from None
+
+    def _payload(self, spec: ProjectSpec) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "name": spec.name, "client_id": int(spec.client_id) if spec.client_id else None, "active": spec.active,
+            "start_date": spec.start_date.isoformat() if spec.start_date else None,
+            "end_date": spec.end_date.isoformat() if spec.end_date else None,
+            "billable": spec.billable, "estimated_hours": spec.estimated_hours,
+            "fixed_fee": float(spec.fixed_fee) if spec.fixed_fee is not None else None,
+        }
+        if not self._premium:  # the docs ask clients not to send what the plan lacks (it would be a 402)
+            for key in PREMIUM_PROJECT_FIELDS:
+                body.pop(key)
+        return body
+
+    def create_project(self, spec: ProjectSpec) -> ExternalProject:
+        body = {**self._payload(spec), "external_reference": spec.external_reference or None}
+        try:
+            return _project(self._api().post(self._ws("/projects"), json=body).json())
+        except ExternalServiceError as error:
+            if error.details.get("toggl_message") != "Name has already been taken":
+                raise
+        # Same client and name: ours when it carries our reference (an earlier answer was lost), else a clash.
+        for existing in self.list_projects(include_archived=True, name=spec.name):
+            if spec.external_reference and existing.external_reference == spec.external_reference:
+                return existing
+        raise ExternalServiceError(
+            f"Toggl already has a project named {spec.name!r} for this client. Rename the offering, or use "
+            "Connect Existing to link that project.", service=SERVICE, status_code=400)
+
+    def update_project(self, project_id: str, spec: ProjectSpec,
+                       current: ExternalProject | None = None) -> ExternalProject:
+        body = self._payload(spec)
+        if current is not None:
+            now = self._payload(ProjectSpec(
+                name=current.name, client_id=current.client_id, active=current.active,
+                billable=bool(current.billable), start_date=current.start_date, end_date=current.end_date,
+                estimated_hours=current.estimated_hours, fixed_fee=current.fixed_fee))
+            if current.billable is None:
+                now["billable"] = None
+            body = {k: v for k, v in body.items() if now.get(k) != v}
+            if not body:
+                return current
+        return _project(self._api().put(self._ws(f"/projects/{int(project_id)}"), json=body).json())
+
+    def project_url(self, project_id: str) -> str:
+        return f"{self.config['TOGGL_APP_URL'].rstrip('/')}/{self.connection.account_id}/projects/{project_id}/team"
+
+    def project_id_from_url(self, text: str) -> str | None:
+        text = (text or "").strip()
+        if text.isdigit():
+            return text
+        match = _PROJECT_URL.search(text)
+        if match:
+            workspace, project = match.groups()
+            if self.connection.account_id and workspace != str(self.connection.account_id):
+                raise InvalidInput(f"That link is to a project of Toggl workspace {workspace}; the connected "
+                                   f"workspace is {self.connection.account_id}.",
+                                   fields={"project": "A project of another workspace."})
+            return project
+        match = _PROJECT_IN_TEXT.search(text)
+        return match.group(1) if match else None
+
+    # People and team ------------------------------------------------------------------------------
+    def list_members(self) -> list[ExternalMember]:
+        rows = self._api().request_json("GET", self._ws("/users"))[0] or []
+        return [ExternalMember(id=str(r["id"]), email=r.get("email") or "", name=r.get("fullname") or "",
+                               active=not r.get("inactive") and r.get("is_active", True)) for r in rows]
+
+    def list_project_users(self, project_id: str) -> list[ExternalProjectUser]:
+        rows = self._api().get(self._ws("/project_users"), params={"project_ids": int(project_id)}).json() or []
+        return [_project_user(r) for r in rows]
+
+    def add_project_user(self, project_id: str, user_id: str, rate: Decimal | None) -> ExternalProjectUser:
+        body: dict[str, Any] = {"project_id": int(project_id), "user_id": int(user_id), "manager": False}
+        if rate is not None and self._premium:
+            body.update(rate=float(rate), rate_change_mode="start-today")
+        return _project_user(self._api().post(self._ws("/project_users"), json=body).json())
+
+    def update_project_user(self, project_user_id: str, rate: Decimal | None) -> ExternalProjectUser:
+        # "start-today": the new rate applies from now on; past time keeps the rate it was logged at.
+        body = {"rate": float(rate) if rate is not None else None, "rate_change_mode": "start-today"}
+        return _project_user(self._api().put(self._ws(f"/project_users/{int(project_user_id)}"), json=body).json())
+
+    def remove_project_user(self, project_user_id: str) -> None:
+        self._api().delete(self._ws(f"/project_users/{int(project_user_id)}"))
+
+    # Time (Reports v3) and webhooks (Webhooks v1) -------------------------------------------------
+    def time_entry_pages(self, start: date, end: date, project_ids: list[str] | None = None, *,
+                         newest_first: bool = False) -> Iterator[TimeEntryPage]:
+        """The detailed report of the whole workspace (one query stream, not one per project), ungrouped so
+        each row is one entry. Reports leave out running and deleted entries (an UNCONFIRMED behaviour the
+        sandbox follows): the sync finds deletions by reconciling, and running timers through webhooks."""
+        body: dict[str, Any] = {"start_date": start.isoformat(), "end_date": end.isoformat(), "grouped": False,
+                                "enrich_response": True, "page_size": self.report_page_size,
+                                "order_by": "last_update" if newest_first else "date",
+                                "order_dir": "DESC" if newest_first else "ASC"}
+        if project_ids:
+            body["project_ids"] = [int(p) for p in project_ids]
+        # Resolved now, not when the pages are read: they may be read in another thread (sync.read_ahead),
+        # which must not touch the database rows the connection holds.
+        api, path = self._api("reports"), f"workspace/{self.workspace_id}/search/time_entries"
+        return self._report_pages(api, path, body)
+
+    def _report_pages(self, api: TogglApi, path: str, body: dict[str, Any]) -> Iterator[TimeEntryPage]:
+        while True:
+            rows, response = api.request_json("POST", path, json=body)
+            entries = [_entry(entry, self._zone, user_id=row["user_id"], project_id=row.get("project_id"),
+                              billable=row.get("billable"), description=row.get("description"),
+                              seconds=entry["seconds"], email=row.get("email") or "", name=row.get("username") or "",
+                              raw=row)
+                       for row in rows or [] for entry in row.get("time_entries") or []]
+            next_row = response.headers.get("X-Next-Row-Number")
+            yield TimeEntryPage(entries, int(next_row) if next_row else None)
+            if not next_row:
+                return
+            body["first_row_number"] = int(next_row)
+            if response.headers.get("X-Next-ID"):
+                body["first_id"] = int(response.headers["X-Next-ID"])
+
+    def time_entry_url(self, entry: ExternalTimeEntry) -> str:
+        # Toggl has no page per entry; its detailed report of that day and person shows it (the URL shape
+        # is UNCONFIRMED; the sandbox serves it).
+        day = entry.work_date.isoformat()
+        return f"{self._reports_url}/from/{day}/to/{day}/users/{entry.user_id}"
+
+    def parse_webhook(self, body: bytes) -> WebhookDelivery:
+        """A Webhooks v1 delivery: PING (with `validation_code` until validated) or a time_entry event whose
+        payload is the v9 entry; a deletion carries the entry with `server_deleted_at` (UNCONFIRMED shape)."""
+        event = json.loads(body)
+        if not isinstance(event, dict) or "event_id" not in event:
+            raise ValueError("not a Toggl webhook event")
+        sent_at = _instant(event.get("timestamp"))
+        metadata = event.get("metadata") or {}
+        if event.get("payload") == "ping":
+            return WebhookDelivery(event_id=str(event["event_id"]), sent_at=sent_at,
+                                   validation_code=event.get("validation_code"))
+        entity, action = str(metadata.get("model") or ""), str(metadata.get("action") or "")
+        payload = event.get("payload") if isinstance(event.get("payload"), dict) else {}
+        entry = None
+        if entity == "time_entry" and payload.get("id") and payload.get("start"):
+            deleted = action == "deleted" or bool(payload.get("server_deleted_at"))
+            entry = _entry(payload, self._zone, user_id=payload.get("user_id") or metadata.get("model_owner_id"),
+                           project_id=payload.get("project_id"), billable=payload.get("billable"),
+                           description=payload.get("description"), seconds=int(payload.get("duration") or 0),
+                           deleted=deleted)
+        return WebhookDelivery(event_id=str(event["event_id"]), sent_at=sent_at, entity=entity or "unknown",
+                               action=action, entry=entry)
+
+    def list_webhooks(self) -> list[ExternalWebhook]:
+        rows = self._api("webhooks").request_json("GET", f"subscriptions/{self.workspace_id}")[0] or []
+        return [self._webhook(r) for r in rows]
+
+    def create_webhook(self, url: str, description: str, secret: str | None = None) -> ExternalWebhook:
+        body: dict[str, Any] = {"url_callback": url, "description": description, "enabled": True,
+                                "event_filters": [{"entity": "time_entry", "action": "*"}]}
+        if secret:
+            body["secret"] = secret
+        return self._webhook(self._api("webhooks").post(f"subscriptions/{self.workspace_id}", json=body).json())
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self._api("webhooks").delete(f"subscriptions/{self.workspace_id}/{int(webhook_id)}")
+
+    def verify_webhook(self, body: bytes, headers: dict[str, str], secret: str) -> bool:
+        signature = next((v for k, v in headers.items() if k.lower() == "x-webhook-signature-256"), "")
+        expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(signature, expected)
+
+    @staticmethod
+    def _webhook(row: dict[str, Any]) -> ExternalWebhook:
+        return ExternalWebhook(id=str(row["subscription_id"]), url=row.get("url_callback", ""),
+                               description=row.get("description", ""), enabled=bool(row.get("enabled")),
+                               validated=bool(row.get("validated_at")), secret=row.get("secret") or "")

@@ -1,0 +1,329 @@
+"""Executing a time sync run: read the tool, apply what it says, and say what happened.
+
+Team time is read from one query stream per workspace (the tool's report of everyone's entries), never one
+per project, so an hourly sync costs about one request plus one per page of changes however many projects
+are linked. Each page is applied and committed with the run's progress and a checkpoint, so a run whose
+worker dies is resumed by the sweeper from its last page, not from the start. Before the request budget
+runs out (the tool's quota headers) the run pauses — "waiting for the quota to reset at …" — and is put
+back in the queue for then, keeping its checkpoint; it never fails for the quota.
+
+The passes (time_runs explains when each runs): recent, full (then reconciliation: entries of fully read
+days that the tool no longer has are removed, or held on approved time), project, and drain (webhook
+events, then the waiting time of people who are matched now), which ends every connection-level pass.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue as queue_module
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from portal import audit, queue
+from portal.auth import policy
+from portal.auth.models import User
+from portal.columns import today, utcnow
+from portal.errors import Conflict, NotFound, PortalError
+from portal.integrations import connectors
+from portal.integrations.connectors import ExternalTimeEntry, TimeEntryPage, TimesheetConnector
+from portal.integrations.http import AuthenticationFailed, RateLimited
+from portal.integrations.models import Connection, ConnectionStatus
+from portal.integrations.registry import connector_for
+from portal.integrations.services import require_connected
+from portal.integrations.toggl import time_runs
+from portal.integrations.toggl.inbound import COUNTS, Importer, entry_from_payload
+from portal.runs import services as runs
+from portal.runs.models import MessageStatus, SyncMessage, SyncRun
+
+log = logging.getLogger(__name__)
+
+BATCH = 1000  # entries per transaction when applying stored entries (waiting time, webhook events)
+ATTEMPTS = 3  # a batch that deadlocks with a concurrent sync is applied again this many times
+
+
+def run_time_sync(session: Session, run_id: int) -> SyncRun | None:
+    return runs.execute(session, run_id, _sync)
+
+
+def _sync(session: Session, run: SyncRun) -> str:
+    connection = require_connected(session, run.connection_id, connectors.TIME_ENTRIES)
+    connector = connector_for(connection)
+    work = Pass(session, run, connection, connector)
+    try:
+        runs.report(session, run, add={key: 0 for key in COUNTS}, text="Reading time from " + work.importer.label)
+        mode = run.params.get("mode") or time_runs.DRAIN
+        while mode:
+            work.execute(mode)
+            again = runs.take_again(session, run)
+            mode = again if again in time_runs.RANK else (time_runs.DRAIN if again else None)
+    except (PortalError, runs.Pause) as stop:
+        session.rollback()  # the batch in flight; the pages committed before it stay
+        if isinstance(stop, AuthenticationFailed):  # "Connection was working, now it's not" (seed 002)
+            stop = AuthenticationFailed(
+                f"{stop.message} Check: was the {work.importer.label} API token regenerated, or the connected user "
+                "removed from the workspace?", service=work.importer.label, status_code=stop.status_code)
+            connection = session.get(Connection, run.connection_id)
+            connection.status, connection.last_error = ConnectionStatus.ERROR, stop.message
+        # What was imported before the run stopped or paused still gets its budget checks and notes.
+        work.importer.finish()
+        session.commit()
+        raise stop from None
+    finally:
+        connector.close()
+    work.importer.finish()
+    session.commit()
+    return outcome(session.get(SyncRun, run.id).counts or {})
+
+
+def outcome(counts: dict[str, int]) -> str:
+    said = [f"{counts.get(key, 0)} {key.replace('_', ' ')}" for key in COUNTS if counts.get(key)]
+    return "Finished: " + (", ".join(said) if said else "nothing new")
+
+
+class Pass:
+    """Reads and applies for one run; `execute(mode)` does one pass."""
+
+    def __init__(self, session: Session, run: SyncRun, connection: Connection, connector: TimesheetConnector):
+        self.session, self.run, self.connection, self.connector = session, run, connection, connector
+        self.importer = Importer(session, connection, run, connector)
+        config = current_app.config
+        self.recent_days = int(config.get("TIME_SYNC_RECENT_DAYS", 3))
+        self.lookback_days = int(config.get("TIME_SYNC_LOOKBACK_DAYS", 62))
+        self.reserve = int(config.get("SYNC_QUOTA_RESERVE", 3))
+
+    def execute(self, mode: str) -> None:
+        if not self.importer.links:  # nothing to read time for: spare the quota
+            runs.report(self.session, self.run, text=f"No offering is linked to a {self.importer.label} project")
+        elif mode == time_runs.RECENT:
+            self._recent()
+        elif mode in (time_runs.FULL, time_runs.PROJECT):
+            self._by_date(mode)
+        if mode != time_runs.PROJECT:
+            self.drain()
+
+    # Reading ------------------------------------------------------------------------------------------
+    def _recent(self) -> None:
+        """Changes of the last few days, newest first, until a page reaches what an earlier pass saw."""
+        seen_up_to = _instant(self.connection.settings.get("time_watermark"))
+        newest = seen_up_to
+        end = today()
+        start = end - timedelta(days=self.recent_days)
+        done = 0
+        for page in self._pages(start, end, ahead=False, newest_first=True):
+            done += len(page.entries)
+            stamps = [e.updated_at for e in page.entries if e.updated_at]
+            newest = max([s for s in (newest, *stamps) if s], default=None)
+            self._apply(page.entries, done=done, text=f"Read {done} recent entries")
+            if seen_up_to is not None and stamps and min(stamps) <= seen_up_to:
+                break
+        self._watermark(newest)
+
+    def _by_date(self, mode: str) -> None:
+        """Every entry of the look-back (of one project's tool projects for `project`), by date; resumable."""
+        checkpoint = self.run.checkpoint or {}
+        if checkpoint.get("mode") == mode and checkpoint.get("window"):
+            start, end = (date.fromisoformat(d) for d in checkpoint["window"])
+        else:
+            end = today()
+            start = end - timedelta(days=self.lookback_days)
+        resume = date.fromisoformat(checkpoint["resume_from"]) if checkpoint.get("mode") == mode \
+            and checkpoint.get("resume_from") else start
+        project_ids = None
+        if mode == time_runs.PROJECT:
+            project_ids = [link.external_id for link in time_runs.project_links(
+                self.session, self.connection, self.run.params["project_id"])]
+            if not project_ids:
+                raise NotFound("None of the project's offerings is linked any more.")
+        total = (end - start).days + 1
+        window = [start.isoformat(), end.isoformat()]
+        runs.report(self.session, self.run, done=(resume - start).days, total=total,
+                    checkpoint={"mode": mode, "window": window, "resume_from": resume.isoformat()},
+                    text=f"Reading {self.importer.label} time from {resume:%d %b}" +
+                         (" (resumed)" if resume > start else ""))
+        newest = None
+        for page in self._pages(resume, end, project_ids=project_ids):
+            reached = max((e.work_date for e in page.entries), default=resume)
+            stamps = [e.updated_at for e in page.entries if e.updated_at]
+            newest = max([s for s in (newest, *stamps) if s], default=None)
+            # The next page may still hold entries of `reached`: a resume re-reads that day (idempotently).
+            self._apply(page.entries, done=min(total, (reached - start).days + 1),
+                        checkpoint={"resume_from": max(resume, reached).isoformat()},
+                        text=f"Read {self.importer.label} time up to {reached:%d %b %Y}")
+        if mode == time_runs.FULL:
+            # The first and last day may differ by timezone between the tool's filter and the work date.
+            before = Counter(self.importer.counts)
+            self.importer.reconcile(resume + timedelta(days=1), end - timedelta(days=1))
+            self.importer.check_links()
+            self.importer.check_doubles(start, end)
+            runs.report(self.session, self.run, add=dict(self.importer.counts - before))
+            self._watermark(newest)
+        runs.report(self.session, self.run, done=total, checkpoint={"mode": None, "resume_from": None})
+
+    def _pages(self, start: date, end: date, ahead: bool = True, **options) -> Iterator[TimeEntryPage]:
+        """The query's pages; `ahead` fetches the next one while this one is applied (not for incremental
+        reads, which usually stop after the first page: a page read ahead would cost quota for nothing)."""
+        pages = self._within_budget(self.connector.time_entry_pages(start, end, **options))
+        try:
+            yield from read_ahead(pages) if ahead else pages
+        except RateLimited as error:  # the quota ran out anyway (other users of the token): wait for it
+            raise runs.Pause(error.resets_at, self._waiting_text(error.resets_at)) from None
+
+    def _within_budget(self, pages: Iterator[TimeEntryPage]) -> Iterator[TimeEntryPage]:
+        """Pause before the quota is spent, leaving a few requests for people using the portal (checked
+        before each further request, so a page read ahead never goes beyond the budget)."""
+        for page in pages:
+            yield page
+            quota = self.connector.quota()
+            if page.next_row and quota is not None and quota.remaining <= self.reserve:
+                raise runs.Pause(quota.resets_at, self._waiting_text(quota.resets_at))
+
+    def _waiting_text(self, resets_at: datetime) -> str:
+        return f"Waiting for the {self.importer.label} quota to reset at {resets_at:%H:%M} UTC"
+
+    def _watermark(self, newest: datetime | None) -> None:
+        current = _instant(self.connection.settings.get("time_watermark"))
+        if newest is not None and (current is None or newest > current):
+            self.connection.settings = {**self.connection.settings, "time_watermark": newest.isoformat()}
+            self.session.commit()
+
+    # Applying -----------------------------------------------------------------------------------------
+    def _apply(self, entries: list[ExternalTimeEntry], after: Callable[[], None] | None = None,
+               **progress: Any) -> dict[str, int]:
+        """Apply one batch in its own transaction, committed with the run's counts and `progress` (done,
+        checkpoint, text); a deadlock with a concurrent sync is retried."""
+        for attempt in range(1, ATTEMPTS + 1):
+            mark = self.importer.mark()
+            try:
+                counts = self.importer.apply(entries)
+                if after is not None:
+                    after()
+                runs.report(self.session, self.run, add=dict(counts), **progress)
+                return counts
+            except OperationalError:
+                self.session.rollback()
+                self.importer.rewind(mark)
+                if attempt == ATTEMPTS:
+                    raise
+                log.warning("run %s: a batch met a concurrent sync (attempt %s); applying it again", self.run.id,
+                            attempt)
+        return {}
+
+    def drain(self) -> None:
+        """Queued messages (webhook events, retried entries), then the waiting time of people matched since."""
+        while True:
+            messages = list(self.session.scalars(
+                select(SyncMessage).where(SyncMessage.connection_id == self.connection.id,
+                                          SyncMessage.direction == "inbound", SyncMessage.payload.is_not(None),
+                                          SyncMessage.status == MessageStatus.PENDING)
+                .order_by(SyncMessage.id).limit(100)))
+            if not messages:
+                break
+            for message in messages:
+                self._message(message)
+        waiting = self.importer.waiting_of_matched()
+        for start in range(0, len(waiting), BATCH):
+            self._apply(waiting[start:start + BATCH], text=f"Imported the waiting time of matched people "
+                                                             f"({min(len(waiting), start + BATCH)} of {len(waiting)})")
+
+    def _message(self, message: SyncMessage) -> None:
+        """Apply one queued message: a webhook event, or an entry (or removal) someone retried."""
+        payload = message.payload
+        entries: list[ExternalTimeEntry] = []
+        if "event_id" in payload:
+            delivery = self.connector.parse_webhook(json.dumps(payload).encode())
+            entries = [delivery.entry] if delivery.entry is not None else []
+        elif "remove" not in payload:
+            entries = [entry_from_payload(payload)]
+
+        def applied() -> None:
+            if "remove" in payload:
+                self.importer.remove_by_external_id(payload["id"], payload["remove"])
+            message.run_id = self.run.id
+            message.attempts += 1
+
+        counts = self._apply(entries, after=applied)
+        if message.status == MessageStatus.PENDING:  # not failed again by the importer
+            message.status, message.processed_at = MessageStatus.PROCESSED, utcnow()
+            message.reason = event_outcome(counts) if "event_id" in payload else \
+                f"{message.reason} — retried: {event_outcome(counts).lower()}"[:2000]
+        self.session.commit()
+
+
+_DONE = object()
+
+
+def read_ahead(pages: Iterator[TimeEntryPage]) -> Iterator[TimeEntryPage]:
+    """Fetch the next page from the tool while this one is applied, so the network wait and the database
+    work overlap; never more than one page ahead. The fetching thread touches no database; its errors are
+    raised here, in order. A caller that stops early has had at most one page read for nothing."""
+    handoff: queue_module.Queue = queue_module.Queue()
+    may_fetch = threading.Semaphore(1)
+    stop = threading.Event()
+
+    def fetch() -> None:
+        try:
+            while may_fetch.acquire() and not stop.is_set():
+                page = next(pages, _DONE)
+                handoff.put(page)
+                if page is _DONE:
+                    return
+        except BaseException as error:  # handed to the consumer, which raises it
+            handoff.put(error)
+
+    worker = threading.Thread(target=fetch, name="read-ahead", daemon=True)
+    worker.start()
+    try:
+        while (item := handoff.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            may_fetch.release()  # the next page is fetched while this one is applied
+            yield item
+    finally:
+        stop.set()
+        may_fetch.release()
+        worker.join(timeout=60)
+
+
+def event_key(connection: Connection, event_id: str) -> str:
+    """A webhook delivery's dedupe key: one message per event, so a replay is recognised."""
+    return f"{connection.kind}:{connection.id}:event:{event_id}"
+
+
+def event_outcome(counts: dict[str, int]) -> str:
+    words = {"new": "Imported", "updated": "Applied the change", "deleted": "Removed the entry",
+             "unchanged": "Already up to date (a poll or an earlier event brought it)",
+             "skipped_running_timers": "A running timer: it syncs once stopped",
+             "unmatched": "Waiting: the person is not matched to a resource",
+             "refused": "Refused (the entry's own message says why)", "failed": "Failed (the entry's message says why)",
+             "held_for_approval": "Held for the approver (changed after approval)"}
+    said = [words[key] for key, value in counts.items() if value and key in words]
+    return "; ".join(said) or "Nothing to change: not on a linked project, or already removed"
+
+
+def retry_message(session: Session, actor: User, message_id: int) -> SyncRun:
+    """Retry a failed message: queue its stored entry (or event) again and start a run that applies it
+    under today's rules (a person linked, a stage opened, a description added in the tool since)."""
+    policy.require(policy.can_manage_connections(actor), "Only admins retry sync messages.")
+    message = session.get(SyncMessage, message_id, with_for_update=True, populate_existing=True)
+    if message is None:
+        raise NotFound("That sync message does not exist.")
+    if message.status != MessageStatus.FAILED or not message.payload:
+        raise Conflict("Only a failed message that kept its record can be retried; start a sync instead.")
+    connection = require_connected(session, message.connection_id, connectors.TIME_ENTRIES)
+    message.status = MessageStatus.PENDING
+    audit.record(session, actor, "sync_message.retried", message, summary=f"Retry of {message.entity} "
+                 f"{message.external_id or ''}: {message.reason[:200]}")
+    return time_runs.start(session, connection, "backfill", actor.id, queue.INTERACTIVE)[0]
+
+
+def _instant(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None

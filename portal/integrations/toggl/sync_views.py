@@ -1,0 +1,125 @@
+"""Admin → Integrations → Sync log (time sync from the tools, seed 002 sections 6 and 8): the
+organization-level Sync now, the runs with their counts, each run's messages with Retry, the Unmatched
+people queue and the people list.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from portal import htmx
+from portal.auth import policy
+from portal.extensions import db
+from portal.forms import submit
+from portal.integrations import people
+from portal.integrations.forms import LinkPersonForm
+from portal.integrations.models import Connection, PersonLink
+from portal.integrations.registry import connector_class
+from portal.integrations.services import time_scope
+from portal.integrations.toggl import sync, time_runs
+from portal.projects.resources import list_resources
+from portal.runs import services as runs
+from portal.runs.models import MessageStatus, SyncMessage, SyncRun
+
+bp = Blueprint("time_sync", __name__)
+MESSAGES_SHOWN = 500
+
+
+def _admin_connection(connection_id: int) -> Connection:
+    policy.require(policy.can_manage_connections(current_user), "Only admins see the sync log.")
+    return db.get_or_404(Connection, connection_id)
+
+
+def _log_page(connection: Connection, block: str | None = None, status: int = 200, **context):
+    time_run = runs.latest(db.session, time_scope(connection))
+    log = list(db.session.scalars(select(SyncRun).where(SyncRun.connection_id == connection.id)
+                                  .order_by(SyncRun.id.desc()).limit(50)))
+    return htmx.render("integrations/toggl/sync_log.html", block=block, status=status, connection=connection, log=log,
+                       tool=connector_class(connection.kind), time_run=time_run,
+                       time_notes=runs.notes(db.session, time_run), unmatched=people.unmatched(db.session, connection),
+                       matched=people.matched(db.session, connection),
+                       resources=list_resources(db.session), **context)
+
+
+@bp.route("/settings/integrations/connections/<int:connection_id>/sync-log")
+@login_required
+def sync_log(connection_id: int):
+    return _log_page(_admin_connection(connection_id))
+
+
+@bp.route("/settings/integrations/connections/<int:connection_id>/sync", methods=["GET", "POST"])
+@login_required
+def sync_now(connection_id: int):
+    """Organization-level Sync now (like nightly: every linked offering); GET polls its progress."""
+    connection = _admin_connection(connection_id)
+    if request.method == "POST":
+        time_runs.start_org_sync(db.session, current_user, connection.id)
+        db.session.commit()
+    return _log_page(connection, block="time_sync")
+
+
+@bp.route("/settings/integrations/sync-runs/<int:run_id>")
+@login_required
+def run_detail(run_id: int):
+    """A run and its messages (direction, external id, status, reason, attempts), failed ones with Retry."""
+    run = db.get_or_404(SyncRun, run_id)
+    policy.require(policy.can_manage_connections(current_user), "Only admins see the sync log.")
+    shown_status = request.args.get("status", "")
+    query = select(SyncMessage).where(SyncMessage.run_id == run.id)
+    if shown_status in set(MessageStatus):
+        query = query.where(SyncMessage.status == shown_status)
+    messages = list(db.session.scalars(query.order_by(SyncMessage.id).limit(MESSAGES_SHOWN)))
+    return htmx.render("integrations/toggl/sync_run_detail.html", run=run, notes=runs.notes(db.session, run),
+                       messages=messages, shown_status=shown_status, statuses=list(MessageStatus), shown=MESSAGES_SHOWN)
+
+
+@bp.route("/settings/integrations/sync-messages/<int:message_id>/retry", methods=["POST"])
+@login_required
+def retry_message(message_id: int):
+    run = sync.retry_message(db.session, current_user, message_id)
+    db.session.commit()
+    if not htmx.is_fragment_request():
+        return htmx.redirect_to(url_for(".run_detail", run_id=run.id))
+    message = db.session.get(SyncMessage, message_id)
+    return htmx.render("integrations/toggl/sync_run_detail.html", block="message_row", message=message, retry_run=run)
+
+
+# People ---------------------------------------------------------------------------------------------
+
+@bp.route("/settings/integrations/connections/<int:connection_id>/people/<int:person_id>/link", methods=["POST"])
+@login_required
+def link_person(connection_id: int, person_id: int):
+    connection = _admin_connection(connection_id)
+    form = LinkPersonForm()
+    linked = submit(form, lambda: time_runs.link_person(db.session, current_user, connection.id, person_id,
+                                                     form.resource))
+    if linked is not None:
+        flash(f"Linked {linked.external_email or linked.external_id} to {linked.resource.name}; their waiting time "
+              "is being imported.", "success")
+    return _log_page(connection, block="people", status=form.status,
+                     link_errors={person_id: form} if linked is None else {})
+
+
+@bp.route("/settings/integrations/connections/<int:connection_id>/people/<int:person_id>/clear", methods=["POST"])
+@login_required
+def clear_person(connection_id: int, person_id: int):
+    connection = _admin_connection(connection_id)
+    person = db.get_or_404(PersonLink, person_id)
+    moved, kept = people.clear_person(db.session, current_user, connection.id, person.id)
+    db.session.commit()
+    flash(f"Cleared the mapping of {person.external_email or person.external_id}: {moved} entries went back to "
+          f"waiting" + (f", {kept} on approved timesheets stayed (recall them to move them)." if kept else "."),
+          "success")
+    return _log_page(connection, block="people")
+
+
+@bp.route("/settings/integrations/connections/<int:connection_id>/people/match", methods=["POST"])
+@login_required
+def match_again(connection_id: int):
+    connection = _admin_connection(connection_id)
+    time_runs.match_again(db.session, current_user, connection.id)
+    db.session.commit()
+    flash("Matching unmatched people by email again; whoever matches now has their waiting time imported.", "success")
+    return _log_page(connection, block="people")

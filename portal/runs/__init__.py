@@ -1,0 +1,1 @@
+"""Sync runs: background work a person watches (progress bar, counts, notes, Retry)."""

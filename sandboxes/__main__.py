@@ -1,0 +1,26 @@
+"""`python -m sandboxes KIND --port N [--state FILE]`: serve a timesheet tool's sandbox on loopback (the
+Procfile's toggl and procore lines). Run from the repository root, which puts this package on the path."""
+
+from __future__ import annotations
+
+import click
+
+from sandboxes import SANDBOXES, create
+
+
+@click.command("sandboxes")
+@click.argument("kind", type=click.Choice(sorted(SANDBOXES)))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, required=True)
+@click.option("--state", "state_file", default=None, help="A file that keeps the sandbox's records across restarts.")
+def serve(kind: str, host: str, port: int, state_file: str | None) -> None:
+    """Serve the sandbox of a timesheet tool's API on loopback."""
+    from werkzeug.serving import run_simple
+
+    click.echo(f"{kind} sandbox on http://{host}:{port}")
+    options = {"state_file": state_file} if state_file else {}
+    run_simple(host, port, create(kind, **options), threaded=True, use_reloader=False)
+
+
+if __name__ == "__main__":
+    serve()
