@@ -11,6 +11,7 @@ from flask import Flask, request, url_for
 from flask_login import current_user
 
 from portal import config as portal_config
+from portal import security
 from portal.extensions import csrf, db, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,11 +28,15 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if overrides:
         app.config.from_mapping(overrides)
 
+    from portal.inputs import IdConverter
+
+    app.url_map.converters["int"] = IdConverter  # ids beyond what an id column holds match no route
     _models()
     _init_tools()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
+    security.init_app(app)  # headers (CSP, HSTS in production), no-store, ProxyFix: portal/security.py
     _init_login(app)
     _register_blueprints(app)
     _init_templates(app)
@@ -44,13 +49,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from portal.cli import register_commands
 
     register_commands(app)
-
-    @app.after_request
-    def security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
 
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -96,9 +94,11 @@ def _init_login(app: Flask) -> None:
     from portal import htmx
     from portal.auth.access import enforce
     from portal.auth.services import user_for_session
+    from portal.inputs import refuse_nul
 
     login_manager.init_app(app)
     app.before_request(enforce)  # every route's declared rule (portal/auth/access.py), before any other hook
+    app.before_request(refuse_nul)  # the input layer (portal/inputs.py)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to continue."
     login_manager.login_message_category = "info"

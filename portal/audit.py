@@ -12,11 +12,12 @@ from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, inspect, or_, select
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, false, inspect, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from portal.columns import UTCDateTime, utcnow
 from portal.extensions import db
+from portal.inputs import MAX_ID
 
 if TYPE_CHECKING:
     from portal.auth.models import User
@@ -129,8 +130,9 @@ def search(session: Session, *, action: str = "", subject: str = "", actor: str 
     if subject:
         kind, _, ident = subject.partition(":")
         query = query.where(AuditEvent.subject_type == kind)
-        if ident.isdigit():
-            query = query.where(AuditEvent.subject_id == int(ident))
+        if ident.isdigit():  # beyond what an id column holds: no such subject
+            query = query.where(AuditEvent.subject_id == int(ident) if len(ident) <= 10 and int(ident) <= MAX_ID
+                                else false())
     if actor:
         query = query.where(or_(AuditEvent.actor_label.ilike(f"%{actor}%"),
                                 AuditEvent.on_behalf_of_label.ilike(f"%{actor}%")))

@@ -23,6 +23,14 @@ HOURS = Numeric(10, 4)
 ZERO = Decimal("0")
 
 
+def largest(numeric: Numeric) -> Decimal:
+    """The largest value a Numeric(precision, scale) column holds (what a form may accept for it)."""
+    return Decimal(10) ** (numeric.precision - numeric.scale) - Decimal(1).scaleb(-numeric.scale)
+
+
+MAX_HOURS = largest(HOURS)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -54,8 +54,13 @@ SETTINGS: list[tuple[str, str | None, str]] = [
     ("SMTP_PASSWORD", "", "SMTP password (optional)"),
     ("SMTP_STARTTLS", "false", "Use STARTTLS"),
     ("MAIL_FROM", "portal@localhost", "Sender address of every email"),
-    ("LOGIN_MAX_FAILURES", "5", "Failed logins (per email or per address) before the login is throttled"),
+    ("LOGIN_MAX_FAILURES", "5",
+     "Failed logins per account from one address before that pair is throttled (an address: four times as many, "
+     "over all accounts)"),
     ("LOGIN_LOCKOUT_MINUTES", "15", "How long a throttled login waits"),
+    ("TRUSTED_PROXY_HOPS", "0",
+     "Reverse proxies in front of the portal whose X-Forwarded-For/-Proto/-Host it believes (0: none; 1: one "
+     "nginx or load balancer). Login throttling counts the client address they report"),
 ]
 
 
@@ -114,10 +119,13 @@ def load_settings(instance_path: str | Path, environ: dict[str, str] | None = No
         values[name] = int(values[name])
     values["LOGIN_MAX_FAILURES"] = int(values["LOGIN_MAX_FAILURES"])
     values["LOGIN_LOCKOUT_MINUTES"] = int(values["LOGIN_LOCKOUT_MINUTES"])
+    values["TRUSTED_PROXY_HOPS"] = int(values["TRUSTED_PROXY_HOPS"])
     values["SESSION_COOKIE_HTTPONLY"] = True
     values["SESSION_COOKIE_SAMESITE"] = "Lax"
     values["SESSION_COOKIE_SECURE"] = production
     values["REMEMBER_COOKIE_SECURE"] = production
+    values["REMEMBER_COOKIE_HTTPONLY"] = True
+    values["REMEMBER_COOKIE_SAMESITE"] = "Lax"
     # Flask-WTF: tokens do not expire with time, only with the session (htmx pages stay open for hours).
     values["WTF_CSRF_TIME_LIMIT"] = None
     values["WTF_CSRF_HEADERS"] = ["X-CSRFToken"]

@@ -35,6 +35,13 @@ class InvalidInput(PortalError):
         self.fields = fields or {}
 
 
+class InvalidQuery(InvalidInput):
+    """A query parameter or an address that cannot be understood (the message names the parameter)."""
+
+    status = 400
+    title = "This address is not understood"
+
+
 class NotAllowed(PortalError):
     status = 403
     title = "Not allowed"

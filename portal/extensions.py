@@ -34,22 +34,44 @@ csrf = CSRFProtect()
 
 @event.listens_for(Engine, "connect")
 def _sqlite_connect(dbapi_connection, connection_record):
-    """Make SQLite behave like a database: foreign keys, WAL for web + worker, real transactions.
-
-    pysqlite's own implicit BEGIN breaks SAVEPOINT handling; SQLAlchemy's documented recipe turns it
-    off here and emits BEGIN itself in `_sqlite_begin`.
+    """Make SQLite behave like a database shared by web, worker and cron: foreign keys, WAL (readers never wait
+    for the writer), a busy timeout (a writer waits its turn instead of failing), and transactions SQLAlchemy
+    controls (pysqlite's own implicit BEGIN breaks SAVEPOINTs; SQLAlchemy's documented recipe turns it off).
     """
     if type(dbapi_connection).__module__ != "sqlite3":
         return
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
 
 
-@event.listens_for(Engine, "begin")
-def _sqlite_begin(conn):
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN")
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _sqlite_write_lock(conn, cursor, statement, parameters, context, executemany):
+    """On SQLite a transaction takes the write lock (BEGIN IMMEDIATE) at its first write, or at its first
+    SELECT ... FOR UPDATE (PostgreSQL's row lock, which SQLite does not have). Reads before that see the latest
+    committed data, as in PostgreSQL's read committed.
+
+    A transaction begun as a reader (plain BEGIN) that later writes fails at once with "database is locked"
+    when anyone else committed meanwhile (SQLite cannot upgrade a stale snapshot, and no busy timeout helps):
+    that is how a login failed while a worker wrote. Taking the lock before the first write makes the writer
+    wait its turn instead, and holding it from a FOR UPDATE read keeps read-modify-write safe.
+    """
+    if conn.dialect.name != "sqlite":
+        return
+    dbapi_connection = conn.connection.dbapi_connection
+    if dbapi_connection.in_transaction or statement.startswith(("BEGIN", "COMMIT", "ROLLBACK")):
+        return
+    if statement.lstrip()[:6].upper() == "SELECT" and not _locks(context):
+        return
+    dbapi_connection.execute("BEGIN IMMEDIATE")
+
+
+def _locks(context) -> bool:
+    compiled = getattr(context, "compiled", None)
+    return getattr(getattr(compiled, "statement", None), "_for_update_arg", None) is not None

@@ -9,7 +9,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, or_
 
-from portal.errors import InvalidInput
+from portal.errors import InvalidInput, InvalidQuery
+from portal.inputs import parse_id
 
 T = TypeVar("T")
 
@@ -20,9 +21,11 @@ def after(day_column: Any, id_column: Any, cursor: str | None, descending: bool 
         return None
     try:
         text_day, text_id = cursor.split("_")
-        day, ident = date.fromisoformat(text_day), int(text_id)
-    except ValueError:
-        raise InvalidInput("That page link is broken; start from the first page.") from None
+        day, ident = date.fromisoformat(text_day), parse_id(text_id, "after")
+        if ident is None:
+            raise ValueError(cursor)
+    except (ValueError, InvalidInput):
+        raise InvalidQuery("That page link is broken; start from the first page.") from None
     if descending:
         return or_(day_column < day, and_(day_column == day, id_column < ident))
     return or_(day_column > day, and_(day_column == day, id_column > ident))

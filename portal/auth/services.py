@@ -18,6 +18,8 @@ from portal.columns import utcnow
 from portal.errors import Conflict, InvalidInput, NotAllowed, NotFound
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Failed logins from one address, over all accounts, before the address is throttled: LOGIN_MAX_FAILURES × this.
+ADDRESS_FACTOR = 4
 # Used to spend the same time on unknown emails as on known ones (no account enumeration by timing).
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
@@ -31,16 +33,21 @@ def check_email(email: str) -> str:
 
 def authenticate(session: Session, email: str, password: str, remote_addr: str, *, max_failures: int,
                  lockout_minutes: int) -> User:
-    """The user for these credentials, or an error. Repeated failures per email or address throttle."""
-    email = normalize_email(email)
+    """The user for these credentials, or an error.
+
+    Failures throttle per (account, address): a stranger guessing a colleague's password locks only
+    themselves out of that account, never the colleague at their own desk. An address that fails for any
+    accounts ADDRESS_FACTOR times as often is throttled whole (an office may share one address, hence the
+    room), so guessing across many accounts from one place stays slow too."""
+    email, remote_addr = normalize_email(email), (remote_addr or "-")[:64]
     since = utcnow() - timedelta(minutes=lockout_minutes)
-    failures_for = lambda column, value: session.scalar(  # noqa: E731
-        select(func.count()).select_from(LoginAttempt)
-        .where(column == value, LoginAttempt.at >= since, LoginAttempt.succeeded.is_(False))
-    )
-    # An address gets more room than an account: several people may share an office's address.
-    if failures_for(LoginAttempt.email, email) >= max_failures or \
-            failures_for(LoginAttempt.remote_addr, remote_addr) >= max_failures * 4:
+
+    def failures(*where) -> int:
+        return session.scalar(select(func.count()).select_from(LoginAttempt).where(
+            *where, LoginAttempt.at >= since, LoginAttempt.succeeded.is_(False)))
+
+    if failures(LoginAttempt.email == email, LoginAttempt.remote_addr == remote_addr) >= max_failures or \
+            failures(LoginAttempt.remote_addr == remote_addr) >= max_failures * ADDRESS_FACTOR:
         raise NotAllowed(f"Too many failed logins. Wait {lockout_minutes} minutes and try again.")
 
     user = session.scalar(select(User).where(User.email == email))
@@ -50,9 +57,11 @@ def authenticate(session: Session, email: str, password: str, remote_addr: str, 
     if not ok:
         raise InvalidInput("Unknown email or wrong password.")
     user.last_login_at = utcnow()
-    # A success clears the account's failures; attempts older than a day are of no use to anyone.
+    # A success clears the account's failures from this address (not a stranger's elsewhere, nor the address's
+    # failures on other accounts); attempts older than a day are of no use to anyone.
     session.execute(delete(LoginAttempt).where(
-        ((LoginAttempt.email == email) & LoginAttempt.succeeded.is_(False))
+        ((LoginAttempt.email == email) & (LoginAttempt.remote_addr == remote_addr)
+         & LoginAttempt.succeeded.is_(False))
         | (LoginAttempt.at < utcnow() - timedelta(days=1))
     ))
     return user

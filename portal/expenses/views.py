@@ -9,7 +9,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from portal import htmx
+from portal import htmx, inputs
 from portal.auth import policy
 from portal.auth.access import allow
 from portal.columns import today
@@ -153,8 +153,8 @@ def _transfer(project: Project, action, one: str, many: str):
 def transfer_time(project_id: int):
     project = db.get_or_404(Project, project_id)
     return _transfer(project, lambda: adjustments.transfer_time_entries(
-        db.session, current_user, request.form.getlist("entry_ids", type=int),
-        request.form.get("target_offering_id", type=int)), "time entry", "time entries")
+        db.session, current_user, inputs.form_ids("entry_ids"), inputs.form_id("target_offering_id")),
+        "time entry", "time entries")
 
 
 @bp.route("/projects/<int:project_id>/expenses/transfer", methods=["POST"])
@@ -162,8 +162,8 @@ def transfer_time(project_id: int):
 def transfer_costs(project_id: int):
     project = db.get_or_404(Project, project_id)
     return _transfer(project, lambda: services.transfer_expenses(
-        db.session, current_user, request.form.getlist("expense_ids", type=int),
-        request.form.get("target_project_id", type=int)), "expense", "expenses")
+        db.session, current_user, inputs.form_ids("expense_ids"), inputs.form_id("target_project_id")),
+        "expense", "expenses")
 
 
 @bp.route("/time-entries/<int:entry_id>/adjust", methods=["POST"])

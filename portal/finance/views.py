@@ -7,13 +7,13 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, request, stream_with_context, url_for
 from flask_login import current_user
 
-from portal import htmx
+from portal import htmx, inputs
 from portal.auth import policy
 from portal.auth.access import allow
 from portal.extensions import db
 from portal.finance import batches, reports, services
 from portal.finance.forms import ClosePeriodForm, CostCategoryForm, FiscalPeriodForm, LockedPeriodRuleForm
-from portal.finance.models import LOCKED_RULE_LABELS, CostCategory, FiscalPeriod
+from portal.finance.models import LOCKED_RULE_LABELS, CostCategory, FiscalPeriod, TransactionKind
 from portal.forms import submit
 from portal.org.services import get_settings
 from portal.projects.models import Project
@@ -23,9 +23,13 @@ FINANCE = "Finance pages are for admins and MPE users."
 
 
 def _ledger_filters() -> reports.LedgerFilters:
-    args = request.args
-    return reports.LedgerFilters(project_id=args.get("project", type=int), period_id=args.get("period", type=int),
-                                 kind=args.get("kind", "actual"))
+    return reports.LedgerFilters(project_id=inputs.query_int("project"), period_id=inputs.query_int("period"),
+                                 kind=_kind())
+
+
+def _kind() -> str:
+    """Actuals, forecasts, or both (empty)."""
+    return inputs.query_choice("kind", [*TransactionKind, ""], TransactionKind.ACTUAL)
 
 
 def _csv(rows, filename: str) -> Response:
@@ -63,7 +67,7 @@ def actuals_csv():
 def project_csv(project_id: int):
     project = db.get_or_404(Project, project_id)
     policy.require(policy.can_see_money(current_user, project), "You cannot see this project's money.")
-    filters = reports.LedgerFilters(project_id=project.id, kind=request.args.get("kind", "actual"))
+    filters = reports.LedgerFilters(project_id=project.id, kind=_kind())
     return _csv(reports.transactions_csv(db.session, filters), f"project-{project.id}-transactions.csv")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, request
 from flask_login import current_user
 
-from portal import htmx
+from portal import htmx, inputs
 from portal.auth import policy
 from portal.auth.access import allow
 from portal.columns import ZERO, today
@@ -19,8 +19,7 @@ HORIZONS = (3, 6, 12)
 @bp.route("/forecast")
 @allow(policy.can_view_forecast, "Forecasts are for PMs, approvers, MPE users and admins.")
 def forecast():
-    months_ahead = request.args.get("months", type=int)
-    months_ahead = months_ahead if months_ahead in HORIZONS else 6
+    months_ahead = int(inputs.query_choice("months", [str(h) for h in HORIZONS], "6"))
     include_closed = request.args.get("closed") == "1"
     months, rows = services.forecast(db.session, current_user, today(), months_ahead, include_closed)
     totals = [sum((r.values[i] for r in rows), ZERO) for i in range(len(months))]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, request
 from flask_login import current_user
 
-from portal import audit, htmx
+from portal import audit, htmx, inputs
 from portal.auth import policy
 from portal.auth.access import allow
 from portal.extensions import db
@@ -50,7 +50,7 @@ def audit_log():
     action = request.args.get("action", "").strip()
     subject = request.args.get("subject", "").strip()
     actor = request.args.get("actor", "").strip()
-    before_id = request.args.get("before", type=int)
+    before_id = inputs.query_int("before")
     events, more = audit.search(db.session, action=action, subject=subject, actor=actor, before_id=before_id,
                                 limit=AUDIT_PAGE)
     filters = {"action": action, "subject": subject, "actor": actor}

@@ -13,6 +13,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from portal.columns import MAX_HOURS
 from portal.forms import PortalForm, options
 from portal.projects.models import BILLING_MODEL_LABELS, DEAL_STAGE_LABELS, BookingMode, RateType, SaleStatus
 
@@ -45,8 +46,8 @@ class OfferingForm(PortalForm):
     billing_model = SelectField("Billing model",
                                 choices=options([(str(k), v) for k, v in BILLING_MODEL_LABELS.items()]))
     sold_hours = DecimalField("Sold hours", places=2, validators=[InputRequired(message="Enter the sold hours."),
-                                                                 NumberRange(0, 1_000_000)])
-    planned_hours = DecimalField("Current planned hours", places=2, validators=[Optional(), NumberRange(0, 1_000_000)])
+                                                                 NumberRange(0, MAX_HOURS)])
+    planned_hours = DecimalField("Current planned hours", places=2, validators=[Optional(), NumberRange(0, MAX_HOURS)])
     fixed_fee = DecimalField("Fixed fee", places=2, validators=[Optional(), NumberRange(0)])
     budget_amount = DecimalField("Budget", places=2, validators=[Optional(), NumberRange(0)])
     start_date = DateField("Start", validators=[Optional()])
@@ -61,7 +62,7 @@ class AssignmentForm(PortalForm):
     role = StringField("Role", validators=[Optional(), Length(max=120)])
     bill_rate = DecimalField("Bill rate / h", places=2, validators=[Optional(), NumberRange(0, 100_000)])
     planned_hours = DecimalField("Planned hours", places=2, default=0,
-                                 validators=[Optional(), NumberRange(0, 1_000_000)])
+                                 validators=[Optional(), NumberRange(0, MAX_HOURS)])
     # Seed 004 "Revalue time on rate change": give existing time entries the new rate too.
     revalue = BooleanField("Revalue existing time at this rate")
 

@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session, selectinload
 from portal import audit, events
 from portal.auth import policy
 from portal.auth.models import Role, User
-from portal.errors import Conflict, InvalidInput, NotFound
+from portal.errors import Conflict, InvalidInput, InvalidQuery, NotFound
 from portal.formatting import hours_text
+from portal.inputs import MAX_ID
 from portal.projects.models import (
     BILLING_MODEL_LABELS,
     Assignment,
@@ -414,9 +415,11 @@ def _decode_cursor(cursor: str | None) -> tuple[str, int] | None:
         return None
     try:
         name, ident = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return str(name), int(ident)
+        if not (isinstance(name, str) and isinstance(ident, int) and 0 <= ident <= MAX_ID):
+            raise ValueError(cursor)
+        return name, ident
     except (ValueError, TypeError):
-        raise InvalidInput("That page link is broken; start from the first page.") from None
+        raise InvalidQuery("That page link is broken; start from the first page.") from None
 
 
 def _project_filters(stage_name: str | None, client_id: int | None, search: str) -> list:

@@ -10,7 +10,7 @@ from flask import Blueprint, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal import htmx
+from portal import htmx, inputs
 from portal.auth import policy
 from portal.auth.access import allow
 from portal.columns import today
@@ -37,7 +37,7 @@ bp = Blueprint("projects", __name__)
 def project_list():
     args = request.args
     stage_name = args.get("stage", "").strip()
-    client_id = args.get("client", type=int)
+    client_id = inputs.query_int("client")
     include_closed = args.get("closed") == "1"
     search = args.get("q", "")
     projects, next_cursor = services.list_projects(

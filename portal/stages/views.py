@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, request, url_for
 from flask_login import current_user
 
-from portal import htmx
+from portal import htmx, inputs
 from portal.auth import policy
 from portal.auth.access import allow
 from portal.errors import Conflict, InvalidInput
@@ -240,7 +240,7 @@ def move_project(project_id: int):
     options = {
         # The provisioning choices of integrations/_move_options.html; "shown" tells an empty choice
         # (every box unticked) from a dialog that offered none.
-        "provision_offering_ids": request.form.getlist("provision_offering_ids", type=int),
+        "provision_offering_ids": inputs.form_ids("provision_offering_ids"),
         "provision_choice_shown": "provision_choice_shown" in request.form,
     }
     source = project.stage.name
@@ -271,7 +271,7 @@ def save_entry_settings(project_id: int, group: str):
         "time_entry_by": form.get("time_entry_by"),
         "time_descriptions_required": form.get("time_descriptions_required") == "y",
         "cost_entry_by": form.get("cost_entry_by"),
-        "cost_category_ids": form.getlist("cost_category_ids", type=int),
+        "cost_category_ids": inputs.form_ids("cost_category_ids"),
     }
     status, error = 200, None
     try:

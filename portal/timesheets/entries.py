@@ -83,7 +83,10 @@ def parse_hours(text: str | None) -> Decimal | None:
     hours, colon, minutes = (part.strip() for part in text.partition(":"))
     if not colon:
         try:
-            return Decimal(text)
+            value = Decimal(text)
+            if not value.is_finite():  # NaN, Infinity: no number of hours (and NaN cannot even be compared)
+                raise ArithmeticError(text)
+            return value
         except ArithmeticError:
             raise InvalidInput("Enter hours as a number, like 7.5 or 7:30.",
                                fields={"hours": "Enter a number, like 7.5 or 7:30."}) from None

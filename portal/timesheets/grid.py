@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 from portal.auth import policy
 from portal.auth.models import User
 from portal.errors import Conflict
+from portal.inputs import MAX_ID
 from portal.planning.models import ProjectTask
 from portal.projects.models import Assignment, Offering, Project
 from portal.timesheets import entries
@@ -39,7 +40,8 @@ def key_text(key: RowKey) -> str:
 
 def parse_key(text: str | None) -> RowKey | None:
     offering, _, task = (text or "").partition("-")
-    if not (offering.isdigit() and task.isdigit()) or int(offering) == 0:
+    if not (offering.isdigit() and task.isdigit()) or int(offering) == 0 \
+            or max(int(offering), int(task)) > MAX_ID:  # no id is that large (portal/inputs.py)
         return None
     return int(offering), int(task) or None
 

@@ -13,7 +13,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from portal import formatting, htmx
+from portal import formatting, htmx, inputs
 from portal.auth import policy
 from portal.auth.access import allow
 from portal.columns import today
@@ -63,13 +63,6 @@ def _approvals_in_nav():
     return {"stands_in_today": stands_in_today}
 
 
-def _day(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-
-
 # My time ----------------------------------------------------------------------------------------------
 def _entry_choices(form: EntryForm, resource_id: int) -> bool:
     """The Add time form's offerings (a bounded first page; the search box asks for more) and the tasks of
@@ -84,9 +77,9 @@ def _entry_choices(form: EntryForm, resource_id: int) -> bool:
 def _added_rows() -> list[grids.RowKey]:
     """Grid rows the person added that hold no time yet: `row` values, plus the row the add-row form names."""
     keys = [grids.parse_key(value) for value in request.values.getlist("row")]
-    offering_id = request.args.get("offering_id", type=int)
+    offering_id = inputs.query_int("offering_id")
     if offering_id:
-        keys.append((offering_id, request.args.get("task_id", type=int)))
+        keys.append((offering_id, inputs.query_int("task_id")))
     return list(dict.fromkeys(k for k in keys if k))
 
 
@@ -119,19 +112,19 @@ def _week_page(resource, day: date, status: int = 200, form: EntryForm | None = 
 @bp.route("/time")
 @allow(policy.is_internal)
 def my_time():
-    resource = weeks.whose_time(db.session, current_user, request.args.get("resource", type=int), required=False)
+    resource = weeks.whose_time(db.session, current_user, inputs.query_int("resource"), required=False)
     if resource is None:  # an admin or approver who does not enter time: say why, and where to go instead
         return htmx.render("timesheets/no_resource.html")
-    offering_id = request.args.get("offering_id", type=int)
-    focus = (offering_id, request.args.get("task_id", type=int)) if offering_id else None
-    return _week_page(resource, _day(request.args.get("week")) or today(), focus_row=focus)
+    offering_id = inputs.query_int("offering_id")
+    focus = (offering_id, inputs.query_int("task_id")) if offering_id else None
+    return _week_page(resource, inputs.query_date("week") or today(), focus_row=focus)
 
 
 @bp.route("/time/offerings")
 @allow(policy.is_internal)
 def offering_options():
     """The offerings a search finds, as options for the Add time form's and the add-row form's select."""
-    resource = weeks.whose_time(db.session, current_user, request.args.get("resource", type=int))
+    resource = weeks.whose_time(db.session, current_user, inputs.query_int("resource"))
     choices, more = weeks.offering_choices(db.session, resource.id, request.args.get("q", "")[:100])
     return htmx.render("timesheets/_options.html", block="offering_options", choices=choices, more=more,
                        query=request.args.get("q", ""))
@@ -142,15 +135,15 @@ def offering_options():
 def task_options():
     """The tasks of the chosen offering's project (issue 15 item 12: never another project's tasks)."""
     return htmx.render("timesheets/_options.html", block="task_options",
-                       choices=weeks.task_choices(db.session, request.args.get("offering_id", type=int)))
+                       choices=weeks.task_choices(db.session, inputs.query_int("offering_id")))
 
 
 # The week grid: a cell's hours, and its panel of entries -------------------------------------------------
 def _grid_cell_target():
     """The person, row and day a grid request names (admins: anyone's, by `resource`)."""
-    resource = weeks.whose_time(db.session, current_user, request.args.get("resource", type=int))
+    resource = weeks.whose_time(db.session, current_user, inputs.query_int("resource"))
     key = grids.parse_key(request.args.get("row"))
-    day = _day(request.args.get("day"))
+    day = inputs.query_date("day")
     if key is None or day is None:
         raise InvalidInput("That cell is not readable; reload the page.")
     return resource, key, day
@@ -172,7 +165,7 @@ def _grid_answer(resource, key: grids.RowKey, day: date, block: str, status: int
 @allow(policy.is_internal)
 def set_cell():
     """Typing hours into a cell of the week grid: the cell comes back (with its own message on a 422)."""
-    resource = weeks.whose_time(db.session, current_user, request.args.get("resource", type=int))
+    resource = weeks.whose_time(db.session, current_user, inputs.query_int("resource"))
     form = GridCellForm()
     key = (form.offering_id.data, form.task_id.data)
     try:
@@ -241,7 +234,7 @@ def delete_cell_entry(entry_id: int):
 @bp.route("/time/entries", methods=["POST"])
 @allow(policy.is_internal)
 def add_entry():
-    resource = weeks.whose_time(db.session, current_user, request.args.get("resource", type=int))
+    resource = weeks.whose_time(db.session, current_user, inputs.query_int("resource"))
     form = EntryForm()
     _entry_choices(form, resource.id)
     entry = submit(form, lambda: entries.add_entry(
@@ -400,10 +393,12 @@ def decide_conflict(conflict_id: int, decision: str):
 
 # The approvals queue ----------------------------------------------------------------------------------
 def _filters() -> approvals.Filters:
-    values = request.values
-    return approvals.Filters(status=values.get("status", "submitted"), week_from=_day(values.get("week_from")),
-                             week_to=_day(values.get("week_to")), project_id=values.get("project", type=int),
-                             resource_id=values.get("person", type=int), held=values.get("held") == "1")
+    values = request.values  # the filters come with the bulk decision form too
+    return approvals.Filters(status=values.get("status", "submitted"),
+                             week_from=inputs.query_date("week_from", values=values),
+                             week_to=inputs.query_date("week_to", values=values),
+                             project_id=inputs.query_int("project", values=values),
+                             resource_id=inputs.query_int("person", values=values), held=values.get("held") == "1")
 
 
 def _queue(block: str, form: BulkDecisionForm | None = None, status: int = 200, after: str | None = None,

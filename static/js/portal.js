@@ -84,6 +84,14 @@
            "whether the change was made before trying again.");
   });
 
+  // A project's tabs: the one just loaded becomes the current one.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var link = event.detail.elt;
+    if (!(link instanceof Element) || !link.matches(".tabs a") || !event.detail.successful) { return; }
+    link.closest(".tabs").querySelectorAll("a").forEach(function (a) { a.removeAttribute("aria-current"); });
+    link.setAttribute("aria-current", "page");
+  });
+
   // A confirm() for destructive buttons that carry data-confirm (htmx's hx-confirm covers htmx ones).
   document.addEventListener("submit", function (event) {
     var form = event.target;
