@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
@@ -47,10 +48,20 @@ def plural(count: int, one: str, many: str | None = None) -> str:
     return f"{count} {one if count == 1 else (many or one + 's')}"
 
 
+# A sentence's full stop after a name or a question that already ends one: "ACME, Inc..", "running?)." is fine,
+# "Saturday?." is not. Three dots stay three dots.
+_DOUBLED_STOP = re.compile(r"(?<=[^.])([.?!])\.(?=\s|$)")
+
+
+def sentence(text: str | None) -> str:
+    """A message as shown: no doubled full stop where a name or a question ends the sentence."""
+    return _DOUBLED_STOP.sub(r"\1", text or "")
+
+
 def label(value: str | None) -> str:
     """snake_case enum values as words: time_and_materials -> Time and materials."""
     return (value or "").replace("_", " ").capitalize()
 
 
 FILTERS = {"money": money, "hours": hours, "hours_text": hours_text, "day": day, "instant": instant, "label": label,
-           "plural": plural}
+           "plural": plural, "sentence": sentence}

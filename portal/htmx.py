@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Response, make_response, redirect, render_template, request, session
 from jinja2_fragments.flask import render_block, render_blocks
@@ -65,6 +66,18 @@ def render_error(status: int, title: str, message: str) -> Response:
                                                  status=status), status)
     response.vary.add("HX-Request")
     return response
+
+
+def local_path(target: str | None) -> str | None:
+    r"""`target` when it is a path on this site, else None: what a user-supplied redirect (a login's `next`)
+    may go to. Browsers read a backslash as a slash and drop tabs and newlines, so "/\evil.example" or
+    "/\t/evil.example" would leave the site as surely as "//evil.example" or "https://evil.example"."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if any(char == "\\" or ord(char) < 0x20 or ord(char) == 0x7F for char in target):
+        return None
+    parts = urlsplit(target)
+    return target if not (parts.scheme or parts.netloc) else None
 
 
 def redirect_to(url: str) -> Response:

@@ -347,8 +347,8 @@ def workspace_refusal(user: Any, project: Project) -> str | None:
 
 # Forecasts
 def can_view_forecast(user: Any) -> bool:
-    """Everyone who plans work: admins, MPE/MAEPS users and PMs (who see the projects they manage)."""
-    return is_admin(user) or is_mpe(user) or is_maeps(user) or (is_internal(user) and user.role == Role.PM)
+    """Projected revenue is money: those who see it everywhere, and PMs (their projects' rows only)."""
+    return can_see_money(user) or (is_internal(user) and user.role == Role.PM)
 
 # Timesheet tools (issue 4: connections, client mapping, the project Integrations tab) ------------------
 def can_manage_connections(user: Any) -> bool:
@@ -388,9 +388,14 @@ def can_decide_timesheet(user: Any, timesheet: Any, projects: list[Project]) -> 
     return bool(projects) and all(is_pm_of(user, p) for p in projects)
 
 
-def can_view_project_finance(user: Any, project: Project) -> bool:
-    """Money (rates, actuals) is for admins, MPE users, approvers (their approvals make it) and the PM team."""
-    return approves_everyone(user) or is_mpe(user) or is_pm_of(user, project)
+def can_see_money(user: Any, project: Project | None = None) -> bool:
+    """Who sees money (people's cost and sell rates, bill rates, fees, budgets, deal amounts, estimates, actuals,
+    forecasts): admins, approvers (their approvals make the actuals) and MPE users everywhere; a project's PM
+    team on that project. Not staff, not MAEPS-only users, not client users (a client sees only the budget use
+    a project's PM team shares in its workspace). Without a project: money that belongs to no one project."""
+    if approves_everyone(user) or is_mpe(user):
+        return True
+    return project is not None and is_pm_of(user, project)
 
 
 def can_view_finance(user: Any) -> bool:

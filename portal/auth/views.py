@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, current_app, flash, request, url_for
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
@@ -24,9 +22,7 @@ MANAGE_USERS = "Only admins can manage users."
 
 def _safe_next(target: str | None) -> str:
     """Only same-site paths: a login link must not bounce the user to another site."""
-    if target and not urlsplit(target).netloc and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("home.index")
+    return htmx.local_path(target) or url_for("home.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])

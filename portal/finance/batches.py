@@ -4,6 +4,8 @@
 - A fiscal period is unlocked: what the lock held back (unposted portions, actuals of since-recalled
   timesheets, frozen forecasts) is brought up to date.
 - The rate type or the default cost category changed: every forecast is recomputed.
+- The rate type changed: open periods are re-posted at the new one ("Re-post"), actuals and forecasts whose
+  transactions are at the other rate type; locked periods keep what they hold and say so.
 
 Each timesheet or project is posted in its own transaction (each step is idempotent), and the run keeps
 its list of targets and how far it got, so a resumed run carries on where the last one stopped.
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import func, select, union
+from sqlalchemy import func, or_, select, union
 from sqlalchemy.orm import Session
 
 from portal import audit, queue
@@ -22,7 +24,7 @@ from portal.auth.models import User
 from portal.errors import Conflict, NotFound
 from portal.finance.forecasts import projects_with_forecasts, refresh_forecast
 from portal.finance.ledger import Outcome
-from portal.finance.models import FinancialTransaction, FiscalPeriod, TransactionKind, UnpostedPortion
+from portal.finance.models import FinancialItem, FinancialTransaction, FiscalPeriod, TransactionKind, UnpostedPortion
 from portal.finance.posting import post_timesheet
 from portal.org.services import get_settings
 from portal.runs import services as runs
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 
 JOB = "portal.jobs.run_finance_batch"
 POST_HELD, PERIOD_UNLOCKED, REFORECAST = "finance_post_held", "finance_period_unlocked", "finance_reforecast"
+REPOST = "finance_repost"
 REPORT_EVERY = 20
 
 
@@ -76,6 +79,31 @@ def start_reforecast(session: Session, actor: User | str | None) -> SyncRun:
     return run
 
 
+def start_repost(session: Session, actor: User) -> SyncRun:
+    """Re-post the open periods' transactions posted at another rate type than the organization's now."""
+    policy.require(policy.can_view_finance(actor), "Only finance admins can re-post the ledger.")
+    settings = get_settings(session)
+    if not settings.finance_sync_enabled:
+        raise Conflict("Timesheet to Finance Sync is off. Turn it on in Organization settings first; "
+                       "nothing was re-posted.")
+    run, created = runs.start_run(session, kind=REPOST, scope="finance:repost", job=JOB, queue_name=queue.POSTINGS,
+                                  params={"rate_type": settings.finance_rate_type}, initiated_by_id=actor.id)
+    if created:
+        audit.record(session, actor, "finance.repost_started", run, after={"rate_type": settings.finance_rate_type},
+                     summary=f"Re-posting open fiscal periods at {settings.finance_rate_type} rates")
+    return run
+
+
+def _at_other_rate_type(session: Session, kind: str, column, rate_type: str):
+    """Ids (`column`) of timesheets or projects with `kind` transactions outside locked periods at a rate
+    type other than `rate_type`."""
+    return sorted(set(session.scalars(
+        select(column).select_from(FinancialTransaction).join(FinancialItem)
+        .outerjoin(FiscalPeriod, FinancialTransaction.fiscal_period_id == FiscalPeriod.id)
+        .where(FinancialTransaction.kind == kind, FinancialTransaction.rate_type != rate_type,
+               column.is_not(None), or_(FiscalPeriod.id.is_(None), FiscalPeriod.locked.is_(False))))))
+
+
 def list_targets(session: Session, run: SyncRun) -> list[list]:
     """[["timesheet", id] | ["project", id], ...] the run works through."""
     if run.kind == POST_HELD:
@@ -94,6 +122,11 @@ def list_targets(session: Session, run: SyncRun) -> list[list]:
                                                                UnpostedPortion.end_date >= period.start_date)
         timesheets = sorted(set(session.scalars(union(posted, held_back))))
         projects = projects_with_forecasts(session, period.start_date, period.end_date)
+        return [["timesheet", i] for i in timesheets] + [["project", i] for i in projects]
+    if run.kind == REPOST:
+        rate_type = get_settings(session).finance_rate_type
+        timesheets = _at_other_rate_type(session, TransactionKind.ACTUAL, FinancialTransaction.timesheet_id, rate_type)
+        projects = _at_other_rate_type(session, TransactionKind.FORECAST, FinancialItem.project_id, rate_type)
         return [["timesheet", i] for i in timesheets] + [["project", i] for i in projects]
     return [["project", i] for i in projects_with_forecasts(session)]
 

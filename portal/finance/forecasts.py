@@ -98,7 +98,7 @@ def refresh_forecast(session: Session, project_id: int, actor: str = ACTOR) -> O
             key=f"forecast:{project_id}:{resource_id}:{category}:{month:%Y%m}:{period_id or 0}",
             kind=TransactionKind.FORECAST, project_id=project_id, resource_id=resource_id,
             resource_name=names[resource_id], cost_category_id=category, date=dated, fiscal_period_id=period_id,
-            lines=lines,
+            lines=lines, rate_type=settings.finance_rate_type,
         ))
     outcome = reconcile(session, desired, existing, calendar)
     if outcome.changed:

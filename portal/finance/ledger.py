@@ -105,6 +105,7 @@ class Posting:
     fiscal_period_id: int | None
     # offering id (None: no offering) -> (hours, amount); the transaction's totals are their sums.
     lines: dict[int | None, tuple[Decimal, Decimal]]
+    rate_type: str  # the resource rate the amounts are at (cost | sell)
     split_note: str = ""
     timesheet_id: int | None = None
 
@@ -121,6 +122,7 @@ class Posting:
         return (txn.item.cost_category_id == self.cost_category_id and txn.item.resource_id == self.resource_id
                 and txn.item.project_id == self.project_id and txn.date == self.date
                 and txn.hours == self.hours and txn.amount == self.amount and txn.split_note == self.split_note
+                and txn.rate_type == self.rate_type
                 and txn.fiscal_period_id == self.fiscal_period_id
                 and lines == {(o, h, a) for o, (h, a) in self.lines.items()})
 
@@ -192,7 +194,7 @@ def reconcile(session: Session, desired: list[Posting], existing: list[Financial
             FinancialTransaction.posting_key, FinancialTransaction.id), [dict(
                 item_id=items[(p.project_id, p.resource_id, p.cost_category_id)], kind=p.kind, date=p.date,
                 hours=p.hours, amount=p.amount, fiscal_period_id=p.fiscal_period_id, timesheet_id=p.timesheet_id,
-                posting_key=p.key, split_note=p.split_note) for p in to_create]).all())
+                posting_key=p.key, split_note=p.split_note, rate_type=p.rate_type) for p in to_create]).all())
         session.execute(insert(FinancialTransactionLine), [
             dict(transaction_id=ids[p.key], offering_id=o, hours=h, amount=a)
             for p in to_create for o, (h, a) in p.lines.items()])

@@ -114,6 +114,9 @@ class FinancialTransaction(db.Model):
     posting_key: Mapped[str] = mapped_column(String(120), unique=True)
     # Why a transaction is one part of a split (shown as a tooltip); empty otherwise.
     split_note: Mapped[str] = mapped_column(Text, default="")
+    # The resource rate its amount was computed at (cost | sell, the organization's rate type then): after
+    # the rate type changes, the ledger says which amounts are which until open periods are re-posted.
+    rate_type: Mapped[str] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     item: Mapped[FinancialItem] = relationship()

@@ -69,13 +69,15 @@ class Plan:
     note: str
 
 
-def _split_note(sheet: Timesheet, segments: list[Segment], index: int) -> str:
-    if len(segments) < 2:
+def _split_note(sheet: Timesheet, segments: list[Segment], parts: list[int], index: int) -> str:
+    """Why a transaction is one part of several: the project's time in the week falls into more than one
+    fiscal period (`parts`: the segments holding some of it). Time all in one period is not split."""
+    if len(parts) < 2:
         return ""
     segment = segments[index]
-    names = ", ".join(s.period_name for s in segments)
-    return (f"Split transaction, part {index + 1} of {len(segments)}: the timesheet for "
-            f"{sheet.period_start:%d %b} – {sheet.period_end:%d %b %Y} crosses fiscal periods ({names}). "
+    names = ", ".join(segments[i].period_name for i in parts)
+    return (f"Split transaction, part {parts.index(index) + 1} of {len(parts)}: the time of the week "
+            f"{sheet.period_start:%d %b} – {sheet.period_end:%d %b %Y} falls into fiscal periods ({names}). "
             f"This part covers {segment.start:%d %b} – {segment.end:%d %b %Y} ({segment.period_name}).")
 
 
@@ -112,14 +114,20 @@ def plan_actuals(sheet: Timesheet, entries: list[Row], rates: RateBook, settings
 
     postings: list[Posting] = []
     unposted: list[Unposted] = []
+    portions = {}
     worth_nothing = ZERO
     for (project_id, index), by_offering in sorted(sums.items()):
-        segment = segments[index]
         lines = {offering: (hours, to_cents(amount)) for offering, (hours, amount) in by_offering.items()}
-        hours, amount = sum(h for h, _ in lines.values()), sum(a for _, a in lines.values())
-        if amount == ZERO:
-            worth_nothing += hours
+        if sum(a for _, a in lines.values()) == ZERO:
+            worth_nothing += sum(h for h, _ in lines.values())
             continue  # seed 003: a period that computes to 0 creates no transaction (the note says so)
+        portions[(project_id, index)] = lines
+    parts: dict[int, list[int]] = defaultdict(list)
+    for project_id, index in portions:
+        parts[project_id].append(index)
+    for (project_id, index), lines in portions.items():
+        segment = segments[index]
+        hours, amount = sum(h for h, _ in lines.values()), sum(a for _, a in lines.values())
         key = f"actual:{sheet.id}:{project_id}:{segment.start:%Y%m%d}"
         category = cost_category_for(project_categories[project_id], resource, settings)
         if category is None:
@@ -131,7 +139,8 @@ def plan_actuals(sheet: Timesheet, entries: list[Row], rates: RateBook, settings
             key=key, kind=TransactionKind.ACTUAL, project_id=project_id, resource_id=resource.id,
             resource_name=resource.name, cost_category_id=category, date=segment.end,
             fiscal_period_id=segment.period.id if segment.period else None, lines=lines,
-            split_note=_split_note(sheet, segments, index), timesheet_id=sheet.id,
+            rate_type=settings.finance_rate_type,
+            split_note=_split_note(sheet, segments, parts[project_id], index), timesheet_id=sheet.id,
         ))
     notes = []
     if skipped:
@@ -144,6 +153,10 @@ def plan_actuals(sheet: Timesheet, entries: list[Row], rates: RateBook, settings
     return Plan(postings, unposted, " ".join(notes))
 
 
+def _held(value: Posting | FinancialTransaction) -> str:
+    return f"{hours_text(value.hours)} / {money(value.amount)} at {value.rate_type} rates"
+
+
 def _locked_portion(blocked: Blocked, segments: list[Segment]) -> Unposted:
     """What a locked period keeps from changing, in words and money (negative: the ledger holds too much)."""
     posting, locked = blocked.posting, blocked.locked
@@ -154,12 +167,12 @@ def _locked_portion(blocked: Blocked, segments: list[Segment]) -> Unposted:
         detail = f"{period} is locked; this portion was not posted."
         hours, amount = posting.hours, posting.amount
     elif posting is None:
-        detail = (f"{period} is locked: the timesheet is no longer approved, but its {hours_text(locked.hours)} / "
-                  f"{money(locked.amount)} stay in the ledger there.")
+        detail = (f"{period} is locked: the timesheet is no longer approved, but its {_held(locked)} stay in "
+                  "the ledger there.")
         hours, amount = -locked.hours, -locked.amount
     else:
-        detail = (f"{period} is locked and holds {hours_text(locked.hours)} / {money(locked.amount)} for this "
-                  f"portion; the timesheet now says {hours_text(posting.hours)} / {money(posting.amount)}.")
+        detail = (f"{period} is locked and holds {_held(locked)} for this portion; the timesheet now says "
+                  f"{_held(posting)}.")
         hours, amount = posting.hours - locked.hours, posting.amount - locked.amount
     project_id = posting.project_id if posting else locked.item.project_id
     category = posting.cost_category_id if posting else locked.item.cost_category_id

@@ -18,7 +18,6 @@ from portal.finance.models import (
     CostCategory,
     FinancialItem,
     FinancialTransaction,
-    FinancialTransactionLine,
     FiscalPeriod,
     TransactionKind,
     UnpostedPortion,
@@ -43,30 +42,15 @@ class ItemRow:
 
 
 @dataclass
-class OfferingRow:
-    name: str
-    budget: Decimal | None
-    actual: Decimal
-    forecast: Decimal
-    actual_hours: Decimal
-
-    @property
-    def over_budget(self) -> bool:
-        return self.budget is not None and self.actual > self.budget
-
-    @property
-    def used_percent(self) -> int | None:
-        return int(self.actual * 100 / self.budget) if self.budget else None
-
-
-@dataclass
 class ProjectFinance:
+    """The project's part of the ledger: its items, what could not be posted, postings under way."""
+
     items: list[ItemRow]
-    offerings: list[OfferingRow]
     unposted: list[UnpostedPortion]
     pending: int
     held: int
-    scale: Decimal = field(default=ZERO)  # the chart's 100 %
+    # Posted actuals by the rate type they were posted at: two keys after the organization's rate type changed.
+    actual_by_rate_type: dict[str, Decimal] = field(default_factory=dict)
 
     @property
     def actual(self) -> Decimal:
@@ -75,14 +59,6 @@ class ProjectFinance:
     @property
     def forecast(self) -> Decimal:
         return sum((r.forecast for r in self.items), ZERO)
-
-    @property
-    def budget(self) -> Decimal:
-        return sum((r.budget or ZERO for r in self.offerings), ZERO)
-
-    def width(self, value: Decimal | None) -> float:
-        """A bar's length in percent of the chart."""
-        return 0.0 if not value or not self.scale else round(float(value * 100 / self.scale), 2)
 
 
 def _timesheets_on(project_id: int, posting_status: str):
@@ -102,32 +78,71 @@ def project_finance(session: Session, project: Project) -> ProjectFinance:
                  .options(joinedload(FinancialItem.cost_category), joinedload(FinancialItem.resource))
                  .group_by(FinancialItem.id).order_by(FinancialItem.name, FinancialItem.id)
              ).unique()]
-    sums: dict[int | None, dict[str, Decimal]] = {}
-    for offering_id, kind, hours, amount in session.execute(
-        select(FinancialTransactionLine.offering_id, FinancialTransaction.kind,
-               func.sum(FinancialTransactionLine.hours), func.sum(FinancialTransactionLine.amount))
-        .join(FinancialTransaction).join(FinancialItem)
-        .where(FinancialItem.project_id == project.id)
-        .group_by(FinancialTransactionLine.offering_id, FinancialTransaction.kind)
-    ):
-        row = sums.setdefault(offering_id, {})
-        row[kind], row[f"{kind}_hours"] = Decimal(amount), Decimal(hours)
-    offerings = [OfferingRow(o.name, o.budget_amount, sums.get(o.id, {}).get("actual", ZERO),
-                             sums.get(o.id, {}).get("forecast", ZERO), sums.get(o.id, {}).get("actual_hours", ZERO))
-                 for o in project.offerings if not o.archived or o.id in sums]
-    if None in sums:  # time whose offering was deleted since
-        offerings.append(OfferingRow("No offering", None, sums[None].get("actual", ZERO),
-                                     sums[None].get("forecast", ZERO), sums[None].get("actual_hours", ZERO)))
     unposted = list(session.scalars(
         select(UnpostedPortion).where(UnpostedPortion.project_id == project.id)
         .options(selectinload(UnpostedPortion.resource), selectinload(UnpostedPortion.fiscal_period))
         .order_by(UnpostedPortion.start_date, UnpostedPortion.id)
     ))
-    result = ProjectFinance(items, offerings, unposted,
+    result = ProjectFinance(items, unposted,
                             pending=session.scalar(_timesheets_on(project.id, PostingStatus.PENDING)),
                             held=session.scalar(_timesheets_on(project.id, PostingStatus.HELD)))
-    result.scale = max([ZERO, *(v for r in offerings for v in (r.budget or ZERO, r.actual, r.forecast))])
+    result.actual_by_rate_type = {rate_type: Decimal(amount) for rate_type, amount in session.execute(
+        select(FinancialTransaction.rate_type, func.sum(FinancialTransaction.amount)).join(FinancialItem)
+        .where(FinancialItem.project_id == project.id, FinancialTransaction.kind == TransactionKind.ACTUAL)
+        .group_by(FinancialTransaction.rate_type).order_by(FinancialTransaction.rate_type))}
     return result
+
+
+# Rate types (issue 15 items 11 and 16) -----------------------------------------------------------------
+@dataclass
+class Holding:
+    """Transactions at a rate type other than the organization's now: in open periods (re-postable), or in
+    one locked period (kept as they are: the period says what it holds)."""
+
+    rate_type: str
+    kind: str
+    period: FiscalPeriod | None  # the locked period; None for the open periods together
+    count: int
+    hours: Decimal
+    amount: Decimal
+
+
+@dataclass
+class RateTypes:
+    current: str
+    holdings: list[Holding]
+
+    @property
+    def open(self) -> list[Holding]:
+        return [h for h in self.holdings if h.period is None]
+
+    @property
+    def locked(self) -> list[Holding]:
+        return [h for h in self.holdings if h.period is not None]
+
+
+def rate_types(session: Session, current: str, project_id: int | None = None) -> RateTypes:
+    """What the ledger (or a project's part of it) holds at a rate type other than `current`."""
+    query = (select(FinancialTransaction.rate_type, FinancialTransaction.kind, FinancialTransaction.fiscal_period_id,
+                    func.count(), func.sum(FinancialTransaction.hours), func.sum(FinancialTransaction.amount))
+             .join(FinancialItem).where(FinancialTransaction.rate_type != current)
+             .group_by(FinancialTransaction.rate_type, FinancialTransaction.kind,
+                       FinancialTransaction.fiscal_period_id))
+    if project_id:
+        query = query.where(FinancialItem.project_id == project_id)
+    rows = session.execute(query).all()
+    periods = {p.id: p for p in session.scalars(select(FiscalPeriod).where(
+        FiscalPeriod.id.in_({r[2] for r in rows if r[2]}), FiscalPeriod.locked.is_(True)))} if rows else {}
+    merged: dict[tuple, Holding] = {}
+    for rate_type, kind, period_id, count, hours, amount in rows:
+        period = periods.get(period_id)
+        key = (rate_type, kind, period.id if period else None)
+        holding = merged.setdefault(key, Holding(rate_type, kind, period, 0, ZERO, ZERO))
+        holding.count += count
+        holding.hours += Decimal(hours)
+        holding.amount += Decimal(amount)
+    return RateTypes(current, sorted(merged.values(), key=lambda h: (
+        h.period is not None, h.period.start_date if h.period else None, h.kind, h.rate_type)))
 
 
 # The ledger's transactions ------------------------------------------------------------------------------
@@ -201,8 +216,9 @@ def unposted_portions(session: Session, project_id: int | None = None, period_id
     return list(session.scalars(query.order_by(UnpostedPortion.start_date, UnpostedPortion.id)))
 
 
+# rate_type last: spreadsheets built on the earlier columns keep working.
 CSV_HEADER = ["date", "project", "item", "cost_category", "kind", "hours", "amount", "fiscal_period",
-              "timesheet_week", "posting_key", "split_note"]
+              "timesheet_week", "posting_key", "split_note", "rate_type"]
 
 
 def _cell(value: str) -> str:
@@ -218,7 +234,7 @@ def transactions_csv(session: Session, filters: LedgerFilters) -> Iterator[str]:
     query = (select(FinancialTransaction.date, Project.name, FinancialItem.name, CostCategory.name,
                     FinancialTransaction.kind, FinancialTransaction.hours, FinancialTransaction.amount,
                     FiscalPeriod.name, Timesheet.period_start, FinancialTransaction.posting_key,
-                    FinancialTransaction.split_note)
+                    FinancialTransaction.split_note, FinancialTransaction.rate_type)
              .join(FinancialItem, FinancialTransaction.item_id == FinancialItem.id)
              .join(Project, FinancialItem.project_id == Project.id)
              .join(CostCategory, FinancialItem.cost_category_id == CostCategory.id)
@@ -227,10 +243,11 @@ def transactions_csv(session: Session, filters: LedgerFilters) -> Iterator[str]:
              .where(*_ledger_conditions(filters))
              .order_by(FinancialTransaction.date, FinancialTransaction.id)
              .execution_options(yield_per=500))
-    for index, (day, project, item, category, kind, hours, amount, period, week, key, note) in enumerate(
+    for index, (day, project, item, category, kind, hours, amount, period, week, key, note, rate_type) in enumerate(
             session.execute(query)):
-        writer.writerow([day.isoformat(), _cell(project), _cell(item), _cell(category), kind, f"{hours:f}",
-                         f"{amount:.2f}", _cell(period or ""), week.isoformat() if week else "", key, _cell(note)])
+        writer.writerow([day.isoformat(), _cell(project), _cell(item), _cell(category), kind, f"{hours:.2f}",
+                         f"{amount:.2f}", _cell(period or ""), week.isoformat() if week else "", key, _cell(note),
+                         rate_type])
         if index % 500 == 499:
             yield buffer.getvalue()
             buffer.seek(0)

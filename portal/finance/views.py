@@ -41,11 +41,13 @@ def actuals():
     after = request.args.get("after")
     rows, cursor = reports.transactions(db.session, filters, after=after)
     projects, periods = reports.filter_choices(db.session)
+    settings = get_settings(db.session)
     return htmx.render(
         "finance/actuals.html", block="ledger_rows" if after else "actuals_table", filters=filters,
         transactions=rows, next_cursor=cursor, totals=reports.totals(db.session, filters), projects=projects,
         periods=periods, unposted=reports.unposted_portions(db.session, filters.project_id, filters.period_id),
-        held=batches.held_count(db.session), sync_enabled=get_settings(db.session).finance_sync_enabled,
+        held=batches.held_count(db.session), sync_enabled=settings.finance_sync_enabled,
+        rate_types=reports.rate_types(db.session, settings.finance_rate_type),
     )
 
 
@@ -59,7 +61,7 @@ def actuals_csv():
 @allow(policy.is_internal)
 def project_csv(project_id: int):
     project = db.get_or_404(Project, project_id)
-    policy.require(policy.can_view_project_finance(current_user, project), "You cannot see this project's money.")
+    policy.require(policy.can_see_money(current_user, project), "You cannot see this project's money.")
     filters = reports.LedgerFilters(project_id=project.id, kind=request.args.get("kind", "actual"))
     return _csv(reports.transactions_csv(db.session, filters), f"project-{project.id}-transactions.csv")
 
@@ -70,6 +72,15 @@ def post_held():
     run = batches.start_post_held(db.session, current_user)
     db.session.commit()
     return htmx.render("runs/run.html", block="sync_run", run=run)
+
+
+@bp.route("/finance/repost", methods=["POST"])
+@allow(policy.can_view_finance, FINANCE)
+def repost():
+    """Re-post the open periods at the organization's rate type (after it changed), as a watched run."""
+    run = batches.start_repost(db.session, current_user)
+    db.session.commit()
+    return htmx.render("integrations/run.html", block="sync_run", run=run)
 
 
 # Cost categories ---------------------------------------------------------------------------------------

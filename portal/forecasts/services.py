@@ -73,7 +73,8 @@ def _booking_days(booking: Booking) -> list[tuple[date, Decimal]]:
     return [(day, booking.hours / len(workdays)) for day in workdays]
 
 
-def _rate(booking: Booking, project: Project, sell_rates: RateBook, day: date, hours_source: str) -> Decimal:
+def booking_rate(booking: Booking, project: Project, sell_rates: RateBook, day: date, hours_source: str) -> Decimal:
+    """What an hour of a booking is worth (the rules at the top); the burn-up forecast uses it too."""
     offering: Offering | None = booking.offering
     if offering is not None:
         if offering.billing_model not in BILLABLE_MODELS:
@@ -103,7 +104,7 @@ def _from_bookings(session: Session, project: Project, months: list[date], end: 
         for day, hours in _booking_days(booking):
             index = _month_index(months, day) if day <= end else None
             if index is not None:
-                values[index] += hours * _rate(booking, project, sell_rates, day, hours_source)
+                values[index] += hours * booking_rate(booking, project, sell_rates, day, hours_source)
     return values, "" if any(values) else "no bookings in these months"
 
 
@@ -132,14 +133,12 @@ def visible_projects(session: Session, user: User, include_closed: bool) -> list
         selectinload(Project.offerings).selectinload(Offering.assignments), selectinload(Project.team),
     ).order_by(Project.name)
     projects = list(session.scalars(query))
-    if not (policy.is_admin(user) or policy.is_mpe(user) or policy.is_maeps(user)):
-        projects = [p for p in projects if policy.is_pm_of(user, p)]
-    return [p for p in projects if include_closed or not p.is_closed]
+    return [p for p in projects if policy.can_see_money(user, p) and (include_closed or not p.is_closed)]
 
 
 def forecast(session: Session, user: User, first: date, count: int,
              include_closed: bool = False) -> tuple[list[date], list[ProjectForecast]]:
-    policy.require(policy.can_view_forecast(user), "Forecasts are for PMs, MPE and MAEPS users and admins.")
+    policy.require(policy.can_view_forecast(user), "Forecasts are for PMs, approvers, MPE users and admins.")
     months = month_starts(first, max(1, min(count, MAX_MONTHS)))
     end = (months[-1].replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
     projects = visible_projects(session, user, include_closed)

@@ -17,7 +17,7 @@ HORIZONS = (3, 6, 12)
 
 
 @bp.route("/forecast")
-@allow(policy.can_view_forecast, "Forecasts are for PMs, MPE and MAEPS users and admins.")
+@allow(policy.can_view_forecast, "Forecasts are for PMs, approvers, MPE users and admins.")
 def forecast():
     months_ahead = request.args.get("months", type=int)
     months_ahead = months_ahead if months_ahead in HORIZONS else 6

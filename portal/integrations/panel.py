@@ -13,12 +13,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.errors import PortalError
-from portal.integrations import connectors, rules
+from portal.integrations import connectors, provisioning, rules
 from portal.integrations.connectors import ExternalClient, ExternalProject, TimesheetConnector
 from portal.integrations.models import ClientLink, Connection, ProjectLink
 from portal.integrations.provisioning import project_link
+from portal.integrations.receivers import push_targets, why_update_is_not_pushed
 from portal.integrations.registry import connector_class, connector_for
 from portal.integrations.services import client_link, client_scope, connected, project_time_scope
+from portal.org.services import get_settings
 from portal.projects import crm
 from portal.projects.models import Client, Offering, Project
 from portal.runs import services as runs
@@ -162,3 +164,39 @@ def client_panels(session: Session, client: Client) -> list[ClientRow]:
 def sync_log(session: Session, connection: Connection, limit: int = 25) -> list[SyncRun]:
     return list(session.scalars(select(SyncRun).where(SyncRun.connection_id == connection.id)
                                 .order_by(SyncRun.id.desc()).limit(limit)))
+
+
+# What a change of an offering's team sent (issue 15 item 19) -------------------------------------------
+@dataclass
+class TeamNote:
+    """After someone is added to, changed on or removed from an offering: what went to its timesheet tools
+    (the push runs, watched with their progress and outcome) or why nothing did."""
+
+    offering: Offering
+    lines: list[str]
+    runs: list[SyncRun]
+
+
+def team_change_note(session: Session, offering: Offering, changes: dict | None) -> TeamNote:
+    """`changes`: None for an addition or a removal, else the fields an update changed (empty: nothing)."""
+    targets = push_targets(session, offering)
+    if changes == {}:
+        return TeamNote(offering, ["Nothing changed, so nothing was sent to a timesheet tool."], [])
+    if not targets:
+        return TeamNote(offering, [f"Not sent to a timesheet tool: {offering.name} is not linked to one."], [])
+    lines, started = [], []
+    for connection, link, why in targets:
+        label = connector_class(connection.kind).display_name()
+        why = why or (why_update_is_not_pushed(session, changes) if changes is not None else "")
+        if why:
+            lines.append(f"Not sent to {label}: {why}")
+            continue
+        run = session.scalar(select(SyncRun).where(
+            SyncRun.scope == provisioning.offering_scope(connection, offering.id), SyncRun.kind == "push")
+            .order_by(SyncRun.id.desc()).limit(1))
+        lines.append(f"Sent to the {label} project {link.external_name}: its people"
+                     f"{' and their rates' if get_settings(session).assignment_level_budgeting else ''}, "
+                     "as below once the push has run.")
+        if run is not None:
+            started.append(run)
+    return TeamNote(offering, lines, started)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from portal import events
 from portal.integrations import connectors, provisioning
-from portal.integrations.models import Connection, ProjectLink
+from portal.integrations.models import Connection, ConnectionStatus, ProjectLink
 from portal.integrations.registry import connector_class
 from portal.org.services import PUSH_SETTINGS, get_settings
 from portal.projects.models import Assignment, Offering, Project
@@ -23,11 +23,41 @@ PUSHED_OFFERING_FIELDS = {"name", "billing_model", "sold_hours", "planned_hours"
                           "end_date", "archived"}
 
 
-def _push(session: Session, actor: Any, offering: Offering) -> None:
+def push_targets(session: Session, offering: Offering) -> list[tuple[Connection, ProjectLink, str]]:
+    """Each tool the offering is linked to, with why a change is not pushed there ("": it is). Only tools
+    whose projects the portal manages take pushes (Procore's projects are Procore's own)."""
+    targets = []
     for link in session.scalars(select(ProjectLink).where(ProjectLink.offering_id == offering.id)):
         connection = session.get(Connection, link.connection_id)
-        # Only tools whose projects the portal manages take pushes (Procore's projects are Procore's own).
-        if connection.is_connected and connector_class(connection.kind).supports(connectors.PROVISION):
+        label = connector_class(connection.kind).display_name()
+        if not connector_class(connection.kind).supports(connectors.PROVISION):
+            why = f"{label} projects are managed in {label}; the portal sends them no team."
+        elif not connection.is_connected:
+            state = "disconnected" if connection.status == ConnectionStatus.DISCONNECTED else "failing its check"
+            why = f"the {label} connection is {state}; an admin reconnects it under Admin → Integrations."
+        else:
+            why = ""
+        targets.append((connection, link, why))
+    return targets
+
+
+def rates_are_pushed(session: Session) -> bool:
+    """Seed 002 section 7: per-person rates reach the tool only under Assignment Level Budgeting."""
+    return get_settings(session).assignment_level_budgeting
+
+
+def why_update_is_not_pushed(session: Session, changes: dict) -> str:
+    """Why a change of someone on an offering reaches no tool ("": it does)."""
+    if "bill_rate" not in changes:
+        return "timesheet tools take who is on a project and their rates, not roles or planned hours."
+    if not rates_are_pushed(session):
+        return "with Assignment Level Budgeting off, rates stay in the portal."
+    return ""
+
+
+def _push(session: Session, actor: Any, offering: Offering) -> None:
+    for connection, _, why in push_targets(session, offering):
+        if not why:
             provisioning.request_push(session, actor, offering, connection)
 
 
@@ -52,7 +82,7 @@ def assignment_removed(assignment: Assignment, session: Session, actor: Any = No
 @events.assignment_updated.connect
 def assignment_updated(assignment: Assignment, session: Session, actor: Any = None, changes: dict | None = None,
                        **_: Any) -> None:
-    if "bill_rate" in (changes or {}) and get_settings(session).assignment_level_budgeting:
+    if not why_update_is_not_pushed(session, changes or {}):
         _push(session, actor, assignment.offering)
 
 

@@ -13,7 +13,7 @@ class OrgSettingsForm(PortalForm):
     name = StringField("Organization name", validators=[DataRequired(), Length(max=200)])
     assignment_level_budgeting = BooleanField("Assignment Level Budgeting (send per-person rates to timesheet tools)")
     timesheet_hours_source = SelectField("Timesheet Hours Source", choices=options([
-        ("sold", "Sold: send the offering's sold hours"), ("current", "Current: send current planned hours")]))
+        ("sold", "Sold hours"), ("current", "Current planned hours")]))
     finance_sync_enabled = BooleanField("Allow Timesheet to Finance Sync (approved hours become actuals)")
     finance_rate_type = SelectField("Rate Type", choices=options([("cost", "Cost rate"), ("sell", "Sell rate")]))
     default_cost_category_id = SelectField("Default Cost Category", coerce=optional_int, validators=[Optional()])

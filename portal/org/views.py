@@ -34,6 +34,9 @@ def organization():
     ))
     if changed is not None:
         flash("Saved." if changed else "Nothing changed.", "success")
+        if "finance_rate_type" in (changed or {}):
+            flash("Actuals already posted keep the rate type they were posted at; Finance → Actuals re-posts the "
+                  "open periods at the new one.", "info")
     pushed = sorted(set(changed or {}) & services.PUSH_SETTINGS)
     return htmx.render("org/settings.html", block="settings_form", form=form, settings=settings,
                        pushed_changed=pushed, status=form.status,

@@ -13,6 +13,7 @@ from portal import audit
 from portal.auth import policy
 from portal.auth.models import User
 from portal.errors import Conflict, InvalidInput, NotFound
+from portal.formatting import hours_text
 from portal.planning.models import RequestStatus, ResourceRequest
 from portal.projects import services as projects
 from portal.projects.models import Booking, BookingMode, Resource
@@ -52,7 +53,7 @@ def request_resource(session: Session, actor: User | str | None, project_id: int
     session.add(request)
     session.flush()
     audit.record(session, actor, "resource_request.created", request, after=audit.snapshot(request, REQUEST_FIELDS),
-                 summary=f"{hours} h requested on {project.name}")
+                 summary=f"{hours_text(hours)} requested on {project.name}")
     return request
 
 
@@ -115,5 +116,5 @@ def fulfil_request(session: Session, actor: User | str | None, request_id: int, 
     session.flush()
     audit.record(session, actor, "resource_request.booked", request, before={"status": RequestStatus.OPEN},
                  after={"status": RequestStatus.BOOKED, "resource_id": resource_id},
-                 summary=f"Resource request booked ({request.hours} h)")
+                 summary=f"Resource request booked ({hours_text(request.hours)})")
     return request

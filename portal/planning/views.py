@@ -8,6 +8,7 @@ from flask_login import current_user
 from portal.auth import policy
 from portal.auth.access import allow
 from portal.extensions import db
+from portal.formatting import hours_text
 from portal.forms import submit
 from portal.org.services import get_settings
 from portal.planning import baselines, requests, tasks
@@ -116,7 +117,7 @@ def book_request(request_id: int):
     if saved is None:
         return _plan(project, block="resource_requests", status=form.status, fulfil_form=form,
                      fulfil_id=request_row.id)
-    flash(f"Booked {saved.hours} h for {saved.resource.name}.", "success")
+    flash(f"Booked {hours_text(saved.hours)} for {saved.resource.name}.", "success")
     return _plan(project, block="resource_requests")
 
 

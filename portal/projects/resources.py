@@ -13,6 +13,7 @@ from portal.auth import policy
 from portal.auth.models import Role, User, normalize_email
 from portal.auth.services import check_email
 from portal.errors import Conflict, InvalidInput, NotFound
+from portal.formatting import money
 from portal.projects.models import RateType, Resource, ResourceRate
 
 MAX_RATE = Decimal("100000")
@@ -116,7 +117,7 @@ def set_rate(session: Session, actor: User | str | None, resource_id: int, rate_
     session.flush()
     audit.record(session, actor, "resource.rate_set", resource, before=before,
                  after={"rate_type": rate_type, "amount": amount, "effective_from": effective_from},
-                 summary=f"{resource.name}: {rate_type} rate {amount} from {effective_from}")
+                 summary=f"{resource.name}: {rate_type} rate {money(amount)} from {effective_from:%d %b %Y}")
     events.resource_rates_changed.send(resource, session=session, actor=actor, changes={})
     return rate
 

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -20,6 +20,7 @@ from portal import audit, events
 from portal.auth import policy
 from portal.auth.models import Role, User
 from portal.errors import Conflict, InvalidInput, NotFound
+from portal.formatting import hours_text
 from portal.projects.models import (
     BILLING_MODEL_LABELS,
     Assignment,
@@ -386,7 +387,7 @@ def set_booking(session: Session, actor: User | str | None, project_id: int, res
     session.flush()
     audit.record(session, actor, "booking.set", project, before=before,
                  after={"resource_id": resource_id, "mode": mode, "on": on, "hours": hours},
-                 summary=f"{hours} h booked on {project.name} ({mode} of {on})")
+                 summary=f"{hours_text(hours)} booked on {project.name} ({mode} of {on:%d %b %Y})")
     events.booking_changed.send(project, session=session, actor=actor, changes={})
     return result
 
@@ -421,7 +422,22 @@ def _decode_cursor(cursor: str | None) -> tuple[str, int] | None:
         raise InvalidInput("That page link is broken; start from the first page.") from None
 
 
-def list_projects(session: Session, user: User, *, stage_id: int | None = None, client_id: int | None = None,
+def _project_filters(stage_name: str | None, client_id: int | None, search: str) -> list:
+    conditions = []
+    if stage_name:  # by name: "In Progress" is every workflow's In Progress
+        conditions.append(Stage.name == stage_name)
+    if client_id:
+        conditions.append(Project.client_id == client_id)
+    if search.strip():
+        conditions.append(Project.name.ilike(f"%{search.strip()}%"))
+    return conditions
+
+
+def _closed_stage_ids(session: Session) -> list[int]:
+    return [s.id for s in session.scalars(select(Stage)) if s.is_closed]
+
+
+def list_projects(session: Session, user: User, *, stage_name: str | None = None, client_id: int | None = None,
                   include_closed: bool = False, search: str = "", after: str | None = None,
                   limit: int = PAGE_SIZE) -> tuple[list[Project], str | None]:
     """One page of projects by name (keyset, so deep pages cost the same as the first) and the next cursor.
@@ -432,16 +448,9 @@ def list_projects(session: Session, user: User, *, stage_id: int | None = None, 
     query = select(Project).join(Stage, Project.stage_id == Stage.id).options(
         selectinload(Project.client), selectinload(Project.stage), selectinload(Project.pm),
         selectinload(Project.offerings),
-    )
-    if stage_id:
-        query = query.where(Project.stage_id == stage_id)
-    if client_id:
-        query = query.where(Project.client_id == client_id)
+    ).where(*_project_filters(stage_name, client_id, search))
     if not include_closed:
-        open_ids = [s.id for s in session.scalars(select(Stage)) if not s.is_closed]
-        query = query.where(Project.stage_id.in_(open_ids))
-    if search.strip():
-        query = query.where(Project.name.ilike(f"%{search.strip()}%"))
+        query = query.where(Project.stage_id.not_in(_closed_stage_ids(session)))
     position = _decode_cursor(after)
     if position:
         name, ident = position
@@ -449,6 +458,23 @@ def list_projects(session: Session, user: User, *, stage_id: int | None = None, 
     rows = list(session.scalars(query.order_by(Project.name, Project.id).limit(limit + 1)))
     next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return rows[:limit], next_cursor
+
+
+def hidden_closed_projects(session: Session, *, stage_name: str | None = None, client_id: int | None = None,
+                           search: str = "") -> int:
+    """How many closed projects the same filters would show: the list says why they are missing."""
+    closed = _closed_stage_ids(session)
+    if not closed:
+        return 0
+    return session.scalar(select(func.count()).select_from(Project).join(Stage, Project.stage_id == Stage.id).where(
+        Project.stage_id.in_(closed), *_project_filters(stage_name, client_id, search))) or 0
+
+
+def stage_names(session: Session) -> list[str]:
+    """Every stage name once, in workflow order (the default workflow's first): the project list's filter."""
+    rows = session.execute(select(Stage.name).join(EngagementType, Stage.engagement_type_id == EngagementType.id)
+                           .order_by(EngagementType.is_default.desc(), EngagementType.name, Stage.position))
+    return list(dict.fromkeys(name for (name,) in rows))
 
 
 def bookings_for(session: Session, resource_id: int, start: date, end: date) -> list[Booking]:

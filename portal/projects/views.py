@@ -13,17 +13,19 @@ from sqlalchemy import select
 from portal import htmx
 from portal.auth import policy
 from portal.auth.access import allow
+from portal.columns import today
 from portal.extensions import db
+from portal.finance import burnup
 from portal.finance import reports as finance_reports
 from portal.finance.services import list_cost_categories
 from portal.forms import submit
-from portal.integrations.panel import project_panels
+from portal.integrations.panel import project_panels, team_change_note
 from portal.org.services import get_settings
 from portal.projects import crm, resources, services
 from portal.projects.forms import AssignmentForm, BookingForm, OfferingForm, PmTeamForm, ProjectForm
 from portal.projects.models import Assignment, Booking, Offering, Project, Resource
+from portal.projects.rates import FEE_MODELS, fixed_fee_rate
 from portal.projects.tabs import overview_context, render_tab
-from portal.stages.models import Stage
 from portal.timesheets import adjustments
 
 bp = Blueprint("projects", __name__)
@@ -34,19 +36,20 @@ bp = Blueprint("projects", __name__)
 @allow(policy.is_internal)
 def project_list():
     args = request.args
-    stage_id = args.get("stage", type=int)
+    stage_name = args.get("stage", "").strip()
     client_id = args.get("client", type=int)
     include_closed = args.get("closed") == "1"
     search = args.get("q", "")
     projects, next_cursor = services.list_projects(
-        db.session, current_user, stage_id=stage_id, client_id=client_id, include_closed=include_closed,
+        db.session, current_user, stage_name=stage_name, client_id=client_id, include_closed=include_closed,
         search=search, after=args.get("after"),
     )
-    filters = {"stage": stage_id or "", "client": client_id or "", "closed": "1" if include_closed else "",
-               "q": search}
-    context = dict(projects=projects, next_cursor=next_cursor, filters=filters,
-                   stages=db.session.scalars(select(Stage).order_by(Stage.engagement_type_id, Stage.position)).all(),
-                   clients=crm.list_clients(db.session))
+    filters = {"stage": stage_name, "client": client_id or "", "closed": "1" if include_closed else "", "q": search}
+    # Why a project may be missing: closed projects are hidden unless asked for (the list says how many).
+    hidden = 0 if include_closed or args.get("after") else services.hidden_closed_projects(
+        db.session, stage_name=stage_name, client_id=client_id, search=search)
+    context = dict(projects=projects, next_cursor=next_cursor, filters=filters, hidden_closed=hidden,
+                   stages=services.stage_names(db.session), clients=crm.list_clients(db.session))
     # "Load more" appends rows; changing a filter replaces the table.
     block = "project_rows" if args.get("after") else "project_table"
     return htmx.render("projects/list.html", block=block, **context)
@@ -173,17 +176,26 @@ def _offerings_tab(project: Project, block: str = "tab_content", form: OfferingF
 
 
 # Team: PM team, assignments, bookings
+def _people_choices(offering: Offering, people: list[Resource]) -> list[tuple]:
+    """The person picker of an offering: everyone not on it already."""
+    on_it = {a.resource_id for a in offering.assignments}
+    return [("", "Choose…")] + [(r.id, r.name) for r in people if r.id not in on_it]
+
+
 def _team_context(project: Project) -> dict:
     people = resources.list_resources(db.session)
     assignment_form = AssignmentForm(formdata=None)
-    assignment_form.resource_id.choices = [("", "Choose…")] + [(r.id, r.name) for r in people]
+    pickers = {o.id: _people_choices(o, people) for o in project.offerings}
     booking_form = BookingForm(formdata=None)
     _booking_choices(booking_form, project, people)
     pm_form = PmTeamForm(formdata=None, pm_id=project.pm_id, team_ids=[m.user_id for m in project.team])
     _pm_choices(pm_form)
     bookings = db.session.scalars(select(Booking).where(Booking.project_id == project.id)
                                   .order_by(Booking.on, Booking.resource_id)).all()
-    return dict(assignment_form=assignment_form, booking_form=booking_form, pm_form=pm_form, bookings=bookings)
+    source = get_settings(db.session).timesheet_hours_source
+    return dict(assignment_form=assignment_form, pickers=pickers, booking_form=booking_form, pm_form=pm_form,
+                bookings=bookings, fee_rates={o.id: fixed_fee_rate(o, source) for o in project.offerings
+                                              if o.billing_model in FEE_MODELS})
 
 
 def _booking_choices(form: BookingForm, project: Project, people: list[Resource]) -> None:
@@ -228,7 +240,7 @@ def add_assignment(offering_id: int):
     policy.require(policy.can_create_roles(current_user, project),
                    f"You cannot add people while the project is in {project.stage.name}.")
     form = AssignmentForm()
-    form.resource_id.choices = [("", "Choose…")] + [(r.id, r.name) for r in resources.list_resources(db.session)]
+    form.resource_id.choices = _people_choices(offering, resources.list_resources(db.session))
     saved = submit(form, lambda: services.add_assignment(
         db.session, current_user, offering.id, form.resource_id.data, bill_rate=form.bill_rate.data,
         planned_hours=form.planned_hours.data or 0, role=form.role.data or "",
@@ -236,6 +248,8 @@ def add_assignment(offering_id: int):
     context = _team_context(project)
     if saved is None:
         context.update(assignment_form=form, form_offering_id=offering.id)
+    else:
+        context["note"] = team_change_note(db.session, offering, None)
     return render_tab("projects/team.html", project, "team", block="assignments", status=form.status, **context)
 
 
@@ -247,6 +261,7 @@ def update_assignment(assignment_id: int):
     form = AssignmentForm()
     form.resource_id.choices = [(assignment.resource_id, assignment.resource.name)]
     form.resource_id.data = assignment.resource_id
+    before = {name: getattr(assignment, name) for name in ("bill_rate", "planned_hours", "role")}
     saved = submit(form, lambda: adjustments.change_assignment(
         db.session, current_user, assignment.id, bill_rate=form.bill_rate.data,
         planned_hours=form.planned_hours.data or 0, role=form.role.data or "", revalue=form.revalue.data,
@@ -254,6 +269,9 @@ def update_assignment(assignment_id: int):
     context = _team_context(project)
     if saved is None:
         context.update(edit_form=form, edit_assignment_id=assignment.id)
+    else:
+        changed = {name: True for name, value in before.items() if getattr(saved, name) != value}
+        context["note"] = team_change_note(db.session, saved.offering, changed)
     return render_tab("projects/team.html", project, "team", block="assignments", status=form.status, **context)
 
 
@@ -261,10 +279,12 @@ def update_assignment(assignment_id: int):
 @allow(policy.is_internal)
 def remove_assignment(assignment_id: int):
     assignment = db.get_or_404(Assignment, assignment_id)
-    project = assignment.offering.project
+    offering = assignment.offering
     services.remove_assignment(db.session, current_user, assignment.id)
     db.session.commit()
-    return render_tab("projects/team.html", project, "team", block="assignments", **_team_context(project))
+    return render_tab("projects/team.html", offering.project, "team", block="assignments",
+                      note=team_change_note(db.session, offering, None),
+                      **_team_context(offering.project))
 
 
 @bp.route("/projects/<int:project_id>/bookings", methods=["POST"])
@@ -297,15 +317,19 @@ def integrations_tab(project_id: int):
 @bp.route("/projects/<int:project_id>/finance")
 @allow(policy.is_internal)
 def finance_tab(project_id: int):
-    """Items with forecast and actual, budget vs actual per offering, transactions, unposted portions."""
+    """Hours, cost and revenue per offering against budget with a burn-up of each; the posted actuals:
+    items with forecast and actual, transactions, unposted portions."""
     project = _project(project_id)
-    money = policy.can_view_project_finance(current_user, project)
+    money = policy.can_see_money(current_user, project)
     after = request.args.get("after")
     context = {}
     if money:
         transactions, next_cursor = finance_reports.transactions(
             db.session, finance_reports.LedgerFilters(project_id=project.id), after=after)
+        settings = get_settings(db.session)
         context = dict(summary=finance_reports.project_finance(db.session, project), transactions=transactions,
-                       next_cursor=next_cursor, sync_enabled=get_settings(db.session).finance_sync_enabled)
+                       next_cursor=next_cursor, sync_enabled=settings.finance_sync_enabled,
+                       figures=burnup.burn_ups(db.session, project, today()) if not after else [],
+                       hours_source=settings.timesheet_hours_source)
     return render_tab("projects/finance.html", project, "finance", block="ledger_rows" if after else "tab_content",
                 money=money, **context)

@@ -59,10 +59,11 @@ class Stage(Timestamps, db.Model):
 
 
 class BudgetAlert(db.Model):
-    """A budget alert that was sent: an offering's actuals reached `threshold` % of `budget_amount`.
+    """A budget alert that was sent: an offering's budget use reached `threshold` % of `budget_amount`.
 
-    Unique per (offering, threshold, budget): a repeated or concurrent check sends it once, and raising
-    the budget arms the thresholds again.
+    Unique per (offering, threshold, basis, budget): a repeated or concurrent check sends it once, and
+    raising the budget (or measuring it on another basis) arms the thresholds again. On the hours basis
+    `budget_amount` and `used_amount` are hours.
     """
 
     __tablename__ = "budget_alerts"
@@ -72,6 +73,8 @@ class BudgetAlert(db.Model):
     threshold: Mapped[int] = mapped_column(Integer)
     budget_amount: Mapped[Decimal] = mapped_column(MONEY)
     used_amount: Mapped[Decimal] = mapped_column(MONEY)
+    # What the figure measured (portal.timesheets.actuals.BudgetBasis): revenue, cost or hours.
+    basis: Mapped[str] = mapped_column(String(10))
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    __table_args__ = (UniqueConstraint("offering_id", "threshold", "budget_amount"),)
+    __table_args__ = (UniqueConstraint("offering_id", "threshold", "basis", "budget_amount"),)

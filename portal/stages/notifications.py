@@ -8,7 +8,6 @@ addresses.
 from __future__ import annotations
 
 import logging
-from decimal import Decimal
 from typing import Any
 
 from flask import current_app
@@ -17,10 +16,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from portal import mail, queue
+from portal.auth import policy
 from portal.auth.models import Role, User
-from portal.projects.models import BILLABLE_MODELS, Offering, Project
+from portal.org.services import get_settings
+from portal.projects.models import Offering, Project
 from portal.stages.models import BudgetAlert, Stage
-from portal.timesheets.actuals import Actuals, offering_actuals
+from portal.timesheets.actuals import budget_uses
 
 log = logging.getLogger(__name__)
 
@@ -81,13 +82,7 @@ def notify_project_created(session: Session, actor: User | str | None, project: 
                       project=project, actor=actor_name(actor), link=project_link(project))
 
 
-# Budget alerts
-def budget_used(offering: Offering, actuals: Actuals) -> Decimal:
-    """What an offering's budget is measured against: the value of its time for billable offerings
-    (hours at their bill rates; for fixed fees the effective rate), its cost for internal ones."""
-    return actuals.revenue if offering.billing_model in BILLABLE_MODELS else actuals.cost
-
-
+# Budget alerts: on the one budget figure (portal.timesheets.actuals.budget_use), as the Finance tab shows it
 def request_budget_check(session: Session, offering_id: int | None) -> None:
     """Queue one budget check per offering per transaction (a sync batch may touch hundreds of entries)."""
     if offering_id is None:
@@ -111,30 +106,32 @@ def _forget_budget_checks_on_rollback(session: Session, previous_transaction) ->
 
 
 def check_budget_alerts(session: Session, offering_id: int) -> list[int]:
-    """Email the PM team when the offering's actuals reach 80 % and 100 % of its budget; returns the
-    thresholds alerted now. Only in stages that send budget alerts; each threshold once per budget."""
+    """Email the PM team when the offering's budget use reaches 80 % and 100 % of its budget (money or
+    hours); returns the thresholds alerted now. Only in stages that send budget alerts; each threshold once
+    per budget and basis."""
     offering = session.get(Offering, offering_id)
-    if offering is None or not offering.budget_amount or offering.budget_amount <= 0:
+    if offering is None:
         return []
     project = offering.project
     if not project.stage.flag("send_budget_alerts"):
         return []
-    used = budget_used(offering, offering_actuals(session, [offering.id])[offering.id])
-    percent = used * 100 / offering.budget_amount
+    use = budget_uses(session, [offering], get_settings(session).timesheet_hours_source)[offering.id]
+    if not use.budget:
+        return []
     sent: list[int] = []
     for threshold in BUDGET_THRESHOLDS:
-        if percent < threshold:
+        if use.used * 100 < threshold * use.budget:
             continue
         try:
             with session.begin_nested():  # the unique key decides between concurrent checks
-                session.add(BudgetAlert(offering_id=offering.id, threshold=threshold,
-                                        budget_amount=offering.budget_amount, used_amount=used))
+                session.add(BudgetAlert(offering_id=offering.id, threshold=threshold, basis=use.basis,
+                                        budget_amount=use.budget, used_amount=use.used))
         except IntegrityError:
             continue
-        _send_each(session, pm_team(session, project),
+        _send_each(session, [u for u in pm_team(session, project) if policy.can_see_money(u, project)],
                    f"Budget alert: {offering.name} has reached {threshold} % of its budget", "budget_alert",
-                   "budget_alert", project=project, offering=offering, threshold=threshold, used=used,
-                   percent=percent.quantize(Decimal("1")), link=project_link(project))
+                   "budget_alert", project=project, offering=offering, threshold=threshold, use=use,
+                   link=project_link(project))
         sent.append(threshold)
     if sent:
         log.info("budget alerts %s sent for offering %s", sent, offering.id)
@@ -144,18 +141,20 @@ def check_budget_alerts(session: Session, offering_id: int) -> list[int]:
 def offerings_due_an_alert(session: Session) -> list[int]:
     """Offerings past a threshold whose alert was never sent: their check was lost (Redis down at the
     commit, a worker killed). The hourly sweep checks them again; the check itself sends each alert once."""
-    budgeted = session.scalars(select(Offering).where(Offering.budget_amount > 0).options(
+    budgeted = session.scalars(select(Offering).where(
+        (Offering.budget_amount > 0) | (Offering.sold_hours > 0) | (Offering.planned_hours > 0)).options(
         selectinload(Offering.project).selectinload(Project.stage)))
     offerings = [o for o in budgeted if o.project.stage.flag("send_budget_alerts")]
     if not offerings:
         return []
-    ids = [o.id for o in offerings]
-    actuals = offering_actuals(session, ids)
-    sent = set(session.execute(select(BudgetAlert.offering_id, BudgetAlert.threshold, BudgetAlert.budget_amount)
-                               .where(BudgetAlert.offering_id.in_(ids))).all())
+    uses = budget_uses(session, offerings, get_settings(session).timesheet_hours_source)
+    sent = set(session.execute(select(BudgetAlert.offering_id, BudgetAlert.threshold, BudgetAlert.basis,
+                                      BudgetAlert.budget_amount)
+                               .where(BudgetAlert.offering_id.in_(uses))).all())
     due = []
     for offering in offerings:
-        percent = budget_used(offering, actuals[offering.id]) * 100 / offering.budget_amount
-        if any(percent >= t and (offering.id, t, offering.budget_amount) not in sent for t in BUDGET_THRESHOLDS):
+        use = uses[offering.id]
+        if use.budget and any(use.used * 100 >= t * use.budget and (offering.id, t, use.basis, use.budget) not in sent
+                              for t in BUDGET_THRESHOLDS):
             due.append(offering.id)
     return due

@@ -19,6 +19,7 @@ from portal import audit, events
 from portal.auth import policy
 from portal.auth.models import User
 from portal.errors import InvalidInput, NotAllowed
+from portal.formatting import hours_text
 from portal.planning.tasks import task_for_entry
 from portal.projects.models import Assignment, Offering
 from portal.projects.services import update_assignment
@@ -77,7 +78,8 @@ def transfer_time_entries(session: Session, actor: User | str | None, entry_ids:
         session.flush()
         session.expire(entry, ["project", "offering"])
         _changed(session, actor, entry, before, "time_entry.transferred",
-                 f"{entry.hours} h of {entry.work_date} transferred from {source.name} to {target.project.name}")
+                 f"{hours_text(entry.hours)} of {entry.work_date:%d %b %Y} transferred from {source.name} to "
+                 f"{target.project.name}")
         moved.append(entry)
     return moved
 

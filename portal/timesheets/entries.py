@@ -20,6 +20,7 @@ from portal import audit, events
 from portal.auth import policy
 from portal.auth.models import User
 from portal.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from portal.formatting import hours_text
 from portal.org.services import get_settings
 from portal.planning.tasks import task_for_entry
 from portal.projects.models import Offering, Resource
@@ -74,7 +75,28 @@ def _check_actor(session: Session, actor: User | str | None, resource_id: int) -
         raise NotAllowed("You can enter time only for yourself.")
 
 
+def parse_hours(text: str | None) -> Decimal | None:
+    """Hours as people type them: 7.5, 7,5 or 7:30 (hours and minutes); None when blank."""
+    text = (text or "").strip().replace(",", ".")
+    if not text:
+        return None
+    hours, colon, minutes = (part.strip() for part in text.partition(":"))
+    if not colon:
+        try:
+            return Decimal(text)
+        except ArithmeticError:
+            raise InvalidInput("Enter hours as a number, like 7.5 or 7:30.",
+                               fields={"hours": "Enter a number, like 7.5 or 7:30."}) from None
+    if not (hours.isdigit() or not hours) or not minutes.isdigit() or int(minutes) >= 60:
+        raise InvalidInput("Enter hours and minutes like 7:30.", fields={"hours": "Like 7:30."})
+    return Decimal(int(hours or 0)) + Decimal(int(minutes)) / 60
+
+
 def clean_hours(hours: Any) -> Decimal:
+    if isinstance(hours, str):
+        hours = parse_hours(hours)
+        if hours is None:
+            raise InvalidInput("Enter the hours, like 7.5 or 7:30.", fields={"hours": "Enter the hours."})
     try:
         value = Decimal(str(hours)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     except (ArithmeticError, ValueError):
@@ -92,7 +114,7 @@ def check_day_total(session: Session, resource_id: int, work_date: date, hours: 
         query = query.where(TimeEntry.id != excluding)
     total = Decimal(str(session.scalar(query))) + hours
     if total > MAX_HOURS_PER_DAY:
-        raise InvalidInput(f"That makes {total} hours on {work_date:%d %b %Y}; a day has 24.",
+        raise InvalidInput(f"That makes {hours_text(total)} on {work_date:%d %b %Y}; a day has 24.",
                            fields={"hours": "More than 24 hours that day."})
 
 
@@ -200,6 +222,6 @@ def delete_entry(session: Session, actor: User | str | None, entry_id: int) -> N
     entry.timesheet.version += 1
     events.time_entry_changed.send(entry, session=session, actor=actor, changes={"deleted": [False, True]})
     audit.record(session, actor, "time_entry.deleted", entry, before=audit.snapshot(entry, ENTRY_FIELDS),
-                 summary=f"Deleted {entry.hours} h on {entry.work_date}")
+                 summary=f"Deleted {hours_text(entry.hours)} on {entry.work_date:%d %b %Y}")
     session.delete(entry)
     session.flush()

@@ -48,3 +48,21 @@ class DecisionForm(PortalForm):
 class BulkDecisionForm(PortalForm):
     action = SelectField(choices=[SelectChoice("approve", "Approve"), SelectChoice("reject", "Reject")])
     reason = TextAreaField("Reason (needed to reject)", validators=[Optional(), Length(max=2000)])
+
+
+class GridCellForm(PortalForm):
+    """One cell of the week grid: which row (offering, task) and day, and the hours as typed (7.5, 7:30)."""
+
+    offering_id = IntegerField(validators=[InputRequired(message="Reload the page and try again.")])
+    task_id = IntegerField(validators=[Optional()])
+    work_date = DateField(validators=[DataRequired(message="Reload the page and try again.")])
+    hours = StringField("Hours", validators=[Optional(), Length(max=12, message="Enter hours like 7.5 or 7:30.")])
+
+
+class CellEntryForm(PortalForm):
+    """An entry of a cell's panel: its hours, description and billable flag."""
+
+    hours = StringField("Hours", validators=[InputRequired(message="Enter the hours, like 7.5 or 7:30."),
+                                             Length(max=12, message="Enter hours like 7.5 or 7:30.")])
+    description = StringField("Description", validators=[Optional(), Length(max=2000)])
+    billable = SelectField("Billable", choices=BILLABLE_CHOICES[1:])

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from portal import audit, events
 from portal.auth.models import User
+from portal.formatting import hours_text
 from portal.timesheets.entries import ENTRY_FIELDS, record_change, record_new, timesheet_for
 from portal.timesheets.models import HELD_STATUSES, EntrySource, TimeEntry, Timesheet
 
@@ -48,7 +49,7 @@ def hours_problem(hours: Decimal) -> str | None:
     if hours <= 0:
         return "it is shorter than half a minute (0.00 h)"
     if hours > MAX_HOURS:
-        return f"it lasts {hours} h, more than a day (a timer left running?)"
+        return f"it lasts {hours_text(hours)}, more than a day (perhaps a timer left running)"
     return None
 
 
@@ -181,7 +182,7 @@ def create_entry(session: Session, actor: User | str | None, connection_id: int,
                       timesheet=timesheet_for(session, values.resource_id, values.work_date))
     values.set_on(entry)
     record_new(session, actor, entry, "time_entry.synced_created",
-               f"{entry.hours:.2f} h on {entry.work_date} from {source_label(source)}")
+               f"{hours_text(entry.hours)} on {entry.work_date:%d %b %Y} from {source_label(source)}")
     return entry
 
 
@@ -195,7 +196,7 @@ def update_entry(session: Session, actor: User | str | None, entry: TimeEntry, v
     entry.timesheet = target
     session.flush()
     record_change(session, actor, entry, before, "time_entry.synced_updated",
-                  f"Time entry on {entry.work_date} changed in {source_label(entry.source)}", fields)
+                  f"Time entry on {entry.work_date:%d %b %Y} changed in {source_label(entry.source)}", fields)
 
 
 def delete_entry(session: Session, actor: User | str | None, entry: TimeEntry, why: str) -> None:
@@ -203,7 +204,7 @@ def delete_entry(session: Session, actor: User | str | None, entry: TimeEntry, w
     bump_versions(session, {entry.timesheet_id} - {None})
     events.time_entry_changed.send(entry, session=session, actor=actor, changes={"deleted": [False, True]})
     audit.record(session, actor, "time_entry.synced_deleted", entry, before=audit.snapshot(entry, ENTRY_FIELDS),
-                 summary=f"Removed {entry.hours} h on {entry.work_date}: {why}")
+                 summary=f"Removed {hours_text(entry.hours)} on {entry.work_date:%d %b %Y}: {why}")
     session.delete(entry)
     session.flush()
 

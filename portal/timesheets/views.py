@@ -6,26 +6,36 @@ for: the week (`week`), the queue (`approval_queue`, `approval_rows`), the detai
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from flask import Blueprint, abort, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from portal import htmx
+from portal import formatting, htmx
 from portal.auth import policy
 from portal.auth.access import allow
 from portal.columns import today
 from portal.errors import InvalidInput, NotAllowed
 from portal.extensions import db
 from portal.finance import reports
+from portal.formatting import hours_text
 from portal.forms import submit
 from portal.org.services import get_settings
 from portal.projects.models import Project
 from portal.projects.resources import list_resources
 from portal.timesheets import approvals, conflicts, entries, weeks, workflow
-from portal.timesheets.forms import BulkDecisionForm, DecisionForm, EntryEditForm, EntryForm, billable_value
+from portal.timesheets import grid as grids
+from portal.timesheets.forms import (
+    BulkDecisionForm,
+    CellEntryForm,
+    DecisionForm,
+    EntryEditForm,
+    EntryForm,
+    GridCellForm,
+    billable_value,
+)
 from portal.timesheets.models import (
     STATUS_LABELS,
     PostingStatus,
@@ -49,26 +59,46 @@ def _day(value: str | None) -> date | None:
 
 
 # My time ----------------------------------------------------------------------------------------------
-def _entry_choices(form: EntryForm, resource_id: int) -> None:
-    form.offering_id.choices = weeks.offering_choices(db.session, resource_id)
-    form.task_id.choices = weeks.task_choices(db.session, form.offering_id.choices)
+def _entry_choices(form: EntryForm, resource_id: int) -> bool:
+    """The Add time form's offerings (a bounded first page; the search box asks for more) and the tasks of
+    the chosen one's project. Returns whether more offerings match than are listed."""
+    form.offering_id.choices, more = weeks.offering_choices(db.session, resource_id, chosen=form.offering_id.data)
+    if form.offering_id.data is None and form.offering_id.choices:  # what the select shows first
+        form.offering_id.data = int(form.offering_id.choices[0].value)
+    form.task_id.choices = weeks.task_choices(db.session, form.offering_id.data)
+    return more
 
 
-def _week_page(resource, day: date, status: int = 200, form: EntryForm | None = None,
-               edit_form: EntryEditForm | None = None, edit_entry_id: int | None = None,
-               decision_form: DecisionForm | None = None):
+def _added_rows() -> list[grids.RowKey]:
+    """Grid rows the person added that hold no time yet: `row` values, plus the row the add-row form names."""
+    keys = [grids.parse_key(value) for value in request.values.getlist("row")]
+    offering_id = request.args.get("offering_id", type=int)
+    if offering_id:
+        keys.append((offering_id, request.args.get("task_id", type=int)))
+    return list(dict.fromkeys(k for k in keys if k))
+
+
+def _week_context(resource, day: date, added: list[grids.RowKey], form: EntryForm | None = None,
+                  decision_form: DecisionForm | None = None) -> dict:
+    """Everything the week's regions show: the grid, the entry list, the Add time form, the week's actions."""
     week = weeks.week(db.session, resource, day)
     if form is None:
         default_day = today() if week.start <= today() <= week.end else week.start
         form = EntryForm(formdata=None, work_date=default_day)
-    _entry_choices(form, resource.id)
-    if edit_form is not None:
-        edit_form.task_id.choices = form.task_id.choices
+    more = _entry_choices(form, resource.id)
     actions = [a for a in OWNER_ACTIONS if week.sheet and workflow.may(db.session, current_user, week.sheet, a)]
-    return htmx.render("timesheets/week.html", block="week", status=status, week=week, form=form, actions=actions,
-                       edit_form=edit_form, edit_entry_id=edit_entry_id,
-                       decision_form=decision_form or DecisionForm(formdata=None),
-                       own=resource.user_id == current_user.id)
+    own = resource.user_id == current_user.id
+    return dict(week=week, grid=grids.entry_grid(db.session, week, added), added=added, form=form,
+                more_offerings=more, actions=actions, decision_form=decision_form or DecisionForm(formdata=None),
+                own=own, who={} if own else {"resource": resource.id})
+
+
+def _week_page(resource, day: date, status: int = 200, form: EntryForm | None = None,
+               edit_form: EntryEditForm | None = None, edit_entry_id: int | None = None,
+               decision_form: DecisionForm | None = None, focus_row: grids.RowKey | None = None):
+    context = _week_context(resource, day, _added_rows(), form=form, decision_form=decision_form)
+    return htmx.render("timesheets/week.html", block="week", status=status, edit_form=edit_form,
+                       edit_entry_id=edit_entry_id, focus_row=focus_row, **context)
 
 
 @bp.route("/time")
@@ -77,7 +107,120 @@ def my_time():
     resource = weeks.whose_time(db.session, current_user, request.args.get("resource", type=int), required=False)
     if resource is None:  # an admin or approver who does not enter time: say why, and where to go instead
         return htmx.render("timesheets/no_resource.html")
-    return _week_page(resource, _day(request.args.get("week")) or today())
+    offering_id = request.args.get("offering_id", type=int)
+    focus = (offering_id, request.args.get("task_id", type=int)) if offering_id else None
+    return _week_page(resource, _day(request.args.get("week")) or today(), focus_row=focus)
+
+
+@bp.route("/time/offerings")
+@allow(policy.is_internal)
+def offering_options():
+    """The offerings a search finds, as options for the Add time form's and the add-row form's select."""
+    resource = weeks.whose_time(db.session, current_user, request.args.get("resource", type=int))
+    choices, more = weeks.offering_choices(db.session, resource.id, request.args.get("q", "")[:100])
+    return htmx.render("timesheets/_options.html", block="offering_options", choices=choices, more=more,
+                       query=request.args.get("q", ""))
+
+
+@bp.route("/time/tasks")
+@allow(policy.is_internal)
+def task_options():
+    """The tasks of the chosen offering's project (issue 15 item 12: never another project's tasks)."""
+    return htmx.render("timesheets/_options.html", block="task_options",
+                       choices=weeks.task_choices(db.session, request.args.get("offering_id", type=int)))
+
+
+# The week grid: a cell's hours, and its panel of entries -------------------------------------------------
+def _grid_cell_target():
+    """The person, row and day a grid request names (admins: anyone's, by `resource`)."""
+    resource = weeks.whose_time(db.session, current_user, request.args.get("resource", type=int))
+    key = grids.parse_key(request.args.get("row"))
+    day = _day(request.args.get("day"))
+    if key is None or day is None:
+        raise InvalidInput("That cell is not readable; reload the page.")
+    return resource, key, day
+
+
+def _grid_answer(resource, key: grids.RowKey, day: date, block: str, status: int = 200, changed: bool = True,
+                 **extra):
+    """A grid region, and after a change the regions it touched, swapped out of band: the cell (when the panel
+    changed it), its row's and day's totals, the week's total, the entry list and the week's card."""
+    context = _week_context(resource, day, [key, *_added_rows()])
+    row = context["grid"].row(key)
+    if row is None:
+        raise InvalidInput("That row is gone (its offering or task was deleted); reload the page.")
+    return htmx.render("timesheets/week.html", block=block, oob=["grid_changes"] if changed else None,
+                       status=status, row=row, cell=row.cells.get(day), **context, **extra)
+
+
+@bp.route("/time/grid/cell", methods=["POST"])
+@allow(policy.is_internal)
+def set_cell():
+    """Typing hours into a cell of the week grid: the cell comes back (with its own message on a 422)."""
+    resource = weeks.whose_time(db.session, current_user, request.args.get("resource", type=int))
+    form = GridCellForm()
+    key = (form.offering_id.data, form.task_id.data)
+    try:
+        submit(form, lambda: grids.set_cell(db.session, current_user, resource.id, key, form.work_date.data,
+                                            form.hours.data))
+    except NotAllowed as refusal:  # a refusal belongs in the cell too, next to what was typed
+        db.session.rollback()
+        form.attach(refusal)
+    if form.work_date.data is None or form.offering_id.data is None:
+        raise InvalidInput("That cell is not readable; reload the page.")
+    return _grid_answer(resource, key, form.work_date.data, "grid_cell", status=form.status, cell_form=form)
+
+
+def _panel(resource, key: grids.RowKey, day: date, status: int = 200, changed: bool = True, **extra):
+    return _grid_answer(resource, key, day, "cell_panel", status=status, changed=changed, panel_open=True,
+                        **extra)
+
+
+@bp.route("/time/grid/panel")
+@allow(policy.is_internal)
+def cell_panel():
+    """A cell's entries, for their descriptions and billable flags (and time synced from a tool, read-only)."""
+    return _panel(*_grid_cell_target(), changed=False)
+
+
+@bp.route("/time/grid/panel", methods=["POST"])
+@allow(policy.is_internal)
+def add_cell_entry():
+    """Another entry in the cell (with its description and billable flag)."""
+    resource, key, day = _grid_cell_target()
+    form = CellEntryForm()
+    entry = submit(form, lambda: entries.add_entry(
+        db.session, current_user, resource_id=resource.id, offering_id=key[0], work_date=day,
+        hours=form.hours.data, description=form.description.data or "",
+        billable=form.billable.data == "yes", task_id=key[1]))
+    if entry is None:
+        return _panel(resource, key, day, status=form.status, new_form=form)
+    return _panel(resource, key, day, saved=f"Added {formatting.hours_text(entry.hours)}.")
+
+
+@bp.route("/time/grid/entries/<int:entry_id>", methods=["POST"])
+@allow(policy.is_internal)
+def save_cell_entry(entry_id: int):
+    entry = _own_entry(entry_id)
+    resource, key, day = entry.resource, (entry.offering_id, entry.task_id), entry.work_date
+    form = CellEntryForm()
+    saved = submit(form, lambda: entries.update_entry(
+        db.session, current_user, entry.id, work_date=entry.work_date,
+        hours=form.hours.data, description=form.description.data or "",
+        billable=form.billable.data == "yes"))
+    if saved is None:
+        return _panel(resource, key, day, status=form.status, entry_form=form, entry_form_id=entry.id)
+    return _panel(resource, key, day, saved="Saved.")
+
+
+@bp.route("/time/grid/entries/<int:entry_id>/delete", methods=["POST"])
+@allow(policy.is_internal)
+def delete_cell_entry(entry_id: int):
+    entry = _own_entry(entry_id)
+    resource, key, day = entry.resource, (entry.offering_id, entry.task_id), entry.work_date
+    entries.delete_entry(db.session, current_user, entry.id)
+    db.session.commit()
+    return _panel(resource, key, day, saved="Deleted.")
 
 
 @bp.route("/time/entries", methods=["POST"])
@@ -93,7 +236,7 @@ def add_entry():
     ))
     if entry is None:
         return _week_page(resource, form.work_date.data or today(), status=form.status, form=form)
-    flash(f"Added {entry.hours} h on {entry.project.name} for {entry.work_date:%a %d %b}.", "success")
+    flash(f"Added {hours_text(entry.hours)} on {entry.project.name} for {entry.work_date:%a %d %b}.", "success")
     return _week_page(resource, entry.work_date)
 
 
@@ -111,7 +254,7 @@ def edit_entry(entry_id: int):
     entry = _own_entry(entry_id)
     day = entry.work_date
     form = EntryEditForm(obj=entry, billable="yes" if entry.billable else "no")
-    form.task_id.choices = weeks.task_choices(db.session, weeks.offering_choices(db.session, entry.resource_id))
+    form.task_id.choices = weeks.task_choices(db.session, entry.offering_id)
     if entry.task is not None and not entry.task.active:  # a task closed since keeps its entries editable
         form.task_id.choices.append(SelectChoice(str(entry.task.id), f"{entry.task.name} (closed)"))
     saved = submit(form, lambda: entries.update_entry(
@@ -166,8 +309,8 @@ def _viewable(sheet: Timesheet) -> list[Project]:
 def _finance(sheet: Timesheet, projects: list[Project]) -> dict:
     """The timesheet's place in finance: the banner's summary (hours, for everyone who sees the timesheet) and,
     for those who see money, its transactions and the portions kept out."""
-    money = policy.can_view_finance(current_user) or (bool(projects) and all(
-        policy.can_view_project_finance(current_user, p) for p in projects))
+    money = policy.can_see_money(current_user) or (bool(projects) and all(
+        policy.can_see_money(current_user, p) for p in projects))
     ledger = reports.LedgerFilters(kind="", timesheet_id=sheet.id)
     return {
         "money": money, "posting": reports.posting_summary(db.session, sheet),
@@ -181,10 +324,9 @@ def _detail(sheet: Timesheet, status: int = 200, decision_form: DecisionForm | N
             failed_action: str | None = None):
     projects = _viewable(sheet)
     actions = [a for a in workflow.TRANSITIONS if workflow.may(db.session, current_user, sheet, a, projects)]
-    days = [sheet.period_start + timedelta(days=i) for i in range((sheet.period_end - sheet.period_start).days + 1)]
     return htmx.render(
         "timesheets/detail.html", block="timesheet", status=status, sheet=sheet, projects=projects,
-        days=days, grid=weeks.hours_grid(sheet.entries), actions=actions,
+        grid=grids.timesheet_grid(db.session, sheet), actions=actions,
         decision_form=decision_form or DecisionForm(formdata=None), failed_action=failed_action,
         history=workflow.history(db.session, sheet.id), conflicts=conflicts.for_timesheet(db.session, sheet.id),
         **_finance(sheet, projects),
@@ -204,7 +346,7 @@ def posting(timesheet_id: int):
     back without polling, with the finance card refreshed out of band. Opened as a page, it is the timesheet."""
     sheet = db.get_or_404(Timesheet, timesheet_id)
     if not htmx.is_fragment_request():
-        return _detail(sheet)
+        return _detail(sheet)  # the address works as a page too: the timesheet's own
     context = _finance(sheet, _viewable(sheet))
     done = sheet.posting_status != PostingStatus.PENDING
     oob = ["timesheet_finance"] if done and context["money"] else []
@@ -257,6 +399,20 @@ def _queue(block: str, form: BulkDecisionForm | None = None, status: int = 200, 
 def approvals_page():
     after = request.args.get("after")
     return _queue("approval_rows" if after else "approval_queue", after=after)
+
+
+@bp.route("/approvals/<int:timesheet_id>/week")
+@allow(policy.is_internal)
+def sheet_week(timesheet_id: int):
+    """A timesheet's days × projects inline in the queue, so an approver decides without opening each one
+    (loaded when its row is expanded: the queue stays O(its page))."""
+    sheet = db.get_or_404(Timesheet, timesheet_id)
+    policy.require(policy.can_view_timesheet(current_user, sheet, workflow.projects_of(db.session, sheet.id)),
+                   "You cannot see this timesheet.")
+    table = grids.timesheet_grid(db.session, sheet)
+    described = [e for row in table.rows for cell in row.cells.values() for e in cell.entries if e.description]
+    return htmx.render("timesheets/sheet_week.html", block="sheet_week", sheet=sheet, grid=table,
+                       described=sorted(described, key=lambda e: (e.work_date, e.id)))
 
 
 @bp.route("/approvals/decide", methods=["POST"])

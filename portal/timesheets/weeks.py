@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import case, or_, select
 from sqlalchemy.orm import Session, selectinload
 from wtforms.fields.choices import SelectChoice
 
@@ -15,8 +15,8 @@ from portal.auth import policy
 from portal.auth.models import User
 from portal.errors import NotAllowed, NotFound
 from portal.org.services import get_settings
-from portal.planning.models import ProjectTask
-from portal.projects.models import Assignment, Offering, Project, Resource
+from portal.projects.models import Assignment, Client, Offering, Project, Resource
+from portal.stages.models import Stage
 from portal.timesheets.entries import FROZEN, resource_of, week_of
 from portal.timesheets.models import TimeEntry, Timesheet
 
@@ -76,7 +76,7 @@ def week(session: Session, resource: Resource, day: date) -> Week:
                                                    Timesheet.period_start == start))
     entries = list(session.scalars(
         select(TimeEntry).where(TimeEntry.timesheet_id == sheet.id)
-        .options(selectinload(TimeEntry.project), selectinload(TimeEntry.offering))
+        .options(selectinload(TimeEntry.project), selectinload(TimeEntry.offering), selectinload(TimeEntry.task))
         .order_by(TimeEntry.work_date, TimeEntry.id)
     )) if sheet else []
     day_totals: dict[date, Decimal] = defaultdict(Decimal)
@@ -89,59 +89,53 @@ def week(session: Session, resource: Resource, day: date) -> Week:
     return Week(resource, start, end, sheet, entries, dict(day_totals), sorted(project_totals.items()), recent)
 
 
-def offering_choices(session: Session, resource_id: int) -> list[SelectChoice]:
-    """Offerings open for time, grouped: the person's own assignments first, then every other one."""
-    offerings = session.scalars(
-        select(Offering).join(Project).where(Offering.archived.is_(False))
-        .options(selectinload(Offering.project).selectinload(Project.stage)).order_by(Project.name, Offering.name)
-    )
-    assigned = set(session.scalars(select(Assignment.offering_id).where(Assignment.resource_id == resource_id)))
-    mine, others = [], []
-    for offering in offerings:
-        if policy.time_entry_refusal(offering.project) is None:
-            label = f"{offering.project.name} · {offering.name}"
-            if offering.id in assigned:
-                mine.append(SelectChoice(str(offering.id), label, optgroup="Your assignments"))
-            else:
-                others.append(SelectChoice(str(offering.id), label, optgroup="Other offerings"))
-    return mine + others
+OPTION_LIMIT = 40
 
 
-def task_choices(session: Session, offering_choices: list[SelectChoice]) -> list[SelectChoice]:
-    """The active tasks of the projects among `offering_choices`, grouped by project (seed 004 "edit tasks")."""
-    offering_ids = [int(c.value) for c in offering_choices]
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def offering_choices(session: Session, resource_id: int, text: str = "", chosen: int | None = None,
+                     limit: int = OPTION_LIMIT) -> tuple[list[SelectChoice], bool]:
+    """Offerings the person may enter time on now, matching every word of `text` (project, offering, client or
+    project code): their own assignments first, then the others; at most `limit`, and whether there are more.
+    `chosen` (a form's current value) is kept in the list while it takes time."""
+    stages = [s.id for s in session.scalars(select(Stage)) if not s.is_closed
+              and (s.flag("open_for_time") or s.flag("allow_open_for_time_changes"))]
+    assigned = set(session.scalars(select(Assignment.offering_id).where(Assignment.resource_id == resource_id,
+                                                                         Assignment.passive.is_(False))))
+    query = (select(Offering).join(Project).join(Client, Project.client_id == Client.id)
+             .where(Offering.archived.is_(False), Project.stage_id.in_(stages))
+             .options(selectinload(Offering.project).selectinload(Project.stage), selectinload(Offering.assignments))
+             .order_by(case((Offering.id.in_(assigned), 0), else_=1), Project.name, Offering.name, Offering.id))
+    for word in text.split()[:5]:
+        pattern = _like(word)
+        query = query.where(or_(*(column.ilike(pattern, escape="\\") for column in (
+            Project.name, Offering.name, Client.name, Project.code))))
+    # The project's own options settle the rest in Python: scan a bounded slice, never the whole table.
+    found = [o for o in session.scalars(query.limit(limit * 4 + 1))
+             if policy.time_entry_refusal(o.project, o, resource_id) is None]
+    more = len(found) > limit
+    found = found[:limit]
+    if chosen and chosen not in {o.id for o in found}:
+        extra = session.get(Offering, chosen)
+        if extra is not None and not extra.archived and policy.time_entry_refusal(extra.project, extra,
+                                                                                  resource_id) is None:
+            found.append(extra)
+    return [SelectChoice(str(o.id), f"{o.project.name} · {o.name}",
+                         optgroup="Your assignments" if o.id in assigned else "Other offerings")
+            for o in found], more
+
+
+def task_choices(session: Session, offering_id: int | None) -> list[SelectChoice]:
+    """The active tasks of the chosen offering's project (seed 004 "edit tasks"): none until one is chosen."""
+    from portal.planning.models import ProjectTask
+
+    if not offering_id:
+        return [SelectChoice("", "—")]
     tasks = session.execute(
-        select(ProjectTask.id, ProjectTask.name, Project.name).join(Project, ProjectTask.project_id == Project.id)
-        .join(Offering, Offering.project_id == Project.id)
-        .where(Offering.id.in_(offering_ids), ProjectTask.active.is_(True))
-        .distinct().order_by(Project.name, ProjectTask.name)
+        select(ProjectTask.id, ProjectTask.name).join(Offering, Offering.project_id == ProjectTask.project_id)
+        .where(Offering.id == offering_id, ProjectTask.active.is_(True)).order_by(ProjectTask.name)
     ).all()
-    return [SelectChoice("", "—")] + [SelectChoice(str(t_id), name, optgroup=project) for t_id, name, project in tasks]
-
-
-@dataclass
-class GridRow:
-    label: str
-    by_day: dict[date, Decimal]
-
-    @property
-    def total(self) -> Decimal:
-        return sum(self.by_day.values(), Decimal("0"))
-
-
-@dataclass
-class Grid:
-    """Hours per project · offering (rows) and day (columns), for reading a week at a glance."""
-
-    rows: list[GridRow]
-    day_totals: dict[date, Decimal]
-
-
-def hours_grid(entries: list[TimeEntry]) -> Grid:
-    rows: dict[str, dict[date, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    totals: dict[date, Decimal] = defaultdict(Decimal)
-    for entry in entries:
-        label = f"{entry.project.name} · {entry.offering.name if entry.offering else 'no offering'}"
-        rows[label][entry.work_date] += entry.hours
-        totals[entry.work_date] += entry.hours
-    return Grid([GridRow(label, dict(days)) for label, days in sorted(rows.items())], dict(totals))
+    return [SelectChoice("", "—")] + [SelectChoice(str(t_id), name) for t_id, name in tasks]

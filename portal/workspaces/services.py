@@ -20,10 +20,10 @@ from portal.auth import policy
 from portal.auth.models import Role, User
 from portal.auth.services import add_user
 from portal.errors import InvalidInput, NotAllowed
+from portal.org.services import get_settings
 from portal.projects.models import Booking, Project
 from portal.projects.services import get_project, week_start
-from portal.stages.notifications import budget_used
-from portal.timesheets.actuals import offering_actuals
+from portal.timesheets.actuals import budget_use, offering_actuals
 
 # (key, label, what it shows)
 SECTIONS = [
@@ -50,7 +50,11 @@ def client_sections(project: Project) -> list[str]:
 
 
 def visible_sections(user: User, project: Project) -> list[str]:
-    return client_sections(project) if user.role == Role.CLIENT else sections(project)
+    """Client users see what the PM team shares with them (the Budget section too, when shared); internal users
+    see every section, but the budget only if they may see the project's money."""
+    if user.role == Role.CLIENT:
+        return client_sections(project)
+    return [k for k in sections(project) if k != "budget" or policy.can_see_money(user, project)]
 
 
 def _check_keys(keys: list[str], field: str) -> list[str]:
@@ -139,8 +143,9 @@ def section_data(session: Session, project: Project, shown: list[str], today: da
     offerings = [o for o in project.offerings if not o.archived]
     if {"progress", "budget"} & set(shown):
         actuals = offering_actuals(session, [o.id for o in offerings])
-        data["offerings"] = [{"offering": o, "actuals": actuals[o.id], "used": budget_used(o, actuals[o.id])}
-                             for o in offerings]
+        hours_source = get_settings(session).timesheet_hours_source
+        data["offerings"] = [{"offering": o, "actuals": actuals[o.id],
+                              "use": budget_use(o, actuals[o.id], hours_source)} for o in offerings]
     if "schedule" in shown:
         start = week_start(today, first_weekday)
         end = start + timedelta(days=7 * SCHEDULE_WEEKS - 1)

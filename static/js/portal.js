@@ -101,6 +101,69 @@ document.addEventListener("change", function (event) {
   });
 });
 
+// My time's week grid (issue 15 item 21): ↑/↓ move between rows (Tab moves along the days), Shift+Enter opens
+// a cell's entries; Close or Escape shuts that panel and puts the focus back on its cell.
+(function () {
+  "use strict";
+
+  function closePanel(panel) {
+    var cell = document.getElementById(panel.dataset.cell || "");
+    panel.replaceChildren();
+    panel.hidden = true;
+    panel.removeAttribute("data-cell");
+    if (cell instanceof HTMLInputElement) { cell.focus(); return; }
+    var open = cell && cell.closest("td") && cell.closest("td").querySelector(".cell-open");
+    if (open) { open.focus(); }
+  }
+
+  document.addEventListener("keydown", function (event) {
+    var target = event.target;
+    if (!(target instanceof Element)) { return; }
+    var panel = target.closest("#cell-panel");
+    if (panel && event.key === "Escape") { closePanel(panel); return; }
+    if (!(target instanceof HTMLInputElement) || !target.classList.contains("cell-hours")) { return; }
+    var cell = target.closest("td");
+    if (event.key === "Enter" && event.shiftKey) {
+      var open = cell.querySelector(".cell-open");
+      if (open) { event.preventDefault(); open.click(); }
+      return;
+    }
+    if (event.key !== "ArrowUp" && event.key !== "ArrowDown") { return; }
+    var column = Array.prototype.indexOf.call(cell.parentElement.children, cell);
+    var row = cell.parentElement;
+    while ((row = event.key === "ArrowUp" ? row.previousElementSibling : row.nextElementSibling)) {
+      var next = row.children[column] && row.children[column].querySelector("input.cell-hours");
+      if (next) { event.preventDefault(); next.focus(); next.select(); return; }
+    }
+  });
+
+  document.addEventListener("click", function (event) {
+    var button = event.target instanceof Element && event.target.closest("[data-close-panel]");
+    if (button) { closePanel(button.closest("#cell-panel")); }
+  });
+})();
+
+// A select whose options an htmx request replaced (My time's offering search) chose another option without a
+// "change" event: announce it, so the task list that follows the chosen project is asked for again.
+document.addEventListener("htmx:afterSwap", function (event) {
+  var target = event.detail.target;
+  if (target instanceof HTMLSelectElement && target.hasAttribute("hx-get")) {
+    target.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+});
+
+// A button with data-toggle-row shows or hides the table row its aria-controls names (the approvals queue's
+// days × projects of one timesheet, issue 15 item 20); htmx loads that row's content when it first shows.
+document.addEventListener("click", function (event) {
+  var button = event.target instanceof Element && event.target.closest("[data-toggle-row]");
+  if (!button) { return; }
+  var row = document.getElementById(button.getAttribute("aria-controls"));
+  if (!row) { return; }
+  var open = button.getAttribute("aria-expanded") !== "true";
+  row.hidden = !open;
+  button.setAttribute("aria-expanded", open ? "true" : "false");
+});
+
 // The workflow matrix (issue 15): "only the settings that differ" hides the rows whose cells all hold the same
 // value, read from the cells when it is ticked (a row being edited does not vanish under the pointer).
 (function () {

@@ -34,7 +34,8 @@ PM_OF_P = frozenset({"pm", "mpe", "super_admin"})
 MONEY_OF_P = frozenset({"approver", "admin", "super_admin", "mpe", "pm"})
 # Deciding on staff's week (time on P): approvers, admins, and the PM team of every project in it.
 DECIDERS = frozenset({"approver", "admin", "super_admin", "pm"})
-PLANNERS = frozenset({"pm", "pm_other", "admin", "super_admin", "mpe", "maeps"})
+# Forecasts: those who see money everywhere, and PMs (their projects only).
+PLANNERS = frozenset({"pm", "pm_other", "approver", "admin", "super_admin", "mpe"})
 STAGE_EDITORS = SUPER  # the system-settings permission
 DEALS = ADMINS | {"mpe"}  # admins, MPE users, create-projects holders
 # A project's timesheet-tool links and time syncs: admins, MPE users and its PM team.
@@ -147,6 +148,7 @@ def cases(w: SimpleNamespace) -> dict[str, list[Case]]:
         "finance.project_csv": [get(f"/projects/{p}/finance.csv", MONEY_OF_P),
                                 get(f"/projects/{q}/finance.csv", MONEY_OF_P - {"pm"} | {"pm_other"})],
         "finance.post_held": [post("/finance/post-held", REFERENCE)],
+        "finance.repost": [post("/finance/repost", REFERENCE)],
         "finance.cost_categories": [get("/finance/cost-categories", REFERENCE),
                                     post("/finance/cost-categories", REFERENCE, {"name": "Meals"})],
         "finance.edit_cost_category": [get(f"/finance/cost-categories/{w.category}", REFERENCE),
@@ -192,9 +194,11 @@ def cases(w: SimpleNamespace) -> dict[str, list[Case]]:
         "stages.reassign_and_delete": [post(f"/settings/stages/{w.extra_stage}/reassign", STAGE_EDITORS)],
         "stages.edit_stage": [get(f"/settings/stages/{w.stage}", STAGE_EDITORS)],
         "stages.rename_stage": [post(f"/settings/stages/{w.extra_stage}/rename", STAGE_EDITORS, {"name": "Held"})],
-        "stages.workflow_matrix": [get(f"/settings/stages/types/{w.workflow_type}/workflow", STAGE_EDITORS)],
         "stages.save_setting": [post(f"/settings/stages/{w.extra_stage}/settings/percent_likelihood", STAGE_EDITORS,
-                                     {"value": "40"})],
+                                     {"value": "40"}),
+                                post(f"/settings/stages/{w.extra_stage}/settings/open_for_time", STAGE_EDITORS,
+                                     {"value": "y", "view": "matrix"})],
+        "stages.workflow_matrix": [get(f"/settings/stages/types/{w.workflow_type}/workflow", STAGE_EDITORS)],
         # In Progress lets PMs, MPE and MAEPS users move projects out of it
         "stages.move_project": [get(f"/projects/{p}/move", {"pm", "mpe", "maeps", "super_admin"})],
         "stages.save_entry_settings": [post(f"/projects/{p}/entry-settings/open_for_time", PM_OF_P,
@@ -267,6 +271,24 @@ def cases(w: SimpleNamespace) -> dict[str, list[Case]]:
         "webhooks.receive": [post(f"/hooks/toggl/{w.toggl}", SIGNED_IN | {ANONYMOUS}, public=True)],
         "procore_webhooks.receive_webhook": [post("/webhooks/procore", SIGNED_IN | {ANONYMOUS}, public=True)],
         "timesheets.approvals_page": [get("/approvals", INTERNAL)],
+        "timesheets.sheet_week": [get(f"/approvals/{w.submitted_sheet}/week", DECIDERS | {"staff"}),
+                                  get(f"/approvals/{w.others_sheet}/week", DECIDERS)],
+        # My time's week grid: everyone with a resource fills their own; admins anyone's
+        "timesheets.offering_options": [get("/time/offerings?q=build", INTERNAL)],
+        "timesheets.task_options": [get(f"/time/tasks?offering_id={w.offering}", INTERNAL)],
+        "timesheets.set_cell": [post("/time/grid/cell", INTERNAL, {"offering_id": w.offering, "task_id": "",
+                                                                   "work_date": day, "hours": "2"})],
+        "timesheets.cell_panel": [get(f"/time/grid/panel?row={w.offering}-0&day={day}", INTERNAL)],
+        "timesheets.add_cell_entry": [post(f"/time/grid/panel?row={w.offering}-0&day={day}", INTERNAL,
+                                           {"hours": "1", "description": "", "billable": "yes"})],
+        "timesheets.save_cell_entry": [
+            post(f"/time/grid/entries/{w.entry}", {"staff", "admin", "super_admin"},
+                 {"hours": "2", "description": "", "billable": "yes"}),
+            post(f"/time/grid/entries/{w.others_entry}", {"approver", "admin", "super_admin"},
+                 {"hours": "2", "description": "", "billable": "yes"})],
+        "timesheets.delete_cell_entry": [
+            post(f"/time/grid/entries/{w.entry}/delete", {"staff", "admin", "super_admin"}),
+            post(f"/time/grid/entries/{w.others_entry}/delete", {"approver", "admin", "super_admin"})],
         "timesheets.decide_many": [post("/approvals/decide", INTERNAL, {"action": "approve"})],
         # Client workspaces
         "workspaces.index": [get("/workspace", SIGNED_IN)],

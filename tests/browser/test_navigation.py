@@ -66,3 +66,29 @@ def test_pages_have_a_favicon_and_nothing_is_missing(live_server, page, committe
     answer = page.request.get(icon)
     assert answer.status == 200 and answer.headers["content-type"].startswith("image/svg+xml")
     assert missing == []
+
+
+CUT_SELECTS = """() => Array.from(document.querySelectorAll('select')).filter(s => {
+  const option = s.options[s.selectedIndex];
+  if (!s.offsetParent || !option) return false;
+  const style = getComputedStyle(s);
+  const pen = document.createElement('canvas').getContext('2d');
+  pen.font = style.font;
+  const room = s.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) - 16;  // the arrow
+  return pen.measureText(option.text).width > room;
+}).map(s => s.name + ': ' + s.options[s.selectedIndex].text)"""
+
+
+@pytest.mark.browser
+def test_no_select_cuts_off_its_choice(live_server, page, committed):
+    """The deals table squeezed each deal's stage to "Closed Wo"."""
+    from tests.factories import DealFactory
+
+    with committed():
+        UserFactory(email="super@example.test", role="super_admin")
+        for name in ("Harbour", "Depot", "Bridge"):
+            DealFactory(name=f"{name} refurbishment and extension deal", stage="closed_won")
+    browser_login(page, "super@example.test")
+    for path in ("/deals", "/settings/organization", "/projects/new", "/projects"):
+        page.goto(path)
+        assert page.evaluate(CUT_SELECTS) == [], path

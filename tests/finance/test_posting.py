@@ -152,9 +152,21 @@ def test_a_week_crossing_two_fiscal_periods_is_split_and_dated_at_the_period_end
     february, march = actuals(session)
     assert (february.date, february.hours, february.fiscal_period.name) == (date(2026, 2, 28), 12, "2026-02")
     assert (march.date, march.hours, march.fiscal_period.name) == (date(2026, 3, 1), 2, "2026-03")
-    assert "part 1 of 2" in february.split_note and "crosses fiscal periods (2026-02, 2026-03)" in february.split_note
+    assert "part 1 of 2" in february.split_note
+    assert "falls into fiscal periods (2026-02, 2026-03)" in february.split_note
     assert "part 2 of 2" in march.split_note and "01 Mar – 01 Mar 2026" in march.split_note
     (item,) = items(session)  # both parts on one item
+
+
+def test_a_week_crossing_periods_whose_time_falls_in_one_is_not_split(session, org, months):
+    """Issue 15 item 11: all the hours on 1 March were badged "split, part 2 of 2"."""
+    offering, other = OfferingFactory(), OfferingFactory()
+    sheet = timesheet(session, ResourceFactory(rates={"cost": "50"}), CROSSING,
+                      [(offering, date(2026, 3, 1), 4), (other, CROSSING, 2), (other, date(2026, 3, 1), 1)])
+    post_timesheet(session, sheet.id)
+    alone, *split = sorted(actuals(session), key=lambda t: (t.item.project_id != offering.project_id, t.date))
+    assert (alone.date, alone.hours, alone.split_note) == (date(2026, 3, 1), 4, "")
+    assert ["part 1 of 2" in split[0].split_note, "part 2 of 2" in split[1].split_note] == [True, True]
 
 
 def test_a_week_crossing_any_number_of_fiscal_periods_gets_one_transaction_per_period(session, org):

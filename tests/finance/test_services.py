@@ -116,7 +116,7 @@ def test_actuals_csv_lists_the_filtered_transactions_safely(session, org, months
     text_ = "".join(reports.transactions_csv(session, reports.LedgerFilters(period_id=months["2026-03"].id)))
     header, row, end = text_.split("\r\n")
     assert header.startswith("date,project,item,cost_category,kind,hours,amount,fiscal_period")
-    assert row.startswith(f"2026-03-08,{offering.project.name},'=cmd") and ",actual,8.0000,400.00,2026-03," in row
+    assert row.startswith(f"2026-03-08,{offering.project.name},'=cmd") and ",actual,8.00,400.00,2026-03," in row
     assert end == ""
     assert reports.totals(session, reports.LedgerFilters()) == (2, Decimal("9"), Decimal("410.00"))
 

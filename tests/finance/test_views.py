@@ -40,8 +40,6 @@ def test_the_finance_tab_shows_items_budget_vs_actual_transactions_and_unposted_
     items = body.split('id="finance-items"')[1].split("</table>")[0]
     assert "<td>Dana</td><td>Professional services</td><td class=\"num\">200.00</td>" in items  # forecast 4 h × 50
     assert '<td class="num">10.00</td><td class="num">500.00</td>' in items  # actual hours and money
-    chart = body.split('class="budget-chart"')[1]
-    assert "<strong>500.00</strong> of 1,000.00" in chart and "(50 %)" in chart and "of no budget" in chart
     transactions = body.split('id="finance-transactions"')[1]
     assert 'title="Split transaction, part 1 of 2' in transactions and "2026-02" in transactions
     assert "Not posted: period locked" in body and "400.00" in body
@@ -61,7 +59,7 @@ def test_the_project_csv_export_lists_its_transactions(client, login_as, project
     lines = response.get_data(as_text=True).strip().split("\r\n")
     assert response.mimetype == "text/csv" and "attachment" in response.headers["Content-Disposition"]
     assert len(lines) == 3
-    assert lines[1].startswith("2026-02-28,Northwind,Dana,Professional services,actual,8.0000,400.00")
+    assert lines[1].startswith("2026-02-28,Northwind,Dana,Professional services,actual,8.00,400.00")
 
 
 def test_the_actuals_page_filters_by_period_and_project_and_exports_the_same(client, login_as, session, project,

@@ -195,3 +195,30 @@ def test_client_user_form_requires_a_client(client, login_as, session):
                                                                 "role": "client", "password": "long enough pw"})
     assert response.status_code == 422 and b"Choose a client" in response.data
     assert UserFactory  # factories stay importable for the matrix above
+
+
+def test_the_stage_filter_lists_each_name_once_and_finds_it_in_every_workflow(client, session, login_as):
+    """With two engagement types the filter used to list every stage name twice."""
+    from portal.stages import services as stages
+
+    admin = login_as("admin", permissions=["system_settings"])
+    support = stages.create_engagement_type(session, admin, "Support")
+    ProjectFactory(name="Standard build", stage=stage("In Progress"))
+    ProjectFactory(name="Support desk", stage=support.stages[2], engagement_type_id=support.id)
+    ProjectFactory(name="Still planning", stage=stage("Planning"))
+    body = client.get("/projects").get_data(as_text=True)
+    stage_select = body[body.index('<select id="stage"'):body.index("</select>", body.index('<select id="stage"'))]
+    assert stage_select.count(">In Progress</option>") == 1 and stage_select.count(">Planning</option>") == 1
+    body = client.get("/projects?stage=In+Progress", htmx=True).get_data(as_text=True)
+    assert "Standard build" in body and "Support desk" in body and "Still planning" not in body
+
+
+def test_the_list_says_when_closed_projects_match_but_are_hidden(client, session, login_as):
+    login_as("pm")
+    ProjectFactory(name="Harbour app", stage=stage("Closed"))
+    ProjectFactory(name="Harbour survey", stage=stage("Closed"))
+    body = client.get("/projects?q=Harbour", htmx=True).get_data(as_text=True)
+    assert "No projects match." in body
+    assert "2 closed projects match too: they are hidden while <em>Show closed projects</em> is not ticked." in body
+    body = client.get("/projects?q=Harbour&closed=1", htmx=True).get_data(as_text=True)
+    assert "Harbour app" in body and 'id="hidden-closed"' not in body

@@ -276,3 +276,19 @@ def test_an_entry_on_a_task_closed_since_stays_editable(client, session, me):
     assert response.status_code == 200
     session.refresh(entry)
     assert (entry.hours, entry.task_id) == (Decimal("3"), task.id)
+
+
+def test_messages_show_hours_with_at_most_two_decimals(client, session, me):
+    _, resource = me
+    offering = OfferingFactory(name="Platform build")
+    from portal.projects.models import Assignment
+
+    session.add(Assignment(offering=offering, resource=resource))
+    session.flush()
+    response = client.post("/time/entries", data={"offering_id": offering.id, "work_date": WEEK, "hours": "1.5",
+                                                  "billable": "yes"}, htmx=True)
+    body = response.get_data(as_text=True)
+    assert "Added 1.5 h on" in body and "1.5000" not in body
+    response = client.post("/time/entries", data={"offering_id": offering.id, "work_date": WEEK, "hours": "23",
+                                                  "billable": "yes"}, htmx=True)
+    assert "That makes 24.5 h on" in response.get_data(as_text=True)

@@ -79,7 +79,7 @@ def test_sections_show_progress_schedule_team_and_budget(session, project):
     BookingFactory(project=project, on=date(2026, 3, 4), hours=Decimal("6"))
     data = services.section_data(session, project, ["progress", "schedule", "team", "budget"], date(2026, 3, 3), 0)
     (row,) = data["offerings"]
-    assert (row["actuals"].hours, row["used"]) == (Decimal("10"), Decimal("1000.00"))
+    assert (row["actuals"].hours, row["use"].used, row["use"].basis) == (Decimal("10"), Decimal("1000.00"), "revenue")
     assert data["schedule"][0] == (date(2026, 3, 2), Decimal("6"))
     assert data["team"] == [(project.offerings[0].assignments[0].resource.name, "Developer")]
 

@@ -4,8 +4,8 @@ Sync runs keep the dotted path of the job that executes them, for the sweeper an
 stored paths of runs made before the move. (Jobs still waiting in Redis under an old path fail on import;
 the sweeper puts their runs back in the queue, and the Procore pump its messages.)
 
-Revision ID: 0009_tool_job_paths
-Revises: 0008_session_epoch
+Revision ID: 0011_tool_job_paths
+Revises: 0010_budget_alert_basis
 Create Date: 2026-12-04 18:45:00
 
 """
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0009_tool_job_paths'
-down_revision = '0008_session_epoch'
+revision = '0011_tool_job_paths'
+down_revision = '0010_budget_alert_basis'
 branch_labels = None
 depends_on = None
 
