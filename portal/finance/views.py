@@ -80,7 +80,7 @@ def repost():
     """Re-post the open periods at the organization's rate type (after it changed), as a watched run."""
     run = batches.start_repost(db.session, current_user)
     db.session.commit()
-    return htmx.render("integrations/run.html", block="sync_run", run=run)
+    return htmx.render("runs/run.html", block="sync_run", run=run)
 
 
 # Cost categories ---------------------------------------------------------------------------------------
