@@ -23,6 +23,8 @@ import threading
 import time
 from pathlib import Path
 
+EMBEDDED_STOP_WAIT = 4.0  # seconds; honcho kills what has not stopped 5 s after its SIGTERM
+
 
 def main(argv: list[str]) -> int:
     command = argv[1] if len(argv) > 1 else "work"
@@ -56,12 +58,17 @@ def main(argv: list[str]) -> int:
         while not stop.wait(1):
             pass
         if not app.config["REDIS_URL"]:
-            # Saves the queues to the database file; also stops a server this process joined rather than
-            # started (one left running by an earlier, interrupted run).
             from redis.exceptions import RedisError
 
+            # Stopping `make run` stops every process at once: the workers and the cron scheduler still
+            # unregister and release their locks, so the server waits for them to leave (bounded, under
+            # honcho's five seconds) rather than vanish under them.
+            _wait_for_clients_to_leave(connection, EMBEDDED_STOP_WAIT)
+            # Saves the queues to the database file; also stops a server this process joined rather than
+            # started (one left running by an earlier, interrupted run). A client that does not retry: the
+            # server closing the connection is the expected answer, not a reason to reconnect for seconds.
             with contextlib.suppress(RedisError):  # already stopped
-                connection.shutdown(save=True)
+                _without_retries(connection).shutdown(save=True)
         return 0
 
     if command == "wait-for-redis":
@@ -86,6 +93,24 @@ def main(argv: list[str]) -> int:
         return 0
     print(__doc__, file=sys.stderr)
     return 2
+
+
+def _without_retries(connection):
+    from redis import Redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return Redis(unix_socket_path=connection.connection_pool.connection_kwargs["path"], retry=Retry(NoBackoff(), 0))
+
+
+def _wait_for_clients_to_leave(connection, timeout: float) -> None:
+    """Until this process is the server's only client (or `timeout` seconds pass)."""
+    from redis.exceptions import RedisError
+
+    deadline = time.monotonic() + timeout
+    with contextlib.suppress(RedisError):
+        while len(connection.client_list()) > 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
 
 
 def _wait_for_embedded_redis(app, timeout: float = 60.0) -> int:

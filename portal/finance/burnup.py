@@ -20,13 +20,13 @@ from portal.finance.forecasts import booked_days
 from portal.forecasts.services import booking_rate
 from portal.org.services import get_settings
 from portal.projects.models import Booking, Offering, Project, RateType
+from portal.projects.rates import RateBook
 from portal.projects.services import week_start
 from portal.timesheets.actuals import (
     ZERO,
     Actuals,
     BudgetBasis,
     BudgetUse,
-    RateBook,
     budget_use,
     measure,
     offering_actuals,
@@ -95,7 +95,8 @@ def burn_ups(session: Session, project: Project, today: date) -> list[BurnUp]:
     bookings = list(session.scalars(select(Booking).where(Booking.offering_id.in_(ids))
                                     .options(selectinload(Booking.offering).selectinload(Offering.assignments))))
     people = {b.resource_id for b in bookings}
-    sell_rates, cost_rates = RateBook(session, people, RateType.SELL), RateBook(session, people, RateType.COST)
+    sell_rates = RateBook.load(session, people, RateType.SELL)
+    cost_rates = RateBook.load(session, people, RateType.COST)
     current = week_start(today, settings.week_start)
     result = []
     for offering in offerings:
@@ -108,7 +109,8 @@ def burn_ups(session: Session, project: Project, today: date) -> list[BurnUp]:
             for day, hours in booked_days(booking):
                 if day > today:
                     booked[day] = booked.get(day, ZERO) + _booked_value(
-                        use.basis, booking, project, day, hours, sell_rates, cost_rates)
+                        use.basis, booking, project, day, hours, sell_rates, cost_rates,
+                        settings.timesheet_hours_source)
         weeks = _span(offering, sorted({*time, *booked}), today, settings.week_start)
         used = sum((v for d, v in time.items() if d < weeks[0]), ZERO)
         planned = ZERO
@@ -125,10 +127,10 @@ def burn_ups(session: Session, project: Project, today: date) -> list[BurnUp]:
 
 
 def _booked_value(basis: BudgetBasis, booking: Booking, project: Project, day: date, hours: Decimal,
-                  sell_rates: RateBook, cost_rates: RateBook) -> Decimal:
+                  sell_rates: RateBook, cost_rates: RateBook, hours_source: str) -> Decimal:
     """Booked hours on the budget's basis: hours, their revenue (as the Forecast page values them) or cost."""
     if basis == BudgetBasis.HOURS:
         return hours
     if basis == BudgetBasis.REVENUE:
-        return hours * booking_rate(booking, project, sell_rates, day)
+        return hours * booking_rate(booking, project, sell_rates, day, hours_source)
     return hours * (cost_rates.on(booking.resource_id, day) or ZERO)

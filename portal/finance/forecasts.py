@@ -17,11 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from portal import audit
-from portal.finance.ledger import ZERO, FiscalCalendar, Outcome, Posting, RateBook, reconcile, to_cents
+from portal.finance.ledger import ZERO, FiscalCalendar, Outcome, Posting, reconcile
 from portal.finance.models import FinancialItem, FinancialTransaction, TransactionKind
 from portal.finance.posting import cost_category_for
 from portal.org.services import get_settings
 from portal.projects.models import Booking, BookingMode, Project
+from portal.projects.rates import RateBook, to_cents
 
 ACTOR = "finance forecast"
 FOUR_PLACES = Decimal("0.0001")

@@ -13,11 +13,10 @@ deleted; what should change there comes back as `blocked` (actuals settle it bef
 from __future__ import annotations
 
 import bisect
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from sqlalchemy import exists, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -31,14 +30,8 @@ from portal.finance.models import (
     FinancialTransactionLine,
     FiscalPeriod,
 )
-from portal.projects.models import ResourceRate
 
-CENT = Decimal("0.01")
 ZERO = Decimal("0")
-
-
-def to_cents(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True)
@@ -103,32 +96,6 @@ class FiscalCalendar:
             result.append(Segment(day, stop, period))
             day = stop + timedelta(days=1)
         return result
-
-
-class RateBook:
-    """Effective-dated rates of one type for some resources, looked up per day without a query each."""
-
-    def __init__(self, rows: Iterable[tuple[int, date, Decimal]]):
-        self._dates: dict[int, list[date]] = defaultdict(list)
-        self._amounts: dict[int, list[Decimal]] = defaultdict(list)
-        for resource_id, effective_from, amount in sorted(rows):
-            self._dates[resource_id].append(effective_from)
-            self._amounts[resource_id].append(amount)
-
-    @classmethod
-    def load(cls, session: Session, resource_ids: Iterable[int], rate_type: str) -> RateBook:
-        ids = sorted(set(resource_ids))
-        if not ids:
-            return cls([])
-        return cls(session.execute(
-            select(ResourceRate.resource_id, ResourceRate.effective_from, ResourceRate.amount)
-            .where(ResourceRate.resource_id.in_(ids), ResourceRate.rate_type == rate_type)
-        ).all())
-
-    def on(self, resource_id: int, day: date) -> Decimal | None:
-        """The rate effective on `day` (ResourceRate.effective's rule), or None when there is none."""
-        index = bisect.bisect_right(self._dates.get(resource_id, []), day) - 1
-        return self._amounts[resource_id][index] if index >= 0 else None
 
 
 @dataclass

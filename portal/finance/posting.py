@@ -31,16 +31,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from portal import audit
 from portal.columns import utcnow
 from portal.errors import NotFound
-from portal.finance.ledger import (
-    ZERO,
-    FiscalCalendar,
-    Outcome,
-    Posting,
-    RateBook,
-    Segment,
-    reconcile,
-    to_cents,
-)
+from portal.finance.ledger import ZERO, FiscalCalendar, Outcome, Posting, Segment, reconcile
 from portal.finance.models import (
     FinancialTransaction,
     LockedPeriodActuals,
@@ -52,6 +43,7 @@ from portal.formatting import hours_text, money, plural
 from portal.org.models import OrgSettings
 from portal.org.services import get_settings
 from portal.projects.models import Project, Resource
+from portal.projects.rates import RateBook, to_cents
 from portal.timesheets.models import PostingStatus, TimeEntry, Timesheet, TimesheetStatus
 
 ACTOR = "finance posting"

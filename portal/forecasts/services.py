@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -23,11 +23,11 @@ from sqlalchemy.orm import Session, selectinload
 from portal.auth import policy
 from portal.auth.models import User
 from portal.columns import ZERO
+from portal.org.services import get_settings
 from portal.projects.models import BILLABLE_MODELS, Booking, BookingMode, Offering, Project, RateType
+from portal.projects.rates import FEE_MODELS, RateBook, fixed_fee_rate, to_cents
 from portal.stages.models import Stage
-from portal.timesheets.actuals import FEE_MODELS, RateBook, effective_fee_rate
 
-CENT = Decimal("0.01")
 MAX_MONTHS = 24
 
 
@@ -41,8 +41,8 @@ class ProjectForecast:
     weighted: list[Decimal] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.values = [v.quantize(CENT, rounding=ROUND_HALF_UP) for v in self.values]
-        self.weighted = [(v * self.likelihood / 100).quantize(CENT, rounding=ROUND_HALF_UP) for v in self.values]
+        self.values = [to_cents(v) for v in self.values]
+        self.weighted = [to_cents(v * self.likelihood / 100) for v in self.values]
 
     @property
     def total(self) -> Decimal:
@@ -73,14 +73,14 @@ def _booking_days(booking: Booking) -> list[tuple[date, Decimal]]:
     return [(day, booking.hours / len(workdays)) for day in workdays]
 
 
-def booking_rate(booking: Booking, project: Project, sell_rates: RateBook, day: date) -> Decimal:
+def booking_rate(booking: Booking, project: Project, sell_rates: RateBook, day: date, hours_source: str) -> Decimal:
     """What an hour of a booking is worth (the rules at the top); the burn-up forecast uses it too."""
     offering: Offering | None = booking.offering
     if offering is not None:
         if offering.billing_model not in BILLABLE_MODELS:
             return ZERO
         if offering.billing_model in FEE_MODELS:
-            return effective_fee_rate(offering)
+            return fixed_fee_rate(offering, hours_source) or ZERO
         candidates = [offering]
     else:
         offerings = [o for o in project.offerings if not o.archived]
@@ -94,8 +94,8 @@ def booking_rate(booking: Booking, project: Project, sell_rates: RateBook, day: 
     return sell_rates.on(booking.resource_id, day) or ZERO
 
 
-def _from_bookings(session: Session, project: Project, months: list[date], end: date,
-                   sell_rates: RateBook) -> tuple[list[Decimal], str]:
+def _from_bookings(session: Session, project: Project, months: list[date], end: date, sell_rates: RateBook,
+                   hours_source: str) -> tuple[list[Decimal], str]:
     values = [ZERO] * len(months)
     bookings = session.scalars(select(Booking).where(
         Booking.project_id == project.id, Booking.on >= months[0] - timedelta(days=6), Booking.on <= end)
@@ -104,7 +104,7 @@ def _from_bookings(session: Session, project: Project, months: list[date], end: 
         for day, hours in _booking_days(booking):
             index = _month_index(months, day) if day <= end else None
             if index is not None:
-                values[index] += hours * booking_rate(booking, project, sell_rates, day)
+                values[index] += hours * booking_rate(booking, project, sell_rates, day, hours_source)
     return values, "" if any(values) else "no bookings in these months"
 
 
@@ -144,14 +144,15 @@ def forecast(session: Session, user: User, first: date, count: int,
     projects = visible_projects(session, user, include_closed)
     people = set(session.scalars(select(Booking.resource_id).where(
         Booking.project_id.in_([p.id for p in projects]), Booking.on <= end)))
-    sell_rates = RateBook(session, people, RateType.SELL)
+    sell_rates = RateBook.load(session, people, RateType.SELL)
+    hours_source = get_settings(session).timesheet_hours_source
     rows = []
     for project in projects:
         basis = project.stage.flag("projection_basis")
         if basis == "estimates":
             values, note = _from_estimate(project, months, end)
         else:
-            values, note = _from_bookings(session, project, months, end, sell_rates)
+            values, note = _from_bookings(session, project, months, end, sell_rates, hours_source)
         rows.append(ProjectForecast(project=project, basis=basis, likelihood=project.likelihood, values=values,
                                     note=note))
     return months, rows

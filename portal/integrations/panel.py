@@ -17,6 +17,7 @@ from portal.integrations import connectors, provisioning, rules
 from portal.integrations.connectors import ExternalClient, ExternalProject, TimesheetConnector
 from portal.integrations.models import ClientLink, Connection, ProjectLink
 from portal.integrations.provisioning import project_link
+from portal.integrations.receivers import push_targets, why_update_is_not_pushed
 from portal.integrations.registry import connector_class, connector_for
 from portal.integrations.services import client_link, client_scope, connected, project_time_scope
 from portal.org.services import get_settings
@@ -178,8 +179,6 @@ class TeamNote:
 
 def team_change_note(session: Session, offering: Offering, changes: dict | None) -> TeamNote:
     """`changes`: None for an addition or a removal, else the fields an update changed (empty: nothing)."""
-    from portal.integrations.receivers import push_targets, why_update_is_not_pushed
-
     targets = push_targets(session, offering)
     if changes == {}:
         return TeamNote(offering, ["Nothing changed, so nothing was sent to a timesheet tool."], [])

@@ -396,7 +396,7 @@ class Pusher:
                           "rate is not managed here (connect with a non-billable admin account to avoid this).",
                           external_id=member.id, action="skip")
                 continue
-            wanted[resource.id] = (resource, member.id, rules.person_rate(assignment) if alb else None)
+            wanted[resource.id] = (resource, member.id, rules.person_rate(assignment, self.settings) if alb else None)
         added = updated = removed = 0
         ours = {ul.resource_id: ul for ul in link.user_links}
         for resource_id, (resource, user_id, rate) in wanted.items():

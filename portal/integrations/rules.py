@@ -11,9 +11,9 @@ push and the org-wide re-sync agree, and the configuration matrix can be tested 
 
 Hours always go to the project (tools have no per-person hour budget). Rates: Time & Materials sends
 each person's bill rate from the plan (the assignment); Fixed Bid and Retainer send the effective rate
-fixed fee ÷ sold hours, the same for everyone (the fee buys the sold hours whoever works them);
-Internal and Time Off send none; a zero or missing rate is not sent. With budgeting off, rates are
-neither sent nor changed.
+(portal.projects.rates.fixed_fee_rate: the fee ÷ the Hours Source's hours), the same for everyone (the fee
+buys those hours whoever works them); Internal and Time Off send none; a zero or missing rate is not sent.
+With budgeting off, rates are neither sent nor changed.
 """
 
 from __future__ import annotations
@@ -21,11 +21,9 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 from portal.integrations.connectors import ProjectSpec
-from portal.org.models import HoursSource, OrgSettings
+from portal.org.models import OrgSettings
 from portal.projects.models import Assignment, BillingModel, Offering
-
-FEE_MODELS = {BillingModel.FIXED_BID, BillingModel.RETAINER}
-CENT = Decimal("0.01")
+from portal.projects.rates import FEE_MODELS, fixed_fee_rate, source_hours, to_cents
 
 
 def reference(offering: Offering) -> str:
@@ -35,10 +33,8 @@ def reference(offering: Offering) -> str:
 
 def budget_hours(offering: Offering, settings: OrgSettings) -> int | None:
     """The project's estimated hours by the Hours Source setting; whole hours, as the tool takes them."""
-    hours = offering.planned_hours if settings.timesheet_hours_source == HoursSource.CURRENT else offering.sold_hours
-    if not hours:
-        return None
-    return int(Decimal(hours).to_integral_value(rounding=ROUND_HALF_UP))
+    hours = source_hours(offering, settings.timesheet_hours_source)
+    return int(hours.to_integral_value(rounding=ROUND_HALF_UP)) if hours else None
 
 
 def is_active(offering: Offering) -> bool:
@@ -60,23 +56,14 @@ def project_spec(offering: Offering, settings: OrgSettings, client_id: str | Non
     )
 
 
-def effective_rate(offering: Offering) -> Decimal | None:
-    """Fixed fee ÷ sold hours, to the cent; None when either is missing."""
-    if not offering.fixed_fee or not offering.sold_hours:
-        return None
-    return (Decimal(offering.fixed_fee) / Decimal(offering.sold_hours)).quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def person_rate(assignment: Assignment) -> Decimal | None:
+def person_rate(assignment: Assignment, settings: OrgSettings) -> Decimal | None:
     """The rate a project user carries when Assignment Level Budgeting is on (None: send no rate)."""
     offering = assignment.offering
     if offering.billing_model == BillingModel.TIME_AND_MATERIALS:
         rate = assignment.bill_rate
-    elif offering.billing_model in FEE_MODELS:
-        rate = effective_rate(offering)
     else:
-        rate = None
-    return Decimal(rate).quantize(CENT) if rate else None
+        rate = fixed_fee_rate(offering, settings.timesheet_hours_source)
+    return to_cents(Decimal(rate)) if rate else None
 
 
 def status_dot(offering: Offering) -> tuple[str, str]:

@@ -4,10 +4,11 @@ mapping of the tools' clients to CRM clients. (Each tool's own settings page is 
 from __future__ import annotations
 
 from flask import Blueprint, abort, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from portal import htmx
 from portal.auth import policy
+from portal.auth.access import allow
 from portal.extensions import db
 from portal.forms import submit
 from portal.integrations import connectors, panel, provisioning, services
@@ -20,24 +21,18 @@ from portal.runs import services as runs
 bp = Blueprint("integration_settings", __name__, url_prefix="/settings/integrations")
 
 
-@bp.before_request
-@login_required
-def _internal_only():
-    policy.require(policy.is_internal(current_user), "Settings are for staff.")
-
-
-def _require_admin() -> None:
-    policy.require(policy.can_manage_connections(current_user), "Only admins can manage timesheet-tool connections.")
+MAPPERS = "You cannot map clients to timesheet tools."
 
 
 @bp.route("")
+@allow(policy.can_manage_connections, "Only admins can manage timesheet-tool connections.")
 def index():
-    _require_admin()
     tools = [(tool, services.get_connection(db.session, tool.kind)) for tool in available_kinds()]
     return htmx.render("integrations/index.html", tools=tools)
 
 
 @bp.route("/connections/<int:connection_id>/resync", methods=["GET", "POST"])
+@allow(policy.is_internal, "Settings are for staff.")
 def resync(connection_id: int):
     """Re-push every linked project under the current settings (super-admins; offered after a change)."""
     connection = db.get_or_404(Connection, connection_id)
@@ -54,7 +49,6 @@ def resync(connection_id: int):
 # Clients ----------------------------------------------------------------------------------------
 
 def _clients_connection(connection_id: int) -> Connection:
-    policy.require(policy.can_map_timesheet_clients(current_user), "You cannot map clients to timesheet tools.")
     connection = db.get_or_404(Connection, connection_id)
     if not connector_class(connection.kind).supports(connectors.CLIENTS):
         abort(404)
@@ -62,6 +56,7 @@ def _clients_connection(connection_id: int) -> Connection:
 
 
 @bp.route("/connections/<int:connection_id>/clients")
+@allow(policy.can_map_timesheet_clients, MAPPERS)
 def clients(connection_id: int):
     """Every CRM client with its mapping, and the tool's clients with their candidates (duplicates explained)."""
     connection = _clients_connection(connection_id)
@@ -79,12 +74,14 @@ def _client_row(connection: Connection, client: Client, status: int = 200, **con
 
 
 @bp.route("/connections/<int:connection_id>/clients/<int:client_id>")
+@allow(policy.can_map_timesheet_clients, MAPPERS)
 def client_row(connection_id: int, client_id: int):
     connection = _clients_connection(connection_id)
     return _client_row(connection, db.get_or_404(Client, client_id))
 
 
 @bp.route("/connections/<int:connection_id>/clients/<int:client_id>/provision", methods=["POST"])
+@allow(policy.can_map_timesheet_clients, MAPPERS)
 def provision_client(connection_id: int, client_id: int):
     connection = _clients_connection(connection_id)
     client = db.get_or_404(Client, client_id)
@@ -94,6 +91,7 @@ def provision_client(connection_id: int, client_id: int):
 
 
 @bp.route("/connections/<int:connection_id>/clients/<int:client_id>/connect", methods=["GET", "POST"])
+@allow(policy.can_map_timesheet_clients, MAPPERS)
 def connect_client(connection_id: int, client_id: int):
     """Connect to an existing client of the tool (chosen from its list); nothing changes in the tool."""
     connection = _clients_connection(connection_id)
@@ -111,6 +109,7 @@ def connect_client(connection_id: int, client_id: int):
 
 
 @bp.route("/connections/<int:connection_id>/clients/<int:client_id>/unlink", methods=["POST"])
+@allow(policy.can_map_timesheet_clients, MAPPERS)
 def unlink_client(connection_id: int, client_id: int):
     connection = _clients_connection(connection_id)
     client = db.get_or_404(Client, client_id)
@@ -120,6 +119,7 @@ def unlink_client(connection_id: int, client_id: int):
 
 
 @bp.route("/connections/<int:connection_id>/clients/<int:client_id>/retry", methods=["POST"])
+@allow(policy.can_map_timesheet_clients, MAPPERS)
 def retry_client(connection_id: int, client_id: int):
     connection = _clients_connection(connection_id)
     client = db.get_or_404(Client, client_id)

@@ -7,10 +7,11 @@ active; once the run ends the row comes back with the link, the status dot and t
 from __future__ import annotations
 
 from flask import Blueprint, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from portal import htmx
 from portal.auth import policy
+from portal.auth.access import allow
 from portal.extensions import db
 from portal.forms import submit
 from portal.integrations import panel, provisioning
@@ -26,9 +27,7 @@ bp = Blueprint("integrations", __name__)
 # The Integrations tab's offering actions ---------------------------------------------------------
 
 def _load(offering_id: int, connection_id: int) -> tuple[Offering, Connection]:
-    offering = db.get_or_404(Offering, offering_id)
-    policy.require(policy.is_internal(current_user), "Client users cannot see timesheet links.")
-    return offering, db.get_or_404(Connection, connection_id)
+    return db.get_or_404(Offering, offering_id), db.get_or_404(Connection, connection_id)
 
 
 def _row(offering: Offering, connection: Connection, status: int = 200, **context):
@@ -42,14 +41,14 @@ def _row(offering: Offering, connection: Connection, status: int = 200, **contex
 
 
 @bp.route("/offerings/<int:offering_id>/timesheets/<int:connection_id>")
-@login_required
+@allow(policy.is_internal, "Client users cannot see timesheet links.")
 def offering_timesheet(offering_id: int, connection_id: int):
     offering, connection = _load(offering_id, connection_id)
     return _row(offering, connection)
 
 
 @bp.route("/offerings/<int:offering_id>/timesheets/<int:connection_id>/provision", methods=["POST"])
-@login_required
+@allow(policy.is_internal, "Client users cannot see timesheet links.")
 def provision_offering(offering_id: int, connection_id: int):
     offering, connection = _load(offering_id, connection_id)
     provisioning.start_provision(db.session, current_user, offering.id, connection.id)
@@ -58,7 +57,7 @@ def provision_offering(offering_id: int, connection_id: int):
 
 
 @bp.route("/offerings/<int:offering_id>/timesheets/<int:connection_id>/connect", methods=["GET", "POST"])
-@login_required
+@allow(policy.is_internal, "Client users cannot see timesheet links.")
 def connect_offering(offering_id: int, connection_id: int):
     """Connect Existing: choose from the workspace's projects, or type the id, or paste the URL."""
     offering, connection = _load(offering_id, connection_id)
@@ -76,7 +75,7 @@ def connect_offering(offering_id: int, connection_id: int):
 
 
 @bp.route("/offerings/<int:offering_id>/timesheets/<int:connection_id>/disconnect", methods=["POST"])
-@login_required
+@allow(policy.is_internal, "Client users cannot see timesheet links.")
 def disconnect_offering(offering_id: int, connection_id: int):
     offering, connection = _load(offering_id, connection_id)
     provisioning.start_disconnect(db.session, current_user, offering.id, connection.id)
@@ -85,7 +84,7 @@ def disconnect_offering(offering_id: int, connection_id: int):
 
 
 @bp.route("/offerings/<int:offering_id>/timesheets/<int:connection_id>/retry", methods=["POST"])
-@login_required
+@allow(policy.is_internal, "Client users cannot see timesheet links.")
 def retry_offering(offering_id: int, connection_id: int):
     offering, connection = _load(offering_id, connection_id)
     policy.require(policy.can_link_timesheets(current_user, offering.project),

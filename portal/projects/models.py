@@ -19,9 +19,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
-    select,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.columns import HOURS, MONEY, RATE, Timestamps
 from portal.extensions import db
@@ -301,16 +300,6 @@ class ResourceRate(db.Model):
         UniqueConstraint("resource_id", "rate_type", "effective_from"),
         CheckConstraint("amount >= 0", name="amount_not_negative"),
     )
-
-    @staticmethod
-    def effective(session: Session, resource_id: int, rate_type: str, on: date) -> Decimal | None:
-        return session.scalar(
-            select(ResourceRate.amount)
-            .where(ResourceRate.resource_id == resource_id, ResourceRate.rate_type == rate_type,
-                   ResourceRate.effective_from <= on)
-            .order_by(ResourceRate.effective_from.desc())
-            .limit(1)
-        )
 
 
 class Assignment(Timestamps, db.Model):

@@ -24,9 +24,9 @@ from portal.org.services import get_settings
 from portal.projects import crm, resources, services
 from portal.projects.forms import AssignmentForm, BookingForm, OfferingForm, PmTeamForm, ProjectForm
 from portal.projects.models import Assignment, Booking, Offering, Project, Resource
+from portal.projects.rates import FEE_MODELS, fixed_fee_rate
 from portal.projects.tabs import overview_context, render_tab
 from portal.timesheets import adjustments
-from portal.timesheets.actuals import FEE_MODELS, effective_fee_rate
 
 bp = Blueprint("projects", __name__)
 
@@ -189,8 +189,9 @@ def _team_context(project: Project) -> dict:
     _pm_choices(pm_form)
     bookings = db.session.scalars(select(Booking).where(Booking.project_id == project.id)
                                   .order_by(Booking.on, Booking.resource_id)).all()
+    source = get_settings(db.session).timesheet_hours_source
     return dict(assignment_form=assignment_form, pickers=pickers, booking_form=booking_form, pm_form=pm_form,
-                bookings=bookings, fee_rates={o.id: effective_fee_rate(o) for o in project.offerings
+                bookings=bookings, fee_rates={o.id: fixed_fee_rate(o, source) for o in project.offerings
                                               if o.billing_model in FEE_MODELS})
 
 

@@ -3,7 +3,7 @@
 - cost = hours × the resource's cost rate effective on the work date;
 - revenue (billable entries of billable offerings) = hours × the entry's bill rate, else the assignment's,
   else the resource's sell rate on the work date; fixed-bid and retainer offerings earn their effective
-  rate instead (fixed fee ÷ sold hours, or planned hours when nothing was sold);
+  rate instead (portal.projects.rates.fixed_fee_rate: the fee ÷ the hours of the Timesheet Hours Source);
 - internal and time-off offerings earn nothing.
 
 Hours without a cost rate on their date are counted in `unpriced_hours` (their cost is unknown, not 0 by
@@ -17,7 +17,6 @@ in hours against its hours by the Hours Source setting (sold or current), as its
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
@@ -28,12 +27,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from portal.columns import ZERO
-from portal.org.models import HoursSource
-from portal.projects.models import BILLABLE_MODELS, BillingModel, Offering, RateType, ResourceRate
+from portal.org.services import get_settings
+from portal.projects.models import BILLABLE_MODELS, Offering, RateType
+from portal.projects.rates import FEE_MODELS, RateBook, fixed_fee_rate, source_hours, to_cents
 from portal.timesheets.models import TimeEntry
-
-CENT = Decimal("0.01")
-FEE_MODELS = (BillingModel.FIXED_BID, BillingModel.RETAINER)
 
 
 @dataclass(frozen=True)
@@ -43,36 +40,6 @@ class Actuals:
     cost: Decimal = ZERO
     revenue: Decimal = ZERO
     unpriced_hours: Decimal = ZERO
-
-
-class RateBook:
-    """Effective-dated rates of many resources, loaded in one query and looked up by date."""
-
-    def __init__(self, session: Session, resource_ids: set[int], rate_type: str):
-        self._dates: dict[int, list[date]] = defaultdict(list)
-        self._amounts: dict[int, list[Decimal]] = defaultdict(list)
-        if not resource_ids:
-            return
-        rows = session.execute(
-            select(ResourceRate.resource_id, ResourceRate.effective_from, ResourceRate.amount)
-            .where(ResourceRate.resource_id.in_(resource_ids), ResourceRate.rate_type == rate_type)
-            .order_by(ResourceRate.resource_id, ResourceRate.effective_from)
-        )
-        for resource_id, effective_from, amount in rows:
-            self._dates[resource_id].append(effective_from)
-            self._amounts[resource_id].append(amount)
-
-    def on(self, resource_id: int, day: date) -> Decimal | None:
-        index = bisect_right(self._dates.get(resource_id, []), day)
-        return self._amounts[resource_id][index - 1] if index else None
-
-
-def effective_fee_rate(offering: Offering) -> Decimal:
-    """A fixed fee's value per hour: the fee spread over the sold hours (or the planned ones)."""
-    hours = offering.sold_hours or offering.planned_hours
-    if not offering.fixed_fee or not hours:
-        return ZERO
-    return Decimal(offering.fixed_fee) / Decimal(hours)
 
 
 def offering_actuals(session: Session, offering_ids: list[int] | set[int]) -> dict[int, Actuals]:
@@ -93,8 +60,7 @@ def _totals(by_day: dict[date, dict[str, Decimal]]) -> Actuals:
             total[key] += value
     return Actuals(hours=total["hours"], billable_hours=total["billable_hours"],
                    unpriced_hours=total["unpriced_hours"],
-                   cost=total["cost"].quantize(CENT, rounding=ROUND_HALF_UP),
-                   revenue=total["revenue"].quantize(CENT, rounding=ROUND_HALF_UP))
+                   cost=to_cents(total["cost"]), revenue=to_cents(total["revenue"]))
 
 
 def _valued(session: Session, offering_ids: list[int] | set[int]) -> dict[int, dict[date, dict[str, Decimal]]]:
@@ -113,8 +79,9 @@ def _valued(session: Session, offering_ids: list[int] | set[int]) -> dict[int, d
                   TimeEntry.bill_rate)
     ).all()
     people = {row[1] for row in rows}
-    cost_rates = RateBook(session, people, RateType.COST)
-    sell_rates = RateBook(session, people, RateType.SELL)
+    cost_rates = RateBook.load(session, people, RateType.COST)
+    sell_rates = RateBook.load(session, people, RateType.SELL)
+    hours_source = get_settings(session).timesheet_hours_source
     days: dict[int, dict[date, dict[str, Decimal]]] = {i: defaultdict(lambda: defaultdict(lambda: ZERO)) for i in ids}
     for offering_id, resource_id, work_date, billable, entry_rate, hours in rows:
         offering = offerings[offering_id]
@@ -130,7 +97,7 @@ def _valued(session: Session, offering_ids: list[int] | set[int]) -> dict[int, d
             continue
         total["billable_hours"] += hours
         if offering.billing_model in FEE_MODELS:
-            rate = effective_fee_rate(offering)
+            rate = fixed_fee_rate(offering, hours_source) or ZERO
         else:
             assignment = next((a for a in offering.assignments if a.resource_id == resource_id), None)
             rate = next((r for r in (entry_rate, assignment.bill_rate if assignment else None,
@@ -187,9 +154,9 @@ def budget_basis(offering: Offering, hours_source: str) -> tuple[BudgetBasis, De
     else its hours by the Hours Source setting (sold or current planned), else nothing."""
     if offering.budget_amount and offering.budget_amount > 0:
         return (BudgetBasis.REVENUE if offering.is_billable else BudgetBasis.COST), Decimal(offering.budget_amount)
-    hours = offering.planned_hours if hours_source == HoursSource.CURRENT else offering.sold_hours
+    hours = source_hours(offering, hours_source)
     if hours and hours > 0:
-        return BudgetBasis.HOURS, Decimal(hours)
+        return BudgetBasis.HOURS, hours
     return (BudgetBasis.REVENUE if offering.is_billable else BudgetBasis.COST), None
 
 

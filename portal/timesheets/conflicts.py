@@ -1,8 +1,9 @@
-"""Changes a timesheet tool made to approved time, held for the approver ("changed in Toggl after approval").
+"""Changes a timesheet tool made to approved time, held for the approver ("changed in Toggl after approval"),
+and `apply_change`, the one way every tool's sync writes a change of a synced entry.
 
-The time sync never changes an approved (or recalled) timesheet: it records the change here, one open
-conflict per synced entry (a later change replaces the proposal; a change back to the approved values, or
-one that finds the timesheet open again, closes it). The approver sees them on the timesheet's page and
+No tool changes an approved (or recalled) timesheet: the change is recorded here, one open conflict per
+synced entry (a later change replaces the proposal; a change back to the approved values, or one that finds
+the timesheet open again, closes it). The approver sees them on the timesheet's page and
 - accepts: the timesheet goes back to submitted (an approval is recalled first, so finance removes its
   actuals; approving again posts the new ones) and the change is applied;
 - rejects: the approved time stays; the tool's version is remembered, so the same change is not raised
@@ -11,6 +12,7 @@ one that finds the timesheet open again, closes it). The approver sees them on t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -26,6 +28,68 @@ from portal.timesheets import standins, synced, workflow
 from portal.timesheets.entries import timesheet_for
 from portal.timesheets.models import ConflictStatus, TimeEntry, Timesheet, TimesheetConflict
 from portal.timesheets.synced import SyncedValues
+
+
+@dataclass
+class Applied:
+    """What became of a tool's change: "created", "updated", "deleted", "unchanged" (the portal has it
+    already), "held" (approved time: a conflict waits for the approver) or "kept" (the approver rejected
+    this very change before). `text` says it for the sync's log."""
+
+    outcome: str
+    text: str
+    entry_id: int | None = None
+    conflict: TimesheetConflict | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.outcome in ("created", "updated", "deleted")
+
+
+def apply_change(session: Session, actor: User | str | None, *, connection_id: int, source: str, external_id: str,
+                 entry: TimeEntry | None, values: SyncedValues | None, bill_rate: Decimal | None = None,
+                 why: str = "") -> Applied:
+    """Bring the portal's copy of a tool's entry in line with the tool: create it (no `entry`), change it, or
+    delete it (no `values`; `why` says why). Applied while every timesheet involved is open (draft,
+    submitted, rejected; their versions move on); held for the approver when one is approved or recalled.
+    The caller has locked `entry` and checked the project's rules."""
+    label = synced.source_label(source)
+    if entry is not None and values is not None and not values.differs_from(entry):
+        entry.external_updated_at = values.external_updated_at
+        _close_open(session, connection_id, external_id, f"changed back in {label}")
+        return Applied("unchanged", "Already up to date.", entry.id)
+    sheets = [s for s in (entry.timesheet if entry is not None else None,
+                          timesheet_for(session, values.resource_id, values.work_date) if values else None) if s]
+    statuses = synced.lock_timesheets(session, {s.id for s in sheets})
+    held = next((s for s in sheets if synced.is_held(statuses[s.id])), None)
+    if held is not None:
+        conflict = hold(session, actor, connection_id=connection_id, external_id=external_id, source=source,
+                        sheet=held, entry=entry, values=values, bill_rate=bill_rate)
+        if conflict is None:
+            return Applied("kept", "The approver kept the approved time against this very change.",
+                           entry.id if entry else None)
+        return Applied("held", f"{conflict.summary}. Held for the approver on the timesheet of "
+                               f"{held.resource.name}, week of {held.period_start:%d %b %Y}.",
+                       entry.id if entry else None, conflict)
+    if values is None:
+        _close_open(session, connection_id, external_id, "removed once the timesheet was open again")
+        text = f"Removed {entry.hours:.2f} h on {entry.work_date:%d %b %Y}: {why}"
+        entry_id = entry.id
+        synced.delete_entry(session, actor, entry, why)
+        return Applied("deleted", text, entry_id)
+    _close_open(session, connection_id, external_id, "applied once the timesheet was open again")
+    if entry is None:
+        created = synced.create_entry(session, actor, connection_id, source, external_id, values, bill_rate)
+        return Applied("created", f"Imported {values.hours:.2f} h on {values.work_date:%d %b %Y}.", created.id)
+    change = synced.describe(values, entry)
+    synced.update_entry(session, actor, entry, values)
+    return Applied("updated", f"Updated: {change}", entry.id)
+
+
+def _close_open(session: Session, connection_id: int, external_id: str, why: str) -> None:
+    conflict = open_conflict(session, connection_id, external_id)
+    if conflict is not None:
+        close(session, conflict, why)
 
 
 def open_conflict(session: Session, connection_id: int, external_id: str) -> TimesheetConflict | None:

@@ -209,9 +209,9 @@ def update_entry(session: Session, actor: User | str | None, entry_id: int, *, w
 
 
 def record_change(session: Session, actor: User | str | None, entry: TimeEntry, before: dict[str, Any], action: str,
-                  summary: str) -> None:
-    """Audit what changed on an entry since `before` (its ENTRY_FIELDS snapshot) and tell other domains."""
-    old, new = audit.changes(before, audit.snapshot(entry, ENTRY_FIELDS))
+                  summary: str, fields: list[str] = ENTRY_FIELDS) -> None:
+    """Audit what changed on an entry since `before` (its snapshot of `fields`) and tell other domains."""
+    old, new = audit.changes(before, audit.snapshot(entry, fields))
     if new:
         audit.record(session, actor, action, entry, before=old, after=new, summary=summary)
         events.time_entry_changed.send(entry, session=session, actor=actor,

@@ -1,4 +1,5 @@
-"""Time a timesheet tool owns: written only by the time sync, and by an approver accepting a held change.
+"""Time a timesheet tool owns: written only through here (every tool's sync, and an approver accepting a
+held change), so time from any tool follows one set of rules.
 
 A synced entry is read-only in the portal; it joins its person's timesheet for the week like native time.
 What the tool says about it is applied while its timesheet is open (draft, submitted, rejected): the
@@ -14,7 +15,7 @@ per batch on the unique (connection, external id), so a concurrent or repeated i
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -33,6 +34,10 @@ HUNDREDTH = Decimal("0.01")
 MAX_HOURS = Decimal("24")
 # What the tool decides about a synced entry (the bill rate is the portal's, frozen when it was imported).
 SYNCED_FIELDS = ["resource_id", "offering_id", "project_id", "work_date", "hours", "billable", "description"]
+# What some tools say beyond those (Procore: the task, the project item, clock times and break), and the
+# tool's own details of the entry (kept, not compared: they change nothing the portal counts).
+EXTRA_FIELDS = ("task_id", "project_item_id", "started_at", "ended_at", "break_minutes")
+_INSTANTS = ("started_at", "ended_at")
 
 
 def hours_of(seconds: int) -> Decimal:
@@ -61,24 +66,39 @@ class SyncedValues:
     description: str
     external_url: str = ""
     external_updated_at: datetime | None = None
+    # EXTRA_FIELDS the tool decides, and its "external_details": set on the entry as given (absent ones are
+    # left alone).
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def plain(self) -> dict[str, Any]:
         """The values as a conflict's proposal stores them (JSON)."""
-        values = {k: v for k, v in asdict(self).items() if k != "external_updated_at"}
-        return {**values, "work_date": self.work_date.isoformat(), "hours": str(self.hours)}
+        values = {k: v for k, v in asdict(self).items() if k not in ("external_updated_at", "extra")}
+        extra = {k: v.isoformat() if k in _INSTANTS and v is not None else v for k, v in self.extra.items()}
+        return {**values, "work_date": self.work_date.isoformat(), "hours": str(self.hours), "extra": extra}
 
     @classmethod
     def from_plain(cls, values: dict[str, Any], external_updated_at: datetime | None = None) -> SyncedValues:
+        extra = {k: datetime.fromisoformat(v) if k in _INSTANTS and v is not None else v
+                 for k, v in (values.get("extra") or {}).items()}
         return cls(resource_id=int(values["resource_id"]), offering_id=int(values["offering_id"]),
                    project_id=int(values["project_id"]), work_date=date.fromisoformat(values["work_date"]),
                    hours=Decimal(values["hours"]), billable=bool(values["billable"]),
                    description=values.get("description") or "", external_url=values.get("external_url") or "",
-                   external_updated_at=external_updated_at)
+                   external_updated_at=external_updated_at, extra=extra)
 
     def differs_from(self, entry: TimeEntry) -> dict[str, tuple[Any, Any]]:
-        """{field: (portal value, tool value)} for what the tool changed."""
-        return {name: (getattr(entry, name), getattr(self, name)) for name in SYNCED_FIELDS
-                if getattr(entry, name) != getattr(self, name)}
+        """{field: (portal value, tool value)} for what the tool changed (its details aside)."""
+        wanted = {**{name: getattr(self, name) for name in SYNCED_FIELDS},
+                  **{name: value for name, value in self.extra.items() if name in EXTRA_FIELDS}}
+        return {name: (getattr(entry, name), value) for name, value in wanted.items() if getattr(entry, name) != value}
+
+    def set_on(self, entry: TimeEntry) -> None:
+        for name in SYNCED_FIELDS:
+            setattr(entry, name, getattr(self, name))
+        for name, value in self.extra.items():
+            setattr(entry, name, value)
+        entry.external_url = self.external_url or entry.external_url
+        entry.external_updated_at = self.external_updated_at
 
 
 def ensure_timesheets(session: Session, weeks: set[tuple[int, date]]) -> dict[tuple[int, date], int]:
@@ -158,12 +178,9 @@ def insert_entries(session: Session, connection_id: int, source: str, rows: list
 def create_entry(session: Session, actor: User | str | None, connection_id: int, source: str, external_id: str,
                  values: SyncedValues, bill_rate: Decimal | None) -> TimeEntry:
     """One synced entry (an approver accepting a held creation); audited, unlike bulk imports."""
-    sheet = timesheet_for(session, values.resource_id, values.work_date)
-    entry = TimeEntry(connection_id=connection_id, external_id=external_id, source=source,
-                      resource_id=values.resource_id, offering_id=values.offering_id, project_id=values.project_id,
-                      work_date=values.work_date, hours=values.hours, billable=values.billable,
-                      description=values.description, external_url=values.external_url or None,
-                      external_updated_at=values.external_updated_at, timesheet=sheet, bill_rate=bill_rate)
+    entry = TimeEntry(connection_id=connection_id, external_id=external_id, source=source, bill_rate=bill_rate,
+                      timesheet=timesheet_for(session, values.resource_id, values.work_date))
+    values.set_on(entry)
     record_new(session, actor, entry, "time_entry.synced_created",
                f"{hours_text(entry.hours)} on {entry.work_date:%d %b %Y} from {source_label(source)}")
     return entry
@@ -171,17 +188,15 @@ def create_entry(session: Session, actor: User | str | None, connection_id: int,
 
 def update_entry(session: Session, actor: User | str | None, entry: TimeEntry, values: SyncedValues) -> None:
     """Apply the tool's values to an entry whose timesheets (old and new week) the caller found open."""
-    before = audit.snapshot(entry, ENTRY_FIELDS)
+    fields = ENTRY_FIELDS + [name for name in EXTRA_FIELDS if name not in ENTRY_FIELDS]
+    before = audit.snapshot(entry, fields)
     target = timesheet_for(session, values.resource_id, values.work_date)
     bump_versions(session, {entry.timesheet_id, target.id} - {None})
-    for name in SYNCED_FIELDS:
-        setattr(entry, name, getattr(values, name))
-    entry.external_url = values.external_url or entry.external_url
-    entry.external_updated_at = values.external_updated_at
+    values.set_on(entry)
     entry.timesheet = target
     session.flush()
     record_change(session, actor, entry, before, "time_entry.synced_updated",
-                  f"Time entry on {entry.work_date:%d %b %Y} changed in {source_label(entry.source)}")
+                  f"Time entry on {entry.work_date:%d %b %Y} changed in {source_label(entry.source)}", fields)
 
 
 def delete_entry(session: Session, actor: User | str | None, entry: TimeEntry, why: str) -> None:
@@ -201,7 +216,9 @@ def describe(values: SyncedValues | None, entry: TimeEntry | None) -> str:
     if entry is None:
         return f"added {values.hours:.2f} h on {values.work_date:%d %b}"
     words = {"hours": "h", "work_date": "date", "billable": "billable", "description": "description",
-             "offering_id": "offering", "project_id": "project", "resource_id": "person"}
+             "offering_id": "offering", "project_id": "project", "resource_id": "person", "task_id": "task",
+             "project_item_id": "project item", "started_at": "clock-in", "ended_at": "clock-out",
+             "break_minutes": "break"}
     parts = []
     for name, (old, new) in values.differs_from(entry).items():
         if name == "hours":

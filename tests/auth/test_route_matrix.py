@@ -38,6 +38,8 @@ DECIDERS = frozenset({"approver", "admin", "super_admin", "pm"})
 PLANNERS = frozenset({"pm", "pm_other", "approver", "admin", "super_admin", "mpe"})
 STAGE_EDITORS = SUPER  # the system-settings permission
 DEALS = ADMINS | {"mpe"}  # admins, MPE users, create-projects holders
+# A project's timesheet-tool links and time syncs: admins, MPE users and its PM team.
+TOOL_LINKERS = ADMINS | PM_OF_P
 
 
 @dataclass
@@ -222,6 +224,57 @@ def cases(w: SimpleNamespace) -> dict[str, list[Case]]:
         "timesheets.decide": [post(f"/timesheets/{w.submitted_sheet}/approve", DECIDERS,
                                    {"version": w.submitted_version})],
         "timesheets.decide_conflict": [post(f"/timesheets/conflicts/{w.conflict}/reject", DECIDERS)],
+        # Timesheet tools: the Integrations tab (a disconnected Toggl: refusals come before "not connected")
+        "integrations.offering_timesheet": [get(f"/offerings/{w.offering}/timesheets/{w.toggl}", INTERNAL)],
+        "integrations.provision_offering": [post(f"/offerings/{w.offering}/timesheets/{w.toggl}/provision",
+                                                 TOOL_LINKERS)],
+        "integrations.connect_offering": [get(f"/offerings/{w.offering}/timesheets/{w.toggl}/connect", TOOL_LINKERS)],
+        "integrations.disconnect_offering": [post(f"/offerings/{w.offering}/timesheets/{w.toggl}/disconnect",
+                                                  TOOL_LINKERS)],
+        "integrations.retry_offering": [post(f"/offerings/{w.offering}/timesheets/{w.toggl}/retry", TOOL_LINKERS)],
+        "toggl.sync_project_time": [get(f"/projects/{p}/timesheets/{w.toggl}/sync", INTERNAL),
+                                    post(f"/projects/{p}/timesheets/{w.toggl}/sync", TOOL_LINKERS)],
+        # Admin → Integrations: connections (admins), client mapping (who maintains clients), the re-push
+        "integration_settings.index": [get("/settings/integrations", ADMINS)],
+        "integration_settings.resync": [get(f"/settings/integrations/connections/{w.toggl}/resync", INTERNAL),
+                                        post(f"/settings/integrations/connections/{w.toggl}/resync", SUPER)],
+        "integration_settings.clients": [get(f"/settings/integrations/connections/{w.toggl}/clients", REFERENCE)],
+        "integration_settings.client_row": [
+            get(f"/settings/integrations/connections/{w.toggl}/clients/{w.client}", REFERENCE)],
+        "integration_settings.provision_client": [
+            post(f"/settings/integrations/connections/{w.toggl}/clients/{w.client}/provision", REFERENCE)],
+        "integration_settings.connect_client": [
+            get(f"/settings/integrations/connections/{w.toggl}/clients/{w.client}/connect", REFERENCE)],
+        "integration_settings.unlink_client": [
+            post(f"/settings/integrations/connections/{w.toggl}/clients/{w.client}/unlink", REFERENCE)],
+        "integration_settings.retry_client": [
+            post(f"/settings/integrations/connections/{w.toggl}/clients/{w.client}/retry", REFERENCE)],
+        "toggl.settings": [get("/settings/integrations/toggl", ADMINS)],
+        "toggl.status": [get("/settings/integrations/toggl/status", ADMINS)],
+        "toggl.disconnect": [post("/settings/integrations/toggl/disconnect", ADMINS)],
+        "time_sync.sync_log": [get(f"/settings/integrations/connections/{w.toggl}/sync-log", ADMINS)],
+        "time_sync.sync_now": [post(f"/settings/integrations/connections/{w.toggl}/sync", ADMINS)],
+        "time_sync.run_detail": [get(f"/settings/integrations/sync-runs/{w.run}", ADMINS)],
+        "time_sync.retry_message": [post(f"/settings/integrations/sync-messages/{w.toggl_message}/retry", ADMINS)],
+        "time_sync.link_person": [
+            post(f"/settings/integrations/connections/{w.toggl}/people/{w.person}/link", ADMINS)],
+        "time_sync.clear_person": [
+            post(f"/settings/integrations/connections/{w.toggl}/people/{w.person}/clear", ADMINS)],
+        "time_sync.match_again": [post(f"/settings/integrations/connections/{w.toggl}/people/match", ADMINS)],
+        "procore.settings_page": [get("/settings/integrations/procore", ADMINS)],
+        "procore.panel": [get("/settings/integrations/procore/panel", ADMINS)],
+        "procore.activity_section": [get("/settings/integrations/procore/activity", ADMINS)],
+        "procore.connect": [post("/settings/integrations/procore/connect", ADMINS)],
+        "procore.oauth_callback": [get("/settings/integrations/procore/oauth/callback", ADMINS)],
+        "procore.save_settings": [post("/settings/integrations/procore/settings", ADMINS)],
+        "procore.add_link": [post("/settings/integrations/procore/links", ADMINS)],
+        "procore.remove_link": [post(f"/settings/integrations/procore/links/{w.procore_link}/remove", ADMINS)],
+        "procore.sync_now": [post("/settings/integrations/procore/sync", ADMINS)],
+        "procore.disconnect": [post("/settings/integrations/procore/disconnect", ADMINS)],
+        "procore.retry_message": [post(f"/settings/integrations/procore/messages/{w.procore_message}/retry", ADMINS)],
+        # Webhooks: the tool's signature (or the header the portal gave it) authenticates the delivery
+        "webhooks.receive": [post(f"/hooks/toggl/{w.toggl}", SIGNED_IN | {ANONYMOUS}, public=True)],
+        "procore_webhooks.receive_webhook": [post("/webhooks/procore", SIGNED_IN | {ANONYMOUS}, public=True)],
         "timesheets.approvals_page": [get("/approvals", INTERNAL)],
         "timesheets.sheet_week": [get(f"/approvals/{w.submitted_sheet}/week", DECIDERS | {"staff"}),
                                   get(f"/approvals/{w.others_sheet}/week", DECIDERS)],

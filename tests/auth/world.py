@@ -14,10 +14,10 @@ from types import SimpleNamespace
 
 from portal.auth.models import Permission, User
 from portal.expenses.models import Expense
-from portal.integrations.models import Connection, ConnectionStatus
+from portal.integrations.models import Connection, ConnectionStatus, PersonLink, ProjectLink
 from portal.planning import baselines, requests
 from portal.planning.models import ProjectTask, TaskType
-from portal.runs.models import SyncRun
+from portal.runs.models import SyncMessage, SyncRun
 from portal.stages import services as stages
 from portal.timesheets.models import StandIn, TimesheetConflict
 from tests.factories import (
@@ -108,11 +108,20 @@ def build(session) -> World:
                                         end_date=NEXT_MONDAY, role="Designer")
     workflow_type = stages.create_engagement_type(session, "matrix", "Retainers")
     extra_stage = stages.create_stage(session, "matrix", workflow_type.id, "Parked")
-    # A time sync's connection (not connected: no tool panel or provisioning offer appears because of it), a
-    # change it holds on staff's submitted week, and a project-level run on P that failed.
+    # The tools' connections (not connected: no tool panel or provisioning offer appears because of them), a
+    # change Toggl holds on staff's submitted week, a project-level run on P that failed, a person of Toggl's,
+    # a failed message of each tool, and P's second offering linked to a Procore project.
     connection = Connection(kind="toggl", status=ConnectionStatus.DISCONNECTED, settings={})
-    session.add(connection)
+    procore = Connection(kind="procore", status=ConnectionStatus.DISCONNECTED, settings={})
+    session.add_all([connection, procore])
     session.flush()
+    person = PersonLink(connection_id=connection.id, external_id="901", external_email="someone@example.test")
+    procore_link = ProjectLink(connection_id=procore.id, offering_id=second.id, external_id="4500",
+                               external_name="Riverside", method="connected")
+    toggl_message, procore_message = (
+        SyncMessage(connection_id=c.id, direction="inbound", entity="time_entry", external_id="77", status="failed",
+                    reason="Refused", payload={"id": "77", "resource_id": 77}) for c in (connection, procore))
+    session.add_all([person, procore_link, toggl_message, procore_message])
     conflict = TimesheetConflict(timesheet_id=submitted.id, connection_id=connection.id, external_id="42",
                                  action="delete", summary="Changed in Toggl after approval: deleted")
     run = SyncRun(kind="manual_project", scope=f"toggl:time:project:{project.id}", job="portal.jobs.sweep",
@@ -140,6 +149,8 @@ def build(session) -> World:
         target_staff=target_staff.id, target_super=target_super.id,
         resource=resources["staff"].id, other_resource=resources["approver"].id,
         rate=resources["staff"].rates[0].id, conflict=conflict.id, run=run.id, stand_in=stand_in.id,
+        toggl=connection.id, procore_link=procore_link.id, person=person.id, toggl_message=toggl_message.id,
+        procore_message=procore_message.id,
     )
     return world
 

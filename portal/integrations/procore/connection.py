@@ -46,7 +46,7 @@ from portal.runs.models import SyncMessage, SyncRun
 KIND = "procore"
 CATCH_UP_SCOPE = "procore:catch-up"
 CATCH_UP_JOB = "portal.integrations.procore.jobs.run_catch_up"
-SYNC_ACTOR = "procore sync"
+SYNC_ACTOR = "Procore sync"  # the audit log names each tool's sync alike (integrations.services.sync_actor)
 PREFERENCES: dict[str, Any] = {
     "receive": True,  # Procore → portal
     "send": False,  # portal → Procore (both on = two-way)

@@ -231,8 +231,8 @@ class _BearerAuth(httpx.Auth):
 
 class CredentialStore:
     """The connection's secrets, read and written in their own short transaction: a rotated refresh
-    token is saved the moment Procore issues it, whatever the caller's transaction does afterwards.
-    It never touches the caller's ORM objects, which could open a transaction of the caller's."""
+    token is saved the moment Procore issues it, whatever the caller's transaction does afterwards. The
+    caller's session is never committed, rolled back or queried from here."""
 
     def __init__(self, connection: Connection):
         self.connection = connection
@@ -247,11 +247,8 @@ class CredentialStore:
         return json.loads(raw) if raw else {}
 
     def save(self, credentials: dict[str, Any]) -> None:
-        caller = db.session()
-        if caller.in_transaction() and not (caller.new or caller.dirty or caller.deleted):
-            # The caller only read so far (HTTP never runs inside our write transactions). Ending its
-            # transaction now matters on SQLite: a read snapshot older than this write could not write later.
-            caller.commit()
+        """Store rotated credentials now, in their own transaction; the caller's is left alone (it holds no
+        transaction across HTTP calls, so on SQLite no snapshot older than this write is kept to write from)."""
         raw = json.dumps(credentials)
         with self._session() as side:
             side.execute(update(Connection).where(Connection.id == self.connection_id).values(credentials=raw))

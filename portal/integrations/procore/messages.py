@@ -23,7 +23,7 @@ from portal.columns import utcnow
 from portal.errors import Conflict, ExternalServiceError, NotFound
 from portal.integrations.http import AuthenticationFailed, RateLimited
 from portal.integrations.models import Connection, ConnectionStatus
-from portal.integrations.procore.connection import save_state
+from portal.integrations.procore.connection import SYNC_ACTOR, save_state
 from portal.runs.models import MessageStatus, SyncMessage
 
 JOBS = {"inbound": "portal.integrations.procore.jobs.receive", "outbound": "portal.integrations.procore.jobs.send"}
@@ -152,7 +152,7 @@ def settle(session: Session, connection: Connection, message: SyncMessage, error
 def mark_broken(session: Session, connection: Connection, reason: str) -> None:
     """Procore refused our credentials: the settings page says so and asks to reconnect."""
     if connection.status == ConnectionStatus.CONNECTED:
-        audit.record(session, "procore sync", "procore.connection_broken", connection, after={"error": reason},
+        audit.record(session, SYNC_ACTOR, "procore.connection_broken", connection, after={"error": reason},
                      summary="Procore refused the portal's credentials")
         save_state(session, connection.id, broken_at=utcnow().isoformat())
     connection.status, connection.last_error = ConnectionStatus.ERROR, reason[:2000]

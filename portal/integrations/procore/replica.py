@@ -12,7 +12,9 @@ Rules (seed 001 and issue 7):
 - the time type becomes a task of the project only when the import matching template names it (an
   existing task of that name is always matched); the cost code becomes a project item when missing;
 - the project's own time entry rules apply as to native time (policy.time_entry_refusal: stage, open
-  for time, assigned people only, descriptions required), and so do frozen timesheets;
+  for time, assigned people only, descriptions required);
+- it is written like every tool's time (timesheets.conflicts.apply_change): applied while its timesheets
+  are open, held for the approver on an approved or recalled one;
 - every other field is stored on the entry or in its external details, except the Classification;
 - Procore's `updated_at` orders states: an older state never overwrites a newer one, a deleted card
   stays deleted, and a card we sent (origin_data) is not imported back.
@@ -30,7 +32,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from portal import audit, events, formatting
+from portal import audit, formatting
 from portal.auth import policy
 from portal.auth import services as auth_services
 from portal.auth.models import Role, User
@@ -48,10 +50,11 @@ from portal.projects import services as project_services
 from portal.projects.items import ensure_project_item
 from portal.projects.models import Offering, Project, Resource
 from portal.runs.models import MessageStatus, SyncMessage
-from portal.timesheets.entries import ENTRY_FIELDS, assignment_rate, ensure_editable, timesheet_for
+from portal.timesheets import conflicts
+from portal.timesheets.entries import assignment_rate
 from portal.timesheets.models import EntrySource, TimeEntry
+from portal.timesheets.synced import SyncedValues
 
-DETAIL_FIELDS = ["project_item_id", "started_at", "ended_at", "break_minutes"]
 COPIED_OPTIONS = ["open_for_time", "open_for_time_transfer", "open_for_cost", "open_for_cost_transfer",
                   "time_entry_by", "time_descriptions_required", "cost_entry_by"]
 
@@ -133,7 +136,7 @@ def apply(session: Session, connection: Connection, incoming: Incoming) -> Resul
     card = incoming.card
     existing = find_entry(session, connection.id, incoming.external_id)
     if card is None or card.deleted_at is not None:
-        return _delete(session, existing, "Deleted in Procore")
+        return _delete(session, connection, existing, "Deleted in Procore")
     if existing is not None and existing.external_updated_at and card.updated_at \
             and card.updated_at < existing.external_updated_at:
         return Result(False, "An older state than the portal's copy; ignored.", existing.id)
@@ -165,7 +168,8 @@ def _target(session: Session, connection: Connection, card: Timecard, existing: 
                                                     ProjectLink.external_id == (card.project_id or "")))
     if link is None:
         if existing is not None:
-            return _delete(session, existing, f"Moved to Procore project {card.project_name}, which is not linked")
+            return _delete(session, connection, existing,
+                           f"Moved to Procore project {card.project_name}, which is not linked")
         if settings["only_linked"]:
             return Result(False, f"Skipped: Procore project “{card.project_name}” is not linked to an offering "
                                  "(only linked projects are synced).")
@@ -316,7 +320,7 @@ def _write(session: Session, connection: Connection, existing: TimeEntry | None,
     if hours is None:
         if card.in_progress and existing is None:
             return Result(False, "Still clocked in; imported once clocked out.")
-        return _delete(session, existing, "No hours in Procore any more") if existing else \
+        return _delete(session, connection, existing, "No hours in Procore any more") if existing else \
             Result(False, "No hours recorded; nothing to import.")
     if card.cost_code_id and not card.cost_code:
         raise Refused(f"Procore time card {card.id} names cost code {card.cost_code_id}, which Procore no longer "
@@ -326,50 +330,34 @@ def _write(session: Session, connection: Connection, existing: TimeEntry | None,
     refusal = policy.time_entry_refusal(offering.project, offering, resource.id, description=card.description)
     if refusal:
         raise Refused(refusal)
-    sheet = timesheet_for(session, resource.id, card.work_date)
-    try:
-        if existing is not None and existing.timesheet is not None:
-            ensure_editable(existing.timesheet)
-        ensure_editable(sheet)
-    except Conflict as error:
-        raise Refused(error.message) from None
-    values = {
-        "resource_id": resource.id, "offering_id": offering.id, "project_id": offering.project_id,
-        "work_date": card.work_date, "hours": hours, "billable": card.billable, "description": card.description,
-        "task_id": getattr(_task(session, connection, card, offering.project_id), "id", None),
-        "project_item_id": ensure_project_item(session, SYNC_ACTOR, offering.project_id, card.cost_code,
-                                               card.cost_code_name).id if card.cost_code else None,
-        "started_at": card.time_in, "ended_at": card.time_out, "break_minutes": card.lunch_minutes,
-    }
+    task = _task(session, connection, card, offering.project_id)
+    item = ensure_project_item(session, SYNC_ACTOR, offering.project_id, card.cost_code, card.cost_code_name) \
+        if card.cost_code else None
+    values = SyncedValues(
+        resource_id=resource.id, offering_id=offering.id, project_id=offering.project_id, work_date=card.work_date,
+        hours=hours, billable=card.billable, description=card.description, external_updated_at=card.updated_at,
+        external_url="" if native else project_web_url(current_app.config["PROCORE_API_BASE_URL"],
+                                                       card.project_id or ""),
+        extra={"task_id": task.id if task else None, "project_item_id": item.id if item else None,
+               "started_at": card.time_in, "ended_at": card.time_out, "break_minutes": card.lunch_minutes,
+               "external_details": _details(card)})
+    if existing is not None:
+        existing.external_details = values.extra["external_details"]  # Procore's own details: never held
     # Valued like native time: at the person's assignment rate when the entry is first recorded (frozen).
-    entry = existing or TimeEntry(source=EntrySource.PROCORE, connection_id=connection.id, external_id=card.id,
-                                  bill_rate=assignment_rate(offering, resource.id))
-    before = audit.snapshot(entry, ENTRY_FIELDS + DETAIL_FIELDS) if existing else {}
-    for key, value in values.items():
-        setattr(entry, key, value)
-    entry.external_updated_at = card.updated_at
-    entry.external_details = _details(card)
-    if not native:
-        entry.external_url = project_web_url(current_app.config["PROCORE_API_BASE_URL"], card.project_id or "")
-    for touched in {entry.timesheet, sheet} - {None}:
-        touched.version += 1
-    entry.timesheet = sheet
-    if existing is None:
-        session.add(entry)
-    session.flush()
-    if not native:
+    applied = conflicts.apply_change(session, SYNC_ACTOR, connection_id=connection.id, source=EntrySource.PROCORE,
+                                     external_id=card.id, entry=existing, values=values,
+                                     bill_rate=assignment_rate(offering, resource.id))
+    if applied.changed and not native:
         _assign(session, offering.id, resource)
-    old, new = audit.changes(before, audit.snapshot(entry, ENTRY_FIELDS + DETAIL_FIELDS))
     summary = (f"{formatting.hours(hours)} h for {resource.name} on {offering.project.name} / {offering.name} "
                f"({card.work_date:%d %b %Y})")
-    if not new:
-        return Result(False, f"Already up to date: {summary}.", entry.id)
-    action = "time_entry.synced_updated" if existing else "time_entry.synced_created"
-    audit.record(session, SYNC_ACTOR, action, entry, before=old or None, after=new,
-                 summary=f"From Procore time card {card.id}: {summary}")
-    events.time_entry_changed.send(entry, session=session, actor=SYNC_ACTOR,
-                                   changes={} if existing is None else {k: [old.get(k), v] for k, v in new.items()})
-    return Result(True, f"{'Updated' if existing else 'Created'}: {summary}.", entry.id)
+    return _result(applied, summary)
+
+
+def _result(applied: conflicts.Applied, summary: str) -> Result:
+    said = {"created": f"Created: {summary}.", "updated": f"Updated: {summary}.",
+            "unchanged": f"Already up to date: {summary}."}.get(applied.outcome, applied.text)
+    return Result(applied.changed, said, applied.entry_id)
 
 
 def _assign(session: Session, offering_id: int, resource: Resource) -> None:
@@ -378,20 +366,11 @@ def _assign(session: Session, offering_id: int, resource: Resource) -> None:
         project_services.ensure_passive_assignment(session, SYNC_ACTOR, offering_id, resource.id)
 
 
-def _delete(session: Session, entry: TimeEntry | None, why: str) -> Result:
+def _delete(session: Session, connection: Connection, entry: TimeEntry | None, why: str) -> Result:
     if entry is None:
         return Result(False, f"{why}; the portal has no copy.")
-    if entry.timesheet is not None:
-        try:
-            ensure_editable(entry.timesheet)
-        except Conflict as error:
-            raise Refused(f"{why}, but {error.message[0].lower()}{error.message[1:]}") from None
-        entry.timesheet.version += 1
     summary = f"{formatting.hours(entry.hours)} h for {entry.resource.name} on {entry.work_date:%d %b %Y}"
-    events.time_entry_changed.send(entry, session=session, actor=SYNC_ACTOR, changes={"deleted": [False, True]})
-    audit.record(session, SYNC_ACTOR, "time_entry.synced_deleted", entry,
-                 before=audit.snapshot(entry, ENTRY_FIELDS), summary=f"{why}: {summary}")
-    entry_id = entry.id
-    session.delete(entry)
-    session.flush()
-    return Result(True, f"{why}: removed {summary}.", entry_id)
+    applied = conflicts.apply_change(session, SYNC_ACTOR, connection_id=connection.id, source=EntrySource.PROCORE,
+                                     external_id=entry.external_id, entry=entry, values=None, why=why)
+    return _result(applied, summary) if applied.outcome != "deleted" else \
+        Result(True, f"{why}: removed {summary}.", applied.entry_id)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import secrets
 
 from flask import Blueprint, abort, current_app, flash, jsonify, request, session, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 
 from portal import htmx
 from portal.auth import policy
+from portal.auth.access import allow, public
 from portal.errors import Conflict
 from portal.extensions import csrf, db
 from portal.forms import submit
@@ -28,10 +29,7 @@ TEMPLATE = "integrations/procore/settings.html"
 OAUTH_STATE = "procore_oauth_state"
 
 
-@bp.before_request
-@login_required
-def _data_sync_admins_only():
-    policy.require(policy.can_manage_connections(current_user), "Only admins can manage timesheet-tool connections.")
+ADMINS = "Only admins can manage timesheet-tool connections."
 
 
 def _settings_form(found, formdata=None) -> SettingsForm:
@@ -83,17 +81,20 @@ def _page(block: str | None = None, status: int = 200, **forms):
 
 
 @bp.route("")
+@allow(policy.can_manage_connections, ADMINS)
 def settings_page():
     return _page()
 
 
 @bp.route("/panel")
+@allow(policy.can_manage_connections, ADMINS)
 def panel():
     """The whole page body; polled while a connect or disconnect run is working."""
     return _page("procore_page")
 
 
 @bp.route("/connect", methods=["POST"])
+@allow(policy.can_manage_connections, ADMINS)
 def connect():
     form = ConnectForm()
     values = dict(company_id=form.company_id.data, company_name=form.company_name.data,
@@ -117,6 +118,7 @@ def _callback_url() -> str:
 
 
 @bp.route("/oauth/callback")
+@allow(policy.can_manage_connections, ADMINS)
 def oauth_callback():
     expected = session.pop(OAUTH_STATE, None)
     if not expected or not secrets.compare_digest(expected, request.args.get("state", "")):
@@ -132,6 +134,7 @@ def oauth_callback():
 
 
 @bp.route("/settings", methods=["POST"])
+@allow(policy.can_manage_connections, ADMINS)
 def save_settings():
     found = connection.get_connection(db.session)
     form = _settings_form(found, formdata=request.form)
@@ -145,6 +148,7 @@ def save_settings():
 
 
 @bp.route("/links", methods=["POST"])
+@allow(policy.can_manage_connections, ADMINS)
 def add_link():
     found = connection.get_connection(db.session)
     form = _link_form(found, formdata=request.form)
@@ -161,6 +165,7 @@ def add_link():
 
 
 @bp.route("/links/<int:link_id>/remove", methods=["POST"])
+@allow(policy.can_manage_connections, ADMINS)
 def remove_link(link_id: int):
     connection.unlink_project(db.session, current_user, link_id)
     db.session.commit()
@@ -169,6 +174,7 @@ def remove_link(link_id: int):
 
 
 @bp.route("/sync", methods=["POST"])
+@allow(policy.can_manage_connections, ADMINS)
 def sync_now():
     started = connection.start_catch_up(db.session, current_user.id)
     if started is None:
@@ -178,6 +184,7 @@ def sync_now():
 
 
 @bp.route("/disconnect", methods=["POST"])
+@allow(policy.can_manage_connections, ADMINS)
 def disconnect():
     connection.start_disconnect(db.session, current_user)
     db.session.commit()
@@ -185,11 +192,13 @@ def disconnect():
 
 
 @bp.route("/activity")
+@allow(policy.can_manage_connections, ADMINS)
 def activity_section():
     return _page("activity")
 
 
 @bp.route("/messages/<int:message_id>/retry", methods=["POST"])
+@allow(policy.can_manage_connections, ADMINS)
 def retry_message(message_id: int):
     found = connection.get_connection(db.session) or abort(404)
     messages.retry(db.session, current_user, message_id, found.id)
@@ -199,6 +208,7 @@ def retry_message(message_id: int):
 
 
 @webhooks.route("/webhooks/procore", methods=["POST"])
+@public  # the Authorization header Procore was given authenticates it
 @csrf.exempt
 def receive_webhook():
     """Procore's deliveries: verified, recorded and acknowledged at once; a worker does the rest."""

@@ -42,8 +42,8 @@ from portal.projects.models import Assignment, Offering, Project, Resource
 from portal.projects.services import ensure_passive_assignment
 from portal.runs.models import MessageStatus, SyncMessage, SyncRun
 from portal.timesheets import conflicts, synced
-from portal.timesheets.entries import timesheet_for, week_of
-from portal.timesheets.models import ConflictStatus, TimeEntry, Timesheet, TimesheetConflict
+from portal.timesheets.entries import week_of
+from portal.timesheets.models import ConflictStatus, TimeEntry, TimesheetConflict
 from portal.timesheets.synced import SyncedValues
 
 # The counts of a time sync run (the progress fragment shows them in words).
@@ -298,15 +298,7 @@ class Importer:
             self._problem(entry.external_id, f"Not removed though {why}: {refusal}", "refused",
                           removal={"id": entry.external_id, "remove": why})
             return
-        status = synced.lock_timesheets(self.session, [entry.timesheet_id]).get(entry.timesheet_id)
-        if status is not None and synced.is_held(status):
-            self._hold(entry.external_id, entry.timesheet, entry, None)
-            return
-        self._close_conflict(entry.external_id, "removed once the timesheet was open again")
-        synced.delete_entry(self.session, self.actor, entry, why)
-        self.counts["deleted"] += 1
-        self.note(entry.external_id, f"Removed {entry.hours:.2f} h on {entry.work_date:%d %b %Y}: {why}", "delete")
-        self._resolved(entry.external_id, why)
+        self._applied(entry.external_id, self._apply_change(entry.external_id, entry, None, why=why), why)
 
     def remove_by_external_id(self, external_id: str, why: str) -> None:
         entry_id = self.session.scalar(select(TimeEntry.id).where(TimeEntry.connection_id == self.connection.id,
@@ -318,24 +310,29 @@ class Importer:
         current = self.session.get(TimeEntry, entry_id, with_for_update=True, populate_existing=True)
         if current is None:  # removed meanwhile (another sync; its offering deleted)
             return
-        if not values.differs_from(current):
-            current.external_updated_at = values.external_updated_at
-            self._close_conflict(external_id, f"changed back in {self.label}")
+        applied = self._apply_change(external_id, current, values)
+        if applied.outcome == "updated":
+            self.touched.setdefault(values.offering_id, current.id)
+        self._applied(external_id, applied, "imported")
+
+    def _apply_change(self, external_id: str, entry: TimeEntry | None, values: SyncedValues | None,
+                      rate=None, why: str = "") -> conflicts.Applied:
+        return conflicts.apply_change(self.session, self.actor, connection_id=self.connection.id,
+                                      source=self.connection.kind, external_id=external_id, entry=entry,
+                                      values=values, bill_rate=rate, why=why)
+
+    def _applied(self, external_id: str, applied: conflicts.Applied, resolved: str) -> None:
+        """Count and log what became of one change (conflicts.apply_change)."""
+        if applied.outcome in ("unchanged", "kept"):
             self.counts["unchanged"] += 1
             return
-        target = timesheet_for(self.session, values.resource_id, values.work_date)
-        statuses = synced.lock_timesheets(self.session, {current.timesheet_id, target.id} - {None})
-        held = next((s for s in (current.timesheet, target) if s is not None and synced.is_held(statuses[s.id])), None)
-        if held is not None:
-            self._hold(external_id, held, current, values)
+        if applied.outcome == "held":
+            self.counts["held_for_approval"] += 1
+            self.note(external_id, applied.text, applied.conflict.action)
             return
-        change = synced.describe(values, current)
-        self._close_conflict(external_id, "applied once the timesheet was open again")
-        synced.update_entry(self.session, self.actor, current, values)
-        self.counts["updated"] += 1
-        self.touched.setdefault(values.offering_id, current.id)
-        self.note(external_id, f"Updated: {change}", "update")
-        self._resolved(external_id, "imported")
+        self.counts[applied.outcome] += 1
+        self.note(external_id, applied.text, "delete" if applied.outcome == "deleted" else "update")
+        self._resolved(external_id, resolved)
 
     def _create(self, creations: list[tuple[str, SyncedValues]]) -> None:
         if not creations:
@@ -349,8 +346,8 @@ class Importer:
         rows = []
         for (external_id, values), sheet_id in zip(creations, sheet_ids, strict=True):
             rate = self.rates.get((values.offering_id, values.resource_id))
-            if synced.is_held(statuses[sheet_id]):
-                self._hold(external_id, self.session.get(Timesheet, sheet_id), None, values, rate)
+            if synced.is_held(statuses[sheet_id]):  # held for the approver
+                self._applied(external_id, self._apply_change(external_id, None, values, rate), "imported")
             else:
                 rows.append((external_id, values, sheet_id, rate))
         inserted = synced.insert_entries(self.session, self.connection.id, self.connection.kind, rows)
@@ -360,22 +357,6 @@ class Importer:
             if external_id in inserted:
                 self.touched.setdefault(values.offering_id, inserted[external_id])
                 self._resolved(external_id, "imported")
-
-    def _hold(self, external_id: str, sheet: Timesheet, entry: TimeEntry | None, values: SyncedValues | None,
-              rate=None) -> None:
-        held = conflicts.hold(self.session, self.actor, connection_id=self.connection.id, external_id=external_id,
-                              source=self.connection.kind, sheet=sheet, entry=entry, values=values, bill_rate=rate)
-        if held is None:  # the approver rejected this very change already
-            self.counts["unchanged"] += 1
-            return
-        self.counts["held_for_approval"] += 1
-        self.note(external_id, f"{held.summary}. Held for the approver on the timesheet of {sheet.resource.name}, "
-                               f"week of {sheet.period_start:%d %b %Y}.", held.action)
-
-    def _close_conflict(self, external_id: str, why: str) -> None:
-        conflict = conflicts.open_conflict(self.session, self.connection.id, external_id)
-        if conflict is not None:
-            conflicts.close(self.session, conflict, why)
 
     # Messages ---------------------------------------------------------------------------------------
     def note(self, external_id: str | None, reason: str, action: str, *, entity: str = "time_entry",

@@ -6,11 +6,12 @@ people queue and the people list.
 from __future__ import annotations
 
 from flask import Blueprint, flash, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 
 from portal import htmx
 from portal.auth import policy
+from portal.auth.access import allow
 from portal.extensions import db
 from portal.forms import submit
 from portal.integrations import people
@@ -28,7 +29,6 @@ MESSAGES_SHOWN = 500
 
 
 def _admin_connection(connection_id: int) -> Connection:
-    policy.require(policy.can_manage_connections(current_user), "Only admins see the sync log.")
     return db.get_or_404(Connection, connection_id)
 
 
@@ -44,13 +44,13 @@ def _log_page(connection: Connection, block: str | None = None, status: int = 20
 
 
 @bp.route("/settings/integrations/connections/<int:connection_id>/sync-log")
-@login_required
+@allow(policy.can_manage_connections, "Only admins see the sync log.")
 def sync_log(connection_id: int):
     return _log_page(_admin_connection(connection_id))
 
 
 @bp.route("/settings/integrations/connections/<int:connection_id>/sync", methods=["GET", "POST"])
-@login_required
+@allow(policy.can_manage_connections, "Only admins see the sync log.")
 def sync_now(connection_id: int):
     """Organization-level Sync now (like nightly: every linked offering); GET polls its progress."""
     connection = _admin_connection(connection_id)
@@ -61,11 +61,10 @@ def sync_now(connection_id: int):
 
 
 @bp.route("/settings/integrations/sync-runs/<int:run_id>")
-@login_required
+@allow(policy.can_manage_connections, "Only admins see the sync log.")
 def run_detail(run_id: int):
     """A run and its messages (direction, external id, status, reason, attempts), failed ones with Retry."""
     run = db.get_or_404(SyncRun, run_id)
-    policy.require(policy.can_manage_connections(current_user), "Only admins see the sync log.")
     shown_status = request.args.get("status", "")
     query = select(SyncMessage).where(SyncMessage.run_id == run.id)
     if shown_status in set(MessageStatus):
@@ -76,7 +75,7 @@ def run_detail(run_id: int):
 
 
 @bp.route("/settings/integrations/sync-messages/<int:message_id>/retry", methods=["POST"])
-@login_required
+@allow(policy.can_manage_connections, "Only admins see the sync log.")
 def retry_message(message_id: int):
     run = sync.retry_message(db.session, current_user, message_id)
     db.session.commit()
@@ -89,7 +88,7 @@ def retry_message(message_id: int):
 # People ---------------------------------------------------------------------------------------------
 
 @bp.route("/settings/integrations/connections/<int:connection_id>/people/<int:person_id>/link", methods=["POST"])
-@login_required
+@allow(policy.can_manage_connections, "Only admins see the sync log.")
 def link_person(connection_id: int, person_id: int):
     connection = _admin_connection(connection_id)
     form = LinkPersonForm()
@@ -103,7 +102,7 @@ def link_person(connection_id: int, person_id: int):
 
 
 @bp.route("/settings/integrations/connections/<int:connection_id>/people/<int:person_id>/clear", methods=["POST"])
-@login_required
+@allow(policy.can_manage_connections, "Only admins see the sync log.")
 def clear_person(connection_id: int, person_id: int):
     connection = _admin_connection(connection_id)
     person = db.get_or_404(PersonLink, person_id)
@@ -116,7 +115,7 @@ def clear_person(connection_id: int, person_id: int):
 
 
 @bp.route("/settings/integrations/connections/<int:connection_id>/people/match", methods=["POST"])
-@login_required
+@allow(policy.can_manage_connections, "Only admins see the sync log.")
 def match_again(connection_id: int):
     connection = _admin_connection(connection_id)
     time_runs.match_again(db.session, current_user, connection.id)

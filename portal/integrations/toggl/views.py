@@ -4,10 +4,11 @@ re-push offer and the runs) and a project's "Sync time from Toggl" on its Integr
 from __future__ import annotations
 
 from flask import Blueprint, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from portal import htmx
 from portal.auth import policy
+from portal.auth.access import allow
 from portal.extensions import db
 from portal.forms import submit
 from portal.integrations import panel, provisioning, services
@@ -23,9 +24,7 @@ bp = Blueprint("toggl", __name__)
 SETTINGS = "/settings/integrations/toggl"
 
 
-def _require_admin() -> None:
-    policy.require(policy.is_internal(current_user), "Settings are for staff.")
-    policy.require(policy.can_manage_connections(current_user), "Only admins can manage timesheet-tool connections.")
+ADMINS = "Only admins can manage timesheet-tool connections."
 
 
 def _page(form: TogglConnectionForm | None = None, block: str = "connection", status: int = 200):
@@ -42,10 +41,9 @@ def _page(form: TogglConnectionForm | None = None, block: str = "connection", st
 
 
 @bp.route(SETTINGS, methods=["GET", "POST"])
-@login_required
+@allow(policy.can_manage_connections, ADMINS)
 def settings():
     """The connection form: saving stores the token encrypted and starts Validate connection."""
-    _require_admin()
     form = TogglConnectionForm()
     if form.is_submitted():
         saved = submit(form, lambda: toggl_connection.save_connection(
@@ -57,29 +55,26 @@ def settings():
 
 
 @bp.route(f"{SETTINGS}/status")
-@login_required
+@allow(policy.can_manage_connections, ADMINS)
 def status():
     """The connection's state and its validation run (polled while validating)."""
-    _require_admin()
     return _page(block="connection_status")
 
 
 @bp.route(f"{SETTINGS}/disconnect", methods=["POST"])
-@login_required
+@allow(policy.can_manage_connections, ADMINS)
 def disconnect():
-    _require_admin()
     toggl_connection.disconnect(db.session, current_user)
     db.session.commit()
     return _page()
 
 
 @bp.route("/projects/<int:project_id>/timesheets/<int:connection_id>/sync", methods=["GET", "POST"])
-@login_required
+@allow(policy.is_internal, "Client users cannot sync time.")
 def sync_project_time(project_id: int, connection_id: int):
     """Start (POST) or watch (GET) the project's time sync: its linked offerings, recent days."""
     project = db.get_or_404(Project, project_id)
     connection = db.get_or_404(Connection, connection_id)
-    policy.require(policy.is_internal(current_user), "Client users cannot sync time.")
     if request.method == "POST":
         time_runs.start_project_sync(db.session, current_user, project.id, connection.id)
         db.session.commit()

@@ -293,21 +293,6 @@ def test_receiving_off_acknowledges_and_ignores(session, sandbox, linked, run_jo
     assert _messages(session) == [] and _entries(session) == []
 
 
-def test_a_change_to_an_approved_timesheet_is_refused(session, sandbox, linked, run_jobs):
-    card = sandbox.card(hours="4")
-    _deliver(sandbox, run_jobs)
-    (entry,) = _entries(session)
-    entry.timesheet.status = "approved"
-    session.commit()
-    sandbox.state.advance(5)
-    sandbox.change(card["id"], hours="5")
-    _deliver(sandbox, run_jobs)
-    failed = _messages(session)[-1]
-    assert failed.status == "failed" and "approved" in failed.reason
-    session.refresh(entry)
-    assert entry.hours == Decimal("4")
-
-
 def test_an_update_is_audited_with_before_and_after(session, sandbox, linked, run_jobs):
     from portal.audit import AuditEvent
 
@@ -317,7 +302,7 @@ def test_an_update_is_audited_with_before_and_after(session, sandbox, linked, ru
     sandbox.change(card["id"], hours="5", description="More")
     _deliver(sandbox, run_jobs)
     event = session.scalar(select(AuditEvent).where(AuditEvent.action == "time_entry.synced_updated"))
-    assert event.actor_label == "procore sync"
+    assert event.actor_label == "Procore sync"
     assert event.before["hours"] == "4" and event.after["hours"] == "5"
     assert copy.deepcopy(event.after)["description"] == "More"
 
