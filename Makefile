@@ -44,5 +44,9 @@ test: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(BIN)/ruff check portal sandboxes tests bench worker.py wsgi.py
 
+# Every page that grows with data at 10k and 1M time entries on PostgreSQL (BENCH_DATABASE_URL; bench/README.md).
+bench: $(VENV)/.installed
+	$(BIN)/python bench/pages.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) instance/*.db instance/*.db-* .pytest_cache

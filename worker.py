@@ -83,11 +83,9 @@ def main(argv: list[str]) -> int:
         worker.work(with_scheduler=True)
         return 0
     if command == "cron":
-        from rq.cron import CronScheduler
-
         from portal.cron import register_schedule
 
-        scheduler = CronScheduler(connection=connection)
+        scheduler = queue.PortalCronScheduler(connection=connection)
         register_schedule(scheduler)
         scheduler.start()
         return 0

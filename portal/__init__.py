@@ -27,6 +27,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(portal_config.load_settings(app.instance_path))
     if overrides:
         app.config.from_mapping(overrides)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = portal_config.engine_options(app.config)
 
     from portal.inputs import IdConverter
 
@@ -69,6 +70,7 @@ def _models() -> None:
     import portal.projects.models  # noqa: F401
     import portal.runs.models  # noqa: F401
     import portal.stages.models  # noqa: F401
+    import portal.system.models  # noqa: F401  (scale, issue 14: cron runs)
     import portal.timesheets.models  # noqa: F401
 
 
@@ -142,6 +144,15 @@ def _register_blueprints(app: Flask) -> None:
     for tool in tools():
         for blueprint in tool.blueprints:
             app.register_blueprint(load(blueprint))
+
+    # Scale (issue 14): the options of searchable selects; /healthz, /metrics and the System page
+    from portal.projects.lookup_views import bp as lookups_bp
+    from portal.system import metrics
+    from portal.system.views import bp as system_bp
+
+    for bp in (lookups_bp, system_bp):
+        app.register_blueprint(bp)
+    metrics.init_app(app)
 
 
 def _init_templates(app: Flask) -> None:

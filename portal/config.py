@@ -61,6 +61,12 @@ SETTINGS: list[tuple[str, str | None, str]] = [
     ("TRUSTED_PROXY_HOPS", "0",
      "Reverse proxies in front of the portal whose X-Forwarded-For/-Proto/-Host it believes (0: none; 1: one "
      "nginx or load balancer). Login throttling counts the client address they report"),
+    ("METRICS_ENABLED", "false", "Serve Prometheus metrics at `/metrics` (needs METRICS_TOKEN)"),
+    ("METRICS_TOKEN", "", "Bearer token a Prometheus scrape must send to `/metrics`"),
+    ("PROMETHEUS_MULTIPROC_DIR", "",
+     "Under gunicorn with several workers: an empty folder the web processes share (emptied at each start), "
+     "where prometheus_client sums their request latencies"),
+    ("DATABASE_CONNECT_TIMEOUT", "10", "Seconds to wait for a PostgreSQL connection (so /healthz answers 503)"),
 ]
 
 
@@ -130,4 +136,17 @@ def load_settings(instance_path: str | Path, environ: dict[str, str] | None = No
     values["WTF_CSRF_TIME_LIMIT"] = None
     values["WTF_CSRF_HEADERS"] = ["X-CSRFToken"]
     values["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
+    values["DATABASE_CONNECT_TIMEOUT"] = int(values["DATABASE_CONNECT_TIMEOUT"])
+    values["METRICS_ENABLED"] = str(values["METRICS_ENABLED"]).lower() in ("1", "true", "yes")
+    if values["METRICS_ENABLED"] and not values["METRICS_TOKEN"]:
+        raise ConfigurationError("METRICS_ENABLED needs METRICS_TOKEN: /metrics is read with that bearer token")
     return values
+
+
+def engine_options(config: dict[str, Any]) -> dict[str, Any]:
+    """The engine options for the final database URL (after any overrides): PostgreSQL connections give up
+    after DATABASE_CONNECT_TIMEOUT, so a database that does not answer fails /healthz instead of hanging it."""
+    options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("postgresql"):
+        options.setdefault("connect_args", {"connect_timeout": config.get("DATABASE_CONNECT_TIMEOUT", 10)})
+    return options

@@ -23,6 +23,7 @@ from portal.integrations import provisioning, services
 from portal.integrations.registry import load, tools
 from portal.runs import services as runs
 from portal.stages import notifications
+from portal.system import cron_runs
 
 log = logging.getLogger(__name__)
 
@@ -68,16 +69,26 @@ def job(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         current = get_current_job()
         token = job_context.set(f"{current.id if current else 'inline'} {func.__name__}{args!r}")
+        # A job the cron scheduler enqueued names its entry (portal.queue.PortalCronScheduler): the System page
+        # shows each entry's last run and outcome from what is recorded here.
+        cron_entry = (current.meta or {}).get("cron") if current else None
         try:
             with _bound_app().app_context():
+                if cron_entry:
+                    cron_runs.started(cron_entry, current.id)
                 try:
-                    return func(*args, **kwargs)
-                except Exception:
+                    result = func(*args, **kwargs)
+                except Exception as error:
                     log.exception("job %s%r failed", func.__name__, args)
                     db.session.rollback()
+                    if cron_entry:
+                        cron_runs.finished(cron_entry, error)
                     raise
                 finally:
                     db.session.remove()
+                if cron_entry:
+                    cron_runs.finished(cron_entry)
+                return result
         finally:
             job_context.reset(token)
 

@@ -1,8 +1,12 @@
-"""Keyset paging by (date, id): a page link names the last row shown, so deep pages cost what the first
-does and rows added meanwhile neither repeat nor vanish. Used by lists ordered by a date, then id."""
+"""Keyset paging by (date, id) or (name, id): a page link names the last row shown, so deep pages cost what
+the first does (an index on the same columns serves it) and rows added meanwhile neither repeat nor vanish.
+Used by lists ordered by a date, then id (approvals, ledgers) or by a name, then id (projects, clients,
+people, users)."""
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any, TypeVar
@@ -10,7 +14,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, and_, or_
 
 from portal.errors import InvalidInput, InvalidQuery
-from portal.inputs import parse_id
+from portal.inputs import MAX_ID, parse_id
 
 T = TypeVar("T")
 
@@ -37,3 +41,23 @@ def page(rows: Sequence[T], limit: int, key: Callable[[T], tuple[date, int]]) ->
         return list(rows), None
     day, ident = key(rows[limit - 1])
     return list(rows[:limit]), f"{day.isoformat()}_{ident}"
+
+
+def after_name(name_column: Any, id_column: Any, cursor: str | None) -> ColumnElement | None:
+    """The condition selecting rows past `cursor` in (name, id) order, or None for the first page."""
+    if not cursor:
+        return None
+    try:
+        name, ident = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if not (isinstance(name, str) and "\x00" not in name and isinstance(ident, int) and 0 <= ident <= MAX_ID):
+            raise ValueError(cursor)
+    except (ValueError, TypeError):
+        raise InvalidQuery("That page link is broken; start from the first page.") from None
+    return or_(name_column > name, and_(name_column == name, id_column > ident))
+
+
+def page_by_name(rows: Sequence[T], limit: int, key: Callable[[T], tuple[str, int]]) -> tuple[list[T], str | None]:
+    """The first `limit` of `rows` (fetched with limit + 1) and the cursor of the next page, if any."""
+    if len(rows) <= limit:
+        return list(rows), None
+    return list(rows[:limit]), base64.urlsafe_b64encode(json.dumps(list(key(rows[limit - 1]))).encode()).decode()

@@ -20,6 +20,7 @@ from flask import Flask, current_app
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry, SimpleWorker, Worker
+from rq.cron import CronScheduler
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -111,6 +112,23 @@ class PortalWorker(_PromptStop, Worker):
 
 class PortalSimpleWorker(_PromptStop, SimpleWorker):
     """Runs jobs in its own process: the tests' in-process worker."""
+
+
+def cron_name(func_name: str, args: tuple = ()) -> str:
+    """How a cron entry is named in RQ and in the record of its runs: `start_time_syncs(hourly)` (a dotted
+    path counts by its last name)."""
+    name = func_name.rsplit(".", 1)[-1]
+    return f"{name}({', '.join(str(a) for a in args)})" if args else name
+
+
+class PortalCronScheduler(CronScheduler):
+    """RQ's cron scheduler, naming each entry and marking the jobs it enqueues with that name (job.meta["cron"]),
+    so the job wrapper records each entry's runs whatever registers it."""
+
+    def register(self, func: Callable, queue_name: str, args: tuple | None = None, **options: Any):
+        name = options.pop("name", "") or cron_name(func.__name__, tuple(args or ()))
+        options["meta"] = {**(options.get("meta") or {}), "cron": name}
+        return super().register(func, queue_name, args=args, name=name, **options)
 
 
 def get_queue(name: str, app: Flask | None = None) -> Queue:

@@ -364,3 +364,11 @@ def months(session):
                                                                end_date=end)
     session.flush()
     return periods
+
+
+def pick(scope, label: str, text: str, option: str | None = None) -> None:
+    """Choose in a searchable select (portal/lookups.py) as a person does: type into the box labelled `label`
+    (on a page or inside a locator), then click the option that appears (by default the one named `text`)."""
+    box = scope.get_by_role("combobox", name=label, exact=True)
+    box.fill(text)
+    box.locator("xpath=..").get_by_role("option", name=option or text).first.click()

@@ -84,6 +84,9 @@ class User(UserMixin, Timestamps, db.Model):
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
     )
 
+    # The user lookup (PMs, PM teams) in name order (issue 14).
+    __table_args__ = (Index("ix_users_name", "name", "id"),)
+
     @property
     def permissions(self) -> frozenset[str]:
         return frozenset(p.permission for p in self.permission_rows)

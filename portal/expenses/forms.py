@@ -4,17 +4,18 @@ from wtforms import BooleanField, DateField, DecimalField, SelectField, StringFi
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from portal.forms import PortalForm
+from portal.lookups import LookupField
 from portal.projects.forms import optional_int
 
 
 class ExpenseForm(PortalForm):
-    project_id = SelectField("Project", coerce=optional_int, validators=[DataRequired(message="Choose a project.")])
+    project_id = LookupField("Project", kind="cost_projects", validators=[DataRequired(message="Choose a project.")])
     spent_on = DateField("Date", validators=[DataRequired(message="Enter the date.")])
     amount = DecimalField("Amount", places=2, validators=[InputRequired(message="Enter the amount."),
                                                           NumberRange(0.01, 1_000_000_000)])
     cost_category_id = SelectField("Cost category", coerce=optional_int,
                                    validators=[DataRequired(message="Choose a category.")])
-    task_id = SelectField("Task", coerce=optional_int, validators=[Optional()])
+    task_id = LookupField("Task", kind="tasks", validators=[Optional()])
     description = StringField("What for", validators=[DataRequired(message="Describe the expense."),
                                                       Length(max=500)])
     billable = BooleanField("Billable to the client", default=True)

@@ -22,7 +22,7 @@ from portal.expenses.models import Expense
 from portal.finance.models import CostCategory
 from portal.planning.tasks import task_for_entry
 from portal.projects.entry_settings import allowed_category_ids
-from portal.projects.models import Offering, Project, Resource
+from portal.projects.models import Project, Resource
 from portal.projects.services import MAX_MONEY, get_project
 from portal.timesheets.entries import resource_of
 
@@ -169,7 +169,8 @@ def adjust_expense(session: Session, actor: User | str | None, expense_id: int, 
 
 def expenses_of(session: Session, resource_id: int, limit: int = 50) -> list[Expense]:
     return list(session.scalars(select(Expense).where(Expense.resource_id == resource_id)
-                                .options(selectinload(Expense.project), selectinload(Expense.cost_category))
+                                .options(selectinload(Expense.project).selectinload(Project.stage),
+                                         selectinload(Expense.cost_category))
                                 .order_by(Expense.spent_on.desc(), Expense.id.desc()).limit(limit)))
 
 
@@ -178,10 +179,3 @@ def project_expenses(session: Session, project_id: int, start: date, end: date) 
                                                       Expense.spent_on <= end)
                                 .options(selectinload(Expense.resource), selectinload(Expense.cost_category))
                                 .order_by(Expense.spent_on, Expense.id)))
-
-
-def projects_taking_costs(session: Session, resource_id: int) -> list[Project]:
-    """Projects this person may report costs to now (for the form; the service checks again)."""
-    candidates = session.scalars(select(Project).order_by(Project.name).options(
-        selectinload(Project.stage), selectinload(Project.offerings).selectinload(Offering.assignments)))
-    return [p for p in candidates if policy.cost_entry_refusal(p, resource_id) is None]

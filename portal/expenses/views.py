@@ -42,12 +42,11 @@ def _category_choices() -> list:
 
 # My expenses ------------------------------------------------------------------------------------------
 
-def _expense_form(resource, formdata=None) -> ExpenseForm:
-    form = ExpenseForm(formdata=formdata) if formdata is not None else ExpenseForm()
-    projects = services.projects_taking_costs(db.session, resource.id) if resource else []
-    form.project_id.choices = [("", "Choose…")] + [(p.id, p.name) for p in projects]
+def _expense_form() -> ExpenseForm:
+    form = ExpenseForm()
+    form.project_id.resolve(db.session)
     form.cost_category_id.choices = _category_choices()
-    form.task_id.choices = _task_choices(form.project_id.data)
+    form.task_id.resolve(db.session)
     return form
 
 
@@ -55,12 +54,7 @@ def _expense_form(resource, formdata=None) -> ExpenseForm:
 @allow(policy.is_internal)
 def my_expenses():
     resource = resource_of(db.session, current_user)
-    if request.method == "GET" and request.args.get("project_id"):
-        # The project changed in the form: the same form again, with that project's tasks.
-        form = _expense_form(resource, request.args)
-        form.spent_on.data = form.spent_on.data or today()
-        return htmx.render("expenses/mine.html", block="expense_form", form=form, resource=resource)
-    form = _expense_form(resource)
+    form = _expense_form()
     if request.method == "GET":
         form.spent_on.data = today()
     created = submit(form, lambda: services.add_expense(
@@ -99,18 +93,6 @@ def _month_end(first: date) -> date:
     return (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
 
 
-def _transfer_targets(project: Project) -> dict[str, list]:
-    """Where the user may transfer this project's entries: projects they manage that are open for it."""
-    candidates = db.session.scalars(select(Project).order_by(Project.name).options(
-        selectinload(Project.stage), selectinload(Project.offerings)))
-    allowed = [p for p in candidates if policy.can_transfer_onto(current_user, p)]
-    return {
-        "time": [(o.id, f"{p.name} · {o.name}") for p in allowed if not policy.transfer_refusal(p, "time")
-                 for o in p.offerings if not o.archived],
-        "cost": [(p.id, p.name) for p in allowed if p.id != project.id and not policy.transfer_refusal(p, "cost")],
-    }
-
-
 def _entries_tab(project: Project, status: int = 200, **context):
     first = _month(request.values.get("month"))
     last = _month_end(first)
@@ -121,7 +103,7 @@ def _entries_tab(project: Project, status: int = 200, **context):
     return render_tab("expenses/project.html", project, "entries", block="entries_panel", status=status,
                       entries=entries, expenses=services.project_expenses(db.session, project.id, first, last),
                       month=first, previous=(first - timedelta(days=1)).replace(day=1),
-                      following=last + timedelta(days=1), targets=_transfer_targets(project),
+                      following=last + timedelta(days=1),
                       tasks=_task_choices(project.id), categories=_category_choices(), **context)
 
 

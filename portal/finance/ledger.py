@@ -13,12 +13,13 @@ deleted; what should change there comes back as `blocked` (actuals settle it bef
 from __future__ import annotations
 
 import bisect
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import exists, insert, select
+from sqlalchemy import delete, exists, func, insert, literal_column, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -29,6 +30,7 @@ from portal.finance.models import (
     FinancialTransaction,
     FinancialTransactionLine,
     FiscalPeriod,
+    LedgerTotal,
 )
 
 ZERO = Decimal("0")
@@ -173,6 +175,7 @@ def reconcile(session: Session, desired: list[Posting], existing: list[Financial
     outcome = Outcome()
     wanted = {p.key: p for p in desired}
     touched: set[int] = set()
+    totals = Totals()
     for txn in existing:
         posting = wanted.pop(txn.posting_key, None)
         if calendar.locked_on(txn.date):
@@ -183,6 +186,7 @@ def reconcile(session: Session, desired: list[Posting], existing: list[Financial
             outcome.kept += 1
             continue
         touched.add(txn.item_id)
+        totals.add(txn.kind, txn.fiscal_period_id, txn.hours, txn.amount, -1)
         session.delete(txn)
         outcome.deleted += 1
         if posting is not None:
@@ -209,8 +213,46 @@ def reconcile(session: Session, desired: list[Posting], existing: list[Financial
             dict(transaction_id=ids[p.key], offering_id=o, hours=h, amount=a)
             for p in to_create for o, (h, a) in p.lines.items()])
         outcome.created = len(to_create)
+        for p in to_create:
+            totals.add(p.kind, p.fiscal_period_id, p.hours, p.amount)
+    totals.apply(session)
     outcome.items_deleted = _delete_empty_items(session, touched - set(items.values()))
     return outcome
+
+
+class Totals:
+    """Changes to the ledger's totals per kind and fiscal period (models.LedgerTotal), applied in one upsert."""
+
+    def __init__(self) -> None:
+        self.changes: dict[tuple[str, int], list] = defaultdict(lambda: [0, ZERO, ZERO])
+
+    def add(self, kind: str, period_id: int | None, hours: Decimal, amount: Decimal, sign: int = 1) -> None:
+        change = self.changes[(kind, period_id or 0)]
+        change[0] += sign
+        change[1] += sign * Decimal(hours)
+        change[2] += sign * Decimal(amount)
+
+    def apply(self, session: Session) -> None:
+        rows = [dict(kind=kind, period_key=period, count=count, hours=hours, amount=amount)
+                for (kind, period), (count, hours, amount) in sorted(self.changes.items()) if count or hours or amount]
+        if not rows:
+            return
+        dialect_insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        statement = dialect_insert(LedgerTotal).values(rows)
+        session.execute(statement.on_conflict_do_update(index_elements=["kind", "period_key"], set_={
+            "count": LedgerTotal.count + statement.excluded.count,
+            "hours": LedgerTotal.hours + statement.excluded.hours,
+            "amount": LedgerTotal.amount + statement.excluded.amount}))
+
+
+def rebuild_totals(session: Session) -> None:
+    """Compute models.LedgerTotal from the transactions (after a bulk load that bypassed `reconcile`)."""
+    period = func.coalesce(FinancialTransaction.fiscal_period_id, literal_column("0"))
+    session.execute(delete(LedgerTotal))
+    session.execute(insert(LedgerTotal).from_select(
+        ["kind", "period_key", "count", "hours", "amount"],
+        select(FinancialTransaction.kind, period, func.count(), func.sum(FinancialTransaction.hours),
+               func.sum(FinancialTransaction.amount)).group_by(FinancialTransaction.kind, period)))
 
 
 ItemKey = tuple[int, int, int]  # project, resource, cost category

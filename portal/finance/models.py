@@ -14,7 +14,19 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint, select
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    select,
+)
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
@@ -175,7 +187,30 @@ class FinancialTransaction(db.Model):
         back_populates="transaction", cascade="all, delete-orphan", passive_deletes=True
     )
 
-    __table_args__ = (Index("ix_financial_transactions_item_kind", "item_id", "kind"),)
+    __table_args__ = (
+        Index("ix_financial_transactions_item_kind", "item_id", "kind"),
+        # Finance → Actuals newest first, of one kind (issue 14).
+        Index("ix_financial_transactions_kind_date", "kind", "date", "id"),
+    )
+
+
+class LedgerTotal(db.Model):
+    """The ledger's count, hours and amount per kind and fiscal period (`period_key`: its id, 0 for none).
+
+    `ledger.reconcile`, the one place transactions are added or removed, keeps these in the same transaction,
+    so the organization's totals (Finance → Actuals) read a few rows whatever the ledger holds (issue 14).
+    """
+
+    __tablename__ = "ledger_totals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    period_key: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    hours: Mapped[Decimal] = mapped_column(Numeric(16, 4), default=Decimal("0"))
+    amount: Mapped[Decimal] = mapped_column(Numeric(18, 2), default=Decimal("0"))
+
+    __table_args__ = (UniqueConstraint("kind", "period_key"),)
 
 
 class FinancialTransactionLine(db.Model):

@@ -19,6 +19,7 @@ from portal.finance.models import (
     FinancialItem,
     FinancialTransaction,
     FiscalPeriod,
+    LedgerTotal,
     TransactionKind,
     UnpostedPortion,
 )
@@ -194,16 +195,26 @@ def transactions(session: Session, filters: LedgerFilters, after: str | None = N
 
 
 def totals(session: Session, filters: LedgerFilters) -> tuple[int, Decimal, Decimal]:
-    count, hours, amount = session.execute(
-        select(func.count(FinancialTransaction.id), func.coalesce(func.sum(FinancialTransaction.hours), 0),
-               func.coalesce(func.sum(FinancialTransaction.amount), 0))
-        .join(FinancialItem).where(*_ledger_conditions(filters))
-    ).one()
-    return count, Decimal(hours), Decimal(amount)
+    """Count, hours and amount of the filtered ledger: summed from a project's or a timesheet's transactions,
+    else read from the totals kept per kind and fiscal period (a few rows, whatever the ledger holds)."""
+    if filters.project_id or filters.timesheet_id:
+        query = (select(func.count(FinancialTransaction.id), func.coalesce(func.sum(FinancialTransaction.hours), 0),
+                        func.coalesce(func.sum(FinancialTransaction.amount), 0))
+                 .join(FinancialItem).where(*_ledger_conditions(filters)))
+    else:
+        _ledger_conditions(filters)  # refuses an unknown kind
+        query = select(func.coalesce(func.sum(LedgerTotal.count), 0), func.coalesce(func.sum(LedgerTotal.hours), 0),
+                       func.coalesce(func.sum(LedgerTotal.amount), 0))
+        if filters.kind:
+            query = query.where(LedgerTotal.kind == filters.kind)
+        if filters.period_id:
+            query = query.where(LedgerTotal.period_key == filters.period_id)
+    count, hours, amount = session.execute(query).one()
+    return int(count), Decimal(hours), Decimal(amount)
 
 
 def unposted_portions(session: Session, project_id: int | None = None, period_id: int | None = None,
-                      timesheet_id: int | None = None) -> list[UnpostedPortion]:
+                      timesheet_id: int | None = None, limit: int | None = None) -> list[UnpostedPortion]:
     query = select(UnpostedPortion).options(
         selectinload(UnpostedPortion.project), selectinload(UnpostedPortion.resource),
         selectinload(UnpostedPortion.fiscal_period), selectinload(UnpostedPortion.timesheet))
@@ -213,7 +224,7 @@ def unposted_portions(session: Session, project_id: int | None = None, period_id
         query = query.where(UnpostedPortion.fiscal_period_id == period_id)
     if timesheet_id:
         query = query.where(UnpostedPortion.timesheet_id == timesheet_id)
-    return list(session.scalars(query.order_by(UnpostedPortion.start_date, UnpostedPortion.id)))
+    return list(session.scalars(query.order_by(UnpostedPortion.start_date, UnpostedPortion.id).limit(limit)))
 
 
 # rate_type last: spreadsheets built on the earlier columns keep working.
@@ -255,12 +266,9 @@ def transactions_csv(session: Session, filters: LedgerFilters) -> Iterator[str]:
     yield buffer.getvalue()
 
 
-def filter_choices(session: Session) -> tuple[list[tuple[int, str]], list[FiscalPeriod]]:
-    """Projects that have financial items, and every fiscal period, for the filter lists."""
-    projects = session.execute(select(Project.id, Project.name).where(
-        exists().where(FinancialItem.project_id == Project.id)).order_by(Project.name)).all()
-    periods = list(session.scalars(select(FiscalPeriod).order_by(FiscalPeriod.start_date.desc())))
-    return [(p.id, p.name) for p in projects], periods
+def fiscal_periods(session: Session) -> list[FiscalPeriod]:
+    """Every fiscal period, newest first, for the filter list (a few a year)."""
+    return list(session.scalars(select(FiscalPeriod).order_by(FiscalPeriod.start_date.desc())))
 
 
 

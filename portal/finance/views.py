@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, request, stream_with_context, url_for
 from flask_login import current_user
 
-from portal import htmx, inputs
+from portal import htmx, inputs, lookups
 from portal.auth import policy
 from portal.auth.access import allow
 from portal.extensions import db
@@ -19,6 +19,7 @@ from portal.org.services import get_settings
 from portal.projects.models import Project
 
 bp = Blueprint("finance", __name__)
+UNPOSTED_SHOWN = 50
 FINANCE = "Finance pages are for admins and MPE users."
 
 
@@ -45,13 +46,15 @@ def actuals():
     filters = _ledger_filters()
     after = request.args.get("after")
     rows, cursor = reports.transactions(db.session, filters, after=after)
-    projects, periods = reports.filter_choices(db.session)
+    unposted = reports.unposted_portions(db.session, filters.project_id, filters.period_id, limit=UNPOSTED_SHOWN + 1)
     settings = get_settings(db.session)
     return htmx.render(
         "finance/actuals.html", block="ledger_rows" if after else "actuals_table", filters=filters,
-        transactions=rows, next_cursor=cursor, totals=reports.totals(db.session, filters), projects=projects,
-        periods=periods, unposted=reports.unposted_portions(db.session, filters.project_id, filters.period_id),
-        held=batches.held_count(db.session), sync_enabled=settings.finance_sync_enabled,
+        transactions=rows, next_cursor=cursor, totals=reports.totals(db.session, filters),
+        project_name=lookups.name(db.session, "projects", filters.project_id),
+        periods=reports.fiscal_periods(db.session), unposted=unposted[:UNPOSTED_SHOWN],
+        more_unposted=len(unposted) > UNPOSTED_SHOWN, held=batches.held_count(db.session),
+        sync_enabled=settings.finance_sync_enabled,
         rate_types=reports.rate_types(db.session, settings.finance_rate_type),
     )
 

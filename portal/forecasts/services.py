@@ -20,15 +20,17 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from portal import paging
 from portal.auth import policy
 from portal.auth.models import User
 from portal.columns import ZERO
 from portal.org.services import get_settings
 from portal.projects.models import BILLABLE_MODELS, Booking, BookingMode, Offering, Project, RateType
 from portal.projects.rates import FEE_MODELS, RateBook, fixed_fee_rate, to_cents
-from portal.stages.models import Stage
+from portal.projects.services import managed_projects, open_stage_ids
 
 MAX_MONTHS = 24
+PAGE_SIZE = 50
 
 
 @dataclass
@@ -94,12 +96,9 @@ def booking_rate(booking: Booking, project: Project, sell_rates: RateBook, day: 
     return sell_rates.on(booking.resource_id, day) or ZERO
 
 
-def _from_bookings(session: Session, project: Project, months: list[date], end: date, sell_rates: RateBook,
-                   hours_source: str) -> tuple[list[Decimal], str]:
+def _from_bookings(project: Project, bookings: list[Booking], months: list[date], end: date,
+                   sell_rates: RateBook, hours_source: str) -> tuple[list[Decimal], str]:
     values = [ZERO] * len(months)
-    bookings = session.scalars(select(Booking).where(
-        Booking.project_id == project.id, Booking.on >= months[0] - timedelta(days=6), Booking.on <= end)
-        .options(selectinload(Booking.offering).selectinload(Offering.assignments)))
     for booking in bookings:
         for day, hours in _booking_days(booking):
             index = _month_index(months, day) if day <= end else None
@@ -127,24 +126,37 @@ def _from_estimate(project: Project, months: list[date], end: date) -> tuple[lis
     return values, ""
 
 
-def visible_projects(session: Session, user: User, include_closed: bool) -> list[Project]:
-    query = select(Project).join(Stage, Project.stage_id == Stage.id).options(
+def visible_projects(session: Session, user: User, include_closed: bool, after: str | None = None,
+                     limit: int = PAGE_SIZE) -> tuple[list[Project], str | None]:
+    """A page of the projects the user forecasts, by name: every project for those who see money everywhere,
+    else (PMs) those whose PM team they are on; closed ones only when asked for."""
+    query = select(Project).options(
         selectinload(Project.stage), selectinload(Project.client),
         selectinload(Project.offerings).selectinload(Offering.assignments), selectinload(Project.team),
-    ).order_by(Project.name)
-    projects = list(session.scalars(query))
-    return [p for p in projects if policy.can_see_money(user, p) and (include_closed or not p.is_closed)]
+    ).order_by(Project.name, Project.id).limit(limit + 1)
+    if not policy.can_see_money(user):  # a PM: the projects whose PM team they are on
+        query = query.where(Project.id.in_(managed_projects(user)))
+    if not include_closed:
+        query = query.where(Project.stage_id.in_(open_stage_ids(session)))
+    position = paging.after_name(Project.name, Project.id, after)
+    if position is not None:
+        query = query.where(position)
+    return paging.page_by_name(list(session.scalars(query)), limit, lambda p: (p.name, p.id))
 
 
-def forecast(session: Session, user: User, first: date, count: int,
-             include_closed: bool = False) -> tuple[list[date], list[ProjectForecast]]:
+def forecast(session: Session, user: User, first: date, count: int, include_closed: bool = False,
+             after: str | None = None) -> tuple[list[date], list[ProjectForecast], str | None]:
+    """The months, one page of projects' forecasts (by name), and the cursor of the next page."""
     policy.require(policy.can_view_forecast(user), "Forecasts are for PMs, approvers, MPE users and admins.")
     months = month_starts(first, max(1, min(count, MAX_MONTHS)))
     end = (months[-1].replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-    projects = visible_projects(session, user, include_closed)
-    people = set(session.scalars(select(Booking.resource_id).where(
-        Booking.project_id.in_([p.id for p in projects]), Booking.on <= end)))
-    sell_rates = RateBook.load(session, people, RateType.SELL)
+    projects, next_cursor = visible_projects(session, user, include_closed, after)
+    bookings: dict[int, list[Booking]] = defaultdict(list)
+    for booking in session.scalars(select(Booking).where(
+            Booking.project_id.in_([p.id for p in projects]), Booking.on >= months[0] - timedelta(days=6),
+            Booking.on <= end).options(selectinload(Booking.offering).selectinload(Offering.assignments))):
+        bookings[booking.project_id].append(booking)
+    sell_rates = RateBook.load(session, {b.resource_id for found in bookings.values() for b in found}, RateType.SELL)
     hours_source = get_settings(session).timesheet_hours_source
     rows = []
     for project in projects:
@@ -152,7 +164,7 @@ def forecast(session: Session, user: User, first: date, count: int,
         if basis == "estimates":
             values, note = _from_estimate(project, months, end)
         else:
-            values, note = _from_bookings(session, project, months, end, sell_rates, hours_source)
+            values, note = _from_bookings(project, bookings[project.id], months, end, sell_rates, hours_source)
         rows.append(ProjectForecast(project=project, basis=basis, likelihood=project.likelihood, values=values,
                                     note=note))
-    return months, rows
+    return months, rows, next_cursor

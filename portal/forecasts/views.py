@@ -21,9 +21,11 @@ HORIZONS = (3, 6, 12)
 def forecast():
     months_ahead = int(inputs.query_choice("months", [str(h) for h in HORIZONS], "6"))
     include_closed = request.args.get("closed") == "1"
-    months, rows = services.forecast(db.session, current_user, today(), months_ahead, include_closed)
+    after = request.args.get("after")
+    months, rows, next_cursor = services.forecast(db.session, current_user, today(), months_ahead, include_closed,
+                                                  after)
     totals = [sum((r.values[i] for r in rows), ZERO) for i in range(len(months))]
     weighted = [sum((r.weighted[i] for r in rows), ZERO) for i in range(len(months))]
-    return htmx.render("forecasts/forecast.html", block="forecast_table", months=months, rows=rows, totals=totals,
-                       weighted=weighted, horizons=HORIZONS,
-                       filters={"months": months_ahead, "closed": "1" if include_closed else ""})
+    return htmx.render("forecasts/forecast.html", block="forecast_table", months=months,
+                       rows=rows, totals=totals, weighted=weighted, horizons=HORIZONS, next_cursor=next_cursor,
+                       after=after, filters={"months": months_ahead, "closed": "1" if include_closed else ""})

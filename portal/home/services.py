@@ -41,7 +41,7 @@ class Waiting:
 
 
 def _plural(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count == 1 else many}"
+    return f"{approvals.count_label(count)} {one if count == 1 else many}"
 
 
 def _own_timesheets(session: Session, resource: Resource, week_start: date) -> list[Waiting]:

@@ -5,6 +5,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from portal.columns import MAX_HOURS
 from portal.forms import PortalForm
+from portal.lookups import LookupField
 from portal.projects.forms import optional_int
 
 
@@ -34,7 +35,7 @@ class BaselineLineForm(PortalForm):
 
 
 class RequestForm(PortalForm):
-    resource_id = SelectField("Person (if you have someone in mind)", coerce=optional_int, validators=[Optional()])
+    resource_id = LookupField("Person (if you have someone in mind)", kind="people", validators=[Optional()])
     role = StringField("Role needed", validators=[Optional(), Length(max=120)])
     offering_id = SelectField("Offering", coerce=optional_int, validators=[Optional()])
     hours = DecimalField("Hours", places=2, validators=[InputRequired(message="Enter hours."),
@@ -45,4 +46,4 @@ class RequestForm(PortalForm):
 
 
 class FulfilForm(PortalForm):
-    resource_id = SelectField("Book", coerce=optional_int, validators=[Optional()])
+    resource_id = LookupField("Book", kind="people", validators=[Optional()])

@@ -21,7 +21,6 @@ from portal.planning.forms import (
     TaskTypeForm,
 )
 from portal.planning.models import Baseline, BaselineLine, ProjectTask, ResourceRequest, TaskType
-from portal.projects import resources
 from portal.projects.models import Project
 from portal.projects.tabs import render_tab
 
@@ -30,18 +29,17 @@ bp = Blueprint("planning", __name__)
 
 def _plan(project: Project, block: str = "tab_content", status: int = 200, **context):
     types = tasks.list_task_types(db.session, project.id)
-    people = [("", "—")] + [(r.id, r.name) for r in resources.list_resources(db.session)]
     task_form = context.pop("task_form", None) or TaskForm(formdata=None)
     task_form.task_type_id.choices = [("", "—")] + [(t.id, t.name) for t in types if t.active]
     request_form = context.pop("request_form", None) or RequestForm(formdata=None)
-    request_form.resource_id.choices = people
+    request_form.resource_id.resolve(db.session)
     request_form.offering_id.choices = [("", "—")] + [(o.id, o.name) for o in project.offerings]
     taken = baselines.list_baselines(db.session, project.id)
     return render_tab(
         "planning/plan.html", project, "plan", block=block, status=status, task_types=types,
         tasks=tasks.list_tasks(db.session, project.id), baselines=taken,
         comparisons={b.id: baselines.comparison(db.session, b) for b in taken},
-        requests=requests.list_requests(db.session, project.id), people=people, task_form=task_form,
+        requests=requests.list_requests(db.session, project.id), task_form=task_form,
         request_form=request_form, type_form=context.pop("type_form", None) or TaskTypeForm(formdata=None),
         baseline_form=context.pop("baseline_form", None) or BaselineForm(formdata=None), **context)
 
@@ -92,7 +90,7 @@ def save_task(project_id: int, task_id: int | None = None):
 def request_resource(project_id: int):
     project = db.get_or_404(Project, project_id)
     form = RequestForm()
-    form.resource_id.choices = [("", "—")] + [(r.id, r.name) for r in resources.list_resources(db.session)]
+    form.resource_id.resolve(db.session)
     form.offering_id.choices = [("", "—")] + [(o.id, o.name) for o in project.offerings]
     saved = submit(form, lambda: requests.request_resource(
         db.session, current_user, project.id, hours=form.hours.data, start_date=form.start_date.data,
@@ -110,7 +108,7 @@ def book_request(request_id: int):
     request_row = db.get_or_404(ResourceRequest, request_id)
     project = request_row.project
     form = FulfilForm()
-    form.resource_id.choices = [("", "—")] + [(r.id, r.name) for r in resources.list_resources(db.session)]
+    form.resource_id.resolve(db.session)
     week_start = get_settings(db.session).week_start
     saved = submit(form, lambda: requests.fulfil_request(db.session, current_user, request_row.id,
                                                          form.resource_id.data, week_start))

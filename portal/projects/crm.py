@@ -15,12 +15,13 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
-from portal import audit, events
+from portal import audit, events, paging
 from portal.auth import policy
 from portal.auth.models import User
 from portal.errors import Conflict, InvalidInput, NotFound
+from portal.lookups import contains
 from portal.projects.models import (
     DEAL_STAGE_LABELS,
     Client,
@@ -62,6 +63,26 @@ def create_client(session: Session, actor: User | str | None, name: str, crm_id:
     return client
 
 
+PAGE_SIZE = 50
+DUPLICATE_GROUPS_SHOWN = 20
+
+
+def client_page(session: Session, search: str = "", after: str | None = None,
+                limit: int = PAGE_SIZE) -> tuple[list[tuple[Client, int]], str | None]:
+    """One page of clients by name (keyset), each with its number of projects, and the next page's cursor."""
+    query = select(Client).order_by(Client.name, Client.id).limit(limit + 1)
+    if search.strip():
+        query = query.where(contains(Client.name, search.strip()) | contains(func.coalesce(Client.crm_id, ""),
+                                                                             search.strip()))
+    position = paging.after_name(Client.name, Client.id, after)
+    if position is not None:
+        query = query.where(position)
+    clients, cursor = paging.page_by_name(list(session.scalars(query)), limit, lambda c: (c.name, c.id))
+    counts = dict(session.execute(select(Project.client_id, func.count()).where(
+        Project.client_id.in_([c.id for c in clients])).group_by(Project.client_id)).all()) if clients else {}
+    return [(c, counts.get(c.id, 0)) for c in clients], cursor
+
+
 def similar_clients(session: Session, client: Client) -> list[Client]:
     return list(session.scalars(
         select(Client).where(Client.normalized_name == client.normalized_name, Client.id != client.id)
@@ -69,9 +90,10 @@ def similar_clients(session: Session, client: Client) -> list[Client]:
     ))
 
 
-def duplicate_groups(session: Session) -> list[list[Client]]:
-    """Groups of two or more clients that share a normalized name."""
-    names = select(Client.normalized_name).group_by(Client.normalized_name).having(func.count() > 1)
+def duplicate_groups(session: Session, limit: int = DUPLICATE_GROUPS_SHOWN) -> list[list[Client]]:
+    """The first `limit` groups (by normalized name) of two or more clients that share a normalized name."""
+    names = (select(Client.normalized_name).group_by(Client.normalized_name).having(func.count() > 1)
+             .order_by(Client.normalized_name).limit(limit))
     groups: dict[str, list[Client]] = defaultdict(list)
     for client in session.scalars(select(Client).where(Client.normalized_name.in_(names)).order_by(Client.id)):
         groups[client.normalized_name].append(client)
@@ -182,5 +204,11 @@ def update_deal(session: Session, actor: User | str | None, deal_id: int, *, nam
     return deal
 
 
-def list_deals(session: Session) -> list[Deal]:
-    return list(session.scalars(select(Deal).order_by(Deal.id.desc())))
+def deal_page(session: Session, before: int | None = None, limit: int = PAGE_SIZE) -> tuple[list[Deal], int | None]:
+    """One page of deals, newest first, with their clients and projects; and the id to continue before."""
+    query = (select(Deal).options(selectinload(Deal.client), selectinload(Deal.project))
+             .order_by(Deal.id.desc()).limit(limit + 1))
+    if before is not None:
+        query = query.where(Deal.id < before)
+    deals = list(session.scalars(query))
+    return deals[:limit], deals[limit - 1].id if len(deals) > limit else None

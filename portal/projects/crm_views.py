@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, url_for
+from flask import Blueprint, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -36,8 +36,11 @@ def clients():
         else:
             flash(f"Created {created.name}.", "success")
         return htmx.redirect_to(url_for(".clients"))
-    return htmx.render("projects/clients.html", block="client_form", form=form, status=form.status,
-                       clients=crm.list_clients(db.session), duplicates=crm.duplicate_groups(db.session))
+    search, after = request.args.get("q", ""), request.args.get("after")
+    rows, cursor = crm.client_page(db.session, search, after)
+    block = "client_form" if form.is_submitted() else "client_rows" if after else "client_table"
+    return htmx.render("projects/clients.html", block=block, form=form, status=form.status, rows=rows,
+                       next_cursor=cursor, search=search, duplicates=crm.duplicate_groups(db.session))
 
 
 @bp.route("/clients/<int:client_id>")
@@ -52,9 +55,8 @@ def client_detail(client_id: int):
 
 # Deals
 def _deal_form_choices(form: DealForm) -> None:
-    form.client_id.choices = [("", "Choose…")] + [(c.id, c.name) for c in crm.list_clients(db.session)]
-    projects = db.session.execute(select(Project.id, Project.name).order_by(Project.name)).all()
-    form.project_id.choices = [("", "—")] + [(p.id, p.name) for p in projects]
+    form.client_id.resolve(db.session)
+    form.project_id.resolve(db.session)
 
 
 def _deals_page(block: str, status: int = 200, form: DealForm | None = None, **context):
@@ -62,7 +64,8 @@ def _deals_page(block: str, status: int = 200, form: DealForm | None = None, **c
     if form is None:
         form = DealForm(formdata=None)
         _deal_form_choices(form)
-    return htmx.render("projects/deals.html", block=block, form=form, status=status, deals=crm.list_deals(db.session),
+    deals, more = crm.deal_page(db.session, request.args.get("before", type=int))
+    return htmx.render("projects/deals.html", block=block, form=form, status=status, deals=deals, more=more,
                        stage_form=DealStageForm(formdata=None), **context)
 
 
@@ -81,7 +84,8 @@ def deals():
     if created is not None:
         flash(f"Created deal {created.name}.", "success")
         return htmx.redirect_to(url_for(".deals"))
-    return _deals_page("deal_form", status=form.status, form=form)
+    load_more = request.args.get("before") and not form.is_submitted()
+    return _deals_page("deal_rows" if load_more else "deal_form", status=form.status, form=form)
 
 
 @bp.route("/deals/<int:deal_id>/stage", methods=["POST"])
@@ -116,8 +120,11 @@ def resource_list():
     if created is not None:
         flash(f"Added {created.name}. Set their rates next.", "success")
         return htmx.redirect_to(url_for(".resource_detail", resource_id=created.id))
-    return htmx.render("projects/resources.html", block="resource_form", form=form, status=form.status,
-                       resources=resources.list_resources(db.session, include_inactive=True))
+    search, after = request.args.get("q", ""), request.args.get("after")
+    people, cursor = resources.resource_page(db.session, search, after)
+    block = "resource_form" if form.is_submitted() else "resource_rows" if after else "resource_table"
+    return htmx.render("projects/resources.html", block=block, form=form, status=form.status, resources=people,
+                       next_cursor=cursor, search=search)
 
 
 def _resource_page(resource: Resource, block: str, status: int = 200, form: ResourceForm | None = None,

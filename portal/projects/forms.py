@@ -7,7 +7,6 @@ from wtforms import (
     EmailField,
     IntegerField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
 )
@@ -15,6 +14,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from portal.columns import MAX_HOURS
 from portal.forms import PortalForm, options
+from portal.lookups import LookupField, LookupMultipleField
 from portal.projects.models import BILLING_MODEL_LABELS, DEAL_STAGE_LABELS, BookingMode, RateType, SaleStatus
 
 
@@ -25,9 +25,9 @@ def optional_int(value):
 class ProjectForm(PortalForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     code = StringField("Code", validators=[Optional(), Length(max=40)])
-    client_id = SelectField("Client", coerce=optional_int, validators=[DataRequired(message="Choose a client.")])
+    client_id = LookupField("Client", kind="clients", validators=[DataRequired(message="Choose a client.")])
     stage_id = SelectField("Stage", coerce=optional_int)
-    pm_id = SelectField("Project manager", coerce=optional_int, validators=[Optional()])
+    pm_id = LookupField("Project manager", kind="users", validators=[Optional()])
     start_date = DateField("Start", validators=[Optional()])
     end_date = DateField("End", validators=[Optional()])
     percent_likelihood = IntegerField("Percent likelihood (empty: the stage's)",
@@ -37,8 +37,8 @@ class ProjectForm(PortalForm):
 
 
 class PmTeamForm(PortalForm):
-    pm_id = SelectField("Project manager", coerce=optional_int, validators=[Optional()])
-    team_ids = SelectMultipleField("PM team (can act as PM)", coerce=int)
+    pm_id = LookupField("Project manager", kind="users", validators=[Optional()])
+    team_ids = LookupMultipleField("PM team (can act as PM)", kind="users")
 
 
 class OfferingForm(PortalForm):
@@ -58,7 +58,7 @@ class OfferingForm(PortalForm):
 
 
 class AssignmentForm(PortalForm):
-    resource_id = SelectField("Person", coerce=optional_int, validators=[DataRequired(message="Choose a person.")])
+    resource_id = LookupField("Person", kind="people", validators=[DataRequired(message="Choose a person.")])
     role = StringField("Role", validators=[Optional(), Length(max=120)])
     bill_rate = DecimalField("Bill rate / h", places=2, validators=[Optional(), NumberRange(0, 100_000)])
     planned_hours = DecimalField("Planned hours", places=2, default=0,
@@ -68,7 +68,7 @@ class AssignmentForm(PortalForm):
 
 
 class BookingForm(PortalForm):
-    resource_id = SelectField("Person", coerce=optional_int, validators=[DataRequired(message="Choose a person.")])
+    resource_id = LookupField("Person", kind="people", validators=[DataRequired(message="Choose a person.")])
     offering_id = SelectField("Offering", coerce=optional_int, validators=[Optional()])
     mode = SelectField("Booked by", choices=options([(BookingMode.DAY.value, "Day"),
                                                         (BookingMode.WEEK.value, "Week")]))
@@ -84,8 +84,8 @@ class ClientForm(PortalForm):
 
 class DealForm(PortalForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
-    client_id = SelectField("Client", coerce=optional_int, validators=[DataRequired(message="Choose a client.")])
-    project_id = SelectField("Project", coerce=optional_int, validators=[Optional()])
+    client_id = LookupField("Client", kind="clients", validators=[DataRequired(message="Choose a client.")])
+    project_id = LookupField("Project", kind="projects", validators=[Optional()])
     stage = SelectField("Stage", choices=options([(str(k), v) for k, v in DEAL_STAGE_LABELS.items()]))
     amount = DecimalField("Amount", places=2, validators=[Optional(), NumberRange(0)])
     start_date = DateField("Start", validators=[Optional()])

@@ -41,6 +41,9 @@ class Client(Timestamps, db.Model):
 
     projects: Mapped[list[Project]] = relationship(back_populates="client")
 
+    # The client list and the client lookup, in name order a page at a time (issue 14).
+    __table_args__ = (Index("ix_clients_name", "name", "id"),)
+
     def __repr__(self) -> str:
         return f"<Client {self.id} {self.name}>"
 
@@ -94,7 +97,7 @@ class Project(Timestamps, db.Model):
     stage_id: Mapped[int] = mapped_column(ForeignKey("stages.id"), index=True)
     # Active = won (seed 000: "moved to Active Projects by moving it to Closed Won in your CRM").
     is_active: Mapped[bool] = mapped_column(Boolean, default=False)
-    pm_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    pm_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     start_date: Mapped[date | None] = mapped_column(Date)
     end_date: Mapped[date | None] = mapped_column(Date)
     # None follows the stage's percent likelihood; a number is the PM's override.
@@ -139,6 +142,8 @@ class Project(Timestamps, db.Model):
                         name="likelihood_range"),
         CheckConstraint("time_entry_by IN ('anyone', 'assigned') AND cost_entry_by IN ('anyone', 'assigned')",
                         name="entry_by_values"),
+        # The project list and the project lookups, in name order a page at a time (issue 14).
+        Index("ix_projects_name", "name", "id"),
     )
 
     @property
@@ -273,6 +278,9 @@ class Resource(Timestamps, db.Model):
     rates: Mapped[list[ResourceRate]] = relationship(
         back_populates="resource", cascade="all, delete-orphan", order_by="ResourceRate.effective_from"
     )
+
+    # The people list and the people lookup, in name order a page at a time (issue 14).
+    __table_args__ = (Index("ix_resources_name", "name", "id"),)
 
     def __repr__(self) -> str:
         return f"<Resource {self.id} {self.email}>"

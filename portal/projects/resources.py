@@ -8,12 +8,13 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import audit, events
+from portal import audit, events, paging
 from portal.auth import policy
 from portal.auth.models import Role, User, normalize_email
 from portal.auth.services import check_email
 from portal.errors import Conflict, InvalidInput, NotFound
 from portal.formatting import money
+from portal.lookups import contains
 from portal.projects.models import RateType, Resource, ResourceRate
 
 MAX_RATE = Decimal("100000")
@@ -139,6 +140,21 @@ def remove_rate(session: Session, actor: User | str | None, rate_id: int) -> Non
     session.delete(rate)
     session.flush()
     events.resource_rates_changed.send(resource, session=session, actor=actor, changes={})
+
+
+PAGE_SIZE = 50
+
+
+def resource_page(session: Session, search: str = "", after: str | None = None,
+                  limit: int = PAGE_SIZE) -> tuple[list[Resource], str | None]:
+    """One page of people by name (keyset), active or not, and the next page's cursor."""
+    query = select(Resource).order_by(Resource.name, Resource.id).limit(limit + 1)
+    if search.strip():
+        query = query.where(contains(Resource.name, search.strip()) | contains(Resource.email, search.strip()))
+    position = paging.after_name(Resource.name, Resource.id, after)
+    if position is not None:
+        query = query.where(position)
+    return paging.page_by_name(list(session.scalars(query)), limit, lambda r: (r.name, r.id))
 
 
 def list_resources(session: Session, include_inactive: bool = False) -> list[Resource]:

@@ -6,22 +6,20 @@ with before/after values, and sends a domain event so integrations and notificat
 
 from __future__ import annotations
 
-import base64
-import json
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import CompoundSelect, func, select, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from portal import audit, events
+from portal import audit, events, paging
 from portal.auth import policy
 from portal.auth.models import Role, User
-from portal.errors import Conflict, InvalidInput, InvalidQuery, NotFound
+from portal.errors import Conflict, InvalidInput, NotFound
 from portal.formatting import hours_text
-from portal.inputs import MAX_ID
+from portal.lookups import contains
 from portal.projects.models import (
     BILLING_MODEL_LABELS,
     Assignment,
@@ -40,6 +38,7 @@ from portal.stages.models import EngagementType, Stage
 MAX_HOURS = Decimal("1000000")
 MAX_MONEY = Decimal("1000000000")
 PAGE_SIZE = 25
+HIDDEN_COUNTED = 1000
 
 PROJECT_INFO_FIELDS = ["name", "code", "client_id", "start_date", "end_date", "percent_likelihood",
                        "default_cost_category_id", "description"]
@@ -406,22 +405,6 @@ def ensure_passive_assignment(session: Session, actor: User | str | None, offeri
 
 
 # Listing
-def _encode_cursor(project: Project) -> str:
-    return base64.urlsafe_b64encode(json.dumps([project.name, project.id]).encode()).decode()
-
-
-def _decode_cursor(cursor: str | None) -> tuple[str, int] | None:
-    if not cursor:
-        return None
-    try:
-        name, ident = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if not (isinstance(name, str) and isinstance(ident, int) and 0 <= ident <= MAX_ID):
-            raise ValueError(cursor)
-        return name, ident
-    except (ValueError, TypeError):
-        raise InvalidQuery("That page link is broken; start from the first page.") from None
-
-
 def _project_filters(stage_name: str | None, client_id: int | None, search: str) -> list:
     conditions = []
     if stage_name:  # by name: "In Progress" is every workflow's In Progress
@@ -429,7 +412,7 @@ def _project_filters(stage_name: str | None, client_id: int | None, search: str)
     if client_id:
         conditions.append(Project.client_id == client_id)
     if search.strip():
-        conditions.append(Project.name.ilike(f"%{search.strip()}%"))
+        conditions.append(contains(Project.name, search.strip()))
     return conditions
 
 
@@ -451,23 +434,43 @@ def list_projects(session: Session, user: User, *, stage_name: str | None = None
     ).where(*_project_filters(stage_name, client_id, search))
     if not include_closed:
         query = query.where(Project.stage_id.not_in(_closed_stage_ids(session)))
-    position = _decode_cursor(after)
-    if position:
-        name, ident = position
-        query = query.where(or_(Project.name > name, and_(Project.name == name, Project.id > ident)))
+    position = paging.after_name(Project.name, Project.id, after)
+    if position is not None:
+        query = query.where(position)
     rows = list(session.scalars(query.order_by(Project.name, Project.id).limit(limit + 1)))
-    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    return paging.page_by_name(rows, limit, lambda project: (project.name, project.id))
+
+
+def open_stage_ids(session: Session) -> list[int]:
+    """Stages that do not consider their projects closed (a stage's flags live in JSON: read the few stages)."""
+    return [s.id for s in session.scalars(select(Stage)) if not s.is_closed]
+
+
+def entry_stage_ids(session: Session, key: str) -> list[int]:
+    """Stages whose projects may have `key` (open_for_time, open_for_cost, or their transfers) on: the stage's
+    own setting, or a project's option the stage lets count (policy.entry_open decides per project)."""
+    return [s.id for s in session.scalars(select(Stage))
+            if not (s.is_closed and key in ("open_for_time", "open_for_cost"))
+            and (s.flag(key) or s.flag(policy.ENTRY_OVERRIDES[key]))]
+
+
+def managed_projects(user: User) -> CompoundSelect:
+    """Ids of the projects whose PM team the user is on: a union, each side an index lookup."""
+    return union(select(Project.id).where(Project.pm_id == user.id),
+                 select(ProjectManager.project_id).where(ProjectManager.user_id == user.id))
 
 
 def hidden_closed_projects(session: Session, *, stage_name: str | None = None, client_id: int | None = None,
                            search: str = "") -> int:
-    """How many closed projects the same filters would show: the list says why they are missing."""
+    """How many closed projects the same filters would show, counted up to HIDDEN_COUNTED + 1 (then shown as
+    "1,000+"): the list says why they are missing without counting the whole table."""
     closed = _closed_stage_ids(session)
     if not closed:
         return 0
-    return session.scalar(select(func.count()).select_from(Project).join(Stage, Project.stage_id == Stage.id).where(
-        Project.stage_id.in_(closed), *_project_filters(stage_name, client_id, search))) or 0
+    found = (select(Project.id).join(Stage, Project.stage_id == Stage.id)
+             .where(Project.stage_id.in_(closed), *_project_filters(stage_name, client_id, search))
+             .limit(HIDDEN_COUNTED + 1).subquery())
+    return session.scalar(select(func.count()).select_from(found)) or 0
 
 
 def stage_names(session: Session) -> list[str]:
@@ -487,9 +490,3 @@ def bookings_for(session: Session, resource_id: int, start: date, end: date) -> 
     )
     return [b for b in rows if b.project.stage.flag("display_booked_roles")
             and (b.on >= start or b.mode == BookingMode.WEEK)]
-
-
-def assignable_users(session: Session) -> list[User]:
-    return list(session.scalars(
-        select(User).where(User.active.is_(True), User.role != Role.CLIENT).order_by(User.name)
-    ))

@@ -10,7 +10,7 @@ from flask import Blueprint, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal import htmx, inputs
+from portal import htmx, inputs, lookups
 from portal.auth import policy
 from portal.auth.access import allow
 from portal.columns import today
@@ -21,9 +21,9 @@ from portal.finance.services import list_cost_categories
 from portal.forms import submit
 from portal.integrations.panel import project_panels, team_change_note
 from portal.org.services import get_settings
-from portal.projects import crm, resources, services
+from portal.projects import services
 from portal.projects.forms import AssignmentForm, BookingForm, OfferingForm, PmTeamForm, ProjectForm
-from portal.projects.models import Assignment, Booking, Offering, Project, Resource
+from portal.projects.models import Assignment, Booking, Offering, Project
 from portal.projects.rates import FEE_MODELS, fixed_fee_rate
 from portal.projects.tabs import overview_context, render_tab
 from portal.timesheets import adjustments
@@ -49,15 +49,15 @@ def project_list():
     hidden = 0 if include_closed or args.get("after") else services.hidden_closed_projects(
         db.session, stage_name=stage_name, client_id=client_id, search=search)
     context = dict(projects=projects, next_cursor=next_cursor, filters=filters, hidden_closed=hidden,
-                   stages=services.stage_names(db.session), clients=crm.list_clients(db.session))
+                   stages=services.stage_names(db.session), client_name=lookups.name(db.session, "clients", client_id))
     # "Load more" appends rows; changing a filter replaces the table.
     block = "project_rows" if args.get("after") else "project_table"
     return htmx.render("projects/list.html", block=block, **context)
 
 
 def _project_form_choices(form: ProjectForm, project: Project | None = None) -> None:
-    form.client_id.choices = [("", "Choose…")] + [(c.id, c.name) for c in crm.list_clients(db.session)]
-    form.pm_id.choices = [("", "—")] + [(u.id, u.name) for u in services.assignable_users(db.session)]
+    form.client_id.resolve(db.session)
+    form.pm_id.resolve(db.session)
     form.default_cost_category_id.choices = [("", "— (resource's or system default)")] + [
         (c.id, c.name) for c in list_cost_categories(db.session)
     ]
@@ -173,37 +173,30 @@ def _offerings_tab(project: Project, block: str = "tab_content", form: OfferingF
 
 
 # Team: PM team, assignments, bookings
-def _people_choices(offering: Offering, people: list[Resource]) -> list[tuple]:
-    """The person picker of an offering: everyone not on it already."""
-    on_it = {a.resource_id for a in offering.assignments}
-    return [("", "Choose…")] + [(r.id, r.name) for r in people if r.id not in on_it]
 
 
 def _team_context(project: Project) -> dict:
-    people = resources.list_resources(db.session)
     assignment_form = AssignmentForm(formdata=None)
-    pickers = {o.id: _people_choices(o, people) for o in project.offerings}
     booking_form = BookingForm(formdata=None)
-    _booking_choices(booking_form, project, people)
+    _booking_choices(booking_form, project)
     pm_form = PmTeamForm(formdata=None, pm_id=project.pm_id, team_ids=[m.user_id for m in project.team])
     _pm_choices(pm_form)
     bookings = db.session.scalars(select(Booking).where(Booking.project_id == project.id)
                                   .order_by(Booking.on, Booking.resource_id)).all()
     source = get_settings(db.session).timesheet_hours_source
-    return dict(assignment_form=assignment_form, pickers=pickers, booking_form=booking_form, pm_form=pm_form,
+    return dict(assignment_form=assignment_form, booking_form=booking_form, pm_form=pm_form,
                 bookings=bookings, fee_rates={o.id: fixed_fee_rate(o, source) for o in project.offerings
                                               if o.billing_model in FEE_MODELS})
 
 
-def _booking_choices(form: BookingForm, project: Project, people: list[Resource]) -> None:
-    form.resource_id.choices = [("", "Choose…")] + [(r.id, r.name) for r in people]
+def _booking_choices(form: BookingForm, project: Project) -> None:
+    form.resource_id.resolve(db.session)
     form.offering_id.choices = [("", "—")] + [(o.id, o.name) for o in project.offerings]
 
 
 def _pm_choices(form: PmTeamForm) -> None:
-    users = services.assignable_users(db.session)
-    form.pm_id.choices = [("", "—")] + [(u.id, u.name) for u in users]
-    form.team_ids.choices = [(u.id, u.name) for u in users]
+    form.pm_id.resolve(db.session)
+    form.team_ids.resolve(db.session)
 
 
 @bp.route("/projects/<int:project_id>/team")
@@ -237,7 +230,7 @@ def add_assignment(offering_id: int):
     policy.require(policy.can_create_roles(current_user, project),
                    f"You cannot add people while the project is in {project.stage.name}.")
     form = AssignmentForm()
-    form.resource_id.choices = _people_choices(offering, resources.list_resources(db.session))
+    form.resource_id.resolve(db.session)
     saved = submit(form, lambda: services.add_assignment(
         db.session, current_user, offering.id, form.resource_id.data, bill_rate=form.bill_rate.data,
         planned_hours=form.planned_hours.data or 0, role=form.role.data or "",
@@ -291,7 +284,7 @@ def set_booking(project_id: int):
     policy.require(policy.can_schedule_resources(current_user, project),
                    f"You cannot book hours while the project is in {project.stage.name}.")
     form = BookingForm()
-    _booking_choices(form, project, resources.list_resources(db.session))
+    _booking_choices(form, project)
     first_weekday = get_settings(db.session).week_start
     submit(form, lambda: services.set_booking(
         db.session, current_user, project.id, form.resource_id.data, mode=form.mode.data, on=form.on.data,

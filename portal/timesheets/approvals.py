@@ -3,9 +3,13 @@
 Scope (issue 6): users with the approver role and admins see everyone's timesheets; anyone else sees the
 timesheets holding time on projects whose PM team they are on. Nobody sees their own (a super-admin
 excepted, who may decide on it). A stand-in (issue 16) also sees, while standing in, what each approver they
-stand in for sees, never their own timesheets nor the approver's. The page costs the same number of queries
-whatever the queue's length: keyset paging, and aggregates for the page's rows and for the whole filtered
-queue.
+stand in for sees, never their own timesheets nor the approver's.
+
+The page costs the same whatever the queue's length or the ledger's size (issue 14): keyset paging in
+(week, id) order (index ix_timesheets_status_week, or ix_timesheets_week for any status), a PM's scope
+read from the entries of their projects (ix_time_entries_project_timesheet: a few hundred rows per
+project, never a scan of every entry), hours per project for the page's rows, and a count that stops at
+COUNT_CAP ("1,000+").
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, and_, distinct, false, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.orm import Session, selectinload
 
 from portal import paging
@@ -22,7 +26,9 @@ from portal.auth import policy
 from portal.auth.models import User
 from portal.columns import today
 from portal.errors import InvalidInput
-from portal.projects.models import Project, ProjectManager, Resource
+from portal.projects.models import Project, Resource
+from portal.projects.services import managed_projects
+from portal.sql import in_ids
 from portal.timesheets import reminders, standins
 from portal.timesheets.models import (
     STATUS_LABELS,
@@ -36,6 +42,7 @@ from portal.timesheets.models import (
 )
 
 PAGE_SIZE = 50
+COUNT_CAP = 1000  # the queue's size is counted up to here ("1,000+"): counting further costs what the queue holds
 STATUS_FILTERS = ["submitted", "approved", "rejected", "recalled", "draft", "unsubmitted", ""]  # "" = any
 # Not submitted: what a reminder is about (issue 16), and what an approver's Remind button is for.
 UNSUBMITTED = (TimesheetStatus.DRAFT, TimesheetStatus.REJECTED, TimesheetStatus.RECALLED)
@@ -81,22 +88,18 @@ class ProjectTotal:
 class ApprovalQueue:
     rows: list[Row]
     next_cursor: str | None
-    count: int
-    hours: Decimal
-    project_totals: list[ProjectTotal] = field(default_factory=list)
+    count: int  # up to COUNT_CAP
+    hours: Decimal  # of the rows shown
+    project_totals: list[ProjectTotal] = field(default_factory=list)  # of the rows shown
 
-
-def managed_projects(user: User):
-    """Ids of projects whose PM team the user is on (as a subquery)."""
-    return select(Project.id).where(or_(
-        Project.pm_id == user.id,
-        Project.id.in_(select(ProjectManager.project_id).where(ProjectManager.user_id == user.id)),
-    ))
+    @property
+    def count_capped(self) -> bool:
+        return self.count > COUNT_CAP
 
 
 def _visible(user: User) -> ColumnElement[bool]:
-    return true() if policy.approves_everyone(user) else Timesheet.id.in_(
-        select(TimeEntry.timesheet_id).where(TimeEntry.project_id.in_(managed_projects(user))))
+    return true() if policy.approves_everyone(user) else in_ids(
+        Timesheet.id, select(TimeEntry.timesheet_id).where(TimeEntry.project_id.in_(managed_projects(user))))
 
 
 def _not_own(user: User) -> ColumnElement[bool]:
@@ -130,8 +133,8 @@ def _conditions(user: User, filters: Filters, principals: list[User]) -> list[Co
     if filters.week_to:
         conditions.append(Timesheet.period_start <= filters.week_to)
     if filters.project_id:
-        conditions.append(Timesheet.id.in_(
-            select(TimeEntry.timesheet_id).where(TimeEntry.project_id == filters.project_id)))
+        conditions.append(in_ids(
+            Timesheet.id, select(TimeEntry.timesheet_id).where(TimeEntry.project_id == filters.project_id)))
     if filters.resource_id:
         conditions.append(Timesheet.resource_id == filters.resource_id)
     if filters.held:
@@ -143,23 +146,31 @@ def _with_held_changes():
     return select(TimesheetConflict.timesheet_id).where(TimesheetConflict.status == ConflictStatus.OPEN)
 
 
+def count(session: Session, *conditions: ColumnElement[bool]) -> int:
+    """Timesheets meeting `conditions`, counted up to COUNT_CAP + 1 (shown as "1,000+")."""
+    capped = select(Timesheet.id).where(*conditions).limit(COUNT_CAP + 1).subquery()
+    return session.scalar(select(func.count()).select_from(capped)) or 0
+
+
+def count_label(number: int) -> str:
+    return f"{COUNT_CAP:,}+" if number > COUNT_CAP else f"{number:,}"
+
+
 def held_count(session: Session, user: User) -> int:
     """Timesheets the user may see in the queue whose tool changes wait for a decision (the home page)."""
-    return session.scalar(select(func.count()).select_from(Timesheet).where(
-        scope(user, standins.principals(session, user)), Timesheet.id.in_(_with_held_changes()))) or 0
+    return count(session, scope(user, standins.principals(session, user)), Timesheet.id.in_(_with_held_changes()))
 
 
 def waiting_count(session: Session, user: User, stood_in_for: User | None = None) -> int:
     """Submitted timesheets in the user's own queue, or in the queue of an approver they stand in for (the
     home page says whose)."""
     where = scope(user) if stood_in_for is None else stood_in_scope(stood_in_for, user)
-    return session.scalar(select(func.count()).select_from(Timesheet).where(
-        where, Timesheet.status == TimesheetStatus.SUBMITTED)) or 0
+    return count(session, where, Timesheet.status == TimesheetStatus.SUBMITTED)
 
 
 def approval_queue(session: Session, user: User, filters: Filters, after: str | None = None,
                    limit: int = PAGE_SIZE) -> ApprovalQueue:
-    """One page of the queue (oldest week first), its rows' hours per project, and the filtered totals."""
+    """One page of the queue (oldest week first), its rows' hours per project, and the queue's size (capped)."""
     principals = standins.principals(session, user)
     conditions = _conditions(user, filters, principals)
     query = select(Timesheet).where(*conditions).options(selectinload(Timesheet.resource))
@@ -196,14 +207,14 @@ def approval_queue(session: Session, user: User, filters: Filters, after: str | 
                         held.get(sheet.id, 0), on_behalf=whose if whose is not None and whose.id != user.id else None,
                         reminded_today=sheet.resource_id in reminded))
 
-    in_queue = select(Timesheet.id).where(*conditions)
-    totals = [ProjectTotal(pid, name, Decimal(hours), count) for pid, name, hours, count in session.execute(
-        select(Project.id, Project.name, func.sum(TimeEntry.hours), func.count(distinct(TimeEntry.timesheet_id)))
-        .join(TimeEntry, TimeEntry.project_id == Project.id).where(TimeEntry.timesheet_id.in_(in_queue))
-        .group_by(Project.id, Project.name).order_by(Project.name)
-    )]
-    count = session.scalar(select(func.count()).select_from(Timesheet).where(*conditions)) or 0
-    return ApprovalQueue(rows, next_cursor, count, sum((t.hours for t in totals), Decimal("0")), totals)
+    totals: dict[int, ProjectTotal] = {}
+    for row in rows:
+        for project, hours in row.projects:
+            total = totals.setdefault(project.id, ProjectTotal(project.id, project.name, Decimal("0"), 0))
+            total.hours += hours
+            total.timesheets += 1
+    return ApprovalQueue(rows, next_cursor, count(session, *conditions), sum((r.hours for r in rows), Decimal("0")),
+                         sorted(totals.values(), key=lambda t: t.name))
 
 
 def escalated_weeks(session: Session, user: User) -> list[tuple[date, int]]:

@@ -52,7 +52,7 @@ class TimeEntry(Timestamps, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id"))
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
     offering_id: Mapped[int | None] = mapped_column(ForeignKey("offerings.id", ondelete="SET NULL"), index=True)
     work_date: Mapped[date] = mapped_column(Date)
     hours: Mapped[Decimal] = mapped_column(HOURS)
@@ -93,6 +93,8 @@ class TimeEntry(Timestamps, db.Model):
         Index("ix_time_entries_resource_date", "resource_id", "work_date"),
         # Time sync (issue 5): reconciling a connection's entries over a window of days.
         Index("ix_time_entries_connection_date", "connection_id", "work_date"),
+        # A project's entries, and their timesheets without reading the rows (a PM's approvals, issue 14).
+        Index("ix_time_entries_project_timesheet", "project_id", "timesheet_id"),
     )
 
     @property
@@ -135,7 +137,7 @@ class Timesheet(Timestamps, db.Model):
     resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id"))
     period_start: Mapped[date] = mapped_column(Date)
     period_end: Mapped[date] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(12), default=TimesheetStatus.DRAFT, index=True)
+    status: Mapped[str] = mapped_column(String(12), default=TimesheetStatus.DRAFT)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -160,6 +162,9 @@ class Timesheet(Timestamps, db.Model):
     __table_args__ = (
         UniqueConstraint("resource_id", "period_start"),
         CheckConstraint("period_end >= period_start", name="period_ordered"),
+        # The approvals queue in its order (week, id), by status or of any status (issue 14).
+        Index("ix_timesheets_status_week", "status", "period_start", "id"),
+        Index("ix_timesheets_week", "period_start", "id"),
     )
 
     @property

@@ -10,10 +10,9 @@ from datetime import date
 
 from flask import Blueprint, abort, flash, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from portal import formatting, htmx, inputs
+from portal import formatting, htmx, inputs, lookups
 from portal.auth import policy
 from portal.auth.access import allow
 from portal.columns import today
@@ -24,7 +23,6 @@ from portal.formatting import hours_text
 from portal.forms import submit
 from portal.org.services import get_settings
 from portal.projects.models import Project
-from portal.projects.resources import list_resources
 from portal.timesheets import approvals, conflicts, entries, reminders, standins, weeks, workflow
 from portal.timesheets import grid as grids
 from portal.timesheets.forms import (
@@ -413,9 +411,9 @@ def _queue(block: str, form: BulkDecisionForm | None = None, status: int = 200, 
         "timesheets/approvals.html", block=block, status=status, queue=queue, filters=filters,
         selected=selected, selectable=selectable,
         form=form or BulkDecisionForm(formdata=None), statuses=approvals.STATUS_FILTERS,
-        labels=approvals.FILTER_LABELS, remindable=approvals.UNSUBMITTED,
-        projects=db.session.execute(select(Project.id, Project.name).order_by(Project.name)).all(),
-        people=list_resources(db.session, include_inactive=True),
+        labels=approvals.FILTER_LABELS, remindable=approvals.UNSUBMITTED, count_label=approvals.count_label,
+        chosen={"project": lookups.name(db.session, "projects", filters.project_id),
+                "person": lookups.name(db.session, "people", filters.resource_id)},
     )
 
 

@@ -69,6 +69,18 @@ def projects_of(session: Session, timesheet_id: int) -> list[Project]:
     ))
 
 
+def projects_of_many(session: Session, timesheet_ids: list[int]) -> dict[int, list[Project]]:
+    """`projects_of` for several timesheets in three statements, whatever their number."""
+    pairs = session.execute(select(TimeEntry.timesheet_id, TimeEntry.project_id).where(
+        TimeEntry.timesheet_id.in_(timesheet_ids)).distinct()).all()
+    projects = {p.id: p for p in session.scalars(select(Project).where(Project.id.in_({p for _, p in pairs}))
+                                                 .options(selectinload(Project.team)))} if pairs else {}
+    found: dict[int, list[Project]] = {i: [] for i in timesheet_ids}
+    for sheet_id, project_id in pairs:
+        found[sheet_id].append(projects[project_id])
+    return {i: sorted(found[i], key=lambda p: p.name) for i in timesheet_ids}
+
+
 def is_owner(user: User, sheet: Timesheet) -> bool:
     return sheet.resource.user_id == user.id
 
@@ -116,15 +128,16 @@ def _label(sheet: Timesheet) -> str:
 
 
 def transition(session: Session, actor: User | str | None, timesheet_id: int, action: str, version: int | None,
-               reason: str = "") -> Timesheet:
-    """Move a timesheet along one transition. `version` is the one the actor's form showed."""
+               reason: str = "", projects: list[Project] | None = None) -> Timesheet:
+    """Move a timesheet along one transition. `version` is the one the actor's form showed; `projects`, its
+    projects when the caller read them already (`projects_of_many`)."""
     step = TRANSITIONS[action]
     sheet = get_timesheet(session, timesheet_id)
     # System actors (a sync sending a timesheet back) are trusted callers; people need the right, their own or
     # that of an approver they stand in for (issue 16: the decision is then recorded on that approver's behalf).
     on_behalf: User | None = None
     if isinstance(actor, User) and sheet.status in step.sources:
-        acting = acting_for(session, actor, sheet, action)
+        acting = acting_for(session, actor, sheet, action, projects)
         if acting is None:
             raise NotAllowed(f"You may not {step.verb} the timesheet of {_label(sheet)}.")
         on_behalf = acting if acting.id != actor.id else None
@@ -153,13 +166,15 @@ def transition(session: Session, actor: User | str | None, timesheet_id: int, ac
     elif action == "submit":
         values["reason"] = ""  # a new submission starts clean; the old reason stays in the history
     before = {"status": sheet.status, "version": sheet.version}
+    # The row's version and status guard the update; the loaded timesheet takes the new values in Python
+    # ("evaluate"), so deciding costs no read-back.
     changed = session.execute(
         update(Timesheet)
         .where(Timesheet.id == sheet.id, Timesheet.version == sheet.version, Timesheet.status.in_(step.sources))
-        .values(**values).execution_options(synchronize_session=False)
+        .values(**values).execution_options(synchronize_session="evaluate")
     ).rowcount
-    session.refresh(sheet)
     if changed != 1:  # someone else changed it between our read and our update
+        session.refresh(sheet)
         raise Conflict(f"The timesheet of {_label(sheet)} was changed by someone else just now; nothing was "
                        "changed. Reload to see its current state.")
     behalf = standins.behalf_note(actor, on_behalf)
@@ -213,10 +228,15 @@ def decide_many(session: Session, actor: User, action: str, selections: list[tup
         raise InvalidInput("Say why you reject them; each person will see your reason.",
                            fields={"reason": "Enter a reason."})
     result = BulkResult()
+    ids = [timesheet_id for timesheet_id, _ in selections]
+    # Read every selected timesheet, its person and its projects up front, in a few statements.
+    session.scalars(select(Timesheet).where(Timesheet.id.in_(ids)).options(selectinload(Timesheet.resource))).all()
+    projects = projects_of_many(session, ids)
     for timesheet_id, version in selections:
         try:
             with session.begin_nested():
-                result.done.append(transition(session, actor, timesheet_id, action, version, reason))
+                result.done.append(transition(session, actor, timesheet_id, action, version, reason,
+                                              projects[timesheet_id]))
         except PortalError as error:
             sheet = session.get(Timesheet, timesheet_id)
             result.refused.append((_label(sheet) if sheet else f"Timesheet {timesheet_id}", error.message))

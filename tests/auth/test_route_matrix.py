@@ -276,6 +276,12 @@ def cases(w: SimpleNamespace) -> dict[str, list[Case]]:
         "webhooks.receive": [post(f"/hooks/toggl/{w.toggl}", SIGNED_IN | {ANONYMOUS}, public=True)],
         "procore_webhooks.receive_webhook": [post("/webhooks/procore", SIGNED_IN | {ANONYMOUS}, public=True)],
         "timesheets.approvals_page": [get("/approvals", INTERNAL)],
+        # Searchable selects' options; health, metrics and the System page (issue 14)
+        "lookups.options": [get("/lookup/projects", INTERNAL), get("/lookup/people?q=a", INTERNAL)],
+        "system.healthz": [get("/healthz", SIGNED_IN | {ANONYMOUS}, public=True)],
+        "system.prometheus_metrics": [get("/metrics", SIGNED_IN | {ANONYMOUS}, public=True)],  # off: 404
+        "system.system_page": [get("/admin/system", ADMINS)],
+        "system.failed_job": [post("/admin/system/failed/sync/no-such-job/retry", ADMINS)],
         "timesheets.sheet_week": [get(f"/approvals/{w.submitted_sheet}/week", DECIDERS | {"staff"}),
                                   get(f"/approvals/{w.others_sheet}/week", DECIDERS)],
         # My time's week grid: everyone with a resource fills their own; admins anyone's

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.projects.models import Offering, Project
-from tests.conftest import browser_login
+from tests.conftest import browser_login, pick
 from tests.factories import ClientFactory, UserFactory
 
 
@@ -23,14 +23,14 @@ def test_pm_creates_a_project_with_an_offering(page, committed):
 
     # A blank name (the browser's own check passes spaces) comes back in place as a 422, message by the field.
     page.fill("input[name=name]", "   ")
-    page.select_option("select[name=client_id]", label="Northwind")
+    pick(page, "Client", "north", "Northwind")
     page.click("button:has-text('Create project')")
     page.wait_for_selector("#project-form .has-error")
     assert page.url.endswith("/projects/new")
 
     page.fill("input[name=name]", "Northwind portal")
     page.select_option("select[name=stage_id]", label="Planning")
-    page.select_option("select[name=pm_id]", label="Pat PM")
+    pick(page, "Project manager", "Pat")
     page.click("button:has-text('Create project')")
     page.wait_for_url("**/offerings")
     page.wait_for_selector("text=Created Northwind portal")

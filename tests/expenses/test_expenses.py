@@ -149,7 +149,9 @@ def test_my_expenses_page_records_a_cost_and_shows_errors_with_422(client, sessi
     ProjectFactory(name="Closed project", stage=stage("Closed"))
     session.commit()
     page = client.get("/expenses").get_data(as_text=True)
-    assert ">Open project</option>" in page and "Closed project" not in page
+    assert f'/lookup/cost_projects?resource={resource.id}' in page
+    offered = client.get(f"/lookup/cost_projects?resource={resource.id}", htmx=True).get_data(as_text=True)
+    assert 'data-label="Open project"' in offered and "Closed project" not in offered
     bad = client.post("/expenses", data={"project_id": project.id, "spent_on": "2026-03-03", "amount": "",
                                          "cost_category_id": category.id, "description": "Hotel"}, htmx=True)
     assert bad.status_code == 422 and "Enter the amount." in bad.get_data(as_text=True)

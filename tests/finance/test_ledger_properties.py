@@ -30,7 +30,7 @@ from sqlalchemy import func, select, update
 from portal.errors import Conflict
 from portal.finance import batches
 from portal.finance import services as finance
-from portal.finance.models import FinancialItem, FinancialTransaction, FiscalPeriod, UnpostedPortion
+from portal.finance.models import FinancialItem, FinancialTransaction, FiscalPeriod, LedgerTotal, UnpostedPortion
 from portal.finance.posting import post_timesheet
 from portal.org.services import get_settings
 from portal.projects.models import ResourceRate
@@ -211,6 +211,15 @@ def _check(session, periods, sheets, frozen):
     empty = session.scalars(select(FinancialItem.id).where(
         ~select(FinancialTransaction.id).where(FinancialTransaction.item_id == FinancialItem.id).exists())).all()
     assert duplicates == [] and empty == []
+    # The totals kept per kind and fiscal period (Finance → Actuals) match the transactions.
+    kept = {(k, p): (c, h, a) for k, p, c, h, a in session.execute(select(
+        LedgerTotal.kind, LedgerTotal.period_key, LedgerTotal.count, LedgerTotal.hours, LedgerTotal.amount))
+        if c or h or a}
+    summed = {(k, p or 0): (c, h, a) for k, p, c, h, a in session.execute(select(
+        FinancialTransaction.kind, FinancialTransaction.fiscal_period_id, func.count(),
+        func.sum(FinancialTransaction.hours), func.sum(FinancialTransaction.amount))
+        .group_by(FinancialTransaction.kind, FinancialTransaction.fiscal_period_id))}
+    assert kept == summed
 
 
 EIGHT_HOURS = [[Decimal("8")] * 5] * len(WEEKS)

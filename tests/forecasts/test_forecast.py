@@ -25,7 +25,7 @@ MARCH = date(2026, 3, 1)
 
 
 def forecast_of(session, project, months=3, user=None, **options):
-    _, rows = services.forecast(session, user or UserFactory(role="admin"), MARCH, months, **options)
+    _, rows, _ = services.forecast(session, user or UserFactory(role="admin"), MARCH, months, **options)
     return next(r for r in rows if r.project is project)
 
 
@@ -97,7 +97,7 @@ def test_missing_estimates_are_explained(session):
 def test_closed_projects_are_left_out_unless_asked_for(session):
     project = ProjectFactory(stage=stage("Closed"))
     session.flush()
-    _, rows = services.forecast(session, UserFactory(role="admin"), MARCH, 3)
+    _, rows, _ = services.forecast(session, UserFactory(role="admin"), MARCH, 3)
     assert project not in [r.project for r in rows]
     assert forecast_of(session, project, include_closed=True)
 
@@ -106,10 +106,10 @@ def test_pms_see_their_projects_planners_see_all_others_none(session):
     pm = UserFactory(role="pm")
     mine, theirs = ProjectFactory(pm=pm), ProjectFactory()
     session.flush()
-    _, rows = services.forecast(session, pm, MARCH, 3)
+    _, rows, _ = services.forecast(session, pm, MARCH, 3)
     assert [r.project for r in rows] == [mine]
-    _, rows = services.forecast(session, UserFactory(role="staff", permissions=[Permission.MAINTAIN_PROJECTS]),
-                                MARCH, 3)
+    _, rows, _ = services.forecast(session, UserFactory(role="staff", permissions=[Permission.MAINTAIN_PROJECTS]),
+                                   MARCH, 3)
     assert {mine, theirs} <= {r.project for r in rows}
     with pytest.raises(NotAllowed):
         services.forecast(session, UserFactory(role="staff"), MARCH, 3)

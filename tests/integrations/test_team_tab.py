@@ -20,7 +20,8 @@ def test_fixed_bids_show_their_effective_rate_and_the_picker_leaves_out_who_is_o
     fixed = OfferingFactory(project=project, name="Fixed", billing_model="fixed_bid", fixed_fee=Decimal("10000"),
                             sold_hours=Decimal("80"))
     other = OfferingFactory(project=project, name="Hourly")
-    dana, lee = ResourceFactory(name="Dana"), ResourceFactory(name="Lee")
+    dana = ResourceFactory(name="Dana")
+    ResourceFactory(name="Lee")
     AssignmentFactory(offering=fixed, resource=dana, bill_rate=Decimal("999"))
     session.flush()
     client.login(admin)
@@ -28,13 +29,16 @@ def test_fixed_bids_show_their_effective_rate_and_the_picker_leaves_out_who_is_o
     fixed_part, other_part = _section(body, fixed), _section(body, other)
     assert "Effective rate / h" in fixed_part and "125.00" in fixed_part and "999.00<" not in fixed_part
     assert 'name="bill_rate" class="narrow' not in fixed_part and "Bill rate / h" in other_part
-    picker = fixed_part.split(f'id="resource-{fixed.id}"')[1].split("</select>")[0]
+    # The pickers are searchable selects whose options leave out who is on the offering already.
+    assert f"/lookup/people?not_on={fixed.id}" in fixed_part and f"/lookup/people?not_on={other.id}" in other_part
+    picker = client.get(f"/lookup/people?not_on={fixed.id}", htmx=True).get_data(as_text=True)
     assert "Dana" not in picker and "Lee" in picker
-    assert "Dana" in other_part.split(f'id="resource-{other.id}"')[1].split("</select>")[0]
+    assert "Dana" in client.get(f"/lookup/people?not_on={other.id}", htmx=True).get_data(as_text=True)
     assert f'aria-label="Role of Dana on {fixed.name}"' in fixed_part  # every field of the grid is named
     refused = client.post(f"/offerings/{fixed.id}/assignments", htmx=True,
                           data={"resource_id": dana.id, "planned_hours": "0"})
-    assert refused.status_code == 422 and lee.name in refused.get_data(as_text=True)
+    body = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and f'id="resource-{fixed.id}" value="{dana.id}"' in body
 
 
 def test_a_change_on_an_unlinked_offering_says_nothing_was_sent(client, session, admin):

@@ -86,6 +86,6 @@ def test_actuals_forecasts_and_the_tools_use_the_same_fixed_fee_rate(session, so
     session.flush()
 
     assert offering_actuals(session, [offering.id])[offering.id].revenue == rate * 3
-    _, rows = forecasts.forecast(session, UserFactory(role="admin"), date(2026, 3, 1), 1)
+    _, rows, _ = forecasts.forecast(session, UserFactory(role="admin"), date(2026, 3, 1), 1)
     assert next(r for r in rows if r.project is project).values[0] == rate * 3
     assert rules.person_rate(assignment, settings) == rate

@@ -213,7 +213,9 @@ def test_the_time_and_costs_tab_transfers_ticked_entries(client, session, pm_and
                               work_date=date(2026, 3, 3), hours="2")
     session.commit()
     tab = client.get(f"/projects/{project.id}/entries?month=2026-03").get_data(as_text=True)
-    assert f'value="{entry.id}"' in tab and "Other · Target offering" in tab
+    assert f'value="{entry.id}"' in tab and "/lookup/transfer_offerings" in tab
+    targets = client.get("/lookup/transfer_offerings", htmx=True).get_data(as_text=True)
+    assert 'data-label="Other · Target offering"' in targets
     response = client.post(f"/projects/{project.id}/entries/transfer",
                            data={"entry_ids": [entry.id], "target_offering_id": target.id, "month": "2026-03"},
                            htmx=True)
