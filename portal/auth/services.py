@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal import audit, paging
@@ -189,7 +189,7 @@ def user_for_session(session: Session, token: str) -> User | None:
     ident, _, epoch = (token or "").partition(".")
     if not (ident.isdigit() and epoch.isdigit() and len(ident) <= 18 and len(epoch) <= 18):
         return None
-    user = session.get(User, int(ident))
+    user = session.get(User, int(ident), options=[joinedload(User.permission_rows)])  # one statement per request
     if user is None or not user.active or (user.session_epoch or 0) != int(epoch):
         return None
     return user
