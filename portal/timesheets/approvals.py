@@ -41,7 +41,7 @@ from portal.timesheets.models import (
     TimesheetStatus,
 )
 
-PAGE_SIZE = 50
+PAGE_SIZE = 25  # a screenful to decide on; Load more brings the next (rendering rows is most of the page's cost)
 COUNT_CAP = 1000  # the queue's size is counted up to here ("1,000+"): counting further costs what the queue holds
 STATUS_FILTERS = ["submitted", "approved", "rejected", "recalled", "draft", "unsubmitted", ""]  # "" = any
 # Not submitted: what a reminder is about (issue 16), and what an approver's Remind button is for.
