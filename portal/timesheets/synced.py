@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from portal import audit, events
 from portal.auth.models import User
 from portal.formatting import hours_text
+from portal.sql import among
 from portal.timesheets.entries import ENTRY_FIELDS, record_change, record_new, timesheet_for
 from portal.timesheets.models import HELD_STATUSES, EntrySource, TimeEntry, Timesheet
 
@@ -132,7 +133,7 @@ def lock_timesheets(session: Session, sheet_ids: Iterable[int]) -> dict[int, str
     ids = sorted(set(sheet_ids))
     if not ids:
         return {}
-    rows = session.execute(select(Timesheet.id, Timesheet.status).where(Timesheet.id.in_(ids))
+    rows = session.execute(select(Timesheet.id, Timesheet.status).where(among(Timesheet.id, ids))
                            .order_by(Timesheet.id).with_for_update())
     return dict(rows.all())
 
@@ -144,7 +145,7 @@ def is_held(status: str) -> bool:
 def bump_versions(session: Session, sheet_ids: Iterable[int]) -> None:
     ids = sorted(set(sheet_ids))
     if ids:
-        session.execute(update(Timesheet).where(Timesheet.id.in_(ids)).values(version=Timesheet.version + 1)
+        session.execute(update(Timesheet).where(among(Timesheet.id, ids)).values(version=Timesheet.version + 1)
                         .execution_options(synchronize_session=False))
 
 
