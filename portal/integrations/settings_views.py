@@ -123,6 +123,6 @@ def unlink_client(connection_id: int, client_id: int):
 def retry_client(connection_id: int, client_id: int):
     connection = _clients_connection(connection_id)
     client = db.get_or_404(Client, client_id)
-    runs.retry_failed(db.session, services.client_scope(connection, client.id), current_user.id)
+    runs.retry_failed(db.session, services.client_scope(connection, client.id), current_user)
     db.session.commit()
     return _client_row(connection, client)

@@ -88,7 +88,7 @@ def cases(w: SimpleNamespace) -> dict[str, list[Case]]:
         "home.index": [get("/", SIGNED_IN)],
         # A sync run's progress (a project-level run: internal users) and its Retry
         "runs.sync_run": [get(f"/sync-runs/{w.run}", INTERNAL)],
-        "runs.retry_run": [post(f"/sync-runs/{w.run}/retry", INTERNAL)],
+        "runs.retry_run": [post(f"/sync-runs/{w.run}/retry", TOOL_LINKERS)],
         "projects.project_list": [get("/projects", INTERNAL)],
         "projects.new_project": [get("/projects/new", SUPER)],
         "projects.overview_tab": [get(f"/projects/{p}", INTERNAL)],

@@ -39,6 +39,7 @@ from portal.integrations.procore.connector import (
 )
 from portal.integrations.procore.models import SubJobProject
 from portal.integrations.registry import connector_for
+from portal.integrations.services import ADMINS_RETRY, may_manage_connections
 from portal.projects.models import Offering
 from portal.runs import services as runs
 from portal.runs.models import SyncMessage, SyncRun
@@ -46,6 +47,7 @@ from portal.runs.models import SyncMessage, SyncRun
 KIND = "procore"
 CATCH_UP_SCOPE = "procore:catch-up"
 CATCH_UP_JOB = "portal.integrations.procore.jobs.run_catch_up"
+runs.retry_right(("procore_connect", "procore_disconnect", "procore_catch_up"), may_manage_connections, ADMINS_RETRY)
 SYNC_ACTOR = "Procore sync"  # the audit log names each tool's sync alike (integrations.services.sync_actor)
 PREFERENCES: dict[str, Any] = {
     "receive": True,  # Procore → portal

@@ -33,7 +33,7 @@ from portal.extensions import csrf, db
 from portal.integrations import connectors
 from portal.integrations.models import Connection
 from portal.integrations.registry import connector_class, connector_for
-from portal.integrations.services import require_connected, run_actor
+from portal.integrations.services import ADMINS_RETRY, may_manage_connections, require_connected, run_actor
 from portal.integrations.toggl import time_runs
 from portal.integrations.toggl.sync import event_key
 from portal.integrations.webhooks import REFUSALS_GROUPED, record_refusal
@@ -42,6 +42,7 @@ from portal.runs.models import MessageStatus, SyncMessage, SyncRun
 
 MAX_BODY = 1_000_000  # bytes; Toggl's events are a few kilobytes
 JOB = "portal.integrations.toggl.jobs.subscribe_webhooks"
+runs.retry_right(("webhooks",), may_manage_connections, ADMINS_RETRY)
 
 bp = Blueprint("webhooks", __name__)
 csrf.exempt(bp)  # the tool cannot send our CSRF token; the signature authenticates instead
