@@ -236,7 +236,7 @@ def cases(w: SimpleNamespace) -> dict[str, list[Case]]:
                                     post(f"/projects/{p}/timesheets/{w.toggl}/sync", TOOL_LINKERS)],
         # Admin → Integrations: connections (admins), client mapping (who maintains clients), the re-push
         "integration_settings.index": [get("/settings/integrations", ADMINS)],
-        "integration_settings.resync": [get(f"/settings/integrations/connections/{w.toggl}/resync", INTERNAL),
+        "integration_settings.resync": [get(f"/settings/integrations/connections/{w.toggl}/resync", ADMINS),
                                         post(f"/settings/integrations/connections/{w.toggl}/resync", SUPER)],
         "integration_settings.clients": [get(f"/settings/integrations/connections/{w.toggl}/clients", REFERENCE)],
         "integration_settings.client_row": [
