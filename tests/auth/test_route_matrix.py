@@ -273,8 +273,11 @@ def cases(w: SimpleNamespace) -> dict[str, list[Case]]:
         "procore.disconnect": [post("/settings/integrations/procore/disconnect", ADMINS)],
         "procore.retry_message": [post(f"/settings/integrations/procore/messages/{w.procore_message}/retry", ADMINS)],
         # Webhooks: the tool's signature (or the header the portal gave it) authenticates the delivery
-        "webhooks.receive": [post(f"/hooks/toggl/{w.toggl}", SIGNED_IN | {ANONYMOUS}, public=True)],
-        "procore_webhooks.receive_webhook": [post("/webhooks/procore", SIGNED_IN | {ANONYMOUS}, public=True)],
+        # (one URL scheme, /webhooks/<kind>/<connection id>; the URLs given before it stay as aliases)
+        "webhooks.receive": [post(f"/webhooks/toggl/{w.toggl}", SIGNED_IN | {ANONYMOUS}, public=True),
+                             post(f"/webhooks/procore/{w.procore}", SIGNED_IN | {ANONYMOUS}, public=True)],
+        "webhooks.receive_before_one_scheme": [post(f"/hooks/toggl/{w.toggl}", SIGNED_IN | {ANONYMOUS}, public=True)],
+        "webhooks.receive_kind": [post("/webhooks/procore", SIGNED_IN | {ANONYMOUS}, public=True)],
         "timesheets.approvals_page": [get("/approvals", INTERNAL)],
         # Searchable selects' options; health, metrics and the System page (issue 14)
         "lookups.options": [get("/lookup/projects", INTERNAL), get("/lookup/people?q=a", INTERNAL)],

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from portal.integrations.procore import connection
 from portal.runs.models import SyncMessage, SyncRun
 from portal.timesheets.models import TimeEntry
-from tests.integrations.procore.conftest import HARBOUR
+from tests.integrations.procore.conftest import HARBOUR, hook_path
 
 TWELVE_HOURS = 12 * 3600
 
@@ -46,7 +46,7 @@ def test_a_delivery_procore_discarded_is_repaired_by_the_catch_up_poll(session, 
     assert message.reason.startswith("Repaired by the catch-up poll. Created") and message.run_id == run.id
     assert run.counts["webhooks_repaired"] == 1  # the hook pointed elsewhere: it was replaced
     (hook,) = sandbox.state.hooks.values()
-    assert hook["destination_url"].endswith("/webhooks/procore") and "127.0.0.1:9/" not in hook["destination_url"]
+    assert hook["destination_url"].endswith(hook_path(session)) and "127.0.0.1:9/" not in hook["destination_url"]
 
 
 def test_webhook_retries_back_off_and_a_later_success_delivers(session, sandbox, linked, run_jobs):

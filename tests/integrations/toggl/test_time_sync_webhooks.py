@@ -49,7 +49,7 @@ def event(entry: dict, action: str = "updated", event_id: int = 8_023_169_274_70
 def deliver(client, connection, body: dict | bytes, secret: str = SECRET):
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     signature = "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
-    return client.post(f"/hooks/toggl/{connection.id}", data=raw, csrf=False,
+    return client.post(f"/webhooks/toggl/{connection.id}", data=raw, csrf=False,
                        headers={"Content-Type": "application/json", "X-Webhook-Signature-256": signature})
 
 
@@ -81,7 +81,7 @@ def test_a_flood_of_forged_deliveries_is_counted_in_one_message(session, client,
     assert count(session, SyncMessage) == before + 1
     refusal = session.scalar(select(SyncMessage).order_by(SyncMessage.id.desc()))
     assert refusal.attempts == 25 and refusal.reason.startswith(
-        "Refused 25 deliveries within 10 minutes; the last: Refused a webhook delivery whose")
+        "Refused 25 webhook deliveries within 10 minutes; the last: Refused a webhook delivery whose")
 
 
 def test_an_event_is_applied_once_and_a_replay_is_refused(session, client, tool, hooked, run_jobs):
