@@ -102,7 +102,7 @@ def prepare(session: Session, connection: Connection, connector: ProcoreConnecto
     if card.party_id:
         link = _person_link(session, connection.id, card.party_id)
         if link is None or link.resource_id is None:
-            incoming.person = connector.get_person(card.party_id)
+            incoming.person = connector.get_person(card.party_id, card.login_email or card.party_name)
             if incoming.person is None:
                 raise Refused(f"Procore person {card.party_id} ({card.party_name or 'no name'}) is not in the "
                               "company's Directory; the time card cannot be given to anyone.")

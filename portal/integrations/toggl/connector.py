@@ -433,7 +433,7 @@ class TogglConnector(TimesheetConnector):
 
     def _report_pages(self, api: TogglApi, path: str, body: dict[str, Any]) -> Iterator[TimeEntryPage]:
         while True:
-            rows, response = api.request_json("POST", path, json=body)
+            rows, response = api.request_json("POST", path, json=body, idempotent=True)  # a search reads
             entries = [_entry(entry, self._zone, user_id=row["user_id"], project_id=row.get("project_id"),
                               billable=row.get("billable"), description=row.get("description"),
                               seconds=entry["seconds"], email=row.get("email") or "", name=row.get("username") or "",

@@ -35,7 +35,7 @@ def test_a_delivery_procore_discarded_is_repaired_by_the_catch_up_poll(session, 
     assert sandbox.deliver()[0]["outcome"] == "retried"
     sandbox.state.advance(TWELVE_HOURS)
     sandbox.deliver()
-    assert [d["outcome"] for d in sandbox.state.deliveries.values()] == ["discarded"]
+    assert [d["outcome"] for d in sandbox.state.deliveries.values()] == ["discarded", "discarded"]  # and its twin
     assert session.scalar(select(TimeEntry)) is None
 
     run = _poll(session, run_jobs)
@@ -62,8 +62,8 @@ def test_webhook_retries_back_off_and_a_later_success_delivers(session, sandbox,
     assert sandbox.deliver() == []  # the second pause is two seconds
     hook["destination_url"] = good
     sandbox.state.advance(1)
-    (attempt,) = sandbox.deliver()
-    assert attempt["outcome"] == "ok" and attempt["attempts"] == 3
+    attempt, twin = sandbox.deliver()  # the event and its duplicate, once the hook works again
+    assert attempt["outcome"] == "ok" and attempt["attempts"] == 3 and twin["outcome"] == "ok"
     run_jobs()
     assert session.scalar(select(TimeEntry)) is not None
 

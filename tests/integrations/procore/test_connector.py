@@ -19,7 +19,7 @@ from portal.integrations.procore.demo import CLIENT_SECRET as DEMO_CLIENT_SECRET
 from portal.integrations.procore.demo import COMPANY_ID as DEMO_COMPANY_ID
 from portal.integrations.procore.demo import COMPANY_NAME as DEMO_COMPANY_NAME
 from portal.integrations.registry import connector_for
-from tests.integrations.procore.conftest import RIVERSIDE, stored_credentials
+from tests.integrations.procore.conftest import RIVERSIDE, SPIKE_LIMIT, stored_credentials
 
 
 def _connection(session, **credentials) -> Connection:
@@ -41,7 +41,8 @@ def test_client_credentials_and_the_company_header_on_every_call(session, sandbo
     api_calls = sandbox.state.requests
     assert len(api_calls) == 3
     assert all(call["company"] == str(DEMO_COMPANY_ID) and call["bearer"] for call in api_calls)
-    assert connector.api.rate_limit["limit"] == 3600 and connector.api.rate_limit["remaining"] == 3597
+    # the headers describe whichever window is closer to exhaustion: here the 10-second one (100), not the hour
+    assert connector.api.rate_limit["limit"] == SPIKE_LIMIT and connector.api.rate_limit["remaining"] == 97
 
 
 def test_refresh_tokens_are_single_use_and_each_rotation_is_stored_encrypted(session, sandbox):
@@ -82,7 +83,8 @@ def test_pages_follow_the_link_header(session, sandbox):
     connector = connector_for(_connection(session))
     totals = []
     window = (datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC) + timedelta(hours=1))
-    pages = list(connector.timecard_pages(updated_between=window, on_total=totals.append))
+    days = (datetime(2026, 1, 1).date(), datetime(2026, 3, 1).date())
+    pages = list(connector.timecard_pages(days, updated_between=window, on_total=totals.append))
     assert [len(p) for p in pages] == [100, 100, 50]
     assert totals == [250, 250, 250]
     assert len({card.id for page in pages for card in page}) == 250
