@@ -117,3 +117,15 @@ def test_the_hourly_fan_out_starts_one_catch_up(session, sandbox, linked, run_jo
     run_jobs()
     session.refresh(runs[0])
     assert runs[0].status == "succeeded"
+
+
+def test_the_catch_up_always_sends_work_dates(session, sandbox, linked, run_jobs):
+    """Procore's default window without start_date/end_date is undocumented (the sandbox: today only), so a
+    card of another day that changed is found only when the dates are sent."""
+    _portal_unreachable(sandbox)
+    card = sandbox.card(day=date(2026, 1, 15), hours="3")
+    run = _poll(session, run_jobs)
+    assert run.status == "succeeded", run.error
+    assert session.scalar(select(TimeEntry.external_id)) == str(card["id"])
+    listed = [r["query"] for r in sandbox.state.requests if r["path"].endswith("/timecard_entries")]
+    assert listed and all("start_date=" in q and "end_date=" in q for q in listed)

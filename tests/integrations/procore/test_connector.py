@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from sqlalchemy import text
 
@@ -19,7 +20,7 @@ from portal.integrations.procore.demo import CLIENT_SECRET as DEMO_CLIENT_SECRET
 from portal.integrations.procore.demo import COMPANY_ID as DEMO_COMPANY_ID
 from portal.integrations.procore.demo import COMPANY_NAME as DEMO_COMPANY_NAME
 from portal.integrations.registry import connector_for
-from tests.integrations.procore.conftest import RIVERSIDE, SPIKE_LIMIT, stored_credentials
+from tests.integrations.procore.conftest import PEOPLE, RIVERSIDE, SPIKE_LIMIT, stored_credentials
 
 
 def _connection(session, **credentials) -> Connection:
@@ -156,3 +157,22 @@ def test_the_demo_sandbox_keeps_its_records_and_tokens_across_restarts(tmp_path)
     kept = again.get(f"/rest/v1.0/companies/{DEMO_COMPANY_ID}/timecard_entries/{card.get_json()['id']}",
                      headers=headers)
     assert kept.status_code == 200 and kept.get_json()["hours"] == "7.5"
+
+
+def test_people_and_time_types_are_read_only_through_published_operations(session, sandbox):
+    """Company People v1.0 has list, create and update, no read-one; the company time types list has no paging."""
+    connector = connector_for(_connection(session))
+    dana = str(PEOPLE["dana"])
+    assert connector.get_person(dana, "Dana Developer").email == "dana@demo.test"
+    assert connector.get_person(dana, "a name changed since").email == "dana@demo.test"  # the whole list then
+    assert connector.get_person("1", "Dana Developer") is None
+    assert {t["name"] for t in connector.time_types()} >= {"Regular Time", "Overtime"}
+    paths = {(r["path"], r["query"]) for r in sandbox.state.requests}
+    people = f"/rest/v1.0/companies/{DEMO_COMPANY_ID}/people"
+    assert {p for p, _ in paths if "/people" in p} == {people}
+    assert (f"/rest/v1.0/companies/{DEMO_COMPANY_ID}/timecard_time_types", "") in paths
+    # and the read-one Procore does not publish is not there to lean on
+    token = json.loads(session.get(Connection, connector.connection.id).credentials)["access_token"]
+    answer = httpx.get(f"{sandbox.url}{people}/{dana}", headers={"Authorization": f"Bearer {token}",
+                                                                  "Procore-Company-Id": str(DEMO_COMPANY_ID)})
+    assert answer.status_code == 404
