@@ -19,7 +19,16 @@ from portal.projects.models import Assignment, Project, Resource
 from portal.runs.models import SyncMessage
 from portal.timesheets.models import TimeEntry
 from tests.factories import AssignmentFactory, OfferingFactory, ResourceFactory, stage
-from tests.integrations.procore.conftest import COST_CODES, HARBOUR, PEOPLE, SUB_JOBS, TIME_TYPES, pump_when_due
+from tests.integrations.procore.conftest import (
+    COST_CODES,
+    HARBOUR,
+    PEOPLE,
+    RIVERSIDE,
+    SUB_JOBS,
+    TIME_TYPES,
+    connect,
+    pump_when_due,
+)
 
 
 def _entries(session) -> list[TimeEntry]:
@@ -350,3 +359,29 @@ def test_an_unknown_cost_code_fails_with_the_reason(session, sandbox, linked, ru
     (message,) = _messages(session)
     assert message.status == "failed" and f"names cost code {card['cost_code_id']}" in message.reason
     assert _entries(session) == []
+
+
+def test_a_sub_job_maps_to_one_project_across_a_disconnect_and_a_reconnect(session, sandbox, linked, run_jobs):
+    """Found in the browser: after Disconnect and Connect again, a sub job's card made a second copy of the
+    sub-job project ("Northwind data platform – Level 2 Fit-out" twice)."""
+    connection.update_preferences(session, "test", sub_job_projects=True)
+    session.commit()
+    sandbox.card(sub_job_id=SUB_JOBS["level2"], day=date(2026, 3, 2), description="Partitions")
+    _deliver(sandbox, run_jobs)
+    (made,) = session.scalars(select(SubJobProject))
+
+    connection.start_disconnect(session, "test")
+    session.commit()
+    run_jobs()
+    found = connect(session, run_jobs)
+    assert found.is_connected, found.last_error
+    connection.update_preferences(session, "test", receive=True, sub_job_projects=True)
+    connection.link_project(session, "test", str(RIVERSIDE), linked.id)
+    session.commit()
+    sandbox.card(sub_job_id=SUB_JOBS["level2"], day=date(2026, 3, 3), description="Ceilings")
+    _deliver(sandbox, run_jobs)
+
+    assert [m.id for m in session.scalars(select(SubJobProject))] == [made.id]
+    copies = session.scalars(select(Project).where(Project.name.endswith("Level 2 Fit-out")))
+    assert [p.id for p in copies] == [made.project_id]
+    assert {e.offering_id for e in _entries(session)} == {made.offering_id}
