@@ -99,6 +99,8 @@ def create_sandbox(*, deliver: str = "thread", time_scale: float = 1.0, hourly_l
     def gate():
         path = request.path
         if path == "/oauth/token":
+            state.requests.append({"method": request.method, "path": path, "query": "", "company": None,
+                                   "bearer": False, "grant": request.form.get("grant_type")})
             fault = state.take_fault(request.method, path)
             if isinstance(fault, SandboxError):
                 raise fault

@@ -361,8 +361,11 @@ class ProcoreConnector(TimesheetConnector):
     def _grant_refusal(grant_type: str, error: ExternalServiceError) -> str:
         detail = error.message.split(": ", 1)[-1]
         if grant_type == "refresh_token":
-            return ("Procore refused the stored refresh token (it was revoked, or already used). Connect to "
-                    f"Procore again under Admin → Integrations → Procore. Procore said: {detail}")
+            # Single-use: when a renewal reached Procore and its answer was lost, the token is spent and the new
+            # pair with it. Nothing the portal sends can bring it back; a person must sign in again.
+            return ("Procore refused the stored refresh token: it was already used (a renewal reached Procore "
+                    "but its answer was lost) or it was revoked. Sign in to Procore again under Admin → "
+                    f"Integrations → Procore; nothing is retried until then. Procore said: {detail}")
         if grant_type == "authorization_code":
             return f"Procore refused the authorization code (they expire after 10 minutes; sign in again): {detail}"
         return ("Procore refused the client id and secret: check them in the Procore Developer Portal and that "
