@@ -129,3 +129,15 @@ def test_the_catch_up_always_sends_work_dates(session, sandbox, linked, run_jobs
     assert session.scalar(select(TimeEntry.external_id)) == str(card["id"])
     listed = [r["query"] for r in sandbox.state.requests if r["path"].endswith("/timecard_entries")]
     assert listed and all("start_date=" in q and "end_date=" in q for q in listed)
+
+
+def test_dropped_deliveries_are_repaired_by_the_catch_up_poll(session, sandbox, linked, run_jobs):
+    """With every second event dropped by Procore (Behaviours.drop_every), the hourly poll brings the portal in step."""
+    sandbox.state.behaviours.drop_every = 2
+    cards = [sandbox.card(day=date(2026, 3, 2 + day), hours=str(day + 1)) for day in range(4)]
+    sandbox.deliver()
+    run_jobs()
+    assert len(session.scalars(select(TimeEntry)).all()) == 2  # the dropped half never arrived
+    run = _poll(session, run_jobs)
+    assert run.status == "succeeded" and run.counts["changed"] == 2
+    assert {e.external_id for e in session.scalars(select(TimeEntry))} == {str(c["id"]) for c in cards}
