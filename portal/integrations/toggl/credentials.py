@@ -1,0 +1,45 @@
+"""A Toggl API token the service no longer accepts (regenerated): the connection needs a new one.
+
+The connector tells a refused token from a permission refusal (connector.TOKEN_REFUSED); whatever meets it
+(a sync, a push) marks the connection here. Syncs need a connected connection, so they stop until an admin
+validates a new token (connection.run_validate clears the mark); admins are emailed once, not per run.
+"""
+
+from __future__ import annotations
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal import audit, mail
+from portal.auth.models import Role, User
+from portal.columns import utcnow
+from portal.integrations.models import Connection, ConnectionStatus
+
+LABEL = "Toggl Track"
+
+
+def token_refused(session: Session, connection: Connection, message: str) -> None:
+    """Toggl no longer accepts the stored token (regenerated): the connection needs a new one. Syncs stop
+    (they need a connected connection) until an admin validates a token; admins are told once by email,
+    not on every run that meets it."""
+    connection.status, connection.last_error = ConnectionStatus.ERROR, message
+    settings = dict(connection.settings or {})
+    settings["needs_token"] = True
+    if not settings.get("token_alert_sent_at"):
+        settings["token_alert_sent_at"] = utcnow().isoformat()
+        admins = session.scalars(select(User.email).where(User.active.is_(True),
+                                                          User.role.in_((Role.ADMIN, Role.SUPER_ADMIN))))
+        link = current_app.config["PORTAL_PUBLIC_URL"].rstrip("/") + "/settings/integrations/toggl"
+        mail.queue_email(session, list(admins), f"{LABEL} needs a new API token", "toggl_token_refused",
+                         "sync_alert", workspace=connection.account_name or connection.account_id, reason=message,
+                         link=link)
+        audit.record(session, "Toggl sync", "connection.token_refused", connection, after={"reason": message[:500]},
+                     summary=f"{LABEL} no longer accepts the API token; syncs wait for a new one")
+    connection.settings = settings
+
+
+def token_accepted(connection: Connection) -> None:
+    """A validated token: the mark and the alert are cleared (the next refusal is told again)."""
+    connection.settings = {k: v for k, v in (connection.settings or {}).items()
+                           if k not in ("needs_token", "token_alert_sent_at")}
