@@ -1,4 +1,5 @@
-"""A Toggl API token the service no longer accepts (regenerated): the connection needs a new one.
+"""A Toggl API token the service no longer accepts (regenerated): the connection needs a new one; and the
+request quota as Toggl last reported it (what the settings page and the sync log show).
 
 The connector tells a refused token from a permission refusal (connector.TOKEN_REFUSED); whatever meets it
 (a sync, a push) marks the connection here. Syncs need a connected connection, so they stop until an admin
@@ -6,6 +7,9 @@ validates a new token (connection.run_validate clears the mark); admins are emai
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import select
@@ -43,3 +47,25 @@ def token_accepted(connection: Connection) -> None:
     """A validated token: the mark and the alert are cleared (the next refusal is told again)."""
     connection.settings = {k: v for k, v in (connection.settings or {}).items()
                            if k not in ("needs_token", "token_alert_sent_at")}
+
+
+@dataclass(frozen=True)
+class QuotaSeen:
+    """Connection.settings["quota"] read back: what Toggl's last answer said, and its last 402."""
+
+    remaining: int
+    resets_at: datetime
+    refused_at: datetime | None
+
+    @property
+    def has_reset(self) -> bool:
+        return self.resets_at <= utcnow()
+
+
+def quota_seen(connection: Connection | None) -> QuotaSeen | None:
+    stored = ((connection.settings or {}) if connection is not None else {}).get("quota") or {}
+    try:
+        return QuotaSeen(int(stored["remaining"]), datetime.fromisoformat(stored["resets_at"]),
+                         datetime.fromisoformat(stored["refused_at"]) if stored.get("refused_at") else None)
+    except (KeyError, TypeError, ValueError):
+        return None

@@ -76,6 +76,8 @@ def _sync(session: Session, run: SyncRun) -> str:
             mode = again if again in time_runs.RANK else (time_runs.DRAIN if again else None)
     except (PortalError, runs.Pause) as stop:
         session.rollback()  # the batch in flight; the pages committed before it stay
+        if isinstance(stop, RateLimited):  # the quota ran out outside the paged reads: wait for it too
+            stop = runs.Pause(stop.resets_at, work._waiting_text(stop.resets_at))
         if isinstance(stop, AuthenticationFailed):  # "Connection was working, now it's not" (seed 002)
             if not stop.details.get("token_refused"):
                 stop = AuthenticationFailed(
