@@ -20,6 +20,7 @@ from portal.integrations.models import Connection, PersonLink
 from portal.integrations.registry import connector_class
 from portal.integrations.services import time_scope
 from portal.integrations.toggl import sync, time_runs
+from portal.integrations.toggl.credentials import quota_seen
 from portal.projects.resources import list_resources
 from portal.runs import services as runs
 from portal.runs.models import MessageStatus, SyncMessage, SyncRun
@@ -40,7 +41,7 @@ def _log_page(connection: Connection, block: str | None = None, status: int = 20
                        tool=connector_class(connection.kind), time_run=time_run,
                        time_notes=runs.notes(db.session, time_run), unmatched=people.unmatched(db.session, connection),
                        matched=people.matched(db.session, connection),
-                       resources=list_resources(db.session), **context)
+                       resources=list_resources(db.session), quota=quota_seen(connection), **context)
 
 
 @bp.route("/settings/integrations/connections/<int:connection_id>/sync-log")
