@@ -13,6 +13,7 @@ from portal.audit import AuditEvent
 from portal.extensions import db
 from portal.integrations.models import ClientLink, Connection, ProjectLink
 from portal.integrations.provisioning import move_options
+from portal.runs.models import SyncRun
 from tests.factories import ClientFactory, OfferingFactory, ProjectFactory, UserFactory, stage
 from tests.toggl_sandbox import TOKEN, WORKSPACE_ID
 
@@ -262,15 +263,65 @@ def test_client_mapping_explains_duplicates_and_lets_an_admin_pick(session, clie
     run_jobs()
     assert session.scalar(select(ClientLink).where(ClientLink.client_id == acme.id)).external_name == "Acme"
     refused = client.post(f"{url}/{acme_dup.id}/connect", data={"external_id": str(external["id"])}, htmx=True)
-    run_jobs()
-    row = client.get(f"{url}/{acme_dup.id}", htmx=True).get_data(True)
-    assert refused.status_code == 200 and "is already mapped to Acme Inc" in row
+    form = refused.get_data(True)
+    assert refused.status_code == 422 and "is already mapped to Acme Inc, which looks like the same company" in form
+    assert 'name="replace"' in form and "Retry" not in form  # the form stays open; nothing ran that could be retried
     client.post(f"{url}/{acme_dup.id}/connect", data={"external_id": str(external["id"]), "replace": "y"}, htmx=True)
     run_jobs()
     session.expire_all()
     assert session.scalar(select(ClientLink).where(ClientLink.external_id == str(external["id"]))).client_id \
         == acme_dup.id
     assert tool.sandbox.writes() == []
+
+
+def test_a_client_mapped_elsewhere_is_not_called_a_duplicate(session, client, login_as, tool):
+    """Connecting Globex to the Toggl client Initech holds: an input error naming the holder, no duplicate."""
+    initech, globex = ClientFactory(name="Initech"), ClientFactory(name="Globex")
+    tool.sandbox.seed(clients=[{"workspace_id": WORKSPACE_ID, "name": "Initech"}])
+    external = next(c for c in tool.sandbox.state()["clients"] if c["name"] == "Initech")
+    session.add(ClientLink(connection_id=tool.connection.id, client_id=initech.id, external_id=str(external["id"]),
+                           external_name="Initech", method="connected"))
+    login_as("admin", permissions=["maintain_projects"])
+    url = f"/settings/integrations/connections/{tool.connection.id}/clients/{globex.id}/connect"
+    for replace in ("", "y"):  # moving the mapping is for duplicates only
+        refused = client.post(url, data={"external_id": str(external["id"]), "replace": replace}, htmx=True)
+        form = refused.get_data(True)
+        assert refused.status_code == 422 and "Choose another, or unlink it from Initech first." in form
+        assert "duplicate" not in form.lower() and "Possible duplicates" not in form
+    assert session.scalar(select(SyncRun)) is None
+
+
+def test_mapping_refreshes_the_tools_clients_table(session, client, login_as, tool, run_jobs):
+    """The row's last poll (the run finished) and an unlink tell the page to reload the tool's clients, which
+    no longer offer "Map to" for what was just mapped."""
+    acme, acme_dup = ClientFactory(name="Acme Inc"), ClientFactory(name="ACME, Inc.")
+    tool.sandbox.seed(clients=[{"workspace_id": WORKSPACE_ID, "name": "Acme"}])
+    external = next(c for c in tool.sandbox.state()["clients"] if c["name"] == "Acme")
+    login_as("admin", permissions=["maintain_projects"])
+    url = f"/settings/integrations/connections/{tool.connection.id}/clients"
+    page = client.get(url).get_data(True)
+    assert 'hx-trigger="client-mapping-changed from:body"' in page
+    assert page.count("Map to ") == 2
+    started = client.post(f"{url}/{acme.id}/connect", data={"external_id": str(external["id"]), "replace": "y"},
+                          htmx=True)
+    assert "HX-Trigger" not in started.headers and "polling=1" in started.get_data(True)
+    run_jobs()
+    finished = client.get(f"{url}/{acme.id}?polling=1", htmx=True)
+    assert json.loads(finished.headers["HX-Trigger"]) == {"client-mapping-changed": True}
+    table = client.get(url, htmx=True).get_data(True)
+    assert 'id="tool-clients-' in table
+    assert "Map to Acme Inc" not in table and "Map to ACME, Inc." in table and "Also named like it" in table
+    assert "CRM clients" not in table  # only the tool's table
+    unlinked = client.post(f"{url}/{acme.id}/unlink", htmx=True)
+    assert json.loads(unlinked.headers["HX-Trigger"]) == {"client-mapping-changed": True}
+
+
+def test_a_duplicate_named_like_a_sentence_has_one_full_stop(session, client, login_as):
+    ClientFactory(name="ACME, Inc.")
+    other = ClientFactory(name="Acme Inc")
+    login_as("admin", permissions=["maintain_projects"])
+    page = client.get(f"/clients/{other.id}").get_data(True)
+    assert "ACME, Inc.</a> Map timesheet-tool clients" in page and "Inc.." not in page
 
 
 def test_provision_a_client_from_its_page(session, client, login_as, tool, run_jobs):
