@@ -294,7 +294,8 @@ def test_a_client_mapped_elsewhere_is_not_called_a_duplicate(session, client, lo
 def test_mapping_refreshes_the_tools_clients_table(session, client, login_as, tool, run_jobs):
     """The row's last poll (the run finished) and an unlink tell the page to reload the tool's clients, which
     no longer offer "Map to" for what was just mapped."""
-    acme, acme_dup = ClientFactory(name="Acme Inc"), ClientFactory(name="ACME, Inc.")
+    acme = ClientFactory(name="Acme Inc")
+    ClientFactory(name="ACME, Inc.")
     tool.sandbox.seed(clients=[{"workspace_id": WORKSPACE_ID, "name": "Acme"}])
     external = next(c for c in tool.sandbox.state()["clients"] if c["name"] == "Acme")
     login_as("admin", permissions=["maintain_projects"])
