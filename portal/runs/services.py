@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from portal import queue
 from portal.columns import utcnow
-from portal.errors import PortalError
+from portal.errors import InvalidInput, PortalError
 from portal.runs.models import ACTIVE_RUN_STATUSES, MessageStatus, RunStatus, SyncMessage, SyncRun
 
 log = logging.getLogger(__name__)
@@ -197,6 +197,7 @@ def execute(session: Session, run_id: int, work: Callable[[Session, SyncRun], st
         session.add(SyncMessage(connection_id=run.connection_id, run_id=run.id, direction="outbound",
                                 entity=run.kind, action=run.kind, status=MessageStatus.FAILED, reason=error.message,
                                 payload=run.params, processed_at=utcnow()))
+        run.retryable = not isinstance(error, InvalidInput)  # the same input would fail the same way
         finish(session, run, error=error.message)
         return run
     except Exception:

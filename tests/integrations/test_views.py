@@ -116,6 +116,50 @@ def test_connect_existing_lists_unlinked_projects_and_validates(session, client,
     assert "Legacy support" not in form and "Old retainer" in form
 
 
+@pytest.mark.parametrize("typed, message", [
+    ("987654321", "The Toggl workspace Test Consulting has no project 987654321: check the id or the link."),
+    ("the legacy one", "“the legacy one” has no Toggl project id."),
+    ("linked", "The Toggl project Legacy support is already linked to Support (Old deal)."),
+])
+def test_connect_existing_keeps_the_form_open_on_bad_input(session, client, login_as, tool, typed, message):
+    """An unknown id, text, or a project another offering holds: a 422 with the form, what was typed and the
+    reason, and no run (so no Retry that could not help)."""
+    legacy = tool.sandbox.seed(projects=[{"workspace_id": WORKSPACE_ID, "name": "Legacy support"}])["projects"][0]
+    holder = tool.offering(name="Support", project=ProjectFactory(client=tool.client, name="Old deal"))
+    session.add(ProjectLink(connection_id=tool.connection.id, offering_id=holder.id, external_id=str(legacy["id"]),
+                            external_name="Legacy support", method="connected"))
+    offering = tool.offering()
+    pm_of(login_as, offering.project)
+    typed = str(legacy["id"]) if typed == "linked" else typed
+    response = client.post(f"/offerings/{offering.id}/timesheets/{tool.connection.id}/connect",
+                           data={"project_id": "", "project": typed}, htmx=True)
+    body = response.get_data(True)
+    assert response.status_code == 422 and message in body
+    assert f'value="{typed}"' in body and ">Connect</button>" in body and "Retry" not in body
+    assert session.scalar(select(SyncRun).where(SyncRun.kind == "connect")) is None
+
+
+def test_connect_existing_offers_retry_only_for_the_tools_failures(session, client, login_as, tool, run_jobs):
+    legacy = tool.sandbox.seed(projects=[{"workspace_id": WORKSPACE_ID, "name": "Legacy support"}])["projects"][0]
+    offering, other = tool.offering(), tool.offering()
+    pm_of(login_as, offering.project)
+    url = f"/offerings/{offering.id}/timesheets/{tool.connection.id}"
+    tool.sandbox.fault(rf"/api/v9/workspaces/{WORKSPACE_ID}/projects/{legacy['id']}", status=503, times=-1)
+    assert client.post(f"{url}/connect", data={"project": str(legacy["id"])}, htmx=True).status_code == 200
+    run_jobs()
+    body = client.get(url, htmx=True).get_data(True)
+    assert "Failed" in body and f'hx-post="{url}/retry"' in body  # Toggl did not answer: trying again may help
+    tool.sandbox.clear_faults()
+    client.post(f"{url}/retry", htmx=True)
+    # Meanwhile another offering was linked to the same project: the run fails on its input, without Retry.
+    session.add(ProjectLink(connection_id=tool.connection.id, offering_id=other.id, external_id=str(legacy["id"]),
+                            external_name="Legacy support", method="connected"))
+    session.commit()
+    run_jobs()
+    body = client.get(url, htmx=True).get_data(True)
+    assert "is already linked to" in body and f'hx-post="{url}/retry"' not in body
+
+
 def test_connect_form_survives_toggl_being_down(session, client, login_as, tool):
     tool.sandbox.fault(r"/api/v9/.*", status=503, times=-1)
     offering = tool.offering()
