@@ -13,6 +13,7 @@ from portal import htmx
 from portal.auth import policy
 from portal.auth.access import allow
 from portal.extensions import db
+from portal.formatting import plural
 from portal.forms import submit
 from portal.integrations import people
 from portal.integrations.forms import LinkPersonForm
@@ -108,7 +109,8 @@ def clear_person(connection_id: int, person_id: int):
     person = db.get_or_404(PersonLink, person_id)
     moved, kept = people.clear_person(db.session, current_user, connection.id, person.id)
     db.session.commit()
-    flash(f"Cleared the mapping of {person.external_email or person.external_id}: {moved} entries went back to "
+    entries = plural(moved, "entry", "entries")
+    flash(f"Cleared the mapping of {person.external_email or person.external_id}: {entries} went back to "
           f"waiting" + (f", {kept} on approved timesheets stayed (recall them to move them)." if kept else "."),
           "success")
     return _log_page(connection, block="people")
