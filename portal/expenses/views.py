@@ -98,7 +98,8 @@ def _entries_tab(project: Project, status: int = 200, **context):
     last = _month_end(first)
     entries = db.session.scalars(select(TimeEntry).where(
         TimeEntry.project_id == project.id, TimeEntry.work_date >= first, TimeEntry.work_date <= last)
-        .options(selectinload(TimeEntry.resource), selectinload(TimeEntry.offering), selectinload(TimeEntry.task))
+        .options(selectinload(TimeEntry.resource), selectinload(TimeEntry.offering), selectinload(TimeEntry.task),
+                 selectinload(TimeEntry.project_item))
         .order_by(TimeEntry.work_date, TimeEntry.id)).all()
     return render_tab("expenses/project.html", project, "entries", block="entries_panel", status=status,
                       entries=entries, expenses=services.project_expenses(db.session, project.id, first, last),
