@@ -1,8 +1,8 @@
 """ui: a run that failed on input says so (no Retry); each person's choice of emails about decisions on their
 timesheets (issue 15 items 5 and 22)
 
-Revision ID: 0016_ui
-Revises: 0015_scale
+Revision ID: 0017_ui
+Revises: 0016_procore_sub_job_mapping
 Create Date: 2026-12-04 22:30:00
 
 """
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0016_ui'
-down_revision = '0015_scale'
+revision = '0017_ui'
+down_revision = '0016_procore_sub_job_mapping'
 branch_labels = None
 depends_on = None
 
