@@ -88,8 +88,10 @@ def _connect_receivers() -> None:
     import portal.integrations.receivers  # noqa: F401  (timesheet tools: pushes and provisioning on change)
     import portal.stages.receivers  # noqa: F401  (stage editor: emails, CRM updates, budget checks)
     from portal.finance.receivers import connect as connect_finance  # postings and forecasts
+    from portal.timesheets.notifications import connect as connect_notifications  # decisions told to the person
 
     connect_finance()  # connecting twice is harmless
+    connect_notifications()
 
 
 def _init_login(app: Flask) -> None:

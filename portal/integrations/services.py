@@ -129,8 +129,30 @@ def start_connect_client(session: Session, actor: User, connection_id: int, clie
     external_id = (external_id or "").strip()
     if not external_id.isdigit():
         raise InvalidInput("Choose a client from the list.", fields={"external_id": "Choose a client."})
+    holder = session.scalar(select(ClientLink).where(ClientLink.connection_id == connection.id,
+                                                     ClientLink.external_id == external_id))
+    if holder is not None and holder.client_id != client.id:
+        refusal = held_elsewhere(session, connection, holder, client, replace)
+        if refusal:
+            raise InvalidInput(refusal, fields={"external_id": refusal})
     return _start_client_run(session, actor, connection, client, "connect_client", "portal.jobs.connect_client",
                              {"client_id": client.id, "external_id": external_id, "replace": bool(replace)})
+
+
+def held_elsewhere(session: Session, connection: Connection, holder: ClientLink, client: Client,
+                   replace: bool) -> str:
+    """Why `client` cannot take the tool's client that `holder` maps to another CRM client, or "" when the admin
+    moves the mapping from a duplicate (same company name) of `client`. Only a duplicate is called one."""
+    label = connector_class(connection.kind).display_name()
+    other = session.get(Client, holder.client_id)
+    if other.normalized_name == client.normalized_name:
+        if replace:
+            return ""
+        return (f"The {label} client {holder.external_name} is already mapped to {other.name}, which looks like "
+                f"the same company; one {label} client maps to one CRM client. Tick “Move the mapping from the "
+                f"duplicate to this client” to map it to {client.name} instead.")
+    return (f"The {label} client {holder.external_name} is already mapped to {other.name}; one {label} client "
+            f"maps to one CRM client. Choose another, or unlink it from {other.name} first.")
 
 
 # Who may retry a tool's runs: who may start them (portal.runs.services.retry_right).
@@ -202,10 +224,9 @@ def _connect_client(session: Session, run: SyncRun) -> str:
                                                      ClientLink.external_id == external.id))
     if holder is not None and holder.client_id != client.id:
         other = session.get(Client, holder.client_id)
-        if not run.params.get("replace"):
-            raise Conflict(f"The {label} client {external.name} is already mapped to {other.name}; one {label} "
-                           f"client maps to one CRM client. Unlink it from {other.name} first, or pick "
-                           f"{client.name} for it under Possible duplicates.")
+        refusal = held_elsewhere(session, connection, holder, client, run.params.get("replace", False))
+        if refusal:
+            raise Conflict(refusal)
         session.delete(holder)
         audit.record(session, run_actor(session, run), "client.timesheet_unlinked", other,
                      before={"tool": connection.kind, "external_id": external.id},

@@ -62,16 +62,24 @@ def clients(connection_id: int):
     """Every CRM client with its mapping, and the tool's clients with their candidates (duplicates explained)."""
     connection = _clients_connection(connection_id)
     tool_clients, load_error = panel.tool_clients(connection) if connection.is_connected else ([], "")
-    return htmx.render("integrations/clients.html", connection=connection, tool=connector_class(connection.kind),
-                       rows=panel.client_rows(db.session, connection), load_error=load_error,
+    # An htmx request is the tool's table refreshing itself after a mapping changed.
+    rows = [] if htmx.is_fragment_request() else panel.client_rows(db.session, connection)
+    return htmx.render("integrations/clients.html", block="tool_clients", connection=connection,
+                       tool=connector_class(connection.kind), rows=rows, load_error=load_error,
                        tool_rows=services.tool_client_rows(db.session, connection, tool_clients))
 
 
-def _client_row(connection: Connection, client: Client, status: int = 200, **context):
+def _client_row(connection: Connection, client: Client, status: int = 200, changed: bool = False, **context):
+    """The client's row; `changed` (or the last poll of a run that has finished) tells the page's other
+    regions that a mapping changed, so the tool's clients table stops offering what was just mapped."""
     if not htmx.is_fragment_request():
         return htmx.redirect_to(url_for(".clients", connection_id=connection.id))
-    return htmx.render("integrations/clients.html", block="client_row", status=status, connection=connection,
-                       row=panel.client_row(db.session, connection, client), **context)
+    row = panel.client_row(db.session, connection, client)
+    response = htmx.render("integrations/clients.html", block="client_row", status=status, connection=connection,
+                           row=row, **context)
+    if changed or (request.args.get("polling") and not row.busy):
+        htmx.trigger(response, "client-mapping-changed")
+    return response
 
 
 @bp.route("/connections/<int:connection_id>/clients/<int:client_id>")
@@ -116,7 +124,7 @@ def unlink_client(connection_id: int, client_id: int):
     client = db.get_or_404(Client, client_id)
     services.unlink_client(db.session, current_user, connection.id, client.id)
     db.session.commit()
-    return _client_row(connection, client)
+    return _client_row(connection, client, changed=True)
 
 
 @bp.route("/connections/<int:connection_id>/clients/<int:client_id>/retry", methods=["POST"])

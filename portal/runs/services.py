@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from portal import audit, queue
 from portal.columns import utcnow
-from portal.errors import Conflict, NotAllowed, PortalError
+from portal.errors import Conflict, InvalidInput, NotAllowed, PortalError
 from portal.runs.models import ACTIVE_RUN_STATUSES, MessageStatus, RunStatus, SyncMessage, SyncRun
 
 log = logging.getLogger(__name__)
@@ -156,6 +156,9 @@ def retry_refusal(session: Session, user: Any, run: SyncRun) -> str | None:
         return "This run finished; it is not replayed. Start the work again from its page if it is needed again."
     if run.is_active and not run.is_paused:
         return "This run is still going; wait for it to end."
+    if not run.retryable:
+        return ("This run failed on what it was asked to do, so trying again would fail the same way; change "
+                "the input and start it again.")
     if run.kind not in _RETRY_RULES:
         return "This kind of run cannot be retried."
     rule, refusal = _RETRY_RULES[run.kind]
@@ -171,7 +174,7 @@ def retry(session: Session, actor: Any, run_id: int) -> tuple[SyncRun, bool]:
     A finished or running run is refused (Conflict), as is a user without the right (NotAllowed).
     """
     old = session.get(SyncRun, run_id)
-    if old.status == RunStatus.SUCCEEDED or (old.is_active and not old.is_paused):
+    if old.status == RunStatus.SUCCEEDED or (old.is_active and not old.is_paused) or not old.retryable:
         raise Conflict(retry_refusal(session, actor, old))
     if not isinstance(actor, str) and actor is not None:
         reason = retry_refusal(session, actor, old)
@@ -254,6 +257,7 @@ def execute(session: Session, run_id: int, work: Callable[[Session, SyncRun], st
         session.add(SyncMessage(connection_id=run.connection_id, run_id=run.id, direction="outbound",
                                 entity=run.kind, action=run.kind, status=MessageStatus.FAILED, reason=error.message,
                                 payload=run.params, processed_at=utcnow()))
+        run.retryable = not isinstance(error, InvalidInput)  # the same input would fail the same way
         finish(session, run, error=error.message)
         return run
     except Exception:

@@ -306,6 +306,7 @@ def cases(w: SimpleNamespace) -> dict[str, list[Case]]:
         "timesheets.decide_many": [post("/approvals/decide", INTERNAL, {"action": "approve"})],
         # Issue 16: reminders and stand-ins. Whoever sees staff's draft week in their approvals may remind staff.
         "timesheets.my_reminders": [post("/time/reminders", INTERNAL)],
+        "timesheets.my_decision_emails": [post("/time/decision-emails", INTERNAL)],
         "timesheets.remind": [post(f"/approvals/{w.draft_sheet}/remind", DECIDERS)],
         "timesheets.stand_ins": [get("/approvals/stand-ins", INTERNAL), post("/approvals/stand-ins", INTERNAL)],
         "timesheets.end_stand_in": [post(f"/approvals/stand-ins/{w.stand_in}/end", ADMINS | {"approver"})],

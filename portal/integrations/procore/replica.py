@@ -313,7 +313,7 @@ def _hours(card: Timecard) -> Decimal | None:
     if card.hours is None or card.hours <= 0:
         return None
     if card.hours > 24:
-        raise Refused(f"{card.hours} hours on {card.work_date:%d %b %Y}: a time entry has at most 24.")
+        raise Refused(f"{formatting.hours(card.hours)} h on {card.work_date:%d %b %Y}: a time entry has at most 24.")
     return card.hours.quantize(Decimal("0.0001"))
 
 

@@ -107,8 +107,8 @@ def connect():
             **values))
         if address is not None:
             return htmx.redirect_to(address)
-    elif submit(form, lambda: connection.start_connect(db.session, current_user, **values)) is not None:
-        flash("Checking the credentials with Procore and setting up the links…", "info")
+    else:  # the connect run's progress says what it checks, and gives way to the result
+        submit(form, lambda: connection.start_connect(db.session, current_user, **values))
     return _page("procore_page", status=form.status, connect_form=form)
 
 
@@ -129,7 +129,7 @@ def oauth_callback():
         return htmx.redirect_to(url_for("procore.settings_page"))
     connection.finish_authorization(db.session, current_user, request.args.get("code", ""))
     db.session.commit()
-    flash("Signed in at Procore; checking access and setting up the links…", "info")
+    flash("Signed in at Procore.", "success")  # the connect run's progress shows what is checked next
     return htmx.redirect_to(url_for("procore.settings_page"))
 
 

@@ -20,6 +20,7 @@ from portal.auth import policy
 from portal.auth.models import User
 from portal.columns import mask_secret, utcnow
 from portal.errors import Conflict, InvalidInput, PortalError
+from portal.formatting import plural
 from portal.integrations.models import Connection, ConnectionStatus, ProjectLink
 from portal.integrations.registry import connector_for
 from portal.integrations.services import ADMINS_RETRY, get_connection, may_manage_connections, run_actor
@@ -70,8 +71,9 @@ def save_connection(session: Session, actor: User, *, api_token: str | None,
         linked = session.scalar(select(func.count()).select_from(ProjectLink)
                                 .where(ProjectLink.connection_id == connection.id))
         if linked:
-            raise Conflict(f"{linked} offerings are linked to projects of workspace {connection.account_id}. "
-                           "Disconnect them before connecting another workspace.",
+            are = "is" if linked == 1 else "are"
+            raise Conflict(f"{plural(linked, 'offering')} {are} linked to projects of workspace "
+                           f"{connection.account_id}. Disconnect them before connecting another workspace.",
                            fields={"workspace_id": "Offerings are linked to the current workspace."})
     before = audit.snapshot(connection, CONNECTION_FIELDS) if connection.id else None
     stored = _credentials(connection)
