@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
 
 from portal import demo
 from portal.auth.models import User
+from portal.auth.passwords import make_token
 from portal.extensions import db
 from portal.finance.models import CostCategory, FiscalPeriod
 from portal.integrations import provisioning
@@ -124,7 +126,7 @@ def representative_ids(session) -> dict[str, int | str]:
         "stage_id": project.stage_id,
         "type_id": _one(session, select(Stage).where(Stage.id == project.stage_id)).engagement_type_id,
         "run_id": _one(session, select(SyncRun).order_by(SyncRun.id.desc())).id,
-        "token": "an-expired-link",
+        "token": make_token(staff, timedelta(hours=1)),
     }
 
 

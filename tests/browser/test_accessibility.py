@@ -77,3 +77,141 @@ def test_every_page_passes_axe_and_fits_a_phone(app, browser, live_server, commi
             context.close()
     assert checked >= len(pages)
     assert problems == [], "\n".join(problems)
+
+
+# Keyboard and focus ---------------------------------------------------------------------------------------
+
+ACTIVE = "() => { const a = document.activeElement; return a && a !== document.body ? (a.id || a.tagName) : null; }"
+
+
+def _inside(page, selector: str) -> bool:
+    return page.evaluate("s => !!(document.activeElement && document.activeElement.closest(s))", selector)
+
+
+@pytest.fixture
+def pm_project(committed):
+    """A PM's project in In Progress with one offering: (project id, offering id)."""
+    from tests.factories import OfferingFactory, ProjectFactory, UserFactory
+
+    with committed() as session:
+        pm = UserFactory(email="pm@example.test", name="Pat PM", role="pm")
+        offering = OfferingFactory(project=ProjectFactory(name="Harbour app", pm=pm), name="Build")
+        session.flush()
+        return offering.project_id, offering.id
+
+
+@pytest.mark.browser
+def test_after_an_htmx_swap_the_focus_is_in_the_region_that_changed(page, pm_project):
+    """The swapped row used to take the focus with it to <body>, so the next Tab restarted at the top."""
+    project_id, offering_id = pm_project
+    row = f"#offering-{offering_id}"
+    browser_login(page, "pm@example.test")
+    page.goto(f"/projects/{project_id}/offerings")
+
+    page.click(f"{row} button:has-text('Edit')")
+    page.wait_for_selector(f"{row} form")
+    assert _inside(page, row), page.evaluate(ACTIVE)
+    page.keyboard.press("Tab")  # on into the form, not back to the top of the page
+    assert page.evaluate("document.activeElement.name") == "name"
+
+    page.fill(f"{row} input[name=sold_hours]", "90")
+    page.click(f"{row} button:has-text('Save')")
+    page.wait_for_selector(f"{row} td:has-text('90.00')")
+    assert _inside(page, row), page.evaluate(ACTIVE)
+
+    page.click(f"{row} button:has-text('Edit')")
+    page.click(f"{row} button:has-text('Cancel')")
+    page.wait_for_selector(f"{row} button:has-text('Edit')")
+    assert _inside(page, row), page.evaluate(ACTIVE)
+
+
+@pytest.mark.browser
+def test_a_skip_link_reaches_the_main_content(page, pm_project):
+    project_id, _ = pm_project
+    browser_login(page, "pm@example.test")
+    page.goto(f"/projects/{project_id}")
+    page.keyboard.press("Tab")
+    skip = page.locator(".skip-link")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to main content"
+    assert skip.is_visible() and skip.bounding_box()["y"] >= 0
+    page.keyboard.press("Enter")
+    assert page.evaluate(ACTIVE) == "main"
+    page.keyboard.press("Tab")
+    assert _inside(page, "main")
+
+
+@pytest.mark.browser
+def test_the_move_dialog_is_modal(page, pm_project):
+    project_id, _ = pm_project
+    browser_login(page, "pm@example.test")
+    page.goto(f"/projects/{project_id}")
+    page.focus("#move-button")
+    page.keyboard.press("Enter")
+    dialog = page.locator("#move-dialog")
+    dialog.wait_for()
+    assert dialog.get_attribute("aria-modal") == "true" and dialog.get_attribute("role") == "dialog"
+    assert _inside(page, "#move-dialog")
+    for key in ["Tab"] * 8 + ["Shift+Tab"] * 12:  # round and round: the focus never leaves the dialog
+        page.keyboard.press(key)
+        assert _inside(page, "#move-dialog"), (key, page.evaluate(ACTIVE))
+    page.locator("#main h1").click(force=True)  # a click on the page behind does nothing
+    assert _inside(page, "#move-dialog")
+
+    # Choosing a stage re-renders the dialog: the focus stays on the choice.
+    choice = page.locator("#move-dialog select[name=stage_id] option:not([value=''])").first.inner_text()
+    page.select_option("#move-dialog select[name=stage_id]", label=choice)
+    page.wait_for_selector(f"#move-dialog button:has-text('Move to {choice}')")
+    assert page.evaluate("document.activeElement.name") == "stage_id"
+
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="detached")
+    assert page.evaluate(ACTIVE) == "move-button"
+
+
+@pytest.mark.browser
+def test_escape_closes_the_admin_menu(page, committed):
+    from tests.factories import UserFactory
+
+    with committed():
+        UserFactory(email="admin@example.test", role="admin", permissions=["system_settings"])
+    browser_login(page, "admin@example.test")
+    page.focus("nav summary:has-text('Admin')")
+    page.keyboard.press("Enter")
+    users = page.locator("nav .menu a", has_text="Users")
+    assert users.is_visible()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Organization settings"
+    page.keyboard.press("Escape")
+    assert not users.is_visible()
+    assert page.evaluate("document.activeElement.textContent") == "Admin"
+
+
+@pytest.mark.browser
+def test_on_a_phone_the_navigation_is_a_menu_and_stays_on_screen(page, committed):
+    from tests.factories import UserFactory
+
+    with committed():
+        UserFactory(email="admin@example.test", role="admin", permissions=["system_settings"])
+    page.set_viewport_size(PHONE)
+    browser_login(page, "admin@example.test")
+    toggle = page.locator("button.nav-toggle")
+    projects = page.locator("nav a:has-text('Projects')")
+    assert toggle.is_visible() and toggle.get_attribute("aria-expanded") == "false"
+    assert not projects.is_visible()
+
+    toggle.click()
+    assert toggle.get_attribute("aria-expanded") == "true" and projects.is_visible()
+    page.click("nav summary:has-text('Admin')")
+    targets = page.eval_on_selector_all(
+        "#mainnav a, #mainnav summary, #whoami button, button.nav-toggle",
+        "els => els.filter(e => e.offsetParent).map(e => [e.textContent.trim(), e.getBoundingClientRect().toJSON()])")
+    assert len(targets) >= 12
+    for name, box in targets:
+        assert box["height"] >= 44, f"{name}: {box['height']} px tall"
+        assert box["left"] >= 0 and box["right"] <= PHONE["width"], f"{name} is off the screen: {box}"
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+    page.focus("nav a:has-text('Projects')")
+    page.keyboard.press("Escape")
+    assert toggle.get_attribute("aria-expanded") == "false" and not projects.is_visible()
+    assert page.evaluate("document.activeElement.classList.contains('nav-toggle')")
