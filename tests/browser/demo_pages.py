@@ -39,19 +39,19 @@ ROLES = ("super_admin", "admin", "pm", "approver", "staff", "client")
 EMAILS = {"super_admin": "super@demo.test", "admin": "admin@demo.test", "pm": "pm@demo.test",
           "approver": "approver@demo.test", "staff": "staff@demo.test", "client": "client@demo.test"}
 
-# GET routes that answer something other than a page: files, feeds, polls and fragments that only exist
-# inside a page (each of these is reached, as part of its page, from a page that is checked).
+# GET routes that answer something other than a page (a fragment asked for by htmx is also a page when
+# browsed: portal/htmx.py): files, feeds, bare lists of options, and Procore's OAuth redirect back.
 NOT_PAGES = {
     "static", "system.healthz", "system.prometheus_metrics", "finance.actuals_csv", "finance.project_csv",
-    "lookups.options", "timesheets.offering_options", "timesheets.task_options", "timesheets.cell_panel",
-    "timesheets.posting", "procore.activity_section", "procore.panel", "toggl.status",
-    "procore.oauth_callback",  # Procore's redirect back after its consent screen (OAuth), never browsed
+    "lookups.options", "timesheets.offering_options", "timesheets.task_options", "procore.oauth_callback",
 }
+# Query arguments a page needs (names of representative_ids).
+QUERIES = {"timesheets.cell_panel": ("row", "day")}
 
 # Who sees each page, when it is not the super-admin (who may see everything): a page of one's own time or
 # workspace is seen by its owner.
 VIEWER = {
-    "timesheets.my_time": "staff", "timesheets.edit_entry": "staff", "expenses.my_expenses": "staff",
+    "timesheets.my_time": "staff", "timesheets.edit_entry": "staff", "timesheets.cell_panel": "staff", "expenses.my_expenses": "staff",
     "workspaces.index": "client", "workspaces.workspace": "client", "timesheets.approvals_page": "approver",
     "timesheets.stand_ins": "approver",
 }
@@ -127,6 +127,7 @@ def representative_ids(session) -> dict[str, int | str]:
         "type_id": _one(session, select(Stage).where(Stage.id == project.stage_id)).engagement_type_id,
         "run_id": _one(session, select(SyncRun).order_by(SyncRun.id.desc())).id,
         "token": make_token(staff, timedelta(hours=1)),
+        "row": f"{draft_entry.offering_id}-{draft_entry.task_id or 0}", "day": draft_entry.work_date.isoformat(),
     }
 
 
@@ -144,7 +145,8 @@ def page_list(app, ids: dict[str, int | str]) -> dict[str, str]:
             if missing:
                 unresolved.append(f"{rule.rule} ({', '.join(missing)})")
                 continue
-            pages[rule.endpoint] = url_for(rule.endpoint, **{name: ids[name] for name in rule.arguments})
+            names = [*rule.arguments, *QUERIES.get(rule.endpoint, ())]
+            pages[rule.endpoint] = url_for(rule.endpoint, **{name: ids[name] for name in names})
     assert not unresolved, f"no representative object for: {unresolved} (add it to representative_ids)"
     return pages
 
