@@ -51,7 +51,8 @@ QUERIES = {"timesheets.cell_panel": ("row", "day")}
 # Who sees each page, when it is not the super-admin (who may see everything): a page of one's own time or
 # workspace is seen by its owner.
 VIEWER = {
-    "timesheets.my_time": "staff", "timesheets.edit_entry": "staff", "timesheets.cell_panel": "staff", "expenses.my_expenses": "staff",
+    "timesheets.my_time": "staff", "timesheets.edit_entry": "staff", "timesheets.cell_panel": "staff",
+    "expenses.my_expenses": "staff",
     "workspaces.index": "client", "workspaces.workspace": "client", "timesheets.approvals_page": "approver",
     "timesheets.stand_ins": "approver",
 }
