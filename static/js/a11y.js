@@ -24,7 +24,8 @@
   function modal() { return document.querySelector("[role=dialog][aria-modal=true]"); }
 
   // After a swap the focus lands in the region that changed, never on <body> (where the next Tab would restart
-  // at the top of the page): on its error, else on the element that had it (same id), else on its status
+  // at the top of the page): on its error (the form's, else the first field refused), else on the element that had
+  // it (same id), else on its status
   // message, else on the region itself. Only a swap that took the focus away moves it: a poll elsewhere does not.
   // Modal dialogs ([role=dialog][aria-modal=true], e.g. the move dialog): the focus moves in when one opens and
   // stays inside (Tab wraps); Escape closes it through its own [data-dialog-close] control; the focus then goes
@@ -55,7 +56,8 @@
   function restoreFocus(region, focusedId) {
     if (!focusLost()) { return; }
     var again = focusedId && document.getElementById(focusedId);
-    focusOn(region.querySelector("[role=alert]") ||
+    var invalid = Array.prototype.filter.call(region.querySelectorAll("[aria-invalid=true]"), visible)[0];
+    focusOn(region.querySelector("[role=alert]") || invalid ||
             (again && region.contains(again) && again.matches(FOCUSABLE) && visible(again) ? again : null) ||
             region.querySelector("[role=status]") || region);
   }

@@ -116,6 +116,15 @@ def test_after_an_htmx_swap_the_focus_is_in_the_region_that_changed(page, pm_pro
     page.keyboard.press("Tab")  # on into the form, not back to the top of the page
     assert page.evaluate("document.activeElement.name") == "name"
 
+    # A refusal from the server: the focus is on the field refused, which names its error.
+    page.eval_on_selector(f"{row} form", "form => { form.noValidate = true; }")  # past the browser's own check
+    page.fill(f"{row} input[name=sold_hours]", "-5")
+    page.click(f"{row} button:has-text('Save')")
+    page.wait_for_selector(f"{row} .error")
+    assert page.evaluate("document.activeElement.name") == "sold_hours"
+    described = page.evaluate("document.activeElement.getAttribute('aria-describedby')")
+    assert page.locator(f"#{described}").inner_text() == page.locator(f"{row} .error").inner_text()
+
     page.fill(f"{row} input[name=sold_hours]", "90")
     page.click(f"{row} button:has-text('Save')")
     page.wait_for_selector(f"{row} td:has-text('90.00')")
