@@ -24,9 +24,9 @@
   function modal() { return document.querySelector("[role=dialog][aria-modal=true]"); }
 
   // After a swap the focus lands in the region that changed, never on <body> (where the next Tab would restart
-  // at the top of the page): on its error (the form's, else the first field refused), else on the element that had
-  // it (same id), else on its status
-  // message, else on the region itself. Only a swap that took the focus away moves it: a poll elsewhere does not.
+  // at the top of the page): on its error (the form's, else the first field refused), else on the element that
+  // had it (same id), else on its status message, else on the region itself. Only a swap that took the focus
+  // away moves it: a poll elsewhere does not.
   // Modal dialogs ([role=dialog][aria-modal=true], e.g. the move dialog): the focus moves in when one opens and
   // stays inside (Tab wraps); Escape closes it through its own [data-dialog-close] control; the focus then goes
   // back to the control that opened it (its data-opener, else the one that asked for it).
@@ -97,17 +97,19 @@
       else if (!event.shiftKey && document.activeElement === last) { event.preventDefault(); first.focus(); }
       return;
     }
-    if (event.key !== "Escape") { return; }
+    if (event.key !== "Escape" || event.defaultPrevented) { return; }  // (a list of matches closed first)
     if (dialog) {
       var close = dialog.querySelector("[data-dialog-close]");
       if (close) { event.preventDefault(); close.click(); }
       return;
     }
-    // Escape closes the open menu the focus is in (the Admin menu, the phone's navigation).
-    var menu = document.activeElement && document.activeElement.closest("details.menu[open]");
+    // Escape closes an open menu (the Admin menu, then the phone's navigation); the focus goes to its summary
+    // when it was inside.
+    var menu = document.querySelector("details.menu[open]");
     if (menu) {
+      var inside = menu.contains(document.activeElement);
       menu.removeAttribute("open");
-      menu.querySelector("summary").focus();
+      if (inside) { menu.querySelector("summary").focus(); }
       return;
     }
     var toggle = document.querySelector(".nav-toggle[aria-expanded=true]");
