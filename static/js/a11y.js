@@ -103,19 +103,19 @@
       if (close) { event.preventDefault(); close.click(); }
       return;
     }
-    // Escape closes an open menu (the Admin menu, then the phone's navigation); the focus goes to its summary
-    // when it was inside.
-    var menu = document.querySelector("details.menu[open]");
-    if (menu) {
-      var inside = menu.contains(document.activeElement);
-      menu.removeAttribute("open");
-      if (inside) { menu.querySelector("summary").focus(); }
-      return;
-    }
+    // Escape closes the menu the focus is in (the Admin menu, else the phone's navigation) and puts the focus on
+    // its button; with the focus elsewhere, it closes an open Admin menu.
+    var active = document.activeElement;
+    var menu = active && active.closest("details.menu[open]");
     var toggle = document.querySelector(".nav-toggle[aria-expanded=true]");
-    if (toggle && document.activeElement && document.activeElement.closest(".topbar")) {
+    if (menu) {
+      menu.removeAttribute("open");
+      menu.querySelector("summary").focus();
+    } else if (toggle && active && active.closest(".topbar")) {
       setNavigation(toggle, false);
       toggle.focus();
+    } else {
+      document.querySelectorAll("details.menu[open]").forEach(function (open) { open.removeAttribute("open"); });
     }
   });
 
