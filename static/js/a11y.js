@@ -137,6 +137,16 @@
     }
   }, true);
 
+  // An opened Admin menu stays on the screen: it hangs to the left of its summary, or to the right when the bar
+  // wrapped and put the summary near the left edge.
+  document.addEventListener("toggle", function (event) {
+    var menu = event.target;
+    if (!(menu instanceof HTMLDetailsElement) || !menu.classList.contains("menu") || !menu.open) { return; }
+    var items = menu.querySelector(".menu-items");
+    items.classList.remove("menu-items-start");
+    if (items.getBoundingClientRect().left < 0) { items.classList.add("menu-items-start"); }
+  }, true);
+
   // The phone's navigation: the Menu button shows and hides the links (portal.css collapses them).
   function setNavigation(toggle, open) {
     toggle.setAttribute("aria-expanded", open ? "true" : "false");

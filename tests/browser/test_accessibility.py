@@ -228,3 +228,19 @@ def test_on_a_phone_the_navigation_is_a_menu_and_stays_on_screen(page, committed
     page.keyboard.press("Escape")
     assert toggle.get_attribute("aria-expanded") == "false" and not projects.is_visible()
     assert page.evaluate("document.activeElement.classList.contains('nav-toggle')")
+
+
+@pytest.mark.browser
+def test_the_admin_menu_stays_on_screen_when_the_bar_wraps(page, committed):
+    """A long name wraps the bar and puts Admin near the left edge: the menu used to open off the screen."""
+    from tests.factories import UserFactory
+
+    with committed():
+        UserFactory(email="super@example.test", role="super_admin", name="Samantha Superintendent-Longname")
+    browser_login(page, "super@example.test")
+    for width in (800, 1024, 1280, 1600):
+        page.set_viewport_size({"width": width, "height": 800})
+        page.click("nav summary:has-text('Admin')")
+        box = page.locator(".menu-items").bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width, (width, box)
+        page.keyboard.press("Escape")
