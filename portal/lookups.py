@@ -2,8 +2,9 @@
 clients, users) is a text box that asks the server for the first matches as the person types, never a
 `<select>` listing a whole table.
 
-A domain registers each kind of lookup once (`register`): how to search it and how to name one chosen
-record. `GET /lookup/<kind>?q=...` (portal/lookup_views.py) answers with at most `LIMIT` options; the
+A domain registers each kind of lookup once (`register`, run when the app factory imports the domain's
+lookups module): how to search it and how to name one chosen record. `GET /lookup/<kind>?q=...`
+(portal/projects/lookup_views.py) answers with at most `LIMIT` options; the
 page renders the box with `templates/macros/lookup.html` and `static/js/lookup.js` runs it (keyboard:
 arrows, Enter, Escape). A form field is a `LookupField`: it holds the chosen id, and `resolve` names it,
 so a form re-rendered with errors shows what was chosen and an id that names nothing is refused.
@@ -52,15 +53,9 @@ def register(kind: str, search: Search, describe: Describe, noun: str) -> None:
 
 
 def lookup(kind: str) -> Lookup:
-    _load()
     if kind not in KINDS:
         raise NotFound("There is no such list.")
     return KINDS[kind]
-
-
-def _load() -> None:
-    """Domains register their kinds on import."""
-    import portal.projects.lookups  # noqa: F401
 
 
 def search(session: Session, user: Any, kind: str, text: str, params: Mapping[str, str]) -> tuple[list[Option], bool]:

@@ -423,6 +423,12 @@ def approves_everyone(user: Any) -> bool:
     return is_admin(user) or (is_internal(user) and user.role == Role.APPROVER)
 
 
+def approves_in_own_right(user: Any) -> bool:
+    """Roles whose work includes deciding on timesheets (approvers, project managers, admins); others reach
+    the approvals queue only while they stand in for an approver."""
+    return is_internal(user) and user.role in (Role.APPROVER, Role.PM, *ADMIN_ROLES)
+
+
 def _decides_in_own_right(user: Any, timesheet: Any, projects: list[Project]) -> bool:
     if not is_internal(user):
         return False
