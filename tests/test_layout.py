@@ -10,7 +10,7 @@ import pytest
 from portal import layout
 from portal.columns import today
 from portal.timesheets import standins
-from tests.factories import UserFactory
+from tests.factories import ClientFactory, UserFactory
 
 APPROVALS_LINK = 'href="/approvals">Approvals</a>'
 
@@ -70,3 +70,9 @@ def test_templates_get_no_context_from_the_portal_but_the_frameworks(app):
     modules = {processor.__module__ for processors in app.template_context_processors.values()
                for processor in processors}
     assert modules == {"flask.templating", "flask_wtf.csrf", "flask_login.utils"}
+
+
+@pytest.mark.parametrize(("role", "offered"), [("client", True), ("staff", False), ("admin", False)])
+def test_the_nav_offers_workspaces_to_client_users(client, login_as, role, offered):
+    login_as(role, client_id=ClientFactory().id if role == "client" else None)
+    assert ('href="/workspace">Workspaces</a>' in client.get("/").get_data(as_text=True)) is offered

@@ -48,6 +48,11 @@ def is_internal(user: Any) -> bool:
     return is_authenticated(user) and user.role != Role.CLIENT
 
 
+def is_client_user(user: Any) -> bool:
+    """A client's user: sees the workspaces of their client's projects only."""
+    return is_authenticated(user) and user.role == Role.CLIENT
+
+
 def has_permission(user: Any, permission: Permission | str) -> bool:
     if not is_internal(user):
         return False
