@@ -7,7 +7,12 @@ at the flash area for htmx requests, so a failed click never replaces the region
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+T = TypeVar("T")
 
 
 class PortalError(Exception):
@@ -65,3 +70,12 @@ class ExternalServiceError(PortalError):
         super().__init__(message, **details)
         self.service = service
         self.status_code = status_code
+
+
+def get_or_raise(session: Session, model: type[T], ident: Any, noun: str, **options: Any) -> T:
+    """The `model` row with id `ident`, or NotFound ("That project does not exist."); `options` go to
+    Session.get (a row lock: with_for_update=True, populate_existing=True)."""
+    found = session.get(model, ident, **options)
+    if found is None:
+        raise NotFound(f"That {noun} does not exist.")
+    return found

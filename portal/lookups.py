@@ -79,8 +79,9 @@ def contains(column, text: str):
     return column.ilike(f"%{escaped}%", escape="\\")
 
 
-class LookupField(SelectField):
-    """A single choice among records of `kind`; `resolve(session)` before validating or rendering."""
+class _Lookup:
+    """What both lookup fields share: the kind of record they choose among, ids as values, and the choices
+    named from the chosen ids only (`_name`)."""
 
     def __init__(self, label=None, validators=None, kind: str = "", **kwargs):
         kwargs.setdefault("coerce", _optional_int)
@@ -88,9 +89,15 @@ class LookupField(SelectField):
         super().__init__(label, validators, **kwargs)
         self.kind = kind
 
+    def _name(self, session: Session, ids: list[int]) -> None:
+        self.choices = [SelectChoice(value, label) for value, label in describe(session, self.kind, ids).items()]
+
+
+class LookupField(_Lookup, SelectField):
+    """A single choice among records of `kind`; `resolve(session)` before validating or rendering."""
+
     def resolve(self, session: Session) -> None:
-        names = describe(session, self.kind, [self.data] if isinstance(self.data, int) else [])
-        self.choices = [SelectChoice(value, label) for value, label in names.items()]
+        self._name(session, [self.data] if isinstance(self.data, int) else [])
 
     @property
     def chosen(self) -> str:
@@ -102,18 +109,11 @@ class LookupField(SelectField):
             raise ValidationError("Not one we know: choose from the list.")
 
 
-class LookupMultipleField(SelectMultipleField):
+class LookupMultipleField(_Lookup, SelectMultipleField):
     """Several records of `kind` (chosen one by one in the box, each shown with a Remove button)."""
 
-    def __init__(self, label=None, validators=None, kind: str = "", **kwargs):
-        kwargs.setdefault("coerce", _optional_int)
-        kwargs.setdefault("choices", [])
-        super().__init__(label, validators, **kwargs)
-        self.kind = kind
-
     def resolve(self, session: Session) -> None:
-        names = describe(session, self.kind, [v for v in self.data or [] if isinstance(v, int)])
-        self.choices = [SelectChoice(value, label) for value, label in names.items()]
+        self._name(session, [v for v in self.data or [] if isinstance(v, int)])
 
     @property
     def chosen(self) -> list[SelectChoice]:

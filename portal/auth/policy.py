@@ -365,6 +365,25 @@ def can_transfer_onto(user: Any, project: Project) -> bool:
     return is_mpe(user) or is_pm_of(user, project)
 
 
+TRANSFERRED = {"time": "time", "cost": "costs"}  # what a transfer of each kind moves, in a sentence
+
+
+def transfer_onto_refusal(user: Any, target: Project, kind: str) -> str | None:
+    """Why `user` cannot move time or costs (kind "time" | "cost") onto `target`, or None: its stage takes
+    none, or it is not a project they manage. System actors (not users) are held to the stage only."""
+    refusal = transfer_refusal(target, kind)
+    if refusal is None and is_authenticated(user) and not can_transfer_onto(user, target):
+        refusal = f"You can transfer {TRANSFERRED[kind]} only to projects you manage; {target.name} is not one."
+    return refusal
+
+
+def transfer_off_refusal(user: Any, source: Project, kind: str) -> str | None:
+    """Why `user` cannot move time or costs off `source` (its stage and their rights), or None."""
+    if is_authenticated(user) and not can_transfer(user, source, kind):
+        return f"You cannot transfer {TRANSFERRED[kind]} off {source.name} while it is in {source.stage.name}."
+    return None
+
+
 def can_revalue_time(user: Any, project: Project) -> bool:
     return is_mpe(user) or pm_may(user, project, "pm_revalue_time")
 

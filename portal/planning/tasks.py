@@ -83,13 +83,8 @@ def save_task_type(session: Session, actor: User | str | None, project_id: int, 
     task_type = session.get(TaskType, task_type_id)
     if task_type is None or task_type.project_id != project_id:
         raise NotFound("That task type does not exist.")
-    before = audit.snapshot(task_type, ["name", "active"])
-    task_type.name, task_type.active = name, active
-    session.flush()
-    old, new = audit.changes(before, audit.snapshot(task_type, ["name", "active"]))
-    if new:
-        audit.record(session, actor, "task_type.updated", task_type, before=old, after=new,
-                     summary=f"Task type {name} of {project.name} changed")
+    audit.update(session, actor, task_type, {"name": name, "active": active}, "task_type.updated",
+                 f"Task type {name} of {project.name} changed")
     return task_type
 
 
@@ -135,12 +130,5 @@ def save_task(session: Session, actor: User | str | None, project_id: int, *, na
         raise NotFound("That task does not exist.")
     if task.task_type_id != task_type_id and task_type_id is not None:
         _require(actor, project, policy.can_edit_task_types)
-    before = audit.snapshot(task, TASK_FIELDS)
-    for field, value in values.items():
-        setattr(task, field, value)
-    session.flush()
-    old, new = audit.changes(before, audit.snapshot(task, TASK_FIELDS))
-    if new:
-        audit.record(session, actor, "task.updated", task, before=old, after=new,
-                     summary=f"Task {name} of {project.name} changed")
+    audit.update(session, actor, task, values, "task.updated", f"Task {name} of {project.name} changed", TASK_FIELDS)
     return task

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from portal import audit
 from portal.auth import policy
 from portal.auth.models import User
-from portal.errors import Conflict, InvalidInput, NotFound
+from portal.errors import Conflict, InvalidInput, get_or_raise
 from portal.formatting import plural
 from portal.projects.models import Project
 from portal.projects.services import default_engagement_type
@@ -41,17 +41,11 @@ def _clean_name(name: str, what: str) -> str:
 
 def get_stage(session: Session, stage_id: int, lock: bool = False) -> Stage:
     # populate_existing: a row locked for update must also be read fresh, not taken from the identity map.
-    stage = session.get(Stage, stage_id, with_for_update=lock or None, populate_existing=lock)
-    if stage is None:
-        raise NotFound("That stage does not exist.")
-    return stage
+    return get_or_raise(session, Stage, stage_id, "stage", with_for_update=lock or None, populate_existing=lock)
 
 
 def get_engagement_type(session: Session, type_id: int) -> EngagementType:
-    engagement_type = session.get(EngagementType, type_id)
-    if engagement_type is None:
-        raise NotFound("That engagement type does not exist.")
-    return engagement_type
+    return get_or_raise(session, EngagementType, type_id, "engagement type")
 
 
 def list_engagement_types(session: Session) -> list[EngagementType]:
@@ -93,12 +87,8 @@ def rename_engagement_type(session: Session, actor: User | str | None, type_id: 
     if session.scalar(select(EngagementType.id).where(func.lower(EngagementType.name) == name.lower(),
                                                       EngagementType.id != type_id)):
         raise Conflict(f"An engagement type named {name} already exists.", fields={"name": "Already used."})
-    before = engagement_type.name
-    if before != name:
-        engagement_type.name = name
-        session.flush()
-        audit.record(session, actor, "engagement_type.renamed", engagement_type, before={"name": before},
-                     after={"name": name}, summary=f"Engagement type {before} renamed to {name}")
+    audit.update(session, actor, engagement_type, {"name": name}, "engagement_type.renamed",
+                 f"Engagement type {engagement_type.name} renamed to {name}")
     return engagement_type
 
 
@@ -167,12 +157,7 @@ def rename_stage(session: Session, actor: User | str | None, stage_id: int, name
     stage = get_stage(session, stage_id)
     name = _clean_name(name, "stage")
     _check_unique_stage_name(session, stage.engagement_type_id, name, stage.id)
-    before = stage.name
-    if before != name:
-        stage.name = name
-        session.flush()
-        audit.record(session, actor, "stage.renamed", stage, before={"name": before}, after={"name": name},
-                     summary=f"Stage {before} renamed to {name}")
+    audit.update(session, actor, stage, {"name": name}, "stage.renamed", f"Stage {stage.name} renamed to {name}")
     return stage
 
 

@@ -1,0 +1,53 @@
+"""The shared helpers of services: an audited update records only what changed, and a row loaded by id is
+there or the service says so (portal/audit.py `update`, portal/errors.py `get_or_raise`)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from portal import audit
+from portal.audit import AuditEvent
+from portal.errors import NotFound, get_or_raise
+from portal.finance.models import CostCategory
+from tests.factories import CostCategoryFactory, UserFactory
+
+
+def _events(session, action):
+    return session.scalars(select(AuditEvent).where(AuditEvent.action == action)).all()
+
+
+def test_an_audited_update_records_only_the_fields_that_changed(session):
+    actor = UserFactory(role="admin")
+    category = CostCategoryFactory(name="Labour", code="L", active=True)
+    session.flush()
+    old, new = audit.update(session, actor, category, {"name": "Labour", "code": "LAB", "active": True},
+                            "cost_category.updated", "Changed cost category Labour")
+    assert (old, new) == ({"code": "L"}, {"code": "LAB"})
+    assert category.code == "LAB"
+    [event] = _events(session, "cost_category.updated")
+    assert (event.before, event.after, event.summary) == ({"code": "L"}, {"code": "LAB"}, "Changed cost category Labour")
+    assert event.actor_id == actor.id and event.subject_id == category.id
+
+
+def test_an_audited_update_that_changes_nothing_records_nothing(session):
+    category = CostCategoryFactory(name="Travel", code="T")
+    session.flush()
+    assert audit.update(session, "demo data", category, {"name": "Travel"}, "cost_category.updated", "-") == ({}, {})
+    assert _events(session, "cost_category.updated") == []
+
+
+def test_an_audited_update_compares_the_fields_it_is_given(session):
+    category = CostCategoryFactory(name="Materials", code="M")
+    session.flush()
+    old, new = audit.update(session, None, category, {"name": "Materials", "code": "MAT"}, "cost_category.updated",
+                            "-", fields=["name"])
+    assert (old, new) == ({}, {}) and category.code == "MAT"  # set, but only `name` is compared and recorded
+
+
+def test_a_missing_row_is_not_found_in_words(session):
+    category = CostCategoryFactory()
+    session.flush()
+    assert get_or_raise(session, CostCategory, category.id, "cost category") is category
+    with pytest.raises(NotFound, match="^That cost category does not exist.$"):
+        get_or_raise(session, CostCategory, category.id + 1000, "cost category")
