@@ -119,3 +119,13 @@ def form_id(name: str) -> int | None:
 def form_ids(name: str) -> list[int]:
     """Every id submitted under `name` (ticked boxes); empty values are skipped."""
     return [ident for raw in request.form.getlist(name) if (ident := parse_id(raw, name)) is not None]
+
+
+def clean_name(name: str | None, what: str, limit: int) -> str:
+    """A record's name as services store it: stripped, not empty, at most `limit` characters (its column's)."""
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput(f"Enter the {what}'s name.", fields={"name": "Enter a name."})
+    if len(name) > limit:
+        raise InvalidInput(f"A {what} name has at most {limit} characters.", fields={"name": "Too long."})
+    return name

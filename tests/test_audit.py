@@ -1,5 +1,6 @@
-"""The shared helpers of services: an audited update records only what changed, and a row loaded by id is
-there or the service says so (portal/audit.py `update`, portal/errors.py `get_or_raise`)."""
+"""The shared steps of services: an audited update records only what changed, a row loaded by id is there or
+the service says so, a name is cleaned one way (portal/audit.py `update`, portal/errors.py `get_or_raise`,
+portal/inputs.py `clean_name`)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from sqlalchemy import select
 
 from portal import audit
 from portal.audit import AuditEvent
-from portal.errors import NotFound, get_or_raise
+from portal.errors import InvalidInput, NotFound, get_or_raise
 from portal.finance.models import CostCategory
+from portal.inputs import clean_name
 from tests.factories import CostCategoryFactory, UserFactory
 
 
@@ -52,3 +54,12 @@ def test_a_missing_row_is_not_found_in_words(session):
     assert get_or_raise(session, CostCategory, category.id, "cost category") is category
     with pytest.raises(NotFound, match="^That cost category does not exist.$"):
         get_or_raise(session, CostCategory, category.id + 1000, "cost category")
+
+
+def test_a_name_is_stripped_required_and_bounded():
+    assert clean_name("  Design  ", "stage", 10) == "Design"
+    with pytest.raises(InvalidInput, match="^Enter the task type's name.$") as refused:
+        clean_name("   ", "task type", 10)
+    assert refused.value.fields == {"name": "Enter a name."}
+    with pytest.raises(InvalidInput, match="^A stage name has at most 5 characters.$"):
+        clean_name("Closing", "stage", 5)

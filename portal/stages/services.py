@@ -17,6 +17,7 @@ from portal.auth import policy
 from portal.auth.models import User
 from portal.errors import Conflict, InvalidInput, get_or_raise
 from portal.formatting import plural
+from portal.inputs import clean_name
 from portal.projects.models import Project
 from portal.projects.services import default_engagement_type
 from portal.stages import registry
@@ -28,15 +29,6 @@ NAME_LENGTH = 100
 def require_editor(actor: User | str | None) -> None:
     if isinstance(actor, User):
         policy.require(policy.can_edit_stages(actor), "Only users with the system-settings permission edit stages.")
-
-
-def _clean_name(name: str, what: str) -> str:
-    name = (name or "").strip()
-    if not name:
-        raise InvalidInput(f"Enter the {what}'s name.", fields={"name": "Enter a name."})
-    if len(name) > NAME_LENGTH:
-        raise InvalidInput(f"A {what} name has at most {NAME_LENGTH} characters.", fields={"name": "Too long."})
-    return name
 
 
 def get_stage(session: Session, stage_id: int, lock: bool = False) -> Stage:
@@ -64,7 +56,7 @@ def create_engagement_type(session: Session, actor: User | str | None, name: str
                            copy_from_id: int | None = None) -> EngagementType:
     """A new workflow, starting as a copy of another type's stages (the default type's unless chosen)."""
     require_editor(actor)
-    name = _clean_name(name, "engagement type")
+    name = clean_name(name, "engagement type", NAME_LENGTH)
     if session.scalar(select(EngagementType.id).where(func.lower(EngagementType.name) == name.lower())):
         raise Conflict(f"An engagement type named {name} already exists.", fields={"name": "Already used."})
     source = get_engagement_type(session, copy_from_id) if copy_from_id else default_engagement_type(session)
@@ -83,7 +75,7 @@ def create_engagement_type(session: Session, actor: User | str | None, name: str
 def rename_engagement_type(session: Session, actor: User | str | None, type_id: int, name: str) -> EngagementType:
     require_editor(actor)
     engagement_type = get_engagement_type(session, type_id)
-    name = _clean_name(name, "engagement type")
+    name = clean_name(name, "engagement type", NAME_LENGTH)
     if session.scalar(select(EngagementType.id).where(func.lower(EngagementType.name) == name.lower(),
                                                       EngagementType.id != type_id)):
         raise Conflict(f"An engagement type named {name} already exists.", fields={"name": "Already used."})
@@ -140,7 +132,7 @@ def create_stage(session: Session, actor: User | str | None, type_id: int, name:
     """A new stage at the end of the workflow, with every setting at its registry default."""
     require_editor(actor)
     engagement_type = get_engagement_type(session, type_id)
-    name = _clean_name(name, "stage")
+    name = clean_name(name, "stage", NAME_LENGTH)
     _check_unique_stage_name(session, type_id, name)
     position = max((s.position for s in engagement_type.stages), default=-1) + 1
     stage = Stage(engagement_type_id=type_id, name=name, position=position, settings=registry.defaults())
@@ -155,7 +147,7 @@ def create_stage(session: Session, actor: User | str | None, type_id: int, name:
 def rename_stage(session: Session, actor: User | str | None, stage_id: int, name: str) -> Stage:
     require_editor(actor)
     stage = get_stage(session, stage_id)
-    name = _clean_name(name, "stage")
+    name = clean_name(name, "stage", NAME_LENGTH)
     _check_unique_stage_name(session, stage.engagement_type_id, name, stage.id)
     audit.update(session, actor, stage, {"name": name}, "stage.renamed", f"Stage {stage.name} renamed to {name}")
     return stage
