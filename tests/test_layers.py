@@ -138,3 +138,11 @@ def test_a_tool_is_named_only_inside_its_own_package():
                  for name, imports in graph.items()
                  if not any(name == t or name.startswith(t + ".") for t in tools)}
     assert {name: imported for name, imported in offenders.items() if imported} == {}
+
+
+def test_nothing_imports_views_but_the_app_factory():
+    """Views are the top of each package: the app factory registers them (a tool's through the registry)."""
+    graph = _graph()
+    offenders = {name: sorted(i for i in imports if i.rsplit(".", 1)[-1].endswith("views"))
+                 for name, imports in graph.items() if name != "portal"}
+    assert {name: imported for name, imported in offenders.items() if imported} == {}
