@@ -51,16 +51,6 @@ bp = Blueprint("timesheets", __name__)
 OWNER_ACTIONS = ("submit", "withdraw", "resubmit", "reopen")
 
 
-@bp.app_context_processor
-def _approvals_in_nav():
-    """The top bar shows Approvals to approving roles, and (issue 16) to whoever stands in for an approver today;
-    asked (one query) only by full pages of users without an approving role."""
-    def stands_in_today() -> bool:
-        return policy.is_internal(current_user) and bool(standins.principals(db.session, current_user))
-
-    return {"stands_in_today": stands_in_today}
-
-
 # My time ----------------------------------------------------------------------------------------------
 def _entry_choices(form: EntryForm, resource_id: int) -> bool:
     """The Add time form's offerings (a bounded first page; the search box asks for more) and the tasks of
