@@ -15,7 +15,7 @@ from portal.auth import policy
 from portal.auth.models import LoginAttempt, Permission, Role, User, UserPermission, normalize_email
 from portal.auth.passwords import check_password, send_invitation, unusable_password_hash
 from portal.columns import utcnow
-from portal.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from portal.errors import Conflict, InvalidInput, NotAllowed, get_or_raise
 from portal.lookups import contains
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -130,9 +130,7 @@ def add_user(session: Session, actor: User | str | None, *, email: str, name: st
 
 def _managed_user(session: Session, actor: User | str | None, user_id: int) -> User:
     """The login `actor` is about to change: admins manage logins, only super-admins manage super-admins."""
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound("That user does not exist.")
+    user = get_or_raise(session, User, user_id, "user")
     if isinstance(actor, User):
         policy.require(policy.can_manage_users(actor), "Only admins can change users.")
         policy.require(policy.can_manage_user(actor, user), "Only a super-admin can change a super-admin.")

@@ -77,8 +77,7 @@ def search_transfer_projects(session: Session, user: Any, text: str, params: Map
     if not policy.is_mpe(user):
         query = query.where(Project.id.in_(managed_projects(user)))
     query = query.options(selectinload(Project.team))
-    kept = _kept(session, query, lambda p: policy.can_transfer_onto(user, p)
-                 and policy.transfer_refusal(p, "cost") is None, limit)
+    kept = _kept(session, query, lambda p: policy.transfer_onto_refusal(user, p, "cost") is None, limit)
     return [Option(p.id, p.name) for p in kept]
 
 
@@ -124,8 +123,7 @@ def search_transfer_offerings(session: Session, user: Any, text: str, params: Ma
         selectinload(Offering.project).selectinload(Project.team))
     if not policy.is_mpe(user):
         query = query.where(Project.id.in_(managed_projects(user)))
-    kept = _kept(session, query, lambda o: policy.can_transfer_onto(user, o.project)
-                 and policy.transfer_refusal(o.project, "time") is None, limit)
+    kept = _kept(session, query, lambda o: policy.transfer_onto_refusal(user, o.project, "time") is None, limit)
     return [Option(o.id, _offering_label(o)) for o in kept]
 
 
