@@ -105,6 +105,7 @@ class ProjectLink(db.Model):
     __table_args__ = (
         UniqueConstraint("connection_id", "offering_id"),
         UniqueConstraint("connection_id", "external_id"),
+        Index("ix_project_links_name", "connection_id", "external_name", "id"),  # Procore's pages (issue 14)
     )
 
 
@@ -146,7 +147,10 @@ class PersonLink(db.Model):
 
     resource = relationship("Resource")
 
-    __table_args__ = (UniqueConstraint("connection_id", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("connection_id", "external_id"),
+        Index("ix_person_links_email", "connection_id", "external_email", "id"),  # the sync log's pages (issue 14)
+    )
 
 
 class WaitingTimeEntry(db.Model):

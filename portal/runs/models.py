@@ -133,6 +133,7 @@ class SyncMessage(db.Model):
 
     __table_args__ = (
         Index("ix_sync_messages_connection_status", "connection_id", "status", "created_at"),
+        Index("ix_sync_messages_processed", "connection_id", "status", "processed_at", "id"),  # Procore's activity
         Index("ix_sync_messages_local", "connection_id", "direction", "local_id"),
         Index("ix_sync_messages_external", "connection_id", "direction", "external_id"),
     )

@@ -15,6 +15,7 @@ from portal.runs.models import MessageStatus, SyncMessage, SyncRun
 
 LAST_PROCESSED = 20
 LISTED = 50
+COUNT_CAP = 1000
 
 
 @dataclass
@@ -50,8 +51,9 @@ def activity(session: Session, connection: Connection) -> Activity:
     def listed(status: str, order, limit: int) -> list[SyncMessage]:
         return list(session.scalars(select(SyncMessage).where(*where(status)).order_by(*order).limit(limit)))
 
-    def count(status: str) -> int:
-        return session.scalar(select(func.count()).select_from(SyncMessage).where(*where(status)))
+    def count(status: str) -> int:  # up to COUNT_CAP + 1 ("1,000+"): counting further costs what the table holds
+        capped = select(SyncMessage.id).where(*where(status)).limit(COUNT_CAP + 1).subquery()
+        return session.scalar(select(func.count()).select_from(capped))
 
     run = session.scalar(select(SyncRun).where(SyncRun.connection_id == connection.id,
                                                SyncRun.kind.startswith("procore_")).order_by(SyncRun.id.desc()).limit(1))
