@@ -33,14 +33,16 @@ class Activity:
 def superseded():
     """A failed message whose record a later message handled: the same time card (inbound) or time entry
     (outbound) went through since, so the failure is history (the run's log keeps it), not a problem."""
-    later = aliased(SyncMessage)
-    return exists().where(
-        later.connection_id == SyncMessage.connection_id, later.direction == SyncMessage.direction,
-        later.id > SyncMessage.id, later.status == MessageStatus.PROCESSED,
-        or_(and_(SyncMessage.direction == "inbound", SyncMessage.external_id.is_not(None),
-                 later.external_id == SyncMessage.external_id),
-            and_(SyncMessage.direction == "outbound", SyncMessage.local_id.is_not(None),
-                 later.local_id == SyncMessage.local_id)))
+    def handled_since(key: str, direction: str):
+        # One EXISTS per direction, each on its record's key, so each runs on an index (ix_sync_messages_external,
+        # ix_sync_messages_local): one OR across both made PostgreSQL scan every later message (seconds at 1M).
+        later = aliased(SyncMessage)
+        return and_(SyncMessage.direction == direction, getattr(SyncMessage, key).is_not(None), exists().where(
+            later.connection_id == SyncMessage.connection_id, later.direction == direction,
+            getattr(later, key) == getattr(SyncMessage, key), later.id > SyncMessage.id,
+            later.status == MessageStatus.PROCESSED))
+
+    return or_(handled_since("external_id", "inbound"), handled_since("local_id", "outbound"))
 
 
 def activity(session: Session, connection: Connection) -> Activity:
