@@ -191,6 +191,8 @@ class FinancialTransaction(db.Model):
         Index("ix_financial_transactions_item_kind", "item_id", "kind"),
         # Finance → Actuals newest first, of one kind (issue 14).
         Index("ix_financial_transactions_kind_date", "kind", "date", "id"),
+        # What the ledger holds at the other rate type (Finance → Actuals): a few rows, not the whole ledger.
+        Index("ix_financial_transactions_rate_type", "rate_type"),
     )
 
 

@@ -24,7 +24,7 @@ from portal.finance.models import (
     UnpostedPortion,
 )
 from portal.formatting import hours_plain
-from portal.projects.models import Project
+from portal.projects.models import Project, RateType
 from portal.timesheets.models import PostingStatus, TimeEntry, Timesheet
 
 ZERO = Decimal("0")
@@ -127,7 +127,7 @@ def rate_types(session: Session, current: str, project_id: int | None = None) ->
     """What the ledger (or a project's part of it) holds at a rate type other than `current`."""
     query = (select(FinancialTransaction.rate_type, FinancialTransaction.kind, FinancialTransaction.fiscal_period_id,
                     func.count(), func.sum(FinancialTransaction.hours), func.sum(FinancialTransaction.amount))
-             .join(FinancialItem).where(FinancialTransaction.rate_type != current)
+             .join(FinancialItem).where(FinancialTransaction.rate_type.in_([t for t in RateType if t != current]))
              .group_by(FinancialTransaction.rate_type, FinancialTransaction.kind,
                        FinancialTransaction.fiscal_period_id))
     if project_id:
