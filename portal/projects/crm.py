@@ -100,10 +100,6 @@ def duplicate_groups(session: Session, limit: int = DUPLICATE_GROUPS_SHOWN) -> l
     return list(groups.values())
 
 
-def list_clients(session: Session) -> list[Client]:
-    return list(session.scalars(select(Client).order_by(Client.name, Client.id)))
-
-
 def _deal_snapshot(deal: Deal) -> dict[str, Any]:
     return audit.snapshot(deal, ["name", "stage", "amount", "start_date", "end_date", "project_id"])
 

@@ -127,6 +127,15 @@ def search_transfer_offerings(session: Session, user: Any, text: str, params: Ma
     return [Option(o.id, _offering_label(o)) for o in kept]
 
 
+def search_offerings(session: Session, user: Any, text: str, params: Mapping[str, str], limit: int) -> list[Option]:
+    """Offerings not archived, of any project (linking an offering to a tool's project), by project name."""
+    query = (select(Offering.id, Project.name, Offering.name).join(Project, Offering.project_id == Project.id)
+             .where(Offering.archived.is_(False)).order_by(Project.name, Offering.name, Offering.id).limit(limit))
+    if text:
+        query = query.where(contains(Project.name, text) | contains(Offering.name, text))
+    return [Option(ident, f"{project} · {name}") for ident, project, name in session.execute(query)]
+
+
 def describe_offerings(session: Session, ids: list[int]) -> dict[int, str]:
     return {o.id: _offering_label(o) for o in session.scalars(
         select(Offering).where(Offering.id.in_(ids)).options(selectinload(Offering.project)))}
@@ -188,6 +197,7 @@ def describe_users(session: Session, ids: list[int]) -> dict[int, str]:
 
 register("clients", search_clients, describe_clients, "client")
 register("projects", search_projects, describe_projects, "project")
+register("offerings", search_offerings, describe_offerings, "offering")
 register("transfer_offerings", search_transfer_offerings, describe_offerings, "offering")
 register("cost_projects", search_cost_projects, describe_projects, "project")
 register("transfer_projects", search_transfer_projects, describe_projects, "project")

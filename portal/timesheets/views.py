@@ -393,7 +393,7 @@ def _queue(block: str, form: BulkDecisionForm | None = None, status: int = 200, 
            selected: frozenset[str] = frozenset()):
     """The queue; `selected` keeps the ticks of a bulk decision that was refused (no reason, nothing ticked)."""
     filters = _filters()
-    queue = approvals.approval_queue(db.session, current_user, filters, after=after)
+    queue = approvals.approval_queue(db.session, current_user._get_current_object(), filters, after=after)
     # Approve/Reject only where there is something to tick: submitted timesheets this user may decide on.
     selectable = any(row.decidable and row.sheet.status == TimesheetStatus.SUBMITTED for row in queue.rows) or (
         bool(queue.next_cursor) and filters.status in (TimesheetStatus.SUBMITTED, ""))

@@ -47,6 +47,7 @@ from portal.org.services import get_settings
 from portal.projects.models import Assignment, Offering, Project, Resource
 from portal.projects.services import ensure_passive_assignment
 from portal.runs.models import MessageStatus, SyncMessage, SyncRun
+from portal.sql import among
 from portal.timesheets import conflicts, synced
 from portal.timesheets.entries import week_of
 from portal.timesheets.models import ConflictStatus, TimeEntry, TimesheetConflict
@@ -208,7 +209,7 @@ class Importer:
         for chunk in _chunks(ids):
             found.update((external_id, (entry_id, stamp)) for entry_id, external_id, stamp in self.session.execute(
                 select(TimeEntry.id, TimeEntry.external_id, TimeEntry.external_updated_at)
-                .where(TimeEntry.connection_id == self.connection.id, TimeEntry.external_id.in_(chunk))))
+                .where(TimeEntry.connection_id == self.connection.id, among(TimeEntry.external_id, chunk))))
         return found
 
     def _waiting(self, ids: list[str]) -> dict[str, WaitingTimeEntry]:
@@ -218,7 +219,7 @@ class Importer:
         for chunk in _chunks(ids):
             found.update((w.external_id, w) for w in self.session.scalars(
                 select(WaitingTimeEntry).where(WaitingTimeEntry.connection_id == self.connection.id,
-                                               WaitingTimeEntry.external_id.in_(chunk))))
+                                               among(WaitingTimeEntry.external_id, chunk))))
         return found
 
     def _values(self, entry: ExternalTimeEntry, entry_id: int | None,
