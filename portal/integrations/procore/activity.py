@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.integrations.models import Connection
+from portal.integrations.procore.connector import rate_limit_pause
 from portal.runs import services as runs
 from portal.runs.models import MessageStatus, SyncMessage, SyncRun
 
@@ -24,6 +26,7 @@ class Activity:
     failed_count: int
     run: SyncRun | None  # the latest catch-up / connect / disconnect run
     run_notes: list[SyncMessage]  # what it said, once it ended
+    paused_until: datetime | None  # Procore's rate limit: no job for this connection calls Procore before then
 
 
 def activity(session: Session, connection: Connection) -> Activity:
@@ -42,5 +45,5 @@ def activity(session: Session, connection: Connection) -> Activity:
                          LAST_PROCESSED),
         pending=listed(MessageStatus.PENDING, (SyncMessage.id,), LISTED), pending_count=count(MessageStatus.PENDING),
         failed=listed(MessageStatus.FAILED, (SyncMessage.id.desc(),), LISTED), failed_count=count(MessageStatus.FAILED),
-        run=run, run_notes=runs.notes(session, run),
+        run=run, run_notes=runs.notes(session, run), paused_until=rate_limit_pause(connection.id).until(),
     )

@@ -4,7 +4,8 @@ Connecting stores the company and the OAuth credentials (encrypted), then a sync
 Procore, reads the time types and projects, and sets up one company-level webhook hook with triggers
 for time card create/update/delete, whose deliveries carry a random secret in their Authorization
 header. Disconnecting removes the hook in Procore and every piece of Procore data in the portal
-(credentials, hook ids, cursors, links, the message log); replicated time entries stay.
+(credentials, hook ids, cursors, links, the message log); replicated time entries stay, and so do the
+projects made for sub jobs with their mapping (models.SubJobProject), which a reconnect to the company uses.
 
 `Connection.settings` holds the sync preferences (PREFERENCES, kept across a reconnect) and the
 connection's state (hook ids, the catch-up cursor, cached lists), changed only through `save_state`
@@ -37,7 +38,6 @@ from portal.integrations.procore.connector import (
     authorize_url,
     project_web_url,
 )
-from portal.integrations.procore.models import SubJobProject
 from portal.integrations.registry import connector_for
 from portal.integrations.services import ADMINS_RETRY, may_manage_connections
 from portal.integrations.webhooks import callback_url, url_outdated
@@ -415,7 +415,7 @@ def run_disconnect(session: Session, run_id: int) -> None:
     before = {"company_id": connection.account_id, "company_name": connection.account_name,
               "hook_id": (connection.settings or {}).get("hook_id")}
     removed = {}
-    for model in (ProjectLink, PersonLink, SubJobProject, SyncMessage):
+    for model in (ProjectLink, PersonLink, SyncMessage):
         removed[model.__tablename__] = session.execute(
             delete(model).where(model.connection_id == connection.id)).rowcount
     connection.credentials = None

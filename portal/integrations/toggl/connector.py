@@ -294,8 +294,10 @@ class TogglConnector(TimesheetConnector):
         return ExternalClient(id=str(row["id"]), name=row["name"], archived=bool(row.get("archived")))
 
     def create_client(self, name: str) -> ExternalClient:
+        api = self._api()
         try:
-            row = self._api().post(self._ws("/clients"), json={"name": name}).json()
+            row = api.create_once(lambda: api.post(self._ws("/clients"), json={"name": name}).json(),
+                                  lambda: self._client_named(name))
         except ExternalServiceError as error:
             if error.details.get("toggl_message") == "Name has already been taken":
                 raise ExternalServiceError(
@@ -303,6 +305,11 @@ class TogglConnector(TimesheetConnector):
                     service=SERVICE, status_code=400) from None
             raise
         return ExternalClient(id=str(row["id"]), name=row["name"], archived=bool(row.get("archived")))
+
+    def _client_named(self, name: str) -> dict[str, Any] | None:
+        """The client a create whose answer was lost made (client names are unique in a workspace)."""
+        rows = self._api().get(self._ws("/clients"), params={"status": "both", "name": name}).json() or []
+        return next((row for row in rows if row.get("name") == name), None)
 
     def client_url(self, client_id: str) -> str:
         # Toggl has no page per client (UNCONFIRMED deep link); its clients page lists them.
@@ -347,18 +354,28 @@ class TogglConnector(TimesheetConnector):
 
     def create_project(self, spec: ProjectSpec) -> ExternalProject:
         body = {**self._payload(spec), "external_reference": spec.external_reference or None}
+        api = self._api()
         try:
-            return _project(self._api().post(self._ws("/projects"), json=body).json())
+            # After a lost answer the project is looked up by its external reference before creating it again.
+            return api.create_once(lambda: _project(api.post(self._ws("/projects"), json=body).json()),
+                                   lambda: self._project_made_for(spec))
         except ExternalServiceError as error:
             if error.details.get("toggl_message") != "Name has already been taken":
                 raise
         # Same client and name: ours when it carries our reference (an earlier answer was lost), else a clash.
-        for existing in self.list_projects(include_archived=True, name=spec.name):
-            if spec.external_reference and existing.external_reference == spec.external_reference:
-                return existing
+        existing = self._project_made_for(spec)
+        if existing is not None:
+            return existing
         raise ExternalServiceError(
             f"Toggl already has a project named {spec.name!r} for this client. Rename the offering, or use "
             "Connect Existing to link that project.", service=SERVICE, status_code=400)
+
+    def _project_made_for(self, spec: ProjectSpec) -> ExternalProject | None:
+        """The project an earlier create of `spec` made: same name and the offering's external reference."""
+        if not spec.external_reference:
+            return None
+        return next((p for p in self.list_projects(include_archived=True, name=spec.name)
+                     if p.external_reference == spec.external_reference), None)
 
     def update_project(self, project_id: str, spec: ProjectSpec,
                        current: ExternalProject | None = None) -> ExternalProject:
@@ -436,7 +453,7 @@ class TogglConnector(TimesheetConnector):
 
     def _report_pages(self, api: TogglApi, path: str, body: dict[str, Any]) -> Iterator[TimeEntryPage]:
         while True:
-            rows, response = api.request_json("POST", path, json=body)
+            rows, response = api.request_json("POST", path, json=body, idempotent=True)  # a search reads
             entries = [_entry(entry, self._zone, user_id=row["user_id"], project_id=row.get("project_id"),
                               billable=row.get("billable"), description=row.get("description"),
                               seconds=entry["seconds"], email=row.get("email") or "", name=row.get("username") or "",
@@ -498,7 +515,10 @@ class TogglConnector(TimesheetConnector):
                                 "event_filters": [{"entity": "time_entry", "action": "*"}]}
         if secret:
             body["secret"] = secret
-        return self._webhook(self._api("webhooks").post(f"subscriptions/{self.workspace_id}", json=body).json())
+        api = self._api("webhooks")
+        return api.create_once(
+            lambda: self._webhook(api.post(f"subscriptions/{self.workspace_id}", json=body).json()),
+            lambda: next((w for w in self.list_webhooks() if w.url == url), None))
 
     def delete_webhook(self, webhook_id: str) -> None:
         self._api("webhooks").delete(f"subscriptions/{self.workspace_id}/{int(webhook_id)}")
