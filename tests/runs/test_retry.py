@@ -118,7 +118,7 @@ def test_a_paused_run_is_resumed_now_not_duplicated(app, client, session, world)
     session.flush()
     client.login(UserFactory(role="admin"))
     page = client.get(f"/sync-runs/{run.id}", htmx=True)
-    assert "Resume now" in page.text
+    assert "Resume now" in page.text and f'hx-post="/sync-runs/{run.id}/retry"' in page.text
     response = client.post(f"/sync-runs/{run.id}/retry", htmx=True)
     assert response.status_code == 200
     session.refresh(run)
