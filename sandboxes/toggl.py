@@ -28,7 +28,7 @@ from flask import Blueprint, Flask, Response, g, jsonify, request
 from markupsafe import escape
 
 from sandboxes import toggl_hooks
-from sandboxes.kit import Clock, Faults, RequestLog, admin_blueprint, fault_response, keep_state
+from sandboxes.kit import Clock, Faults, RequestLog, admin_blueprint, fault_response, keep_state, lost_answer
 from sandboxes.kit import json_answer as answer
 from sandboxes.toggl_state import ApiError, TogglState, body_json, parse_day, stamp
 
@@ -70,7 +70,9 @@ def _gate(app: Flask, state: TogglState, faults: Faults, log: RequestLog) -> Non
         if state.latency:
             time.sleep(state.latency)
         fault = faults.take(request.method, request.path)
-        if fault is not None:
+        if fault is not None and fault.lose_answer:
+            g.lose_answer = fault  # carried out below; the answer is replaced in stamp_response
+        elif fault is not None:
             return fault_response(fault)
         header = request.headers.get("Authorization", "")
         if not header:
@@ -104,6 +106,8 @@ def _gate(app: Flask, state: TogglState, faults: Faults, log: RequestLog) -> Non
 
     @app.after_request
     def stamp_response(response: Response):
+        if g.get("lose_answer") is not None:
+            response = lost_answer(g.lose_answer, response)
         if request.path.startswith(API_PREFIXES):
             if "quota" in g:
                 remaining, resets_in = g.quota

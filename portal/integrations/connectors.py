@@ -159,6 +159,7 @@ class WebhookDelivery:
     action: str = ""
     validation_code: str | None = None
     entry: ExternalTimeEntry | None = None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # the event as read
 
     @property
     def is_ping(self) -> bool:

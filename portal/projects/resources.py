@@ -13,7 +13,7 @@ from portal import audit, events, paging
 from portal.auth import policy
 from portal.auth.models import Role, User, normalize_email
 from portal.auth.services import check_email
-from portal.errors import Conflict, InvalidInput, NotFound
+from portal.errors import Conflict, InvalidInput, get_or_raise
 from portal.formatting import money
 from portal.lookups import contains
 from portal.projects.models import RateType, Resource, ResourceRate
@@ -84,9 +84,7 @@ def update_resource(session: Session, actor: User | str | None, resource_id: int
     organization's, None keeps it. Entries already synced keep their dates until the tool sends them again.
     """
     _require(actor)
-    resource = session.get(Resource, resource_id)
-    if resource is None:
-        raise NotFound("That resource does not exist.")
+    resource = get_or_raise(session, Resource, resource_id, "resource")
     email = check_email(email)
     clash = session.scalar(select(Resource.id).where(Resource.email == email, Resource.id != resource_id))
     if clash:
@@ -126,9 +124,7 @@ def set_rate(session: Session, actor: User | str | None, resource_id: int, rate_
         raise InvalidInput("Choose cost or sell.", fields={"rate_type": "Choose cost or sell."})
     if amount is None or amount < 0 or amount > MAX_RATE:
         raise InvalidInput(f"A rate is between 0 and {MAX_RATE:,}.", fields={"amount": "Out of range."})
-    resource = session.get(Resource, resource_id)
-    if resource is None:
-        raise NotFound("That resource does not exist.")
+    resource = get_or_raise(session, Resource, resource_id, "resource")
     rate = session.scalar(select(ResourceRate).where(
         ResourceRate.resource_id == resource_id, ResourceRate.rate_type == rate_type,
         ResourceRate.effective_from == effective_from,
@@ -149,9 +145,7 @@ def set_rate(session: Session, actor: User | str | None, resource_id: int, rate_
 
 def remove_rate(session: Session, actor: User | str | None, rate_id: int) -> None:
     _require(actor)
-    rate = session.get(ResourceRate, rate_id)
-    if rate is None:
-        raise NotFound("That rate does not exist.")
+    rate = get_or_raise(session, ResourceRate, rate_id, "rate")
     resource = rate.resource
     audit.record(session, actor, "resource.rate_removed", resource,
                  before={"rate_type": rate.rate_type, "amount": rate.amount, "effective_from": rate.effective_from},

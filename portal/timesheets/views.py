@@ -23,7 +23,7 @@ from portal.formatting import hours_text
 from portal.forms import submit
 from portal.org.services import get_settings
 from portal.projects.models import Project
-from portal.timesheets import approvals, conflicts, entries, reminders, standins, weeks, workflow
+from portal.timesheets import approvals, conflicts, entries, notifications, reminders, standins, weeks, workflow
 from portal.timesheets import grid as grids
 from portal.timesheets.forms import (
     BulkDecisionForm,
@@ -49,16 +49,6 @@ bp = Blueprint("timesheets", __name__)
 
 # What a person does to their own week on the My time page; approvers decide on the detail page.
 OWNER_ACTIONS = ("submit", "withdraw", "resubmit", "reopen")
-
-
-@bp.app_context_processor
-def _approvals_in_nav():
-    """The top bar shows Approvals to approving roles, and (issue 16) to whoever stands in for an approver today;
-    asked (one query) only by full pages of users without an approving role."""
-    def stands_in_today() -> bool:
-        return policy.is_internal(current_user) and bool(standins.principals(db.session, current_user))
-
-    return {"stands_in_today": stands_in_today}
 
 
 # My time ----------------------------------------------------------------------------------------------
@@ -403,7 +393,7 @@ def _queue(block: str, form: BulkDecisionForm | None = None, status: int = 200, 
            selected: frozenset[str] = frozenset()):
     """The queue; `selected` keeps the ticks of a bulk decision that was refused (no reason, nothing ticked)."""
     filters = _filters()
-    queue = approvals.approval_queue(db.session, current_user, filters, after=after)
+    queue = approvals.approval_queue(db.session, current_user._get_current_object(), filters, after=after)
     # Approve/Reject only where there is something to tick: submitted timesheets this user may decide on.
     selectable = any(row.decidable and row.sheet.status == TimesheetStatus.SUBMITTED for row in queue.rows) or (
         bool(queue.next_cursor) and filters.status in (TimesheetStatus.SUBMITTED, ""))
@@ -470,6 +460,22 @@ def my_reminders():
     if changed:
         flash("Reminders on: you get an email when last week's timesheet is missing or not submitted."
               if current_user.timesheet_reminders else "Reminders off: no more reminder emails.", "success")
+    if not htmx.is_fragment_request():
+        return htmx.redirect_to(url_for(".my_time"))
+    return htmx.render("timesheets/week.html", block="reminder_preference", own=True,
+                       org_reminders=get_settings(db.session).reminders_enabled)
+
+
+@bp.route("/time/decision-emails", methods=["POST"])
+@allow(policy.is_internal)
+def my_decision_emails():
+    """A person turns the emails about decisions on their timesheets on or off (My time, issue 15 item 22)."""
+    changed = notifications.set_own_decision_emails(db.session, current_user, request.form.get("on") == "y")
+    db.session.commit()
+    if changed:
+        flash("You get an email when your timesheet is approved, rejected or recalled."
+              if current_user.timesheet_decision_emails else
+              "No more emails about decisions on your timesheets; your home page still lists them.", "success")
     if not htmx.is_fragment_request():
         return htmx.redirect_to(url_for(".my_time"))
     return htmx.render("timesheets/week.html", block="reminder_preference", own=True,

@@ -21,7 +21,7 @@ from portal import audit, events
 from portal.auth import policy
 from portal.auth.models import User
 from portal.columns import utcnow
-from portal.errors import Conflict, InvalidInput, NotAllowed, NotFound, PortalError
+from portal.errors import Conflict, InvalidInput, NotAllowed, PortalError, get_or_raise
 from portal.projects.models import Project
 from portal.timesheets import standins
 from portal.timesheets.models import TimeEntry, Timesheet
@@ -54,10 +54,7 @@ RECALL_NEXT = {"submitted": "resubmit", "draft": "reopen"}
 
 
 def get_timesheet(session: Session, timesheet_id: int) -> Timesheet:
-    sheet = session.get(Timesheet, timesheet_id)
-    if sheet is None:
-        raise NotFound("That timesheet does not exist.")
-    return sheet
+    return get_or_raise(session, Timesheet, timesheet_id, "timesheet")
 
 
 def projects_of(session: Session, timesheet_id: int) -> list[Project]:

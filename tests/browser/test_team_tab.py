@@ -42,9 +42,14 @@ def test_adding_someone_says_what_was_sent_to_toggl(page, committed, toggl, run_
 
     browser_login(page, "pm@example.test")
     page.goto(f"/projects/{project_id}/team")
-    picker = page.locator(f"#resource-{offering_id}")
-    assert "Dana" not in picker.inner_text() and "Lee" in picker.inner_text()
-    picker.select_option(label="Lee")
+    # The picker is a searchable select that leaves out people already on the offering.
+    box = page.locator(f"#resource-{offering_id}-text")
+    options = page.locator(f"#resource-{offering_id}-options")
+    box.fill("d")
+    options.locator("li").first.wait_for()
+    assert "Dana" not in options.inner_text()
+    box.fill("l")
+    options.get_by_role("option", name="Lee").click()
     page.fill(f"#planned-{offering_id}", "40")
     page.click("button:has-text('Add to Platform build')")
     note = page.locator("#team-note")
@@ -53,4 +58,7 @@ def test_adding_someone_says_what_was_sent_to_toggl(page, committed, toggl, run_
     run_jobs()  # the push, while the note polls its run
     note.locator(".run-succeeded").wait_for()
     assert "lee@example.test" in toggl.team(toggl_project)
-    page.get_by_text("Everyone is on Platform build already.").wait_for()  # Dana and Lee: the picker is gone
+    # Lee is on the team now, so the picker no longer offers him.
+    box = page.locator(f"#resource-{offering_id}-text")
+    box.fill("l")
+    options.get_by_text("No person matches.").wait_for()

@@ -1,32 +1,34 @@
-"""Admin → Integrations → Procore (connect, settings, project links, activity, disconnect) and the
-webhook endpoint Procore delivers time card events to."""
+"""Admin → Integrations → Procore (connect, settings, project links, activity, disconnect). Procore delivers
+its time card events to the shared webhook endpoint (portal/integrations/webhook_views.py)."""
 
 from __future__ import annotations
 
 import secrets
 
-from flask import Blueprint, abort, current_app, flash, jsonify, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
-from portal import htmx
+from portal import htmx, paging
 from portal.auth import policy
-from portal.auth.access import allow, public
+from portal.auth.access import allow
 from portal.errors import Conflict
-from portal.extensions import csrf, db
+from portal.extensions import db
 from portal.forms import submit
 from portal.integrations.models import ProjectLink
-from portal.integrations.procore import activity, catch_up, connection, messages, receiving
+from portal.integrations.procore import activity, catch_up, connection, messages
 from portal.integrations.procore.connector import GrantType
 from portal.integrations.procore.forms import ConnectForm, LinkForm, SettingsForm
-from portal.projects.models import Offering, Project
+from portal.integrations.webhooks import callback_url
+from portal.projects.models import Offering
 from portal.runs import services as runs
 from portal.runs.models import SyncRun
 
 bp = Blueprint("procore", __name__, url_prefix="/settings/integrations/procore")
-webhooks = Blueprint("procore_webhooks", __name__)
 TEMPLATE = "integrations/procore/settings.html"
 OAUTH_STATE = "procore_oauth_state"
+LINKS_PAGE = 50
 
 
 ADMINS = "Only admins can manage timesheet-tool connections."
@@ -43,19 +45,24 @@ def _settings_form(found, formdata=None) -> SettingsForm:
 
 def _link_form(found, formdata=None) -> LinkForm:
     form = LinkForm(formdata=formdata)
-    linked = {link.external_id for link in _links(found)} if found is not None else set()
     projects = (found.settings or {}).get("projects", []) if found is not None else []
+    linked = set(db.session.scalars(select(ProjectLink.external_id).where(
+        ProjectLink.connection_id == found.id))) if found is not None else set()
     form.external_project_id.choices = [("", "Choose…")] + [
         (p["id"], p["name"] + ("" if p["active"] else " (inactive)")) for p in projects if p["id"] not in linked]
-    offerings = db.session.execute(select(Offering.id, Project.name, Offering.name).join(Project)
-                                   .where(Offering.archived.is_(False)).order_by(Project.name, Offering.name)).all()
-    form.offering_id.choices = [("", "Choose…")] + [(oid, f"{pname} / {oname}") for oid, pname, oname in offerings]
+    form.offering_id.resolve(db.session)
     return form
 
 
-def _links(found) -> list[ProjectLink]:
-    return list(db.session.scalars(select(ProjectLink).where(ProjectLink.connection_id == found.id)
-                                   .order_by(ProjectLink.external_name)))
+def _links(found, after: str | None = None) -> tuple[list[ProjectLink], str | None]:
+    """A page of the linked projects by Procore name (keyset), with their offerings and projects."""
+    query = (select(ProjectLink).where(ProjectLink.connection_id == found.id)
+             .options(joinedload(ProjectLink.offering).joinedload(Offering.project))
+             .order_by(ProjectLink.external_name, ProjectLink.id).limit(LINKS_PAGE + 1))
+    position = paging.after_name(ProjectLink.external_name, ProjectLink.id, after)
+    if position is not None:
+        query = query.where(position)
+    return paging.page_by_name(list(db.session.scalars(query)), LINKS_PAGE, lambda link: (link.external_name, link.id))
 
 
 def _page(block: str | None = None, status: int = 200, **forms):
@@ -63,6 +70,9 @@ def _page(block: str | None = None, status: int = 200, **forms):
     if block == "activity" and found is not None and htmx.is_fragment_request():
         # The activity section polls every few seconds: read only what it shows.
         return htmx.render(TEMPLATE, block=block, activity=activity.activity(db.session, found))
+    links, cursor = _links(found, request.args.get("after")) if found is not None else ([], None)
+    if block == "link_rows":
+        return htmx.render(TEMPLATE, block=block, links=links, next_cursor=cursor)
     context = {
         "found": found,
         "setup_run": runs.active_run(db.session, "procore:connection"),
@@ -72,9 +82,10 @@ def _page(block: str | None = None, status: int = 200, **forms):
             "company_id": getattr(found, "account_id", None), "company_name": getattr(found, "account_name", "")}),
         "settings_form": forms.get("settings_form") or _settings_form(found),
         "link_form": forms.get("link_form") or _link_form(found),
-        "links": _links(found) if found is not None else [],
+        "links": links,
+        "next_cursor": cursor,
         "activity": activity.activity(db.session, found) if found is not None else None,
-        "webhook_url": connection.webhook_url(),
+        "webhook_url": callback_url(found) if found is not None else None,
         "callback_url": _callback_url(),
     }
     return htmx.render(TEMPLATE, block=block, status=status, **context)
@@ -83,7 +94,8 @@ def _page(block: str | None = None, status: int = 200, **forms):
 @bp.route("")
 @allow(policy.can_manage_connections, ADMINS)
 def settings_page():
-    return _page()
+    """The page; `after` (with HX-Request): the next page of linked projects ("Load more")."""
+    return _page("link_rows" if request.args.get("after") and htmx.is_fragment_request() else None)
 
 
 @bp.route("/panel")
@@ -107,8 +119,8 @@ def connect():
             **values))
         if address is not None:
             return htmx.redirect_to(address)
-    elif submit(form, lambda: connection.start_connect(db.session, current_user, **values)) is not None:
-        flash("Checking the credentials with Procore and setting up the links…", "info")
+    else:  # the connect run's progress says what it checks, and gives way to the result
+        submit(form, lambda: connection.start_connect(db.session, current_user, **values))
     return _page("procore_page", status=form.status, connect_form=form)
 
 
@@ -129,7 +141,7 @@ def oauth_callback():
         return htmx.redirect_to(url_for("procore.settings_page"))
     connection.finish_authorization(db.session, current_user, request.args.get("code", ""))
     db.session.commit()
-    flash("Signed in at Procore; checking access and setting up the links…", "info")
+    flash("Signed in at Procore.", "success")  # the connect run's progress shows what is checked next
     return htmx.redirect_to(url_for("procore.settings_page"))
 
 
@@ -206,13 +218,3 @@ def retry_message(message_id: int):
     flash("Queued again.", "success")
     return _page("activity")
 
-
-@webhooks.route("/webhooks/procore", methods=["POST"])
-@public  # the Authorization header Procore was given authenticates it
-@csrf.exempt
-def receive_webhook():
-    """Procore's deliveries: verified, recorded and acknowledged at once; a worker does the rest."""
-    status, answer = receiving.record_delivery(db.session, request.headers.get("Authorization"),
-                                               request.get_json(silent=True), request.remote_addr or "")
-    db.session.commit()
-    return jsonify({"status": answer}), status

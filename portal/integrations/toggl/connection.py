@@ -20,9 +20,10 @@ from portal.auth import policy
 from portal.auth.models import User
 from portal.columns import mask_secret, utcnow
 from portal.errors import Conflict, InvalidInput, PortalError
+from portal.formatting import plural
 from portal.integrations.models import Connection, ConnectionStatus, ProjectLink
 from portal.integrations.registry import connector_for
-from portal.integrations.services import get_connection, run_actor
+from portal.integrations.services import ADMINS_RETRY, get_connection, may_manage_connections, run_actor
 from portal.integrations.toggl import webhooks
 from portal.integrations.toggl.connector import TogglConnector
 from portal.integrations.toggl.credentials import token_accepted
@@ -34,6 +35,7 @@ VALIDATION_SCOPE = f"{KIND}:connection"
 VALIDATE_JOB = "portal.integrations.toggl.jobs.validate_connection"
 CONNECTION_FIELDS = ["kind", "status", "account_id", "account_name", "external_user_id", "validated_at"]
 LABEL = TogglConnector.display_name()
+runs.retry_right(("validate",), may_manage_connections, ADMINS_RETRY)
 
 
 def masked_token(connection: Connection | None) -> str:
@@ -69,8 +71,9 @@ def save_connection(session: Session, actor: User, *, api_token: str | None,
         linked = session.scalar(select(func.count()).select_from(ProjectLink)
                                 .where(ProjectLink.connection_id == connection.id))
         if linked:
-            raise Conflict(f"{linked} offerings are linked to projects of workspace {connection.account_id}. "
-                           "Disconnect them before connecting another workspace.",
+            are = "is" if linked == 1 else "are"
+            raise Conflict(f"{plural(linked, 'offering')} {are} linked to projects of workspace "
+                           f"{connection.account_id}. Disconnect them before connecting another workspace.",
                            fields={"workspace_id": "Offerings are linked to the current workspace."})
     before = audit.snapshot(connection, CONNECTION_FIELDS) if connection.id else None
     stored = _credentials(connection)

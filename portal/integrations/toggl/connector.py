@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from portal import inputs
 from portal.errors import ExternalServiceError, InvalidInput
 from portal.integrations import connectors
 from portal.integrations.connectors import (
@@ -69,6 +70,8 @@ ADMIN_ROLES = frozenset({"admin", "owner", "workspace_admin", "organization_admi
 CONSISTENCY_RETRIES = 3
 CONSISTENCY_WAIT = 3.0
 BURST_WAIT = 1.0  # the leaky bucket leaks about one request a second
+MAX_DESCRIPTION = 3000  # characters: Toggl's own limit on a time entry's description
+MAX_SECONDS = 10**10  # |duration|: a running timer's is negative (-1, or minus its start in epoch seconds)
 # Fields that need a paid plan (reference A3, "*"); sending them to a free workspace is a 402.
 PREMIUM_PROJECT_FIELDS = ("billable", "estimated_hours", "fixed_fee")
 # https://track.toggl.com/{workspace}/projects/{project}/team, .../dashboard, .../edit
@@ -366,8 +369,10 @@ class TogglConnector(TimesheetConnector):
         return ExternalClient(id=str(row["id"]), name=row["name"], archived=bool(row.get("archived")))
 
     def create_client(self, name: str) -> ExternalClient:
+        api = self._api()
         try:
-            row = self._api().post(self._ws("/clients"), json={"name": name}).json()
+            row = api.create_once(lambda: api.post(self._ws("/clients"), json={"name": name}).json(),
+                                  lambda: self._client_named(name))
         except ExternalServiceError as error:
             if error.details.get("toggl_message") == "Name has already been taken":
                 raise ExternalServiceError(
@@ -375,6 +380,11 @@ class TogglConnector(TimesheetConnector):
                     service=SERVICE, status_code=400) from None
             raise
         return ExternalClient(id=str(row["id"]), name=row["name"], archived=bool(row.get("archived")))
+
+    def _client_named(self, name: str) -> dict[str, Any] | None:
+        """The client a create whose answer was lost made (client names are unique in a workspace)."""
+        rows = self._api().get(self._ws("/clients"), params={"status": "both", "name": name}).json() or []
+        return next((row for row in rows if row.get("name") == name), None)
 
     def client_url(self, client_id: str) -> str:
         # Toggl has no page per client (UNCONFIRMED deep link); its clients page lists them.
@@ -419,18 +429,28 @@ class TogglConnector(TimesheetConnector):
 
     def create_project(self, spec: ProjectSpec) -> ExternalProject:
         body = {**self._payload(spec), "external_reference": spec.external_reference or None}
+        api = self._api()
         try:
-            return _project(self._api().post(self._ws("/projects"), json=body).json())
+            # After a lost answer the project is looked up by its external reference before creating it again.
+            return api.create_once(lambda: _project(api.post(self._ws("/projects"), json=body).json()),
+                                   lambda: self._project_made_for(spec))
         except ExternalServiceError as error:
             if error.details.get("toggl_message") != "Name has already been taken":
                 raise
         # Same client and name: ours when it carries our reference (an earlier answer was lost), else a clash.
-        for existing in self.list_projects(include_archived=True, name=spec.name):
-            if spec.external_reference and existing.external_reference == spec.external_reference:
-                return existing
+        existing = self._project_made_for(spec)
+        if existing is not None:
+            return existing
         raise ExternalServiceError(
             f"Toggl already has a project named {spec.name!r} for this client. Rename the offering, or use "
             "Connect Existing to link that project.", service=SERVICE, status_code=400)
+
+    def _project_made_for(self, spec: ProjectSpec) -> ExternalProject | None:
+        """The project an earlier create of `spec` made: same name and the offering's external reference."""
+        if not spec.external_reference:
+            return None
+        return next((p for p in self.list_projects(include_archived=True, name=spec.name)
+                     if p.external_reference == spec.external_reference), None)
 
     def update_project(self, project_id: str, spec: ProjectSpec,
                        current: ExternalProject | None = None) -> ExternalProject:
@@ -517,7 +537,7 @@ class TogglConnector(TimesheetConnector):
 
     def _report_pages(self, api: TogglApi, path: str, body: dict[str, Any]) -> Iterator[TimeEntryPage]:
         while True:
-            rows, response = api.request_json("POST", path, json=body)
+            rows, response = api.request_json("POST", path, json=body, idempotent=True)  # a search reads
             entries = [_entry(entry, self._zone, user_id=row["user_id"], project_id=row.get("project_id"),
                               billable=row.get("billable"), description=row.get("description"),
                               seconds=entry["seconds"], email=row.get("email") or "", name=row.get("username") or "",
@@ -539,7 +559,7 @@ class TogglConnector(TimesheetConnector):
                 "sub_grouping": "users", "include_time_entry_ids": True, "rounding": 0,
                 "project_ids": [int(p) for p in project_ids]}
         report = self._api("reports").request_json(
-            "POST", f"workspace/{self.workspace_id}/summary/time_entries", json=body)[0] or {}
+            "POST", f"workspace/{self.workspace_id}/summary/time_entries", json=body, idempotent=True)[0] or {}
         ids: set[str] = set()
         for group in report.get("groups") or []:
             for sub in group.get("sub_groups") or []:
@@ -562,7 +582,7 @@ class TogglConnector(TimesheetConnector):
             last = min(end, first + timedelta(days=WEEK - 1))
             body = {"start_date": first.isoformat(), "end_date": last.isoformat(), "rounding": 0,
                     "project_ids": [int(p) for p in project_ids]}
-            rows, response = api.request_json("POST", path, json=body)
+            rows, response = api.request_json("POST", path, json=body, idempotent=True)  # a report reads
             begins = _day(response.headers.get("X-Range-Start")) or first
             days = (last - begins).days + 1
             for row in rows or []:
@@ -582,26 +602,36 @@ class TogglConnector(TimesheetConnector):
 
     def parse_webhook(self, body: bytes) -> WebhookDelivery:
         """A Webhooks v1 delivery: PING (with `validation_code` until validated) or a time_entry event whose
-        payload is the v9 entry; a deletion carries the entry with `server_deleted_at` (UNCONFIRMED shape)."""
-        event = json.loads(body)
-        if not isinstance(event, dict) or "event_id" not in event:
-            raise ValueError("not a Toggl webhook event")
-        sent_at = _instant(event.get("timestamp"))
-        metadata = event.get("metadata") or {}
+        payload is the v9 entry; a deletion carries the entry with `server_deleted_at` (UNCONFIRMED shape).
+        Every field the portal reads is held to Toggl's documented type (inputs.BadShape naming it otherwise)."""
+        event = inputs.json_object(inputs.json_document(body), "event", required=True)
+        event_id = inputs.json_id(event.get("event_id"), "event_id", required=True)
+        sent_at = inputs.json_instant(event.get("timestamp"), "timestamp")
+        metadata = inputs.json_object(event.get("metadata"), "metadata")
         if event.get("payload") == "ping":
-            return WebhookDelivery(event_id=str(event["event_id"]), sent_at=sent_at,
-                                   validation_code=event.get("validation_code"))
-        entity, action = str(metadata.get("model") or ""), str(metadata.get("action") or "")
-        payload = event.get("payload") if isinstance(event.get("payload"), dict) else {}
+            code = inputs.json_text(event.get("validation_code"), "validation_code", 200)
+            return WebhookDelivery(event_id=event_id, sent_at=sent_at, validation_code=code or None, raw=event)
+        entity = inputs.json_text(metadata.get("model"), "metadata.model", 40)
+        action = inputs.json_text(metadata.get("action"), "metadata.action", 20)
+        payload = inputs.json_object(event.get("payload"), "payload")
         entry = None
         if entity == "time_entry" and payload.get("id") and payload.get("start"):
-            deleted = action == "deleted" or bool(payload.get("server_deleted_at"))
-            entry = _entry(payload, self._zone, user_id=payload.get("user_id") or metadata.get("model_owner_id"),
-                           project_id=payload.get("project_id"), billable=payload.get("billable"),
-                           description=payload.get("description"), seconds=int(payload.get("duration") or 0),
+            deleted = action == "deleted" or inputs.json_instant(payload.get("server_deleted_at"),
+                                                                 "payload.server_deleted_at") is not None
+            inputs.json_id(payload["id"], "payload.id", required=True)
+            inputs.json_instant(payload["start"], "payload.start", required=True)
+            inputs.json_instant(payload.get("at"), "payload.at")
+            entry = _entry(payload, self._zone,
+                           user_id=inputs.json_id(payload.get("user_id"), "payload.user_id")
+                           or inputs.json_id(metadata.get("model_owner_id"), "metadata.model_owner_id"),
+                           project_id=inputs.json_id(payload.get("project_id"), "payload.project_id"),
+                           billable=inputs.json_bool(payload.get("billable"), "payload.billable"),
+                           description=inputs.json_text(payload.get("description"), "payload.description",
+                                                        MAX_DESCRIPTION),
+                           seconds=inputs.json_whole(payload.get("duration"), "payload.duration", MAX_SECONDS) or 0,
                            deleted=deleted)
-        return WebhookDelivery(event_id=str(event["event_id"]), sent_at=sent_at, entity=entity or "unknown",
-                               action=action, entry=entry)
+        return WebhookDelivery(event_id=event_id, sent_at=sent_at, entity=entity or "unknown", action=action,
+                               entry=entry, raw=event)
 
     def list_webhooks(self) -> list[ExternalWebhook]:
         rows = self._api("webhooks").request_json("GET", f"subscriptions/{self.workspace_id}")[0] or []
@@ -612,7 +642,10 @@ class TogglConnector(TimesheetConnector):
                                 "event_filters": [{"entity": "time_entry", "action": "*"}]}
         if secret:
             body["secret"] = secret
-        return self._webhook(self._api("webhooks").post(f"subscriptions/{self.workspace_id}", json=body).json())
+        api = self._api("webhooks")
+        return api.create_once(
+            lambda: self._webhook(api.post(f"subscriptions/{self.workspace_id}", json=body).json()),
+            lambda: next((w for w in self.list_webhooks() if w.url == url), None))
 
     def delete_webhook(self, webhook_id: str) -> None:
         self._api("webhooks").delete(f"subscriptions/{self.workspace_id}/{int(webhook_id)}")

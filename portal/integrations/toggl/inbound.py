@@ -34,7 +34,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased, selectinload
 
-from portal import audit, events
+from portal import audit, events, formatting
 from portal.auth import policy
 from portal.columns import utcnow
 from portal.errors import InvalidInput
@@ -47,6 +47,7 @@ from portal.org.services import get_settings
 from portal.projects.models import Assignment, Offering, Project, Resource
 from portal.projects.services import ensure_passive_assignment
 from portal.runs.models import MessageStatus, SyncMessage, SyncRun
+from portal.sql import among
 from portal.timesheets import conflicts, synced
 from portal.timesheets.entries import week_of
 from portal.timesheets.models import ConflictStatus, TimeEntry, TimesheetConflict
@@ -208,7 +209,7 @@ class Importer:
         for chunk in _chunks(ids):
             found.update((external_id, (entry_id, stamp)) for entry_id, external_id, stamp in self.session.execute(
                 select(TimeEntry.id, TimeEntry.external_id, TimeEntry.external_updated_at)
-                .where(TimeEntry.connection_id == self.connection.id, TimeEntry.external_id.in_(chunk))))
+                .where(TimeEntry.connection_id == self.connection.id, among(TimeEntry.external_id, chunk))))
         return found
 
     def _waiting(self, ids: list[str]) -> dict[str, WaitingTimeEntry]:
@@ -218,7 +219,7 @@ class Importer:
         for chunk in _chunks(ids):
             found.update((w.external_id, w) for w in self.session.scalars(
                 select(WaitingTimeEntry).where(WaitingTimeEntry.connection_id == self.connection.id,
-                                               WaitingTimeEntry.external_id.in_(chunk))))
+                                               among(WaitingTimeEntry.external_id, chunk))))
         return found
 
     def _values(self, entry: ExternalTimeEntry, entry_id: int | None,
@@ -475,9 +476,11 @@ class Importer:
         if rows:
             resource_id, day, hours = rows[0]
             who = self.session.get(Resource, resource_id).name
-            self.note(None, f"{len(rows)} entries typed into the portal match {self.label} time exactly (same "
-                      f"person, day, offering and hours), e.g. {who}, {hours:.2f} h on {day:%d %b %Y}. Check: was "
-                      f"the time entered in both systems? Delete the portal's copy and keep the {self.label} one; "
+            example = f"{who}, {formatting.hours(hours)} h on {day:%d %b %Y}"
+            entries = formatting.plural(len(rows), "entry", "entries")
+            self.note(None, f"{entries} typed into the portal match {self.label} time exactly (same "
+                      f"person, day, offering and hours), e.g. {example}. Check: was the time entered in both systems? "
+                      f"Delete the portal's copy and keep the {self.label} one; "
                       f"remind the team to use {self.label} only.", "check", entity="time_entry")
 
     def waiting_of_matched(self) -> list[ExternalTimeEntry]:
@@ -513,7 +516,8 @@ class Importer:
             person = self.session.get(PersonLink, person_id)
             who = f"{person.external_name or 'A ' + label + ' user'} ({person.external_email or 'no email known'}, " \
                   f"{label} user {person.external_id})"
-            self.note(person.external_id, f"{count} entries of {who} wait: no resource has this email. Check: is "
+            entries = formatting.plural(count, "entry", "entries")
+            self.note(person.external_id, f"{entries} of {who} wait: no resource has this email. Check: is "
                       f"the email identical in both systems, and is the member active in {label}? Fix the email (then "
                       "Match again), or link them under Unmatched people; their waiting time is then imported.",
                       "wait", entity="person")
@@ -521,8 +525,10 @@ class Importer:
             projects = ", ".join(f"#{pid or 'none'}: {n}" for pid, n in sorted(
                 self.not_linked.items(), key=lambda item: -item[1])[:5])
             total = sum(self.not_linked.values())
-            self.note(None, f"{total} entries on {len(self.not_linked)} {label} projects that no offering links to "
-                      f"were ignored ({projects}). Check: is the Project Offering connected to {label} (the project's "
+            entries = formatting.plural(total, "entry", "entries")
+            on_projects = formatting.plural(len(self.not_linked), f"{label} project")
+            self.note(None, f"{entries} on {on_projects} that no offering links to {'was' if total == 1 else 'were'} "
+                      f"ignored ({projects}). Check: is the Project Offering connected to {label} (the project's "
                       f"Integrations tab), and is the time logged to the right {label} project?", "ignore",
                       entity="project")
         if self.counts["skipped_running_timers"]:

@@ -1,8 +1,8 @@
 """toggl: each resource's own time zone (synced time is dated in it; waiting entries keep their start) and
 the requests each sync run spent (issue 13)
 
-Revision ID: 0016_toggl_zones_requests
-Revises: 0015_scale
+Revision ID: 0017_toggl_zones_requests
+Revises: 0016_procore_sub_job_mapping
 Create Date: 2026-12-04 22:10:00
 
 """
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0016_toggl_zones_requests'
-down_revision = '0015_scale'
+revision = '0017_toggl_zones_requests'
+down_revision = '0016_procore_sub_job_mapping'
 branch_labels = None
 depends_on = None
 
