@@ -129,6 +129,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.integrations.registry import load, tools
     from portal.integrations.settings_views import bp as integration_settings_bp
     from portal.integrations.views import bp as integrations_bp
+    from portal.integrations.webhook_views import bp as webhooks_bp
     from portal.org.views import bp as org_bp
     from portal.planning.views import bp as planning_bp
     from portal.projects.crm_views import bp as crm_bp
@@ -139,7 +140,8 @@ def _register_blueprints(app: Flask) -> None:
     from portal.workspaces.views import bp as workspaces_bp
 
     for bp in (auth_bp, home_bp, projects_bp, crm_bp, org_bp, runs_bp, integrations_bp, integration_settings_bp,
-               stages_bp, planning_bp, expenses_bp, workspaces_bp, forecasts_bp, timesheets_bp, finance_bp):
+               webhooks_bp, stages_bp, planning_bp, expenses_bp, workspaces_bp, forecasts_bp, timesheets_bp,
+               finance_bp):
         app.register_blueprint(bp)
     for tool in tools():
         for blueprint in tool.blueprints:

@@ -149,6 +149,7 @@ class WebhookDelivery:
     action: str = ""
     validation_code: str | None = None
     entry: ExternalTimeEntry | None = None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # the event as read
 
     @property
     def is_ping(self) -> bool:

@@ -28,8 +28,10 @@ from portal.integrations.http import ExternalNotFound, RateLimited
 from portal.integrations.models import Connection, LinkMethod, PersonLink, ProjectLink, ProjectUserLink
 from portal.integrations.registry import connector_class, connector_for
 from portal.integrations.services import (
+    PROJECT_RETRY,
     client_link,
     connected,
+    may_link_timesheets_of,
     require_connected,
     run_actor,
     unmapped_client_reason,
@@ -45,6 +47,9 @@ JOBS = {
     "disconnect": "portal.jobs.disconnect_offering",
     "push": "portal.jobs.push_offering",
 }
+runs.retry_right(tuple(JOBS), may_link_timesheets_of, PROJECT_RETRY)
+runs.retry_right(("push_all",), lambda session, user, run: policy.can_resync_timesheet_tools(user),
+                 "Only a super-admin can re-push every linked project.")
 PROJECT_FIELD_LABELS = {"name": "name", "client_id": "client", "active": "active/archived", "billable": "billable",
                         "start_date": "start date", "end_date": "end date", "estimated_hours": "budget hours",
                         "fixed_fee": "fixed fee"}

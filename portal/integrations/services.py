@@ -23,7 +23,7 @@ from portal.integrations.connectors import ExternalClient
 from portal.integrations.models import ClientLink, Connection, ConnectionStatus, LinkMethod
 from portal.integrations.registry import connector_class, connector_for
 from portal.projects import crm
-from portal.projects.models import Client
+from portal.projects.models import Client, Project
 from portal.runs import services as runs
 from portal.runs.models import SyncRun
 
@@ -131,6 +131,26 @@ def start_connect_client(session: Session, actor: User, connection_id: int, clie
         raise InvalidInput("Choose a client from the list.", fields={"external_id": "Choose a client."})
     return _start_client_run(session, actor, connection, client, "connect_client", "portal.jobs.connect_client",
                              {"client_id": client.id, "external_id": external_id, "replace": bool(replace)})
+
+
+# Who may retry a tool's runs: who may start them (portal.runs.services.retry_right).
+def may_manage_connections(session: Session, user: User, run: SyncRun) -> bool:
+    """Connection-level work (validation, subscriptions, organization-wide syncs): admins."""
+    return policy.can_manage_connections(user)
+
+
+def may_link_timesheets_of(session: Session, user: User, run: SyncRun) -> bool:
+    """A project's timesheet work (provision, connect, disconnect, push, its time sync): its PM team, MPE users
+    and admins; admins only once the project is gone."""
+    project = session.get(Project, run.project_id) if run.project_id is not None else None
+    return policy.can_link_timesheets(user, project) if project is not None else policy.can_manage_connections(user)
+
+
+ADMINS_RETRY = "Only admins can retry this run."
+PROJECT_RETRY = "Only the project's PM team and admins can retry its timesheet work."
+runs.retry_right(("provision_client", "connect_client"),
+                 lambda session, user, run: policy.can_map_timesheet_clients(user),
+                 "Only admins and who maintains clients can retry mapping a client.")
 
 
 def client_scope(connection: Connection, client_id: int) -> str:

@@ -32,9 +32,10 @@ def index():
 
 
 @bp.route("/connections/<int:connection_id>/resync", methods=["GET", "POST"])
-@allow(policy.is_internal, "Settings are for staff.")
+@allow(policy.can_manage_connections, "Only admins can manage timesheet-tool connections.")
 def resync(connection_id: int):
-    """Re-push every linked project under the current settings (super-admins; offered after a change)."""
+    """Re-push every linked project under the current settings (offered after a change): the fragment of the
+    tool's settings page (admins), the re-push itself (super-admins, checked by the service)."""
     connection = db.get_or_404(Connection, connection_id)
     if request.method == "POST":
         provisioning.start_push_all(db.session, current_user, connection.id)
@@ -123,6 +124,6 @@ def unlink_client(connection_id: int, client_id: int):
 def retry_client(connection_id: int, client_id: int):
     connection = _clients_connection(connection_id)
     client = db.get_or_404(Client, client_id)
-    runs.retry_failed(db.session, services.client_scope(connection, client.id), current_user.id)
+    runs.retry_failed(db.session, services.client_scope(connection, client.id), current_user)
     db.session.commit()
     return _client_row(connection, client)

@@ -79,6 +79,11 @@ class SyncRun(db.Model):
         return self.status in ACTIVE_RUN_STATUSES
 
     @property
+    def is_paused(self) -> bool:
+        """Waiting for `resume_at` (a tool's quota resets) with its checkpoint; a Retry resumes it now."""
+        return self.status == RunStatus.QUEUED and self.resume_at is not None
+
+    @property
     def percent(self) -> int:
         if not self.progress_total:
             return 100 if not self.is_active else 0

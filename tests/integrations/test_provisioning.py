@@ -343,7 +343,7 @@ def test_retrying_a_provisioning_finishes_it_without_a_second_project(session, t
     tool.sandbox.clear_faults()
     from portal.runs import services as runs
 
-    runs.retry(session, run.id, admin.id)
+    runs.retry(session, admin, run.id)
     session.commit()
     run_jobs()
     assert tool.last_run(session).status == "succeeded"

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from portal.audit import AuditEvent
 from portal.extensions import db
+from portal.integrations import provisioning
 from portal.integrations.models import ClientLink, Connection, ProjectLink
 from portal.integrations.provisioning import move_options
 from tests.factories import ClientFactory, OfferingFactory, ProjectFactory, UserFactory, stage
@@ -319,3 +320,24 @@ def test_client_users_cannot_reach_settings(session, client):
     user = UserFactory(role="client")
     client.login(user)
     assert client.get("/settings/integrations").status_code == 403
+
+
+@pytest.mark.parametrize("role", ["staff", "pm", "approver", "client"])
+def test_the_re_push_fragment_is_for_admins_only_on_get_and_post(session, client, login_as, tool, role):
+    login_as(role)
+    url = f"/settings/integrations/connections/{tool.connection.id}/resync"
+    for response in (client.get(url, htmx=True), client.get(url), client.post(url, htmx=True)):
+        assert response.status_code == 403
+        assert "Re-push every linked project" not in response.get_data(True)
+    assert provisioning.latest_push_all(session, tool.connection) is None
+
+
+def test_admins_see_the_re_push_fragment_and_only_super_admins_start_it(session, client, login_as, tool):
+    url = f"/settings/integrations/connections/{tool.connection.id}/resync"
+    login_as("admin")
+    fragment = client.get(url, htmx=True)
+    assert fragment.status_code == 200 and f'id="resync-{tool.connection.id}"' in fragment.get_data(True)
+    assert client.post(url, htmx=True).status_code == 403
+    login_as("super_admin")
+    assert client.post(url, htmx=True).status_code == 200
+    assert provisioning.latest_push_all(session, tool.connection).initiated_by_id is not None

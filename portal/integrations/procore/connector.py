@@ -35,6 +35,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from portal import inputs
 from portal.errors import ExternalServiceError
 from portal.extensions import db
 from portal.integrations import connectors
@@ -106,6 +107,36 @@ def parse_hours(value: Any) -> Decimal | None:
 
 def _ref(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """A v2 webhook event (id-only: the worker asks Procore for the record's current state)."""
+
+    resource_name: str
+    resource_id: str
+    event_type: str
+    ulid: str | None
+    event_id: str | None
+    timestamp: datetime | None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def parse(cls, body: bytes) -> WebhookEvent:
+        """Read a delivery's body, every field the portal uses held to Procore's documented type
+        (inputs.BadShape, a ValueError naming the field, otherwise)."""
+        event = inputs.json_object(inputs.json_document(body), "event", required=True)
+        metadata = inputs.json_object(event.get("metadata"), "metadata")
+        inputs.json_id(metadata.get("source_application_id"), "metadata.source_application_id")
+        for name in ("company_id", "project_id", "user_id"):
+            inputs.json_id(event.get(name), name)
+        resource_id = inputs.json_id(event.get("resource_id"), "resource_id", required=True)
+        if not resource_id.isdigit():
+            raise inputs.BadShape("'resource_id' must be a whole number.")
+        return cls(resource_name=inputs.json_text(event.get("resource_name"), "resource_name", 100),
+                   resource_id=resource_id, event_type=inputs.json_text(event.get("event_type"), "event_type", 20),
+                   ulid=inputs.json_id(event.get("ulid"), "ulid"), event_id=inputs.json_id(event.get("id"), "id"),
+                   timestamp=inputs.json_instant(event.get("timestamp"), "timestamp"), raw=event)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from portal.columns import mask_secret, utcnow
 from portal.errors import Conflict, InvalidInput, PortalError
 from portal.integrations.models import Connection, ConnectionStatus, ProjectLink
 from portal.integrations.registry import connector_for
-from portal.integrations.services import get_connection, run_actor
+from portal.integrations.services import ADMINS_RETRY, get_connection, may_manage_connections, run_actor
 from portal.integrations.toggl import webhooks
 from portal.integrations.toggl.connector import TogglConnector
 from portal.runs import services as runs
@@ -28,6 +28,7 @@ VALIDATION_SCOPE = f"{KIND}:connection"
 VALIDATE_JOB = "portal.integrations.toggl.jobs.validate_connection"
 CONNECTION_FIELDS = ["kind", "status", "account_id", "account_name", "external_user_id", "validated_at"]
 LABEL = TogglConnector.display_name()
+runs.retry_right(("validate",), may_manage_connections, ADMINS_RETRY)
 
 
 def masked_token(connection: Connection | None) -> str:

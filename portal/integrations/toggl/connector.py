@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from portal import inputs
 from portal.errors import ExternalServiceError, InvalidInput
 from portal.integrations import connectors
 from portal.integrations.connectors import (
@@ -49,6 +50,8 @@ PER_PAGE = 200  # the API's maximum page size for projects (its default is 151)
 # Rows per Reports request (TOGGL_REPORT_PAGE_SIZE). The maximum is UNCONFIRMED (reference A7; the default
 # is 50, third-party code reads 1,000 rows per call); the sandbox caps pages at 1,000 too.
 REPORT_PAGE_SIZE = 1000
+MAX_DESCRIPTION = 3000  # characters: Toggl's own limit on a time entry's description
+MAX_SECONDS = 10**10  # |duration|: a running timer's is negative (-1, or minus its start in epoch seconds)
 # Fields that need a paid plan (reference A3, "*"); sending them to a free workspace is a 402.
 PREMIUM_PROJECT_FIELDS = ("billable", "estimated_hours", "fixed_fee")
 # https://track.toggl.com/{workspace}/projects/{project}/team, .../dashboard, .../edit
@@ -472,26 +475,36 @@ class TogglConnector(TimesheetConnector):
 
     def parse_webhook(self, body: bytes) -> WebhookDelivery:
         """A Webhooks v1 delivery: PING (with `validation_code` until validated) or a time_entry event whose
-        payload is the v9 entry; a deletion carries the entry with `server_deleted_at` (UNCONFIRMED shape)."""
-        event = json.loads(body)
-        if not isinstance(event, dict) or "event_id" not in event:
-            raise ValueError("not a Toggl webhook event")
-        sent_at = _instant(event.get("timestamp"))
-        metadata = event.get("metadata") or {}
+        payload is the v9 entry; a deletion carries the entry with `server_deleted_at` (UNCONFIRMED shape).
+        Every field the portal reads is held to Toggl's documented type (inputs.BadShape naming it otherwise)."""
+        event = inputs.json_object(inputs.json_document(body), "event", required=True)
+        event_id = inputs.json_id(event.get("event_id"), "event_id", required=True)
+        sent_at = inputs.json_instant(event.get("timestamp"), "timestamp")
+        metadata = inputs.json_object(event.get("metadata"), "metadata")
         if event.get("payload") == "ping":
-            return WebhookDelivery(event_id=str(event["event_id"]), sent_at=sent_at,
-                                   validation_code=event.get("validation_code"))
-        entity, action = str(metadata.get("model") or ""), str(metadata.get("action") or "")
-        payload = event.get("payload") if isinstance(event.get("payload"), dict) else {}
+            code = inputs.json_text(event.get("validation_code"), "validation_code", 200)
+            return WebhookDelivery(event_id=event_id, sent_at=sent_at, validation_code=code or None, raw=event)
+        entity = inputs.json_text(metadata.get("model"), "metadata.model", 40)
+        action = inputs.json_text(metadata.get("action"), "metadata.action", 20)
+        payload = inputs.json_object(event.get("payload"), "payload")
         entry = None
         if entity == "time_entry" and payload.get("id") and payload.get("start"):
-            deleted = action == "deleted" or bool(payload.get("server_deleted_at"))
-            entry = _entry(payload, self._zone, user_id=payload.get("user_id") or metadata.get("model_owner_id"),
-                           project_id=payload.get("project_id"), billable=payload.get("billable"),
-                           description=payload.get("description"), seconds=int(payload.get("duration") or 0),
+            deleted = action == "deleted" or inputs.json_instant(payload.get("server_deleted_at"),
+                                                                 "payload.server_deleted_at") is not None
+            inputs.json_id(payload["id"], "payload.id", required=True)
+            inputs.json_instant(payload["start"], "payload.start", required=True)
+            inputs.json_instant(payload.get("at"), "payload.at")
+            entry = _entry(payload, self._zone,
+                           user_id=inputs.json_id(payload.get("user_id"), "payload.user_id")
+                           or inputs.json_id(metadata.get("model_owner_id"), "metadata.model_owner_id"),
+                           project_id=inputs.json_id(payload.get("project_id"), "payload.project_id"),
+                           billable=inputs.json_bool(payload.get("billable"), "payload.billable"),
+                           description=inputs.json_text(payload.get("description"), "payload.description",
+                                                        MAX_DESCRIPTION),
+                           seconds=inputs.json_whole(payload.get("duration"), "payload.duration", MAX_SECONDS) or 0,
                            deleted=deleted)
-        return WebhookDelivery(event_id=str(event["event_id"]), sent_at=sent_at, entity=entity or "unknown",
-                               action=action, entry=entry)
+        return WebhookDelivery(event_id=event_id, sent_at=sent_at, entity=entity or "unknown", action=action,
+                               entry=entry, raw=event)
 
     def list_webhooks(self) -> list[ExternalWebhook]:
         rows = self._api("webhooks").request_json("GET", f"subscriptions/{self.workspace_id}")[0] or []

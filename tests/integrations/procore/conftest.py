@@ -135,6 +135,11 @@ def pump_when_due(session, run_jobs, message) -> list[int]:
     return due
 
 
+def hook_path(session) -> str:
+    """The path of the Procore connection's webhook URL (the one URL scheme: /webhooks/<kind>/<id>)."""
+    return f"/webhooks/procore/{procore_connection.get_connection(session).id}"
+
+
 def stored_credentials(session, connection: Connection) -> dict:
     session.refresh(connection)
     return json.loads(connection.credentials)

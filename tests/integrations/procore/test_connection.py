@@ -30,7 +30,7 @@ def _last_run(session) -> SyncRun:
 def test_connecting_validates_and_sets_up_a_hook_with_three_triggers(session, sandbox, procore, portal_url):
     (hook,) = sandbox.state.hooks.values()
     assert hook["owned_by_company_id"] == DEMO_COMPANY_ID
-    assert hook["destination_url"] == f"{portal_url}/webhooks/procore"
+    assert hook["destination_url"] == f"{portal_url}/webhooks/procore/{procore.id}"
     secret = json.loads(procore.credentials)["webhook_secret"]
     assert hook["destination_headers"] == {"Authorization": f"Bearer {secret}"}
     assert sorted(t["event_type"] for t in sandbox.state.triggers.values()) == ["CREATE", "DELETE", "UPDATE"]

@@ -27,6 +27,7 @@ from tests.integrations.procore.conftest import (
     SUB_JOBS,
     TIME_TYPES,
     connect,
+    hook_path,
     pump_when_due,
 )
 
@@ -207,7 +208,7 @@ def test_a_repeated_delivery_is_recorded_once(session, sandbox, linked, run_jobs
     event = first["event"]
     hook = next(iter(sandbox.state.hooks.values()))
     headers = {"Authorization": hook["destination_headers"]["Authorization"]}
-    again = client.post("/webhooks/procore", json=event, headers=headers, csrf=False)
+    again = client.post(hook_path(session), json=event, headers=headers, csrf=False)
     assert again.status_code == 200 and again.json["status"] == "Already received."
     run_jobs()
     assert len(_messages(session)) == 1 and len(_entries(session)) == 1
@@ -256,14 +257,14 @@ def test_a_delivery_with_a_wrong_authorization_header_is_refused(session, sandbo
     card = sandbox.card()
     event = sandbox.deliver()[0]["event"]
     run_jobs()
-    answer = client.post("/webhooks/procore", json={**event, "ulid": "forged"}, csrf=False,
+    answer = client.post(hook_path(session), json={**event, "ulid": "forged"}, csrf=False,
                          headers={"Authorization": "Bearer guessed"})
     assert answer.status_code == 401
     forged = _messages(session)[-1]
     assert forged.status == "failed" and forged.action == "refused" and forged.payload is None
-    assert "Authorization header" in forged.reason and forged.reason.startswith("Refused 1 webhook delivery")
+    assert "Authorization header" in forged.reason and forged.reason.startswith("Refused a webhook delivery")
     assert len(_entries(session)) == 1 and _entries(session)[0].external_id == str(card["id"])
-    assert client.post("/webhooks/procore", json=event, csrf=False).status_code == 401
+    assert client.post(hook_path(session), json=event, csrf=False).status_code == 401
 
 
 def test_a_person_without_an_email_fails_with_the_reason(session, sandbox, linked, run_jobs):
@@ -338,7 +339,7 @@ def test_the_projects_own_time_rules_apply_to_procore_time(session, sandbox, lin
 
 def test_a_flood_of_forged_deliveries_is_one_refusal_counting_them(session, sandbox, linked, client):
     for _ in range(5):
-        answer = client.post("/webhooks/procore", json={"resource_name": "Timecard Entries", "resource_id": 1},
+        answer = client.post(hook_path(session), json={"resource_name": "Timecard Entries", "resource_id": 1},
                              csrf=False, headers={"Authorization": "Bearer forged"})
         assert answer.status_code == 401
     (refusal,) = _messages(session)

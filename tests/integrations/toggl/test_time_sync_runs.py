@@ -160,7 +160,7 @@ def test_retrying_a_run_that_failed_mid_way_goes_on_from_where_it_stopped(app, s
 
     tool.sandbox.clear_faults()
     mark = tool.sandbox.mark()
-    retried, created = runs.retry(session, failed.id, None)
+    retried, created = runs.retry(session, None, failed.id)
     session.commit()
     run_jobs()
     session.refresh(retried)
