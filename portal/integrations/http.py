@@ -200,7 +200,7 @@ class ApiClient:
 
     def request_json(self, method: str, path: str, **kwargs: Any) -> tuple[Any, httpx.Response]:
         """The parsed JSON body and the response. A 2xx whose body is not JSON (a truncated answer, a proxy's
-        page) is retried like a 5xx: the same request usually succeeds."""
+        page) is retried like a 5xx: the same request usually succeeds (a create's answer counts as lost)."""
         response, body = self._send(method, path, True, **kwargs)
         return body, response
 
