@@ -283,6 +283,11 @@ def execute(session: Session, run_id: int, work: Callable[[Session, SyncRun], st
     return run
 
 
+def pause_until(session: Session, run: SyncRun, resume_at: datetime, text: str) -> None:
+    """Pause a run that is not executed through `execute` (it raises no Pause) until `resume_at`."""
+    _pause(session, run, Pause(resume_at, text))
+
+
 def _pause(session: Session, run: SyncRun, pause: Pause) -> None:
     """Back to queued (still the scope's active run, so starts join it), enqueued again for `resume_at`."""
     run.status, run.status_text, run.resume_at = RunStatus.QUEUED, pause.text[:500], pause.resume_at
