@@ -4,8 +4,16 @@
     BENCH_DATABASE_URL=postgresql://... .venv/bin/python bench/sync.py   # an empty PostgreSQL database
     BENCH_ENTRIES=20000 .venv/bin/python bench/sync.py                   # a smaller run
 
-Seeds the sandbox with 100,000 entries of 50 people over 200 linked projects (60 days), then measures in the
-same run, on the same database:
+First the nightly reconcile within Toggl's quota (issue 13), at Toggl's 50-row pages: 6,000 entries of 30 people
+on 20 linked projects over 62 days, a first nightly (everything read once), then
+- a no-change nightly: its requests (target ≤ 24, a tenth of a Starter plan's 240 an hour);
+- a nightly after 20 scattered edits (10 durations, 10 descriptions) and 5 deletions made without webhooks:
+  its requests (target ≤ 24 + the pages of the changed days), and whether anything was missed (every entry
+  compared with the sandbox's).
+`BENCH_ONLY=reconcile` stops there.
+
+Then seeds the sandbox with 100,000 entries of 50 people over 200 linked projects (60 days), and measures in
+the same run, on the same database:
 - a full (organization-level) sync, as the job runs it: reading the report page by page, mapping, inserting,
   committing per page; ÷ a raw bulk upsert of the very same rows into the same table in the same state
   (the synced rows deleted again; Core INSERT ... ON CONFLICT DO NOTHING, 1,000 rows and a commit per
@@ -20,6 +28,7 @@ figures measure the portal, not Toggl's throttling (which the sync pauses for, s
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -27,6 +36,7 @@ import sys
 import tempfile
 import time
 from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import httpx
@@ -76,27 +86,28 @@ def start_sandbox() -> tuple[subprocess.Popen, str]:
     raise RuntimeError("the sandbox did not start")
 
 
-def seed_sandbox(url: str) -> list[int]:
-    emails = [f"person{n}@bench.test" for n in range(PEOPLE)]
+def seed_sandbox(url: str, people: int = PEOPLE, projects: int = PROJECTS, entries: int = ENTRIES,
+                 days: int = DAYS) -> list[int]:
+    emails = [f"person{n}@bench.test" for n in range(people)]
     admin = {"email": "admin@bench.test", "admin": True}
     spec = {"users": [{"email": "admin@bench.test", "api_token": TOKEN}],
             "workspaces": [{"id": WORKSPACE, "name": "Bench", "plan": "enterprise", "quota": 1_000_000,
                             "members": [admin] + [{"email": e} for e in emails]}],
-            "projects": [{"workspace_id": WORKSPACE, "name": f"Project {n}"} for n in range(PROJECTS)]}
+            "projects": [{"workspace_id": WORKSPACE, "name": f"Project {n}"} for n in range(projects)]}
     created = httpx.post(f"{url}/_sandbox/seed", json=spec, timeout=60).json()
     httpx.post(f"{url}/_sandbox/limits", json={"rate_capacity": 1e9, "rate_per_second": 1e9}).raise_for_status()
     project_ids = [p["id"] for p in created["projects"]]
     httpx.post(f"{url}/_sandbox/time_entries/generate", timeout=300, json={
-        "workspace_id": WORKSPACE, "count": ENTRIES, "emails": emails, "project_ids": project_ids,
-        "start_date": (today() - timedelta(days=DAYS)).isoformat(), "days": DAYS}).raise_for_status()
+        "workspace_id": WORKSPACE, "count": entries, "emails": emails, "project_ids": project_ids,
+        "start_date": (today() - timedelta(days=days)).isoformat(), "days": days}).raise_for_status()
     return project_ids
 
 
-def seed_portal(session, project_ids: list[int]) -> int:
+def seed_portal(session, project_ids: list[int], people: int = PEOPLE) -> int:
     ensure_defaults(session)
     stage = session.scalar(select(Stage).where(Stage.name == "In Progress"))
     client = Client(name="Bench client", normalized_name="bench client")
-    people = [Resource(name=f"Person {n}", email=f"person{n}@bench.test") for n in range(PEOPLE)]
+    people = [Resource(name=f"Person {n}", email=f"person{n}@bench.test") for n in range(people)]
     connection = Connection(kind="toggl", status=ConnectionStatus.CONNECTED, account_id=str(WORKSPACE),
                             credentials=json.dumps({"api_token": TOKEN}), settings={"premium": True},
                             external_user_id="1", validated_at=utcnow())
@@ -162,18 +173,103 @@ def raw_upsert(session, rows: list[dict], connection_id: int) -> float:
 
 
 def main() -> None:
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     folder = Path(tempfile.mkdtemp(prefix="bench-sync-"))
     if os.environ.get("BENCH_DATABASE_URL"):
         os.environ["TEST_DATABASE_URL"] = os.environ["BENCH_DATABASE_URL"]
     process, url = start_sandbox()
     try:
         # A fresh database each run (PostgreSQL: BENCH_DATABASE_URL's name + "_bench", dropped afterwards).
+        with fresh_database("_bench_nightly", folder / "nightly") as database:
+            nightly = measure_reconcile(folder / "nightly", database, url)
+        report_reconcile(nightly)
+        if os.environ.get("BENCH_ONLY") == "reconcile":
+            return
+        httpx.post(f"{url}/_sandbox/reset").raise_for_status()
         with fresh_database("_bench", folder) as database:
             figures = measure(folder, database, url)
     finally:
         process.terminate()
         process.wait(timeout=10)
     report(database, figures)
+
+
+RECONCILE_ENTRIES, RECONCILE_PROJECTS, RECONCILE_PEOPLE, RECONCILE_DAYS = 6_000, 20, 30, 62
+EDITS, DELETIONS = 20, 5
+
+
+def measure_reconcile(folder: Path, database: str, url: str) -> dict:
+    """The nightly within the quota: a no-change nightly and one after scattered edits and deletions."""
+    folder.mkdir(parents=True, exist_ok=True)
+    app = create_app({"INSTANCE_PATH": str(folder), "SQLALCHEMY_DATABASE_URI": database, "REDIS_URL": None,
+                      "REDIS_EMBEDDED_PATH": str(folder / "redis.db"), "TOGGL_API_BASE_URL": f"{url}/api/v9",
+                      "TOGGL_REPORTS_BASE_URL": f"{url}/reports/api/v3",
+                      "TOGGL_WEBHOOKS_BASE_URL": f"{url}/webhooks/api/v1", "TOGGL_APP_URL": url,
+                      "TIME_SYNC_LOOKBACK_DAYS": RECONCILE_DAYS})
+    with app.app_context():
+        upgrade()
+        session = db.session
+        print(f"Seeding {RECONCILE_ENTRIES:,} entries over {RECONCILE_DAYS} days for the nightly reconcile…",
+              flush=True)
+        # The entries were last changed an hour ago (before the first nightly begins).
+        httpx.post(f"{url}/_sandbox/clock", json={"advance": -3600}).raise_for_status()
+        project_ids = seed_sandbox(url, people=RECONCILE_PEOPLE, projects=RECONCILE_PROJECTS,
+                                   entries=RECONCILE_ENTRIES, days=RECONCILE_DAYS - 2)
+        httpx.post(f"{url}/_sandbox/clock", json={"advance": 3600}).raise_for_status()
+        connection_id = seed_portal(session, project_ids, people=RECONCILE_PEOPLE)
+        figures: dict = {"page_size": app.config["TOGGL_REPORT_PAGE_SIZE"]}
+        figures["first"] = run_sync(session, connection_id, "nightly", url)
+        figures["quiet"] = run_sync(session, connection_id, "nightly", url)
+        entries = list(session.scalars(select(TimeEntry.external_id).where(TimeEntry.connection_id == connection_id)
+                                       .order_by(TimeEntry.work_date, TimeEntry.id)))  # spread over the days
+        step = len(entries) // (EDITS + DELETIONS)
+        scattered = entries[step // 2::step][:EDITS + DELETIONS]
+        edited, deleted = scattered[:EDITS], scattered[EDITS:]
+        for n, external_id in enumerate(edited):
+            change = {"duration": 4 * 3600 + n * 60} if n % 2 else {"description": f"Edited {n}"}
+            httpx.post(f"{url}/_sandbox/time_entries/{external_id}", json={**change, "emit": False}).raise_for_status()
+        for external_id in deleted:
+            httpx.delete(f"{url}/_sandbox/time_entries/{external_id}", params={"emit": "false"}).raise_for_status()
+        figures["changed_days"] = len({day for day in session.scalars(select(TimeEntry.work_date).where(
+            TimeEntry.external_id.in_(scattered)))})
+        figures["edited"] = run_sync(session, connection_id, "nightly", url)
+        figures["missed"] = missed(session, connection_id, url)
+        session.remove()
+        db.engine.dispose()
+    return figures
+
+
+def missed(session, connection_id: int, url: str) -> list[str]:
+    """Every difference between the portal's synced entries and the sandbox's live ones (none expected)."""
+    session.expire_all()
+    theirs = {str(e["id"]): e for e in httpx.get(f"{url}/_sandbox/state", timeout=60).json()["time_entries"]
+              if not e["server_deleted_at"] and e["stop"]}
+    ours = {e.external_id: e for e in session.scalars(
+        select(TimeEntry).where(TimeEntry.connection_id == connection_id))}
+    problems = [f"{i}: not in the portal" for i in theirs.keys() - ours.keys()]
+    problems += [f"{i}: deleted in Toggl, still in the portal" for i in ours.keys() - theirs.keys()]
+    for external_id in theirs.keys() & ours.keys():
+        entry, toggl = ours[external_id], theirs[external_id]
+        if entry.hours != (Decimal(toggl["duration"]) / 3600).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) \
+                or entry.description != (toggl["description"] or ""):
+            problems.append(f"{external_id}: differs")
+    return problems
+
+
+def report_reconcile(figures: dict) -> None:
+    page_size = figures["page_size"]
+    _, first_requests, first = figures["first"]
+    quiet_seconds, quiet_requests, _ = figures["quiet"]
+    edited_seconds, edited_requests, edited = figures["edited"]
+    print(f"\nNightly reconcile, {RECONCILE_ENTRIES:,} entries over {RECONCILE_DAYS} days, "
+          f"report pages of {page_size}:")
+    print(f"First nightly (reads everything once): {first_requests} requests, {first.get('new', 0):,} new")
+    print(f"No-change nightly:      {quiet_seconds:8.2f} s, {quiet_requests} requests (target ≤ 24)")
+    print(f"After {EDITS} edits and {DELETIONS} deletions: {edited_seconds:8.2f} s, {edited_requests} requests "
+          f"(target ≤ 24 + pages of the {figures['changed_days']} changed days), {edited.get('updated', 0)} updated, "
+          f"{edited.get('deleted', 0)} deleted")
+    missed = figures["missed"]
+    print(f"  nothing missed: {'yes' if not missed else 'NO: ' + '; '.join(missed[:10])}")
 
 
 def measure(folder: Path, database: str, url: str) -> dict:

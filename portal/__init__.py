@@ -136,8 +136,10 @@ def _connect_receivers() -> None:
     import portal.integrations.receivers  # noqa: F401  (timesheet tools: pushes and provisioning on change)
     import portal.stages.receivers  # noqa: F401  (stage editor: emails, CRM updates, budget checks)
     from portal.finance.receivers import connect as connect_finance  # postings and forecasts
+    from portal.timesheets.notifications import connect as connect_notifications  # decisions told to the person
 
     connect_finance()  # connecting twice is harmless
+    connect_notifications()
 
 
 def _register_lookups() -> None:
@@ -182,6 +184,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.integrations.registry import load, tools
     from portal.integrations.settings_views import bp as integration_settings_bp
     from portal.integrations.views import bp as integrations_bp
+    from portal.integrations.webhook_views import bp as webhooks_bp
     from portal.org.views import bp as org_bp
     from portal.planning.views import bp as planning_bp
     from portal.projects.crm_views import bp as crm_bp
@@ -192,7 +195,8 @@ def _register_blueprints(app: Flask) -> None:
     from portal.workspaces.views import bp as workspaces_bp
 
     for bp in (auth_bp, home_bp, projects_bp, crm_bp, org_bp, runs_bp, integrations_bp, integration_settings_bp,
-               stages_bp, planning_bp, expenses_bp, workspaces_bp, forecasts_bp, timesheets_bp, finance_bp):
+               webhooks_bp, stages_bp, planning_bp, expenses_bp, workspaces_bp, forecasts_bp, timesheets_bp,
+               finance_bp):
         app.register_blueprint(bp)
     for tool in tools():
         for blueprint in tool.blueprints:

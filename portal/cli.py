@@ -14,6 +14,7 @@ from portal.auth import services
 from portal.columns import utcnow
 from portal.errors import PortalError
 from portal.extensions import db
+from portal.formatting import hours, plural
 from portal.integrations.registry import load, tools
 from portal.org.services import ensure_defaults, get_settings
 from portal.timesheets import reminders
@@ -80,7 +81,7 @@ def create_user_command(email, role, name, permissions, client_id, password) -> 
 def sweep_command() -> None:
     """Re-enqueue interrupted sync runs and unsent email now."""
     result = jobs.sweep()
-    click.echo(f"Re-enqueued {len(result['runs'])} runs and {len(result['emails'])} emails.")
+    click.echo(f"Re-enqueued {plural(len(result['runs']), 'run')} and {plural(len(result['emails']), 'email')}.")
 
 
 reminders_cli = AppGroup("reminders", help="Timesheet reminders (the cron process sends them on its own).")
@@ -105,8 +106,8 @@ def send_reminders_command(dry_run: bool, week) -> None:
         click.echo(f"Week of {planned.week_start:%a %d %b %Y}: {len(planned.reminders)} to remind")
         for due in planned.reminders:
             email = due.user.email if due.emailed else f"{due.user.email} (turned reminders off: no email)"
-            click.echo(f"  {email}: {due.state}, {due.hours:.2f} of {due.expected:.2f} h")
-        click.echo(f"Escalations due: {len(planned.escalations)}, in {len(planned.digests)} digests")
+            click.echo(f"  {email}: {due.state}, {hours(due.hours)} of {hours(due.expected)} h")
+        click.echo(f"Escalations due: {len(planned.escalations)}, in {plural(len(planned.digests), 'digest')}")
         for digest in planned.digests:
             people = ", ".join(f"{p.resource.name} (week of {p.week_start:%d %b})" for p in digest.people)
             click.echo(f"  {digest.approver.email}: {people}")
@@ -114,9 +115,9 @@ def send_reminders_command(dry_run: bool, week) -> None:
         return
     sent = reminders.send(db.session, now, day, by_hand=True, actor="command line")
     db.session.commit()
-    click.echo(f"Week of {sent.week_start:%a %d %b %Y}: reminded {len(sent.reminded)} people "
+    click.echo(f"Week of {sent.week_start:%a %d %b %Y}: reminded {plural(len(sent.reminded), 'person', 'people')} "
                f"({sum(1 for d in sent.reminded if d.emailed)} by email); escalated {len(sent.escalated)} to "
-               f"{len(sent.digests)} approvers.")
+               f"{plural(len(sent.digests), 'approver')}.")
 
 
 def register_commands(app: Flask) -> None:

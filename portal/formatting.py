@@ -22,6 +22,14 @@ def hours(value: Decimal | None, blank: str = "—") -> str:
     return f"{Decimal(value).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,}"
 
 
+def hours_plain(value: Decimal | None, blank: str = "") -> str:
+    """Hours that a program or a form reads back: two decimals, no thousands separator (CSV cells, the value
+    of an input: `1,200.00` in an input would not parse when the form is saved)."""
+    if value is None:
+        return blank
+    return f"{Decimal(value).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)}"
+
+
 def hours_text(value: Decimal | int | float | str | None) -> str:
     """Hours in a sentence: at most two decimals and no trailing zeros, with the unit: `1.5 h`, `8 h`."""
     if value is None:
@@ -63,5 +71,5 @@ def label(value: str | None) -> str:
     return (value or "").replace("_", " ").capitalize()
 
 
-FILTERS = {"money": money, "hours": hours, "hours_text": hours_text, "day": day, "instant": instant, "label": label,
-           "plural": plural, "sentence": sentence}
+FILTERS = {"money": money, "hours": hours, "hours_plain": hours_plain, "hours_text": hours_text, "day": day,
+           "instant": instant, "label": label, "plural": plural, "sentence": sentence}

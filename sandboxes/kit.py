@@ -3,6 +3,7 @@
 A sandbox's quotas and rate limits read `Clock.now()`, so a test advances time instead of sleeping.
 Faults answer matching requests with a chosen status (or after a delay, to provoke client timeouts)
 a number of times, before the sandbox's own logic runs: they stand for an overloaded or broken server.
+A fault with `lose_answer` lets the request be carried out and replaces only its answer (`lost_answer`).
 Chaos fails a share of all requests at random (seeded, so a test is repeatable) in the ways real servers
 do: 5xx, 429, timeouts and malformed JSON.
 """
@@ -47,6 +48,9 @@ class Fault:
     times: int = 1  # requests it affects; -1 = every one until cleared
     after: int = 0  # matching requests answered normally before it starts (an outage in mid-run)
     raw: str | None = None  # a body sent as is (malformed JSON) instead of `body` as JSON
+    # The request is carried out, and then its answer is lost: the client gets `status` (a gateway's 504)
+    # although the work was done, as when a proxy times out waiting for the service's answer.
+    lose_answer: bool = False
 
     def matches(self, method: str, path: str) -> bool:
         return self.times != 0 and self.method in ("*", method) and re.fullmatch(self.path, path) is not None
@@ -161,6 +165,14 @@ def fault_response(fault: Fault) -> Response:
     response = json_answer(fault.body, fault.status)
     response.headers.update(fault.headers)
     return response
+
+
+def lost_answer(fault: Fault, response: Response) -> Response:
+    """The answer a client gets when a fault with `lose_answer` met a request that succeeded."""
+    if response.status_code >= 400:
+        return response
+    return json_answer(fault.body if fault.body != "Service Unavailable" else "Gateway Timeout",
+                       fault.status if fault.status != 503 else 504)
 
 
 def admin_blueprint(clock: Clock, faults: Faults, log: RequestLog) -> Blueprint:

@@ -6,19 +6,23 @@ What it enforces, like Procore: a Bearer token from /oauth/token (client credent
 single-use refresh tokens; 5400 s lifetime), the Procore-Company-Id header on every /rest call (400 when
 missing, 403 for a company the app is not installed in), page/per_page with Total, Per-Page and Link,
 `filters[updated_at]` / `filters[deleted_at]` ranges written `start...end`, the {"timecard_entry": ...}
-wrapper with string hours and nested references, 422 validation errors, X-Rate-Limit-* headers with
-429 past the hourly or 10-second limit. Webhook hooks and triggers queue id-only v2 events that are
-POSTed with the hook's Authorization header and retried with backoff (see procore_state).
+wrapper with string hours and nested references, 422 validation errors, X-Rate-Limit-* headers for the
+hourly or the 10-second window, whichever is closer to exhaustion, with 429 (and no Retry-After) past
+either. Only the published operations exist (no read-one for Company People: it answers 404). Webhook
+hooks and triggers queue id-only v2 events that are POSTed with the hook's Authorization header and
+retried with backoff (see procore_state). Procore's unkind behaviours (duplicate and out-of-order
+deliveries, dropped deliveries, answers lost after the work was done) are procore_state.Behaviours.
 
 Choices where the reference says UNCONFIRMED (the connector agrees with each): default per_page 100;
-a company time card list with no date or updated/deleted filter covers today only; a missing company
-header is a 400; a 422 body is {"errors": {field: [message]}}; company-level hooks receive the
-"Timecard Entries" events of every project in the company.
+a company time card list without start_date/end_date covers today only, even with an updated or deleted
+filter; a missing company header is a 400; a 422 body is {"errors": {field: [message]}}; company-level
+hooks receive the "Timecard Entries" events of every project in the company.
 
 Test hooks under /_sandbox: seed (a whole world, or one record), read which records it holds,
 create/change/delete time cards as a Procore user would (their webhooks carry no application id),
-inject faults, revoke an app, move the clock, run due deliveries, read the request log. `/` is a small
-page standing in for Procore's own screens, for the demo.
+inject faults (`lose_answer`: carried out, then answered 504), switch behaviours, revoke an app, move
+the clock, run due deliveries, read the request log. `/` is a small page standing in for Procore's own
+screens, for the demo.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from urllib.parse import urlencode
 from flask import Flask, Response, abort, g, jsonify, redirect, render_template, request
 
 from sandboxes.kit import keep_state
-from sandboxes.procore_state import SandboxError, State, iso, parse_range
+from sandboxes.procore_state import LOST_ANSWER, Behaviours, SandboxError, State, iso, parse_range
 
 API = "/rest/v1.0"
 DEFAULT_PER_PAGE = 100
@@ -72,12 +76,14 @@ def _mask(headers: dict[str, str]) -> dict[str, str]:
     return {k: ("*" * max(0, len(v) - 5) + v[-5:]) if k.lower() == "authorization" else v for k, v in headers.items()}
 
 
-def create_sandbox(*, deliver: str = "thread", time_scale: float = 1.0, hourly_limit: int = 3600,
-                   spike_limit: int = 100, state_file: str | None = None) -> Flask:
+def create_sandbox(*, deliver: str = "thread", time_scale: float = 1.0, hourly_limit: int = 600,
+                   spike_limit: int = 25, state_file: str | None = None, behaviours: Behaviours | None = None) -> Flask:
     """An empty Procore until seeded (POST /_sandbox/seed). `deliver="thread"` POSTs webhooks on a background
     thread; `"manual"` only when /_sandbox/deliveries/run (or state.deliver_due) is called, which is what
-    tests want. `state_file` keeps the records across restarts (the demo's `make run`)."""
-    state = State(time_scale=time_scale, hourly_limit=hourly_limit, spike_limit=spike_limit)
+    tests want. `state_file` keeps the records across restarts (the demo's `make run`). The limits are the
+    documented examples of March 2026 (600 an hour, 25 per 10 seconds); `behaviours` are Procore's unkind
+    ones (procore_state.Behaviours)."""
+    state = State(time_scale=time_scale, hourly_limit=hourly_limit, spike_limit=spike_limit, behaviours=behaviours)
     app = Flask(__name__)
     keep_state(app, state, state_file)
     app.state = state  # tests reach the world directly as well as through /_sandbox
@@ -92,14 +98,23 @@ def create_sandbox(*, deliver: str = "thread", time_scale: float = 1.0, hourly_l
     @app.before_request
     def gate():
         path = request.path
+        if path == "/oauth/token":
+            state.requests.append({"method": request.method, "path": path, "query": "", "company": None,
+                                   "bearer": False, "grant": request.form.get("grant_type")})
+            fault = state.take_fault(request.method, path)
+            if isinstance(fault, SandboxError):
+                raise fault
+            g.lose_answer = fault == LOST_ANSWER
+            return None
         if not path.startswith("/rest/"):
             return None
         state.requests.append({"method": request.method, "path": path, "query": request.query_string.decode(),
                                "company": request.headers.get("Procore-Company-Id"),
                                "bearer": request.headers.get("Authorization", "").startswith("Bearer ")})
         fault = state.take_fault(request.method, path)
-        if fault is not None:
+        if isinstance(fault, SandboxError):
             raise fault
+        g.lose_answer = fault == LOST_ANSWER or state.lose_this_answer(request.method, path)
         with state.lock:
             g.token = state.authenticate(request.headers.get("Authorization"))
             g.company = state.check_company(g.token, request.headers.get("Procore-Company-Id"))
@@ -108,6 +123,8 @@ def create_sandbox(*, deliver: str = "thread", time_scale: float = 1.0, hourly_l
 
     @app.after_request
     def rate_headers(response: Response):
+        if g.get("lose_answer") and response.status_code < 400:  # the work is done; the answer never arrives
+            response = Response(LOST_ANSWER, 504)
         if "rate" in g:
             response.headers.update(g.rate)
         return response
@@ -212,14 +229,6 @@ def create_sandbox(*, deliver: str = "thread", time_scale: float = 1.0, hourly_l
                 and (not search or search in p["name"].lower() or search in (p["email"] or "").lower())]
         return _paged([person_json(p) for p in rows])
 
-    @app.get(f"{API}/companies/<int:company_id>/people/<int:person_id>")
-    def person(company_id: int, person_id: int):
-        company(company_id)
-        row = state.people.get(person_id)
-        if row is None or row["company_id"] != g.company:
-            raise SandboxError(404, {"errors": "Not Found"})
-        return jsonify(person_json(row))
-
     @app.get(f"{API}/companies/<int:company_id>/users")
     def company_users(company_id: int):
         """People with a login (an email), in the Company Users shape."""
@@ -235,7 +244,8 @@ def create_sandbox(*, deliver: str = "thread", time_scale: float = 1.0, hourly_l
     @app.get(f"{API}/companies/<int:company_id>/timecard_time_types")
     def time_types(company_id: int):
         company(company_id)
-        return _paged([{**t, "global": None} for t in state.time_types.values() if t["company_id"] == g.company])
+        # The published operation defines no page/per_page: the whole list, unpaged.
+        return jsonify([{**t, "global": None} for t in state.time_types.values() if t["company_id"] == g.company])
 
     @app.get(f"{API}/cost_codes")
     def cost_codes():
@@ -264,8 +274,8 @@ def create_sandbox(*, deliver: str = "thread", time_scale: float = 1.0, hourly_l
         first, last = args.get("start_date") or args.get("log_date"), args.get("end_date") or args.get("log_date")
         if first and last:
             rows = [r for r in rows if first <= r["date"].isoformat() <= last]
-        elif not (args.get("filters[updated_at]") or args.get("filters[deleted_at]")):
-            today = state.utcnow().date()  # no window given: today only
+        else:  # no dates: today only, whatever other filter is given (Procore's default window is undocumented)
+            today = state.utcnow().date()
             rows = [r for r in rows if r["date"] == today]
         for key in ("party_id", "id"):
             wanted = set(args.getlist(f"filters[{key}][]"))
@@ -506,6 +516,13 @@ def _register_test_hooks(app: Flask, state: State) -> None:
             else:
                 state.faults.append({"count": 1, **request.get_json()})
         return jsonify(state.faults)
+
+    @app.route("/_sandbox/behaviours", methods=["GET", "POST"])
+    def behaviours():
+        with state.lock:
+            if request.method == "POST":
+                state.behaviours.update(request.get_json(silent=True) or {})
+            return jsonify({**vars(state.behaviours), **state.counters})
 
     @app.post("/_sandbox/clients/<client_id>/revoke")
     def revoke_client(client_id: str):

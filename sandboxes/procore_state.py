@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import os
 import secrets
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -29,7 +31,31 @@ DISCARD_AFTER = 12 * 3600
 MAX_BACKOFF = 3600
 DELIVERY_TIMEOUT = 5.0
 TIMECARD_RESOURCE = "Timecard Entries"
+SPIKE_WINDOW = 10
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+LOST_ANSWER = "Gateway Timeout"
+
+
+@dataclass
+class Behaviours:
+    """Where the real Procore is unkind to clients, and the sandbox with it. The tests keep them on
+    (tests/integrations/procore/conftest.py), so the connector stays right; a test switches one off, or
+    counts them, to show what the connector's handling does. POST /_sandbox/behaviours changes them."""
+
+    single_use_refresh: bool = True  # a refresh token works once ("The refresh token is invalid" after)
+    # The 10-second spike window beside the hourly one: X-Rate-Limit-* describe whichever is closer to
+    # exhaustion, and a 429 carries no Retry-After (only X-Rate-Limit-Reset, an hour away for the hourly one).
+    spike_window: bool = True
+    duplicate_deliveries: bool = True  # at least once: every event is delivered twice
+    out_of_order: bool = True  # a hook's newest due event is delivered first
+    drop_every: int = 0  # every Nth event is never delivered (as if discarded after 12 h of failures)
+    lose_every: int = 0  # every Nth create (a POST under /rest) is carried out, then answered 504
+
+    def update(self, values: dict[str, Any]) -> None:
+        for key, value in values.items():
+            if key not in self.__dataclass_fields__:
+                raise SandboxError(400, {"errors": f"unknown behaviour {key!r}"})
+            setattr(self, key, type(getattr(self, key))(value))
 
 
 class SandboxError(Exception):
@@ -75,11 +101,13 @@ def ulid(now: float) -> str:
 
 
 class State:
-    def __init__(self, *, time_scale: float = 1.0, hourly_limit: int = 3600, spike_limit: int = 100):
+    def __init__(self, *, time_scale: float = 1.0, hourly_limit: int = 600, spike_limit: int = 25,
+                 behaviours: Behaviours | None = None):
         self.lock = threading.RLock()
         self.time_scale = time_scale
         self.hourly_limit = hourly_limit
         self.spike_limit = spike_limit
+        self.behaviours = behaviours or Behaviours()
         self.offset = 0.0
         self.wake = threading.Event()  # a new event wakes the delivery thread
         # Ids above 2**32 like Procore's, starting from the clock so a restarted sandbox never reuses one.
@@ -121,6 +149,7 @@ class State:
             self.faults: list[dict] = []
             self.requests: list[dict] = []
             self.calls: dict[str, list[float]] = {}
+            self.counters = {"events": 0, "creates": 0, "lost_answers": 0}
 
     # Clock and ids -----------------------------------------------------------------------------
     def now(self) -> float:
@@ -215,7 +244,9 @@ class State:
                     raise SandboxError(400, invalid_grant)
                 return self._issue(client["id"], code["user_id"], with_refresh=True)
             if grant_type == "refresh_token":
-                held = self.refresh_tokens.pop(form.get("refresh_token", ""), None)
+                spent = form.get("refresh_token", "")
+                held = self.refresh_tokens.pop(spent, None) if self.behaviours.single_use_refresh else \
+                    self.refresh_tokens.get(spent)
                 if held is None or held["client_id"] != client["id"]:
                     raise SandboxError(400, {"error": "invalid_grant",
                                              "error_description": "The refresh token is invalid"})
@@ -239,32 +270,57 @@ class State:
 
     # Quotas and faults ---------------------------------------------------------------------------
     def count(self, key: str) -> dict[str, str]:
-        """Record a request against the hourly and spike windows; 429 when either is exhausted."""
+        """Record a request against the hourly and 10-second spike windows; 429 when either is exhausted. The
+        headers describe whichever window is closer to exhaustion (Procore's rate_limiting.md)."""
         now = self.now()
         calls = [t for t in self.calls.get(key, []) if t > now - 3600]
-        spike = sum(1 for t in calls if t > now - 10)
-        reset = int((calls[0] if calls else now) + 3600)
-        if len(calls) >= self.hourly_limit or spike >= self.spike_limit:
-            reset = int(now + 10) if spike >= self.spike_limit else reset
-            headers = {"X-Rate-Limit-Limit": str(self.hourly_limit), "X-Rate-Limit-Remaining": "0",
-                       "X-Rate-Limit-Reset": str(reset), "Retry-After": str(max(1, reset - int(now)))}
+        recent = [t for t in calls if t > now - SPIKE_WINDOW]
+        hourly = (self.hourly_limit, self.hourly_limit - len(calls), math.ceil((calls[0] if calls else now) + 3600))
+        spike = (self.spike_limit, self.spike_limit - len(recent),
+                 math.ceil((recent[0] if recent else now) + SPIKE_WINDOW))
+        refused = hourly if hourly[1] <= 0 else (spike if self.behaviours.spike_window and spike[1] <= 0 else None)
+        if refused is not None:
+            limit, _, reset = refused
+            headers = {"X-Rate-Limit-Limit": str(limit), "X-Rate-Limit-Remaining": "0",
+                       "X-Rate-Limit-Reset": str(reset)}
+            if not self.behaviours.spike_window:  # the kinder sandbox of old: a Retry-After on every 429
+                headers["Retry-After"] = str(max(1, reset - int(now)))
             raise SandboxError(429, "You have surpassed the max number of requests for an hour. Please wait until "
                                     "your limit resets.", headers)
         calls.append(now)
         self.calls[key] = calls
-        return {"X-Rate-Limit-Limit": str(self.hourly_limit),
-                "X-Rate-Limit-Remaining": str(self.hourly_limit - len(calls)), "X-Rate-Limit-Reset": str(reset)}
+        hourly, spike = (hourly[0], hourly[1] - 1, hourly[2]), (spike[0], spike[1] - 1, spike[2])
+        closest = spike if self.behaviours.spike_window and spike[1] / spike[0] < hourly[1] / hourly[0] else hourly
+        return {"X-Rate-Limit-Limit": str(closest[0]), "X-Rate-Limit-Remaining": str(closest[1]),
+                "X-Rate-Limit-Reset": str(closest[2])}
 
-    def take_fault(self, method: str, path: str) -> SandboxError | None:
+    def lose_this_answer(self, method: str, path: str) -> bool:
+        """Whether this create is carried out but its answer lost (Behaviours.lose_every)."""
+        if method != "POST" or not path.startswith("/rest/") or not self.behaviours.lose_every:
+            return False
+        with self.lock:
+            self.counters["creates"] += 1
+            lost = self.counters["creates"] % self.behaviours.lose_every == 0
+            self.counters["lost_answers"] += lost
+            return lost
+
+    def take_fault(self, method: str, path: str) -> SandboxError | str | None:
+        """The error of the first matching fault, used up by one; LOST_ANSWER for a fault with `lose_answer`
+        (the request is carried out, then answered 504, as when a gateway loses the answer)."""
         with self.lock:
             for fault in self.faults:
                 if fault.get("path") and not path.startswith(fault["path"]):
                     continue
+                if path.startswith("/oauth/") and not fault.get("path"):
+                    continue  # a fault meets the OAuth host only when it names it
                 if fault.get("method") and fault["method"].upper() != method:
                     continue
                 fault["count"] -= 1
                 if fault["count"] <= 0:
                     self.faults.remove(fault)
+                if fault.get("lose_answer"):
+                    self.counters["lost_answers"] += 1
+                    return LOST_ANSWER
                 headers = {}
                 if fault.get("retry_after") is not None:
                     headers["Retry-After"] = str(fault["retry_after"])
@@ -400,6 +456,8 @@ class State:
             if not any(t["webhook_hook_id"] == hook["id"] and t["resource_name"] == TIMECARD_RESOURCE
                        and t["event_type"].lower() == event_type for t in self.triggers.values()):
                 continue
+            self.counters["events"] += 1
+            dropped = bool(self.behaviours.drop_every) and self.counters["events"] % self.behaviours.drop_every == 0
             event_id = self.new_id()
             event = {"id": event_id, "ulid": ulid(now),
                      "timestamp": datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
@@ -409,15 +467,19 @@ class State:
                      "user_id": user_id, "company_id": row["company_id"], "project_id": row["project_id"],
                      "api_version": "v2.0", "event_type": event_type, "resource_name": TIMECARD_RESOURCE,
                      "resource_id": row["id"]}
-            delivery = {"id": self.new_id(), "hook_id": hook["id"], "event_id": event_id, "event": event,
-                        "outcome": "pending", "attempts": 0, "next_attempt_at": now, "response_status": None,
-                        "response_body": None, "response_error": None, "started_at": None, "completed_at": None}
-            self.deliveries[delivery["id"]] = delivery
-            hook["queue"].append(delivery["id"])
+            for _ in range(2 if self.behaviours.duplicate_deliveries and not dropped else 1):
+                delivery = {"id": self.new_id(), "hook_id": hook["id"], "event_id": event_id, "event": event,
+                            "outcome": "discarded" if dropped else "pending", "attempts": 0, "next_attempt_at": now,
+                            "response_status": None, "response_body": None, "response_error": None,
+                            "started_at": None, "completed_at": None}
+                self.deliveries[delivery["id"]] = delivery
+                if not dropped:
+                    hook["queue"].append(delivery["id"])
         self.wake.set()
 
     def _due_head(self) -> tuple[dict, dict] | None:
-        """The next delivery to attempt: the head of a hook's queue (a failing event pauses the hook)."""
+        """The next delivery to attempt: the head of a hook's queue, or its newest due event when deliveries
+        come out of order (a failing event pauses the hook)."""
         now = self.now()
         for hook in self.hooks.values():
             if hook.get("in_flight") or not hook["queue"]:
@@ -430,6 +492,9 @@ class State:
                 hook["queue"].clear()
                 hook["failing_since"] = None
                 continue
+            if self.behaviours.out_of_order and hook.get("failing_since") is None:
+                delivery = next((self.deliveries[d] for d in reversed(hook["queue"])
+                                 if self.deliveries[d]["next_attempt_at"] <= now), delivery)
             if delivery["next_attempt_at"] <= now:
                 hook["in_flight"] = True
                 return hook, delivery
@@ -460,8 +525,8 @@ class State:
                                 completed_at=iso(self.utcnow()))
                 if status is not None and 200 <= status < 300:
                     delivery["outcome"] = "ok"
-                    if hook["queue"] and hook["queue"][0] == delivery["id"]:
-                        hook["queue"].pop(0)
+                    if delivery["id"] in hook["queue"]:
+                        hook["queue"].remove(delivery["id"])
                     hook["failing_since"] = None
                 else:
                     delivery["outcome"] = "retried"

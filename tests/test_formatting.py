@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
-from portal.formatting import hours, hours_text, plural, sentence
+from portal.formatting import hours, hours_plain, hours_text, plural, sentence
 
 
 @pytest.mark.parametrize("value,text", [
@@ -35,3 +37,25 @@ def test_plural():
 ])
 def test_a_sentence_never_ends_twice(text, shown):
     assert sentence(text) == shown
+
+
+def test_hours_read_back_have_no_thousands_separator():
+    """An input's value and a CSV cell: `1,200.00` in the Team tab's planned hours would not parse on save."""
+    assert hours_plain(Decimal("1200.5000")) == "1200.50" and hours_plain(None) == ""
+
+
+ROOT = Path(__file__).resolve().parent.parent
+HAND_FORMATTED = re.compile(r"\{[^{}\"']*hours[^{}\"']*:[,.0-9]*f\}|\{[a-z_.]*hours\}"
+                            r"|'%\.\d?f' *\| *format\([^)]*hours")
+
+
+def test_hours_go_through_the_one_formatter():
+    """Every message, table and CSV writes hours through portal.formatting (hours, hours_text, hours_plain):
+    a hand-made `{x.hours}` shows `1.5000`, and two hand-made formats drift."""
+    found = []
+    for path in [*(ROOT / "portal").rglob("*.py"), *(ROOT / "templates").rglob("*.html"),
+                 *(ROOT / "templates").rglob("*.txt")]:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if HAND_FORMATTED.search(line):
+                found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert found == []

@@ -73,6 +73,8 @@ class User(UserMixin, Timestamps, db.Model):
     notify_stage_moves: Mapped[bool] = mapped_column(Boolean, default=False)
     # Issue 16: the weekly email when last week's timesheet is missing, short or unsubmitted (the person's choice).
     timesheet_reminders: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Issue 15 item 22: an email when an approver approves, rejects or recalls the person's timesheet.
+    timesheet_decision_emails: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # When the last link to set a password was emailed (portal.auth.passwords: one per few minutes).
     password_link_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -19,7 +19,7 @@ from portal.expenses.forms import AdjustExpenseForm, AdjustTimeForm, ExpenseForm
 from portal.expenses.models import Expense
 from portal.extensions import db
 from portal.finance.services import list_cost_categories
-from portal.formatting import plural
+from portal.formatting import money, plural
 from portal.forms import submit
 from portal.planning.tasks import list_tasks
 from portal.projects.models import Project
@@ -63,7 +63,7 @@ def my_expenses():
         description=form.description.data or "", task_id=form.task_id.data, billable=form.billable.data,
     )) if resource else None
     if created is not None:
-        flash(f"Recorded {created.amount} on {created.project.name}.", "success")
+        flash(f"Recorded {money(created.amount)} on {created.project.name}.", "success")
         return htmx.redirect_to(url_for(".my_expenses"))
     expenses = services.expenses_of(db.session, resource.id) if resource else []
     return htmx.render("expenses/mine.html", block="expense_form", form=form, resource=resource,
@@ -98,7 +98,8 @@ def _entries_tab(project: Project, status: int = 200, **context):
     last = _month_end(first)
     entries = db.session.scalars(select(TimeEntry).where(
         TimeEntry.project_id == project.id, TimeEntry.work_date >= first, TimeEntry.work_date <= last)
-        .options(selectinload(TimeEntry.resource), selectinload(TimeEntry.offering), selectinload(TimeEntry.task))
+        .options(selectinload(TimeEntry.resource), selectinload(TimeEntry.offering), selectinload(TimeEntry.task),
+                 selectinload(TimeEntry.project_item))
         .order_by(TimeEntry.work_date, TimeEntry.id)).all()
     return render_tab("expenses/project.html", project, "entries", block="entries_panel", status=status,
                       entries=entries, expenses=services.project_expenses(db.session, project.id, first, last),

@@ -47,6 +47,12 @@ POST_HELD, PERIOD_UNLOCKED, REFORECAST = "finance_post_held", "finance_period_un
 REPOST = "finance_repost"
 PERIOD_CLOSED, RULE_CHANGED = "finance_period_closed", "finance_locked_period_rule"
 REPORT_EVERY = 20
+# Retrying finance work needs the right that starts it: finance admins post and re-post, admins hold periods.
+runs.retry_right((POST_HELD, REPOST, REFORECAST), lambda session, user, run: policy.can_view_finance(user),
+                 "Only finance admins can retry this run.")
+runs.retry_right((PERIOD_CLOSED, PERIOD_UNLOCKED, RULE_CHANGED),
+                 lambda session, user, run: policy.can_lock_fiscal_periods(user),
+                 "Only admins can retry work on fiscal periods.")
 
 
 def held_count(session: Session) -> int:

@@ -23,6 +23,7 @@ from portal.finance.models import (
     TransactionKind,
     UnpostedPortion,
 )
+from portal.formatting import hours_plain
 from portal.projects.models import Project
 from portal.timesheets.models import PostingStatus, TimeEntry, Timesheet
 
@@ -256,7 +257,7 @@ def transactions_csv(session: Session, filters: LedgerFilters) -> Iterator[str]:
              .execution_options(yield_per=500))
     for index, (day, project, item, category, kind, hours, amount, period, week, key, note, rate_type) in enumerate(
             session.execute(query)):
-        writer.writerow([day.isoformat(), _cell(project), _cell(item), _cell(category), kind, f"{hours:.2f}",
+        writer.writerow([day.isoformat(), _cell(project), _cell(item), _cell(category), kind, hours_plain(hours),
                          f"{amount:.2f}", _cell(period or ""), week.isoformat() if week else "", key, _cell(note),
                          rate_type])
         if index % 500 == 499:

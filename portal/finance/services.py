@@ -29,6 +29,7 @@ from portal.finance.models import (
     UnpostedPortion,
     UnpostedReason,
 )
+from portal.formatting import money, plural
 from portal.org.services import get_settings
 
 MAX_PERIOD_DAYS = 550
@@ -208,8 +209,8 @@ def close_period(session: Session, actor: User | str | None, period_id: int, con
     audit.record(session, actor, "fiscal_period.closed", period, before={"state": before},
                  after={"state": period.state, "transactions": held.transactions, "actual": held.actual,
                         "held_portions": held.held_portions, "held_amount": held.held_amount},
-                 summary=f"Closed {period.name} for good: {held.transactions} transactions stay; "
-                         f"{held.held_portions} held-back portions ({held.held_amount}) post late")
+                 summary=f"Closed {period.name} for good: {plural(held.transactions, 'transaction')} stay; "
+                         f"{plural(held.held_portions, 'held-back portion')} ({money(held.held_amount)}) post late")
     batches.start_period_changed(session, actor, period)
     return period
 

@@ -1,6 +1,7 @@
 """What waits for a person, on their home page: each item says how many and links where to act.
 
-- their own timesheets sent back (rejected, recalled to draft) and this week's, while still a draft;
+- their own timesheets sent back (rejected, recalled to draft) and this week's, while still a draft; for a
+  week, each decision on one of them (approved, rejected with the reason, recalled), as its email says;
 - for approvers and PM teams: timesheets waiting for approval, and approved ones with changes from a
   timesheet tool held for a decision;
 - issue 16: the person's last week when it is missing, short or not submitted (what the reminder says);
@@ -26,7 +27,7 @@ from portal.integrations.models import Connection, PersonLink, WaitingTimeEntry
 from portal.integrations.registry import connector_class
 from portal.projects.models import Project, Resource
 from portal.runs.models import MessageStatus, SyncMessage
-from portal.timesheets import approvals, reminders, standins
+from portal.timesheets import approvals, notifications, reminders, standins
 from portal.timesheets.models import Timesheet, TimesheetStatus
 
 FAILED_SINCE = timedelta(days=7)
@@ -44,11 +45,25 @@ def _plural(count: int, one: str, many: str) -> str:
     return f"{approvals.count_label(count)} {one if count == 1 else many}"
 
 
-def _own_timesheets(session: Session, resource: Resource, week_start: date) -> list[Waiting]:
+def _decisions(session: Session, resource: Resource) -> list[Waiting]:
+    """Issue 15 item 22: what the decision emails say, for a week after each decision."""
     items = []
-    sent_back = list(session.scalars(
+    for told in notifications.recent_decisions(session, resource):
+        reason = f": {told.reason}" if told.reason else ""
+        next_step = " Fix it and submit again." if told.decision == "rejected" else ""
+        items.append(Waiting(f"Your timesheet for the week of {told.sheet.period_start:%d %b} was {told.decision} by "
+                             f"{told.decider}{reason}{'' if reason.endswith(('.', '!', '?')) else '.'}{next_step}",
+                             "timesheets.my_time", {"week": told.sheet.period_start.isoformat()},
+                             urgent=told.decision != "approved"))
+    return items
+
+
+def _own_timesheets(session: Session, resource: Resource, week_start: date) -> list[Waiting]:
+    items = _decisions(session, resource)
+    told = {item.args["week"] for item in items}
+    sent_back = [sheet for sheet in session.scalars(
         select(Timesheet).where(Timesheet.resource_id == resource.id, Timesheet.status == TimesheetStatus.REJECTED)
-        .order_by(Timesheet.period_start)))
+        .order_by(Timesheet.period_start)) if sheet.period_start.isoformat() not in told]
     if sent_back:
         items.append(Waiting(f"{_plural(len(sent_back), 'timesheet was', 'timesheets were')} sent back to you: "
                              f"fix and submit again (the first: week of {sent_back[0].period_start:%d %b})",

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.errors import PortalError
 from portal.integrations import connectors, provisioning, rules
 from portal.integrations.connectors import ExternalClient, ExternalProject, TimesheetConnector
-from portal.integrations.models import ClientLink, Connection, ProjectLink
+from portal.integrations.models import ClientLink, Connection, PersonLink, ProjectLink, WaitingTimeEntry
 from portal.integrations.provisioning import project_link
 from portal.integrations.receivers import push_targets, why_update_is_not_pushed
 from portal.integrations.registry import connector_class, connector_for
@@ -48,6 +48,18 @@ class ToolPanel:
     rows: list[OfferingRow]
     time_run: SyncRun | None = None  # the project's latest "Sync time" run
     time_notes: list[SyncMessage] = field(default_factory=list)
+    # The project's time waiting for people the tool has and no resource matches, as it is now: (the tool's
+    # name or email of the person, entries). The run's own count of them is history once someone is matched.
+    waiting: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def time_counts(self) -> dict[str, int]:
+        """The time run's counts without its "unmatched" (the card shows who waits now instead)."""
+        return {k: v for k, v in ((self.time_run.counts if self.time_run else None) or {}).items() if k != "unmatched"}
+
+    @property
+    def time_run_notes(self) -> list[SyncMessage]:
+        return [note for note in self.time_notes if note.action != "wait"]
 
     @property
     def label(self) -> str:
@@ -82,7 +94,22 @@ def tool_panel(session: Session, connection: Connection, project: Project) -> To
     rows = [OfferingRow(o, links.get(o.id), *rules.status_dot(o), latest.get(o.id),
                         runs.notes(session, latest.get(o.id))) for o in project.offerings]
     time_run = runs.latest(session, project_time_scope(connection, project.id))
-    return ToolPanel(connection, connector_class(connection.kind), rows, time_run, runs.notes(session, time_run))
+    return ToolPanel(connection, connector_class(connection.kind), rows, time_run, runs.notes(session, time_run),
+                     waiting_time(session, connection, ids))
+
+
+def waiting_time(session: Session, connection: Connection, offering_ids: list[int]) -> list[tuple[str, int]]:
+    """Who of the tool's people has time waiting on these offerings for a match to a resource, and how much."""
+    rows = session.execute(
+        select(PersonLink.external_name, PersonLink.external_email, PersonLink.external_id,
+               func.count(WaitingTimeEntry.id))
+        .join(WaitingTimeEntry, WaitingTimeEntry.person_link_id == PersonLink.id)
+        .join(ProjectLink, ProjectLink.id == WaitingTimeEntry.project_link_id)
+        .where(WaitingTimeEntry.connection_id == connection.id, ProjectLink.offering_id.in_(offering_ids),
+               PersonLink.resource_id.is_(None))
+        .group_by(PersonLink.id, PersonLink.external_name, PersonLink.external_email, PersonLink.external_id)
+        .order_by(func.count(WaitingTimeEntry.id).desc(), PersonLink.id))
+    return [(name or email or f"user {external_id}", count) for name, email, external_id, count in rows]
 
 
 def project_panels(session: Session, project: Project) -> list[ToolPanel]:

@@ -22,6 +22,7 @@ from portal.auth import policy
 from portal.auth.models import User
 from portal.auth.services import normalize_email
 from portal.errors import Conflict, InvalidInput, NotFound
+from portal.formatting import plural
 from portal.integrations.connectors import ExternalMember, ExternalTimeEntry, TimesheetConnector
 from portal.integrations.models import Connection, LinkMethod, PersonLink, ProjectLink, WaitingTimeEntry
 from portal.integrations.registry import connector_class
@@ -211,7 +212,7 @@ def clear_person(session: Session, actor: User, connection_id: int, person_link_
     session.flush()
     audit.record(session, actor, "person_link.cleared", link, before=before, after=audit.snapshot(link, PERSON_FIELDS),
                  summary=f"{label(connection)} user {link.external_email or link.external_id} no longer linked to "
-                         f"{resource.name}: {moved} entries back to waiting, {kept} approved kept")
+                         f"{resource.name}: {plural(moved, 'entry', 'entries')} back to waiting, {kept} approved kept")
     return moved, kept
 
 

@@ -28,8 +28,10 @@ from portal.integrations.http import ExternalNotFound, RateLimited
 from portal.integrations.models import Connection, LinkMethod, PersonLink, ProjectLink, ProjectUserLink
 from portal.integrations.registry import connector_class, connector_for
 from portal.integrations.services import (
+    PROJECT_RETRY,
     client_link,
     connected,
+    may_link_timesheets_of,
     require_connected,
     run_actor,
     unmapped_client_reason,
@@ -45,6 +47,9 @@ JOBS = {
     "disconnect": "portal.jobs.disconnect_offering",
     "push": "portal.jobs.push_offering",
 }
+runs.retry_right(tuple(JOBS), may_link_timesheets_of, PROJECT_RETRY)
+runs.retry_right(("push_all",), lambda session, user, run: policy.can_resync_timesheet_tools(user),
+                 "Only a super-admin can re-push every linked project.")
 PROJECT_FIELD_LABELS = {"name": "name", "client_id": "client", "active": "active/archived", "billable": "billable",
                         "start_date": "start date", "end_date": "end date", "estimated_hours": "budget hours",
                         "fixed_fee": "fixed fee"}
@@ -119,7 +124,45 @@ def start_connect(session: Session, actor: User | str | None, offering_id: int, 
     if not text:
         raise InvalidInput("Choose a project, type its id, or paste its URL.",
                            fields={"project": "Choose a project, type its id, or paste its URL."})
+    # What the person typed is checked while they wait, so a mistake keeps the form open with what they typed
+    # (the run's Retry is for the tool's failures). A tool that does not answer now is the run's to try again.
+    connector = connector_for(connection, interactive=True)
+    try:
+        project_id = _project_to_connect(session, connection, connector, offering, text)
+        try:
+            connector.get_project(project_id)
+        except ExternalNotFound:
+            raise _not_in_workspace(connection, project_id) from None
+        except ExternalServiceError:
+            pass
+    finally:
+        connector.close()
     return _start(session, actor, "connect", offering, connection, project=text[:500])
+
+
+def _project_to_connect(session: Session, connection: Connection, connector: TimesheetConnector, offering: Offering,
+                        text: str) -> str:
+    """The tool's project id in `text` (an id or a URL), refused as an input error when there is none or when
+    another offering is linked to that project."""
+    label = _label(connection)
+    project_id = connector.project_id_from_url(text)
+    if project_id is None:
+        message = (f"“{text[:80]}” has no {label} project id. Choose a project from the list, type its id "
+                   f"(digits), or paste the project's URL, like {connector.project_url('123456789')}.")
+        raise InvalidInput(message, fields={"project": message})
+    holder = session.scalar(select(ProjectLink).where(ProjectLink.connection_id == connection.id,
+                                                      ProjectLink.external_id == project_id))
+    if holder is not None and holder.offering_id != offering.id:
+        message = (f"The {label} project {holder.external_name} is already linked to {holder.offering.name} "
+                   f"({holder.offering.project.name}).")
+        raise InvalidInput(message, fields={"project": message})
+    return project_id
+
+
+def _not_in_workspace(connection: Connection, project_id: str) -> InvalidInput:
+    message = (f"The {_label(connection)} workspace {connection.account_name or connection.account_id} has no "
+               f"project {project_id}: check the id or the link.")
+    return InvalidInput(message, fields={"project": message})
 
 
 def start_disconnect(session: Session, actor: User | str | None, offering_id: int, connection_id: int) -> SyncRun:
@@ -245,21 +288,11 @@ def _connect(session: Session, run: SyncRun) -> str:
     label = _label(connection)
     connector = connector_for(connection)
     try:
-        text = run.params.get("project", "")
-        project_id = connector.project_id_from_url(text)
-        if project_id is None:
-            raise InvalidInput(f"“{text[:80]}” has no {label} project id. Choose a project from the list, type its "
-                               f"id (digits), or paste the project's URL, like {connector.project_url('123456789')}.")
-        holder = session.scalar(select(ProjectLink).where(ProjectLink.connection_id == connection.id,
-                                                          ProjectLink.external_id == project_id))
-        if holder is not None and holder.offering_id != offering.id:
-            raise Conflict(f"The {label} project {holder.external_name} is already linked to {holder.offering.name} "
-                           f"({holder.offering.project.name}).")
+        project_id = _project_to_connect(session, connection, connector, offering, run.params.get("project", ""))
         try:
             existing = connector.get_project(project_id)
         except ExternalNotFound:
-            raise ExternalNotFound(f"The {label} workspace {connection.account_name or connection.account_id} has no "
-                                   f"project {project_id}: check the id or the link.", service=label) from None
+            raise _not_in_workspace(connection, project_id) from None
         link = project_link(session, connection.id, offering.id) \
             or _link(session, run, connection, connector, offering, existing, LinkMethod.CONNECTED)
         changes = []

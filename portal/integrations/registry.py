@@ -1,8 +1,8 @@
 """The timesheet tools the portal knows, and what each one brings.
 
 A tool is a package under portal/integrations/ (toggl/, procore/) whose `__init__` declares `TOOL = Tool(...)`:
-its connector class, its pages (blueprints), the modules to import when the app starts (models, signal
-receivers), its scheduled jobs, its flask commands and its part of the demo. The app factory, the cron
+its connector class, its pages (blueprints), its webhook receiver, the modules to import when the app starts
+(models, signal receivers), its scheduled jobs, its flask commands and its part of the demo. The app factory, the cron
 schedule, the worker, the command line and the demo loop over `tools()`; nothing outside a tool's package
 names the tool. Adding a tool is adding a package (CONTRIBUTING.md, "Adding a timesheet tool").
 
@@ -36,6 +36,9 @@ class Tool:
     schedule: tuple[Scheduled, ...] = ()  # read by `python worker.py cron`
     commands: tuple[str, ...] = ()  # "module:command", added to `flask --app portal ...`
     jobs: str = ""  # the module of its RQ jobs, imported by the worker before it forks
+    # "module:function" receiving its webhook deliveries at /webhooks/<kind>/<connection id>
+    # (portal/integrations/webhooks.py): `receive(session, connection, delivery) -> Reply`.
+    webhooks: str = ""
     # The demo's part (portal/demo.py): a module with `world(people)`, `seeded(held)`, `load(session)` and
     # SANDBOX_URL, the config key of the loopback sandbox `make run` starts for the tool.
     demo: str = ""
@@ -61,6 +64,11 @@ def _tools() -> dict[str, Tool]:
 def tools() -> list[Tool]:
     """Every tool package, by kind."""
     return list(_tools().values())
+
+
+def tool_of(kind: str) -> Tool | None:
+    """The tool package of `kind`, or None when no package declares it."""
+    return _tools().get(kind)
 
 
 def connector_class(kind: str) -> type[TimesheetConnector]:

@@ -23,7 +23,7 @@ from portal.integrations.connectors import ExternalClient
 from portal.integrations.models import ClientLink, Connection, ConnectionStatus, LinkMethod
 from portal.integrations.registry import connector_class, connector_for
 from portal.projects import crm
-from portal.projects.models import Client
+from portal.projects.models import Client, Project
 from portal.runs import services as runs
 from portal.runs.models import SyncRun
 
@@ -129,8 +129,50 @@ def start_connect_client(session: Session, actor: User, connection_id: int, clie
     external_id = (external_id or "").strip()
     if not external_id.isdigit():
         raise InvalidInput("Choose a client from the list.", fields={"external_id": "Choose a client."})
+    holder = session.scalar(select(ClientLink).where(ClientLink.connection_id == connection.id,
+                                                     ClientLink.external_id == external_id))
+    if holder is not None and holder.client_id != client.id:
+        refusal = held_elsewhere(session, connection, holder, client, replace)
+        if refusal:
+            raise InvalidInput(refusal, fields={"external_id": refusal})
     return _start_client_run(session, actor, connection, client, "connect_client", "portal.jobs.connect_client",
                              {"client_id": client.id, "external_id": external_id, "replace": bool(replace)})
+
+
+def held_elsewhere(session: Session, connection: Connection, holder: ClientLink, client: Client,
+                   replace: bool) -> str:
+    """Why `client` cannot take the tool's client that `holder` maps to another CRM client, or "" when the admin
+    moves the mapping from a duplicate (same company name) of `client`. Only a duplicate is called one."""
+    label = connector_class(connection.kind).display_name()
+    other = session.get(Client, holder.client_id)
+    if other.normalized_name == client.normalized_name:
+        if replace:
+            return ""
+        return (f"The {label} client {holder.external_name} is already mapped to {other.name}, which looks like "
+                f"the same company; one {label} client maps to one CRM client. Tick “Move the mapping from the "
+                f"duplicate to this client” to map it to {client.name} instead.")
+    return (f"The {label} client {holder.external_name} is already mapped to {other.name}; one {label} client "
+            f"maps to one CRM client. Choose another, or unlink it from {other.name} first.")
+
+
+# Who may retry a tool's runs: who may start them (portal.runs.services.retry_right).
+def may_manage_connections(session: Session, user: User, run: SyncRun) -> bool:
+    """Connection-level work (validation, subscriptions, organization-wide syncs): admins."""
+    return policy.can_manage_connections(user)
+
+
+def may_link_timesheets_of(session: Session, user: User, run: SyncRun) -> bool:
+    """A project's timesheet work (provision, connect, disconnect, push, its time sync): its PM team, MPE users
+    and admins; admins only once the project is gone."""
+    project = session.get(Project, run.project_id) if run.project_id is not None else None
+    return policy.can_link_timesheets(user, project) if project is not None else policy.can_manage_connections(user)
+
+
+ADMINS_RETRY = "Only admins can retry this run."
+PROJECT_RETRY = "Only the project's PM team and admins can retry its timesheet work."
+runs.retry_right(("provision_client", "connect_client"),
+                 lambda session, user, run: policy.can_map_timesheet_clients(user),
+                 "Only admins and who maintains clients can retry mapping a client.")
 
 
 def client_scope(connection: Connection, client_id: int) -> str:
@@ -182,10 +224,9 @@ def _connect_client(session: Session, run: SyncRun) -> str:
                                                      ClientLink.external_id == external.id))
     if holder is not None and holder.client_id != client.id:
         other = session.get(Client, holder.client_id)
-        if not run.params.get("replace"):
-            raise Conflict(f"The {label} client {external.name} is already mapped to {other.name}; one {label} "
-                           f"client maps to one CRM client. Unlink it from {other.name} first, or pick "
-                           f"{client.name} for it under Possible duplicates.")
+        refusal = held_elsewhere(session, connection, holder, client, run.params.get("replace", False))
+        if refusal:
+            raise Conflict(refusal)
         session.delete(holder)
         audit.record(session, run_actor(session, run), "client.timesheet_unlinked", other,
                      before={"tool": connection.kind, "external_id": external.id},

@@ -32,9 +32,10 @@ def index():
 
 
 @bp.route("/connections/<int:connection_id>/resync", methods=["GET", "POST"])
-@allow(policy.is_internal, "Settings are for staff.")
+@allow(policy.can_manage_connections, "Only admins can manage timesheet-tool connections.")
 def resync(connection_id: int):
-    """Re-push every linked project under the current settings (super-admins; offered after a change)."""
+    """Re-push every linked project under the current settings (offered after a change): the fragment of the
+    tool's settings page (admins), the re-push itself (super-admins, checked by the service)."""
     connection = db.get_or_404(Connection, connection_id)
     if request.method == "POST":
         provisioning.start_push_all(db.session, current_user, connection.id)
@@ -61,16 +62,24 @@ def clients(connection_id: int):
     """Every CRM client with its mapping, and the tool's clients with their candidates (duplicates explained)."""
     connection = _clients_connection(connection_id)
     tool_clients, load_error = panel.tool_clients(connection) if connection.is_connected else ([], "")
-    return htmx.render("integrations/clients.html", connection=connection, tool=connector_class(connection.kind),
-                       rows=panel.client_rows(db.session, connection), load_error=load_error,
+    # An htmx request is the tool's table refreshing itself after a mapping changed.
+    rows = [] if htmx.is_fragment_request() else panel.client_rows(db.session, connection)
+    return htmx.render("integrations/clients.html", block="tool_clients", connection=connection,
+                       tool=connector_class(connection.kind), rows=rows, load_error=load_error,
                        tool_rows=services.tool_client_rows(db.session, connection, tool_clients))
 
 
-def _client_row(connection: Connection, client: Client, status: int = 200, **context):
+def _client_row(connection: Connection, client: Client, status: int = 200, changed: bool = False, **context):
+    """The client's row; `changed` (or the last poll of a run that has finished) tells the page's other
+    regions that a mapping changed, so the tool's clients table stops offering what was just mapped."""
     if not htmx.is_fragment_request():
         return htmx.redirect_to(url_for(".clients", connection_id=connection.id))
-    return htmx.render("integrations/clients.html", block="client_row", status=status, connection=connection,
-                       row=panel.client_row(db.session, connection, client), **context)
+    row = panel.client_row(db.session, connection, client)
+    response = htmx.render("integrations/clients.html", block="client_row", status=status, connection=connection,
+                           row=row, **context)
+    if changed or (request.args.get("polling") and not row.busy):
+        htmx.trigger(response, "client-mapping-changed")
+    return response
 
 
 @bp.route("/connections/<int:connection_id>/clients/<int:client_id>")
@@ -115,7 +124,7 @@ def unlink_client(connection_id: int, client_id: int):
     client = db.get_or_404(Client, client_id)
     services.unlink_client(db.session, current_user, connection.id, client.id)
     db.session.commit()
-    return _client_row(connection, client)
+    return _client_row(connection, client, changed=True)
 
 
 @bp.route("/connections/<int:connection_id>/clients/<int:client_id>/retry", methods=["POST"])
@@ -123,6 +132,6 @@ def unlink_client(connection_id: int, client_id: int):
 def retry_client(connection_id: int, client_id: int):
     connection = _clients_connection(connection_id)
     client = db.get_or_404(Client, client_id)
-    runs.retry_failed(db.session, services.client_scope(connection, client.id), current_user.id)
+    runs.retry_failed(db.session, services.client_scope(connection, client.id), current_user)
     db.session.commit()
     return _client_row(connection, client)

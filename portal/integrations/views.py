@@ -89,6 +89,6 @@ def retry_offering(offering_id: int, connection_id: int):
     offering, connection = _load(offering_id, connection_id)
     policy.require(policy.can_link_timesheets(current_user, offering.project),
                    "Only the project's PM team and admins can retry its timesheet work.")
-    runs.retry_failed(db.session, provisioning.offering_scope(connection, offering.id), current_user.id)
+    runs.retry_failed(db.session, provisioning.offering_scope(connection, offering.id), current_user)
     db.session.commit()
     return _row(offering, connection)

@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.columns import UTCDateTime, utcnow
@@ -58,12 +58,17 @@ class SyncRun(db.Model):
     job: Mapped[str] = mapped_column(String(120))
     queue: Mapped[str] = mapped_column(String(20))
     error: Mapped[str] = mapped_column(Text, default="")
+    # False when the run failed on input that trying again cannot fix (a project id the tool does not have):
+    # the page shows the reason without a Retry.
+    retryable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     initiated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Requests the run sent to the tool (retries included: what quotas count); None when not counted.
+    requests: Mapped[int | None] = mapped_column(Integer)
     # A queued run that paused (a tool's quota is used up) resumes then; the sweeper leaves it alone until.
     resume_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -77,6 +82,11 @@ class SyncRun(db.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_RUN_STATUSES
+
+    @property
+    def is_paused(self) -> bool:
+        """Waiting for `resume_at` (a tool's quota resets) with its checkpoint; a Retry resumes it now."""
+        return self.status == RunStatus.QUEUED and self.resume_at is not None
 
     @property
     def percent(self) -> int:

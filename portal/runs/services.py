@@ -16,9 +16,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from portal import queue
+from portal import audit, queue
 from portal.columns import utcnow
-from portal.errors import PortalError
+from portal.errors import Conflict, InvalidInput, NotAllowed, PortalError
 from portal.runs.models import ACTIVE_RUN_STATUSES, MessageStatus, RunStatus, SyncMessage, SyncRun
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,8 @@ def start_run(session: Session, *, kind: str, scope: str, job: str, queue_name: 
     Returns (run, created). The partial unique index on active scopes settles concurrent starts.
     `checkpoint` starts the work where another run left it (a retry of a run that may resume).
     """
+    if kind not in _RETRY_RULES:
+        raise LookupError(f"no retry right declared for runs of kind {kind!r} (portal.runs.services.retry_right)")
     existing = active_run(session, scope)
     if existing is not None:
         return existing, False
@@ -134,24 +136,82 @@ def finish(session: Session, run: SyncRun, *, error: str = "", text: str | None 
     session.commit()
 
 
-def retry(session: Session, run_id: int, initiated_by_id: int | None) -> tuple[SyncRun, bool]:
-    """Start the same work again as a new run (the failed one stays in the log). Work whose params say
-    RETRY_RESUMES (reading a tool's time: what was read stays read) goes on from the failed run's
-    checkpoint; other work (pushes) starts over, so it sends what the portal holds now."""
+# Who may retry a run: whoever may start that work on that subject. The domain that starts a kind of run
+# declares its rule next to the start (`retry_right`); a kind without one cannot be started, so no run is
+# ever retried by a rule nobody wrote.
+RetryRule = Callable[[Session, Any, SyncRun], bool]
+_RETRY_RULES: dict[str, tuple[RetryRule, str]] = {}
+
+
+def retry_right(kinds: tuple[str, ...] | list[str], rule: RetryRule, refusal: str) -> None:
+    """Declare who may retry runs of `kinds`: `rule(session, user, run)`, and what a refused user reads."""
+    for kind in kinds:
+        _RETRY_RULES[kind] = (rule, refusal)
+
+
+def retry_refusal(session: Session, user: Any, run: SyncRun) -> str | None:
+    """Why `user` cannot retry `run` now, or None. Only a failed or paused run is retried: a finished run
+    is never replayed, a running one is still doing the work."""
+    if run.status == RunStatus.SUCCEEDED:
+        return "This run finished; it is not replayed. Start the work again from its page if it is needed again."
+    if run.is_active and not run.is_paused:
+        return "This run is still going; wait for it to end."
+    if not run.retryable:
+        return ("This run failed on what it was asked to do, so trying again would fail the same way; change "
+                "the input and start it again.")
+    if run.kind not in _RETRY_RULES:
+        return "This kind of run cannot be retried."
+    rule, refusal = _RETRY_RULES[run.kind]
+    return None if rule(session, user, run) else refusal
+
+
+def retry(session: Session, actor: Any, run_id: int) -> tuple[SyncRun, bool]:
+    """Retry a failed run as a new run (the failed one stays in the log), or resume a paused one now.
+
+    `actor` needs the right to start that work on that subject (a User; a system label is a trusted caller).
+    Work whose params say RETRY_RESUMES (reading a tool's time: what was read stays read) goes on from the
+    failed run's checkpoint; other work (pushes) starts over, so it sends what the portal holds now.
+    A finished or running run is refused (Conflict), as is a user without the right (NotAllowed).
+    """
     old = session.get(SyncRun, run_id)
+    if old.status == RunStatus.SUCCEEDED or (old.is_active and not old.is_paused) or not old.retryable:
+        raise Conflict(retry_refusal(session, actor, old))
+    if not isinstance(actor, str) and actor is not None:
+        reason = retry_refusal(session, actor, old)
+        if reason:
+            raise NotAllowed(reason)
+    if old.is_paused:
+        return _resume_now(session, actor, old), False
     resumes = bool((old.params or {}).get(RETRY_RESUMES))
-    return start_run(session, kind=old.kind, scope=old.scope, job=old.job, queue_name=old.queue,
-                     connection_id=old.connection_id, project_id=old.project_id, offering_id=old.offering_id,
-                     initiated_by_id=initiated_by_id, params=old.params,
-                     checkpoint=dict(old.checkpoint or {}) if resumes else None)
+    run, created = start_run(session, kind=old.kind, scope=old.scope, job=old.job, queue_name=old.queue,
+                             connection_id=old.connection_id, project_id=old.project_id, offering_id=old.offering_id,
+                             initiated_by_id=getattr(actor, "id", None), params=old.params,
+                             checkpoint=dict(old.checkpoint or {}) if resumes else None)
+    if created:
+        audit.record(session, actor, "run.retried", run, before={"run": old.id, "error": old.error},
+                     summary=f"Retried run {old.id} ({old.kind}) as run {run.id}")
+    return run, created
 
 
-def retry_failed(session: Session, scope: str, initiated_by_id: int | None) -> SyncRun | None:
+def _resume_now(session: Session, actor: Any, run: SyncRun) -> SyncRun:
+    """A paused run is enqueued now instead of at its resume_at (the job enqueued for later then finds it
+    claimed or ended and does nothing)."""
+    resumed = session.execute(update(SyncRun).where(SyncRun.id == run.id, SyncRun.status == RunStatus.QUEUED,
+                                                    SyncRun.resume_at.is_not(None))
+                              .values(resume_at=None, status_text="Resuming now", heartbeat_at=utcnow())).rowcount
+    session.refresh(run)
+    if resumed:
+        enqueue(session, run)
+        audit.record(session, actor, "run.resumed", run, summary=f"Resumed paused run {run.id} ({run.kind}) now")
+    return run
+
+
+def retry_failed(session: Session, scope: str, actor: Any) -> SyncRun | None:
     """Retry the scope's latest run if it failed (a Retry button on a row that may be stale)."""
     run = latest(session, scope)
     if run is None or run.status != RunStatus.FAILED:
         return run
-    return retry(session, run.id, initiated_by_id)[0]
+    return retry(session, actor, run.id)[0]
 
 
 def requeue_stale(session: Session) -> list[int]:
@@ -197,6 +257,7 @@ def execute(session: Session, run_id: int, work: Callable[[Session, SyncRun], st
         session.add(SyncMessage(connection_id=run.connection_id, run_id=run.id, direction="outbound",
                                 entity=run.kind, action=run.kind, status=MessageStatus.FAILED, reason=error.message,
                                 payload=run.params, processed_at=utcnow()))
+        run.retryable = not isinstance(error, InvalidInput)  # the same input would fail the same way
         finish(session, run, error=error.message)
         return run
     except Exception:

@@ -24,6 +24,7 @@ from portal.auth import policy
 from portal.auth.models import User
 from portal.columns import utcnow
 from portal.errors import Conflict, get_or_raise
+from portal.formatting import hours
 from portal.timesheets import standins, synced, workflow
 from portal.timesheets.entries import timesheet_for
 from portal.timesheets.models import ConflictStatus, TimeEntry, Timesheet, TimesheetConflict
@@ -73,14 +74,14 @@ def apply_change(session: Session, actor: User | str | None, *, connection_id: i
                        entry.id if entry else None, conflict)
     if values is None:
         _close_open(session, connection_id, external_id, "removed once the timesheet was open again")
-        text = f"Removed {entry.hours:.2f} h on {entry.work_date:%d %b %Y}: {why}"
+        text = f"Removed {hours(entry.hours)} h on {entry.work_date:%d %b %Y}: {why}"
         entry_id = entry.id
         synced.delete_entry(session, actor, entry, why)
         return Applied("deleted", text, entry_id)
     _close_open(session, connection_id, external_id, "applied once the timesheet was open again")
     if entry is None:
         created = synced.create_entry(session, actor, connection_id, source, external_id, values, bill_rate)
-        return Applied("created", f"Imported {values.hours:.2f} h on {values.work_date:%d %b %Y}.", created.id)
+        return Applied("created", f"Imported {hours(values.hours)} h on {values.work_date:%d %b %Y}.", created.id)
     change = synced.describe(values, entry)
     synced.update_entry(session, actor, entry, values)
     return Applied("updated", f"Updated: {change}", entry.id)

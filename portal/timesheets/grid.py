@@ -166,7 +166,8 @@ def timesheet_grid(session: Session, sheet: Timesheet) -> Grid:
     days = [sheet.period_start + timedelta(days=i) for i in range((sheet.period_end - sheet.period_start).days + 1)]
     return build(session.scalars(
         select(TimeEntry).where(TimeEntry.timesheet_id == sheet.id)
-        .options(selectinload(TimeEntry.project), selectinload(TimeEntry.offering), selectinload(TimeEntry.task))
+        .options(selectinload(TimeEntry.project), selectinload(TimeEntry.offering), selectinload(TimeEntry.task),
+                 selectinload(TimeEntry.project_item))
         .order_by(TimeEntry.work_date, TimeEntry.id)), days)
 
 

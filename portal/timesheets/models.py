@@ -101,6 +101,25 @@ class TimeEntry(Timestamps, db.Model):
     def is_synced(self) -> bool:
         return self.source != EntrySource.NATIVE
 
+    @property
+    def details(self) -> list[tuple[str, str]]:
+        """What the entry was booked against beyond project, offering and task, as (label, text): its project
+        item and what its tool said (Procore's time type, cost code and sub job), for My time and the
+        project's Time & costs tab."""
+        said = self.external_details or {}
+        shown = []
+        if said.get("time_type"):
+            code = said.get("time_type_code")
+            abbreviation = f" ({code})" if code and code != said["time_type"] else ""
+            shown.append(("Time type", said["time_type"] + abbreviation))
+        if said.get("cost_code"):
+            shown.append(("Cost code", " ".join(filter(None, (said["cost_code"], said.get("cost_code_name"))))))
+        if self.project_item is not None and self.project_item.code != said.get("cost_code"):
+            shown.append(("Project item", self.project_item.label))
+        if said.get("sub_job"):
+            shown.append(("Sub job", said["sub_job"]))
+        return shown
+
 
 class TimesheetStatus(StrEnum):
     DRAFT = "draft"

@@ -33,6 +33,7 @@ from portal.auth import policy
 from portal.auth.models import Role, User
 from portal.columns import today, utcnow
 from portal.errors import Conflict, InvalidInput, NotAllowed
+from portal.formatting import hours_text, plural
 from portal.org.models import OrgSettings
 from portal.org.services import get_settings
 from portal.projects.models import Project, ProjectManager, Resource
@@ -243,7 +244,7 @@ def _links(due: Due) -> dict[str, str]:
 
 def _email_person(session: Session, due: Due, sent_by: User | None = None) -> None:
     subject = (f"Your timesheet for the week of {due.week_start:%d %b %Y} "
-               + (f"holds {due.hours.normalize():f} of {due.expected.normalize():f} hours" if due.submitted
+               + (f"holds {hours_text(due.hours)} of {hours_text(due.expected)}" if due.submitted
                   else "is not submitted"))
     mail.queue_email(session, [due.user.email], subject, "timesheet_reminder", "timesheet_reminder", due=due,
                      sent_by=sent_by, **_links(due))
@@ -298,8 +299,8 @@ def send(session: Session, now: datetime, week: date | None = None, by_hand: boo
                             "turned_off": [d.user.email for d in sent.reminded if not d.emailed],
                             "escalated": [f"{d.user.email} ({d.week_start})" for d in sent.escalated],
                             "digests": [d.approver.email for d in sent.digests]},
-                     summary=f"Timesheet reminders: {len(sent.reminded)} people reminded, {len(sent.escalated)} "
-                             f"escalated to {len(sent.digests)} approvers")
+                     summary=f"Timesheet reminders: {plural(len(sent.reminded), 'person', 'people')} reminded, "
+                             f"{len(sent.escalated)} escalated to {plural(len(sent.digests), 'approver')}")
     session.flush()
     log.info("timesheet reminders: %s reminded, %s escalated", len(sent.reminded), len(sent.escalated))
     return sent

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from portal import audit, events
 from portal.auth.models import User
-from portal.formatting import hours_text
+from portal.formatting import hours, hours_text
 from portal.timesheets.entries import ENTRY_FIELDS, record_change, record_new, timesheet_for
 from portal.timesheets.models import HELD_STATUSES, EntrySource, TimeEntry, Timesheet
 
@@ -212,9 +212,9 @@ def delete_entry(session: Session, actor: User | str | None, entry: TimeEntry, w
 def describe(values: SyncedValues | None, entry: TimeEntry | None) -> str:
     """A change in words, for conflicts and sync messages: "2.00 h → 3.50 h, date 2 Mar → 3 Mar"."""
     if values is None:
-        return f"deleted ({entry.hours:.2f} h on {entry.work_date:%d %b})" if entry else "deleted"
+        return f"deleted ({hours(entry.hours)} h on {entry.work_date:%d %b})" if entry else "deleted"
     if entry is None:
-        return f"added {values.hours:.2f} h on {values.work_date:%d %b}"
+        return f"added {hours(values.hours)} h on {values.work_date:%d %b}"
     words = {"hours": "h", "work_date": "date", "billable": "billable", "description": "description",
              "offering_id": "offering", "project_id": "project", "resource_id": "person", "task_id": "task",
              "project_item_id": "project item", "started_at": "clock-in", "ended_at": "clock-out",
@@ -222,7 +222,7 @@ def describe(values: SyncedValues | None, entry: TimeEntry | None) -> str:
     parts = []
     for name, (old, new) in values.differs_from(entry).items():
         if name == "hours":
-            parts.append(f"{old:.2f} h → {new:.2f} h")
+            parts.append(f"{hours(old)} h → {hours(new)} h")
         elif name == "work_date":
             parts.append(f"date {old:%d %b} → {new:%d %b}")
         elif name == "description":

@@ -23,7 +23,7 @@ from portal.formatting import hours_text
 from portal.forms import submit
 from portal.org.services import get_settings
 from portal.projects.models import Project
-from portal.timesheets import approvals, conflicts, entries, reminders, standins, weeks, workflow
+from portal.timesheets import approvals, conflicts, entries, notifications, reminders, standins, weeks, workflow
 from portal.timesheets import grid as grids
 from portal.timesheets.forms import (
     BulkDecisionForm,
@@ -460,6 +460,22 @@ def my_reminders():
     if changed:
         flash("Reminders on: you get an email when last week's timesheet is missing or not submitted."
               if current_user.timesheet_reminders else "Reminders off: no more reminder emails.", "success")
+    if not htmx.is_fragment_request():
+        return htmx.redirect_to(url_for(".my_time"))
+    return htmx.render("timesheets/week.html", block="reminder_preference", own=True,
+                       org_reminders=get_settings(db.session).reminders_enabled)
+
+
+@bp.route("/time/decision-emails", methods=["POST"])
+@allow(policy.is_internal)
+def my_decision_emails():
+    """A person turns the emails about decisions on their timesheets on or off (My time, issue 15 item 22)."""
+    changed = notifications.set_own_decision_emails(db.session, current_user, request.form.get("on") == "y")
+    db.session.commit()
+    if changed:
+        flash("You get an email when your timesheet is approved, rejected or recalled."
+              if current_user.timesheet_decision_emails else
+              "No more emails about decisions on your timesheets; your home page still lists them.", "success")
     if not htmx.is_fragment_request():
         return htmx.redirect_to(url_for(".my_time"))
     return htmx.render("timesheets/week.html", block="reminder_preference", own=True,

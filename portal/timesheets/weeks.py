@@ -74,7 +74,8 @@ def week(session: Session, resource: Resource, day: date) -> Week:
                                                    Timesheet.period_start == start))
     entries = list(session.scalars(
         select(TimeEntry).where(TimeEntry.timesheet_id == sheet.id)
-        .options(selectinload(TimeEntry.project), selectinload(TimeEntry.offering), selectinload(TimeEntry.task))
+        .options(selectinload(TimeEntry.project), selectinload(TimeEntry.offering), selectinload(TimeEntry.task),
+                 selectinload(TimeEntry.project_item))
         .order_by(TimeEntry.work_date, TimeEntry.id)
     )) if sheet else []
     day_totals: dict[date, Decimal] = defaultdict(Decimal)

@@ -88,7 +88,7 @@ def cases(w: SimpleNamespace) -> dict[str, list[Case]]:
         "home.index": [get("/", SIGNED_IN)],
         # A sync run's progress (a project-level run: internal users) and its Retry
         "runs.sync_run": [get(f"/sync-runs/{w.run}", INTERNAL)],
-        "runs.retry_run": [post(f"/sync-runs/{w.run}/retry", INTERNAL)],
+        "runs.retry_run": [post(f"/sync-runs/{w.run}/retry", TOOL_LINKERS)],
         "projects.project_list": [get("/projects", INTERNAL)],
         "projects.new_project": [get("/projects/new", SUPER)],
         "projects.overview_tab": [get(f"/projects/{p}", INTERNAL)],
@@ -236,7 +236,7 @@ def cases(w: SimpleNamespace) -> dict[str, list[Case]]:
                                     post(f"/projects/{p}/timesheets/{w.toggl}/sync", TOOL_LINKERS)],
         # Admin → Integrations: connections (admins), client mapping (who maintains clients), the re-push
         "integration_settings.index": [get("/settings/integrations", ADMINS)],
-        "integration_settings.resync": [get(f"/settings/integrations/connections/{w.toggl}/resync", INTERNAL),
+        "integration_settings.resync": [get(f"/settings/integrations/connections/{w.toggl}/resync", ADMINS),
                                         post(f"/settings/integrations/connections/{w.toggl}/resync", SUPER)],
         "integration_settings.clients": [get(f"/settings/integrations/connections/{w.toggl}/clients", REFERENCE)],
         "integration_settings.client_row": [
@@ -273,8 +273,11 @@ def cases(w: SimpleNamespace) -> dict[str, list[Case]]:
         "procore.disconnect": [post("/settings/integrations/procore/disconnect", ADMINS)],
         "procore.retry_message": [post(f"/settings/integrations/procore/messages/{w.procore_message}/retry", ADMINS)],
         # Webhooks: the tool's signature (or the header the portal gave it) authenticates the delivery
-        "webhooks.receive": [post(f"/hooks/toggl/{w.toggl}", SIGNED_IN | {ANONYMOUS}, public=True)],
-        "procore_webhooks.receive_webhook": [post("/webhooks/procore", SIGNED_IN | {ANONYMOUS}, public=True)],
+        # (one URL scheme, /webhooks/<kind>/<connection id>; the URLs given before it stay as aliases)
+        "webhooks.receive": [post(f"/webhooks/toggl/{w.toggl}", SIGNED_IN | {ANONYMOUS}, public=True),
+                             post(f"/webhooks/procore/{w.procore}", SIGNED_IN | {ANONYMOUS}, public=True)],
+        "webhooks.receive_before_one_scheme": [post(f"/hooks/toggl/{w.toggl}", SIGNED_IN | {ANONYMOUS}, public=True)],
+        "webhooks.receive_kind": [post("/webhooks/procore", SIGNED_IN | {ANONYMOUS}, public=True)],
         "timesheets.approvals_page": [get("/approvals", INTERNAL)],
         # Searchable selects' options; health, metrics and the System page (issue 14)
         "lookups.options": [get("/lookup/projects", INTERNAL), get("/lookup/people?q=a", INTERNAL)],
@@ -303,6 +306,7 @@ def cases(w: SimpleNamespace) -> dict[str, list[Case]]:
         "timesheets.decide_many": [post("/approvals/decide", INTERNAL, {"action": "approve"})],
         # Issue 16: reminders and stand-ins. Whoever sees staff's draft week in their approvals may remind staff.
         "timesheets.my_reminders": [post("/time/reminders", INTERNAL)],
+        "timesheets.my_decision_emails": [post("/time/decision-emails", INTERNAL)],
         "timesheets.remind": [post(f"/approvals/{w.draft_sheet}/remind", DECIDERS)],
         "timesheets.stand_ins": [get("/approvals/stand-ins", INTERNAL), post("/approvals/stand-ins", INTERNAL)],
         "timesheets.end_stand_in": [post(f"/approvals/stand-ins/{w.stand_in}/end", ADMINS | {"approver"})],

@@ -149,8 +149,8 @@ def build(session) -> World:
         target_staff=target_staff.id, target_super=target_super.id,
         resource=resources["staff"].id, other_resource=resources["approver"].id,
         rate=resources["staff"].rates[0].id, conflict=conflict.id, run=run.id, stand_in=stand_in.id,
-        toggl=connection.id, procore_link=procore_link.id, person=person.id, toggl_message=toggl_message.id,
-        procore_message=procore_message.id,
+        toggl=connection.id, procore=procore.id, procore_link=procore_link.id, person=person.id,
+        toggl_message=toggl_message.id, procore_message=procore_message.id,
     )
     return world
 

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from portal import events
+from portal.errors import InvalidInput
 from portal.integrations import provisioning
 from portal.integrations.models import PersonLink, ProjectUserLink
 from portal.org.services import get_settings
@@ -189,25 +190,36 @@ def test_connect_existing_links_without_modifying_the_project(session, tool, adm
     ("999999", "has no project 999999"),
     ("https://track.toggl.com/111/projects/222/team", "a project of Toggl workspace 111"),
 ])
-def test_connect_bad_input_fails_clearly_and_links_nothing(session, tool, admin, run_jobs, text, message):
+def test_connect_bad_input_is_refused_while_the_person_waits(session, tool, admin, run_jobs, text, message):
+    """Input errors are the form's (issue 15 item 5): refused before any run starts, on the project field."""
     offering = tool.offering()
-    provisioning.start_connect(session, admin, offering.id, tool.connection.id, text)
-    session.commit()
-    run_jobs()
-    run = tool.last_run(session)
-    assert run.status == "failed" and message in run.error
+    with pytest.raises(InvalidInput) as refused:
+        provisioning.start_connect(session, admin, offering.id, tool.connection.id, text)
+    assert message in refused.value.message and refused.value.fields["project"]
+    assert tool.last_run(session) is None
     assert tool.link(session, offering) is None and tool.sandbox.writes() == []
 
 
 def test_a_project_linked_to_another_offering_cannot_be_connected_again(session, tool, admin, run_jobs):
     project = existing_project(tool)
     first, second = tool.offering(), tool.offering()
+    provisioning.start_connect(session, admin, first.id, tool.connection.id, str(project["id"]))
+    session.commit()
+    run_jobs()
+    with pytest.raises(InvalidInput, match=f"already linked to {first.name}"):
+        provisioning.start_connect(session, admin, second.id, tool.connection.id, str(project["id"]))
+
+
+def test_a_run_that_fails_on_its_input_offers_no_retry(session, tool, admin, run_jobs):
+    """The same project linked meanwhile to another offering: the run fails on input, which Retry cannot fix."""
+    project = existing_project(tool)
+    first, second = tool.offering(), tool.offering()
     for offering in (first, second):
         provisioning.start_connect(session, admin, offering.id, tool.connection.id, str(project["id"]))
-        session.commit()
-        run_jobs()
+    session.commit()
+    run_jobs()
     run = tool.last_run(session)
-    assert run.status == "failed" and f"already linked to {first.name}" in run.error
+    assert run.status == "failed" and f"already linked to {first.name}" in run.error and not run.retryable
 
 
 # Changes propagate on save, idempotently ------------------------------------------------------------
@@ -343,7 +355,7 @@ def test_retrying_a_provisioning_finishes_it_without_a_second_project(session, t
     tool.sandbox.clear_faults()
     from portal.runs import services as runs
 
-    runs.retry(session, run.id, admin.id)
+    runs.retry(session, admin, run.id)
     session.commit()
     run_jobs()
     assert tool.last_run(session).status == "succeeded"

@@ -11,8 +11,10 @@ from sqlalchemy import select
 
 from portal.audit import AuditEvent
 from portal.extensions import db
+from portal.integrations import provisioning
 from portal.integrations.models import ClientLink, Connection, ProjectLink
 from portal.integrations.provisioning import move_options
+from portal.runs.models import SyncRun
 from tests.factories import ClientFactory, OfferingFactory, ProjectFactory, UserFactory, stage
 from tests.toggl_sandbox import TOKEN, WORKSPACE_ID
 
@@ -113,6 +115,50 @@ def test_connect_existing_lists_unlinked_projects_and_validates(session, client,
     other = tool.offering(project=offering.project)
     form = client.get(f"/offerings/{other.id}/timesheets/{tool.connection.id}/connect", htmx=True).get_data(True)
     assert "Legacy support" not in form and "Old retainer" in form
+
+
+@pytest.mark.parametrize("typed, message", [
+    ("987654321", "The Toggl workspace Test Consulting has no project 987654321: check the id or the link."),
+    ("the legacy one", "“the legacy one” has no Toggl project id."),
+    ("linked", "The Toggl project Legacy support is already linked to Support (Old deal)."),
+])
+def test_connect_existing_keeps_the_form_open_on_bad_input(session, client, login_as, tool, typed, message):
+    """An unknown id, text, or a project another offering holds: a 422 with the form, what was typed and the
+    reason, and no run (so no Retry that could not help)."""
+    legacy = tool.sandbox.seed(projects=[{"workspace_id": WORKSPACE_ID, "name": "Legacy support"}])["projects"][0]
+    holder = tool.offering(name="Support", project=ProjectFactory(client=tool.client, name="Old deal"))
+    session.add(ProjectLink(connection_id=tool.connection.id, offering_id=holder.id, external_id=str(legacy["id"]),
+                            external_name="Legacy support", method="connected"))
+    offering = tool.offering()
+    pm_of(login_as, offering.project)
+    typed = str(legacy["id"]) if typed == "linked" else typed
+    response = client.post(f"/offerings/{offering.id}/timesheets/{tool.connection.id}/connect",
+                           data={"project_id": "", "project": typed}, htmx=True)
+    body = response.get_data(True)
+    assert response.status_code == 422 and message in body
+    assert f'value="{typed}"' in body and ">Connect</button>" in body and "Retry" not in body
+    assert session.scalar(select(SyncRun).where(SyncRun.kind == "connect")) is None
+
+
+def test_connect_existing_offers_retry_only_for_the_tools_failures(session, client, login_as, tool, run_jobs):
+    legacy = tool.sandbox.seed(projects=[{"workspace_id": WORKSPACE_ID, "name": "Legacy support"}])["projects"][0]
+    offering, other = tool.offering(), tool.offering()
+    pm_of(login_as, offering.project)
+    url = f"/offerings/{offering.id}/timesheets/{tool.connection.id}"
+    tool.sandbox.fault(rf"/api/v9/workspaces/{WORKSPACE_ID}/projects/{legacy['id']}", status=503, times=-1)
+    assert client.post(f"{url}/connect", data={"project": str(legacy["id"])}, htmx=True).status_code == 200
+    run_jobs()
+    body = client.get(url, htmx=True).get_data(True)
+    assert "Failed" in body and f'hx-post="{url}/retry"' in body  # Toggl did not answer: trying again may help
+    tool.sandbox.clear_faults()
+    client.post(f"{url}/retry", htmx=True)
+    # Meanwhile another offering was linked to the same project: the run fails on its input, without Retry.
+    session.add(ProjectLink(connection_id=tool.connection.id, offering_id=other.id, external_id=str(legacy["id"]),
+                            external_name="Legacy support", method="connected"))
+    session.commit()
+    run_jobs()
+    body = client.get(url, htmx=True).get_data(True)
+    assert "is already linked to" in body and f'hx-post="{url}/retry"' not in body
 
 
 def test_connect_form_survives_toggl_being_down(session, client, login_as, tool):
@@ -262,15 +308,66 @@ def test_client_mapping_explains_duplicates_and_lets_an_admin_pick(session, clie
     run_jobs()
     assert session.scalar(select(ClientLink).where(ClientLink.client_id == acme.id)).external_name == "Acme"
     refused = client.post(f"{url}/{acme_dup.id}/connect", data={"external_id": str(external["id"])}, htmx=True)
-    run_jobs()
-    row = client.get(f"{url}/{acme_dup.id}", htmx=True).get_data(True)
-    assert refused.status_code == 200 and "is already mapped to Acme Inc" in row
+    form = refused.get_data(True)
+    assert refused.status_code == 422 and "is already mapped to Acme Inc, which looks like the same company" in form
+    assert 'name="replace"' in form and "Retry" not in form  # the form stays open; nothing ran that could be retried
     client.post(f"{url}/{acme_dup.id}/connect", data={"external_id": str(external["id"]), "replace": "y"}, htmx=True)
     run_jobs()
     session.expire_all()
     assert session.scalar(select(ClientLink).where(ClientLink.external_id == str(external["id"]))).client_id \
         == acme_dup.id
     assert tool.sandbox.writes() == []
+
+
+def test_a_client_mapped_elsewhere_is_not_called_a_duplicate(session, client, login_as, tool):
+    """Connecting Globex to the Toggl client Initech holds: an input error naming the holder, no duplicate."""
+    initech, globex = ClientFactory(name="Initech"), ClientFactory(name="Globex")
+    tool.sandbox.seed(clients=[{"workspace_id": WORKSPACE_ID, "name": "Initech"}])
+    external = next(c for c in tool.sandbox.state()["clients"] if c["name"] == "Initech")
+    session.add(ClientLink(connection_id=tool.connection.id, client_id=initech.id, external_id=str(external["id"]),
+                           external_name="Initech", method="connected"))
+    login_as("admin", permissions=["maintain_projects"])
+    url = f"/settings/integrations/connections/{tool.connection.id}/clients/{globex.id}/connect"
+    for replace in ("", "y"):  # moving the mapping is for duplicates only
+        refused = client.post(url, data={"external_id": str(external["id"]), "replace": replace}, htmx=True)
+        form = refused.get_data(True)
+        assert refused.status_code == 422 and "Choose another, or unlink it from Initech first." in form
+        assert "duplicate" not in form.lower() and "Possible duplicates" not in form
+    assert session.scalar(select(SyncRun)) is None
+
+
+def test_mapping_refreshes_the_tools_clients_table(session, client, login_as, tool, run_jobs):
+    """The row's last poll (the run finished) and an unlink tell the page to reload the tool's clients, which
+    no longer offer "Map to" for what was just mapped."""
+    acme = ClientFactory(name="Acme Inc")
+    ClientFactory(name="ACME, Inc.")
+    tool.sandbox.seed(clients=[{"workspace_id": WORKSPACE_ID, "name": "Acme"}])
+    external = next(c for c in tool.sandbox.state()["clients"] if c["name"] == "Acme")
+    login_as("admin", permissions=["maintain_projects"])
+    url = f"/settings/integrations/connections/{tool.connection.id}/clients"
+    page = client.get(url).get_data(True)
+    assert 'hx-trigger="client-mapping-changed from:body"' in page
+    assert page.count("Map to ") == 2
+    started = client.post(f"{url}/{acme.id}/connect", data={"external_id": str(external["id"]), "replace": "y"},
+                          htmx=True)
+    assert "HX-Trigger" not in started.headers and "polling=1" in started.get_data(True)
+    run_jobs()
+    finished = client.get(f"{url}/{acme.id}?polling=1", htmx=True)
+    assert json.loads(finished.headers["HX-Trigger"]) == {"client-mapping-changed": True}
+    table = client.get(url, htmx=True).get_data(True)
+    assert 'id="tool-clients-' in table
+    assert "Map to Acme Inc" not in table and "Map to ACME, Inc." in table and "Also named like it" in table
+    assert "CRM clients" not in table  # only the tool's table
+    unlinked = client.post(f"{url}/{acme.id}/unlink", htmx=True)
+    assert json.loads(unlinked.headers["HX-Trigger"]) == {"client-mapping-changed": True}
+
+
+def test_a_duplicate_named_like_a_sentence_has_one_full_stop(session, client, login_as):
+    ClientFactory(name="ACME, Inc.")
+    other = ClientFactory(name="Acme Inc")
+    login_as("admin", permissions=["maintain_projects"])
+    page = client.get(f"/clients/{other.id}").get_data(True)
+    assert "ACME, Inc.</a> Map timesheet-tool clients" in page and "Inc.." not in page
 
 
 def test_provision_a_client_from_its_page(session, client, login_as, tool, run_jobs):
@@ -319,3 +416,24 @@ def test_client_users_cannot_reach_settings(session, client):
     user = UserFactory(role="client")
     client.login(user)
     assert client.get("/settings/integrations").status_code == 403
+
+
+@pytest.mark.parametrize("role", ["staff", "pm", "approver", "client"])
+def test_the_re_push_fragment_is_for_admins_only_on_get_and_post(session, client, login_as, tool, role):
+    login_as(role)
+    url = f"/settings/integrations/connections/{tool.connection.id}/resync"
+    for response in (client.get(url, htmx=True), client.get(url), client.post(url, htmx=True)):
+        assert response.status_code == 403
+        assert "Re-push every linked project" not in response.get_data(True)
+    assert provisioning.latest_push_all(session, tool.connection) is None
+
+
+def test_admins_see_the_re_push_fragment_and_only_super_admins_start_it(session, client, login_as, tool):
+    url = f"/settings/integrations/connections/{tool.connection.id}/resync"
+    login_as("admin")
+    fragment = client.get(url, htmx=True)
+    assert fragment.status_code == 200 and f'id="resync-{tool.connection.id}"' in fragment.get_data(True)
+    assert client.post(url, htmx=True).status_code == 403
+    login_as("super_admin")
+    assert client.post(url, htmx=True).status_code == 200
+    assert provisioning.latest_push_all(session, tool.connection).initiated_by_id is not None

@@ -93,7 +93,7 @@ def test_retry_starts_a_new_run_with_the_same_work(session):
     run, _ = start(session)
     run.checkpoint = {"done": [1, 2]}  # pushed before it failed: a retry pushes what the portal holds now
     runs.finish(session, run, error="boom")
-    again, created = runs.retry(session, run.id, None)
+    again, created = runs.retry(session, None, run.id)
     assert created and again.id != run.id and (again.scope, again.job) == (run.scope, run.job)
     assert again.checkpoint == {}
     assert session.scalar(select(SyncRun).where(SyncRun.id == run.id)).status == RunStatus.FAILED

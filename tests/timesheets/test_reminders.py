@@ -124,7 +124,7 @@ def test_the_email_names_the_week_the_hours_found_and_links_to_it_once(session, 
     assert "week of Mon 02 Mar – Sun 08 Mar 2026 is not submitted" in first.body
     assert "Hours found: 0.00 of the 40.00 expected (not started)" in first.body
     assert "http://127.0.0.1:5000/time?week=2026-03-02" in first.body
-    assert second.subject == "Your timesheet for the week of 02 Mar 2026 holds 32 of 40 hours"
+    assert second.subject == "Your timesheet for the week of 02 Mar 2026 holds 32 h of 40 h"
     # The missing week now exists, as a draft its approvers find in the queue.
     assert session.scalar(select(Timesheet.status).where(Timesheet.resource_id == missing.id)) == "draft"
     audit = session.scalars(select(AuditEvent).where(AuditEvent.action == "timesheet.reminders_sent")).one()

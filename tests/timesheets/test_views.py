@@ -313,3 +313,32 @@ def test_my_time_says_why_an_assignment_is_missing_from_the_list(client, session
     assert "Harbour app · Discovery: Harbour app is in Planning, which is not open for time." in note
     assert "1 offering on closed projects." in note
     assert "Bridge" not in note and ">Bridge · Support</option>" in body
+
+
+def test_what_a_procore_entry_was_booked_against_shows_in_my_time_and_on_time_and_costs(client, session, me,
+                                                                                         login_as):
+    """Procore's time type, cost code and sub job, and the project item, were stored and shown nowhere."""
+    from portal.projects.items import ProjectItem
+    from portal.timesheets.entries import timesheet_for
+
+    _, resource = me
+    offering = OfferingFactory(name="Fit-out works")
+    item = ProjectItem(project_id=offering.project_id, code="09-200", name="Drywall")
+    session.add(item)
+    session.flush()
+    entry = TimeEntry(resource=resource, offering=offering, project=offering.project, work_date=MONDAY,
+                      hours=Decimal("7.5"), source="procore", external_id="555", project_item_id=item.id,
+                      timesheet=timesheet_for(session, resource.id, MONDAY),
+                      external_details={"time_type": "Overtime", "time_type_code": "OT", "cost_code": "01-100",
+                                        "cost_code_name": "General Conditions", "sub_job": "Level 2"})
+    session.add(entry)
+    session.flush()
+    expected = ("Time type: Overtime (OT)", "Cost code: 01-100 General Conditions", "Project item: 09-200",
+                "Sub job: Level 2")
+    my_time = client.get(f"/time?week={WEEK}&view=list").get_data(as_text=True)
+    row = my_time.split(f'id="entry-{entry.id}"')[1].split("</tr>")[0]
+    assert all(text in row for text in expected), row
+    login_as("admin")
+    tab = client.get(f"/projects/{offering.project_id}/entries?month={MONDAY:%Y-%m}").get_data(as_text=True)
+    row = tab.split(f'id="entry-{entry.id}"')[1].split("</tr>")[0]
+    assert all(text in row for text in expected), row

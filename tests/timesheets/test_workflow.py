@@ -130,8 +130,10 @@ def test_approval_posts_actuals_by_a_job_and_recall_removes_them(session, staff,
     session.refresh(sheet)
     assert sheet.status == "draft" and sheet.reason == "Wrong project"
     assert session.scalars(select(FinancialTransaction)).all() == []
-    assert _actions(session, sheet.id) == ["timesheet.approved", "timesheet.actuals_posted", "timesheet.recalled",
-                                           "timesheet.reopened", "timesheet.actuals_removed"]
+    assert _actions(session, sheet.id) == ["timesheet.approved", "timesheet.decision_emailed",
+                                           "timesheet.actuals_posted", "timesheet.recalled",
+                                           "timesheet.decision_emailed", "timesheet.reopened",
+                                           "timesheet.actuals_removed"]
 
 
 def test_a_recalled_timesheet_is_frozen_until_it_goes_back_to_submitted_or_draft(session, staff, approver, org):

@@ -8,7 +8,8 @@ from portal.queue import Scheduled
 TOOL = Tool(
     kind="procore",
     connector="portal.integrations.procore.connector:ProcoreConnector",
-    blueprints=("portal.integrations.procore.views:bp", "portal.integrations.procore.views:webhooks"),
+    blueprints=("portal.integrations.procore.views:bp",),
+    webhooks="portal.integrations.procore.receiving:receive_delivery",
     # SubJobProject's table; the receiver that sends the portal's time entry changes to Procore.
     imports=("portal.integrations.procore.models", "portal.integrations.procore.sending"),
     schedule=(

@@ -2,8 +2,9 @@
 
 The pump calls `send_alerts` every five minutes; an email goes out at most every ALERT_INTERVAL, so a
 storm of failures becomes one email, and nothing is lost in between (the next email lists it). Problems
-are Procore refusing the portal's credentials, failed messages in either direction (refused deliveries
-included), time cards that started waiting for a project link, and failed connect / catch-up / disconnect runs.
+are Procore refusing the portal's credentials (told once, until a reconnect; what waits for the reconnect is
+not listed again), failed messages in either direction (refused deliveries included), time cards that started
+waiting for a project link, and failed connect / catch-up / disconnect runs.
 """
 
 from __future__ import annotations
@@ -52,7 +53,9 @@ def send_alerts(session: Session) -> OutboundEmail | None:
     waiting = [m for m in session.scalars(select(SyncMessage).where(
         SyncMessage.connection_id == connection.id, SyncMessage.status == MessageStatus.PENDING,
         SyncMessage.direction == "inbound").limit(1000))
-        if (_instant((m.payload or {}).get("waiting_since")) or since) > since][:LISTED]
+        # waiting for a project link; those waiting for a reconnect are the broken connection's, told once
+        if "project" in ((m.payload or {}).get("waiting_for") or {})
+        and (_instant((m.payload or {}).get("waiting_since")) or since) > since][:LISTED]
     failed_runs = list(session.scalars(select(SyncRun).where(
         SyncRun.connection_id == connection.id, SyncRun.kind.in_(RUN_KINDS), SyncRun.status == RunStatus.FAILED,
         SyncRun.finished_at > since).order_by(SyncRun.id)))

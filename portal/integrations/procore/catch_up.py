@@ -30,6 +30,10 @@ from portal.runs.models import MessageStatus, SyncMessage, SyncRun
 
 # Procore's updated_at has one-second precision and clocks differ: look back a little further each time.
 OVERLAP = timedelta(minutes=10)
+# The work dates a changed card may have: Procore's list is always sent dates (its default window is not
+# documented), wide enough for a card edited long after its day, or entered ahead of it.
+WORK_DATES_BEHIND = timedelta(days=400)
+WORK_DATES_AHEAD = timedelta(days=60)
 LOST_AFTER = timedelta(minutes=2)
 KEEP_PROCESSED = timedelta(days=90)
 
@@ -61,7 +65,8 @@ def run_catch_up(session: Session, run_id: int) -> None:
                 def total(found: int, before: int = checked_before) -> None:
                     run.progress_total = before + found
 
-                for page in connector.timecard_pages(**window, on_total=total):
+                days = ((since - WORK_DATES_BEHIND).date(), (started + WORK_DATES_AHEAD).date())
+                for page in connector.timecard_pages(days, **window, on_total=total):
                     for card in page:
                         counts[catch_up_card(session, connection, connector, card, run)] += 1
                         counts["checked"] += 1

@@ -4,7 +4,8 @@ Connecting stores the company and the OAuth credentials (encrypted), then a sync
 Procore, reads the time types and projects, and sets up one company-level webhook hook with triggers
 for time card create/update/delete, whose deliveries carry a random secret in their Authorization
 header. Disconnecting removes the hook in Procore and every piece of Procore data in the portal
-(credentials, hook ids, cursors, links, the message log); replicated time entries stay.
+(credentials, hook ids, cursors, links, the message log); replicated time entries stay, and so do the
+projects made for sub jobs with their mapping (models.SubJobProject), which a reconnect to the company uses.
 
 `Connection.settings` holds the sync preferences (PREFERENCES, kept across a reconnect) and the
 connection's state (hook ids, the catch-up cursor, cached lists), changed only through `save_state`
@@ -37,8 +38,9 @@ from portal.integrations.procore.connector import (
     authorize_url,
     project_web_url,
 )
-from portal.integrations.procore.models import SubJobProject
 from portal.integrations.registry import connector_for
+from portal.integrations.services import ADMINS_RETRY, may_manage_connections
+from portal.integrations.webhooks import callback_url, url_outdated
 from portal.projects.models import Offering
 from portal.runs import services as runs
 from portal.runs.models import SyncMessage, SyncRun
@@ -46,6 +48,7 @@ from portal.runs.models import SyncMessage, SyncRun
 KIND = "procore"
 CATCH_UP_SCOPE = "procore:catch-up"
 CATCH_UP_JOB = "portal.integrations.procore.jobs.run_catch_up"
+runs.retry_right(("procore_connect", "procore_disconnect", "procore_catch_up"), may_manage_connections, ADMINS_RETRY)
 SYNC_ACTOR = "Procore sync"  # the audit log names each tool's sync alike (integrations.services.sync_actor)
 PREFERENCES: dict[str, Any] = {
     "receive": True,  # Procore → portal
@@ -93,10 +96,6 @@ def namespace() -> str:
     """Our webhook namespace in Procore: one per portal installation, so two portals never share hooks."""
     digest = hashlib.sha1(current_app.config["PORTAL_PUBLIC_URL"].encode()).hexdigest()[:10]
     return f"portal-timesheets-{digest}"
-
-
-def webhook_url() -> str:
-    return current_app.config["PORTAL_PUBLIC_URL"].rstrip("/") + "/webhooks/procore"
 
 
 def _same_name(a: str, b: str) -> bool:
@@ -201,18 +200,21 @@ def finish_authorization(session: Session, actor: User | str | None, code: str) 
 
 
 def ensure_hook(session: Session, connection: Connection, connector: ProcoreConnector, *, fresh: bool) -> bool:
-    """Our hook and its three triggers exist in Procore (`fresh`: replace whatever is there). Returns True
-    when something had to be (re)created. Makes HTTP calls: call it without a transaction open."""
+    """Our hook and its three triggers exist in Procore (`fresh`: replace whatever is there), delivering to the
+    URL the portal registers now: a hook left at another URL (an upgrade changed the URL scheme) is replaced,
+    audited. Returns True when something had to be (re)created. Makes HTTP calls: call it without a transaction
+    open."""
     state = connection.settings or {}
+    url = callback_url(connection)
     hooks = connector.list_hooks(namespace())
-    keep = None if fresh else next((h for h in hooks if str(h["id"]) == str(state.get("hook_id"))
-                                    and h.get("destination_url") == webhook_url()), None)
+    ours = next((h for h in hooks if str(h["id"]) == str(state.get("hook_id"))), None)
+    keep = None if fresh or ours is None or ours.get("destination_url") != url else ours
     for hook in hooks:  # strays in our namespace would deliver every event twice
         if keep is None or hook["id"] != keep["id"]:
             connector.delete_hook(str(hook["id"]))
     repaired = keep is None
     if keep is None:
-        keep = connector.create_hook(namespace(), webhook_url(), f"Bearer {credentials(connection)['webhook_secret']}")
+        keep = connector.create_hook(namespace(), url, f"Bearer {credentials(connection)['webhook_secret']}")
     have = {str(t.get("event_type", "")).lower() for t in connector.list_triggers(str(keep["id"]))
             if t.get("resource_name") == TIMECARD_RESOURCE}
     for event_type in EVENT_TYPES:
@@ -220,8 +222,12 @@ def ensure_hook(session: Session, connection: Connection, connector: ProcoreConn
             connector.create_trigger(str(keep["id"]), event_type)
             repaired = True
     session.commit()  # end the read begun before the HTTP calls: on SQLite an older snapshot cannot write
-    if str(state.get("hook_id")) != str(keep["id"]):
-        save_state(session, connection.id, hook_id=str(keep["id"]), namespace=namespace())
+    if str(state.get("hook_id")) != str(keep["id"]) or state.get("webhook_url") != url:
+        save_state(session, connection.id, hook_id=str(keep["id"]), namespace=namespace(), webhook_url=url)
+    if url_outdated(ours.get("destination_url") if ours else None, connection) and not fresh:
+        audit.record(session, SYNC_ACTOR, "connection.webhook_url_changed", connection,
+                     before={"url": ours["destination_url"]}, after={"url": url},
+                     summary=f"Procore delivered to {ours['destination_url']}; the hook now delivers to {url}")
     return repaired
 
 
@@ -409,7 +415,7 @@ def run_disconnect(session: Session, run_id: int) -> None:
     before = {"company_id": connection.account_id, "company_name": connection.account_name,
               "hook_id": (connection.settings or {}).get("hook_id")}
     removed = {}
-    for model in (ProjectLink, PersonLink, SubJobProject, SyncMessage):
+    for model in (ProjectLink, PersonLink, SyncMessage):
         removed[model.__tablename__] = session.execute(
             delete(model).where(model.connection_id == connection.id)).rowcount
     connection.credentials = None

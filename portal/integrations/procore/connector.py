@@ -7,7 +7,10 @@
 - Lists page with page/per_page, reading `Total` and the `Link` rel="next"; time cards are listed by
   `filters[updated_at]` / `filters[deleted_at]` ranges written `start...end`.
 - 429 and 503 are retried by portal.integrations.http, waiting as long as `Retry-After` or
-  `X-Rate-Limit-Reset` says (bounded); the last rate-limit headers are kept for the activity panel.
+  `X-Rate-Limit-Reset` says (bounded; the limits are read from the headers, never assumed). The wait is kept
+  in Redis for the connection (`rate_limit_pause`), so every worker waits until the reset instead of asking
+  again; a wait longer than the bound fails with RateLimited and the message is deferred until then.
+- A create is sent once: after a lost answer the card (by its origin), hook or trigger is looked up first.
 
 The base URL (API and OAuth host alike) is PROCORE_API_BASE_URL, so the loopback sandbox stands in for
 Procore in the demo and the tests.
@@ -32,6 +35,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from portal import inputs
 from portal.errors import ExternalServiceError
 from portal.extensions import db
 from portal.integrations import connectors
@@ -41,7 +45,7 @@ from portal.integrations.connectors import (
     ExternalProject,
     TimesheetConnector,
 )
-from portal.integrations.http import ApiClient, AuthenticationFailed, ExternalNotFound
+from portal.integrations.http import ApiClient, AuthenticationFailed, ExternalNotFound, SharedPause
 from portal.integrations.models import Connection
 from portal.queue import redis_connection
 
@@ -55,6 +59,11 @@ OOB_REDIRECT = "urn:ietf:wg:oauth:2.0:oob"
 # Refresh a token this long before Procore says it expires (clock skew, a slow request).
 TOKEN_MARGIN = 120
 PER_PAGE = 100
+
+
+def rate_limit_pause(connection_id: int) -> SharedPause:
+    """Where Procore's "wait until T" for a connection is kept for every worker (and the activity page)."""
+    return SharedPause(redis_connection(), f"portal:procore:pause:{connection_id}")
 
 
 class GrantType:
@@ -98,6 +107,36 @@ def parse_hours(value: Any) -> Decimal | None:
 
 def _ref(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """A v2 webhook event (id-only: the worker asks Procore for the record's current state)."""
+
+    resource_name: str
+    resource_id: str
+    event_type: str
+    ulid: str | None
+    event_id: str | None
+    timestamp: datetime | None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def parse(cls, body: bytes) -> WebhookEvent:
+        """Read a delivery's body, every field the portal uses held to Procore's documented type
+        (inputs.BadShape, a ValueError naming the field, otherwise)."""
+        event = inputs.json_object(inputs.json_document(body), "event", required=True)
+        metadata = inputs.json_object(event.get("metadata"), "metadata")
+        inputs.json_id(metadata.get("source_application_id"), "metadata.source_application_id")
+        for name in ("company_id", "project_id", "user_id"):
+            inputs.json_id(event.get(name), name)
+        resource_id = inputs.json_id(event.get("resource_id"), "resource_id", required=True)
+        if not resource_id.isdigit():
+            raise inputs.BadShape("'resource_id' must be a whole number.")
+        return cls(resource_name=inputs.json_text(event.get("resource_name"), "resource_name", 100),
+                   resource_id=resource_id, event_type=inputs.json_text(event.get("event_type"), "event_type", 20),
+                   ulid=inputs.json_id(event.get("ulid"), "ulid"), event_id=inputs.json_id(event.get("id"), "id"),
+                   timestamp=inputs.json_instant(event.get("timestamp"), "timestamp"), raw=event)
 
 
 @dataclass(frozen=True)
@@ -276,7 +315,7 @@ class ProcoreConnector(TimesheetConnector):
         common = dict(sleep=sleep, transport=transport, max_wait=self.max_wait, timeout=self.timeout,
                       backoff_base=self.backoff_base)
         self.api = ProcoreApi(self.base_url, auth=_BearerAuth(self), headers={"Procore-Company-Id": self.company_id},
-                              **common)
+                              pause=rate_limit_pause(connection.id) if connection.id else None, **common)
         self.oauth = ProcoreApi(self.base_url, **common)
 
     def close(self) -> None:
@@ -334,7 +373,9 @@ class ProcoreConnector(TimesheetConnector):
             raise AuthenticationFailed("The portal holds no Procore authorization; connect to Procore again.",
                                        service="Procore")
         try:
-            body = self.oauth.post("oauth/token", data=form).json()
+            # Sent again after a lost answer: a client-credentials grant simply repeats, and a code or refresh
+            # token is single-use, so a repeat either succeeds (the first never arrived) or is refused as used.
+            body = self.oauth.request("POST", "oauth/token", data=form, idempotent=True).json()
         except ExternalServiceError as error:
             if error.status_code in (400, 401, 403):
                 raise AuthenticationFailed(self._grant_refusal(form["grant_type"], error), service="Procore",
@@ -351,8 +392,11 @@ class ProcoreConnector(TimesheetConnector):
     def _grant_refusal(grant_type: str, error: ExternalServiceError) -> str:
         detail = error.message.split(": ", 1)[-1]
         if grant_type == "refresh_token":
-            return ("Procore refused the stored refresh token (it was revoked, or already used). Connect to "
-                    f"Procore again under Admin → Integrations → Procore. Procore said: {detail}")
+            # Single-use: when a renewal reached Procore and its answer was lost, the token is spent and the new
+            # pair with it. Nothing the portal sends can bring it back; a person must sign in again.
+            return ("Procore refused the stored refresh token: it was already used (a renewal reached Procore "
+                    "but its answer was lost) or it was revoked. Sign in to Procore again under Admin → "
+                    f"Integrations → Procore; nothing is retried until then. Procore said: {detail}")
         if grant_type == "authorization_code":
             return f"Procore refused the authorization code (they expire after 10 minutes; sign in again): {detail}"
         return ("Procore refused the client id and secret: check them in the Procore Developer Portal and that "
@@ -445,11 +489,17 @@ class ProcoreConnector(TimesheetConnector):
     def list_members(self) -> list[ExternalMember]:
         return [self._person(p) for p in self._all(f"{API}/companies/{self.company_id}/people")]
 
-    def get_person(self, person_id: str) -> ExternalMember | None:
-        try:
-            return self._person(self.api.get(f"{API}/companies/{self.company_id}/people/{person_id}").json())
-        except ExternalNotFound:
-            return None
+    def get_person(self, person_id: str, hint: str = "") -> ExternalMember | None:
+        """A Company People record by id. The published API reads people only as a list (with filters), so
+        search it for `hint` (the email or name the time card carries), and page through all of it only when
+        that misses (renamed since)."""
+        path = f"{API}/companies/{self.company_id}/people"
+        for params in ([{"filters[search]": hint.strip()}] if hint.strip() else []) + [{}]:
+            for page in self._pages(path, params):
+                found = next((row for row in page if str(row.get("id")) == str(person_id)), None)
+                if found is not None:
+                    return self._person(found)
+        return None
 
     def find_person(self, email: str) -> ExternalMember | None:
         wanted = email.strip().lower()
@@ -458,7 +508,7 @@ class ProcoreConnector(TimesheetConnector):
 
     # Reference data --------------------------------------------------------------------------------
     def time_types(self) -> list[dict[str, str]]:
-        rows = self._all(f"{API}/companies/{self.company_id}/timecard_time_types")
+        rows = self.api.get(f"{API}/companies/{self.company_id}/timecard_time_types").json()  # unpaged
         return [{"id": str(r["id"]), "name": r.get("time_type", ""), "code": r.get("abbreviated_time_type", "")}
                 for r in rows]
 
@@ -479,10 +529,13 @@ class ProcoreConnector(TimesheetConnector):
         except ExternalNotFound:
             return None
 
-    def timecard_pages(self, *, updated_between: tuple[datetime, datetime] | None = None,
+    def timecard_pages(self, work_dates: tuple[date, date], *, updated_between: tuple[datetime, datetime] | None = None,
                        deleted_between: tuple[datetime, datetime] | None = None, params: dict[str, Any] | None = None,
                        on_total: Callable[[int], None] | None = None) -> Iterator[list[Timecard]]:
-        query: dict[str, Any] = dict(params or {})
+        """Cards whose work date is within `work_dates`, always sent as start_date/end_date: without them Procore
+        applies a default window it does not document (its docs say to always send dates)."""
+        query: dict[str, Any] = {**(params or {}), "start_date": work_dates[0].isoformat(),
+                                 "end_date": work_dates[1].isoformat()}
         for key, window in (("updated_at", updated_between), ("deleted_at", deleted_between)):
             if window:
                 query[f"filters[{key}]"] = f"{format_instant(window[0])}...{format_instant(window[1])}"
@@ -491,17 +544,19 @@ class ProcoreConnector(TimesheetConnector):
 
     def find_timecard_by_origin(self, work_date: date, party_id: str, origin_data: str) -> Timecard | None:
         """The entry we created for `origin_data`, when a create reached Procore but its answer was lost."""
-        params = {"start_date": work_date.isoformat(), "end_date": work_date.isoformat(),
-                  "filters[party_id][]": party_id}
-        for page in self.timecard_pages(params=params):
+        for page in self.timecard_pages((work_date, work_date), params={"filters[party_id][]": party_id}):
             for card in page:
                 if card.origin_data == origin_data:
                     return card
         return None
 
     def create_timecard(self, project_id: str, fields: dict[str, Any]) -> Timecard:
+        """Create a card once: after a lost answer it is looked up by its origin before being sent again."""
         body = {"project_id": int(project_id), "timecard_entry": fields}
-        return Timecard.from_json(self.api.post(self._entries_path(), json=body).json())
+        return self.api.create_once(
+            lambda: Timecard.from_json(self.api.post(self._entries_path(), json=body).json()),
+            lambda: self.find_timecard_by_origin(date.fromisoformat(fields["date"]), str(fields["party_id"]),
+                                                 fields["origin_data"]))
 
     def update_timecard(self, entry_id: str, project_id: str, fields: dict[str, Any]) -> Timecard:
         body = {"project_id": int(project_id), "timecard_entry": fields}
@@ -524,7 +579,10 @@ class ProcoreConnector(TimesheetConnector):
         body = {"company_id": int(self.company_id),
                 "hook": {"api_version": "v2", "namespace": namespace, "destination_url": destination_url,
                          "destination_headers": {"Authorization": authorization}}}
-        return self.api.post(f"{API}/webhooks/hooks", json=body).json()
+        return self.api.create_once(
+            lambda: self.api.post(f"{API}/webhooks/hooks", json=body).json(),
+            lambda: next((h for h in self.list_hooks(namespace) if h.get("destination_url") == destination_url),
+                         None))
 
     def delete_hook(self, hook_id: str) -> bool:
         try:
@@ -540,4 +598,7 @@ class ProcoreConnector(TimesheetConnector):
     def create_trigger(self, hook_id: str, event_type: str, resource_name: str = TIMECARD_RESOURCE) -> dict[str, Any]:
         body = {"company_id": int(self.company_id), "api_version": "v2",
                 "trigger": {"resource_name": resource_name, "event_type": event_type}}
-        return self.api.post(f"{API}/webhooks/hooks/{hook_id}/triggers", json=body).json()
+        return self.api.create_once(
+            lambda: self.api.post(f"{API}/webhooks/hooks/{hook_id}/triggers", json=body).json(),
+            lambda: next((t for t in self.list_triggers(hook_id) if t.get("resource_name") == resource_name
+                          and str(t.get("event_type", "")).lower() == event_type), None))

@@ -13,12 +13,15 @@ from portal.extensions import db
 
 class SubJobProject(db.Model):
     """A portal project made for a Procore sub job: a copy of the project linked to the sub job's
-    Procore project, with a copy of the linked offering, which receives the sub job's time cards."""
+    Procore project, with a copy of the linked offering, which receives the sub job's time cards.
+
+    Keyed by Procore's company and sub job, not by the connection: a sub job maps to one project for good,
+    so after Disconnect and Connect again its time cards go to the same project, never to a second copy."""
 
     __tablename__ = "procore_sub_job_projects"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    company_id: Mapped[str] = mapped_column(String(64))
     external_project_id: Mapped[str] = mapped_column(String(64))
     sub_job_id: Mapped[str] = mapped_column(String(64))
     sub_job_name: Mapped[str] = mapped_column(String(200), default="")
@@ -29,4 +32,4 @@ class SubJobProject(db.Model):
     project = relationship("Project")
     offering = relationship("Offering")
 
-    __table_args__ = (UniqueConstraint("connection_id", "sub_job_id"),)
+    __table_args__ = (UniqueConstraint("company_id", "sub_job_id"),)

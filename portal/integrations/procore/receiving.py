@@ -2,12 +2,16 @@
 
 A delivery carries only the card's id (Procore's v2 events are id-only), so the worker asks Procore for
 the card's current state and replica applies it: repeated and out-of-order deliveries converge on the
-latest state. Deliveries whose Authorization header does not carry our secret are refused; nothing is
-recorded of them but the refusal.
+latest state. A delivery (its body read bounded by portal/integrations/webhooks.py) is authenticated by the
+Authorization header the portal gave Procore before its body is parsed; a wrong header or a body that is
+not an event of Procore's shape is refused, and nothing is recorded of it but the refusal. Each event is
+recorded once: by its ulid (or event id), else by a key derived from the card, the event type and when it
+was sent (or the body's digest).
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 from typing import Any
@@ -18,48 +22,57 @@ from sqlalchemy.orm import Session
 
 from portal.integrations.models import Connection, ConnectionStatus
 from portal.integrations.procore import messages, replica
-from portal.integrations.procore.connection import credentials, get_connection, prefs
-from portal.integrations.procore.connector import TIMECARD_RESOURCE, ProcoreConnector, Timecard
+from portal.integrations.procore.connection import credentials, prefs
+from portal.integrations.procore.connector import TIMECARD_RESOURCE, ProcoreConnector, Timecard, WebhookEvent
 from portal.integrations.registry import connector_for
-from portal.integrations.webhooks import record_refusal
+from portal.integrations.webhooks import Delivery, Reply, refuse
 from portal.runs.models import MessageStatus, SyncMessage, SyncRun
 
 log = logging.getLogger(__name__)
 
 
-def record_delivery(session: Session, authorization: str | None, body: Any, remote_addr: str) -> tuple[int, str]:
-    """Verify and record one webhook delivery; returns (HTTP status, short answer) for Procore."""
-    connection = get_connection(session)
-    if connection is None or connection.status == ConnectionStatus.DISCONNECTED:
-        return 404, "Procore is not connected to this portal."
+def receive_delivery(session: Session, connection: Connection, delivery: Delivery) -> Reply:
+    """Verify, read and record one webhook delivery; the answer is what Procore sees."""
+    if connection.status == ConnectionStatus.DISCONNECTED:
+        return Reply(404, {"status": "Procore is not connected to this portal."})
     expected = f"Bearer {credentials(connection).get('webhook_secret', '')}"
-    if not hmac.compare_digest((authorization or "").encode(), expected.encode()) or expected == "Bearer ":
-        log.warning("refused a Procore webhook delivery from %s: wrong Authorization header", remote_addr)
-        _record_refusal(session, connection, remote_addr)
-        return 401, "Unauthorized"
-    if not isinstance(body, dict) or not str(body.get("resource_id", "")).isdigit():
-        return 400, "Expected a Procore webhook event with a resource_id."
-    if body.get("resource_name") != TIMECARD_RESOURCE:
-        return 200, "Ignored: not a time card event."
+    if expected == "Bearer " or not hmac.compare_digest(delivery.header("Authorization").encode(),
+                                                        expected.encode()):
+        log.warning("refused a Procore webhook delivery from %s: wrong Authorization header", delivery.remote_addr)
+        refuse(session, connection, f"Refused a webhook delivery (from {delivery.remote_addr}) whose Authorization "
+                                    "header is not the one this portal gave Procore. Nothing of it was recorded.")
+        return Reply(401, {"status": "Unauthorized"})
+    try:
+        event = WebhookEvent.parse(delivery.body)
+    except ValueError as error:  # inputs.BadShape
+        refuse(session, connection, f"Refused an authenticated Procore delivery that is not an event the portal "
+                                    f"reads: {error} Nothing of it was recorded.")
+        return Reply(400, {"status": "Expected a Procore webhook event with a resource_id."})
+    if event.resource_name != TIMECARD_RESOURCE:
+        return Reply(200, {"status": "Ignored: not a time card event."})
     if not prefs(connection)["receive"]:
-        return 200, "Ignored: receiving from Procore is off."
+        return Reply(200, {"status": "Ignored: receiving from Procore is off."})
     message = SyncMessage(connection_id=connection.id, direction="inbound", entity="time_entry",
-                          external_id=str(body["resource_id"]), action=str(body.get("event_type", ""))[:20],
-                          dedupe_key=f"procore:event:{body.get('ulid') or body.get('id')}", payload=body,
+                          external_id=event.resource_id, action=event.event_type,
+                          dedupe_key=dedupe_key(connection, event, delivery.body), payload=event.raw,
                           status=MessageStatus.PENDING, reason="Received; waiting for a worker.")
     try:
         with session.begin_nested():
             session.add(message)
     except IntegrityError:
-        return 200, "Already received."
+        return Reply(200, {"status": "Already received."})
     messages.enqueue(session, message)
-    return 200, "Received."
+    return Reply(200, {"status": "Received."})
 
 
-def _record_refusal(session: Session, connection: Connection, remote_addr: str) -> None:
-    record_refusal(session, connection, "delivery", lambda count: (
-        f"Refused {count} webhook deliver{'ies' if count > 1 else 'y'} (the last from {remote_addr}): the "
-        "Authorization header is not the one this portal gave Procore. Nothing of them was recorded."))
+def dedupe_key(connection: Connection, event: WebhookEvent, body: bytes) -> str:
+    """One key per event: Procore's ulid (or event id); without either, the card, the event type and the
+    instant it was sent, or the body's digest when it says no instant (a retry of it is the same bytes)."""
+    if event.ulid or event.event_id:
+        return f"procore:event:{event.ulid or event.event_id}"
+    sent = event.timestamp.isoformat() if event.timestamp else hashlib.sha256(body).hexdigest()
+    digest = hashlib.sha256(f"{event.resource_id}|{event.event_type}|{sent}".encode()).hexdigest()[:40]
+    return f"procore:{connection.id}:derived:{digest}"
 
 
 def _from_us(connection: Connection, payload: dict[str, Any] | None) -> bool:

@@ -102,7 +102,7 @@ def prepare(session: Session, connection: Connection, connector: ProcoreConnecto
     if card.party_id:
         link = _person_link(session, connection.id, card.party_id)
         if link is None or link.resource_id is None:
-            incoming.person = connector.get_person(card.party_id)
+            incoming.person = connector.get_person(card.party_id, card.login_email or card.party_name)
             if incoming.person is None:
                 raise Refused(f"Procore person {card.party_id} ({card.party_name or 'no name'}) is not in the "
                               "company's Directory; the time card cannot be given to anyone.")
@@ -181,11 +181,16 @@ def _target(session: Session, connection: Connection, card: Timecard, existing: 
     return link.offering
 
 
+def _sub_job_project(session: Session, connection: Connection, sub_job_id: str) -> SubJobProject | None:
+    """The project made for this sub job of the company, by any connection to it (a reconnect finds it)."""
+    return session.scalar(select(SubJobProject).where(SubJobProject.company_id == connection.account_id,
+                                                      SubJobProject.sub_job_id == sub_job_id))
+
+
 def _sub_job_offering(session: Session, connection: Connection, link: ProjectLink, card: Timecard) -> Offering:
     """The offering of the portal project made for this sub job: a copy of the linked project with a copy
     of the linked offering and its team. Budgets are not copied, so no hour or fee is counted twice."""
-    made = session.scalar(select(SubJobProject).where(SubJobProject.connection_id == connection.id,
-                                                      SubJobProject.sub_job_id == card.sub_job_id))
+    made = _sub_job_project(session, connection, card.sub_job_id)
     if made is not None:
         return made.offering
     source: Offering = link.offering
@@ -213,14 +218,12 @@ def _sub_job_offering(session: Session, connection: Connection, link: ProjectLin
                     project_services.add_assignment(session, SYNC_ACTOR, offering.id, assignment.resource_id,
                                                     bill_rate=assignment.bill_rate, role=assignment.role,
                                                     passive=assignment.passive)
-            session.add(SubJobProject(connection_id=connection.id, external_project_id=card.project_id or "",
+            session.add(SubJobProject(company_id=connection.account_id, external_project_id=card.project_id or "",
                                       sub_job_id=card.sub_job_id, sub_job_name=card.sub_job_name,
                                       project_id=project.id, offering_id=offering.id))
             session.flush()
     except IntegrityError:  # another worker made it first
-        made = session.scalar(select(SubJobProject).where(SubJobProject.connection_id == connection.id,
-                                                          SubJobProject.sub_job_id == card.sub_job_id))
-        return made.offering
+        return _sub_job_project(session, connection, card.sub_job_id).offering
     audit.record(session, SYNC_ACTOR, "procore.sub_job_project_created", project,
                  after={"sub_job": card.sub_job_name, "copied_from": original.id,
                         **{option: getattr(project, option) for option in COPIED_OPTIONS}},
@@ -310,7 +313,7 @@ def _hours(card: Timecard) -> Decimal | None:
     if card.hours is None or card.hours <= 0:
         return None
     if card.hours > 24:
-        raise Refused(f"{card.hours} hours on {card.work_date:%d %b %Y}: a time entry has at most 24.")
+        raise Refused(f"{formatting.hours(card.hours)} h on {card.work_date:%d %b %Y}: a time entry has at most 24.")
     return card.hours.quantize(Decimal("0.0001"))
 
 

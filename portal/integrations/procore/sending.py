@@ -37,7 +37,7 @@ def target(session: Session, connection: Connection, offering_id: int | None) ->
                                                     ProjectLink.offering_id == offering_id))
     if link is not None:
         return link.external_id, None
-    made = session.scalar(select(SubJobProject).where(SubJobProject.connection_id == connection.id,
+    made = session.scalar(select(SubJobProject).where(SubJobProject.company_id == connection.account_id,
                                                       SubJobProject.offering_id == offering_id))
     return (made.external_project_id, made.sub_job_id) if made is not None else None
 

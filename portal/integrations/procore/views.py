@@ -1,30 +1,30 @@
-"""Admin → Integrations → Procore (connect, settings, project links, activity, disconnect) and the
-webhook endpoint Procore delivers time card events to."""
+"""Admin → Integrations → Procore (connect, settings, project links, activity, disconnect). Procore delivers
+its time card events to the shared webhook endpoint (portal/integrations/webhook_views.py)."""
 
 from __future__ import annotations
 
 import secrets
 
-from flask import Blueprint, abort, current_app, flash, jsonify, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from portal import htmx
 from portal.auth import policy
-from portal.auth.access import allow, public
+from portal.auth.access import allow
 from portal.errors import Conflict
-from portal.extensions import csrf, db
+from portal.extensions import db
 from portal.forms import submit
 from portal.integrations.models import ProjectLink
-from portal.integrations.procore import activity, catch_up, connection, messages, receiving
+from portal.integrations.procore import activity, catch_up, connection, messages
 from portal.integrations.procore.connector import GrantType
 from portal.integrations.procore.forms import ConnectForm, LinkForm, SettingsForm
+from portal.integrations.webhooks import callback_url
 from portal.projects.models import Offering, Project
 from portal.runs import services as runs
 from portal.runs.models import SyncRun
 
 bp = Blueprint("procore", __name__, url_prefix="/settings/integrations/procore")
-webhooks = Blueprint("procore_webhooks", __name__)
 TEMPLATE = "integrations/procore/settings.html"
 OAUTH_STATE = "procore_oauth_state"
 
@@ -74,7 +74,7 @@ def _page(block: str | None = None, status: int = 200, **forms):
         "link_form": forms.get("link_form") or _link_form(found),
         "links": _links(found) if found is not None else [],
         "activity": activity.activity(db.session, found) if found is not None else None,
-        "webhook_url": connection.webhook_url(),
+        "webhook_url": callback_url(found) if found is not None else None,
         "callback_url": _callback_url(),
     }
     return htmx.render(TEMPLATE, block=block, status=status, **context)
@@ -107,8 +107,8 @@ def connect():
             **values))
         if address is not None:
             return htmx.redirect_to(address)
-    elif submit(form, lambda: connection.start_connect(db.session, current_user, **values)) is not None:
-        flash("Checking the credentials with Procore and setting up the links…", "info")
+    else:  # the connect run's progress says what it checks, and gives way to the result
+        submit(form, lambda: connection.start_connect(db.session, current_user, **values))
     return _page("procore_page", status=form.status, connect_form=form)
 
 
@@ -129,7 +129,7 @@ def oauth_callback():
         return htmx.redirect_to(url_for("procore.settings_page"))
     connection.finish_authorization(db.session, current_user, request.args.get("code", ""))
     db.session.commit()
-    flash("Signed in at Procore; checking access and setting up the links…", "info")
+    flash("Signed in at Procore.", "success")  # the connect run's progress shows what is checked next
     return htmx.redirect_to(url_for("procore.settings_page"))
 
 
@@ -206,13 +206,3 @@ def retry_message(message_id: int):
     flash("Queued again.", "success")
     return _page("activity")
 
-
-@webhooks.route("/webhooks/procore", methods=["POST"])
-@public  # the Authorization header Procore was given authenticates it
-@csrf.exempt
-def receive_webhook():
-    """Procore's deliveries: verified, recorded and acknowledged at once; a worker does the rest."""
-    status, answer = receiving.record_delivery(db.session, request.headers.get("Authorization"),
-                                               request.get_json(silent=True), request.remote_addr or "")
-    db.session.commit()
-    return jsonify({"status": answer}), status

@@ -9,8 +9,8 @@ from portal.queue import Scheduled
 TOOL = Tool(
     kind="toggl",
     connector="portal.integrations.toggl.connector:TogglConnector",
-    blueprints=("portal.integrations.toggl.views:bp", "portal.integrations.toggl.sync_views:bp",
-                "portal.integrations.toggl.webhooks:bp"),
+    blueprints=("portal.integrations.toggl.views:bp", "portal.integrations.toggl.sync_views:bp"),
+    webhooks="portal.integrations.toggl.webhooks:receive_delivery",
     schedule=(
         Scheduled("portal.integrations.toggl.jobs.start_time_syncs", "5 * * * *", queue.SYNC,
                   "hourly time sync: recent changes", ("hourly",)),

@@ -20,8 +20,10 @@ def sync_time(run_id: int) -> None:
 
 @job
 def start_time_syncs(kind: str) -> list[int]:
-    """The cron's fan-out: an hourly or nightly time sync per connected tool (joining any run going)."""
+    """The cron's fan-out: an hourly or nightly time sync per connected tool (joining any run going), and a
+    new webhook subscription wherever the portal's webhook URL changed since it subscribed."""
     started = time_runs.start_scheduled(db.session, kind)
+    webhooks.renew_moved(db.session)
     db.session.commit()
     return started
 

@@ -9,10 +9,11 @@ from flask import Blueprint, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal import htmx
+from portal import htmx, inputs
 from portal.auth import policy
 from portal.auth.access import allow
 from portal.extensions import db
+from portal.formatting import plural
 from portal.forms import submit
 from portal.integrations import people
 from portal.integrations.forms import LinkPersonForm
@@ -20,6 +21,7 @@ from portal.integrations.models import Connection, PersonLink
 from portal.integrations.registry import connector_class
 from portal.integrations.services import time_scope
 from portal.integrations.toggl import sync, time_runs
+from portal.integrations.toggl.credentials import quota_seen
 from portal.projects.resources import list_resources
 from portal.runs import services as runs
 from portal.runs.models import MessageStatus, SyncMessage, SyncRun
@@ -32,15 +34,28 @@ def _admin_connection(connection_id: int) -> Connection:
     return db.get_or_404(Connection, connection_id)
 
 
-def _log_page(connection: Connection, block: str | None = None, status: int = 200, **context):
-    time_run = runs.latest(db.session, time_scope(connection))
+def _headline_run(connection: Connection, run_id: int | None = None) -> SyncRun | None:
+    """The time sync the page's headline follows: the one the person started (Sync now, then its polls), else
+    the latest that is not a webhook's (a webhook's small run would take the place of the hourly or nightly
+    outcome every few seconds), else the latest."""
+    scope = time_scope(connection)
+    run = db.session.get(SyncRun, run_id) if run_id else None
+    if run is not None and run.scope == scope:
+        return run
+    return db.session.scalar(select(SyncRun).where(SyncRun.scope == scope, SyncRun.kind != "webhook")
+                             .order_by(SyncRun.id.desc()).limit(1)) or runs.latest(db.session, scope)
+
+
+def _log_page(connection: Connection, block: str | None = None, status: int = 200, run_id: int | None = None,
+              **context):
+    time_run = _headline_run(connection, run_id)
     log = list(db.session.scalars(select(SyncRun).where(SyncRun.connection_id == connection.id)
                                   .order_by(SyncRun.id.desc()).limit(50)))
     return htmx.render("integrations/toggl/sync_log.html", block=block, status=status, connection=connection, log=log,
                        tool=connector_class(connection.kind), time_run=time_run,
                        time_notes=runs.notes(db.session, time_run), unmatched=people.unmatched(db.session, connection),
                        matched=people.matched(db.session, connection),
-                       resources=list_resources(db.session), **context)
+                       resources=list_resources(db.session), quota=quota_seen(connection), **context)
 
 
 @bp.route("/settings/integrations/connections/<int:connection_id>/sync-log")
@@ -54,10 +69,11 @@ def sync_log(connection_id: int):
 def sync_now(connection_id: int):
     """Organization-level Sync now (like nightly: every linked offering); GET polls its progress."""
     connection = _admin_connection(connection_id)
+    run_id = inputs.query_int("run")  # a poll names the run it follows
     if request.method == "POST":
-        time_runs.start_org_sync(db.session, current_user, connection.id)
+        run_id = time_runs.start_org_sync(db.session, current_user, connection.id).id
         db.session.commit()
-    return _log_page(connection, block="time_sync")
+    return _log_page(connection, block="time_sync", run_id=run_id)
 
 
 @bp.route("/settings/integrations/sync-runs/<int:run_id>")
@@ -108,7 +124,8 @@ def clear_person(connection_id: int, person_id: int):
     person = db.get_or_404(PersonLink, person_id)
     moved, kept = people.clear_person(db.session, current_user, connection.id, person.id)
     db.session.commit()
-    flash(f"Cleared the mapping of {person.external_email or person.external_id}: {moved} entries went back to "
+    entries = plural(moved, "entry", "entries")
+    flash(f"Cleared the mapping of {person.external_email or person.external_id}: {entries} went back to "
           f"waiting" + (f", {kept} on approved timesheets stayed (recall them to move them)." if kept else "."),
           "success")
     return _log_page(connection, block="people")

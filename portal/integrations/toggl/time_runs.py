@@ -25,7 +25,14 @@ from portal.errors import Conflict, NotFound
 from portal.integrations import connectors, people
 from portal.integrations.models import Connection, PersonLink, ProjectLink
 from portal.integrations.registry import connector_class
-from portal.integrations.services import project_time_scope, time_scope
+from portal.integrations.services import (
+    ADMINS_RETRY,
+    PROJECT_RETRY,
+    may_link_timesheets_of,
+    may_manage_connections,
+    project_time_scope,
+    time_scope,
+)
 from portal.projects.models import Offering, Project
 from portal.runs import services as runs
 from portal.runs.models import RunStatus, SyncRun
@@ -35,6 +42,8 @@ RECENT, FULL, PROJECT, DRAIN = "recent", "full", "project", "drain"
 KIND_MODES = {"hourly": RECENT, "nightly": FULL, "manual_org": FULL, "manual_project": PROJECT,
               "webhook": DRAIN, "backfill": DRAIN}
 RANK = {DRAIN: 0, RECENT: 1, PROJECT: 1, FULL: 2}
+runs.retry_right([kind for kind, mode in KIND_MODES.items() if mode != PROJECT], may_manage_connections, ADMINS_RETRY)
+runs.retry_right([kind for kind, mode in KIND_MODES.items() if mode == PROJECT], may_link_timesheets_of, PROJECT_RETRY)
 
 
 def stronger(first: str | None, second: str | None) -> str | None:

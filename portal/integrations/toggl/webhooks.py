@@ -1,66 +1,53 @@
 """Webhooks of timesheet tools (Toggl Webhooks v1, reference A9): subscribing on connect, and receiving.
 
-Receiving, POST /hooks/<kind>/<connection id>: the signature over the raw body (Toggl's
-X-Webhook-Signature-256, HMAC-SHA256 with our secret) is compared in constant time before anything in the
-body is believed. A bad one is refused (401) and only the refusal is recorded. A PING is answered with its
-validation code (Toggl's synchronous validation). An event sent longer ago than WEBHOOK_REPLAY_WINDOW, or
-one already recorded (same event id: a retry whose answer was lost, or a replay), is not applied again.
-Otherwise the event becomes a pending sync message and the connection's time sync applies it (a webhook
-run, or the run already going joins it). Polling stays the safety net for anything a webhook missed.
+Receiving (portal/integrations/webhooks.py: POST /webhooks/<kind>/<connection id>, the body read bounded):
+the signature over the raw body (Toggl's X-Webhook-Signature-256, HMAC-SHA256 with our secret) is compared
+in constant time before anything in the body is parsed or believed. A bad one is refused (401) and only the
+refusal is recorded. A signed body that is not an event of Toggl's documented shape is refused (400) and
+recorded the same way. A PING is answered with its validation code (Toggl's synchronous validation). An
+event sent longer ago than WEBHOOK_REPLAY_WINDOW, or one already recorded (same event id: a retry whose answer
+was lost, or a replay), is not applied again. Otherwise the event becomes a pending sync message and the
+connection's time sync applies it (a webhook run, or the run already going joins it). Polling stays the
+safety net for anything a webhook missed.
 
-Subscribing runs after every successful validation of the connection: one subscription per portal, found
-again by its description, with a fresh secret stored encrypted beside the API token.
+Subscribing runs after every successful validation of the connection, and again by itself when the URL the
+portal would register now differs from the subscription's (`renew_moved`, at every scheduled sync): one
+subscription per portal, found again by its description, with a fresh secret stored encrypted beside the
+API token.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal import audit
-from portal.auth.access import public
 from portal.columns import utcnow
 from portal.errors import ExternalServiceError
-from portal.extensions import csrf, db
 from portal.integrations import connectors
 from portal.integrations.models import Connection
 from portal.integrations.registry import connector_class, connector_for
-from portal.integrations.services import require_connected, run_actor
+from portal.integrations.services import (
+    ADMINS_RETRY,
+    may_manage_connections,
+    require_connected,
+    run_actor,
+    sync_actor,
+)
 from portal.integrations.toggl import time_runs
 from portal.integrations.toggl.sync import event_key
-from portal.integrations.webhooks import REFUSALS_GROUPED, record_refusal
+from portal.integrations.webhooks import Delivery, Reply, callback_url, refuse, url_outdated
 from portal.runs import services as runs
 from portal.runs.models import MessageStatus, SyncMessage, SyncRun
 
-MAX_BODY = 1_000_000  # bytes; Toggl's events are a few kilobytes
 JOB = "portal.integrations.toggl.jobs.subscribe_webhooks"
-
-bp = Blueprint("webhooks", __name__)
-csrf.exempt(bp)  # the tool cannot send our CSRF token; the signature authenticates instead
-
-
-@bp.route("/hooks/<kind>/<int:connection_id>", methods=["POST"])
-@public  # the signature authenticates the tool
-def receive(kind: str, connection_id: int):
-    if (request.content_length or 0) > MAX_BODY:
-        return jsonify("Too large"), 413
-    reply = receive_delivery(db.session, kind, connection_id, request.get_data(), dict(request.headers))
-    db.session.commit()
-    return jsonify(reply.body), reply.status
-
-
-@dataclass
-class Reply:
-    status: int
-    body: Any = field(default_factory=lambda: {"status": "ok"})
+runs.retry_right(("webhooks",), may_manage_connections, ADMINS_RETRY)
 
 
 def secret_of(connection: Connection) -> str:
@@ -70,44 +57,45 @@ def secret_of(connection: Connection) -> str:
         return ""
 
 
-def receive_delivery(session: Session, kind: str, connection_id: int, body: bytes, headers: dict[str, str]) -> Reply:
-    connection = session.get(Connection, connection_id)
-    if connection is None or connection.kind != kind or not connector_class(kind).supports(connectors.WEBHOOKS):
+def receive_delivery(session: Session, connection: Connection, delivery: Delivery) -> Reply:
+    """One delivery to the connection's URL (its kind checked by the endpoint): authenticated, then parsed."""
+    if not connector_class(connection.kind).supports(connectors.WEBHOOKS):
         return Reply(404, "No such webhook endpoint")
     secret = secret_of(connection)
-    label = connector_class(kind).display_name()
+    label = connector_class(connection.kind).display_name()
     if not connection.is_connected or not secret:
         # Gone: the connection was disconnected (its secret forgotten); the tool stops sending.
-        _refuse(session, connection, f"Refused a {label} webhook delivery: the connection is not connected (or was "
-                                     "re-connected and has not subscribed again). Check: Admin → Integrations.")
+        refuse(session, connection, f"Refused a {label} webhook delivery: the connection is not connected (or was "
+                                    "re-connected and has not subscribed again). Check: Admin → Integrations.")
         return Reply(410, "Not connected")
     connector = connector_for(connection)
-    if not connector.verify_webhook(body, headers, secret):
-        _refuse(session, connection, f"Refused a webhook delivery whose X-Webhook-Signature-256 does not match our "
-                                     f"secret: it was not sent by {label}, or was altered. Nothing was applied. If "
-                                     f"this repeats, check that only {label} can reach the portal, and validate the "
-                                     "connection again (that subscribes with a new secret).")
+    if not connector.verify_webhook(delivery.body, delivery.headers, secret):
+        refuse(session, connection, f"Refused a webhook delivery whose X-Webhook-Signature-256 does not match our "
+                                    f"secret: it was not sent by {label}, or was altered. Nothing was applied. If "
+                                    f"this repeats, check that only {label} can reach the portal, and validate the "
+                                    "connection again (that subscribes with a new secret).")
         return Reply(401, "Bad signature")
     try:
-        delivery = connector.parse_webhook(body)
-    except ValueError:
-        _refuse(session, connection, f"Refused a signed {label} delivery that is not an event the portal reads.")
+        event = connector.parse_webhook(delivery.body)
+    except ValueError as error:  # inputs.BadShape: a wrong type, a nesting too deep, an id too long ...
+        refuse(session, connection, f"Refused a signed {label} delivery that is not an event the portal reads: "
+                                    f"{error} Nothing was applied.")
         return Reply(400, "Not an event")
-    if delivery.is_ping:
-        return Reply(200, {"validation_code": delivery.validation_code} if delivery.validation_code else "ok")
+    if event.is_ping:
+        return Reply(200, {"validation_code": event.validation_code} if event.validation_code else "ok")
     window = timedelta(seconds=int(current_app.config.get("WEBHOOK_REPLAY_WINDOW", 300)))
-    if delivery.sent_at is None or abs(utcnow() - delivery.sent_at) > window:
-        sent = f"{delivery.sent_at:%d %b %Y %H:%M:%S} UTC" if delivery.sent_at else "an unknown time"
-        _refuse(session, connection, f"Refused {label} event {delivery.event_id}: sent at {sent}, outside the "
-                                     f"{window.seconds // 60}-minute window, so it is a replay (a real retry is sent "
-                                     "again with a new timestamp).")
+    if event.sent_at is None or abs(utcnow() - event.sent_at) > window:
+        sent = f"{event.sent_at:%d %b %Y %H:%M:%S} UTC" if event.sent_at else "an unknown time"
+        refuse(session, connection, f"Refused {label} event {event.event_id}: sent at {sent}, outside the "
+                                    f"{window.seconds // 60}-minute window, so it is a replay (a real retry is sent "
+                                    "again with a new timestamp).")
         return Reply(400, "Replay")
-    key = event_key(connection, delivery.event_id)
+    key = event_key(connection, event.event_id)
     if session.scalar(select(SyncMessage.id).where(SyncMessage.dedupe_key == key)) is not None:
         return Reply(200, {"status": "duplicate"})  # applied (or queued) once already
-    message = SyncMessage(connection_id=connection.id, direction="inbound", entity=delivery.entity,
-                          external_id=delivery.entry.id if delivery.entry else None, dedupe_key=key,
-                          action=delivery.action, payload=json.loads(body), status=MessageStatus.PENDING,
+    message = SyncMessage(connection_id=connection.id, direction="inbound", entity=event.entity[:40],
+                          external_id=event.entry.id if event.entry else None, dedupe_key=key,
+                          action=event.action[:20], payload=event.raw, status=MessageStatus.PENDING,
                           reason="Received; waiting for the sync to apply it")
     try:
         with session.begin_nested():
@@ -119,16 +107,7 @@ def receive_delivery(session: Session, kind: str, connection_id: int, body: byte
     return Reply(200, {"status": "queued"})
 
 
-def _refuse(session: Session, connection: Connection, reason: str) -> None:
-    record_refusal(session, connection, "webhook", lambda count: reason if count == 1 else
-                   f"Refused {count} deliveries within {REFUSALS_GROUPED.seconds // 60} minutes; the last: {reason}")
-
-
 # Subscribing ---------------------------------------------------------------------------------------
-
-def callback_url(connection: Connection) -> str:
-    return f"{current_app.config['PORTAL_PUBLIC_URL'].rstrip('/')}/hooks/{connection.kind}/{connection.id}"
-
 
 def description() -> str:
     """Unique per workspace (Toggl requires it): names this portal, so two portals never take each other's."""
@@ -142,6 +121,29 @@ def start_subscribe(session: Session, connection: Connection, initiated_by_id: i
     run, _ = runs.start_run(session, kind="webhooks", scope=f"{connection.kind}:webhooks", job=JOB,
                             queue_name="sync", connection_id=connection.id, initiated_by_id=initiated_by_id)
     return run
+
+
+def renew_moved(session: Session) -> list[int]:
+    """Subscribe again, by itself, wherever the subscription's URL is not the one the portal would register
+    now (an upgrade changed the URL scheme, or PORTAL_PUBLIC_URL moved), audited. The old URL keeps answering
+    until the tool holds the new one. Returns the subscription runs started."""
+    started = []
+    for connection in session.scalars(select(Connection).order_by(Connection.id)):
+        try:
+            tool = connector_class(connection.kind)
+        except (connectors.NotSupported, ImportError):  # a tool whose module is not installed here
+            continue
+        registered = (connection.settings or {}).get("webhook_url")
+        if not (connection.is_connected and tool.supports(connectors.WEBHOOKS)
+                and url_outdated(registered, connection)):
+            continue
+        run = start_subscribe(session, connection, None)
+        url = callback_url(connection)
+        audit.record(session, sync_actor(connection), "connection.webhook_url_changed", connection,
+                     before={"url": registered}, after={"url": url},
+                     summary=f"{tool.display_name()} delivers to {registered}; subscribing again at {url}")
+        started.append(run.id)
+    return started
 
 
 def run_subscribe(session: Session, run_id: int) -> SyncRun | None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal.integrations.procore import connection
 from portal.runs.models import SyncMessage, SyncRun
 from portal.timesheets.models import TimeEntry
-from tests.integrations.procore.conftest import HARBOUR
+from tests.integrations.procore.conftest import HARBOUR, hook_path
 
 TWELVE_HOURS = 12 * 3600
 
@@ -35,7 +35,7 @@ def test_a_delivery_procore_discarded_is_repaired_by_the_catch_up_poll(session, 
     assert sandbox.deliver()[0]["outcome"] == "retried"
     sandbox.state.advance(TWELVE_HOURS)
     sandbox.deliver()
-    assert [d["outcome"] for d in sandbox.state.deliveries.values()] == ["discarded"]
+    assert [d["outcome"] for d in sandbox.state.deliveries.values()] == ["discarded", "discarded"]  # and its twin
     assert session.scalar(select(TimeEntry)) is None
 
     run = _poll(session, run_jobs)
@@ -46,7 +46,7 @@ def test_a_delivery_procore_discarded_is_repaired_by_the_catch_up_poll(session, 
     assert message.reason.startswith("Repaired by the catch-up poll. Created") and message.run_id == run.id
     assert run.counts["webhooks_repaired"] == 1  # the hook pointed elsewhere: it was replaced
     (hook,) = sandbox.state.hooks.values()
-    assert hook["destination_url"].endswith("/webhooks/procore") and "127.0.0.1:9/" not in hook["destination_url"]
+    assert hook["destination_url"].endswith(hook_path(session)) and "127.0.0.1:9/" not in hook["destination_url"]
 
 
 def test_webhook_retries_back_off_and_a_later_success_delivers(session, sandbox, linked, run_jobs):
@@ -62,8 +62,8 @@ def test_webhook_retries_back_off_and_a_later_success_delivers(session, sandbox,
     assert sandbox.deliver() == []  # the second pause is two seconds
     hook["destination_url"] = good
     sandbox.state.advance(1)
-    (attempt,) = sandbox.deliver()
-    assert attempt["outcome"] == "ok" and attempt["attempts"] == 3
+    attempt, twin = sandbox.deliver()  # the event and its duplicate, once the hook works again
+    assert attempt["outcome"] == "ok" and attempt["attempts"] == 3 and twin["outcome"] == "ok"
     run_jobs()
     assert session.scalar(select(TimeEntry)) is not None
 
@@ -117,3 +117,52 @@ def test_the_hourly_fan_out_starts_one_catch_up(session, sandbox, linked, run_jo
     run_jobs()
     session.refresh(runs[0])
     assert runs[0].status == "succeeded"
+
+
+def test_a_hook_at_the_url_before_the_one_scheme_keeps_delivering_until_the_catch_up_moves_it(
+        session, sandbox, linked, run_jobs, portal_url):
+    from portal.audit import AuditEvent
+
+    (hook,) = sandbox.state.hooks.values()
+    old, new = f"{portal_url}/webhooks/procore", f"{portal_url}{hook_path(session)}"
+    hook["destination_url"] = old  # what an older portal registered
+    sandbox.card(hours="3")
+    attempts = sandbox.deliver()  # at least once: the sandbox repeats deliveries as Procore does
+    assert attempts and all(a["response_status"] == 200 for a in attempts)
+    run_jobs()
+    assert session.scalar(select(TimeEntry)).hours == Decimal("3")
+
+    run = _poll(session, run_jobs)
+    assert run.status == "succeeded" and run.counts["webhooks_repaired"] == 1
+    (hook,) = sandbox.state.hooks.values()
+    assert hook["destination_url"] == new
+    (event,) = session.scalars(select(AuditEvent).where(AuditEvent.action == "connection.webhook_url_changed"))
+    assert (event.before, event.after, event.actor_label) == ({"url": old}, {"url": new}, "Procore sync")
+    again = _poll(session, run_jobs)
+    assert "webhooks_repaired" not in again.counts
+    assert session.scalar(select(func.count()).select_from(AuditEvent)
+                          .where(AuditEvent.action == "connection.webhook_url_changed")) == 1
+
+
+def test_the_catch_up_always_sends_work_dates(session, sandbox, linked, run_jobs):
+    """Procore's default window without start_date/end_date is undocumented (the sandbox: today only), so a
+    card of another day that changed is found only when the dates are sent."""
+    _portal_unreachable(sandbox)
+    card = sandbox.card(day=date(2026, 1, 15), hours="3")
+    run = _poll(session, run_jobs)
+    assert run.status == "succeeded", run.error
+    assert session.scalar(select(TimeEntry.external_id)) == str(card["id"])
+    listed = [r["query"] for r in sandbox.state.requests if r["path"].endswith("/timecard_entries")]
+    assert listed and all("start_date=" in q and "end_date=" in q for q in listed)
+
+
+def test_dropped_deliveries_are_repaired_by_the_catch_up_poll(session, sandbox, linked, run_jobs):
+    """With every second event dropped by Procore (Behaviours.drop_every), the hourly poll brings the portal in step."""
+    sandbox.state.behaviours.drop_every = 2
+    cards = [sandbox.card(day=date(2026, 3, 2 + day), hours=str(day + 1)) for day in range(4)]
+    sandbox.deliver()
+    run_jobs()
+    assert len(session.scalars(select(TimeEntry)).all()) == 2  # the dropped half never arrived
+    run = _poll(session, run_jobs)
+    assert run.status == "succeeded" and run.counts["changed"] == 2
+    assert {e.external_id for e in session.scalars(select(TimeEntry))} == {str(c["id"]) for c in cards}

@@ -10,15 +10,17 @@ import httpx
 from sqlalchemy import func, select
 
 from portal.audit import AuditEvent
+from portal.columns import utcnow
 from portal.integrations.models import PersonLink, ProjectLink
-from portal.integrations.procore import alerts, catch_up, connection
+from portal.integrations.procore import alerts, catch_up, connection, jobs
 from portal.integrations.procore.demo import CLIENT_ID as DEMO_CLIENT_ID
+from portal.integrations.procore.demo import CLIENT_SECRET as DEMO_CLIENT_SECRET
 from portal.integrations.procore.demo import COMPANY_ID as DEMO_COMPANY_ID
 from portal.integrations.procore.demo import COMPANY_NAME as DEMO_COMPANY_NAME
 from portal.runs.models import SyncMessage, SyncRun
 from portal.timesheets.models import TimeEntry
 from tests.factories import OfferingFactory
-from tests.integrations.procore.conftest import HARBOUR, connect
+from tests.integrations.procore.conftest import HARBOUR, RIVERSIDE, connect
 
 
 def _last_run(session) -> SyncRun:
@@ -28,7 +30,7 @@ def _last_run(session) -> SyncRun:
 def test_connecting_validates_and_sets_up_a_hook_with_three_triggers(session, sandbox, procore, portal_url):
     (hook,) = sandbox.state.hooks.values()
     assert hook["owned_by_company_id"] == DEMO_COMPANY_ID
-    assert hook["destination_url"] == f"{portal_url}/webhooks/procore"
+    assert hook["destination_url"] == f"{portal_url}/webhooks/procore/{procore.id}"
     secret = json.loads(procore.credentials)["webhook_secret"]
     assert hook["destination_headers"] == {"Authorization": f"Bearer {secret}"}
     assert sorted(t["event_type"] for t in sandbox.state.triggers.values()) == ["CREATE", "DELETE", "UPDATE"]
@@ -161,3 +163,58 @@ def test_connect_existing_on_the_projects_integrations_tab_links_a_procore_proje
     sandbox.deliver()
     run_jobs()
     assert session.scalar(select(TimeEntry.offering_id)) == offering.id
+
+
+def _connect_as_a_procore_user(session, sandbox, run_jobs):
+    redirect = "urn:ietf:wg:oauth:2.0:oob"
+    connection.start_authorization(session, "test", company_id=str(DEMO_COMPANY_ID), company_name=DEMO_COMPANY_NAME,
+                                   client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET, redirect_uri=redirect,
+                                   state="test")
+    session.commit()
+    connection.finish_authorization(session, "test", sandbox.state.issue_code(DEMO_CLIENT_ID, redirect))
+    session.commit()
+    run_jobs()
+    found = connection.get_connection(session)
+    session.refresh(found)
+    assert found.is_connected, found.last_error
+    connection.update_preferences(session, "test", receive=True, alert_emails=["ops@example.test"])
+    connection.link_project(session, "test", str(RIVERSIDE), OfferingFactory(name="Fit-out works").id)
+    session.commit()
+    return found
+
+
+def _refreshes(sandbox) -> int:
+    return sum(1 for r in sandbox.state.requests if r.get("grant") == "refresh_token")
+
+
+def test_a_refresh_whose_answer_was_lost_asks_to_sign_in_again_once(session, sandbox, portal_url, run_jobs, mailbox):
+    """Refresh tokens are single-use: when Procore renewed the pair but its answer was lost, the old token is
+    spent. The portal says to sign in again, emails the admins once, and stops asking Procore."""
+    found = _connect_as_a_procore_user(session, sandbox, run_jobs)
+    sandbox.state.advance(5400 + 1)  # the access token expires in Procore
+    sandbox.fault(200, path="/oauth/token", lose_answer=True)
+    sandbox.card()
+    sandbox.deliver()
+    run_jobs()
+    session.refresh(found)
+    assert found.status == "error" and "Sign in to Procore again" in found.last_error
+    assert "already used" in found.last_error
+    assert _refreshes(sandbox) == 2  # the renewal whose answer was lost, and one that was refused; no loop
+    (message,) = session.scalars(select(SyncMessage))
+    assert message.status == "pending" and "Sign in to Procore again" in message.reason
+
+    jobs.pump()
+    run_jobs()
+    (_, email), = mailbox.wait_for(1)
+    assert "Sign in to Procore again" in email.get_content()
+
+    sandbox.card(day=date(2026, 3, 4))  # time goes on: deliveries are recorded, nobody asks Procore
+    sandbox.deliver()
+    run_jobs()
+    connection.save_state(session, found.id, last_alert_sent_at=(utcnow() - alerts.ALERT_INTERVAL * 2).isoformat())
+    session.commit()
+    jobs.pump()
+    run_jobs()
+    assert len(mailbox.wait_for(2, timeout=0.5)) == 1  # the admins were told once
+    assert _refreshes(sandbox) == 2
+    assert {m.status for m in session.scalars(select(SyncMessage))} == {"pending"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from sqlalchemy import text
 
@@ -19,7 +20,7 @@ from portal.integrations.procore.demo import CLIENT_SECRET as DEMO_CLIENT_SECRET
 from portal.integrations.procore.demo import COMPANY_ID as DEMO_COMPANY_ID
 from portal.integrations.procore.demo import COMPANY_NAME as DEMO_COMPANY_NAME
 from portal.integrations.registry import connector_for
-from tests.integrations.procore.conftest import RIVERSIDE, stored_credentials
+from tests.integrations.procore.conftest import PEOPLE, RIVERSIDE, SPIKE_LIMIT, stored_credentials
 
 
 def _connection(session, **credentials) -> Connection:
@@ -38,10 +39,11 @@ def test_client_credentials_and_the_company_header_on_every_call(session, sandbo
     projects = connector.list_projects()
     assert account.account_name == DEMO_COMPANY_NAME
     assert {p.name for p in projects} == {"RF-101 - Riverside Office Fit-out", "HB-204 - Harbour Bridge Repairs"}
-    api_calls = sandbox.state.requests
+    api_calls = [r for r in sandbox.state.requests if r["path"].startswith("/rest/")]
     assert len(api_calls) == 3
     assert all(call["company"] == str(DEMO_COMPANY_ID) and call["bearer"] for call in api_calls)
-    assert connector.api.rate_limit["limit"] == 3600 and connector.api.rate_limit["remaining"] == 3597
+    # the headers describe whichever window is closer to exhaustion: here the 10-second one (100), not the hour
+    assert connector.api.rate_limit["limit"] == SPIKE_LIMIT and connector.api.rate_limit["remaining"] == 97
 
 
 def test_refresh_tokens_are_single_use_and_each_rotation_is_stored_encrypted(session, sandbox):
@@ -72,7 +74,7 @@ def test_refresh_tokens_are_single_use_and_each_rotation_is_stored_encrypted(ses
 
 def test_a_used_refresh_token_asks_to_reconnect(session, sandbox):
     found = _connection(session, grant=GrantType.AUTHORIZATION_CODE, refresh_token="spent")
-    with pytest.raises(AuthenticationFailed, match="Connect to Procore again"):
+    with pytest.raises(AuthenticationFailed, match="Sign in to Procore again"):
         connector_for(found).list_projects()
 
 
@@ -82,7 +84,8 @@ def test_pages_follow_the_link_header(session, sandbox):
     connector = connector_for(_connection(session))
     totals = []
     window = (datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC) + timedelta(hours=1))
-    pages = list(connector.timecard_pages(updated_between=window, on_total=totals.append))
+    days = (datetime(2026, 1, 1).date(), datetime(2026, 3, 1).date())
+    pages = list(connector.timecard_pages(days, updated_between=window, on_total=totals.append))
     assert [len(p) for p in pages] == [100, 100, 50]
     assert totals == [250, 250, 250]
     assert len({card.id for page in pages for card in page}) == 250
@@ -154,3 +157,63 @@ def test_the_demo_sandbox_keeps_its_records_and_tokens_across_restarts(tmp_path)
     kept = again.get(f"/rest/v1.0/companies/{DEMO_COMPANY_ID}/timecard_entries/{card.get_json()['id']}",
                      headers=headers)
     assert kept.status_code == 200 and kept.get_json()["hours"] == "7.5"
+
+
+def test_people_and_time_types_are_read_only_through_published_operations(session, sandbox):
+    """Company People v1.0 has list, create and update, no read-one; the company time types list has no paging."""
+    connector = connector_for(_connection(session))
+    dana = str(PEOPLE["dana"])
+    assert connector.get_person(dana, "Dana Developer").email == "dana@demo.test"
+    assert connector.get_person(dana, "a name changed since").email == "dana@demo.test"  # the whole list then
+    assert connector.get_person("1", "Dana Developer") is None
+    assert {t["name"] for t in connector.time_types()} >= {"Regular Time", "Overtime"}
+    paths = {(r["path"], r["query"]) for r in sandbox.state.requests}
+    people = f"/rest/v1.0/companies/{DEMO_COMPANY_ID}/people"
+    assert {p for p, _ in paths if "/people" in p} == {people}
+    assert (f"/rest/v1.0/companies/{DEMO_COMPANY_ID}/timecard_time_types", "") in paths
+    # and the read-one Procore does not publish is not there to lean on
+    token = json.loads(session.get(Connection, connector.connection.id).credentials)["access_token"]
+    answer = httpx.get(f"{sandbox.url}{people}/{dana}", headers={"Authorization": f"Bearer {token}",
+                                                                  "Procore-Company-Id": str(DEMO_COMPANY_ID)})
+    assert answer.status_code == 404
+
+
+@pytest.mark.committed
+def test_two_workers_renewing_at_once_spend_the_refresh_token_once(app, sandbox):
+    """The refresh race on whichever database the run uses (SQLite by default): each worker has its own
+    session and connector; one renews under the lock and stores the pair first, the other uses that pair."""
+    import threading
+
+    from portal.extensions import db
+
+    with app.app_context():
+        code = sandbox.state.issue_code(DEMO_CLIENT_ID, "urn:ietf:wg:oauth:2.0:oob")
+        found = _connection(db.session, grant=GrantType.AUTHORIZATION_CODE, code=code)
+        connector_for(found).list_projects()
+        connection_id = found.id
+        db.session.remove()
+    sandbox.state.advance(5400 + 1)  # expired in Procore while the workers' copies still look valid
+    start, errors = threading.Barrier(2), []
+
+    def worker() -> None:
+        with app.app_context():
+            connector = connector_for(db.session.get(Connection, connection_id))
+            try:
+                start.wait()
+                connector.list_projects()
+            except BaseException as error:  # reported below, in the test's thread
+                errors.append(error)
+            finally:
+                connector.close()
+                db.session.remove()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert sum(1 for r in sandbox.state.requests if r.get("grant") == "refresh_token") == 1
+    with app.app_context():
+        held = json.loads(db.session.get(Connection, connection_id).credentials)
+        assert held["refresh_token"] in sandbox.state.refresh_tokens  # the stored pair is the live one

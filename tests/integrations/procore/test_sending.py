@@ -15,7 +15,7 @@ from portal.runs.models import SyncMessage
 from portal.timesheets import entries
 from portal.timesheets.models import TimeEntry
 from tests.factories import OfferingFactory, ResourceFactory
-from tests.integrations.procore.conftest import PEOPLE, RIVERSIDE, pump_when_due
+from tests.integrations.procore.conftest import PEOPLE, RIVERSIDE, hook_path, pump_when_due
 
 
 @pytest.fixture
@@ -110,7 +110,7 @@ def test_two_way_without_echo(session, sandbox, linked, dana, run_jobs, client):
     session.commit()
     hook = next(iter(sandbox.state.hooks.values()))
     bare = {**echo.payload, "ulid": "01-no-application", "metadata": {"source_application_id": None}}
-    client.post("/webhooks/procore", json=bare, csrf=False,
+    client.post(hook_path(session), json=bare, csrf=False,
                 headers={"Authorization": hook["destination_headers"]["Authorization"]})
     run_jobs()
     assert "not imported again" in _inbound(session)[-1].reason

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from portal.integrations.models import ProjectLink
 from portal.integrations.procore import connection
+from portal.integrations.procore import demo as procore_demo
 from portal.runs.models import SyncMessage
 from tests.factories import OfferingFactory, stage
 from tests.integrations.procore.conftest import HARBOUR
@@ -81,6 +82,41 @@ def test_activity_shows_the_failure_with_its_reason_and_retry(client, login_as, 
     session.expire_all()  # requests share the test's session: forget what it read before the job ran
     assert b"Created: 8.00 h for Dana Developer" in client.get(f"{PAGE}/activity", htmx=True).data
     assert client.post(f"{PAGE}/messages/{message.id}/retry", htmx=True).status_code == 409
+
+
+def test_a_failure_a_later_change_of_the_card_superseded_is_not_listed(client, login_as, session, sandbox, linked,
+                                                                        run_jobs):
+    login_as("admin", permissions=["system_settings"])
+    linked.project.stage = stage("Closed")
+    session.commit()
+    card = sandbox.card()
+    sandbox.deliver()
+    run_jobs()
+    assert b"Failed (1)" in client.get(f"{PAGE}/activity", htmx=True).data
+    linked.project.stage = stage("In Progress")
+    session.commit()
+    sandbox.change(card["id"], hours="6")
+    sandbox.deliver()
+    run_jobs()
+    session.expire_all()
+    activity = client.get(f"{PAGE}/activity", htmx=True).get_data(True)
+    assert "Failed (0)" in activity and "Nothing failed." in activity and "is closed" not in activity
+    assert session.scalar(select(SyncMessage).where(SyncMessage.status == "failed")) is not None  # kept in the log
+
+
+def test_connecting_leaves_no_checking_note_beside_the_result(client, login_as, session, sandbox, portal_url,
+                                                               run_jobs):
+    """The run's own progress says what it checks; a flashed "Checking…" stayed after the result came."""
+    login_as("admin", permissions=["system_settings"])
+    answer = client.post(f"{PAGE}/connect", htmx=True, data={
+        "company_id": str(procore_demo.COMPANY_ID), "company_name": procore_demo.COMPANY_NAME,
+        "method": "client_credentials", "client_id": procore_demo.CLIENT_ID,
+        "client_secret": procore_demo.CLIENT_SECRET})
+    assert answer.status_code == 200 and "Checking" not in answer.get_data(True).split('id="procore-page"')[0]
+    run_jobs()
+    session.expire_all()
+    page = client.get(PAGE).get_data(True)
+    assert "Connected to Procore company" in page and "Checking" not in page
 
 
 def test_sync_now_starts_a_catch_up_run(client, login_as, session, sandbox, procore, run_jobs):

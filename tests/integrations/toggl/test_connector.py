@@ -235,6 +235,7 @@ def test_me_has_its_own_hourly_quota(toggl, toggl_connection):
 
 def test_429_waits_as_long_as_the_server_says(session, toggl, toggl_connection, clocked, app):
     app.config["CONNECTOR_MAX_WAIT"] = 60.0
+    toggl.behave(retry_after_on_429=True)
     toggl.limits(rate_capacity=2, rate_per_second=0.25)
     toggl_connector = connector(toggl_connection, sleep=clocked)
     for _ in range(3):

@@ -76,7 +76,7 @@ def test_time_on_projects_no_offering_links_is_ignored_with_the_check_named(sess
     run = sync(session, run_jobs, tool.connection)
     assert synced(session, tool.connection) == {}
     (note,) = messages(session, run.id, action="ignore")
-    assert "3 entries on 1 Toggl projects that no offering links to were ignored" in note.reason
+    assert "3 entries on 1 Toggl project that no offering links to were ignored" in note.reason
     assert "Check: is the Project Offering connected to Toggl" in note.reason
 
 
@@ -226,5 +226,5 @@ def test_a_deleted_toggl_project_and_time_entered_twice_are_named_with_their_che
     run = sync(session, run_jobs, tool.connection, "nightly")
     reasons = [m.reason for m in messages(session, run.id, action="check")]
     assert any("no longer exists in the workspace" in r and "Old phase" in r for r in reasons)
-    assert any("1 entries typed into the portal match Toggl time exactly" in r and "entered in both systems" in r
+    assert any("1 entry typed into the portal match Toggl time exactly" in r and "entered in both systems" in r
                for r in reasons)

@@ -8,10 +8,11 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.integrations.models import PersonLink
+from portal.integrations.toggl import time_runs
 from portal.runs.models import SyncMessage, SyncRun
 from portal.timesheets import workflow
 from tests.factories import ResourceFactory, UserFactory, stage
-from tests.integrations.toggl.time_sync_support import days_ago, link, sync, synced
+from tests.integrations.toggl.time_sync_support import days_ago, link, start, sync, synced
 
 
 @pytest.fixture
@@ -103,6 +104,46 @@ def test_a_pm_syncs_their_project_from_its_integrations_tab(session, client, log
     response = client.post(f"/projects/{linked.offering.project_id}/timesheets/{tool.connection.id}/sync",
                            htmx=True)
     assert response.status_code == 403
+
+
+def test_the_projects_time_card_says_who_waits_now_not_what_the_run_counted(session, client, login_as, tool, linked,
+                                                                            run_jobs, admin):
+    """The card said "Unmatched: 2" from its last run after the person was matched and their time imported."""
+    tool.sandbox.set_member("dana@example.test", fullname="Dana Scully")
+    tool.sandbox.entries(count=2, emails=["dana@example.test"], project_ids=[linked.toggl_project_id],
+                         start_date=days_ago(3).isoformat())
+    project_id = linked.offering.project_id
+    time_runs.start_project_sync(session, admin, project_id, tool.connection.id)
+    session.commit()
+    run_jobs()
+    login_as("admin")
+    card = client.get(f"/projects/{project_id}/integrations").get_data(as_text=True)
+    assert "Waiting for a match to a resource: 2 entries of Dana Scully." in card
+    assert "Unmatched:" not in card  # the run's count is not repeated beside the live one
+    person = session.scalar(select(PersonLink).where(PersonLink.external_email == "dana@example.test"))
+    time_runs.link_person(session, admin, tool.connection.id, person.id, ResourceFactory(name="Dana").id)
+    session.commit()
+    run_jobs()
+    card = client.get(f"/projects/{project_id}/integrations").get_data(as_text=True)
+    assert "Waiting for a match" not in card and "Unmatched" not in card and "no resource has this email" not in card
+
+
+def test_the_sync_logs_headline_follows_the_run_the_person_started(session, client, login_as, tool, linked, run_jobs):
+    """A webhook's run that came after the person's Sync now took the headline's place."""
+    login_as("admin")
+    url = f"/settings/integrations/connections/{tool.connection.id}/sync"
+    started = client.post(url, htmx=True).get_data(as_text=True)
+    mine = session.scalar(select(SyncRun).order_by(SyncRun.id.desc()))
+    assert f"{url}?run={mine.id}" in started  # the poll names the run
+    run_jobs()
+    webhook = start(session, tool.connection, "webhook")
+    run_jobs()
+    assert webhook.id != mine.id
+    polled = client.get(f"{url}?run={mine.id}", htmx=True).get_data(as_text=True)
+    assert f'id="sync-run-{mine.id}"' in polled and f'id="sync-run-{webhook.id}"' not in polled
+    page = client.get(f"/settings/integrations/connections/{tool.connection.id}/sync-log").get_data(as_text=True)
+    headline = page.split('id="time-sync"')[1].split("</section>")[0]
+    assert f'id="sync-run-{mine.id}"' in headline  # the latest run that is not a webhook's
 
 
 def test_synced_time_is_marked_from_toggl_read_only_and_changes_after_approval_are_decided_on_the_timesheet(

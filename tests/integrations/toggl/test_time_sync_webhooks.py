@@ -49,7 +49,7 @@ def event(entry: dict, action: str = "updated", event_id: int = 8_023_169_274_70
 def deliver(client, connection, body: dict | bytes, secret: str = SECRET):
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     signature = "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
-    return client.post(f"/hooks/toggl/{connection.id}", data=raw, csrf=False,
+    return client.post(f"/webhooks/toggl/{connection.id}", data=raw, csrf=False,
                        headers={"Content-Type": "application/json", "X-Webhook-Signature-256": signature})
 
 
@@ -81,7 +81,7 @@ def test_a_flood_of_forged_deliveries_is_counted_in_one_message(session, client,
     assert count(session, SyncMessage) == before + 1
     refusal = session.scalar(select(SyncMessage).order_by(SyncMessage.id.desc()))
     assert refusal.attempts == 25 and refusal.reason.startswith(
-        "Refused 25 deliveries within 10 minutes; the last: Refused a webhook delivery whose")
+        "Refused 25 webhook deliveries within 10 minutes; the last: Refused a webhook delivery whose")
 
 
 def test_an_event_is_applied_once_and_a_replay_is_refused(session, client, tool, hooked, run_jobs):
@@ -181,3 +181,57 @@ def test_validating_the_connection_subscribes_and_toggl_events_flow_in(app, comm
     finally:
         app.config["PORTAL_PUBLIC_URL"] = saved
 
+
+
+@pytest.mark.committed
+def test_a_subscription_at_the_url_before_the_one_scheme_keeps_working_and_is_renewed_by_the_hourly_job(
+        app, committed, toggl, live_server, run_jobs):
+    """An upgrade moved the webhook URL (/hooks/toggl/<id> → /webhooks/toggl/<id>): events sent to the old one
+    are still received, and the next scheduled sync subscribes again at the new one, audited, once."""
+    from portal.integrations.toggl import jobs as toggl_jobs
+    from portal.integrations.toggl import webhooks as toggl_webhooks
+
+    world = toggl.standard(members=["ana@example.test"])
+    project = toggl.seed(projects=[{"workspace_id": world.workspace_id, "name": "Build"}])["projects"][0]
+    saved = app.config["PORTAL_PUBLIC_URL"]
+    app.config["PORTAL_PUBLIC_URL"] = live_server
+    try:
+        with committed() as session:
+            connection, _ = toggl_connection.save_connection(session, UserFactory(role="admin"), api_token=TOKEN,
+                                                             workspace_id=str(world.workspace_id))
+            offering = OfferingFactory()
+            AssignmentFactory(offering=offering, resource=ResourceFactory(email="ana@example.test"))
+            session.add(ProjectLink(connection_id=connection.id, offering_id=offering.id,
+                                    external_id=str(project["id"]), external_name="Build", method="connected"))
+        run_jobs()  # validates and subscribes at the current URL
+        (subscription,) = toggl.state()["subscriptions"]
+        with committed() as session:
+            connection = session.scalar(select(Connection))
+            old, new = f"{live_server}/hooks/toggl/{connection.id}", f"{live_server}/webhooks/toggl/{connection.id}"
+            assert subscription["url_callback"] == new and subscription["validated_at"]
+            # The state an older portal left: Toggl delivers to the old URL.
+            toggl.http.put(f"/webhooks/api/v1/subscriptions/{world.workspace_id}/{subscription['subscription_id']}",
+                           auth=(TOKEN, "api_token"), json={**{k: subscription[k] for k in (
+                               "description", "event_filters", "enabled")}, "url_callback": old}).raise_for_status()
+            connection.settings = {**connection.settings, "webhook_url": old}
+
+        created = httpx.post(f"{toggl.url}/api/v9/workspaces/{world.workspace_id}/time_entries",
+                             auth=(TOKEN, "api_token"),
+                             json={"workspace_id": world.workspace_id, "created_with": "test", "user_id":
+                                   world.members["ana@example.test"], "project_id": project["id"],
+                                   "start": f"{days_ago(1).isoformat()}T09:00:00Z", "duration": 3600}).json()
+        assert toggl.state()["deliveries"][-1]["status"] == 200  # the old URL still answers
+
+        toggl_jobs.start_time_syncs("hourly")  # the cron's hourly entry
+        run_jobs()
+        (renewed,) = toggl.state()["subscriptions"]
+        assert renewed["url_callback"] == new and renewed["validated_at"]
+        with committed() as session:
+            connection = session.scalar(select(Connection))
+            assert connection.settings["webhook_url"] == new
+            assert synced(session, connection)[str(created["id"])].hours == Decimal("1")
+            (event,) = session.scalars(select(AuditEvent).where(AuditEvent.action == "connection.webhook_url_changed"))
+            assert (event.before, event.after) == ({"url": old}, {"url": new})
+            assert toggl_webhooks.renew_moved(session) == []  # nothing moved any more
+    finally:
+        app.config["PORTAL_PUBLIC_URL"] = saved
