@@ -57,3 +57,32 @@ def test_pm_provisions_an_offering_and_sees_it_linked(page, committed, toggl, ru
                                                     "lee@example.test"}
     page.goto(project_url)  # "View in Toggl" opens the sandbox's project page
     page.get_by_role("heading", name="Platform build").wait_for()
+
+
+@pytest.mark.browser
+def test_connect_existing_keeps_what_was_typed_with_the_reason(page, committed, toggl):
+    """Bad input used to close the form, lose what was typed and offer a Retry that could not help."""
+    world = toggl.standard()
+    toggl_client = toggl.seed(clients=[{"workspace_id": world.workspace_id, "name": "Northwind"}])["clients"][0]
+    with committed() as session:
+        pm = UserFactory(email="pm@example.test", role="pm")
+        connection = make_connection(session, world)
+        northwind = ClientFactory(name="Northwind Traders")
+        session.add(ClientLink(connection_id=connection.id, client_id=northwind.id,
+                               external_id=str(toggl_client["id"]), external_name="Northwind", method="connected"))
+        project = ProjectFactory(name="Northwind data platform", client=northwind, pm=pm)
+        offering = OfferingFactory(project=project, name="Platform build")
+        session.flush()
+        project_id, offering_name = project.id, offering.name
+
+    browser_login(page, "pm@example.test")
+    page.goto(f"/projects/{project_id}/integrations")
+    row = page.locator(f"tbody[data-offering='{offering_name}']")
+    row.get_by_role("button", name="Connect Existing").click()
+    typed = row.get_by_label("…or its id, or paste its URL")
+    typed.fill("987654321")
+    row.get_by_role("button", name="Connect", exact=True).click()
+    row.get_by_text("has no project 987654321: check the id or the link").first.wait_for()
+    assert row.get_by_label("…or its id, or paste its URL").input_value() == "987654321"
+    assert row.get_by_role("button", name="Retry").count() == 0
+    assert row.get_by_role("button", name="Connect", exact=True).count() == 1
