@@ -58,7 +58,8 @@ def _log_page(connection: Connection, block: str | None = None, status: int = 20
     log = list(db.session.scalars(select(SyncRun).where(SyncRun.connection_id == connection.id)
                                   .order_by(SyncRun.id.desc()).limit(RUNS_SHOWN)))
     return htmx.render("integrations/toggl/sync_log.html", block=block, status=status, log=log, time_run=time_run,
-                       time_notes=runs.notes(db.session, time_run), quota=quota_seen(connection), **pages, **context)
+                       time_notes=runs.notes(db.session, time_run), quota=quota_seen(connection), **pages,
+                       **context)
 
 
 @bp.route("/settings/integrations/connections/<int:connection_id>/sync-log")
