@@ -297,9 +297,9 @@ def missed(session, connection_id: int, url: str) -> list[str]:
 
 def report_reconcile(figures: dict) -> None:
     page_size = figures["page_size"]
-    _, first_requests, first = figures["first"]
-    quiet_seconds, quiet_requests, _ = figures["quiet"]
-    edited_seconds, edited_requests, edited = figures["edited"]
+    _, first_requests, first, _ = figures["first"]
+    quiet_seconds, quiet_requests, _, _ = figures["quiet"]
+    edited_seconds, edited_requests, edited, _ = figures["edited"]
     print(f"\nNightly reconcile, {RECONCILE_ENTRIES:,} entries over {RECONCILE_DAYS} days, "
           f"report pages of {page_size}:")
     print(f"First nightly (reads everything once): {first_requests} requests, {first.get('new', 0):,} new")
