@@ -31,7 +31,7 @@ from portal import audit
 from portal.columns import utcnow
 from portal.errors import ExternalServiceError
 from portal.integrations import connectors
-from portal.integrations.models import Connection
+from portal.integrations.models import Connection, ConnectionStatus
 from portal.integrations.registry import connector_class, connector_for
 from portal.integrations.services import (
     ADMINS_RETRY,
@@ -63,8 +63,9 @@ def receive_delivery(session: Session, connection: Connection, delivery: Deliver
         return Reply(404, "No such webhook endpoint")
     secret = secret_of(connection)
     label = connector_class(connection.kind).display_name()
-    if not connection.is_connected or not secret:
-        # Gone: the connection was disconnected (its secret forgotten); the tool stops sending.
+    if connection.status == ConnectionStatus.DISCONNECTED or not secret:
+        # Gone: the connection was disconnected (its secret forgotten); the tool stops sending. A connection in
+        # error (a regenerated token) still holds its secret: its deliveries are verified and kept below.
         refuse(session, connection, f"Refused a {label} webhook delivery: the connection is not connected (or was "
                                     "re-connected and has not subscribed again). Check: Admin → Integrations.")
         return Reply(410, "Not connected")
@@ -102,6 +103,10 @@ def receive_delivery(session: Session, connection: Connection, delivery: Deliver
             session.add(message)
     except IntegrityError:  # the same event, delivered twice at once
         return Reply(200, {"status": "duplicate"})
+    if not connection.is_connected:  # a 410 would make Toggl stop delivering; the first sync after the fix applies it
+        message.reason = "Received while the connection needs attention (a new API token); applied by the first " \
+                         "sync once it is connected again"
+        return Reply(200, {"status": "kept"})
     run, _ = time_runs.start(session, connection, "webhook")
     message.run_id = run.id
     return Reply(200, {"status": "queued"})
