@@ -35,6 +35,7 @@ from portal.integrations.models import Connection, ConnectionStatus
 from portal.integrations.registry import connector_class, connector_for
 from portal.integrations.services import (
     ADMINS_RETRY,
+    connected_supporting,
     may_manage_connections,
     require_connected,
     run_actor,
@@ -133,20 +134,15 @@ def renew_moved(session: Session) -> list[int]:
     now (an upgrade changed the URL scheme, or PORTAL_PUBLIC_URL moved), audited. The old URL keeps answering
     until the tool holds the new one. Returns the subscription runs started."""
     started = []
-    for connection in session.scalars(select(Connection).order_by(Connection.id)):
-        try:
-            tool = connector_class(connection.kind)
-        except (connectors.NotSupported, ImportError):  # a tool whose module is not installed here
-            continue
+    for connection in list(connected_supporting(session, connectors.WEBHOOKS)):
         registered = (connection.settings or {}).get("webhook_url")
-        if not (connection.is_connected and tool.supports(connectors.WEBHOOKS)
-                and url_outdated(registered, connection)):
+        if not url_outdated(registered, connection):
             continue
         run = start_subscribe(session, connection, None)
-        url = callback_url(connection)
+        url, label = callback_url(connection), connector_class(connection.kind).display_name()
         audit.record(session, sync_actor(connection), "connection.webhook_url_changed", connection,
                      before={"url": registered}, after={"url": url},
-                     summary=f"{tool.display_name()} delivers to {registered}; subscribing again at {url}")
+                     summary=f"{label} delivers to {registered}; subscribing again at {url}")
         started.append(run.id)
     return started
 
