@@ -194,5 +194,24 @@ def user_for_session(session: Session, token: str) -> User | None:
     return user
 
 
+# A person's own email choices (My time): the column, its audit action, and what it is called in the summary.
+EMAIL_CHOICES = {
+    "timesheet_reminders": ("user.reminders_changed", "timesheet reminders"),
+    "timesheet_decision_emails": ("user.decision_emails_changed", "emails about timesheet decisions"),
+}
+
+
+def set_own_email_choice(session: Session, user: User, choice: str, on: bool) -> bool:
+    """A person turns one kind of email to themselves on or off (audited). Returns whether anything changed."""
+    action, what = EMAIL_CHOICES[choice]
+    if getattr(user, choice) == on:
+        return False
+    setattr(user, choice, on)
+    session.flush()
+    audit.record(session, user, action, user, before={choice: not on}, after={choice: on},
+                 summary=f"{user.name} turned {what} {'on' if on else 'off'}")
+    return True
+
+
 def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.active.desc(), User.name)))

@@ -76,18 +76,6 @@ def _status_changed(sheet: Timesheet, session: Session, actor=None, from_status:
                          f"was {decision}")
 
 
-def set_own_decision_emails(session: Session, user: User, on: bool) -> bool:
-    """A person turns the emails about decisions on their timesheets on or off. Returns whether it changed."""
-    if user.timesheet_decision_emails == on:
-        return False
-    user.timesheet_decision_emails = on
-    session.flush()
-    audit.record(session, user, "user.decision_emails_changed", user, before={"timesheet_decision_emails": not on},
-                 after={"timesheet_decision_emails": on},
-                 summary=f"{user.name} turned emails about timesheet decisions {'on' if on else 'off'}")
-    return True
-
-
 @dataclass
 class Decision:
     """A recent decision on one of the person's timesheets, for their home page."""

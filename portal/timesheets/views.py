@@ -14,6 +14,7 @@ from wtforms.fields.choices import SelectChoice
 
 from portal import formatting, htmx, inputs, lookups
 from portal.auth import policy
+from portal.auth import services as auth_services
 from portal.auth.access import allow
 from portal.columns import today
 from portal.errors import InvalidInput, NotAllowed
@@ -23,7 +24,7 @@ from portal.formatting import hours_text
 from portal.forms import submit
 from portal.org.services import get_settings
 from portal.projects.models import Project
-from portal.timesheets import approvals, conflicts, entries, notifications, reminders, standins, weeks, workflow
+from portal.timesheets import approvals, conflicts, entries, reminders, standins, weeks, workflow
 from portal.timesheets import grid as grids
 from portal.timesheets.forms import (
     BulkDecisionForm,
@@ -465,7 +466,8 @@ def decide_many():
 @allow(policy.is_internal)
 def my_reminders():
     """A person turns their weekly reminder email on or off (My time)."""
-    changed = reminders.set_own_reminders(db.session, current_user, request.form.get("on") == "y")
+    changed = auth_services.set_own_email_choice(db.session, current_user, "timesheet_reminders",
+                                                 request.form.get("on") == "y")
     db.session.commit()
     if changed:
         flash("Reminders on: you get an email when last week's timesheet is missing or not submitted."
@@ -480,7 +482,8 @@ def my_reminders():
 @allow(policy.is_internal)
 def my_decision_emails():
     """A person turns the emails about decisions on their timesheets on or off (My time, issue 15 item 22)."""
-    changed = notifications.set_own_decision_emails(db.session, current_user, request.form.get("decisions") == "y")
+    changed = auth_services.set_own_email_choice(db.session, current_user, "timesheet_decision_emails",
+                                                 request.form.get("decisions") == "y")
     db.session.commit()
     if changed:
         flash("You get an email when your timesheet is approved, rejected or recalled."
