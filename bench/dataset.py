@@ -154,8 +154,8 @@ def _tables(shape: Shape, today: date, stages: dict[str, int], engagement_type: 
         return (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
 
     period_of = {m: i + 1 for i, m in enumerate(months)}
-    yield "fiscal_periods (id, name, start_date, end_date, locked)", [
-        (period_of[m], m.strftime("%Y-%m"), m, month_end(m), m < months[2]) for m in months]
+    yield "fiscal_periods (id, name, start_date, end_date, state)", [
+        (period_of[m], m.strftime("%Y-%m"), m, month_end(m), "closed" if m < months[2] else "open") for m in months]
 
     def users() -> Iterator[tuple]:
         yield ADMIN, "admin@bench.test", "Admin", "-", "admin", True, False

@@ -101,13 +101,14 @@ def seed(session) -> tuple[list[int], int]:
 def count_queries(app, user_id: int) -> int:
     client = app.test_client()
     with client.session_transaction() as flask_session:
-        flask_session["_user_id"] = str(user_id)
+        flask_session["_user_id"] = db.session.get(User, user_id).get_id()  # "<id>.<session epoch>"
         flask_session["_fresh"] = True
     statements = []
 
     def count(*_):
         statements.append(1)
 
+    client.get("/approvals")  # warm: what the first request of a process reads once
     event.listen(db.engine, "before_cursor_execute", count)
     try:
         response = client.get("/approvals")
@@ -121,11 +122,12 @@ def ledger_rows(session, timesheet_ids: list[int]) -> tuple[list[dict], list[dic
     """The transactions of these timesheets and their lines, as plain rows to insert again."""
     txns = list(session.scalars(select(FinancialTransaction)
                                 .where(FinancialTransaction.timesheet_id.in_(timesheet_ids))))
-    return ([dict(id=t.id, item_id=t.item_id, kind=t.kind, date=t.date, hours=t.hours, amount=t.amount,
-                  fiscal_period_id=t.fiscal_period_id, timesheet_id=t.timesheet_id, posting_key=t.posting_key,
-                  split_note=t.split_note, created_at=t.created_at) for t in txns],
-            [dict(id=line.id, transaction_id=t.id, offering_id=line.offering_id, hours=line.hours,
-                  amount=line.amount) for t in txns for line in t.lines])
+    return ([_row(t) for t in txns], [_row(line) for t in txns for line in t.lines])
+
+
+def _row(record) -> dict:
+    """Every column of a ledger row, as insert() takes it."""
+    return {column.key: getattr(record, column.key) for column in type(record).__table__.columns}
 
 
 def delete_rows(session, txns: list[dict]) -> None:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, request, url_for
-from flask_login import current_user
 
 from portal import config as portal_config
 from portal import security
@@ -42,10 +41,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     _init_templates(app)
     _connect_receivers()
+    _register_lookups()
 
-    from portal.errors import register_error_handlers
-
-    register_error_handlers(app)
+    _register_error_pages(app)
 
     from portal.cli import register_commands
 
@@ -54,6 +52,56 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return app
+
+
+HTTP_MESSAGES = {
+    400: "The request could not be understood.",
+    401: "Please log in.",
+    403: "You are not allowed to do that.",
+    404: "There is nothing at this address. It may have been deleted.",
+    405: "That action is not available here.",
+    413: "The upload is too large.",
+    429: "Too many requests; wait a moment and try again.",
+    500: "An unexpected error happened. It has been logged; please try again.",
+}
+
+
+def _register_error_pages(app: Flask) -> None:
+    """Every error raised anywhere (portal/errors.py, HTTP, CSRF, unexpected) answers as a page, or for htmx as a
+    fragment retargeted at the flash area."""
+    from flask_wtf.csrf import CSRFError
+    from werkzeug.exceptions import HTTPException
+
+    from portal import htmx
+    from portal.errors import PortalError
+
+    def respond(status: int, title: str, message: str):
+        return htmx.render_error(status=status, title=title, message=message)
+
+    @app.errorhandler(PortalError)
+    def portal_error(error: PortalError):
+        if error.status >= 500:
+            app.logger.warning("%s on %s: %s", type(error).__name__, request.path, error.message)
+        return respond(error.status, error.title, error.message)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        return respond(
+            400,
+            "Your form expired",
+            "The security token of this form is missing or invalid (" + error.description.rstrip(".") + "). "
+            "Reload the page and try again; nothing was saved.",
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        status = error.code or 500
+        return respond(status, error.name, HTTP_MESSAGES.get(status, error.description or error.name))
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        app.logger.exception("unhandled error on %s", request.path)
+        return respond(500, "Unexpected error", HTTP_MESSAGES[500])
 
 
 def _models() -> None:
@@ -92,6 +140,11 @@ def _connect_receivers() -> None:
 
     connect_finance()  # connecting twice is harmless
     connect_notifications()
+
+
+def _register_lookups() -> None:
+    """Domains register their searchable selects' kinds (portal/lookups.py) on import."""
+    import portal.projects.lookups  # noqa: F401  (clients, projects, offerings, tasks, people, users)
 
 
 def _init_login(app: Flask) -> None:
@@ -166,7 +219,5 @@ def _init_templates(app: Flask) -> None:
 
     app.jinja_env.globals.update(policy=policy, role_labels=ROLE_LABELS)
     app.jinja_env.filters.update(formatting.FILTERS)
-
-    @app.context_processor
-    def user():
-        return {"current_user": current_user}
+    # No context processor of ours: Flask-Login gives templates `current_user`, and what a page shows
+    # (the layout's navigation too, portal/layout.py) is handed to it by its view through portal.htmx.render.

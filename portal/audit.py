@@ -80,6 +80,21 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, An
     return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
 
 
+def update(session: Session, actor: User | str | None, subject: Any, values: dict[str, Any], action: str,
+           summary: str, fields: list[str] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Set `values` on `subject`, flush, and record one row of what really changed among `fields` (by default
+    the keys of `values`); nothing is recorded when nothing changed. Returns the changes as (before, after)."""
+    fields = fields or list(values)
+    before = snapshot(subject, fields)
+    for name, value in values.items():
+        setattr(subject, name, value)
+    session.flush()
+    old, new = changes(before, snapshot(subject, fields))
+    if new:
+        record(session, actor, action, subject, before=old, after=new, summary=summary)
+    return old, new
+
+
 def record(session: Session, actor: User | str | None, action: str, subject: Any = None,
            before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
            summary: str = "", subject_type: str | None = None, subject_id: int | None = None,

@@ -11,11 +11,13 @@ from flask_migrate import upgrade
 
 from portal import demo, jobs
 from portal.auth import services
+from portal.columns import utcnow
 from portal.errors import PortalError
 from portal.extensions import db
 from portal.formatting import hours, plural
 from portal.integrations.registry import load, tools
-from portal.org.services import ensure_defaults
+from portal.org.services import ensure_defaults, get_settings
+from portal.timesheets import reminders
 
 users_cli = AppGroup("users", help="Manage logins.")
 jobs_cli = AppGroup("jobs", help="Run scheduled work by hand (the cron process does this on its own).")
@@ -91,10 +93,6 @@ reminders_cli = AppGroup("reminders", help="Timesheet reminders (the cron proces
               help="The week to remind about (any day of it); default: last week.")
 def send_reminders_command(dry_run: bool, week) -> None:
     """Send the weekly reminders for a week, and the escalations that are due, as the cron does."""
-    from portal.columns import utcnow
-    from portal.org.services import get_settings
-    from portal.timesheets import reminders
-
     now = utcnow()
     settings = get_settings(db.session)
     day = week.date() if week else None

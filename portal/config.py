@@ -30,8 +30,10 @@ SETTINGS: list[tuple[str, str | None, str]] = [
     ("TOGGL_REPORTS_BASE_URL", "https://api.track.toggl.com/reports/api/v3", "Toggl Reports API v3"),
     ("TOGGL_WEBHOOKS_BASE_URL", "https://api.track.toggl.com/webhooks/api/v1", "Toggl Webhooks API v1"),
     ("TOGGL_APP_URL", "https://track.toggl.com", "Toggl Track web app, for the View in Toggl links"),
-    ("TOGGL_REPORT_PAGE_SIZE", "1000",
-     "Entries per Reports API request (Toggl's maximum is undocumented; lower it if Toggl refuses the size)"),
+    ("TOGGL_REPORT_PAGE_SIZE", "50",
+     "Entries per detailed-report request: 50 is what Toggl serves (a larger page_size may be ignored)"),
+    ("TOGGL_CONSISTENCY_WAIT", "3",
+     "Seconds to wait before asking again when Toggl does not know a project it just created yet (up to 3 times)"),
     ("CONNECTOR_TIMEOUT", "20", "Seconds one request to a timesheet tool may take before it counts as timed out"),
     ("CONNECTOR_MAX_WAIT", "120",
      "Most seconds a background job waits in total on a tool's quota, rate limit or outage before failing with why"),
@@ -118,7 +120,8 @@ def load_settings(instance_path: str | Path, environ: dict[str, str] | None = No
     values["REDIS_EMBEDDED_PATH"] = str(instance / "redis.db")
     values["SMTP_PORT"] = int(values["SMTP_PORT"])
     values["SMTP_STARTTLS"] = str(values["SMTP_STARTTLS"]).lower() in ("1", "true", "yes")
-    for name in ("CONNECTOR_TIMEOUT", "CONNECTOR_MAX_WAIT", "CONNECTOR_INTERACTIVE_MAX_WAIT", "CONNECTOR_BACKOFF_BASE"):
+    for name in ("CONNECTOR_TIMEOUT", "CONNECTOR_MAX_WAIT", "CONNECTOR_INTERACTIVE_MAX_WAIT", "CONNECTOR_BACKOFF_BASE",
+                 "TOGGL_CONSISTENCY_WAIT"):
         values[name] = float(values[name])
     for name in ("TIME_SYNC_RECENT_DAYS", "TIME_SYNC_LOOKBACK_DAYS", "SYNC_QUOTA_RESERVE", "WEBHOOK_REPLAY_WINDOW",
                  "TOGGL_REPORT_PAGE_SIZE"):

@@ -1,17 +1,18 @@
-"""Domain errors raised by services, and how each becomes an HTTP answer.
+"""Domain errors raised by services, each with the HTTP status it answers with.
 
-Services raise these with a message written for the user; views never build error pages themselves.
-Every error renders as a page, or as a fragment retargeted at the flash area for htmx requests, so a
-failed click never replaces the region the user was working in.
+Services raise these with a message written for the user; views never build error pages themselves: the
+app factory's error handlers (portal/__init__.py) render every error as a page, or as a fragment retargeted
+at the flash area for htmx requests, so a failed click never replaces the region the user was working in.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from flask import Flask, request
-from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+T = TypeVar("T")
 
 
 class PortalError(Exception):
@@ -71,45 +72,10 @@ class ExternalServiceError(PortalError):
         self.status_code = status_code
 
 
-HTTP_MESSAGES = {
-    400: "The request could not be understood.",
-    401: "Please log in.",
-    403: "You are not allowed to do that.",
-    404: "There is nothing at this address. It may have been deleted.",
-    405: "That action is not available here.",
-    413: "The upload is too large.",
-    429: "Too many requests; wait a moment and try again.",
-    500: "An unexpected error happened. It has been logged; please try again.",
-}
-
-
-def register_error_handlers(app: Flask) -> None:
-    from portal import htmx
-
-    def respond(status: int, title: str, message: str):
-        return htmx.render_error(status=status, title=title, message=message)
-
-    @app.errorhandler(PortalError)
-    def portal_error(error: PortalError):
-        if error.status >= 500:
-            app.logger.warning("%s on %s: %s", type(error).__name__, request.path, error.message)
-        return respond(error.status, error.title, error.message)
-
-    @app.errorhandler(CSRFError)
-    def csrf_error(error: CSRFError):
-        return respond(
-            400,
-            "Your form expired",
-            "The security token of this form is missing or invalid (" + error.description.rstrip(".") + "). "
-            "Reload the page and try again; nothing was saved.",
-        )
-
-    @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException):
-        status = error.code or 500
-        return respond(status, error.name, HTTP_MESSAGES.get(status, error.description or error.name))
-
-    @app.errorhandler(Exception)
-    def unexpected(error: Exception):
-        app.logger.exception("unhandled error on %s", request.path)
-        return respond(500, "Unexpected error", HTTP_MESSAGES[500])
+def get_or_raise(session: Session, model: type[T], ident: Any, noun: str, **options: Any) -> T:
+    """The `model` row with id `ident`, or NotFound ("That project does not exist."); `options` go to
+    Session.get (a row lock: with_for_update=True, populate_existing=True)."""
+    found = session.get(model, ident, **options)
+    if found is None:
+        raise NotFound(f"That {noun} does not exist.")
+    return found

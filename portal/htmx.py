@@ -12,7 +12,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Response, make_response, redirect, render_template, request, session
+from flask_login import current_user
 from jinja2_fragments.flask import render_block, render_blocks
+
+from portal import layout
+from portal.extensions import db
 
 # A response header: "this error answer is a fragment of the page, swap it into the target".
 PORTAL_FRAGMENT = "X-Portal-Fragment"
@@ -33,7 +37,8 @@ def is_fragment_request() -> bool:
 
 def render(template: str, block: str | None = None, status: int = 200, oob: list[str] | None = None,
            **context: Any) -> Response:
-    """Full page, or `block` (plus out-of-band `oob` blocks) for an htmx fragment request.
+    """Full page (with the layout's navigation), or `block` (plus out-of-band `oob` blocks) for an htmx
+    fragment request.
 
     A fragment also carries any flashed messages, swapped out of band into the page's flash area, so a
     view flashes the same way whether the answer is a page or a fragment. It is marked as the portal's own
@@ -46,12 +51,17 @@ def render(template: str, block: str | None = None, status: int = 200, oob: list
         if session.get("_flashes"):
             body += render_template("partials/flash.html", oob=True)
     else:
-        body = render_template(template, **context)
+        body = _page(template, **context)
     response = make_response(body, status)
     if fragment:
         response.headers[PORTAL_FRAGMENT] = "1"
     response.vary.add("HX-Request")
     return response
+
+
+def _page(template: str, **context: Any) -> str:
+    """A whole page: the template inside the layout, which is given its navigation (portal/layout.py)."""
+    return render_template(template, nav=layout.nav(db.session, current_user), **context)
 
 
 def render_error(status: int, title: str, message: str) -> Response:
@@ -62,8 +72,7 @@ def render_error(status: int, title: str, message: str) -> Response:
         response.headers["HX-Retarget"] = "#flash"
         response.headers["HX-Reswap"] = "innerHTML"
     else:
-        response = make_response(render_template("errors/error.html", title=title, message=message,
-                                                 status=status), status)
+        response = make_response(_page("errors/error.html", title=title, message=message, status=status), status)
     response.vary.add("HX-Request")
     return response
 

@@ -253,3 +253,12 @@ def json_bool(value: Any, name: str) -> bool | None:
     if value is None or isinstance(value, bool):
         return value
     raise BadShape(f"{name!r} must be true or false.")
+
+def clean_name(name: str | None, what: str, limit: int) -> str:
+    """A record's name as services store it: stripped, not empty, at most `limit` characters (its column's)."""
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput(f"Enter the {what}'s name.", fields={"name": "Enter a name."})
+    if len(name) > limit:
+        raise InvalidInput(f"A {what} name has at most {limit} characters.", fields={"name": "Too long."})
+    return name

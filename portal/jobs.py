@@ -17,6 +17,7 @@ from flask import Flask, current_app, has_app_context
 from rq import get_current_job
 
 from portal import create_app, mail
+from portal.columns import utcnow
 from portal.extensions import db
 from portal.finance import batches, forecasts, posting, receivers
 from portal.integrations import provisioning, services
@@ -24,6 +25,7 @@ from portal.integrations.registry import load, tools
 from portal.runs import services as runs
 from portal.stages import notifications
 from portal.system import cron_runs
+from portal.timesheets import reminders
 
 log = logging.getLogger(__name__)
 
@@ -197,9 +199,6 @@ def requeue_finance_postings() -> list[int]:
 def send_timesheet_reminders() -> dict[str, int]:
     """Hourly: the weekly reminders when it is the organization's reminder day and hour, and the escalations
     that are due. Idempotent: each reminder is claimed by a unique row."""
-    from portal.columns import utcnow
-    from portal.timesheets import reminders
-
     sent = reminders.send(db.session, utcnow())
     db.session.commit()
     return {"reminded": len(sent.reminded), "escalated": len(sent.escalated), "digests": len(sent.digests)}

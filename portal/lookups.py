@@ -2,8 +2,9 @@
 clients, users) is a text box that asks the server for the first matches as the person types, never a
 `<select>` listing a whole table.
 
-A domain registers each kind of lookup once (`register`): how to search it and how to name one chosen
-record. `GET /lookup/<kind>?q=...` (portal/lookup_views.py) answers with at most `LIMIT` options; the
+A domain registers each kind of lookup once (`register`, run when the app factory imports the domain's
+lookups module): how to search it and how to name one chosen record. `GET /lookup/<kind>?q=...`
+(portal/projects/lookup_views.py) answers with at most `LIMIT` options; the
 page renders the box with `templates/macros/lookup.html` and `static/js/lookup.js` runs it (keyboard:
 arrows, Enter, Escape). A form field is a `LookupField`: it holds the chosen id, and `resolve` names it,
 so a form re-rendered with errors shows what was chosen and an id that names nothing is refused.
@@ -52,15 +53,9 @@ def register(kind: str, search: Search, describe: Describe, noun: str) -> None:
 
 
 def lookup(kind: str) -> Lookup:
-    _load()
     if kind not in KINDS:
         raise NotFound("There is no such list.")
     return KINDS[kind]
-
-
-def _load() -> None:
-    """Domains register their kinds on import."""
-    import portal.projects.lookups  # noqa: F401
 
 
 def search(session: Session, user: Any, kind: str, text: str, params: Mapping[str, str]) -> tuple[list[Option], bool]:
@@ -84,8 +79,9 @@ def contains(column, text: str):
     return column.ilike(f"%{escaped}%", escape="\\")
 
 
-class LookupField(SelectField):
-    """A single choice among records of `kind`; `resolve(session)` before validating or rendering."""
+class _Lookup:
+    """What both lookup fields share: the kind of record they choose among, ids as values, and the choices
+    named from the chosen ids only (`_name`)."""
 
     def __init__(self, label=None, validators=None, kind: str = "", **kwargs):
         kwargs.setdefault("coerce", _optional_int)
@@ -93,9 +89,15 @@ class LookupField(SelectField):
         super().__init__(label, validators, **kwargs)
         self.kind = kind
 
+    def _name(self, session: Session, ids: list[int]) -> None:
+        self.choices = [SelectChoice(value, label) for value, label in describe(session, self.kind, ids).items()]
+
+
+class LookupField(_Lookup, SelectField):
+    """A single choice among records of `kind`; `resolve(session)` before validating or rendering."""
+
     def resolve(self, session: Session) -> None:
-        names = describe(session, self.kind, [self.data] if isinstance(self.data, int) else [])
-        self.choices = [SelectChoice(value, label) for value, label in names.items()]
+        self._name(session, [self.data] if isinstance(self.data, int) else [])
 
     @property
     def chosen(self) -> str:
@@ -107,18 +109,11 @@ class LookupField(SelectField):
             raise ValidationError("Not one we know: choose from the list.")
 
 
-class LookupMultipleField(SelectMultipleField):
+class LookupMultipleField(_Lookup, SelectMultipleField):
     """Several records of `kind` (chosen one by one in the box, each shown with a Remove button)."""
 
-    def __init__(self, label=None, validators=None, kind: str = "", **kwargs):
-        kwargs.setdefault("coerce", _optional_int)
-        kwargs.setdefault("choices", [])
-        super().__init__(label, validators, **kwargs)
-        self.kind = kind
-
     def resolve(self, session: Session) -> None:
-        names = describe(session, self.kind, [v for v in self.data or [] if isinstance(v, int)])
-        self.choices = [SelectChoice(value, label) for value, label in names.items()]
+        self._name(session, [v for v in self.data or [] if isinstance(v, int)])
 
     @property
     def chosen(self) -> list[SelectChoice]:

@@ -80,13 +80,14 @@ def _gate(app: Flask, state: TogglState, faults: Faults, log: RequestLog) -> Non
             response.headers["X-Authorization-Missing"] = "true"
             return response
         user, token = _authenticate(state, header)
-        if user is None:
-            return Response("", 403)  # Toggl's documented answer to bad credentials
+        if user is None:  # Toggl's documented answer to bad credentials, with words on the real service
+            return _refused(state.behaviours["auth_error_body"])
         with state.lock:
             wait = state.drip(token)
             if wait is not None:
                 response = answer("Too Many Requests", 429)
-                response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+                if state.behaviours["retry_after_on_429"]:
+                    response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
                 return response
             allowed, remaining, resets_in = state.charge(user["id"], _organization_of(state, request.path))
         g.quota = (remaining, resets_in)
@@ -132,6 +133,17 @@ def _gate(app: Flask, state: TogglState, faults: Faults, log: RequestLog) -> Non
     @app.errorhandler(405)
     def not_allowed(_error):
         return answer("Method Not Allowed", 405)
+
+
+AUTH_REFUSED = "Incorrect username and/or password"
+
+
+def _refused(body: str) -> Response:
+    if body == "json":
+        return answer(AUTH_REFUSED, 403)
+    if body == "text":
+        return Response(AUTH_REFUSED, 403, content_type="text/plain; charset=utf-8")
+    return Response("", 403)
 
 
 def _authenticate(state: TogglState, header: str) -> tuple[dict[str, Any] | None, str]:
@@ -225,7 +237,7 @@ def _api(state: TogglState) -> Blueprint:
                         "name": state.users[uid]["fullname"], "active": m["active"], "inactive": not m["active"],
                         "admin": m["admin"], "workspace_admin": m["admin"], "organization_admin": False,
                         "role": "admin" if m["admin"] else "user", "rate": m["rate"], "labor_cost": None,
-                        "group_ids": [], "timezone": "UTC"}
+                        "group_ids": [], "timezone": state.users[uid].get("timezone") or "UTC"}
                        for (w, uid), m in sorted(state.members.items()) if w == wid])
 
     # Clients ----------------------------------------------------------------------------------
@@ -329,6 +341,7 @@ def _api(state: TogglState) -> Blueprint:
             require_admin(wid, "Only admins may create projects in this workspace")
         state.require_premium(ws, body)
         project = state.new_project(wid, g.user["id"], body)
+        state.lag(project["id"])
         toggl_hooks.emit(state, wid, "project", "created", state.project_view(project), g.user["id"])
         return answer(state.project_view(project))
 
@@ -398,7 +411,9 @@ def _api(state: TogglState) -> Blueprint:
         ws = workspace(wid)
         body = body_json()
         state.require_premium(ws, {k: body.get(k) for k in ("rate", "rate_change_mode", "labor_cost")})
-        require_project_admin(wid, state.project_in(wid, body.get("project_id"))["id"])
+        project = state.project_in(wid, body.get("project_id"))
+        state.check_visible(project)
+        require_project_admin(wid, project["id"])
         project_user = state.new_project_user(wid, body)
         toggl_hooks.emit(state, wid, "project_user", "created", project_user, g.user["id"])
         return answer(project_user)
@@ -477,6 +492,17 @@ def _admin(state: TogglState, faults: Faults, log: RequestLog) -> Blueprint:
         return jsonify({"rate_capacity": state.bucket_capacity, "rate_per_second": state.bucket_rate,
                         "latency": state.latency})
 
+    @bp.post("/behaviours")
+    def behaviours():
+        """Switch the real service's behaviours the sandbox imitates (toggl_state.BEHAVIOURS)."""
+        body = request.get_json(silent=True) or {}
+        unknown = set(body) - set(state.behaviours)
+        if unknown:
+            return jsonify({"error": f"unknown behaviours: {sorted(unknown)}"}), 400
+        with state.lock:
+            state.behaviours.update(body)
+            return jsonify(state.behaviours)
+
     @bp.post("/workspaces/<int:wid>")
     def update_workspace(wid: int):
         with state.lock:
@@ -551,6 +577,8 @@ def _admin(state: TogglState, faults: Faults, log: RequestLog) -> Blueprint:
                 if key not in state.members:
                     state.add_member(key[0], user["id"])
                 state.members[key].update({k: body[k] for k in ("admin", "active", "rate") if k in body})
+            if body.get("timezone"):
+                user["timezone"] = body["timezone"]
         return jsonify({"ok": True})
 
     return bp

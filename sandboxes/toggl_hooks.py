@@ -2,9 +2,12 @@
 headers, and Webhooks v1 subscriptions that deliver signed events to the portal.
 
 Decisions where the reference is open (UNCONFIRMED there): `/me/time_entries` without dates answers
-the last 9 days; `since` older than 90 days is 400 "Since cannot be older than 3 months"; the detailed
-report leaves out running and deleted entries, dates entries by their UTC start and answers at most 1,000
-rows a page; deliveries are not retried (each attempt is recorded under /_sandbox/state "deliveries"),
+the last 9 days; `since` older than 90 days is 400 "Since cannot be older than 3 months"; reports leave
+out running and deleted entries and read their date range in each entry creator's own time zone; the
+detailed report answers at most 50 rows a page (behaviour `report_page_size`); the summary report lists
+its entries' ids in each sub group's `ids` when asked (`include_time_entry_ids`); the weekly report covers
+at most 7 days, `seconds` holding one value a day from start_date (no total column); deliveries are not
+retried (each attempt is recorded under /_sandbox/state "deliveries"),
 and a deleted entry's event carries the entry with `server_deleted_at` set.
 """
 
@@ -139,7 +142,23 @@ def _bound(value: str) -> datetime:
 
 # Reports v3 -------------------------------------------------------------------------------------
 
-MAX_PAGE_SIZE = 1000  # UNCONFIRMED for the real API (reference A7); the connector asks for this many
+WEEKLY_DAYS = 7  # the weekly report's range, at most (UNCONFIRMED; its web page shows one week)
+SUMMARY_DAYS = 366  # the summary report's range, at most (UNCONFIRMED)
+SUMMARY_GROUPINGS = ("projects", "users", "clients")
+SUMMARY_SUB_GROUPINGS = ("time_entries", "users", "projects", "clients", "tasks")
+
+
+def _range(body: dict[str, Any], longest: int) -> tuple[str, str]:
+    start = parse_day(body.get("start_date"), "start_date")
+    end = parse_day(body.get("end_date"), "end_date")
+    if not start or not end:
+        raise ApiError(400, "The start_date parameter is required" if not start else
+                       "The end_date parameter is required")
+    if start > end:
+        raise ApiError(400, "start_date must not be after end_date")
+    if (datetime.fromisoformat(end) - datetime.fromisoformat(start)).days >= longest:
+        raise ApiError(400, f"The date range must not be longer than {longest} days")
+    return start, end
 
 
 def reports_blueprint(state: TogglState) -> Blueprint:
@@ -159,7 +178,8 @@ def reports_blueprint(state: TogglState) -> Blueprint:
         if order not in ("date", "user", "duration", "description", "last_update"):
             raise ApiError(400, f"Invalid value for order_by: {order}")
         entries = _report_entries(state, wid, body, start, end)
-        size = max(1, min(MAX_PAGE_SIZE, int(body.get("page_size") or 50)))
+        # Toggl serves its documented page size whatever page_size asks ("Corrections and additions" 2).
+        size = max(1, min(int(state.behaviours["report_page_size"]), int(body.get("page_size") or 50)))
         first = max(1, int(body.get("first_row_number") or 1))
         page = [_report_row(state, wid, entry, number, bool(body.get("enrich_response")))
                 for number, entry in enumerate(entries[first - 1: first - 1 + size], start=first)]
@@ -171,6 +191,70 @@ def reports_blueprint(state: TogglState) -> Blueprint:
             response.headers["X-Next-Row-Number"] = str(first + size)
         return response
 
+    @bp.post("/workspace/<int:wid>/summary/time_entries")
+    def summary(wid: int):
+        """Seconds per group and sub group; with `include_time_entry_ids` each sub group lists its entries'
+        `ids` (one request lists every entry of a window)."""
+        state.workspace_for(g.user, wid)
+        body = _body()
+        if not body:
+            raise ApiError(400, "At least one parameter must be set")
+        start, end = _range(body, SUMMARY_DAYS)
+        grouping, sub_grouping = body.get("grouping") or "projects", body.get("sub_grouping") or "time_entries"
+        if grouping not in SUMMARY_GROUPINGS:
+            raise ApiError(400, f"Invalid 'grouping' value, allowed values are: '{', '.join(SUMMARY_GROUPINGS)}'")
+        if sub_grouping not in SUMMARY_SUB_GROUPINGS:
+            raise ApiError(400, "Invalid 'sub_grouping' value, allowed values are: "
+                                f"'{', '.join(SUMMARY_SUB_GROUPINGS)}'")
+        groups: dict[Any, dict[Any, dict[str, Any]]] = {}
+        for entry in _report_entries(state, wid, body, start, end):
+            project = state.projects.get(entry["project_id"]) if entry["project_id"] else None
+            keys = {"projects": entry["project_id"], "users": entry["user_id"],
+                    "clients": project["client_id"] if project else None, "tasks": None,
+                    "time_entries": entry["description"] or ""}
+            sub = groups.setdefault(keys[grouping], {}).setdefault(keys[sub_grouping], {
+                "id": None if sub_grouping == "time_entries" else keys[sub_grouping],
+                "title": keys[sub_grouping] if sub_grouping == "time_entries" else None,
+                "seconds": 0, "ids": []})
+            sub["seconds"] += entry["duration"]
+            sub["ids"].append(entry["id"])
+        include = bool(body.get("include_time_entry_ids"))
+        response = _answer({"groups": [
+            {"id": group_id, "sub_groups": [sub if include else {k: v for k, v in sub.items() if k != "ids"}
+                                             for sub in subs.values()]}
+            for group_id, subs in groups.items()]})
+        response.headers["X-Range-Start"], response.headers["X-Range-End"] = start, end
+        response.headers["X-Grouping"], response.headers["X-Sub-Grouping"] = grouping, sub_grouping
+        return response
+
+    @bp.post("/workspace/<int:wid>/weekly/time_entries")
+    def weekly(wid: int):
+        """Seconds a day (from start_date, at most 7 days) per user and project."""
+        state.workspace_for(g.user, wid)
+        body = _body()
+        if not body:
+            raise ApiError(400, "At least one parameter must be set")
+        for unsupported in ("page_size", "first_row_number", "order_by", "grouping"):
+            if unsupported in body:
+                raise ApiError(400, f"The '{unsupported}' parameter is not supported")
+        start, end = _range(body, WEEKLY_DAYS)
+        first = datetime.fromisoformat(start)
+        days = (datetime.fromisoformat(end) - first).days + 1
+        rows: dict[tuple[int, Any], dict[str, Any]] = {}
+        for entry in _report_entries(state, wid, body, start, end):
+            user = state.users[entry["user_id"]]
+            row = rows.setdefault((entry["user_id"], entry["project_id"]), {
+                "user_id": entry["user_id"], "user_name": user["fullname"], "project_id": entry["project_id"],
+                "project_name": (state.projects.get(entry["project_id"]) or {}).get("name"),
+                "seconds": [0] * days, "billable_seconds": [0] * days, "currency": "USD"})
+            offset = (datetime.fromisoformat(state.local_day(entry)) - first).days
+            row["seconds"][offset] += entry["duration"]
+            if entry["billable"]:
+                row["billable_seconds"][offset] += entry["duration"]
+        response = _answer(list(rows.values()))
+        response.headers["X-Range-Start"], response.headers["X-Range-End"] = start, end
+        return response
+
     return bp
 
 
@@ -180,8 +264,10 @@ def _report_entries(state: TogglState, wid: int, body: dict[str, Any], start: st
     admin = state.is_admin(wid, g.user["id"])
     filters = {key: frozenset(body.get(key) or []) for key in ("user_ids", "project_ids", "client_ids")}
     billable = body.get("billable")
+    wanted = frozenset(body.get("time_entry_ids") or [])
     key = (wid, g.user["id"] if not admin else None, start, end, billable, body.get("order_by", "date"),
-           (body.get("order_dir") or "ASC").upper(), *filters.values())
+           (body.get("order_dir") or "ASC").upper(), wanted,
+           *filters.values())
     cached = state.report_cache.get(key)
     if cached is not None and cached[0] == state.entries_version:
         return cached[1]
@@ -189,11 +275,12 @@ def _report_entries(state: TogglState, wid: int, body: dict[str, Any], start: st
     for entry in state.time_entries.values():
         if entry["workspace_id"] != wid or entry["server_deleted_at"] or entry["stop"] is None:
             continue
-        day = entry["start"][:10]
+        day = state.local_day(entry)
         project = state.projects.get(entry["project_id"]) if entry["project_id"] else None
         if ((start and day < start) or (end and day > end) or (not admin and entry["user_id"] != g.user["id"])
                 or (filters["user_ids"] and entry["user_id"] not in filters["user_ids"])
                 or (filters["project_ids"] and entry["project_id"] not in filters["project_ids"])
+                or (wanted and entry["id"] not in wanted)
                 or (filters["client_ids"] and (not project or project["client_id"] not in filters["client_ids"]))
                 or (billable is not None and entry["billable"] != billable)):
             continue

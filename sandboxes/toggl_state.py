@@ -6,13 +6,23 @@ Records are kept in the shape the real API answers with (../shared/reference/ext
 so handlers mostly copy them out. Behaviour the reference marks UNCONFIRMED is decided here, once, and
 the connector (portal/integrations/toggl/connector.py) relies on the same decisions:
 
-- bad credentials: 403 with an empty body; no Authorization header: 401, empty body, X-Authorization-Missing;
+- no Authorization header: 401, empty body, X-Authorization-Missing; bad credentials (a regenerated token):
+  403 with a text body "Incorrect username and/or password" (behaviour `auth_error_body`: "text", "json"
+  for the same words as a JSON string, or "empty");
 - a workspace that does not exist: 404; one that exists but the user is not in: 403 with a message;
 - a project id that is not in the workspace: 400 "Invalid project_id" (the documented message);
 - duplicate project (same client and name) or client name: 400 "Name has already been taken";
 - the quota's 402 body is a message, and X-Toggl-Quota-Remaining is 0 (that is how a client tells a
   used-up quota from a plan that lacks a feature, which is also 402);
-- 429 carries Retry-After (seconds until the bucket has room);
+- 429 comes without Retry-After (behaviour `retry_after_on_429` adds it: seconds until the bucket has room);
+- workspaces carry `role` and not the deprecated `admin` boolean (behaviour `admin_field` adds it back);
+- a project is not known to project users for `project_lag_seconds` after its creation ("Invalid
+  project_id", Toggl's eventual consistency), or until `project_lag_requests` of them were refused,
+  whichever ends first (so tests need not wait);
+- reports read their date range in each entry creator's own time zone (the user's `timezone`): the detailed
+  search, the summary report (with `include_time_entry_ids`: each sub group lists its entries' `ids`) and
+  the weekly report (`seconds` a day from start_date, at most 7 days); detailed pages hold at most
+  `report_page_size` rows (50, Toggl's documented default, whatever page_size asks);
 - the creator of a project gets a manager project-user row, public or private, so adding them again
   answers 400 "Project user already exists";
 - GET projects answers only active projects unless `active` says false or both; per_page above 200
@@ -29,6 +39,7 @@ import threading
 from collections import defaultdict, deque
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import request
 
@@ -37,6 +48,10 @@ from sandboxes.kit import Clock
 PLAN_QUOTAS = {"free": 30, "starter": 240, "premium": 600, "enterprise": 6000}
 USER_QUOTA = 30  # requests about the user itself (/me...), per hour, on every plan
 WINDOW = 3600
+# Behaviours of the real service the sandbox imitates, all on by default; tests and the demo switch them
+# (POST /_sandbox/behaviours). Each has a test that fails without the connector's handling.
+BEHAVIOURS = {"auth_error_body": "text", "retry_after_on_429": False, "admin_field": False,
+              "project_lag_seconds": 3.0, "project_lag_requests": 1, "report_page_size": 50}
 # Fields of a project or project user that need a paid plan (the reference's "*" fields).
 PREMIUM_FIELDS = {"billable", "estimated_hours", "auto_estimates", "fixed_fee", "rate", "rate_change_mode",
                   "currency", "template", "recurring", "recurring_parameters", "labor_cost"}
@@ -113,6 +128,8 @@ class TogglState:
         self.latency = 0.0  # seconds every API answer takes (a slow server; tests catch a run mid-way)
         self.bucket_capacity = 60.0
         self.bucket_rate = 1.0  # requests leaking out per second: Toggl's "about 1 request per second"
+        self.behaviours = dict(BEHAVIOURS)
+        self.lagging: dict[int, list[float]] = {}  # new project id -> [created at (clock), refusals left]
         self._ids = {name: itertools.count(start) for name, start in ID_STARTS.items()}
 
     # What a restarted demo sandbox must remember (the portal keeps links to these records); quotas,
@@ -222,6 +239,27 @@ class TogglState:
         if used and not workspace["premium"]:
             raise ApiError(402, f"The fields {', '.join(used)} need a paid plan on this workspace.")
 
+    def check_visible(self, project: dict[str, Any]) -> None:
+        """Eventual consistency: a project created a moment ago is not known to project users yet."""
+        lag = self.lagging.get(project["id"])
+        if lag is None:
+            return
+        if self.clock.now() - lag[0] >= float(self.behaviours["project_lag_seconds"]) or lag[1] <= 0:
+            del self.lagging[project["id"]]
+            return
+        lag[1] -= 1
+        raise ApiError(400, "Invalid project_id")
+
+    def user_zone(self, user_id: int) -> ZoneInfo:
+        try:
+            return ZoneInfo(self.users[user_id].get("timezone") or "UTC")
+        except (KeyError, ZoneInfoNotFoundError):
+            return ZoneInfo("UTC")
+
+    def local_day(self, entry: dict[str, Any]) -> str:
+        """The entry's date as its creator sees it (reports read date ranges in the creator's zone)."""
+        return parse_instant(entry["start"]).astimezone(self.user_zone(entry["user_id"])).date().isoformat()
+
     def project_in(self, wid: int, project_id: Any) -> dict[str, Any]:
         try:
             project = self.projects.get(int(project_id))
@@ -244,12 +282,12 @@ class TogglState:
 
     # Creation, shared by the API handlers and the admin seed -----------------------------------
     def new_user(self, email: str, fullname: str = "", api_token: str | None = None,
-                 user_id: int | None = None) -> dict[str, Any]:
+                 user_id: int | None = None, timezone: str = "UTC") -> dict[str, Any]:
         user_id = user_id or self.next_id("user")
         token = api_token or secrets.token_hex(16)
         now = stamp(self.now())
         user = {"id": user_id, "email": email, "fullname": fullname or email.split("@")[0], "api_token": token,
-                "timezone": "UTC", "default_workspace_id": None, "beginning_of_week": 1, "image_url": "",
+                "timezone": timezone or "UTC", "default_workspace_id": None, "beginning_of_week": 1, "image_url": "",
                 "created_at": now, "updated_at": now, "at": now}
         self.users[user_id] = user
         self.tokens[token] = user_id
@@ -338,6 +376,11 @@ class TogglState:
         self.new_project_user(wid, {"project_id": project_id, "user_id": creator_id, "manager": True})
         return self.projects[project_id]
 
+    def lag(self, project_id: int) -> None:
+        """Start the eventual-consistency lag of a project created through the API."""
+        if float(self.behaviours["project_lag_seconds"]) > 0 and int(self.behaviours["project_lag_requests"]) > 0:
+            self.lagging[project_id] = [self.clock.now(), int(self.behaviours["project_lag_requests"])]
+
     def new_project_user(self, wid: int, body: dict[str, Any]) -> dict[str, Any]:
         project = self.project_in(wid, body.get("project_id"))
         try:
@@ -425,15 +468,18 @@ class TogglState:
             if project_id is not None:
                 self.project_in(wid, project_id)
         count, days = int(spec.get("count", 1)), max(1, int(spec.get("days", 1)))
-        first_day = datetime.fromisoformat(spec.get("start_date") or self.today()).replace(tzinfo=UTC)
+        first_day = datetime.fromisoformat(spec.get("start_date") or self.today())
         rng = random.Random(spec.get("seed", 0))
         ids = []
         for n in range(count):
-            start = first_day + timedelta(days=n % days, hours=8, minutes=rng.randrange(0, 480))
-            duration = int(spec.get("seconds") or rng.randrange(900, 4 * 3600, 300))
-            entry_id = self.next_id("time_entry")
             project_id = projects[n % len(projects)]
             user_id = users[(n // len(projects)) % len(users)]
+            # Working hours in the person's own time zone, stored in UTC as Toggl does.
+            local = (first_day + timedelta(days=n % days, hours=8, minutes=rng.randrange(0, 480))).replace(
+                tzinfo=self.user_zone(user_id))
+            start = local.astimezone(UTC)
+            duration = int(spec.get("seconds") or rng.randrange(900, 4 * 3600, 300))
+            entry_id = self.next_id("time_entry")
             self.time_entries[entry_id] = {
                 "id": entry_id, "workspace_id": wid, "wid": wid, "project_id": project_id, "pid": project_id,
                 "task_id": None, "tid": None, "user_id": user_id, "uid": user_id, "billable": n % 4 != 0,
@@ -483,7 +529,10 @@ class TogglState:
 
     def workspace_view(self, workspace: dict[str, Any], user_id: int) -> dict[str, Any]:
         member = self.members.get((workspace["id"], user_id), {})
-        return {**workspace, "admin": bool(member.get("admin")), "role": "admin" if member.get("admin") else "user"}
+        view = {**workspace, "role": "admin" if member.get("admin") else "user"}
+        if self.behaviours["admin_field"]:  # deprecated; the real API may drop it
+            view["admin"] = bool(member.get("admin"))
+        return view
 
     def dump(self) -> dict[str, Any]:
         return {
@@ -505,7 +554,7 @@ class TogglState:
                                                                   org.get("id"), org.get("quota")))
         for user in spec.get("users", []):
             created["users"].append(self.new_user(user["email"], user.get("fullname", ""), user.get("api_token"),
-                                                  user.get("id")))
+                                                  user.get("id"), user.get("timezone", "UTC")))
         for ws in spec.get("workspaces", []):
             org_id = ws.get("organization_id") or self.new_organization(
                 f"{ws['name']} organization", ws.get("plan", "premium" if ws.get("premium", True) else "free"),
@@ -518,7 +567,8 @@ class TogglState:
                 try:
                     user = self.user_by_email(member["email"])
                 except ApiError:
-                    user = self.new_user(member["email"], member.get("fullname", ""), member.get("api_token"))
+                    user = self.new_user(member["email"], member.get("fullname", ""), member.get("api_token"),
+                                         timezone=member.get("timezone", "UTC"))
                 self.add_member(workspace["id"], user["id"], member.get("admin", False), member.get("active", True),
                                 member.get("rate"))
             created["workspaces"].append(workspace)

@@ -14,9 +14,19 @@ import pytest
 from sqlalchemy import event
 
 from portal.audit import AuditEvent
+from portal.auth.models import User
 from portal.extensions import db
 from portal.finance.models import CostCategory, FinancialItem, FinancialTransaction
+from portal.integrations.models import (
+    ClientLink,
+    Connection,
+    ConnectionStatus,
+    PersonLink,
+    ProjectLink,
+    WaitingTimeEntry,
+)
 from portal.projects.models import Client, Deal, Offering, Project, Resource
+from portal.runs.models import SyncRun
 from portal.timesheets.models import TimeEntry, Timesheet
 from tests.factories import BookingFactory, ResourceFactory, UserFactory, stage
 
@@ -48,6 +58,19 @@ class World:
         self.session.add_all(made)
         self.session.flush()
         return made
+
+    def connection(self, kind: str) -> Connection:
+        """The tool's connection: Toggl's not connected (its clients page would read Toggl over HTTP);
+        Procore's connected (its page reads only the database)."""
+        found = self.session.query(Connection).filter_by(kind=kind).one_or_none()
+        if found is None:
+            status = ConnectionStatus.CONNECTED if kind == "procore" else ConnectionStatus.DISCONNECTED
+            found = Connection(kind=kind, status=status, account_id="1",
+                               settings={"projects": [{"id": str(n), "name": f"Procore {n}", "active": True}
+                                                      for n in range(1, 6)]})
+            self.session.add(found)
+            self.session.flush()
+        return found
 
     def timesheets(self, count: int, status: str = "submitted", pm=None) -> None:
         project = self.projects(1, pm_id=pm.id if pm else None)[0]
@@ -105,8 +128,80 @@ def _add_bookings(world: World, count: int) -> None:
     world.session.flush()
 
 
-# (page, role of the viewer, how to add n rows of its data)
-PAGES: list[tuple[str, str, Callable[[World, int], None]]] = [
+def _add_people(world: World, count: int) -> None:
+    """A tool's people: half unmatched with time waiting (on a linked project), half matched to resources."""
+    connection = world.connection("toggl")
+    offering = world.projects(1)[0].offerings[0]
+    link = ProjectLink(connection_id=connection.id, offering_id=offering.id, external_id=f"p{world.n}",
+                       method="connected")
+    world.session.add(link)
+    world.session.flush()
+    for n in range(count):
+        world.n += 1
+        person = PersonLink(connection_id=connection.id, external_id=f"u{world.n}", external_email=f"u{world.n}@t.test",
+                            external_name=f"User {world.n}")
+        if n % 2:
+            person.resource = Resource(name=f"Person {world.n:04d}", email=f"m{world.n}@example.test")
+            person.method = "auto_mapped"
+        world.session.add(person)
+        world.session.flush()
+        if not n % 2:
+            world.session.add(WaitingTimeEntry(connection_id=connection.id, person_link_id=person.id,
+                                               project_link_id=link.id, external_id=f"w{world.n}",
+                                               external_project_id=link.external_id, work_date=MONDAY, seconds=3600))
+    world.session.flush()
+
+
+def _add_runs(world: World, count: int) -> None:
+    connection = world.connection("toggl")
+    world.session.add_all(SyncRun(kind="hourly", scope=f"toggl:time:{connection.id}", connection_id=connection.id,
+                                  status="succeeded", job="portal.jobs.time_sync", queue="sync") for _ in range(count))
+    world.session.flush()
+
+
+def _add_procore_links(world: World, count: int) -> None:
+    connection = world.connection("procore")
+    for project in world.projects(count):
+        world.session.add(ProjectLink(connection_id=connection.id, offering_id=project.offerings[0].id,
+                                      external_id=f"x{world.n}-{project.id}", external_name=f"Procore {project.name}",
+                                      method="connected"))
+    world.session.flush()
+
+
+def _add_mapped_clients(world: World, count: int) -> None:
+    """CRM clients, every other one mapped in the tool and one run each, every third with a duplicate."""
+    connection = world.connection("toggl")
+    for n in range(count):
+        world.n += 1
+        client = Client(name=f"Client {world.n:04d}", normalized_name=f"client {world.n // 3 * 3:04d}")
+        world.session.add(client)
+        world.session.flush()
+        if n % 2:
+            world.session.add(ClientLink(connection_id=connection.id, client_id=client.id, external_id=f"c{world.n}",
+                                         external_name=client.name, method="provisioned"))
+        world.session.add(SyncRun(kind="provision_client", scope=f"toggl:client:{client.id}", status="succeeded",
+                                   connection_id=connection.id, job="portal.jobs.provision_client", queue="sync"))
+    world.session.flush()
+
+
+def _add_users(world: World, count: int) -> None:
+    for _ in range(count):
+        world.n += 1
+        world.session.add(User(email=f"member{world.n}@example.test", name=f"User {world.n:04d}", role="staff",
+                               password_hash="x"))
+    world.session.flush()
+
+
+def _sync_log(world: World) -> str:
+    return f"/settings/integrations/connections/{world.connection('toggl').id}/sync-log"
+
+
+def _client_mapping(world: World) -> str:
+    return f"/settings/integrations/connections/{world.connection('toggl').id}/clients"
+
+
+# (page, role of the viewer, how to add n rows of its data); a page's address may depend on the world
+PAGES: list[tuple[str | Callable[[World], str], str, Callable[[World, int], None]]] = [
     ("/projects", "admin", lambda w, n: w.projects(n)),
     ("/clients", "admin", _add_clients),
     ("/resources", "admin", _add_resources),
@@ -121,7 +216,16 @@ PAGES: list[tuple[str, str, Callable[[World, int], None]]] = [
     ("/expenses", "staff", lambda w, n: w.projects(n)),
     ("/lookup/projects", "staff", lambda w, n: w.projects(n)),
     ("/lookup/people", "staff", _add_resources),
+    (_sync_log, "admin", _add_people),
+    (_sync_log, "admin", _add_runs),
+    ("/settings/integrations/procore", "admin", _add_procore_links),
+    (_client_mapping, "admin", _add_mapped_clients),
+    ("/admin/users", "admin", _add_users),
 ]
+
+
+def _label(url, role: str, add) -> str:
+    return f"{url if isinstance(url, str) else url.__name__} ({add.__name__}) as {role}"
 
 
 def _measure(app, client, url: str) -> tuple[int, int]:
@@ -141,13 +245,15 @@ def _measure(app, client, url: str) -> tuple[int, int]:
     return len(statements), len(response.data)
 
 
-@pytest.mark.parametrize("url, role, add", PAGES, ids=[f"{url} as {role}" for url, role, _ in PAGES])
+@pytest.mark.parametrize("url, role, add", PAGES, ids=[_label(*page) for page in PAGES])
 def test_a_list_page_costs_the_same_with_20_and_200_rows(app, client, session, login_as, url, role, add):
     viewer = login_as(role, permissions=["maintain_projects"] if role == "admin" else [])
     world = World(session)
     world.viewer = viewer
     world.person.user_id = viewer.id
     session.flush()
+    if not isinstance(url, str):
+        url = url(world)
     client.get(url)  # warm: templates compiled, the login loaded
     add(world, 20)
     statements_20, _ = _measure(app, client, url)

@@ -27,7 +27,8 @@ TOKEN = "test-toggl-token-0001"
 WORKSPACE_ID = 7435584
 ADMIN_EMAIL = "integration@example.test"
 CONFIG_KEYS = ("TOGGL_API_BASE_URL", "TOGGL_REPORTS_BASE_URL", "TOGGL_WEBHOOKS_BASE_URL", "TOGGL_APP_URL",
-               "CONNECTOR_MAX_WAIT", "CONNECTOR_INTERACTIVE_MAX_WAIT", "CONNECTOR_BACKOFF_BASE", "CONNECTOR_TIMEOUT")
+               "CONNECTOR_MAX_WAIT", "CONNECTOR_INTERACTIVE_MAX_WAIT", "CONNECTOR_BACKOFF_BASE", "CONNECTOR_TIMEOUT",
+               "TOGGL_CONSISTENCY_WAIT")
 
 
 @dataclass
@@ -73,6 +74,10 @@ class TogglSandbox:
 
     def limits(self, **values: Any) -> None:
         self._post("/_sandbox/limits", values)
+
+    def behave(self, **values: Any) -> None:
+        """Switch the real service's behaviours the sandbox imitates (sandboxes/toggl_state.BEHAVIOURS)."""
+        self._post("/_sandbox/behaviours", values)
 
     def set_workspace(self, workspace_id: int, **values: Any) -> None:
         self._post(f"/_sandbox/workspaces/{workspace_id}", values)
@@ -165,7 +170,7 @@ def pointed_at(app, url: str) -> Iterator[None]:
         TOGGL_API_BASE_URL=f"{url}/api/v9", TOGGL_REPORTS_BASE_URL=f"{url}/reports/api/v3",
         TOGGL_WEBHOOKS_BASE_URL=f"{url}/webhooks/api/v1", TOGGL_APP_URL=url,
         CONNECTOR_MAX_WAIT=0.5, CONNECTOR_INTERACTIVE_MAX_WAIT=0.5, CONNECTOR_BACKOFF_BASE=0.01,
-        CONNECTOR_TIMEOUT=5.0,
+        CONNECTOR_TIMEOUT=5.0, TOGGL_CONSISTENCY_WAIT=0.01,
     )
     try:
         yield

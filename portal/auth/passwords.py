@@ -22,7 +22,7 @@ from portal import audit, mail
 from portal.auth import policy
 from portal.auth.models import LoginAttempt, User, normalize_email
 from portal.columns import utcnow
-from portal.errors import Conflict, InvalidInput, NotFound
+from portal.errors import Conflict, InvalidInput, get_or_raise
 
 MIN_PASSWORD_LENGTH = 10
 RESET_VALID = timedelta(hours=2)
@@ -107,9 +107,7 @@ def send_invitation(session: Session, actor: User | str | None, user: User) -> b
 
 def invite(session: Session, actor: User | str | None, user_id: int) -> User:
     """An admin sends a user the link to set their password."""
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound("That user does not exist.")
+    user = get_or_raise(session, User, user_id, "user")
     if isinstance(actor, User):
         policy.require(policy.can_manage_user(actor, user), "Only a super-admin can send a super-admin a link.")
     if not user.active:

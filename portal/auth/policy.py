@@ -48,6 +48,11 @@ def is_internal(user: Any) -> bool:
     return is_authenticated(user) and user.role != Role.CLIENT
 
 
+def is_client_user(user: Any) -> bool:
+    """A client's user: sees the workspaces of their client's projects only."""
+    return is_authenticated(user) and user.role == Role.CLIENT
+
+
 def has_permission(user: Any, permission: Permission | str) -> bool:
     if not is_internal(user):
         return False
@@ -360,6 +365,25 @@ def can_transfer_onto(user: Any, project: Project) -> bool:
     return is_mpe(user) or is_pm_of(user, project)
 
 
+TRANSFERRED = {"time": "time", "cost": "costs"}  # what a transfer of each kind moves, in a sentence
+
+
+def transfer_onto_refusal(user: Any, target: Project, kind: str) -> str | None:
+    """Why `user` cannot move time or costs (kind "time" | "cost") onto `target`, or None: its stage takes
+    none, or it is not a project they manage. System actors (not users) are held to the stage only."""
+    refusal = transfer_refusal(target, kind)
+    if refusal is None and is_authenticated(user) and not can_transfer_onto(user, target):
+        refusal = f"You can transfer {TRANSFERRED[kind]} only to projects you manage; {target.name} is not one."
+    return refusal
+
+
+def transfer_off_refusal(user: Any, source: Project, kind: str) -> str | None:
+    """Why `user` cannot move time or costs off `source` (its stage and their rights), or None."""
+    if is_authenticated(user) and not can_transfer(user, source, kind):
+        return f"You cannot transfer {TRANSFERRED[kind]} off {source.name} while it is in {source.stage.name}."
+    return None
+
+
 def can_revalue_time(user: Any, project: Project) -> bool:
     return is_mpe(user) or pm_may(user, project, "pm_revalue_time")
 
@@ -421,6 +445,12 @@ def can_resync_timesheet_tools(user: Any) -> bool:
 def approves_everyone(user: Any) -> bool:
     """Users with the approver role, and admins, may approve anyone's timesheet."""
     return is_admin(user) or (is_internal(user) and user.role == Role.APPROVER)
+
+
+def approves_in_own_right(user: Any) -> bool:
+    """Roles whose work includes deciding on timesheets (approvers, project managers, admins); others reach
+    the approvals queue only while they stand in for an approver."""
+    return is_internal(user) and user.role in (Role.APPROVER, Role.PM, *ADMIN_ROLES)
 
 
 def _decides_in_own_right(user: Any, timesheet: Any, projects: list[Project]) -> bool:

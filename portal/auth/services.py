@@ -7,15 +7,16 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from portal import audit
+from portal import audit, paging
 from portal.auth import policy
 from portal.auth.models import LoginAttempt, Permission, Role, User, UserPermission, normalize_email
 from portal.auth.passwords import check_password, send_invitation, unusable_password_hash
 from portal.columns import utcnow
-from portal.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from portal.errors import Conflict, InvalidInput, NotAllowed, get_or_raise
+from portal.lookups import contains
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Failed logins from one address, over all accounts, before the address is throttled: LOGIN_MAX_FAILURES × this.
@@ -129,9 +130,7 @@ def add_user(session: Session, actor: User | str | None, *, email: str, name: st
 
 def _managed_user(session: Session, actor: User | str | None, user_id: int) -> User:
     """The login `actor` is about to change: admins manage logins, only super-admins manage super-admins."""
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound("That user does not exist.")
+    user = get_or_raise(session, User, user_id, "user")
     if isinstance(actor, User):
         policy.require(policy.can_manage_users(actor), "Only admins can change users.")
         policy.require(policy.can_manage_user(actor, user), "Only a super-admin can change a super-admin.")
@@ -188,30 +187,24 @@ def user_for_session(session: Session, token: str) -> User | None:
     ident, _, epoch = (token or "").partition(".")
     if not (ident.isdigit() and epoch.isdigit() and len(ident) <= 18 and len(epoch) <= 18):
         return None
-    user = session.get(User, int(ident))
+    user = session.get(User, int(ident), options=[joinedload(User.permission_rows)])  # one statement per request
     if user is None or not user.active or (user.session_epoch or 0) != int(epoch):
         return None
     return user
 
 
-# A person's own email choices (My time): the column, its audit action, and what it is called in the summary.
-EMAIL_CHOICES = {
-    "timesheet_reminders": ("user.reminders_changed", "timesheet reminders"),
-    "timesheet_decision_emails": ("user.decision_emails_changed", "emails about timesheet decisions"),
-}
+USERS_PAGE = 50
 
 
-def set_own_email_choice(session: Session, user: User, choice: str, on: bool) -> bool:
-    """A person turns one kind of email to themselves on or off (audited). Returns whether anything changed."""
-    action, what = EMAIL_CHOICES[choice]
-    if getattr(user, choice) == on:
-        return False
-    setattr(user, choice, on)
-    session.flush()
-    audit.record(session, user, action, user, before={choice: not on}, after={choice: on},
-                 summary=f"{user.name} turned {what} {'on' if on else 'off'}")
-    return True
-
-
-def list_users(session: Session) -> list[User]:
-    return list(session.scalars(select(User).order_by(User.active.desc(), User.name)))
+def user_page(session: Session, search: str = "", after: str | None = None,
+              limit: int = USERS_PAGE) -> tuple[list[User], str | None]:
+    """A page of users by name (keyset), with their permissions, and the next page's cursor; `search`: a
+    part of the name or email."""
+    query = (select(User).options(selectinload(User.permission_rows)).order_by(User.name, User.id)
+             .limit(limit + 1))
+    if search.strip():
+        query = query.where(contains(User.name, search.strip()) | contains(User.email, search.strip()))
+    position = paging.after_name(User.name, User.id, after)
+    if position is not None:
+        query = query.where(position)
+    return paging.page_by_name(list(session.scalars(query)), limit, lambda user: (user.name, user.id))

@@ -101,7 +101,11 @@ def _user_form(user: User | None = None) -> UserForm:
 @bp.route("/admin/users")
 @allow(policy.can_manage_users, MANAGE_USERS)
 def users():
-    return htmx.render("auth/users.html", users=services.list_users(db.session))
+    """A page of users by name, searchable; `after`: the next page ("Load more")."""
+    search, after = request.args.get("q", ""), request.args.get("after")
+    users, cursor = services.user_page(db.session, search, after)
+    return htmx.render("auth/users.html", block="user_rows" if after else "user_table" if htmx.is_fragment_request()
+                       else None, users=users, next_cursor=cursor, search=search)
 
 
 @bp.route("/admin/users/new", methods=["GET", "POST"])

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from portal import audit
 from portal.auth import policy
 from portal.auth.models import User
-from portal.errors import InvalidInput, NotAllowed, NotFound
+from portal.errors import InvalidInput, NotAllowed, NotFound, get_or_raise
 from portal.expenses.models import Expense
 from portal.finance.models import CostCategory
 from portal.planning.tasks import task_for_entry
@@ -41,10 +41,7 @@ def clean_amount(amount: Any) -> Decimal:
 
 
 def get_expense(session: Session, expense_id: int) -> Expense:
-    expense = session.get(Expense, expense_id)
-    if expense is None:
-        raise NotFound("That expense does not exist.")
-    return expense
+    return get_or_raise(session, Expense, expense_id, "expense")
 
 
 def _check_owner(session: Session, actor: User | str | None, resource_id: int) -> None:
@@ -121,19 +118,12 @@ def transfer_expenses(session: Session, actor: User | str | None, expense_ids: l
     target = session.get(Project, target_project_id) if target_project_id else None
     if target is None:
         raise InvalidInput("Choose the project to transfer to.", fields={"target_project_id": "Choose one."})
-    refusal = policy.transfer_refusal(target, "cost")
-    if refusal:
-        raise NotAllowed(refusal)
-    if isinstance(actor, User):
-        policy.require(policy.can_transfer_onto(actor, target),
-                       f"You can transfer costs only to projects you manage; {target.name} is not one.")
+    policy.refuse(policy.transfer_onto_refusal(actor, target, "cost"))
     moved = []
     for expense_id in expense_ids:
         expense = get_expense(session, expense_id)
         source = expense.project
-        if isinstance(actor, User):
-            policy.require(policy.can_transfer(actor, source, "cost"),
-                           f"You cannot transfer costs off {source.name} while it is in {source.stage.name}.")
+        policy.refuse(policy.transfer_off_refusal(actor, source, "cost"))
         if expense.project_id == target.id:
             continue
         before = audit.snapshot(expense, EXPENSE_FIELDS)

@@ -16,7 +16,7 @@ from portal import audit
 from portal.auth import policy
 from portal.auth.models import User
 from portal.columns import utcnow
-from portal.errors import Conflict, InvalidInput, NotFound
+from portal.errors import Conflict, InvalidInput, NotFound, get_or_raise
 from portal.finance import batches
 from portal.finance.ledger import ZERO
 from portal.finance.models import (
@@ -66,22 +66,14 @@ def update_cost_category(session: Session, actor: User | str | None, category_id
                          active: bool) -> CostCategory:
     """Rename or (de)activate a category. Inactive ones leave the choice lists; what uses them keeps them."""
     _require_admin(actor)
-    category = session.get(CostCategory, category_id)
-    if category is None:
-        raise NotFound("That cost category does not exist.")
+    category = get_or_raise(session, CostCategory, category_id, "cost category")
     name = (name or "").strip()
     if not name:
         raise InvalidInput("Enter the cost category's name.", fields={"name": "Enter a name."})
     if session.scalar(select(CostCategory.id).where(CostCategory.name == name, CostCategory.id != category_id)):
         raise Conflict(f"The cost category {name} already exists.", fields={"name": "Already exists."})
-    fields = ["name", "code", "active"]
-    before = audit.snapshot(category, fields)
-    category.name, category.code, category.active = name, (code or "").strip(), bool(active)
-    session.flush()
-    old, new = audit.changes(before, audit.snapshot(category, fields))
-    if new:
-        audit.record(session, actor, "cost_category.updated", category, before=old, after=new,
-                     summary=f"Changed cost category {category.name}")
+    audit.update(session, actor, category, {"name": name, "code": (code or "").strip(), "active": bool(active)},
+                 "cost_category.updated", f"Changed cost category {name}")
     return category
 
 

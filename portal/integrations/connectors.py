@@ -30,6 +30,7 @@ TEAM = "team"  # project users for the people assigned to an offering
 RATES = "rates"  # per-person rates on those project users
 TIME_ENTRIES = "time_entries"  # pull time entries
 WEBHOOKS = "webhooks"  # manage the tool's webhook subscriptions
+TOTALS = "time_totals"  # entry ids and daily totals of a window: the nightly reconciles without reading it all
 
 
 class NotSupported(PortalError):
@@ -117,6 +118,9 @@ class ExternalTimeEntry:
     user_email: str = ""  # empty when the source does not say (webhook payloads)
     user_name: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # When the work started: the work date is this instant in the person's own time zone (issue 13). None
+    # when the tool gives only a date; `work_date` is then kept as it came.
+    started_at: datetime | None = None
 
     @property
     def running(self) -> bool:
@@ -137,6 +141,12 @@ class Quota:
 
     remaining: int
     resets_at: datetime
+    refused_at: datetime | None = None  # when the tool last refused a request for the quota (Toggl: a 402)
+
+    def stored(self) -> dict[str, Any]:
+        """As kept in Connection.settings["quota"] (the settings page, the sync log and /metrics read it)."""
+        return {"remaining": self.remaining, "resets_at": self.resets_at.isoformat(),
+                "refused_at": self.refused_at.isoformat() if self.refused_at else None}
 
 
 @dataclass(frozen=True)
@@ -266,6 +276,16 @@ class TimesheetConnector(ABC):
         self._unsupported("project users")
 
     # Time and webhooks (the time sync)
+    def entry_ids(self, start: date, end: date, project_ids: list[str]) -> set[str] | None:
+        """Every id of the entries dated start..end on the tool's projects `project_ids`, in as few requests
+        as the tool allows (deletions are the ids the portal holds that are not among them); None when the
+        tool does not list them."""
+        return None
+
+    def daily_totals(self, start: date, end: date, project_ids: list[str]) -> dict[tuple[date, str, str], int]:
+        """Seconds per (work date, tool user id, tool project id) dated start..end on `project_ids`."""
+        self._unsupported("time totals")
+
     def time_entry_pages(self, start: date, end: date, project_ids: list[str] | None = None, *,
                          newest_first: bool = False) -> Iterator[TimeEntryPage]:
         """Everyone's time entries dated start..end (inclusive), one page per request: by date, or most
@@ -285,6 +305,10 @@ class TimesheetConnector(ABC):
     def quota(self) -> Quota | None:
         """The request budget the tool's last answer reported, when it reports one."""
         return None
+
+    def requests_sent(self) -> int:
+        """Requests sent to the tool so far (retries included: what quotas count)."""
+        return 0
 
     def parse_webhook(self, body: bytes) -> WebhookDelivery:
         """Read a delivery whose signature was verified; ValueError when it is not one."""

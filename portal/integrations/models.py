@@ -171,6 +171,8 @@ class WaitingTimeEntry(db.Model):
     billable: Mapped[bool] = mapped_column(Boolean, default=False)
     description: Mapped[str] = mapped_column(Text, default="")
     external_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the work started (issue 13): once the person is matched, the entry is dated in their time zone.
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     person_link = relationship("PersonLink")

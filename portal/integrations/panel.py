@@ -7,11 +7,13 @@ short interactive wait; a failure becomes a message on the page, never an error 
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal import paging
 from portal.errors import PortalError
 from portal.integrations import connectors, provisioning, rules
 from portal.integrations.connectors import ExternalClient, ExternalProject, TimesheetConnector
@@ -25,6 +27,9 @@ from portal.projects import crm
 from portal.projects.models import Client, Offering, Project
 from portal.runs import services as runs
 from portal.runs.models import SyncMessage, SyncRun
+
+CLIENTS_PAGE = 50
+NOTES_SHOWN = 20  # a run's notes under its progress bar (as runs.notes)
 
 
 @dataclass
@@ -178,8 +183,41 @@ def client_row(session: Session, connection: Connection, client: Client) -> Clie
                      runs.notes(session, run))
 
 
-def client_rows(session: Session, connection: Connection) -> list[ClientRow]:
-    return [client_row(session, connection, client) for client in crm.list_clients(session)]
+def client_rows(session: Session, connection: Connection, after: str | None = None,
+                limit: int = CLIENTS_PAGE) -> tuple[list[ClientRow], str | None]:
+    """A page of CRM clients by name (keyset) with their mappings, duplicates and latest runs, read in a fixed
+    number of queries; and the next page's cursor."""
+    query = select(Client).order_by(Client.name, Client.id).limit(limit + 1)
+    position = paging.after_name(Client.name, Client.id, after)
+    if position is not None:
+        query = query.where(position)
+    clients, cursor = paging.page_by_name(list(session.scalars(query)), limit, lambda c: (c.name, c.id))
+    if not clients:
+        return [], cursor
+    duplicates: dict[str, list[Client]] = defaultdict(list)
+    for other in session.scalars(select(Client).where(
+            Client.normalized_name.in_({c.normalized_name for c in clients})).order_by(Client.id)):
+        duplicates[other.normalized_name].append(other)
+    ids = {c.id for c in clients} | {d.id for group in duplicates.values() for d in group}
+    links = {link.client_id: link for link in session.scalars(select(ClientLink).where(
+        ClientLink.connection_id == connection.id, ClientLink.client_id.in_(ids)))}
+    scopes = {client_scope(connection, c.id): c.id for c in clients}
+    latest = {run.scope: run for run in session.scalars(select(SyncRun).where(SyncRun.id.in_(
+        select(func.max(SyncRun.id)).where(SyncRun.scope.in_(scopes)).group_by(SyncRun.scope))))}
+    ended = [run.id for run in latest.values() if not run.is_active]
+    notes: dict[int, list[SyncMessage]] = defaultdict(list)
+    for message in session.scalars(select(SyncMessage).where(SyncMessage.run_id.in_(ended), SyncMessage.reason != "")
+                                   .order_by(SyncMessage.id)) if ended else ():
+        if len(notes[message.run_id]) < NOTES_SHOWN:
+            notes[message.run_id].append(message)
+    rows = []
+    for client in clients:
+        others = [d for d in duplicates[client.normalized_name] if d.id != client.id]
+        run = latest.get(client_scope(connection, client.id))
+        rows.append(ClientRow(client, connection, links.get(client.id), others,
+                              {d.id: links[d.id] for d in others if d.id in links}, run,
+                              notes[run.id] if run is not None else []))
+    return rows, cursor
 
 
 def client_panels(session: Session, client: Client) -> list[ClientRow]:

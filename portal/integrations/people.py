@@ -15,9 +15,9 @@ from datetime import date
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
-from portal import audit
+from portal import audit, paging
 from portal.auth import policy
 from portal.auth.models import User
 from portal.auth.services import normalize_email
@@ -121,31 +121,54 @@ class UnmatchedPerson:
     offerings: list[str]
 
 
-def unmatched(session: Session, connection: Connection) -> list[UnmatchedPerson]:
-    """People whose time waits for a resource: who, how many entries, which offerings, which days."""
-    rows = session.execute(
-        select(PersonLink, func.count(WaitingTimeEntry.id), func.coalesce(func.sum(WaitingTimeEntry.seconds), 0),
-               func.min(WaitingTimeEntry.work_date), func.max(WaitingTimeEntry.work_date))
-        .outerjoin(WaitingTimeEntry, WaitingTimeEntry.person_link_id == PersonLink.id)
-        .where(PersonLink.connection_id == connection.id, PersonLink.resource_id.is_(None))
-        .group_by(PersonLink.id).order_by(func.count(WaitingTimeEntry.id).desc(), PersonLink.external_email)
-    ).all()
+PEOPLE_PAGE = 50
+
+
+def _people_page(session: Session, connection: Connection, matched: bool,
+                 after: str | None) -> tuple[list[PersonLink], str | None]:
+    """A page of the connection's matched (or unmatched) people by email (keyset), and the next page's cursor."""
+    query = (select(PersonLink).where(PersonLink.connection_id == connection.id,
+                                      PersonLink.resource_id.is_not(None) if matched
+                                      else PersonLink.resource_id.is_(None))
+             .order_by(PersonLink.external_email, PersonLink.id).limit(PEOPLE_PAGE + 1))
+    if matched:
+        query = query.options(joinedload(PersonLink.resource))
+    position = paging.after_name(PersonLink.external_email, PersonLink.id, after)
+    if position is not None:
+        query = query.where(position)
+    return paging.page_by_name(list(session.scalars(query)), PEOPLE_PAGE, lambda link: (link.external_email, link.id))
+
+
+def unmatched_page(session: Session, connection: Connection,
+              after: str | None = None) -> tuple[list[UnmatchedPerson], str | None]:
+    """A page of the people whose time waits for a resource (by email): who, how many entries, which
+    offerings, which days; and the next page's cursor."""
+    links, cursor = _people_page(session, connection, matched=False, after=after)
+    ids = [link.id for link in links]
+    totals = {person_id: rest for person_id, *rest in session.execute(
+        select(WaitingTimeEntry.person_link_id, func.count(WaitingTimeEntry.id),
+               func.coalesce(func.sum(WaitingTimeEntry.seconds), 0), func.min(WaitingTimeEntry.work_date),
+               func.max(WaitingTimeEntry.work_date))
+        .where(WaitingTimeEntry.person_link_id.in_(ids)).group_by(WaitingTimeEntry.person_link_id))} if ids else {}
     names: dict[int, list[str]] = {}
     for person_id, offering in session.execute(
         select(WaitingTimeEntry.person_link_id, Offering.name).distinct()
         .join(ProjectLink, ProjectLink.id == WaitingTimeEntry.project_link_id)
         .join(Offering, Offering.id == ProjectLink.offering_id)
-        .where(WaitingTimeEntry.connection_id == connection.id).order_by(Offering.name)
-    ):
+        .where(WaitingTimeEntry.person_link_id.in_(ids)).order_by(Offering.name)
+    ) if ids else ():
         names.setdefault(person_id, []).append(offering)
-    return [UnmatchedPerson(link, count, seconds / 3600, first, last, names.get(link.id, []))
-            for link, count, seconds, first, last in rows]
+    people = []
+    for link in links:
+        count, seconds, first, last = totals.get(link.id, (0, 0, None, None))
+        people.append(UnmatchedPerson(link, count, seconds / 3600, first, last, names.get(link.id, [])))
+    return people, cursor
 
 
-def matched(session: Session, connection: Connection) -> list[PersonLink]:
-    return list(session.scalars(select(PersonLink).where(PersonLink.connection_id == connection.id,
-                                                         PersonLink.resource_id.is_not(None))
-                                .order_by(PersonLink.external_email)))
+def matched_page(session: Session, connection: Connection,
+                 after: str | None = None) -> tuple[list[PersonLink], str | None]:
+    """A page of the matched people by email, with their resources; and the next page's cursor."""
+    return _people_page(session, connection, matched=True, after=after)
 
 
 def _person(session: Session, actor: User, connection_id: int, person_link_id: int) -> tuple[Connection, PersonLink]:

@@ -292,15 +292,20 @@ def tool_client_rows(session: Session, connection: Connection,
 
     Several candidates mean duplicate CRM clients: the page explains that one maps, and lets the admin pick.
     """
-    links = {link.external_id: link for link in session.scalars(
-        select(ClientLink).where(ClientLink.connection_id == connection.id))}
+    links = {link.external_id: link for link in session.scalars(select(ClientLink).where(
+        ClientLink.connection_id == connection.id, ClientLink.external_id.in_([c.id for c in tool_clients])))}
+    mapped = {client.id: client for client in session.scalars(select(Client).where(
+        Client.id.in_([link.client_id for link in links.values()])))} if links else {}
+    names = {crm.normalize_client_name(c.name) for c in tool_clients}
     by_name: dict[str, list[Client]] = {}
-    for client in crm.list_clients(session):
+    for client in session.scalars(select(Client).where(Client.normalized_name.in_(names))
+                                  .order_by(Client.name, Client.id)) if names else ():
         by_name.setdefault(client.normalized_name, []).append(client)
     rows = []
     for tool_client in tool_clients:
         link = links.get(tool_client.id)
-        mapped = session.get(Client, link.client_id) if link else None
+        mapped_to = mapped.get(link.client_id) if link else None
         candidates = by_name.get(crm.normalize_client_name(tool_client.name), [])
-        rows.append(ToolClientRow(tool_client, mapped, [c for c in candidates if mapped is None or c.id != mapped.id]))
+        rows.append(ToolClientRow(tool_client, mapped_to,
+                                  [c for c in candidates if mapped_to is None or c.id != mapped_to.id]))
     return rows

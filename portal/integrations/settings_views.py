@@ -59,13 +59,19 @@ def _clients_connection(connection_id: int) -> Connection:
 @bp.route("/connections/<int:connection_id>/clients")
 @allow(policy.can_map_timesheet_clients, MAPPERS)
 def clients(connection_id: int):
-    """Every CRM client with its mapping, and the tool's clients with their candidates (duplicates explained)."""
+    """A page of CRM clients with their mappings, and the tool's clients with their candidates (duplicates
+    explained); `after` (with HX-Request): the next page of CRM clients ("Load more")."""
     connection = _clients_connection(connection_id)
+    after = request.args.get("after")
+    if after and htmx.is_fragment_request():  # Load more
+        rows, cursor = panel.client_rows(db.session, connection, after)
+        return htmx.render("integrations/clients.html", block="client_rows", connection=connection, rows=rows,
+                           next_cursor=cursor)
     tool_clients, load_error = panel.tool_clients(connection) if connection.is_connected else ([], "")
-    # An htmx request is the tool's table refreshing itself after a mapping changed.
-    rows = [] if htmx.is_fragment_request() else panel.client_rows(db.session, connection)
+    # Any other htmx request is the tool's table refreshing itself after a mapping changed.
+    rows, cursor = ([], None) if htmx.is_fragment_request() else panel.client_rows(db.session, connection, after)
     return htmx.render("integrations/clients.html", block="tool_clients", connection=connection,
-                       tool=connector_class(connection.kind), rows=rows, load_error=load_error,
+                       tool=connector_class(connection.kind), rows=rows, next_cursor=cursor, load_error=load_error,
                        tool_rows=services.tool_client_rows(db.session, connection, tool_clients))
 
 

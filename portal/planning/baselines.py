@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from portal import audit
 from portal.auth import policy
 from portal.auth.models import User
-from portal.errors import Conflict, InvalidInput, NotFound
+from portal.errors import Conflict, InvalidInput, get_or_raise
 from portal.planning.models import Baseline, BaselineLine
 from portal.projects.models import Offering
 from portal.projects.services import MAX_HOURS, MAX_MONEY, get_project
@@ -21,10 +21,7 @@ LINE_FIELDS = ["sold_hours", "planned_hours", "fixed_fee", "budget_amount"]
 
 
 def get_baseline(session: Session, baseline_id: int) -> Baseline:
-    baseline = session.get(Baseline, baseline_id)
-    if baseline is None:
-        raise NotFound("That baseline does not exist.")
-    return baseline
+    return get_or_raise(session, Baseline, baseline_id, "baseline")
 
 
 def list_baselines(session: Session, project_id: int) -> list[Baseline]:
@@ -79,9 +76,7 @@ def _require_edit(session: Session, actor: User | str | None, baseline: Baseline
 def update_baseline_line(session: Session, actor: User | str | None, line_id: int, *, name: str | None = None,
                          planned_hours: Decimal, budget_amount: Decimal | None) -> BaselineLine:
     """Correct a baseline's line (and optionally rename the baseline): rewriting history, so its own right."""
-    line = session.get(BaselineLine, line_id)
-    if line is None:
-        raise NotFound("That baseline line does not exist.")
+    line = get_or_raise(session, BaselineLine, line_id, "baseline line")
     baseline = line.baseline
     _require_edit(session, actor, baseline)
     if planned_hours is None or not 0 <= planned_hours <= MAX_HOURS:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from portal import audit
 from portal.auth import policy
 from portal.auth.models import User
-from portal.errors import Conflict, InvalidInput, NotFound
+from portal.errors import Conflict, InvalidInput, get_or_raise
 from portal.formatting import hours_text
 from portal.planning.models import RequestStatus, ResourceRequest
 from portal.projects import services as projects
@@ -58,9 +58,7 @@ def request_resource(session: Session, actor: User | str | None, project_id: int
 
 
 def _open_request(session: Session, request_id: int) -> ResourceRequest:
-    request = session.get(ResourceRequest, request_id)
-    if request is None:
-        raise NotFound("That request does not exist.")
+    request = get_or_raise(session, ResourceRequest, request_id, "request")
     if request.status != RequestStatus.OPEN:
         raise Conflict(f"That request is already {request.status}.")
     return request

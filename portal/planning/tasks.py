@@ -15,6 +15,7 @@ from portal import audit
 from portal.auth import policy
 from portal.auth.models import User
 from portal.errors import Conflict, InvalidInput, NotFound
+from portal.inputs import clean_name
 from portal.planning.models import ProjectTask, TaskType
 from portal.projects.models import Project
 from portal.projects.services import MAX_HOURS, get_project
@@ -26,15 +27,6 @@ def _require(actor: User | str | None, project: Project, allowed) -> None:
     if isinstance(actor, User):
         policy.require(allowed(actor, project), f"You cannot change the task plan while {project.name} is in "
                                                 f"{project.stage.name}.")
-
-
-def _name(name: str, what: str, limit: int) -> str:
-    name = (name or "").strip()
-    if not name:
-        raise InvalidInput(f"Enter the {what}'s name.", fields={"name": "Enter a name."})
-    if len(name) > limit:
-        raise InvalidInput(f"A {what} name has at most {limit} characters.", fields={"name": "Too long."})
-    return name
 
 
 def list_task_types(session: Session, project_id: int) -> list[TaskType]:
@@ -67,7 +59,7 @@ def save_task_type(session: Session, actor: User | str | None, project_id: int, 
     """Add a task type (no id) or rename / (de)activate one."""
     project = get_project(session, project_id)
     _require(actor, project, policy.can_edit_task_types)
-    name = _name(name, "task type", 120)
+    name = clean_name(name, "task type", 120)
     duplicate = select(TaskType.id).where(TaskType.project_id == project_id, func.lower(TaskType.name) == name.lower())
     if task_type_id is not None:
         duplicate = duplicate.where(TaskType.id != task_type_id)
@@ -83,13 +75,8 @@ def save_task_type(session: Session, actor: User | str | None, project_id: int, 
     task_type = session.get(TaskType, task_type_id)
     if task_type is None or task_type.project_id != project_id:
         raise NotFound("That task type does not exist.")
-    before = audit.snapshot(task_type, ["name", "active"])
-    task_type.name, task_type.active = name, active
-    session.flush()
-    old, new = audit.changes(before, audit.snapshot(task_type, ["name", "active"]))
-    if new:
-        audit.record(session, actor, "task_type.updated", task_type, before=old, after=new,
-                     summary=f"Task type {name} of {project.name} changed")
+    audit.update(session, actor, task_type, {"name": name, "active": active}, "task_type.updated",
+                 f"Task type {name} of {project.name} changed")
     return task_type
 
 
@@ -112,7 +99,7 @@ def save_task(session: Session, actor: User | str | None, project_id: int, *, na
     """Add a task (no id) or change one. Changing a task's type alone also needs "edit task types"."""
     project = get_project(session, project_id)
     _require(actor, project, policy.can_edit_tasks)
-    name = _name(name, "task", 200)
+    name = clean_name(name, "task", 200)
     planned_hours = Decimal("0") if planned_hours is None else planned_hours
     _check_task(session, project_id, task_type_id, planned_hours, start_date, end_date)
     duplicate = select(ProjectTask.id).where(ProjectTask.project_id == project_id,
@@ -135,12 +122,5 @@ def save_task(session: Session, actor: User | str | None, project_id: int, *, na
         raise NotFound("That task does not exist.")
     if task.task_type_id != task_type_id and task_type_id is not None:
         _require(actor, project, policy.can_edit_task_types)
-    before = audit.snapshot(task, TASK_FIELDS)
-    for field, value in values.items():
-        setattr(task, field, value)
-    session.flush()
-    old, new = audit.changes(before, audit.snapshot(task, TASK_FIELDS))
-    if new:
-        audit.record(session, actor, "task.updated", task, before=old, after=new,
-                     summary=f"Task {name} of {project.name} changed")
+    audit.update(session, actor, task, values, "task.updated", f"Task {name} of {project.name} changed", TASK_FIELDS)
     return task

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 from portal import audit, events, paging
 from portal.auth import policy
 from portal.auth.models import User
-from portal.errors import Conflict, InvalidInput, NotFound
+from portal.errors import Conflict, InvalidInput, get_or_raise
 from portal.lookups import contains
 from portal.projects.models import (
     DEAL_STAGE_LABELS,
@@ -100,10 +100,6 @@ def duplicate_groups(session: Session, limit: int = DUPLICATE_GROUPS_SHOWN) -> l
     return list(groups.values())
 
 
-def list_clients(session: Session) -> list[Client]:
-    return list(session.scalars(select(Client).order_by(Client.name, Client.id)))
-
-
 def _deal_snapshot(deal: Deal) -> dict[str, Any]:
     return audit.snapshot(deal, ["name", "stage", "amount", "start_date", "end_date", "project_id"])
 
@@ -143,9 +139,7 @@ def _check_deal_values(stage: str, amount: Decimal | None, start: date | None, e
 
 def set_deal_stage(session: Session, actor: User | str | None, deal_id: int, stage: str) -> Deal:
     """Move a deal through the CRM pipeline. Closed Won makes its project Active and its offerings Sold."""
-    deal = session.get(Deal, deal_id)
-    if deal is None:
-        raise NotFound("That deal does not exist.")
+    deal = get_or_raise(session, Deal, deal_id, "deal")
     if isinstance(actor, User):
         policy.require(policy.can_manage_deals(actor), "You cannot manage deals.")
     _check_deal_values(stage, deal.amount, deal.start_date, deal.end_date)
@@ -185,9 +179,7 @@ def _win(session: Session, actor: User | str | None, deal: Deal) -> None:
 def update_deal(session: Session, actor: User | str | None, deal_id: int, *, name: str,
                 amount: Decimal | None, start_date: date | None, end_date: date | None) -> Deal:
     """A change from the CRM. Whether it reaches the project is the stage's decision (deal_updated)."""
-    deal = session.get(Deal, deal_id)
-    if deal is None:
-        raise NotFound("That deal does not exist.")
+    deal = get_or_raise(session, Deal, deal_id, "deal")
     if isinstance(actor, User):
         policy.require(policy.can_manage_deals(actor), "You cannot manage deals.")
     if not (name or "").strip():

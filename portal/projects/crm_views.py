@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, request, url_for
+from flask import Blueprint, current_app, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -104,6 +104,7 @@ def deal_stage(deal_id: int):
 # Resources
 def _resource_choices(form: ResourceForm) -> None:
     form.default_cost_category_id.choices = [("", "—")] + [(c.id, c.name) for c in list_cost_categories(db.session)]
+    form.time_zone.choices = resources.time_zone_choices(current_app.config.get("PORTAL_TIMEZONE") or "UTC")
 
 
 @bp.route("/resources", methods=["GET", "POST"])
@@ -150,6 +151,7 @@ def resource_detail(resource_id: int):
         title=form.title.data or "", active=form.active.data,
         default_cost_category_id=form.default_cost_category_id.data, login_email=form.login_email.data or "",
         expected_hours_per_week=form.expected_hours_per_week.data,
+        time_zone=form.time_zone.data if policy.is_admin(current_user) else None,
     ))
     if saved is not None:
         flash(f"Saved {resource.name}.", "success")

@@ -108,6 +108,8 @@ class ResourceForm(PortalForm):
     expected_hours_per_week = DecimalField(
         "Hours expected a week (blank: the organization's; 0: never logs time)", places=2,
         validators=[Optional(), NumberRange(0, 168, "Between 0 and 168.")])
+    # Issue 13: synced time is dated by its start in this zone (choices: time_zone_choices).
+    time_zone = SelectField("Time zone", validators=[Optional()])
 
 
 class RateForm(PortalForm):

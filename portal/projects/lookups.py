@@ -77,8 +77,7 @@ def search_transfer_projects(session: Session, user: Any, text: str, params: Map
     if not policy.is_mpe(user):
         query = query.where(Project.id.in_(managed_projects(user)))
     query = query.options(selectinload(Project.team))
-    kept = _kept(session, query, lambda p: policy.can_transfer_onto(user, p)
-                 and policy.transfer_refusal(p, "cost") is None, limit)
+    kept = _kept(session, query, lambda p: policy.transfer_onto_refusal(user, p, "cost") is None, limit)
     return [Option(p.id, p.name) for p in kept]
 
 
@@ -124,9 +123,17 @@ def search_transfer_offerings(session: Session, user: Any, text: str, params: Ma
         selectinload(Offering.project).selectinload(Project.team))
     if not policy.is_mpe(user):
         query = query.where(Project.id.in_(managed_projects(user)))
-    kept = _kept(session, query, lambda o: policy.can_transfer_onto(user, o.project)
-                 and policy.transfer_refusal(o.project, "time") is None, limit)
+    kept = _kept(session, query, lambda o: policy.transfer_onto_refusal(user, o.project, "time") is None, limit)
     return [Option(o.id, _offering_label(o)) for o in kept]
+
+
+def search_offerings(session: Session, user: Any, text: str, params: Mapping[str, str], limit: int) -> list[Option]:
+    """Offerings not archived, of any project (linking an offering to a tool's project), by project name."""
+    query = (select(Offering.id, Project.name, Offering.name).join(Project, Offering.project_id == Project.id)
+             .where(Offering.archived.is_(False)).order_by(Project.name, Offering.name, Offering.id).limit(limit))
+    if text:
+        query = query.where(contains(Project.name, text) | contains(Offering.name, text))
+    return [Option(ident, f"{project} · {name}") for ident, project, name in session.execute(query)]
 
 
 def describe_offerings(session: Session, ids: list[int]) -> dict[int, str]:
@@ -190,6 +197,7 @@ def describe_users(session: Session, ids: list[int]) -> dict[int, str]:
 
 register("clients", search_clients, describe_clients, "client")
 register("projects", search_projects, describe_projects, "project")
+register("offerings", search_offerings, describe_offerings, "offering")
 register("transfer_offerings", search_transfer_offerings, describe_offerings, "offering")
 register("cost_projects", search_cost_projects, describe_projects, "project")
 register("transfer_projects", search_transfer_projects, describe_projects, "project")

@@ -273,6 +273,9 @@ class Resource(Timestamps, db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Issue 16: hours expected a week for timesheet reminders; None: the organization's, 0: never logs time.
     expected_hours_per_week: Mapped[Decimal | None] = mapped_column(HOURS)
+    # Issue 13: the IANA time zone the person works in (synced time is dated by its start there); None: the
+    # organization's (PORTAL_TIMEZONE).
+    time_zone: Mapped[str | None] = mapped_column(String(64))
 
     user: Mapped[User | None] = relationship()
     rates: Mapped[list[ResourceRate]] = relationship(

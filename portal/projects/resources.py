@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from zoneinfo import available_timezones
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,7 +13,7 @@ from portal import audit, events, paging
 from portal.auth import policy
 from portal.auth.models import Role, User, normalize_email
 from portal.auth.services import check_email
-from portal.errors import Conflict, InvalidInput, NotFound
+from portal.errors import Conflict, InvalidInput, get_or_raise
 from portal.formatting import money
 from portal.lookups import contains
 from portal.projects.models import RateType, Resource, ResourceRate
@@ -65,18 +66,25 @@ def create_resource(session: Session, actor: User | str | None, *, name: str, em
     return resource
 
 
+def time_zone_choices(organization_zone: str) -> list[tuple[str, str]]:
+    """The resource form's zones: the organization's first (blank: follows it), then every IANA zone."""
+    return [("", f"The organization's ({organization_zone})")] + [(z, z) for z in sorted(available_timezones())
+                                                                   if "/" in z and not z.startswith("Etc/")]
+
+
 def update_resource(session: Session, actor: User | str | None, resource_id: int, *, name: str, email: str,
                     title: str, active: bool, default_cost_category_id: int | None,
-                    login_email: str | None = None, expected_hours_per_week: Decimal | None = None) -> Resource:
+                    login_email: str | None = None, expected_hours_per_week: Decimal | None = None,
+                    time_zone: str | None = None) -> Resource:
     """Changing the email changes who the timesheet tools' people are matched to (by exact email).
 
     `login_email` names the login that enters this person's time (My time); "" unlinks it, None keeps it.
     `expected_hours_per_week` (timesheet reminders): None follows the organization's; 0 means never logs time.
+    `time_zone` (issue 13: synced time is dated by its start in it; admins only): an IANA name, "" for the
+    organization's, None keeps it. Entries already synced keep their dates until the tool sends them again.
     """
     _require(actor)
-    resource = session.get(Resource, resource_id)
-    if resource is None:
-        raise NotFound("That resource does not exist.")
+    resource = get_or_raise(session, Resource, resource_id, "resource")
     email = check_email(email)
     clash = session.scalar(select(Resource.id).where(Resource.email == email, Resource.id != resource_id))
     if clash:
@@ -85,8 +93,17 @@ def update_resource(session: Session, actor: User | str | None, resource_id: int
         raise InvalidInput("Hours expected a week are between 0 and 168.",
                            fields={"expected_hours_per_week": "Between 0 and 168."})
     user_id = resource.user_id if login_email is None else _login_id(session, login_email, resource.id)
-    fields = ["name", "email", "title", "active", "default_cost_category_id", "user_id", "expected_hours_per_week"]
+    if time_zone is not None and (time_zone or None) != resource.time_zone:
+        if isinstance(actor, User):
+            policy.require(policy.is_admin(actor), "Only admins change a person's time zone.")
+        if time_zone and time_zone not in available_timezones():
+            raise InvalidInput(f"{time_zone} is not a time zone (choose one from the list, e.g. Europe/Berlin).",
+                               fields={"time_zone": "Not a time zone."})
+    fields = ["name", "email", "title", "active", "default_cost_category_id", "user_id", "expected_hours_per_week",
+              "time_zone"]
     before = audit.snapshot(resource, fields)
+    if time_zone is not None:
+        resource.time_zone = time_zone or None
     resource.name, resource.email, resource.title = name.strip(), email, (title or "").strip()
     resource.active, resource.default_cost_category_id, resource.user_id = active, default_cost_category_id, user_id
     resource.expected_hours_per_week = expected_hours_per_week
@@ -107,9 +124,7 @@ def set_rate(session: Session, actor: User | str | None, resource_id: int, rate_
         raise InvalidInput("Choose cost or sell.", fields={"rate_type": "Choose cost or sell."})
     if amount is None or amount < 0 or amount > MAX_RATE:
         raise InvalidInput(f"A rate is between 0 and {MAX_RATE:,}.", fields={"amount": "Out of range."})
-    resource = session.get(Resource, resource_id)
-    if resource is None:
-        raise NotFound("That resource does not exist.")
+    resource = get_or_raise(session, Resource, resource_id, "resource")
     rate = session.scalar(select(ResourceRate).where(
         ResourceRate.resource_id == resource_id, ResourceRate.rate_type == rate_type,
         ResourceRate.effective_from == effective_from,
@@ -130,9 +145,7 @@ def set_rate(session: Session, actor: User | str | None, resource_id: int, rate_
 
 def remove_rate(session: Session, actor: User | str | None, rate_id: int) -> None:
     _require(actor)
-    rate = session.get(ResourceRate, rate_id)
-    if rate is None:
-        raise NotFound("That rate does not exist.")
+    rate = get_or_raise(session, ResourceRate, rate_id, "rate")
     resource = rate.resource
     audit.record(session, actor, "resource.rate_removed", resource,
                  before={"rate_type": rate.rate_type, "amount": rate.amount, "effective_from": rate.effective_from},

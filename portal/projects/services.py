@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from portal import audit, events, paging
 from portal.auth import policy
 from portal.auth.models import Role, User
-from portal.errors import Conflict, InvalidInput, NotFound
+from portal.errors import Conflict, InvalidInput, get_or_raise
 from portal.formatting import hours_text
 from portal.lookups import contains
 from portal.projects.models import (
@@ -47,17 +47,11 @@ OFFERING_FIELDS = ["name", "billing_model", "sold_hours", "planned_hours", "fixe
 
 
 def get_project(session: Session, project_id: int) -> Project:
-    project = session.get(Project, project_id)
-    if project is None:
-        raise NotFound("That project does not exist.")
-    return project
+    return get_or_raise(session, Project, project_id, "project")
 
 
 def get_offering(session: Session, offering_id: int) -> Offering:
-    offering = session.get(Offering, offering_id)
-    if offering is None:
-        raise NotFound("That offering does not exist.")
-    return offering
+    return get_or_raise(session, Offering, offering_id, "offering")
 
 
 def _as_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[Any]]:
@@ -148,15 +142,12 @@ def update_project(session: Session, actor: User | str | None, project_id: int, 
     code = (code or "").strip() or None
     if code and session.scalar(select(Project.id).where(Project.code == code, Project.id != project_id)):
         raise Conflict(f"The project code {code} is already used.", fields={"code": "Already used."})
-    before = audit.snapshot(project, PROJECT_INFO_FIELDS)
-    project.name, project.client_id, project.code = name.strip(), client_id, code
-    project.start_date, project.end_date, project.description = start_date, end_date, description or ""
-    project.percent_likelihood, project.default_cost_category_id = percent_likelihood, default_cost_category_id
-    session.flush()
-    old, new = audit.changes(before, audit.snapshot(project, PROJECT_INFO_FIELDS))
+    values = dict(name=name.strip(), client_id=client_id, code=code, start_date=start_date, end_date=end_date,
+                  description=description or "", percent_likelihood=percent_likelihood,
+                  default_cost_category_id=default_cost_category_id)
+    old, new = audit.update(session, actor, project, values, "project.updated", f"Changed project {values['name']}",
+                            PROJECT_INFO_FIELDS)
     if new:
-        audit.record(session, actor, "project.updated", project, before=old, after=new,
-                     summary=f"Changed project {project.name}")
         events.project_updated.send(project, session=session, actor=actor, changes=_as_changes(old, new))
     return project
 
@@ -246,14 +237,9 @@ def update_offering(session: Session, actor: User | str | None, offering_id: int
     _check_offering(new_values["billing_model"], new_values["sold_hours"], new_values["planned_hours"],
                     new_values["fixed_fee"], new_values["budget_amount"], new_values["start_date"],
                     new_values["end_date"], new_values["sale_status"])
-    before = audit.snapshot(offering, OFFERING_FIELDS)
-    for field, value in new_values.items():
-        setattr(offering, field, value)
-    session.flush()
-    old, new = audit.changes(before, audit.snapshot(offering, OFFERING_FIELDS))
+    old, new = audit.update(session, actor, offering, new_values, "offering.updated",
+                            f"Changed offering {new_values['name']}")
     if new:
-        audit.record(session, actor, "offering.updated", offering, before=old, after=new,
-                     summary=f"Changed offering {offering.name}")
         events.offering_updated.send(offering, session=session, actor=actor, changes=_as_changes(old, new))
     return offering
 
@@ -299,9 +285,7 @@ def update_assignment(session: Session, actor: User | str | None, assignment_id:
                       bill_rate: Decimal | None, planned_hours: Decimal, role: str) -> Assignment:
     """Change an assignment (its time entries keep their rates: timesheets.adjustments.change_assignment
     revalues them too)."""
-    assignment = session.get(Assignment, assignment_id)
-    if assignment is None:
-        raise NotFound("That assignment does not exist.")
+    assignment = get_or_raise(session, Assignment, assignment_id, "assignment")
     project = assignment.offering.project
     _check_rate_and_hours(bill_rate, planned_hours)
     if isinstance(actor, User):
@@ -311,25 +295,18 @@ def update_assignment(session: Session, actor: User | str | None, assignment_id:
         if planned_hours != assignment.planned_hours or (role or "").strip() != assignment.role:
             policy.require(policy.can_create_roles(actor, project),
                            f"Roles cannot be changed by you while the project is in {project.stage.name}.")
-    fields = ["bill_rate", "planned_hours", "role", "passive"]
-    before = audit.snapshot(assignment, fields)
-    assignment.bill_rate, assignment.planned_hours, assignment.role = bill_rate, planned_hours, (role or "").strip()
     # A passive assignment someone plans for becomes a real one.
-    assignment.passive = False
-    session.flush()
-    old, new = audit.changes(before, audit.snapshot(assignment, fields))
+    values = dict(bill_rate=bill_rate, planned_hours=planned_hours, role=(role or "").strip(), passive=False)
+    old, new = audit.update(session, actor, assignment, values, "assignment.updated",
+                            f"{assignment.resource.name} on {assignment.offering.name} changed")
     if new:
-        audit.record(session, actor, "assignment.updated", assignment, before=old, after=new,
-                     summary=f"{assignment.resource.name} on {assignment.offering.name} changed")
         events.assignment_updated.send(assignment, session=session, actor=actor, changes=_as_changes(old, new))
     return assignment
 
 
 def remove_assignment(session: Session, actor: User | str | None, assignment_id: int) -> None:
     """Take someone off an offering. Their logged time stays; so does their history in the tools."""
-    assignment = session.get(Assignment, assignment_id)
-    if assignment is None:
-        raise NotFound("That assignment does not exist.")
+    assignment = get_or_raise(session, Assignment, assignment_id, "assignment")
     project = assignment.offering.project
     if isinstance(actor, User):
         policy.require(policy.can_create_roles(actor, project),

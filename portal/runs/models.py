@@ -67,6 +67,8 @@ class SyncRun(db.Model):
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Requests the run sent to the tool (retries included: what quotas count); None when not counted.
+    requests: Mapped[int | None] = mapped_column(Integer)
     # A queued run that paused (a tool's quota is used up) resumes then; the sweeper leaves it alone until.
     resume_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

@@ -23,7 +23,7 @@ from portal import audit, events
 from portal.auth import policy
 from portal.auth.models import User
 from portal.columns import today as org_today
-from portal.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from portal.errors import Conflict, InvalidInput, NotAllowed, get_or_raise
 from portal.formatting import plural
 from portal.org.services import get_settings
 from portal.projects.models import Booking, BookingMode, Project
@@ -125,9 +125,7 @@ def move_project_to_stage(session: Session, actor: User | str | None, project_id
     Returns what the move did: bookings cleared, end date set, who was emailed.
     """
     # Locked and read fresh: two people moving one project at once apply one move after the other.
-    project = session.get(Project, project_id, with_for_update=True, populate_existing=True)
-    if project is None:
-        raise NotFound("That project does not exist.")
+    project = get_or_raise(session, Project, project_id, "project", with_for_update=True, populate_existing=True)
     if stage_id is None:
         raise InvalidInput("Choose the stage to move the project to.", fields={"stage_id": "Choose a stage."})
     target = session.get(Stage, stage_id)

@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 from portal import audit
 from portal.auth import policy
 from portal.auth.models import User
-from portal.errors import Conflict, InvalidInput, NotFound
+from portal.errors import Conflict, InvalidInput, get_or_raise
 from portal.formatting import plural
+from portal.inputs import clean_name
 from portal.projects.models import Project
 from portal.projects.services import default_engagement_type
 from portal.stages import registry
@@ -30,28 +31,13 @@ def require_editor(actor: User | str | None) -> None:
         policy.require(policy.can_edit_stages(actor), "Only users with the system-settings permission edit stages.")
 
 
-def _clean_name(name: str, what: str) -> str:
-    name = (name or "").strip()
-    if not name:
-        raise InvalidInput(f"Enter the {what}'s name.", fields={"name": "Enter a name."})
-    if len(name) > NAME_LENGTH:
-        raise InvalidInput(f"A {what} name has at most {NAME_LENGTH} characters.", fields={"name": "Too long."})
-    return name
-
-
 def get_stage(session: Session, stage_id: int, lock: bool = False) -> Stage:
     # populate_existing: a row locked for update must also be read fresh, not taken from the identity map.
-    stage = session.get(Stage, stage_id, with_for_update=lock or None, populate_existing=lock)
-    if stage is None:
-        raise NotFound("That stage does not exist.")
-    return stage
+    return get_or_raise(session, Stage, stage_id, "stage", with_for_update=lock or None, populate_existing=lock)
 
 
 def get_engagement_type(session: Session, type_id: int) -> EngagementType:
-    engagement_type = session.get(EngagementType, type_id)
-    if engagement_type is None:
-        raise NotFound("That engagement type does not exist.")
-    return engagement_type
+    return get_or_raise(session, EngagementType, type_id, "engagement type")
 
 
 def list_engagement_types(session: Session) -> list[EngagementType]:
@@ -70,7 +56,7 @@ def create_engagement_type(session: Session, actor: User | str | None, name: str
                            copy_from_id: int | None = None) -> EngagementType:
     """A new workflow, starting as a copy of another type's stages (the default type's unless chosen)."""
     require_editor(actor)
-    name = _clean_name(name, "engagement type")
+    name = clean_name(name, "engagement type", NAME_LENGTH)
     if session.scalar(select(EngagementType.id).where(func.lower(EngagementType.name) == name.lower())):
         raise Conflict(f"An engagement type named {name} already exists.", fields={"name": "Already used."})
     source = get_engagement_type(session, copy_from_id) if copy_from_id else default_engagement_type(session)
@@ -89,16 +75,12 @@ def create_engagement_type(session: Session, actor: User | str | None, name: str
 def rename_engagement_type(session: Session, actor: User | str | None, type_id: int, name: str) -> EngagementType:
     require_editor(actor)
     engagement_type = get_engagement_type(session, type_id)
-    name = _clean_name(name, "engagement type")
+    name = clean_name(name, "engagement type", NAME_LENGTH)
     if session.scalar(select(EngagementType.id).where(func.lower(EngagementType.name) == name.lower(),
                                                       EngagementType.id != type_id)):
         raise Conflict(f"An engagement type named {name} already exists.", fields={"name": "Already used."})
-    before = engagement_type.name
-    if before != name:
-        engagement_type.name = name
-        session.flush()
-        audit.record(session, actor, "engagement_type.renamed", engagement_type, before={"name": before},
-                     after={"name": name}, summary=f"Engagement type {before} renamed to {name}")
+    audit.update(session, actor, engagement_type, {"name": name}, "engagement_type.renamed",
+                 f"Engagement type {engagement_type.name} renamed to {name}")
     return engagement_type
 
 
@@ -150,7 +132,7 @@ def create_stage(session: Session, actor: User | str | None, type_id: int, name:
     """A new stage at the end of the workflow, with every setting at its registry default."""
     require_editor(actor)
     engagement_type = get_engagement_type(session, type_id)
-    name = _clean_name(name, "stage")
+    name = clean_name(name, "stage", NAME_LENGTH)
     _check_unique_stage_name(session, type_id, name)
     position = max((s.position for s in engagement_type.stages), default=-1) + 1
     stage = Stage(engagement_type_id=type_id, name=name, position=position, settings=registry.defaults())
@@ -165,14 +147,9 @@ def create_stage(session: Session, actor: User | str | None, type_id: int, name:
 def rename_stage(session: Session, actor: User | str | None, stage_id: int, name: str) -> Stage:
     require_editor(actor)
     stage = get_stage(session, stage_id)
-    name = _clean_name(name, "stage")
+    name = clean_name(name, "stage", NAME_LENGTH)
     _check_unique_stage_name(session, stage.engagement_type_id, name, stage.id)
-    before = stage.name
-    if before != name:
-        stage.name = name
-        session.flush()
-        audit.record(session, actor, "stage.renamed", stage, before={"name": before}, after={"name": name},
-                     summary=f"Stage {before} renamed to {name}")
+    audit.update(session, actor, stage, {"name": name}, "stage.renamed", f"Stage {stage.name} renamed to {name}")
     return stage
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from portal import audit, events
 from portal.auth import policy
 from portal.auth.models import User
-from portal.errors import InvalidInput, NotAllowed
+from portal.errors import InvalidInput
 from portal.formatting import hours_text
 from portal.planning.tasks import task_for_entry
 from portal.projects.models import Assignment, Offering
@@ -54,19 +54,12 @@ def transfer_time_entries(session: Session, actor: User | str | None, entry_ids:
     target = session.get(Offering, target_offering_id) if target_offering_id else None
     if target is None:
         raise InvalidInput("Choose the offering to transfer to.", fields={"target_offering_id": "Choose one."})
-    refusal = policy.transfer_refusal(target.project, "time")
-    if refusal:
-        raise NotAllowed(refusal)
-    if isinstance(actor, User):
-        policy.require(policy.can_transfer_onto(actor, target.project),
-                       f"You can transfer time only to projects you manage; {target.project.name} is not one.")
+    policy.refuse(policy.transfer_onto_refusal(actor, target.project, "time"))
     moved = []
     for entry_id in entry_ids:
         entry = native_entry(session, entry_id)
         source = entry.project
-        if isinstance(actor, User):
-            policy.require(policy.can_transfer(actor, source, "time"),
-                           f"You cannot transfer time off {source.name} while it is in {source.stage.name}.")
+        policy.refuse(policy.transfer_off_refusal(actor, source, "time"))
         if entry.offering_id == target.id:
             continue
         ensure_editable(entry.timesheet)

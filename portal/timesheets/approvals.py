@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement, and_, cast, false, func, null, or_, select, true, union_all
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from portal import paging
 from portal.auth import policy
@@ -41,7 +41,7 @@ from portal.timesheets.models import (
     TimesheetStatus,
 )
 
-PAGE_SIZE = 50
+PAGE_SIZE = 25  # a screenful to decide on; Load more brings the next (rendering rows is most of the page's cost)
 COUNT_CAP = 1000  # the queue's size is counted up to here ("1,000+"): counting further costs what the queue holds
 STATUS_FILTERS = ["submitted", "approved", "rejected", "recalled", "draft", "unsubmitted", ""]  # "" = any
 # Not submitted: what a reminder is about (issue 16), and what an approver's Remind button is for.
@@ -65,11 +65,19 @@ class Filters:
         return {k: "" if v is None else str(v) for k, v in values.items()}
 
 
+@dataclass(frozen=True)
+class ProjectName:
+    """A project as an approver's row shows it (their right to decide does not depend on the project)."""
+
+    id: int
+    name: str
+
+
 @dataclass
 class Row:
     sheet: Timesheet
     hours: Decimal
-    projects: list[tuple[Project, Decimal]]
+    projects: list[tuple[Project | ProjectName, Decimal]]
     decidable: bool
     held: int = 0  # changes from a timesheet tool waiting for a decision
     on_behalf: User | None = None  # in the queue of an approver the user stands in for (issue 16)
@@ -173,7 +181,7 @@ def approval_queue(session: Session, user: User, filters: Filters, after: str | 
     """One page of the queue (oldest week first), its rows' hours per project, and the queue's size (capped)."""
     principals = standins.principals(session, user)
     conditions = _conditions(user, filters, principals)
-    query = select(Timesheet).where(*conditions).options(selectinload(Timesheet.resource))
+    query = select(Timesheet).where(*conditions).options(joinedload(Timesheet.resource))
     position = paging.after(Timesheet.period_start, Timesheet.id, after)
     if position is not None:
         query = query.where(position)
@@ -183,19 +191,28 @@ def approval_queue(session: Session, user: User, filters: Filters, after: str | 
 
     per_sheet: dict[int, list[tuple[int, Decimal]]] = {s.id: [] for s in sheets}
     held: dict[int, int] = {}
+    names: dict[int, str] = {}
     if sheets:
-        held = dict(session.execute(
-            select(TimesheetConflict.timesheet_id, func.count()).where(
-                TimesheetConflict.timesheet_id.in_(per_sheet), TimesheetConflict.status == ConflictStatus.OPEN)
-            .group_by(TimesheetConflict.timesheet_id)).all())
-        for sheet_id, project_id, hours in session.execute(
-            select(TimeEntry.timesheet_id, TimeEntry.project_id, func.sum(TimeEntry.hours))
-            .where(TimeEntry.timesheet_id.in_(per_sheet)).group_by(TimeEntry.timesheet_id, TimeEntry.project_id)
-        ):
-            per_sheet[sheet_id].append((project_id, Decimal(hours)))
-    project_ids = {p for pairs in per_sheet.values() for p, _ in pairs}
-    projects = {p.id: p for p in session.scalars(
-        select(Project).where(Project.id.in_(project_ids)).options(selectinload(Project.team)))} if project_ids else {}
+        # The rows' hours per project and their held changes, in one statement (a held count has no project).
+        hours = select(TimeEntry.timesheet_id, TimeEntry.project_id, Project.name, func.sum(TimeEntry.hours)) \
+            .join(Project, Project.id == TimeEntry.project_id).where(TimeEntry.timesheet_id.in_(per_sheet)) \
+            .group_by(TimeEntry.timesheet_id, TimeEntry.project_id, Project.name)
+        conflicts = select(TimesheetConflict.timesheet_id, null(), null(), cast(func.count(), TimeEntry.hours.type)) \
+            .where(TimesheetConflict.timesheet_id.in_(per_sheet), TimesheetConflict.status == ConflictStatus.OPEN) \
+            .group_by(TimesheetConflict.timesheet_id)
+        for sheet_id, project_id, name, number in session.execute(union_all(hours, conflicts)):
+            if project_id is None:
+                held[sheet_id] = int(number)
+            else:
+                per_sheet[sheet_id].append((project_id, Decimal(number)))
+                names[project_id] = name
+    # Who may decide turns on the projects' PM teams only for a PM (or someone standing in): only then are the
+    # projects read with their teams; an approver's rows name them.
+    if names and (not policy.approves_everyone(user) or principals):
+        projects = {p.id: p for p in session.scalars(select(Project).where(Project.id.in_(names))
+                                                      .options(selectinload(Project.team)))}
+    else:
+        projects = {ident: ProjectName(ident, name) for ident, name in names.items()}
     reminded = reminders.reminded_today(session, [s.resource_id for s in sheets if s.status in UNSUBMITTED])
     rows = []
     for sheet in sheets:

@@ -23,7 +23,7 @@ from portal import audit
 from portal.auth import policy
 from portal.auth.models import User
 from portal.columns import utcnow
-from portal.errors import Conflict, NotFound
+from portal.errors import Conflict, get_or_raise
 from portal.formatting import hours
 from portal.timesheets import standins, synced, workflow
 from portal.timesheets.entries import timesheet_for
@@ -155,9 +155,8 @@ def for_timesheet(session: Session, timesheet_id: int) -> list[TimesheetConflict
 
 def _decidable(session: Session, actor: User | str | None, conflict_id: int) -> tuple[TimesheetConflict, User | None]:
     """The open conflict, and the approver the actor decides for when standing in (None: their own right)."""
-    conflict = session.get(TimesheetConflict, conflict_id, with_for_update=True, populate_existing=True)
-    if conflict is None:
-        raise NotFound("That change does not exist.")
+    conflict = get_or_raise(session, TimesheetConflict, conflict_id, "change", with_for_update=True,
+                            populate_existing=True)
     sheet = conflict.timesheet
     on_behalf = None
     if isinstance(actor, User):

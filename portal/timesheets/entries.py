@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from portal import audit, events
 from portal.auth import policy
 from portal.auth.models import User
-from portal.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from portal.errors import Conflict, InvalidInput, NotAllowed, NotFound, get_or_raise
 from portal.formatting import hours_text
 from portal.org.services import get_settings
 from portal.planning.tasks import task_for_entry
@@ -175,9 +175,7 @@ def record_new(session: Session, actor: User | str | None, entry: TimeEntry, act
 
 def native_entry(session: Session, entry_id: int) -> TimeEntry:
     """A native entry by id; synced entries are read-only here."""
-    entry = session.get(TimeEntry, entry_id)
-    if entry is None:
-        raise NotFound("That time entry does not exist.")
+    entry = get_or_raise(session, TimeEntry, entry_id, "time entry")
     if entry.is_synced:
         raise NotAllowed("Time synced from a timesheet tool is read-only here; change it in the tool.")
     return entry

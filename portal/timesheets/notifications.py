@@ -76,6 +76,13 @@ def _status_changed(sheet: Timesheet, session: Session, actor=None, from_status:
                          f"was {decision}")
 
 
+def set_own_decision_emails(session: Session, user: User, on: bool) -> bool:
+    """A person turns the emails about decisions on their timesheets on or off. Returns whether it changed."""
+    _, changed = audit.update(session, user, user, {"timesheet_decision_emails": on}, "user.decision_emails_changed",
+                              f"{user.name} turned emails about timesheet decisions {'on' if on else 'off'}")
+    return bool(changed)
+
+
 @dataclass
 class Decision:
     """A recent decision on one of the person's timesheets, for their home page."""

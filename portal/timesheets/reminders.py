@@ -350,6 +350,13 @@ def remind_now(session: Session, actor: User, timesheet_id: int) -> TimesheetRem
         TimesheetReminder.sent_on == today()))
 
 
+def set_own_reminders(session: Session, user: User, on: bool) -> bool:
+    """A person turns their weekly reminder email on or off. Returns whether anything changed."""
+    _, changed = audit.update(session, user, user, {"timesheet_reminders": on}, "user.reminders_changed",
+                              f"{user.name} turned timesheet reminders {'on' if on else 'off'}")
+    return bool(changed)
+
+
 # The home page ("Waiting for you") shows the same facts the emails do.
 def own_week_fact(session: Session, resource: Resource) -> Due | None:
     """The person's previous week, when it is missing, short or not submitted (and reminders are on)."""

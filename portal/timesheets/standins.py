@@ -23,7 +23,7 @@ from portal import audit, mail
 from portal.auth import policy
 from portal.auth.models import User, normalize_email
 from portal.columns import today, utcnow
-from portal.errors import Conflict, InvalidInput, NotFound
+from portal.errors import Conflict, InvalidInput, get_or_raise
 from portal.projects.models import Project, ProjectManager
 from portal.timesheets.models import StandIn
 
@@ -150,9 +150,7 @@ def name_stand_in(session: Session, actor: User | str | None, *, approver_email:
 def end_stand_in(session: Session, actor: User | str | None, stand_in_id: int) -> StandIn:
     """End a stand-in now (or cancel one that has not started): from now on the stand-in acts on their own
     rights only. Their decisions so far stay as they were."""
-    stand_in = session.get(StandIn, stand_in_id, with_for_update=True, populate_existing=True)
-    if stand_in is None:
-        raise NotFound("That stand-in does not exist.")
+    stand_in = get_or_raise(session, StandIn, stand_in_id, "stand-in", with_for_update=True, populate_existing=True)
     if isinstance(actor, User):
         policy.require(policy.can_name_stand_in(actor, stand_in.approver),
                        "Only the approver or an admin can end this stand-in.")

@@ -10,6 +10,8 @@ their status is read, so an approval and a sync cannot cross.
 
 Creations come in bulk (a first sync brings thousands of entries): one INSERT ... ON CONFLICT DO NOTHING
 per batch on the unique (connection, external id), so a concurrent or repeated import adds nothing twice.
+On PostgreSQL the batch is COPYed into a temporary staging table first and inserted from there by one
+INSERT ... SELECT: no statement with thousands of parameters for the server to parse on every page (issue 14).
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from portal import audit, events
 from portal.auth.models import User
 from portal.formatting import hours, hours_text
+from portal.sql import among
 from portal.timesheets.entries import ENTRY_FIELDS, record_change, record_new, timesheet_for
 from portal.timesheets.models import HELD_STATUSES, EntrySource, TimeEntry, Timesheet
 
@@ -130,7 +133,7 @@ def lock_timesheets(session: Session, sheet_ids: Iterable[int]) -> dict[int, str
     ids = sorted(set(sheet_ids))
     if not ids:
         return {}
-    rows = session.execute(select(Timesheet.id, Timesheet.status).where(Timesheet.id.in_(ids))
+    rows = session.execute(select(Timesheet.id, Timesheet.status).where(among(Timesheet.id, ids))
                            .order_by(Timesheet.id).with_for_update())
     return dict(rows.all())
 
@@ -142,7 +145,7 @@ def is_held(status: str) -> bool:
 def bump_versions(session: Session, sheet_ids: Iterable[int]) -> None:
     ids = sorted(set(sheet_ids))
     if ids:
-        session.execute(update(Timesheet).where(Timesheet.id.in_(ids)).values(version=Timesheet.version + 1)
+        session.execute(update(Timesheet).where(among(Timesheet.id, ids)).values(version=Timesheet.version + 1)
                         .execution_options(synchronize_session=False))
 
 
@@ -153,26 +156,59 @@ def _insert(session: Session, model=TimeEntry):
 
 
 NewEntry = tuple[str, SyncedValues, int, Decimal | None]  # (external id, values, timesheet id, bill rate)
+# The columns a bulk import writes (besides connection_id), in the staging table's order.
+INSERTED = ("external_id", "source", "resource_id", "offering_id", "project_id", "work_date", "hours", "billable",
+            "description", "external_url", "external_updated_at", "timesheet_id", "bill_rate")
+_COLUMNS = ", ".join(INSERTED)
+# Per database connection, emptied at each commit (and by the INSERT that reads it).
+_STAGING = text(f"CREATE TEMP TABLE IF NOT EXISTS time_entries_staged ON COMMIT DELETE ROWS AS "
+                f"SELECT {_COLUMNS} FROM time_entries WITH NO DATA")
+_FROM_STAGING = text(
+    f"WITH staged AS (DELETE FROM time_entries_staged RETURNING {_COLUMNS}) "
+    f"INSERT INTO time_entries (connection_id, {_COLUMNS}, created_at, updated_at) "
+    f"SELECT :connection_id, {_COLUMNS}, now(), now() FROM staged ORDER BY external_id "
+    f"ON CONFLICT (connection_id, external_id) DO NOTHING RETURNING id, external_id")
 
 
 def insert_entries(session: Session, connection_id: int, source: str, rows: list[NewEntry]) -> dict[str, int]:
     """Insert new synced entries: (external id, values, timesheet id, bill rate) each. Returns {external id:
     entry id} of the rows this call inserted; one already there (a concurrent sync's) is left alone. The
-    caller has checked that none of the timesheets is held."""
+    caller has checked that none of the timesheets is held. Rows go in in external-id order (two concurrent
+    syncs lock the unique index in the same order)."""
     if not rows:
         return {}
-    table = TimeEntry.__table__
-    statement = _insert(session).on_conflict_do_nothing(index_elements=["connection_id", "external_id"]) \
-        .returning(table.c.id, table.c.external_id)
-    values = [{"connection_id": connection_id, "external_id": external_id, "source": source,
-               "resource_id": v.resource_id, "offering_id": v.offering_id, "project_id": v.project_id,
-               "work_date": v.work_date, "hours": v.hours, "billable": v.billable, "description": v.description,
-               "external_url": v.external_url or None, "external_updated_at": v.external_updated_at,
-               "timesheet_id": sheet_id, "bill_rate": rate}
-              for external_id, v, sheet_id, rate in sorted(rows, key=lambda r: r[0])]
-    inserted = {external_id: entry_id for entry_id, external_id in session.execute(statement, values)}
+    ordered = sorted(rows, key=lambda r: r[0])
+    if session.get_bind().dialect.name == "postgresql":
+        inserted = _insert_by_copy(session, connection_id, [
+            (external_id, source, v.resource_id, v.offering_id, v.project_id, v.work_date, v.hours, v.billable,
+             v.description, v.external_url or None, v.external_updated_at, sheet_id, rate)
+            for external_id, v, sheet_id, rate in ordered])
+    else:
+        table = TimeEntry.__table__
+        statement = _insert(session).on_conflict_do_nothing(index_elements=["connection_id", "external_id"]) \
+            .returning(table.c.id, table.c.external_id)
+        values = [{"connection_id": connection_id, "external_id": external_id, "source": source,
+                   "resource_id": v.resource_id, "offering_id": v.offering_id, "project_id": v.project_id,
+                   "work_date": v.work_date, "hours": v.hours, "billable": v.billable, "description": v.description,
+                   "external_url": v.external_url or None, "external_updated_at": v.external_updated_at,
+                   "timesheet_id": sheet_id, "bill_rate": rate}
+                  for external_id, v, sheet_id, rate in ordered]
+        inserted = {external_id: entry_id for entry_id, external_id in session.execute(statement, values)}
     bump_versions(session, {sheet_id for external_id, _, sheet_id, _ in rows if external_id in inserted})
     return inserted
+
+
+def _insert_by_copy(session: Session, connection_id: int, rows: list[tuple]) -> dict[str, int]:
+    """PostgreSQL: COPY the rows (in INSERTED's order) into the staging table, then one INSERT ... SELECT ...
+    ON CONFLICT DO NOTHING from it, in the session's transaction."""
+    connection = session.connection()
+    connection.execute(_STAGING)
+    with connection.connection.driver_connection.cursor() as cursor, \
+            cursor.copy(f"COPY time_entries_staged ({_COLUMNS}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    return {external_id: entry_id for entry_id, external_id in
+            connection.execute(_FROM_STAGING, {"connection_id": connection_id})}
 
 
 def create_entry(session: Session, actor: User | str | None, connection_id: int, source: str, external_id: str,

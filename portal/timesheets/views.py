@@ -14,7 +14,6 @@ from wtforms.fields.choices import SelectChoice
 
 from portal import formatting, htmx, inputs, lookups
 from portal.auth import policy
-from portal.auth import services as auth_services
 from portal.auth.access import allow
 from portal.columns import today
 from portal.errors import InvalidInput, NotAllowed
@@ -24,7 +23,7 @@ from portal.formatting import hours_text
 from portal.forms import submit
 from portal.org.services import get_settings
 from portal.projects.models import Project
-from portal.timesheets import approvals, conflicts, entries, reminders, standins, weeks, workflow
+from portal.timesheets import approvals, conflicts, entries, notifications, reminders, standins, weeks, workflow
 from portal.timesheets import grid as grids
 from portal.timesheets.forms import (
     BulkDecisionForm,
@@ -50,16 +49,6 @@ bp = Blueprint("timesheets", __name__)
 
 # What a person does to their own week on the My time page; approvers decide on the detail page.
 OWNER_ACTIONS = ("submit", "withdraw", "resubmit", "reopen")
-
-
-@bp.app_context_processor
-def _approvals_in_nav():
-    """The top bar shows Approvals to approving roles, and (issue 16) to whoever stands in for an approver today;
-    asked (one query) only by full pages of users without an approving role."""
-    def stands_in_today() -> bool:
-        return policy.is_internal(current_user) and bool(standins.principals(db.session, current_user))
-
-    return {"stands_in_today": stands_in_today}
 
 
 # My time ----------------------------------------------------------------------------------------------
@@ -404,7 +393,7 @@ def _queue(block: str, form: BulkDecisionForm | None = None, status: int = 200, 
            selected: frozenset[str] = frozenset()):
     """The queue; `selected` keeps the ticks of a bulk decision that was refused (no reason, nothing ticked)."""
     filters = _filters()
-    queue = approvals.approval_queue(db.session, current_user, filters, after=after)
+    queue = approvals.approval_queue(db.session, current_user._get_current_object(), filters, after=after)
     # Approve/Reject only where there is something to tick: submitted timesheets this user may decide on.
     selectable = any(row.decidable and row.sheet.status == TimesheetStatus.SUBMITTED for row in queue.rows) or (
         bool(queue.next_cursor) and filters.status in (TimesheetStatus.SUBMITTED, ""))
@@ -466,8 +455,7 @@ def decide_many():
 @allow(policy.is_internal)
 def my_reminders():
     """A person turns their weekly reminder email on or off (My time)."""
-    changed = auth_services.set_own_email_choice(db.session, current_user, "timesheet_reminders",
-                                                 request.form.get("on") == "y")
+    changed = reminders.set_own_reminders(db.session, current_user, request.form.get("on") == "y")
     db.session.commit()
     if changed:
         flash("Reminders on: you get an email when last week's timesheet is missing or not submitted."
@@ -482,8 +470,7 @@ def my_reminders():
 @allow(policy.is_internal)
 def my_decision_emails():
     """A person turns the emails about decisions on their timesheets on or off (My time, issue 15 item 22)."""
-    changed = auth_services.set_own_email_choice(db.session, current_user, "timesheet_decision_emails",
-                                                 request.form.get("decisions") == "y")
+    changed = notifications.set_own_decision_emails(db.session, current_user, request.form.get("decisions") == "y")
     db.session.commit()
     if changed:
         flash("You get an email when your timesheet is approved, rejected or recalled."

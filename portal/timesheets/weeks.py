@@ -13,7 +13,7 @@ from wtforms.fields.choices import SelectChoice
 
 from portal.auth import policy
 from portal.auth.models import User
-from portal.errors import NotAllowed, NotFound
+from portal.errors import NotAllowed, get_or_raise
 from portal.org.services import get_settings
 from portal.planning.models import ProjectTask
 from portal.projects.models import Assignment, Client, Offering, Project, Resource
@@ -60,10 +60,7 @@ def whose_time(session: Session, user: User, resource_id: int | None, required: 
     A user without a resource of their own is refused, or gets None when not `required` (My time explains).
     """
     if resource_id is not None and policy.is_admin(user):
-        resource = session.get(Resource, resource_id)
-        if resource is None:
-            raise NotFound("That person does not exist.")
-        return resource
+        return get_or_raise(session, Resource, resource_id, "person")
     resource = resource_of(session, user)
     if resource is None and required:
         raise NotAllowed("Your login is not linked to a resource, so you have no timesheets. An admin links it "

@@ -15,13 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from portal import audit, events
 from portal.auth import policy
 from portal.auth.models import User
 from portal.columns import utcnow
-from portal.errors import Conflict, InvalidInput, NotAllowed, NotFound, PortalError
+from portal.errors import Conflict, InvalidInput, NotAllowed, PortalError, get_or_raise
+from portal.org.services import get_settings
 from portal.projects.models import Project
 from portal.timesheets import standins
 from portal.timesheets.models import TimeEntry, Timesheet
@@ -54,10 +55,7 @@ RECALL_NEXT = {"submitted": "resubmit", "draft": "reopen"}
 
 
 def get_timesheet(session: Session, timesheet_id: int) -> Timesheet:
-    sheet = session.get(Timesheet, timesheet_id)
-    if sheet is None:
-        raise NotFound("That timesheet does not exist.")
-    return sheet
+    return get_or_raise(session, Timesheet, timesheet_id, "timesheet")
 
 
 def projects_of(session: Session, timesheet_id: int) -> list[Project]:
@@ -128,16 +126,18 @@ def _label(sheet: Timesheet) -> str:
 
 
 def transition(session: Session, actor: User | str | None, timesheet_id: int, action: str, version: int | None,
-               reason: str = "", projects: list[Project] | None = None) -> Timesheet:
+               reason: str = "", projects: list[Project] | None = None,
+               principals: list[User] | None = None) -> Timesheet:
     """Move a timesheet along one transition. `version` is the one the actor's form showed; `projects`, its
-    projects when the caller read them already (`projects_of_many`)."""
+    projects, and `principals`, the approvers the actor stands in for, when the caller read them already
+    (`projects_of_many`, `standins.principals`)."""
     step = TRANSITIONS[action]
     sheet = get_timesheet(session, timesheet_id)
     # System actors (a sync sending a timesheet back) are trusted callers; people need the right, their own or
     # that of an approver they stand in for (issue 16: the decision is then recorded on that approver's behalf).
     on_behalf: User | None = None
     if isinstance(actor, User) and sheet.status in step.sources:
-        acting = acting_for(session, actor, sheet, action, projects)
+        acting = acting_for(session, actor, sheet, action, projects, principals)
         if acting is None:
             raise NotAllowed(f"You may not {step.verb} the timesheet of {_label(sheet)}.")
         on_behalf = acting if acting.id != actor.id else None
@@ -229,15 +229,21 @@ def decide_many(session: Session, actor: User, action: str, selections: list[tup
                            fields={"reason": "Enter a reason."})
     result = BulkResult()
     ids = [timesheet_id for timesheet_id, _ in selections]
-    # Read every selected timesheet, its person and its projects up front, in a few statements.
-    session.scalars(select(Timesheet).where(Timesheet.id.in_(ids)).options(selectinload(Timesheet.resource))).all()
+    # Read every selected timesheet, its person and its projects, whom the actor stands in for and the
+    # organization's settings (posting asks them) up front, in a few statements. The session holds rows weakly:
+    # these references keep them alive for the loop, so no decision reads them again.
+    sheets = {sheet.id: sheet for sheet in session.scalars(
+        select(Timesheet).where(Timesheet.id.in_(ids)).options(joinedload(Timesheet.resource)))}
+    settings = get_settings(session)
     projects = projects_of_many(session, ids)
+    principals = standins.principals(session, actor)
     for timesheet_id, version in selections:
         try:
             with session.begin_nested():
                 result.done.append(transition(session, actor, timesheet_id, action, version, reason,
-                                              projects[timesheet_id]))
+                                              projects[timesheet_id], principals))
         except PortalError as error:
-            sheet = session.get(Timesheet, timesheet_id)
+            sheet = sheets.get(timesheet_id)
             result.refused.append((_label(sheet) if sheet else f"Timesheet {timesheet_id}", error.message))
+    del settings
     return result

@@ -64,5 +64,5 @@ def test_the_demo_time_in_toggl_comes_in_once_an_offering_is_connected(app, sess
     assert (run.counts["new"], run.counts["unmatched"]) == (6, 2)
     assert {e.resource.email for e in session.scalars(select(TimeEntry))} == {"dana@demo.test", "lee@demo.test",
                                                                              "staff@demo.test"}
-    (contractor,) = people.unmatched(session, connection)
+    (contractor,), _ = people.unmatched_page(session, connection)
     assert contractor.link.external_email == "contractor@demo.test" and contractor.waiting == 2

@@ -229,9 +229,9 @@ def test_the_approvals_page_costs_the_same_queries_for_a_short_and_a_long_queue(
 
 def test_the_queue_pages_with_load_more(client, session, login_as):
     login_as("approver")
-    _queue(session, 60)
+    _queue(session, 35)
     first = client.get("/approvals").get_data(as_text=True)
-    assert first.count('name="selected"') == 50 and 'id="load-more"' in first
+    assert first.count('name="selected"') == 25 and 'id="load-more"' in first
     cursor = first.split("after=")[1].split("&")[0]
     more = client.get(f"/approvals?after={cursor}&status=submitted", headers={"HX-Request": "true"})
     body = more.get_data(as_text=True)

@@ -6,7 +6,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from portal.auth.forms import MultiCheckboxField
 from portal.forms import PortalForm
 from portal.integrations.procore.connector import GrantType
-from portal.projects.forms import optional_int
+from portal.lookups import LookupField
 
 
 class ConnectForm(PortalForm):
@@ -43,5 +43,5 @@ class SettingsForm(PortalForm):
 
 class LinkForm(PortalForm):
     external_project_id = SelectField("Procore project", validators=[DataRequired(message="Choose a project.")])
-    offering_id = SelectField("Portal offering", coerce=optional_int,
+    offering_id = LookupField("Portal offering", kind="offerings",
                               validators=[DataRequired(message="Choose an offering.")])

@@ -8,8 +8,9 @@ import secrets
 from flask import Blueprint, abort, current_app, flash, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
-from portal import htmx
+from portal import htmx, paging
 from portal.auth import policy
 from portal.auth.access import allow
 from portal.errors import Conflict
@@ -20,13 +21,14 @@ from portal.integrations.procore import activity, catch_up, connection, messages
 from portal.integrations.procore.connector import GrantType
 from portal.integrations.procore.forms import ConnectForm, LinkForm, SettingsForm
 from portal.integrations.webhooks import callback_url
-from portal.projects.models import Offering, Project
+from portal.projects.models import Offering
 from portal.runs import services as runs
 from portal.runs.models import SyncRun
 
 bp = Blueprint("procore", __name__, url_prefix="/settings/integrations/procore")
 TEMPLATE = "integrations/procore/settings.html"
 OAUTH_STATE = "procore_oauth_state"
+LINKS_PAGE = 50
 
 
 ADMINS = "Only admins can manage timesheet-tool connections."
@@ -43,19 +45,32 @@ def _settings_form(found, formdata=None) -> SettingsForm:
 
 def _link_form(found, formdata=None) -> LinkForm:
     form = LinkForm(formdata=formdata)
-    linked = {link.external_id for link in _links(found)} if found is not None else set()
     projects = (found.settings or {}).get("projects", []) if found is not None else []
+    linked = set(db.session.scalars(select(ProjectLink.external_id).where(
+        ProjectLink.connection_id == found.id))) if found is not None else set()
     form.external_project_id.choices = [("", "Choose…")] + [
         (p["id"], p["name"] + ("" if p["active"] else " (inactive)")) for p in projects if p["id"] not in linked]
-    offerings = db.session.execute(select(Offering.id, Project.name, Offering.name).join(Project)
-                                   .where(Offering.archived.is_(False)).order_by(Project.name, Offering.name)).all()
-    form.offering_id.choices = [("", "Choose…")] + [(oid, f"{pname} / {oname}") for oid, pname, oname in offerings]
+    form.offering_id.resolve(db.session)
     return form
 
 
-def _links(found) -> list[ProjectLink]:
-    return list(db.session.scalars(select(ProjectLink).where(ProjectLink.connection_id == found.id)
-                                   .order_by(ProjectLink.external_name)))
+def _links(found, after: str | None = None) -> tuple[list[ProjectLink], str | None]:
+    """A page of the linked projects by Procore name (keyset), with their offerings and projects."""
+    query = (select(ProjectLink).where(ProjectLink.connection_id == found.id)
+             .options(joinedload(ProjectLink.offering).joinedload(Offering.project))
+             .order_by(ProjectLink.external_name, ProjectLink.id).limit(LINKS_PAGE + 1))
+    position = paging.after_name(ProjectLink.external_name, ProjectLink.id, after)
+    if position is not None:
+        query = query.where(position)
+    return paging.page_by_name(list(db.session.scalars(query)), LINKS_PAGE, lambda link: (link.external_name, link.id))
+
+
+def _connect_form(found) -> ConnectForm:
+    """Filled in for a reconnect as it was connected (a Procore user signs in again; the secret is re-entered)."""
+    held = connection.credentials(found) if found is not None and found.status != "disconnected" else {}
+    return ConnectForm(formdata=None, data={
+        "company_id": getattr(found, "account_id", None), "company_name": getattr(found, "account_name", ""),
+        "method": held.get("grant", GrantType.CLIENT_CREDENTIALS), "client_id": held.get("client_id", "")})
 
 
 def _page(block: str | None = None, status: int = 200, **forms):
@@ -63,16 +78,19 @@ def _page(block: str | None = None, status: int = 200, **forms):
     if block == "activity" and found is not None and htmx.is_fragment_request():
         # The activity section polls every few seconds: read only what it shows.
         return htmx.render(TEMPLATE, block=block, activity=activity.activity(db.session, found))
+    links, cursor = _links(found, request.args.get("after")) if found is not None else ([], None)
+    if block == "link_rows":
+        return htmx.render(TEMPLATE, block=block, links=links, next_cursor=cursor)
     context = {
         "found": found,
         "setup_run": runs.active_run(db.session, "procore:connection"),
         "last_setup": db.session.scalar(select(SyncRun).where(SyncRun.scope == "procore:connection")
                                         .order_by(SyncRun.id.desc()).limit(1)),
-        "connect_form": forms.get("connect_form") or ConnectForm(formdata=None, data={
-            "company_id": getattr(found, "account_id", None), "company_name": getattr(found, "account_name", "")}),
+        "connect_form": forms.get("connect_form") or _connect_form(found),
         "settings_form": forms.get("settings_form") or _settings_form(found),
         "link_form": forms.get("link_form") or _link_form(found),
-        "links": _links(found) if found is not None else [],
+        "links": links,
+        "next_cursor": cursor,
         "activity": activity.activity(db.session, found) if found is not None else None,
         "webhook_url": callback_url(found) if found is not None else None,
         "callback_url": _callback_url(),
@@ -83,7 +101,8 @@ def _page(block: str | None = None, status: int = 200, **forms):
 @bp.route("")
 @allow(policy.can_manage_connections, ADMINS)
 def settings_page():
-    return _page()
+    """The page; `after` (with HX-Request): the next page of linked projects ("Load more")."""
+    return _page("link_rows" if request.args.get("after") and htmx.is_fragment_request() else None)
 
 
 @bp.route("/panel")

@@ -1,6 +1,11 @@
 """The Toggl Track connection: the API token (stored encrypted, shown only masked) and the workspace,
 validated by a sync run before anything is sent; on success the portal subscribes to Toggl's time-entry
 events. Disconnecting forgets the token; links stay, so reconnecting the same workspace resumes.
+
+A new token or workspace entered while credentials are stored is checked before it replaces them: it waits
+beside them (encrypted, as `pending`) while the validation run tries it, and is saved only when Toggl accepts
+it. A mistyped token therefore never breaks a working connection: the run fails saying so, and the stored
+token keeps working.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from portal.integrations.registry import connector_for
 from portal.integrations.services import ADMINS_RETRY, get_connection, may_manage_connections, run_actor
 from portal.integrations.toggl import webhooks
 from portal.integrations.toggl.connector import TogglConnector
+from portal.integrations.toggl.credentials import token_accepted
 from portal.runs import services as runs
 from portal.runs.models import SyncRun
 
@@ -70,16 +76,25 @@ def save_connection(session: Session, actor: User, *, api_token: str | None,
                            f"{connection.account_id}. Disconnect them before connecting another workspace.",
                            fields={"workspace_id": "Offerings are linked to the current workspace."})
     before = audit.snapshot(connection, CONNECTION_FIELDS) if connection.id else None
-    if token:
-        connection.credentials = json.dumps({"api_token": token})
-    connection.account_id = workspace_id
-    connection.status = ConnectionStatus.ERROR
-    connection.last_error = "Validating the connection…"
+    stored = _credentials(connection)
+    if stored.get("api_token") and (token and token != stored["api_token"] or workspace_id != connection.account_id):
+        # Checked first, saved only when valid: the stored token keeps working meanwhile.
+        stored["pending"] = {"api_token": token or stored["api_token"], "workspace_id": workspace_id}
+        connection.credentials = json.dumps(stored)
+        summary = f"{LABEL} connection: checking the new {'token' if token else 'workspace'} before saving it"
+    else:
+        if token:
+            connection.credentials = json.dumps({"api_token": token})
+        connection.account_id = workspace_id
+        connection.status = ConnectionStatus.ERROR
+        connection.last_error = "Validating the connection…"
+        summary = f"{LABEL} connection saved (workspace {workspace_id}); validating"
     session.flush()
     audit.record(session, actor, "connection.saved", connection, before=before,
                  after={**audit.snapshot(connection, CONNECTION_FIELDS),
-                        "credentials": "replaced" if token else "kept"},
-                 summary=f"{LABEL} connection saved (workspace {workspace_id}); validating")
+                        "credentials": "checking a new one" if token and stored.get("api_token")
+                        else "replaced" if token else "kept"},
+                 summary=summary)
     run, _ = runs.start_run(session, kind="validate", scope=VALIDATION_SCOPE, job=VALIDATE_JOB,
                             connection_id=connection.id, initiated_by_id=actor.id)
     return connection, run
@@ -89,15 +104,35 @@ def run_validate(session: Session, run_id: int) -> SyncRun | None:
     return runs.execute(session, run_id, _validate)
 
 
+def _credentials(connection: Connection) -> dict:
+    try:
+        return json.loads(connection.credentials or "{}")
+    except ValueError:
+        return {}
+
+
 def _validate(session: Session, run: SyncRun) -> str:
     connection = session.get(Connection, run.connection_id)
     actor = run_actor(session, run)
-    connector = connector_for(connection)
+    stored = _credentials(connection)
+    pending = stored.pop("pending", None)
+    # A candidate is tried on a copy of the connection that is never saved.
+    tried = Connection(kind=connection.kind, credentials=json.dumps({"api_token": pending["api_token"]}),
+                       account_id=pending["workspace_id"], settings=dict(connection.settings or {})) \
+        if pending else connection
+    connector = connector_for(tried)
     try:
         info = connector.validate()
     except PortalError as error:
-        connection.status = ConnectionStatus.ERROR
-        connection.last_error = error.message
+        if pending:  # the working token stays; the candidate is dropped
+            connection.credentials = json.dumps(stored)
+            what = "token" if pending["api_token"] != stored.get("api_token") else "workspace"
+            error.message = f"{error.message} The new {what} was not saved: the connection keeps its stored token."
+        else:
+            connection.status = ConnectionStatus.ERROR
+            connection.last_error = error.message
+            if error.details.get("token_refused"):
+                connection.settings = {**(connection.settings or {}), "needs_token": True}
         audit.record(session, actor, "connection.validation_failed", connection, after={"reason": error.message},
                      summary=f"{LABEL} connection could not be validated")
         session.commit()
@@ -105,6 +140,13 @@ def _validate(session: Session, run: SyncRun) -> str:
     finally:
         connector.close()
     before = audit.snapshot(connection, CONNECTION_FIELDS)
+    if pending:
+        connection.credentials = json.dumps({**stored, "api_token": pending["api_token"]})
+        connection.account_id = pending["workspace_id"]
+    token_accepted(connection)
+    quota = connector.quota()
+    if quota is not None:
+        connection.settings = {**connection.settings, "quota": quota.stored()}
     connection.status = ConnectionStatus.CONNECTED
     connection.account_name = info.account_name
     connection.external_user_id = info.external_user_id

@@ -2,12 +2,23 @@
 (everyone's time) and Webhooks v1, as ../shared/reference/external-apis.md part A describes.
 
 Authentication is HTTP Basic with the API token as user name and the literal `api_token` as password.
-Two limits apply (A8): a sliding hourly quota per user and organization, answered with 402 and the
-headers X-Toggl-Quota-Remaining (0) and X-Toggl-Quota-Resets-In, and a leaky bucket answered with 429.
-Both are retried here after the wait the server names, within the bounded total wait of ApiClient; a
-quota that resets later than that fails with the time it resets. A 402 with quota left means the
-workspace's plan lacks a feature and is not retried. Where the reference marks behaviour UNCONFIRMED,
-this module and the sandbox (sandboxes/toggl_state.py) follow the same decision.
+A token Toggl no longer accepts (regenerated) is answered 401 or 403, with an empty, text or JSON body;
+a 403 with words can also be a permission refusal, so the token is then checked once with `GET /me`
+(its own hourly bucket): refused there too, it is AuthenticationFailed ("needs a new token").
+
+Two limits apply (A8, and "Corrections and additions" 1): a sliding hourly quota per user and organization,
+answered with 402 and the headers X-Toggl-Quota-Remaining (0) and X-Toggl-Quota-Resets-In, and a short-burst
+limit (about one request a second) answered with 429, maybe without Retry-After. The quota's 402 is retried
+after the reset the headers name, within the bounded total wait of ApiClient; a quota that resets later than
+that fails with the time it resets. A 402 with quota left means the workspace's plan lacks a feature and is
+not retried. A 429 without Retry-After waits at least the bucket's one second, doubling.
+
+Team time comes from the Reports API v3: the detailed search (50 rows a page, the documented default), the
+summary report with `include_time_entry_ids` (every entry id of a window in one request) and the weekly
+report (seconds per day, person and project for up to seven days): the nightly reconcile compares those with
+what the portal holds and reads details only where they differ (portal/integrations/toggl/reconcile.py).
+Where the reference marks behaviour UNCONFIRMED, this module and the sandbox (sandboxes/toggl_state.py)
+follow the same decision.
 """
 
 from __future__ import annotations
@@ -47,9 +58,18 @@ from portal.integrations.models import Connection
 
 SERVICE = "Toggl"
 PER_PAGE = 200  # the API's maximum page size for projects (its default is 151)
-# Rows per Reports request (TOGGL_REPORT_PAGE_SIZE). The maximum is UNCONFIRMED (reference A7; the default
-# is 50, third-party code reads 1,000 rows per call); the sandbox caps pages at 1,000 too.
-REPORT_PAGE_SIZE = 1000
+# Rows per detailed-report request (TOGGL_REPORT_PAGE_SIZE): 50 is the documented default, and Toggl may
+# ignore a larger page_size ("Corrections and additions" 2), so asking for more saves nothing.
+REPORT_PAGE_SIZE = 50
+WEEK = 7  # days one weekly report covers (its `seconds` has one value a day)
+# Workspace roles that may create projects, manage their team and read everyone's time (the `admin`
+# boolean is deprecated: read `role`).
+ADMIN_ROLES = frozenset({"admin", "owner", "workspace_admin", "organization_admin"})
+# Toggl's eventual consistency after creating a project: project users may be refused with "Invalid
+# project_id" for a few seconds; wait 2-5 s and retry up to 3 times (TG-DOCS).
+CONSISTENCY_RETRIES = 3
+CONSISTENCY_WAIT = 3.0
+BURST_WAIT = 1.0  # the leaky bucket leaks about one request a second
 MAX_DESCRIPTION = 3000  # characters: Toggl's own limit on a time entry's description
 MAX_SECONDS = 10**10  # |duration|: a running timer's is negative (-1, or minus its start in epoch seconds)
 # Fields that need a paid plan (reference A3, "*"); sending them to a free workspace is a 402.
@@ -67,16 +87,38 @@ def _is_empty(response: httpx.Response) -> bool:
     return not response.content.strip()
 
 
+def is_workspace_admin(workspace: dict[str, Any]) -> bool:
+    """Whether the token's user administers the workspace: its `role`, else the deprecated `admin` flag."""
+    role = workspace.get("role")
+    if role is not None:
+        return str(role).lower() in ADMIN_ROLES
+    return bool(workspace.get("admin"))
+
+
+TOKEN_REFUSED = ("Toggl did not accept the API token{detail}. Was the Toggl API token regenerated? Copy "
+                 "the current one from your Toggl profile settings (API Token section), enter it in Admin → "
+                 "Integrations → Toggl Track and Validate connection; syncs wait until then.")
+
+
 class TogglApi(ApiClient):
     """One of Toggl's three APIs (v9, Reports v3, Webhooks v1): same auth, limits and error bodies."""
 
     service = SERVICE
 
-    def __init__(self, base_url: str, *, on_quota: Callable[[Quota], None] | None = None, **kwargs: Any):
+    def __init__(self, base_url: str, *, on_quota: Callable[[Quota], None] | None = None,
+                 token_works: Callable[[], bool] | None = None, on_exhausted: Callable[[], None] | None = None,
+                 **kwargs: Any):
         super().__init__(base_url, **kwargs)
         self.on_quota = on_quota
+        self.token_works = token_works
+        self.on_exhausted = on_exhausted
+        self._bursts = 0  # 429s in a row
 
     def observe(self, response: httpx.Response) -> None:
+        if response.status_code == 429:
+            self._bursts += 1
+        elif response.status_code < 400:
+            self._bursts = 0
         # Requests about the user itself (/me) have their own 30/h bucket; the sync cares about the workspace's.
         remaining = response.headers.get("X-Toggl-Quota-Remaining")
         if self.on_quota is None or remaining is None or response.request.url.path.rstrip("/").endswith(
@@ -93,22 +135,28 @@ class TogglApi(ApiClient):
 
     def wait_hint(self, response: httpx.Response) -> float | None:
         if _quota_exhausted(response):
+            if self.on_exhausted is not None:
+                self.on_exhausted()
             try:
                 return max(0.0, float(response.headers.get("X-Toggl-Quota-Resets-In", "")))
             except ValueError:
                 return None
-        # Retry-After on 429 is UNCONFIRMED for the real service; the sandbox sends it, and without it
-        # ApiClient falls back to exponential backoff.
-        return super().wait_hint(response)
+        hint = super().wait_hint(response)
+        if hint is None and response.status_code == 429:
+            # No Retry-After ("Corrections and additions" 1): the bucket leaks about one request a second,
+            # so waiting less than that only earns another 429; each further 429 in a row doubles the wait.
+            return min(self.backoff_cap, BURST_WAIT * 2 ** max(0, self._bursts - 1))
+        return hint
 
     def raise_for(self, response: httpx.Response, method: str, path: str) -> None:
         status = response.status_code
         message = "" if _is_empty(response) else self.error_message(response)
-        if status in (401, 403) and not message:
-            # Bad or missing credentials come without a body; a 403 with words is a permission refusal.
-            raise AuthenticationFailed(
-                "Toggl did not accept the API token. Copy it again from your Toggl profile settings "
-                "(API Token section) and validate the connection.", service=SERVICE, status_code=status)
+        about_me = path.strip("/") in ("me", "me/workspaces")  # the token's own calls: no permission to lack
+        if status == 401 or (status == 403 and (not message or about_me or (self.token_works is not None
+                                                                            and not self.token_works()))):
+            raise AuthenticationFailed(TOKEN_REFUSED.format(detail=f" ({status}: {message[:200]})" if message
+                                                            else f" ({status})"),
+                                       service=SERVICE, status_code=status, token_refused=True)
         if status == 403:
             raise ExternalServiceError(f"Toggl does not allow this for the connected user: {message}",
                                        service=SERVICE, status_code=status)
@@ -157,13 +205,15 @@ def _instant(value: Any) -> datetime | None:
 def _entry(entry: dict[str, Any], zone: ZoneInfo, *, user_id: Any, project_id: Any, billable: Any,
            description: Any, seconds: int, email: str = "", name: str = "", deleted: bool = False,
            raw: dict[str, Any] | None = None) -> ExternalTimeEntry:
-    """A time entry dated in the organization's timezone, whichever offset the API wrote its start with (the
-    report and the v9 payloads differ), so a report row and a webhook of the same entry agree on its date."""
+    """A time entry with its start instant (the importer dates it in its person's own time zone) and a
+    default date in the organization's, whichever offset the API wrote its start with (the report and the
+    v9 payloads differ), so a report row and a webhook of the same entry agree on its date."""
+    started = _instant(entry["start"])
     return ExternalTimeEntry(
         id=str(entry["id"]), user_id=str(user_id), project_id=str(project_id) if project_id else None,
-        work_date=_instant(entry["start"]).astimezone(zone).date(), seconds=int(seconds),
+        work_date=started.astimezone(zone).date(), seconds=int(seconds),
         billable=bool(billable), description=description or "", updated_at=_instant(entry.get("at")),
-        deleted=deleted, user_email=email or "", user_name=name or "", raw=raw or entry)
+        deleted=deleted, user_email=email or "", user_name=name or "", raw=raw or entry, started_at=started)
 
 
 def _project(row: dict[str, Any]) -> ExternalProject:
@@ -191,7 +241,7 @@ class TogglConnector(TimesheetConnector):
     project_reference_example = "123456789 or https://track.toggl.com/…/projects/123456789/…"
     capabilities: ClassVar[frozenset[str]] = frozenset({
         connectors.CLIENTS, connectors.PROVISION, connectors.CONNECT, connectors.TEAM, connectors.RATES,
-        connectors.TIME_ENTRIES, connectors.WEBHOOKS,
+        connectors.TIME_ENTRIES, connectors.WEBHOOKS, connectors.TOTALS,
     })
 
     def __init__(self, connection: Connection, config: dict[str, Any] | None = None, *, interactive: bool = False,
@@ -201,7 +251,10 @@ class TogglConnector(TimesheetConnector):
         self._transport = transport
         self._apis: dict[str, TogglApi] = {}
         self._quota: Quota | None = None
+        self._refused_at: datetime | None = None  # when Toggl last answered 402: the quota was used up
+        self._sent = 0  # requests of closed clients
         self.report_page_size = int(self.config.get("TOGGL_REPORT_PAGE_SIZE") or REPORT_PAGE_SIZE)
+        self.consistency_wait = float(self.config.get("TOGGL_CONSISTENCY_WAIT", CONSISTENCY_WAIT))
         self._reports_url = f"{self.config['TOGGL_APP_URL'].rstrip('/')}/reports/detailed/{connection.account_id}"
         self._zone = ZoneInfo(self.config.get("PORTAL_TIMEZONE") or "UTC")
 
@@ -230,17 +283,39 @@ class TogglConnector(TimesheetConnector):
                                 "webhooks": "TOGGL_WEBHOOKS_BASE_URL"}[which]]
             self._apis[which] = TogglApi(base, auth=(self._token(), "api_token"), timeout=self.timeout,
                                          max_wait=self.max_wait, backoff_base=self.backoff_base, sleep=self._sleep,
-                                         transport=self._transport, on_quota=self._note_quota)
+                                         transport=self._transport, on_quota=self._note_quota,
+                                         token_works=self._token_works, on_exhausted=self._note_refused)
         return self._apis[which]
 
+    def _token_works(self) -> bool:
+        """After a 403 with words: does Toggl still accept the token at all? `GET /me` (its own hourly
+        bucket) tells a regenerated token from a permission refusal. Sent as is, never retried."""
+        api = self._api()
+        api.requests += 1
+        try:
+            response = api.client.get("me")
+        except httpx.HTTPError:
+            return True  # cannot tell: the refusal keeps its own words
+        api.observe(response)
+        return response.status_code not in (401, 403)
+
     def _note_quota(self, quota: Quota) -> None:
-        self._quota = quota
+        self._quota = Quota(quota.remaining, quota.resets_at, refused_at=self._refused_at)
+
+    def _note_refused(self) -> None:
+        self._refused_at = datetime.now(UTC)
+        if self._quota is not None:
+            self._quota = Quota(self._quota.remaining, self._quota.resets_at, refused_at=self._refused_at)
 
     def quota(self) -> Quota | None:
         return self._quota
 
+    def requests_sent(self) -> int:
+        return self._sent + sum(api.requests for api in self._apis.values())
+
     def close(self) -> None:
         for api in self._apis.values():
+            self._sent += api.requests
             api.close()
         self._apis.clear()
 
@@ -275,7 +350,7 @@ class TogglConnector(TimesheetConnector):
             raise ExternalServiceError(
                 f"The Toggl user {who} has no access to workspace {wid}. Ask a workspace admin to invite them, "
                 "or use the API token of a member of that workspace.", service=SERVICE)
-        if not workspace.get("admin"):
+        if not is_workspace_admin(workspace):
             raise ExternalServiceError(
                 f"The Toggl user {who} is a member of workspace {workspace.get('name', wid)} but not an admin. "
                 "The portal needs an admin's API token to create projects, manage their team and read everyone's "
@@ -421,10 +496,28 @@ class TogglConnector(TimesheetConnector):
         return [_project_user(r) for r in rows]
 
     def add_project_user(self, project_id: str, user_id: str, rate: Decimal | None) -> ExternalProjectUser:
+        """Right after a project is created Toggl may not know it yet ("Invalid project_id" for a few
+        seconds, TG-DOCS): wait and ask again, up to CONSISTENCY_RETRIES times, before calling it missing."""
         body: dict[str, Any] = {"project_id": int(project_id), "user_id": int(user_id), "manager": False}
         if rate is not None and self._premium:
             body.update(rate=float(rate), rate_change_mode="start-today")
-        return _project_user(self._api().post(self._ws("/project_users"), json=body).json())
+        for attempt in range(CONSISTENCY_RETRIES + 1):
+            try:
+                return self._create_project_user(body)
+            except ExternalNotFound as error:
+                if error.status_code != 400 or attempt == CONSISTENCY_RETRIES:
+                    raise
+                self._sleep(self.consistency_wait)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _create_project_user(self, body: dict[str, Any]) -> ExternalProjectUser:
+        """Sent once: after a lost answer the (project, user) row is looked up before asking again (a repeat
+        would only meet "Project user already exists")."""
+        api = self._api()
+        return api.create_once(
+            lambda: _project_user(api.post(self._ws("/project_users"), json=body).json()),
+            lambda: next((pu for pu in self.list_project_users(str(body["project_id"]))
+                          if pu.user_id == str(body["user_id"])), None))
 
     def update_project_user(self, project_user_id: str, rate: Decimal | None) -> ExternalProjectUser:
         # "start-today": the new rate applies from now on; past time keeps the rate it was logged at.
@@ -466,6 +559,49 @@ class TogglConnector(TimesheetConnector):
             body["first_row_number"] = int(next_row)
             if response.headers.get("X-Next-ID"):
                 body["first_id"] = int(response.headers["X-Next-ID"])
+
+    def entry_ids(self, start: date, end: date, project_ids: list[str]) -> set[str] | None:
+        """The summary report of the window with `include_time_entry_ids`: one request lists the id of every
+        entry it sums (grouped by project, then user). None when Toggl left the ids out of a group that has
+        time (the caller must then not take missing ids for deletions)."""
+        body = {"start_date": start.isoformat(), "end_date": end.isoformat(), "grouping": "projects",
+                "sub_grouping": "users", "include_time_entry_ids": True, "rounding": 0,
+                "project_ids": [int(p) for p in project_ids]}
+        report = self._api("reports").request_json(
+            "POST", f"workspace/{self.workspace_id}/summary/time_entries", json=body, idempotent=True)[0] or {}
+        ids: set[str] = set()
+        for group in report.get("groups") or []:
+            for sub in group.get("sub_groups") or []:
+                listed = sub.get("ids", sub.get("time_entry_ids"))
+                if listed is None:
+                    if sub.get("seconds"):
+                        return None
+                    continue
+                ids.update(str(i) for i in listed)
+        return ids
+
+    def daily_totals(self, start: date, end: date, project_ids: list[str]) -> dict[tuple[date, str, str], int]:
+        """The weekly report, a week (7 days) a request: `seconds` holds one value a day from the range's
+        first day (X-Range-Start when Toggl names it), per user and project; values past the range (a total
+        column, should one come) are ignored. Rounding is off so the seconds are the entries' own."""
+        totals: dict[tuple[date, str, str], int] = {}
+        api, path = self._api("reports"), f"workspace/{self.workspace_id}/weekly/time_entries"
+        first = start
+        while first <= end:
+            last = min(end, first + timedelta(days=WEEK - 1))
+            body = {"start_date": first.isoformat(), "end_date": last.isoformat(), "rounding": 0,
+                    "project_ids": [int(p) for p in project_ids]}
+            rows, response = api.request_json("POST", path, json=body, idempotent=True)  # a report reads
+            begins = _day(response.headers.get("X-Range-Start")) or first
+            days = (last - begins).days + 1
+            for row in rows or []:
+                for offset, seconds in enumerate((row.get("seconds") or [])[:days]):
+                    if seconds:
+                        key = (begins + timedelta(days=offset), str(row.get("user_id")),
+                               str(row.get("project_id") or ""))
+                        totals[key] = totals.get(key, 0) + int(seconds)
+            first = last + timedelta(days=1)
+        return totals
 
     def time_entry_url(self, entry: ExternalTimeEntry) -> str:
         # Toggl has no page per entry; its detailed report of that day and person shows it (the URL shape

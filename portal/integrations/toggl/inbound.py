@@ -3,8 +3,12 @@
 One Importer serves one sync run; `apply` takes a batch (a page of the report, webhook events, the waiting
 time of people matched now) and the caller commits it with the run's progress. For each entry:
 
-- a running timer is skipped until it stops; an entry of a project no offering links to is ignored (one
-  note per run names those projects), and if the portal had it, it is removed as if deleted;
+- a running timer is skipped until it stops, and a zero-length entry (or one under half a minute, 0.00 h)
+  is skipped: counted as skipped, never a failed message (if the portal had it, it is removed); an entry of
+  a project no offering links to is ignored (one note per run names those projects), and if the portal had
+  it, it is removed as if deleted;
+- the work date is the entry's start in its person's own time zone (the resource's, else the organization's):
+  23:30 in Los Angeles on 30 November is 30 November, whatever the organization's zone;
 - the person is matched by email; an unmatched person's entry waits (WaitingTimeEntry) for a link;
 - the project's stage and options decide (policy.time_entry_refusal: open for time, assigned people only,
   descriptions required — an empty Toggl description on such a project is refused with that reason, so
@@ -23,7 +27,9 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from typing import NamedTuple
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flask import current_app
 from sqlalchemy import and_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased, selectinload
@@ -41,14 +47,15 @@ from portal.org.services import get_settings
 from portal.projects.models import Assignment, Offering, Project, Resource
 from portal.projects.services import ensure_passive_assignment
 from portal.runs.models import MessageStatus, SyncMessage, SyncRun
+from portal.sql import among
 from portal.timesheets import conflicts, synced
 from portal.timesheets.entries import week_of
 from portal.timesheets.models import ConflictStatus, TimeEntry, TimesheetConflict
 from portal.timesheets.synced import SyncedValues
 
 # The counts of a time sync run (the progress fragment shows them in words).
-COUNTS = ("new", "updated", "deleted", "unchanged", "skipped_running_timers", "unmatched", "refused", "failed",
-          "held_for_approval")
+COUNTS = ("new", "updated", "deleted", "unchanged", "skipped_running_timers", "skipped_zero_length", "unmatched",
+          "refused", "failed", "held_for_approval")
 CHUNK = 1000  # ids per IN (...) list (a page of the report)
 RULES_FOR = 60  # seconds a batch may rely on the offerings' rules read before it
 
@@ -96,6 +103,7 @@ class Importer:
         self.not_linked: dict[str, int] = defaultdict(int)  # tool project id -> entries ignored this run
         self.touched: dict[int, int] = {}  # offering id -> an entry id: one budget check per offering
         self.seen: set[str] = set()  # external ids read this run (for reconciliation)
+        self.home_zone = ZoneInfo(current_app.config.get("PORTAL_TIMEZONE") or "UTC")
         self._audited = 0  # new entries already in the audit log's summary
         self.reload()
 
@@ -144,6 +152,8 @@ class Importer:
         self.rates = {(offering_id, resource_id): rate for offering_id, resource_id, rate in self.session.execute(
             select(Assignment.offering_id, Assignment.resource_id, Assignment.bill_rate)
             .where(Assignment.offering_id.in_(ids)))}
+        self.zones = {resource_id: zone_of(name) for resource_id, name in self.session.execute(
+            select(Resource.id, Resource.time_zone).where(Resource.time_zone.is_not(None)))}
         self._rules_read = time.monotonic()
 
     def mark(self) -> tuple:
@@ -175,6 +185,12 @@ class Importer:
             entry_id, stamp = existing.get(entry.id, (None, None))
             if entry.running:
                 self.counts["skipped_running_timers"] += 1
+            elif not entry.deleted and synced.hours_of(entry.seconds) <= 0:
+                self.counts["skipped_zero_length"] += 1
+                if entry_id is not None or entry.id in waiting:  # shortened to nothing in the tool
+                    self._gone(entry, entry_id, stamp, waiting, why=f"shortened in {self.label} to no time")
+                else:
+                    self._resolved(entry.id, "zero length: skipped")
             elif entry.deleted or self.links.get(entry.project_id or "") is None:
                 self._gone(entry, entry_id, stamp, waiting)
             elif entry_id is not None and _not_newer(entry, stamp):
@@ -193,7 +209,7 @@ class Importer:
         for chunk in _chunks(ids):
             found.update((external_id, (entry_id, stamp)) for entry_id, external_id, stamp in self.session.execute(
                 select(TimeEntry.id, TimeEntry.external_id, TimeEntry.external_updated_at)
-                .where(TimeEntry.connection_id == self.connection.id, TimeEntry.external_id.in_(chunk))))
+                .where(TimeEntry.connection_id == self.connection.id, among(TimeEntry.external_id, chunk))))
         return found
 
     def _waiting(self, ids: list[str]) -> dict[str, WaitingTimeEntry]:
@@ -203,7 +219,7 @@ class Importer:
         for chunk in _chunks(ids):
             found.update((w.external_id, w) for w in self.session.scalars(
                 select(WaitingTimeEntry).where(WaitingTimeEntry.connection_id == self.connection.id,
-                                               WaitingTimeEntry.external_id.in_(chunk))))
+                                               among(WaitingTimeEntry.external_id, chunk))))
         return found
 
     def _values(self, entry: ExternalTimeEntry, entry_id: int | None,
@@ -221,6 +237,7 @@ class Importer:
             self.session.delete(waiting.pop(entry.id))
         offering = self.offerings[link.offering_id]
         hours = synced.hours_of(entry.seconds)
+        work_date = self.work_date(entry, person.resource_id)
         trouble = synced.hours_problem(hours)
         if trouble:
             self._problem(entry.id, f"Not imported: {trouble}. Check: is the time entry completed and correct in "
@@ -233,10 +250,17 @@ class Importer:
             self._problem(entry.id, f"Refused: {refusal}", "refused", entry)
             return None
         return SyncedValues(resource_id=person.resource_id, offering_id=offering.id, project_id=offering.project_id,
-                            work_date=entry.work_date, hours=hours, billable=entry.billable,
+                            work_date=work_date, hours=hours, billable=entry.billable,
                             description=entry.description.strip(),
                             external_url=self.connector.time_entry_url(entry) if self.connector else "",
                             external_updated_at=entry.updated_at)
+
+    def work_date(self, entry: ExternalTimeEntry, resource_id: int | None) -> date:
+        """The entry's start in the person's own time zone (the resource's, else the organization's); the
+        date as it came when the tool gave no start."""
+        if entry.started_at is None:
+            return entry.work_date
+        return entry.started_at.astimezone(self.zones.get(resource_id) or self.home_zone).date()
 
     def _refusal(self, offering: Offering, resource_id: int, description: str) -> str | None:
         """policy.time_entry_refusal, asked once per offering, person and (empty or not) description while
@@ -262,8 +286,9 @@ class Importer:
         self.counts["unmatched"] += 1
         self.unmatched[person.id] += 1
         values = dict(person_link_id=person.id, project_link_id=link.id, external_project_id=link.external_id,
-                      work_date=entry.work_date, seconds=entry.seconds, billable=entry.billable,
-                      description=entry.description, external_updated_at=entry.updated_at)
+                      work_date=self.work_date(entry, None), seconds=entry.seconds, billable=entry.billable,
+                      description=entry.description, external_updated_at=entry.updated_at,
+                      started_at=entry.started_at)
         if waiting is not None:
             for key, value in values.items():
                 setattr(waiting, key, value)
@@ -275,17 +300,17 @@ class Importer:
         ).on_conflict_do_update(index_elements=["connection_id", "external_id"], set_=values))
 
     def _gone(self, entry: ExternalTimeEntry, entry_id: int | None, stamp: datetime | None,
-              waiting: dict[str, WaitingTimeEntry]) -> None:
-        """Deleted in the tool, or on a project no offering links to (now, or from the start)."""
+              waiting: dict[str, WaitingTimeEntry], why: str = "") -> None:
+        """Deleted in the tool, on a project no offering links to (now, or from the start), or `why`."""
         if entry.id in waiting:
             self.session.delete(waiting.pop(entry.id))
         if entry_id is None:
-            if not entry.deleted:
+            if not entry.deleted and not why:
                 self.not_linked[entry.project_id or ""] += 1
-            self._resolved(entry.id, "deleted in the tool" if entry.deleted else "not on a linked project")
+            self._resolved(entry.id, "deleted in the tool" if entry.deleted else why or "not on a linked project")
         elif not _not_newer(entry, stamp):
-            self.remove(entry_id, f"deleted in {self.label}" if entry.deleted
-                        else f"moved in {self.label} to a project no offering links to")
+            self.remove(entry_id, why or (f"deleted in {self.label}" if entry.deleted
+                                          else f"moved in {self.label} to a project no offering links to"))
 
     # Changing what the portal has ------------------------------------------------------------------
     def remove(self, entry_id: int, why: str) -> None:
@@ -414,6 +439,17 @@ class Importer:
             if waiting.external_id not in self.seen:
                 self.session.delete(waiting)
 
+    def forget(self, waiting: list[str], failed: list[str]) -> None:
+        """Entries the tool no longer has that never became time entries: waiting ones go, failed ones are
+        resolved (nothing is left to retry)."""
+        for chunk in _chunks(waiting):
+            for row in self.session.scalars(select(WaitingTimeEntry).where(
+                    WaitingTimeEntry.connection_id == self.connection.id, WaitingTimeEntry.external_id.in_(chunk))):
+                self.session.delete(row)
+        for external_id in failed:
+            self.problems.add(external_id)
+            self._resolved(external_id, f"no longer in {self.label}")
+
     def check_links(self) -> None:
         """Seed 002, "Connection was working, now it's not": linked projects deleted in the tool."""
         if not self.links or self.connector is None:
@@ -458,7 +494,7 @@ class Importer:
         return [ExternalTimeEntry(id=w.external_id, user_id=person.external_id, project_id=w.external_project_id,
                                   work_date=w.work_date, seconds=w.seconds, billable=w.billable,
                                   description=w.description, updated_at=w.external_updated_at,
-                                  user_email=person.external_email) for w, person in rows]
+                                  user_email=person.external_email, started_at=w.started_at) for w, person in rows]
 
     # The run's summary --------------------------------------------------------------------------------
     def finish(self) -> None:
@@ -498,6 +534,9 @@ class Importer:
         if self.counts["skipped_running_timers"]:
             self.note(None, f"{self.counts['skipped_running_timers']} running timers were skipped. Check: is the "
                       "time entry completed? They sync once stopped.", "skip")
+        if self.counts["skipped_zero_length"]:
+            self.note(None, f"{self.counts['skipped_zero_length']} entries with no time (zero length, or under half "
+                      "a minute) were skipped: there are no hours to log.", "skip")
         self.unmatched.clear()
         self.not_linked.clear()
 
@@ -507,7 +546,8 @@ def entry_payload(entry: ExternalTimeEntry) -> dict:
     return {"id": entry.id, "user_id": entry.user_id, "project_id": entry.project_id,
             "work_date": entry.work_date.isoformat(), "seconds": entry.seconds, "billable": entry.billable,
             "description": entry.description, "updated_at": entry.updated_at.isoformat() if entry.updated_at else None,
-            "user_email": entry.user_email, "user_name": entry.user_name}
+            "user_email": entry.user_email, "user_name": entry.user_name,
+            "started_at": entry.started_at.isoformat() if entry.started_at else None}
 
 
 def entry_from_payload(payload: dict) -> ExternalTimeEntry:
@@ -516,4 +556,13 @@ def entry_from_payload(payload: dict) -> ExternalTimeEntry:
         work_date=date.fromisoformat(payload["work_date"]), seconds=int(payload["seconds"]),
         billable=bool(payload["billable"]), description=payload.get("description") or "",
         updated_at=datetime.fromisoformat(payload["updated_at"]) if payload.get("updated_at") else None,
-        user_email=payload.get("user_email") or "", user_name=payload.get("user_name") or "")
+        user_email=payload.get("user_email") or "", user_name=payload.get("user_name") or "",
+        started_at=datetime.fromisoformat(payload["started_at"]) if payload.get("started_at") else None)
+
+
+def zone_of(name: str | None) -> ZoneInfo | None:
+    """A stored IANA zone name as a zone (None when unknown: the organization's applies)."""
+    try:
+        return ZoneInfo(name) if name else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None

@@ -7,9 +7,14 @@ worker dies is resumed by the sweeper from its last page, not from the start. Be
 runs out (the tool's quota headers) the run pauses — "waiting for the quota to reset at …" — and is put
 back in the queue for then, keeping its checkpoint; it never fails for the quota.
 
-The passes (time_runs explains when each runs): recent, full (then reconciliation: entries of fully read
-days that the tool no longer has are removed, or held on approved time), project, and drain (webhook
-events, then the waiting time of people who are matched now), which ends every connection-level pass.
+The passes (time_runs explains when each runs): recent, full, project, and drain (webhook events, then the
+waiting time of people who are matched now), which ends every connection-level pass. A full pass reads the
+whole look-back only the first time (then reconciliation: entries of fully read days that the tool no longer
+has are removed, or held on approved time); after that it reconciles within the quota (reconcile.py): the
+changes since the last one, every entry id of the window and the daily totals, then only the days that
+differ. Each run records the requests it spent and the quota the tool last reported (on the connection), so
+the settings page and the sync log show them; a token the tool no longer accepts marks the connection as
+needing a new one (connection.token_refused) and syncs stop until it is validated again.
 """
 
 from __future__ import annotations
@@ -36,10 +41,11 @@ from portal.errors import Conflict, NotFound, PortalError
 from portal.integrations import connectors
 from portal.integrations.connectors import ExternalTimeEntry, TimeEntryPage, TimesheetConnector
 from portal.integrations.http import AuthenticationFailed, RateLimited
-from portal.integrations.models import Connection, ConnectionStatus
+from portal.integrations.models import Connection
 from portal.integrations.registry import connector_for
 from portal.integrations.services import require_connected
-from portal.integrations.toggl import time_runs
+from portal.integrations.toggl import reconcile, time_runs
+from portal.integrations.toggl.credentials import token_refused
 from portal.integrations.toggl.inbound import COUNTS, Importer, entry_from_payload
 from portal.runs import services as runs
 from portal.runs.models import MessageStatus, SyncMessage, SyncRun
@@ -47,6 +53,10 @@ from portal.runs.models import MessageStatus, SyncMessage, SyncRun
 log = logging.getLogger(__name__)
 
 BATCH = 1000  # entries per transaction when applying stored entries (waiting time, webhook events)
+# The newest change each reading has seen (the tool's `at`): the hourly's recent days, the nightly's window.
+HOURLY_MARK, NIGHTLY_MARK = "time_watermark", "nightly_watermark"
+CLOCK_MARGIN = timedelta(minutes=5)
+COMPARING = 2  # the nightly's steps before the differing days: the changes read, the ids and totals
 ATTEMPTS = 3  # a batch that deadlocks with a concurrent sync is applied again this many times
 
 
@@ -67,21 +77,35 @@ def _sync(session: Session, run: SyncRun) -> str:
             mode = again if again in time_runs.RANK else (time_runs.DRAIN if again else None)
     except (PortalError, runs.Pause) as stop:
         session.rollback()  # the batch in flight; the pages committed before it stay
+        if isinstance(stop, RateLimited):  # the quota ran out outside the paged reads: wait for it too
+            stop = runs.Pause(stop.resets_at, work._waiting_text(stop.resets_at))
         if isinstance(stop, AuthenticationFailed):  # "Connection was working, now it's not" (seed 002)
-            stop = AuthenticationFailed(
-                f"{stop.message} Check: was the {work.importer.label} API token regenerated, or the connected user "
-                "removed from the workspace?", service=work.importer.label, status_code=stop.status_code)
-            connection = session.get(Connection, run.connection_id)
-            connection.status, connection.last_error = ConnectionStatus.ERROR, stop.message
+            if not stop.details.get("token_refused"):
+                stop = AuthenticationFailed(
+                    f"{stop.message} Check: was the {work.importer.label} API token regenerated, or the connected "
+                    "user removed from the workspace?", service=work.importer.label, status_code=stop.status_code)
+            token_refused(session, session.get(Connection, run.connection_id), stop.message)
         # What was imported before the run stopped or paused still gets its budget checks and notes.
         work.importer.finish()
-        session.commit()
+        note_usage(session, run.id, connection.id, connector)
         raise stop from None
     finally:
         connector.close()
     work.importer.finish()
-    session.commit()
+    note_usage(session, run.id, connection.id, connector)
     return outcome(session.get(SyncRun, run.id).counts or {})
+
+
+def note_usage(session: Session, run_id: int, connection_id: int, connector: TimesheetConnector) -> None:
+    """Add the requests the run sent to its count (a paused run adds each leg's), and keep the quota the tool
+    last reported on the connection (Connection.settings["quota"]): the pages and /metrics read it."""
+    run = session.get(SyncRun, run_id)
+    run.requests = (run.requests or 0) + connector.requests_sent()
+    quota = connector.quota()
+    if quota is not None:
+        connection = session.get(Connection, connection_id)
+        connection.settings = {**(connection.settings or {}), "quota": quota.stored()}
+    session.commit()
 
 
 def outcome(counts: dict[str, int]) -> str:
@@ -105,27 +129,108 @@ class Pass:
             runs.report(self.session, self.run, text=f"No offering is linked to a {self.importer.label} project")
         elif mode == time_runs.RECENT:
             self._recent()
+        elif mode == time_runs.FULL and self._cheap():
+            self._reconcile()
         elif mode in (time_runs.FULL, time_runs.PROJECT):
             self._by_date(mode)
         if mode != time_runs.PROJECT:
             self.drain()
 
+    def _cheap(self) -> bool:
+        """Whether the nightly may reconcile within the quota: the tool gives ids and totals, a first full
+        read set the nightly's watermark, and no full read is half done."""
+        checkpoint = self.run.checkpoint or {}
+        resuming = checkpoint.get("mode") == time_runs.FULL and checkpoint.get("resume_from")
+        return (self.connector.supports(connectors.TOTALS) and bool(self.connection.settings.get(NIGHTLY_MARK))
+                and not resuming)
+
     # Reading ------------------------------------------------------------------------------------------
     def _recent(self) -> None:
         """Changes of the last few days, newest first, until a page reaches what an earlier pass saw."""
-        seen_up_to = _instant(self.connection.settings.get("time_watermark"))
-        newest = seen_up_to
         end = today()
-        start = end - timedelta(days=self.recent_days)
+        self._changes(end - timedelta(days=self.recent_days), end, HOURLY_MARK)
+
+    def _changes(self, start: date, end: date, mark: str) -> None:
+        """The entries dated start..end changed since the watermark `mark`, most recently changed first (one
+        request, plus one a page of changes); the watermark then moves to the newest change read."""
+        seen_up_to = _instant(self.connection.settings.get(mark))
+        newest = seen_up_to
         done = 0
         for page in self._pages(start, end, ahead=False, newest_first=True):
             done += len(page.entries)
             stamps = [e.updated_at for e in page.entries if e.updated_at]
             newest = max([s for s in (newest, *stamps) if s], default=None)
-            self._apply(page.entries, done=done, text=f"Read {done} recent entries")
+            self._apply(page.entries, done=done, text=f"Read {done} recently changed entries")
             if seen_up_to is not None and stamps and min(stamps) <= seen_up_to:
                 break
-        self._watermark(newest)
+        self._watermark(newest, mark)
+
+    def _reconcile(self) -> None:
+        """The nightly within the quota (reconcile.py): changes since the last one, every id of the window
+        (removals), the daily totals, then only the differing days in detail. Resumes at its day spans."""
+        checkpoint = self.run.checkpoint or {}
+        if checkpoint.get("mode") == time_runs.FULL and checkpoint.get("phase") == "days":
+            start, end = (date.fromisoformat(d) for d in checkpoint["window"])
+            todo = [tuple(date.fromisoformat(d) for d in span) for span in checkpoint["spans"]]
+        else:
+            end = today()
+            start = end - timedelta(days=self.lookback_days)
+            runs.report(self.session, self.run, done=0, total=COMPARING, text=f"Reading the {self.importer.label} "
+                        "changes since the last nightly sync")
+            self._changes(start, end, NIGHTLY_MARK)
+            todo = self._compare(start, end)
+        projects = sorted({link.external_id for link in self.importer.links.values()})
+        total = COMPARING + len(todo)
+        for number, (first, last) in enumerate(list(todo), start=COMPARING):
+            runs.report(self.session, self.run, done=number, total=total, checkpoint={
+                "mode": time_runs.FULL, "phase": "days", "window": [start.isoformat(), end.isoformat()],
+                "spans": [[a.isoformat(), b.isoformat()] for a, b in todo]},
+                text=f"Reading {first:%d %b}" + (f" – {last:%d %b}" if last != first else "") +
+                     f": it differs from {self.importer.label}")
+            for page in self._pages(first, last, project_ids=projects):
+                self._apply(page.entries)
+            todo = todo[1:]
+        before = Counter(self.importer.counts)
+        self.importer.check_links()
+        self.importer.check_doubles(start, end)
+        runs.report(self.session, self.run, add=dict(self.importer.counts - before), done=total, total=total,
+                    checkpoint={"mode": None, "phase": None, "spans": None, "window": None})
+
+    def _compare(self, start: date, end: date) -> list[tuple[date, date]]:
+        """Remove what the tool no longer lists; the spans of days whose totals differ from the portal's."""
+        projects = {link.offering_id: link.external_id for link in self.importer.links.values()}
+        linked = sorted(set(projects.values()))
+        ids = self._ask(lambda: self.connector.entry_ids(start, end, linked))
+        if ids is None:  # the tool did not list them: read everything, as the first nightly did
+            return [(start, end)]
+        people = reconcile.People(self.session, self.connection)
+        held = reconcile.holdings(self.session, self.connection, start, end, projects, people)
+        inside = (start + timedelta(days=1), end - timedelta(days=1))  # edges may differ by time zone
+        gone = [entry_id for external_id, (entry_id, day) in held.entries.items()
+                if inside[0] <= day <= inside[1] and external_id not in ids and external_id not in held.kept]
+        before = Counter(self.importer.counts)
+        for entry_id in gone:
+            self.importer.remove(entry_id, f"no longer in {self.importer.label} (deleted there, moved to a "
+                                           "project no offering links to, or outside the synced days)")
+        self.importer.forget(
+            [e for e, day in held.waiting.items() if inside[0] <= day <= inside[1] and e not in ids],
+            [e for e, day in held.failed.items() if inside[0] <= day <= inside[1] and e not in ids])
+        runs.report(self.session, self.run, add=dict(self.importer.counts - before), done=1, total=COMPARING,
+                    text=f"Comparing the daily totals with {self.importer.label}")
+        if gone:
+            held = reconcile.holdings(self.session, self.connection, start, end, projects, people)
+        totals = self._ask(lambda: self.connector.daily_totals(start, end, linked))
+        return reconcile.spans(reconcile.differing_days(totals, held, people, set(linked)))
+
+    def _ask(self, question: Callable[[], Any]) -> Any:
+        """One report request within the budget: pause when the quota is (nearly) spent."""
+        quota = self.connector.quota()
+        if quota is not None and quota.remaining <= self.reserve:
+            raise runs.Pause(quota.resets_at, self._waiting_text(quota.resets_at))
+        try:
+            return question()
+        except RateLimited as error:
+            raise runs.Pause(error.resets_at, self._waiting_text(error.resets_at)) from None
 
     def _by_date(self, mode: str) -> None:
         """Every entry of the look-back (of one project's tool projects for `project`), by date; resumable."""
@@ -165,7 +270,11 @@ class Pass:
             self.importer.check_links()
             self.importer.check_doubles(start, end)
             runs.report(self.session, self.run, add=dict(self.importer.counts - before))
-            self._watermark(newest)
+            self._watermark(newest, HOURLY_MARK)
+            # The next nightly reads the changes since this read began (less a margin for the clocks): a change
+            # made during the read to a day already read is not lost.
+            began = (self.run.started_at or utcnow()) - CLOCK_MARGIN
+            self._watermark(min(newest, began) if newest else began, NIGHTLY_MARK)
         runs.report(self.session, self.run, done=total, checkpoint={"mode": None, "resume_from": None})
 
     def _pages(self, start: date, end: date, ahead: bool = True, **options) -> Iterator[TimeEntryPage]:
@@ -189,10 +298,10 @@ class Pass:
     def _waiting_text(self, resets_at: datetime) -> str:
         return f"Waiting for the {self.importer.label} quota to reset at {resets_at:%H:%M} UTC"
 
-    def _watermark(self, newest: datetime | None) -> None:
-        current = _instant(self.connection.settings.get("time_watermark"))
+    def _watermark(self, newest: datetime | None, mark: str) -> None:
+        current = _instant(self.connection.settings.get(mark))
         if newest is not None and (current is None or newest > current):
-            self.connection.settings = {**self.connection.settings, "time_watermark": newest.isoformat()}
+            self.connection.settings = {**self.connection.settings, mark: newest.isoformat()}
             self.session.commit()
 
     # Applying -----------------------------------------------------------------------------------------
@@ -302,6 +411,7 @@ def event_outcome(counts: dict[str, int]) -> str:
     words = {"new": "Imported", "updated": "Applied the change", "deleted": "Removed the entry",
              "unchanged": "Already up to date (a poll or an earlier event brought it)",
              "skipped_running_timers": "A running timer: it syncs once stopped",
+             "skipped_zero_length": "No time (zero length): skipped",
              "unmatched": "Waiting: the person is not matched to a resource",
              "refused": "Refused (the entry's own message says why)", "failed": "Failed (the entry's message says why)",
              "held_for_approval": "Held for the approver (changed after approval)"}

@@ -21,12 +21,13 @@ from portal.integrations.models import Connection, PersonLink
 from portal.integrations.registry import connector_class
 from portal.integrations.services import time_scope
 from portal.integrations.toggl import sync, time_runs
-from portal.projects.resources import list_resources
+from portal.integrations.toggl.credentials import quota_seen
 from portal.runs import services as runs
 from portal.runs.models import MessageStatus, SyncMessage, SyncRun
 
 bp = Blueprint("time_sync", __name__)
 MESSAGES_SHOWN = 500
+RUNS_SHOWN = 50
 
 
 def _admin_connection(connection_id: int) -> Connection:
@@ -47,20 +48,29 @@ def _headline_run(connection: Connection, run_id: int | None = None) -> SyncRun 
 
 def _log_page(connection: Connection, block: str | None = None, status: int = 200, run_id: int | None = None,
               **context):
+    unmatched, unmatched_next = people.unmatched_page(db.session, connection, request.args.get("unmatched_after"))
+    matched, matched_next = people.matched_page(db.session, connection, request.args.get("matched_after"))
+    pages = dict(connection=connection, tool=connector_class(connection.kind), unmatched=unmatched,
+                 unmatched_next=unmatched_next, matched=matched, matched_next=matched_next)
+    if block in ("unmatched_rows", "matched_rows"):  # Load more
+        return htmx.render("integrations/toggl/sync_log.html", block=block, **pages)
     time_run = _headline_run(connection, run_id)
     log = list(db.session.scalars(select(SyncRun).where(SyncRun.connection_id == connection.id)
-                                  .order_by(SyncRun.id.desc()).limit(50)))
-    return htmx.render("integrations/toggl/sync_log.html", block=block, status=status, connection=connection, log=log,
-                       tool=connector_class(connection.kind), time_run=time_run,
-                       time_notes=runs.notes(db.session, time_run), unmatched=people.unmatched(db.session, connection),
-                       matched=people.matched(db.session, connection),
-                       resources=list_resources(db.session), **context)
+                                  .order_by(SyncRun.id.desc()).limit(RUNS_SHOWN)))
+    return htmx.render("integrations/toggl/sync_log.html", block=block, status=status, log=log, time_run=time_run,
+                       time_notes=runs.notes(db.session, time_run), quota=quota_seen(connection), **pages,
+                       **context)
 
 
 @bp.route("/settings/integrations/connections/<int:connection_id>/sync-log")
 @allow(policy.can_manage_connections, "Only admins see the sync log.")
 def sync_log(connection_id: int):
-    return _log_page(_admin_connection(connection_id))
+    """The log; `unmatched_after` / `matched_after` (with HX-Request): the next page of people ("Load more")."""
+    block = None
+    if htmx.is_fragment_request():
+        block = "unmatched_rows" if request.args.get("unmatched_after") else \
+            "matched_rows" if request.args.get("matched_after") else None
+    return _log_page(_admin_connection(connection_id), block=block)
 
 
 @bp.route("/settings/integrations/connections/<int:connection_id>/sync", methods=["GET", "POST"])

@@ -16,6 +16,7 @@ from portal.integrations.models import Connection
 from portal.integrations.toggl import connection as toggl_connection
 from portal.integrations.toggl import time_runs
 from portal.integrations.toggl.connector import TogglConnector
+from portal.integrations.toggl.credentials import quota_seen
 from portal.integrations.toggl.forms import TogglConnectionForm
 from portal.projects.models import Project
 from portal.runs import services as runs
@@ -37,7 +38,8 @@ def _page(form: TogglConnectionForm | None = None, block: str = "connection", st
                        validation_notes=runs.notes(db.session, validation),
                        masked=toggl_connection.masked_token(connection), tool=TogglConnector,
                        log=panel.sync_log(db.session, connection) if connection else [],
-                       resync_run=resync_run, resync_notes=runs.notes(db.session, resync_run))
+                       resync_run=resync_run, resync_notes=runs.notes(db.session, resync_run),
+                       quota=quota_seen(connection))
 
 
 @bp.route(SETTINGS, methods=["GET", "POST"])

@@ -156,7 +156,9 @@ def _subscribe(session: Session, run: SyncRun) -> str:
     url, name = callback_url(connection), description()
     connector = connector_for(connection)
     try:
-        ours = [hook for hook in connector.list_webhooks() if hook.description == name or hook.url == url]
+        held = connection.settings or {}  # the subscription made before (its URL or description may have moved)
+        ours = [hook for hook in connector.list_webhooks() if hook.description == name or hook.url == url
+                or hook.id == str(held.get("webhook_id")) or hook.url == held.get("webhook_url")]
         secret = secret_of(connection)
         for hook in ours:
             if hook.url == url and hook.enabled and hook.validated and secret and hook.secret == secret:

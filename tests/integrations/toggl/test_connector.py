@@ -20,19 +20,6 @@ from tests.servers import serve
 from tests.toggl_sandbox import TOKEN, WORKSPACE_ID, make_connection
 
 
-@pytest.fixture
-def clocked(toggl):
-    """A sleep that moves the sandbox's clock instead of waiting, recording each wait."""
-    slept: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        toggl.advance(seconds)
-
-    sleep.slept = slept
-    return sleep
-
-
 def connector(connection, **options) -> TogglConnector:
     return TogglConnector(connection, **options)
 
@@ -235,6 +222,7 @@ def test_me_has_its_own_hourly_quota(toggl, toggl_connection):
 
 def test_429_waits_as_long_as_the_server_says(session, toggl, toggl_connection, clocked, app):
     app.config["CONNECTOR_MAX_WAIT"] = 60.0
+    toggl.behave(retry_after_on_429=True)
     toggl.limits(rate_capacity=2, rate_per_second=0.25)
     toggl_connector = connector(toggl_connection, sleep=clocked)
     for _ in range(3):

@@ -85,7 +85,7 @@ def test_unmatched_people_wait_and_their_time_comes_in_once_linked(session, tool
     generate(tool, linked, count=4, email="dana@example.test")
     run = sync(session, run_jobs, tool.connection)
     assert run.counts["unmatched"] == 4 and synced(session, tool.connection) == {}
-    (queued,) = people.unmatched(session, tool.connection)
+    (queued,), _ = people.unmatched_page(session, tool.connection)
     assert (queued.link.external_email, queued.waiting) == ("dana@example.test", 4)
     assert queued.offerings == ["Platform build"]
     (note,) = messages(session, run.id, entity="person")
@@ -98,7 +98,7 @@ def test_unmatched_people_wait_and_their_time_comes_in_once_linked(session, tool
     entries = synced(session, tool.connection)
     assert len(entries) == 4 and {e.resource_id for e in entries.values()} == {dana.id}
     assert session.scalar(select(func.count()).select_from(WaitingTimeEntry)) == 0
-    assert people.unmatched(session, tool.connection) == []
+    assert people.unmatched_page(session, tool.connection) == ([], None)
     # Not on the offering's team: added as a passive assignment (seed 002).
     assert session.scalar(select(Assignment.passive).where(Assignment.resource_id == dana.id)) is True
 
@@ -124,7 +124,7 @@ def test_clearing_a_wrong_mapping_puts_open_time_back_in_the_queue(session, tool
     moved, kept = people.clear_person(session, admin, tool.connection.id, ana.id)
     session.commit()
     assert (moved, kept) == (3, 0) and synced(session, tool.connection) == {}
-    (queued,) = people.unmatched(session, tool.connection)
+    (queued,), _ = people.unmatched_page(session, tool.connection)
     assert queued.waiting == 3
     # A later sync does not bring the time back to the old resource: it waits for the new link.
     assert sync(session, run_jobs, tool.connection, "nightly").counts["unmatched"] == 3

@@ -3,6 +3,7 @@ quota that resume by themselves, and checkpoints that a resumed run starts from.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -13,8 +14,11 @@ from sqlalchemy import select
 
 from portal import queue
 from portal.columns import utcnow
+from portal.integrations.toggl import time_runs
+from portal.mail import OutboundEmail
 from portal.runs import services as runs
 from portal.runs.models import SyncRun
+from tests.factories import UserFactory
 from tests.integrations.toggl.time_sync_support import days_ago, link, start, sync, synced
 
 PAGE = 10
@@ -141,9 +145,29 @@ def test_the_cron_fan_out_is_also_a_command(app, session, tool, projects):
 def test_a_refused_token_fails_the_run_naming_the_check_and_marks_the_connection(session, tool, projects, run_jobs):
     tool.sandbox.fault(r"/reports/api/v3/.*", status=403, body="", times=-1)
     run = sync(session, run_jobs, tool.connection)
-    assert run.status == "failed" and "Check: was the Toggl API token regenerated" in run.error
+    assert run.status == "failed" and "Was the Toggl API token regenerated?" in run.error
     session.refresh(tool.connection)
     assert tool.connection.status == "error" and "API token" in tool.connection.last_error
+
+
+def test_a_regenerated_token_needs_a_new_one_syncs_stop_and_admins_are_told_once(session, tool, projects, run_jobs):
+    UserFactory(role="admin", email="it@example.test")
+    UserFactory(role="staff", email="staff@example.test")
+    tool.connection.credentials = json.dumps({"api_token": "regenerated-in-toggl"})  # 403, a text body
+    session.commit()
+    first = sync(session, run_jobs, tool.connection, "nightly")
+    assert first.status == "failed" and "Was the Toggl API token regenerated?" in first.error
+    session.refresh(tool.connection)
+    assert tool.connection.status == "error" and tool.connection.settings["needs_token"] is True
+    (email,) = session.scalars(select(OutboundEmail).where(OutboundEmail.category == "sync_alert")).all()
+    assert email.recipients == ["it@example.test"] and "Was the Toggl API token regenerated?" in email.body
+    mark = tool.sandbox.mark()
+    assert time_runs.start_scheduled(session, "hourly") == []  # the cron leaves it alone until fixed
+    tool.connection.status = "connected"  # a run that meets the refusal again is not another email
+    session.commit()
+    sync(session, run_jobs, tool.connection, "nightly")
+    assert len(session.scalars(select(OutboundEmail)).all()) == 1
+    assert all(e["status"] == 403 for e in tool.sandbox.requests(mark))
 
 
 def test_retrying_a_run_that_failed_mid_way_goes_on_from_where_it_stopped(app, session, tool, projects, run_jobs,

@@ -235,3 +235,28 @@ def test_a_subscription_at_the_url_before_the_one_scheme_keeps_working_and_is_re
             assert toggl_webhooks.renew_moved(session) == []  # nothing moved any more
     finally:
         app.config["PORTAL_PUBLIC_URL"] = saved
+
+
+@pytest.mark.committed
+def test_a_new_public_address_replaces_the_subscription_instead_of_adding_one(app, committed, toggl, live_server,
+                                                                             run_jobs):
+    from portal.integrations.toggl import webhooks as toggl_webhooks
+
+    world = toggl.standard(members=["ana@example.test"])
+    saved = app.config["PORTAL_PUBLIC_URL"]
+    app.config["PORTAL_PUBLIC_URL"] = live_server
+    try:
+        with committed() as session:
+            toggl_connection.save_connection(session, UserFactory(role="admin"), api_token=TOKEN,
+                                             workspace_id=str(world.workspace_id))
+        run_jobs()
+        moved = live_server.replace("127.0.0.1", "localhost")  # the same portal under its new name
+        app.config["PORTAL_PUBLIC_URL"] = moved
+        with committed() as session:
+            assert len(toggl_webhooks.renew_moved(session)) == 1
+        run_jobs()
+        (subscription,) = toggl.state()["subscriptions"]  # the old one (other URL and description) is gone
+        assert subscription["url_callback"].startswith(moved) and subscription["validated_at"]
+        assert moved in subscription["description"]
+    finally:
+        app.config["PORTAL_PUBLIC_URL"] = saved

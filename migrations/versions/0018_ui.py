@@ -1,8 +1,8 @@
 """ui: a run that failed on input says so (no Retry); each person's choice of emails about decisions on their
 timesheets (issue 15 items 5 and 22)
 
-Revision ID: 0017_ui
-Revises: 0016_procore_sub_job_mapping
+Revision ID: 0018_ui
+Revises: 0017_toggl_zones_requests
 Create Date: 2026-12-04 22:30:00
 
 """
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0017_ui'
-down_revision = '0016_procore_sub_job_mapping'
+revision = '0018_ui'
+down_revision = '0017_toggl_zones_requests'
 branch_labels = None
 depends_on = None
 

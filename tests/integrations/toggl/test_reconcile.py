@@ -1,0 +1,127 @@
+"""The nightly reconcile within Toggl's quota (issue 13 item 2): after a first full read, a nightly reads the
+changes since the last one, lists every id of the window (summary report), compares the daily totals (weekly
+report) and reads only the days that differ; edits and deletions are found, and the requests are counted."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from portal.integrations.models import ProjectLink, WaitingTimeEntry
+from portal.runs.models import SyncMessage
+from tests.factories import ResourceFactory
+from tests.integrations.toggl.time_sync_support import days_ago, link, sync, synced
+
+DAYS = 62
+STARTER_TENTH = 24  # 10 % of a Starter plan's 240 requests an hour
+
+
+@pytest.fixture
+def world(session, tool, run_jobs):
+    """Five linked projects; 600 entries of two people over the last 60 days, changed an hour ago."""
+    ResourceFactory(email="ben@example.test", name="Ben")
+    projects = [link(session, tool, tool.offering(people={"ana@example.test": "150"}, name=f"Stream {n}"))
+                for n in range(5)]
+    tool.sandbox.advance(-3600)
+    ids = tool.sandbox.entries(count=600, emails=["ana@example.test", "ben@example.test"],
+                               project_ids=[p.toggl_project_id for p in projects],
+                               start_date=days_ago(DAYS - 2).isoformat(), days=DAYS - 4)
+    tool.sandbox.advance(3600)
+    first = sync(session, run_jobs, tool.connection, "nightly")
+    assert first.status == "succeeded" and first.counts["new"] == 600
+    return projects, ids
+
+
+def requests(tool, mark: int) -> dict[str, int]:
+    kinds: dict[str, int] = {}
+    for entry in tool.sandbox.requests(mark):
+        kind = entry["path"].rsplit("/", 2)[-2] if "/reports/" in entry["path"] else "api"
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return kinds
+
+
+def test_a_no_change_nightly_spends_a_tenth_of_a_starter_hour(session, tool, world, run_jobs):
+    mark = tool.sandbox.mark()
+    run = sync(session, run_jobs, tool.connection, "nightly")
+    assert run.status == "succeeded", run.error
+    spent = requests(tool, mark)
+    assert spent == {"search": 1, "summary": 1, "weekly": 9, "api": 1}  # changes, ids, 9 weeks, projects
+    assert sum(spent.values()) <= STARTER_TENTH and run.requests == sum(spent.values())
+    assert not any(run.counts.get(k) for k in ("new", "updated", "deleted"))
+
+
+def test_scattered_edits_and_deletions_are_all_found(session, tool, world, run_jobs):
+    _, ids = world
+    before = synced(session, tool.connection)
+    edited = ids[5:600:30]  # 20 entries spread over the window
+    for n, entry_id in enumerate(edited):
+        if n % 2:
+            tool.sandbox.edit(entry_id, description=f"Edited {n}", emit=False)
+        else:
+            tool.sandbox.edit(entry_id, duration=7200, emit=False)
+    deleted = [ids[11], ids[311], ids[590]]
+    for entry_id in deleted:
+        tool.sandbox.delete(entry_id, emit=False)
+    mark = tool.sandbox.mark()
+    run = sync(session, run_jobs, tool.connection, "nightly")
+    assert run.status == "succeeded", run.error
+    spent = requests(tool, mark)
+    assert spent["summary"] == 1 and spent["weekly"] == 9
+    assert spent["search"] == 1  # the 20 changes fit one page of 50; the totals then agree: no day re-read
+    assert sum(spent.values()) <= STARTER_TENTH
+    after = synced(session, tool.connection)
+    assert set(before) - set(after) == {str(i) for i in deleted}
+    for n, entry_id in enumerate(edited):
+        entry = after[str(entry_id)]
+        assert (entry.description == f"Edited {n}") if n % 2 else entry.hours == Decimal("2.00")
+    assert run.counts["updated"] == 20 and run.counts["deleted"] == 3
+
+
+def test_time_no_change_read_saw_is_found_by_the_totals_reading_only_those_days(session, tool, world, run_jobs):
+    # A Toggl project linked after the first nightly: its entries are older than what the nightly has seen.
+    late = tool.sandbox.seed(projects=[{"workspace_id": tool.world.workspace_id, "name": "Late",
+                                        "client_id": tool.toggl_client_id}])["projects"][0]
+    tool.sandbox.advance(-7200)
+    old = tool.sandbox.entries(count=4, emails=["ana@example.test"], project_ids=[late["id"]],
+                               start_date=days_ago(40).isoformat(), days=2)
+    tool.sandbox.advance(7200)
+    link_to_existing(session, tool, late)
+    mark = tool.sandbox.mark()
+    run = sync(session, run_jobs, tool.connection, "nightly")
+    assert run.status == "succeeded", run.error
+    spent = requests(tool, mark)
+    assert spent["search"] == 1 + 1  # the changes, then the two differing days (consecutive: one query)
+    assert sum(spent.values()) <= STARTER_TENTH + 1
+    assert {str(i) for i in old} <= set(synced(session, tool.connection))
+
+
+def link_to_existing(session, tool, project):
+    offering = tool.offering(people={"ana@example.test": "150"}, name="Late offering")
+    session.add(ProjectLink(connection_id=tool.connection.id, offering_id=offering.id,
+                            external_id=str(project["id"]), external_name=project["name"], method="connected"))
+    session.commit()
+
+
+def test_deleted_time_of_unmatched_people_stops_waiting(session, tool, world, run_jobs):
+    projects, _ = world
+    tool.sandbox.advance(-7200)
+    waiting = tool.sandbox.entries(count=2, emails=["cy@example.test"], project_ids=[projects[0].toggl_project_id],
+                                   start_date=days_ago(20).isoformat(), days=1)
+    tool.sandbox.advance(7200)
+    sync(session, run_jobs, tool.connection, "hourly")  # too old for the hourly
+    assert sync(session, run_jobs, tool.connection, "nightly").counts["unmatched"] == 2  # found by the totals
+    tool.sandbox.delete(waiting[0], emit=False)
+    sync(session, run_jobs, tool.connection, "nightly")
+    left = session.scalars(select(WaitingTimeEntry.external_id)).all()
+    assert left == [str(waiting[1])]
+
+
+def test_a_summary_without_ids_never_removes_anything(session, tool, world, run_jobs):
+    tool.sandbox.fault(r"/reports/api/v3/workspace/\d+/summary/time_entries", status=200,
+                       body={"groups": [{"id": 1, "sub_groups": [{"id": 2, "seconds": 3600}]}]})
+    before = synced(session, tool.connection)
+    run = sync(session, run_jobs, tool.connection, "nightly")
+    assert run.status == "succeeded" and set(synced(session, tool.connection)) == set(before)
+    assert not session.scalars(select(SyncMessage).where(SyncMessage.action == "delete")).all()
