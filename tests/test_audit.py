@@ -63,3 +63,23 @@ def test_a_name_is_stripped_required_and_bounded():
     assert refused.value.fields == {"name": "Enter a name."}
     with pytest.raises(InvalidInput, match="^A stage name has at most 5 characters.$"):
         clean_name("Closing", "stage", 5)
+
+
+def test_the_audit_log_is_searched_by_a_service_a_page_at_a_time(session):
+    """What the audit log page shows (org.audit_log only renders it): newest first, filtered by action prefix,
+    subject and actor (also when the actor acted on someone's behalf), paged by the last id."""
+    approver, deputy = UserFactory(role="approver", email="avery@example.test"), UserFactory(email="sam@example.test")
+    first, second = CostCategoryFactory(), CostCategoryFactory()
+    session.flush()
+    for number in range(3):
+        audit.record(session, "demo data", "cost_category.updated", first, summary=f"first {number}")
+    audit.record(session, deputy, "timesheet.approved", second, on_behalf_of=approver, summary="by the stand-in")
+    session.flush()
+
+    events, more = audit.search(session, action="cost_category.", subject=f"cost_categories:{first.id}", limit=2)
+    assert [e.summary for e in events] == ["first 2", "first 1"] and more == events[-1].id
+    events, more = audit.search(session, action="cost_category.", subject=f"cost_categories:{first.id}",
+                                before_id=more, limit=2)
+    assert [e.summary for e in events] == ["first 0"] and more is None
+    assert [e.summary for e in audit.search(session, actor="avery")[0]] == ["by the stand-in"]
+    assert audit.search(session, subject="cost_categories:99999999999")[0] == []  # beyond any id: nothing

@@ -182,7 +182,8 @@ class ApiClient:
     def create_once(self, send: Callable[[], T], find: Callable[[], T | None]) -> T:
         """Create a record exactly once: `send` creates it; when its answer is lost, `find` looks for what an
         earlier attempt made (by the origin or name the request carried) before sending again."""
-        for attempt in range(1, CREATE_ATTEMPTS + 1):
+        attempt = 1
+        while True:
             try:
                 return send()
             except AnswerLost as lost:
@@ -190,16 +191,16 @@ class ApiClient:
                 if found is not None:
                     log.info("%s: %s; the record was made after all", self.service, lost.message)
                     return found
-                if attempt == CREATE_ATTEMPTS:
+                if attempt >= CREATE_ATTEMPTS:
                     raise
                 delay = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
                 log.info("%s: %s; nothing was made, sending again in %.1f s", self.service, lost.message, delay)
                 self.sleep(delay)
-        raise AssertionError("unreachable")
+                attempt += 1
 
     def request_json(self, method: str, path: str, **kwargs: Any) -> tuple[Any, httpx.Response]:
         """The parsed JSON body and the response. A 2xx whose body is not JSON (a truncated answer, a proxy's
-        page) is retried like a 5xx: the same request usually succeeds."""
+        page) is retried like a 5xx: the same request usually succeeds (a create's answer counts as lost)."""
         response, body = self._send(method, path, True, **kwargs)
         return body, response
 

@@ -8,6 +8,7 @@ are stored encrypted, shown only masked, and never reach the audit log, a page o
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -309,3 +310,15 @@ def tool_client_rows(session: Session, connection: Connection,
         rows.append(ToolClientRow(tool_client, mapped_to,
                                   [c for c in candidates if mapped_to is None or c.id != mapped_to.id]))
     return rows
+
+
+def connected_supporting(session: Session, capability: str) -> Iterator[Connection]:
+    """The connected connections whose tool declares `capability` (the cron's fan-outs); a tool whose module
+    is not installed here is skipped."""
+    for connection in session.scalars(select(Connection).order_by(Connection.id)):
+        try:
+            tool = connector_class(connection.kind)
+        except (connectors.NotSupported, ImportError):
+            continue
+        if connection.is_connected and tool.supports(capability):
+            yield connection

@@ -68,7 +68,7 @@ def clients(connection_id: int):
         return htmx.render("integrations/clients.html", block="client_rows", connection=connection, rows=rows,
                            next_cursor=cursor)
     tool_clients, load_error = panel.tool_clients(connection) if connection.is_connected else ([], "")
-    # An htmx request is the tool's table refreshing itself after a mapping changed.
+    # Any other htmx request is the tool's table refreshing itself after a mapping changed.
     rows, cursor = ([], None) if htmx.is_fragment_request() else panel.client_rows(db.session, connection, after)
     return htmx.render("integrations/clients.html", block="tool_clients", connection=connection,
                        tool=connector_class(connection.kind), rows=rows, next_cursor=cursor, load_error=load_error,

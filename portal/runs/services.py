@@ -149,9 +149,10 @@ def retry_right(kinds: tuple[str, ...] | list[str], rule: RetryRule, refusal: st
         _RETRY_RULES[kind] = (rule, refusal)
 
 
-def retry_refusal(session: Session, user: Any, run: SyncRun) -> str | None:
-    """Why `user` cannot retry `run` now, or None. Only a failed or paused run is retried: a finished run
-    is never replayed, a running one is still doing the work."""
+def _state_refusal(session: Session, run: SyncRun) -> str | None:
+    """Why `run` cannot be retried by anyone now, or None. Only the latest failed or paused run of its scope
+    is retried: a finished run is never replayed, a running one is still doing the work, and an older failed
+    one was followed by other work on the same subject (its params may undo what came after)."""
     if run.status == RunStatus.SUCCEEDED:
         return "This run finished; it is not replayed. Start the work again from its page if it is needed again."
     if run.is_active and not run.is_paused:
@@ -159,8 +160,19 @@ def retry_refusal(session: Session, user: Any, run: SyncRun) -> str | None:
     if not run.retryable:
         return ("This run failed on what it was asked to do, so trying again would fail the same way; change "
                 "the input and start it again.")
-    if run.kind not in _RETRY_RULES:
-        return "This kind of run cannot be retried."
+    later = session.scalar(select(SyncRun.id).where(SyncRun.scope == run.scope, SyncRun.id > run.id)
+                           .order_by(SyncRun.id.desc()).limit(1))
+    if later is not None:
+        return f"Run {later} did this work again since; retry that one if it failed."
+    return None
+
+
+def retry_refusal(session: Session, user: Any, run: SyncRun) -> str | None:
+    """Why `user` cannot retry `run` now, or None: the run's state (see _state_refusal), or the user lacks the
+    right that starts that work on that subject."""
+    refusal = _state_refusal(session, run)
+    if refusal or run.kind not in _RETRY_RULES:
+        return refusal or "This kind of run cannot be retried."
     rule, refusal = _RETRY_RULES[run.kind]
     return None if rule(session, user, run) else refusal
 
@@ -171,11 +183,12 @@ def retry(session: Session, actor: Any, run_id: int) -> tuple[SyncRun, bool]:
     `actor` needs the right to start that work on that subject (a User; a system label is a trusted caller).
     Work whose params say RETRY_RESUMES (reading a tool's time: what was read stays read) goes on from the
     failed run's checkpoint; other work (pushes) starts over, so it sends what the portal holds now.
-    A finished or running run is refused (Conflict), as is a user without the right (NotAllowed).
+    A finished, running or superseded run is refused (Conflict), as is a user without the right (NotAllowed).
     """
     old = session.get(SyncRun, run_id)
-    if old.status == RunStatus.SUCCEEDED or (old.is_active and not old.is_paused) or not old.retryable:
-        raise Conflict(retry_refusal(session, actor, old))
+    state = _state_refusal(session, old)
+    if state:
+        raise Conflict(state)
     if not isinstance(actor, str) and actor is not None:
         reason = retry_refusal(session, actor, old)
         if reason:
@@ -268,6 +281,11 @@ def execute(session: Session, run_id: int, work: Callable[[Session, SyncRun], st
         raise
     finish(session, session.get(SyncRun, run_id), text=outcome)
     return run
+
+
+def pause_until(session: Session, run: SyncRun, resume_at: datetime, text: str) -> None:
+    """Pause a run that is not executed through `execute` (it raises no Pause) until `resume_at`."""
+    _pause(session, run, Pause(resume_at, text))
 
 
 def _pause(session: Session, run: SyncRun, pause: Pause) -> None:

@@ -6,11 +6,10 @@ METRICS_TOKEN as a bearer token.
   start: prometheus_client then writes each process's values there and the scrape sums them.
 - Read at each scrape, so every process answers the same: `portal_queue_depth{queue}`, `portal_queue_oldest_seconds`,
   `portal_failed_jobs{queue}`, `portal_workers`, `portal_sync_runs_total{kind,outcome}`,
-  `portal_timesheet_postings{status}` (pending and held postings), and `portal_toggl_quota_remaining{connection}`.
+  `portal_timesheet_postings{status}` (pending and held postings), and `portal_tool_quota_remaining{tool,connection}`.
 
-The Toggl quota is what the connector last reported, once stored on the connection as `settings["quota"]`
-({"remaining": int, "resets_at": iso instant}); until a sync stores it, the metric is absent (the hook is
-`toggl_quota` below).
+A tool's quota (Toggl's hourly request budget) is what its connector last reported, stored on the connection as
+`settings["quota"]` (`portal.integrations.connectors.Quota.stored`); until a sync stores it, the metric is absent.
 """
 
 from __future__ import annotations
@@ -75,8 +74,8 @@ def scrape(app: Flask, session: Session, redis: Redis) -> Response:
     return Response(generate_latest(processes) + generate_latest(state), mimetype=CONTENT_TYPE_LATEST)
 
 
-def toggl_quota(connection: Connection) -> float | None:
-    """The requests left in Toggl's hourly quota, as last stored on the connection (None: not known)."""
+def quota_remaining(connection: Connection) -> float | None:
+    """The requests left in the tool's quota, as last stored on the connection (None: not known)."""
     quota = (connection.settings or {}).get("quota") or {}
     remaining = quota.get("remaining")
     return float(remaining) if isinstance(remaining, int | float) else None
@@ -116,11 +115,11 @@ class _State:
             postings.add_metric([posting.value], self.session.scalar(
                 select(func.count()).select_from(Timesheet).where(Timesheet.posting_status == posting)) or 0)
         yield postings
-        quota = GaugeMetricFamily("portal_toggl_quota_remaining", "Requests left in Toggl's hourly quota, as last "
-                                  "reported", labels=["connection"])
-        for connection in self.session.scalars(select(Connection).where(Connection.kind == "toggl")):
-            remaining = toggl_quota(connection)
+        quota = GaugeMetricFamily("portal_tool_quota_remaining", "Requests left in a timesheet tool's quota (Toggl: "
+                                  "its hourly quota), as last reported", labels=["tool", "connection"])
+        for connection in self.session.scalars(select(Connection).order_by(Connection.id)):  # a few per organization
+            remaining = quota_remaining(connection)
             if remaining is not None:
-                quota.add_metric([str(connection.id)], remaining)
+                quota.add_metric([connection.kind, str(connection.id)], remaining)
         yield quota
         self.session.rollback()  # end the read transaction

@@ -78,14 +78,9 @@ def _status_changed(sheet: Timesheet, session: Session, actor=None, from_status:
 
 def set_own_decision_emails(session: Session, user: User, on: bool) -> bool:
     """A person turns the emails about decisions on their timesheets on or off. Returns whether it changed."""
-    if user.timesheet_decision_emails == on:
-        return False
-    user.timesheet_decision_emails = on
-    session.flush()
-    audit.record(session, user, "user.decision_emails_changed", user, before={"timesheet_decision_emails": not on},
-                 after={"timesheet_decision_emails": on},
-                 summary=f"{user.name} turned emails about timesheet decisions {'on' if on else 'off'}")
-    return True
+    _, changed = audit.update(session, user, user, {"timesheet_decision_emails": on}, "user.decision_emails_changed",
+                              f"{user.name} turned emails about timesheet decisions {'on' if on else 'off'}")
+    return bool(changed)
 
 
 @dataclass

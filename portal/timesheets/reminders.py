@@ -352,14 +352,9 @@ def remind_now(session: Session, actor: User, timesheet_id: int) -> TimesheetRem
 
 def set_own_reminders(session: Session, user: User, on: bool) -> bool:
     """A person turns their weekly reminder email on or off. Returns whether anything changed."""
-    if user.timesheet_reminders == on:
-        return False
-    user.timesheet_reminders = on
-    session.flush()
-    audit.record(session, user, "user.reminders_changed", user, before={"timesheet_reminders": not on},
-                 after={"timesheet_reminders": on},
-                 summary=f"{user.name} turned timesheet reminders {'on' if on else 'off'}")
-    return True
+    _, changed = audit.update(session, user, user, {"timesheet_reminders": on}, "user.reminders_changed",
+                              f"{user.name} turned timesheet reminders {'on' if on else 'off'}")
+    return bool(changed)
 
 
 # The home page ("Waiting for you") shows the same facts the emails do.

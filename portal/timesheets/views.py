@@ -470,7 +470,7 @@ def my_reminders():
 @allow(policy.is_internal)
 def my_decision_emails():
     """A person turns the emails about decisions on their timesheets on or off (My time, issue 15 item 22)."""
-    changed = notifications.set_own_decision_emails(db.session, current_user, request.form.get("on") == "y")
+    changed = notifications.set_own_decision_emails(db.session, current_user, request.form.get("decisions") == "y")
     db.session.commit()
     if changed:
         flash("You get an email when your timesheet is approved, rejected or recalled."

@@ -1,5 +1,5 @@
-"""What ends a session (a password change or reset ends all of them, remember-me cookies too), and who
-manages super-admins (only super-admins; the last active one stays)."""
+"""What ends a session (a password change or reset ends all of them, remember-me cookies too; so does
+deactivating the login), and who manages super-admins (only super-admins; the last active one stays)."""
 
 from __future__ import annotations
 
@@ -70,6 +70,16 @@ def test_changing_your_own_password_keeps_you_signed_in_here_only(app, client, s
     assert response.status_code == 303
     assert signed_in(client)
     assert not signed_in(elsewhere) and not signed_in(remembered_client(app, cookie))
+
+
+def test_deactivating_a_login_ends_its_sessions_and_remember_me_cookies(app, client, login_as, session):
+    UserFactory(email="ana@example.test", name="Ana")
+    laptop, cookie = sign_in_remembered(app, "ana@example.test")
+    assert signed_in(laptop) and signed_in(remembered_client(app, cookie))
+    login_as("admin")
+    ana = session.scalar(select(User).where(User.email == "ana@example.test"))
+    assert client.post(f"/admin/users/{ana.id}", data={"name": "Ana", "role": "staff"}).status_code == 303
+    assert not signed_in(laptop) and not signed_in(remembered_client(app, cookie))
 
 
 def test_an_admin_cannot_take_over_or_lock_out_a_super_admin(client, login_as, session):

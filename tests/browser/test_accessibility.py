@@ -244,3 +244,29 @@ def test_the_admin_menu_stays_on_screen_when_the_bar_wraps(page, committed):
         box = page.locator(".menu-items").bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= width, (width, box)
         page.keyboard.press("Escape")
+
+
+@pytest.mark.browser
+def test_the_close_period_dialog_is_modal_too(page, committed):
+    from datetime import date
+
+    from tests.factories import FiscalPeriodFactory, UserFactory
+
+    with committed() as session:
+        UserFactory(email="admin@example.test", role="admin")
+        period_id = FiscalPeriodFactory(name="2026-02", start_date=date(2026, 2, 1), end_date=date(2026, 2, 28)).id
+        session.flush()
+    browser_login(page, "admin@example.test")
+    page.goto("/finance/fiscal-periods")
+    opener = page.locator(f"#period-{period_id} button:has-text('Close…')")
+    opener.focus()
+    page.keyboard.press("Enter")
+    dialog = page.locator("#close-dialog [role=dialog][aria-modal=true]")
+    dialog.wait_for()
+    assert _inside(page, "#close-dialog")
+    for _ in range(6):
+        page.keyboard.press("Tab")
+        assert _inside(page, "#close-dialog"), page.evaluate(ACTIVE)
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="detached")
+    assert page.evaluate("document.activeElement.textContent") == "Close…"

@@ -9,7 +9,7 @@ from portal.integrations.procore.demo import CLIENT_ID as DEMO_CLIENT_ID
 from portal.integrations.procore.demo import CLIENT_SECRET as DEMO_CLIENT_SECRET
 from portal.integrations.procore.demo import COMPANY_ID as DEMO_COMPANY_ID
 from portal.integrations.procore.demo import COMPANY_NAME as DEMO_COMPANY_NAME
-from tests.conftest import browser_login
+from tests.conftest import browser_login, pick
 from tests.factories import OfferingFactory, UserFactory
 from tests.integrations.procore.conftest import PEOPLE, sandbox  # noqa: F401  (the fixture)
 
@@ -36,7 +36,7 @@ def test_connect_receive_and_retry_a_failed_time_card(app, page, live_server, co
     assert len(sandbox.state.hooks) == 1
 
     page.select_option("select[name=external_project_id]", label="RF-101 - Riverside Office Fit-out")
-    page.select_option("select[name=offering_id]", label="Riverside refurbishment / Fit-out works")
+    pick(page.locator("#procore-links"), "Portal offering", "Fit-out", "Riverside refurbishment · Fit-out works")
     page.click("#procore-links button:has-text('Link')")
     page.wait_for_selector("#procore-links td:has-text('Riverside Office Fit-out')")
 

@@ -81,3 +81,18 @@ def test_a_provisioned_toggl_project_whose_answer_is_lost_exists_once(session, t
     assert run.status == "succeeded", run.error
     made = [p for p in tool.sandbox.projects() if p["name"] == "Platform build"]
     assert len(made) == 1 and tool.link(session, offering).external_id == str(made[0]["id"])
+
+
+def test_a_toggl_project_user_whose_answer_is_lost_exists_once(session, tool, admin, run_jobs):
+    from portal.integrations import provisioning
+
+    tool.sandbox._post("/_sandbox/faults", {"path": r".*/project_users", "method": "POST", "lose_answer": True})
+    offering = tool.offering(people={"ana@example.test": None}, name="Data platform")
+    run = provisioning.start_provision(session, admin, offering.id, tool.connection.id)
+    session.commit()
+    run_jobs()
+    session.refresh(run)
+    assert run.status == "succeeded", run.error
+    team = tool.sandbox.project_users(tool.link(session, offering).external_id)
+    assert sorted(pu["user_id"] for pu in team) == sorted({pu["user_id"] for pu in team})  # no one twice
+    assert "ana@example.test" in tool.sandbox.team(tool.link(session, offering).external_id)

@@ -118,7 +118,7 @@ def test_a_paused_run_is_resumed_now_not_duplicated(app, client, session, world)
     session.flush()
     client.login(UserFactory(role="admin"))
     page = client.get(f"/sync-runs/{run.id}", htmx=True)
-    assert "Resume now" in page.text
+    assert "Resume now" in page.text and f'hx-post="/sync-runs/{run.id}/retry"' in page.text
     response = client.post(f"/sync-runs/{run.id}/retry", htmx=True)
     assert response.status_code == 200
     session.refresh(run)
@@ -169,3 +169,19 @@ def test_a_refused_retry_is_shown_disabled_with_its_reason(client, session, worl
 def test_a_kind_of_run_without_a_declared_retry_right_cannot_start(session):
     with pytest.raises(LookupError, match="no retry right declared"):
         runs.start_run(session, kind="mystery", scope="mystery:1", job="portal.jobs.sweep")
+
+
+def test_only_the_latest_run_of_its_subject_is_retried(client, session, world):
+    """An old failed Disconnect retried after the offering was provisioned again would undo that work."""
+    _, _, project, offering, connection = world
+    scope = provisioning.offering_scope(connection, offering.id)
+    old = failed_run(session, "disconnect", scope, provisioning.JOBS["disconnect"], project_id=project.id,
+                     offering_id=offering.id, connection_id=connection.id)
+    later = failed_run(session, "provision", scope, provisioning.JOBS["provision"], project_id=project.id,
+                       offering_id=offering.id, connection_id=connection.id)
+    later.status = RunStatus.SUCCEEDED
+    session.flush()
+    client.login(UserFactory(role="super_admin"))
+    response = client.post(f"/sync-runs/{old.id}/retry", htmx=True)
+    assert response.status_code == 409 and f"Run {later.id} did this work again since" in unescape(response.text)
+    assert runs_of(session, scope) == 2

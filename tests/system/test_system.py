@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
 from redis import Redis
 from sqlalchemy import select
 
@@ -14,9 +15,12 @@ from portal.audit import AuditEvent
 from portal.columns import utcnow
 from portal.config import ConfigurationError, load_settings
 from portal.cron import schedule
+from portal.integrations.connectors import Quota
+from portal.integrations.models import Connection, ConnectionStatus
 from portal.jobs import job, sweep
 from portal.queue import Scheduled
 from portal.system import status
+from portal.system.metrics import _State
 from portal.system.models import CronRun
 
 
@@ -150,6 +154,20 @@ def test_metrics_need_their_token_then_show_latency_queues_and_runs(app, tmp_pat
     for name in ("portal_queue_depth{queue=\"sync\"}", "portal_failed_jobs", "portal_workers",
                  "portal_timesheet_postings{status=\"pending\"}", "portal_queue_oldest_seconds"):
         assert name in body
+
+
+def test_each_tools_quota_as_last_reported_is_a_metric(session, app):
+    quota = Quota(remaining=57, resets_at=utcnow() + timedelta(minutes=20))
+    seen = Connection(kind="toggl", status=ConnectionStatus.CONNECTED, account_id="1",
+                      settings={"quota": quota.stored()})
+    unseen = Connection(kind="procore", status=ConnectionStatus.CONNECTED, account_id="2", settings={})
+    session.add_all([seen, unseen])
+    session.flush()
+    registry = CollectorRegistry()
+    registry.register(_State(session, queue.redis_connection(app)))
+    body = generate_latest(registry).decode()
+    assert f'portal_tool_quota_remaining{{connection="{seen.id}",tool="toggl"}} 57.0' in body
+    assert f'connection="{unseen.id}"' not in body
 
 
 def test_metrics_cannot_be_enabled_without_a_token(tmp_path):

@@ -99,6 +99,9 @@ def test_no_email_when_the_person_turned_them_off_but_the_home_page_still_says_i
     run_jobs()
     assert session.scalar(select(OutboundEmail)) is None and mailbox == []
     assert "Your timesheet for the week of 02 Mar was approved by Avery Approver." in client.get("/").get_data(True)
+    client.post("/time/decision-emails", data={"decisions": "y"}, htmx=True)
+    session.refresh(user)
+    assert user.timesheet_decision_emails is True
 
 
 def test_nobody_is_emailed_about_their_own_step_or_a_syncs(session, run_jobs, staff, approver):

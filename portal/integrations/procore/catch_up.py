@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from portal.columns import utcnow
 from portal.errors import ExternalServiceError
-from portal.integrations.http import AuthenticationFailed
+from portal.integrations.http import AuthenticationFailed, RateLimited
 from portal.integrations.models import Connection, ProjectLink
 from portal.integrations.procore import messages
 from portal.integrations.procore.connection import connected, ensure_hook, prefs, refresh_lists, save_state
@@ -76,6 +76,10 @@ def run_catch_up(session: Session, run_id: int) -> None:
         run.counts = {**(run.counts or {}), **{k: v for k, v in counts.items() if v}}
         runs.finish(session, run, text=f"Checked {counts['checked']} time cards; {counts['changed']} repaired, "
                                        f"{counts['problem']} with problems.")
+    except RateLimited as error:  # Procore asked every job of the connection to wait: the check waits too
+        session.rollback()
+        runs.pause_until(session, session.get(SyncRun, run_id), error.resets_at,
+                         f"Procore asked us to wait until {error.resets_at:%H:%M} UTC; the check goes on then.")
     except ExternalServiceError as error:
         session.rollback()
         if isinstance(error, AuthenticationFailed):

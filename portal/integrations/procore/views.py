@@ -65,6 +65,14 @@ def _links(found, after: str | None = None) -> tuple[list[ProjectLink], str | No
     return paging.page_by_name(list(db.session.scalars(query)), LINKS_PAGE, lambda link: (link.external_name, link.id))
 
 
+def _connect_form(found) -> ConnectForm:
+    """Filled in for a reconnect as it was connected (a Procore user signs in again; the secret is re-entered)."""
+    held = connection.credentials(found) if found is not None and found.status != "disconnected" else {}
+    return ConnectForm(formdata=None, data={
+        "company_id": getattr(found, "account_id", None), "company_name": getattr(found, "account_name", ""),
+        "method": held.get("grant", GrantType.CLIENT_CREDENTIALS), "client_id": held.get("client_id", "")})
+
+
 def _page(block: str | None = None, status: int = 200, **forms):
     found = connection.get_connection(db.session)
     if block == "activity" and found is not None and htmx.is_fragment_request():
@@ -78,8 +86,7 @@ def _page(block: str | None = None, status: int = 200, **forms):
         "setup_run": runs.active_run(db.session, "procore:connection"),
         "last_setup": db.session.scalar(select(SyncRun).where(SyncRun.scope == "procore:connection")
                                         .order_by(SyncRun.id.desc()).limit(1)),
-        "connect_form": forms.get("connect_form") or ConnectForm(formdata=None, data={
-            "company_id": getattr(found, "account_id", None), "company_name": getattr(found, "account_name", "")}),
+        "connect_form": forms.get("connect_form") or _connect_form(found),
         "settings_form": forms.get("settings_form") or _settings_form(found),
         "link_form": forms.get("link_form") or _link_form(found),
         "links": links,

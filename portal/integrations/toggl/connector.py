@@ -503,12 +503,21 @@ class TogglConnector(TimesheetConnector):
             body.update(rate=float(rate), rate_change_mode="start-today")
         for attempt in range(CONSISTENCY_RETRIES + 1):
             try:
-                return _project_user(self._api().post(self._ws("/project_users"), json=body).json())
+                return self._create_project_user(body)
             except ExternalNotFound as error:
                 if error.status_code != 400 or attempt == CONSISTENCY_RETRIES:
                     raise
                 self._sleep(self.consistency_wait)
         raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _create_project_user(self, body: dict[str, Any]) -> ExternalProjectUser:
+        """Sent once: after a lost answer the (project, user) row is looked up before asking again (a repeat
+        would only meet "Project user already exists")."""
+        api = self._api()
+        return api.create_once(
+            lambda: _project_user(api.post(self._ws("/project_users"), json=body).json()),
+            lambda: next((pu for pu in self.list_project_users(str(body["project_id"]))
+                          if pu.user_id == str(body["user_id"])), None))
 
     def update_project_user(self, project_user_id: str, rate: Decimal | None) -> ExternalProjectUser:
         # "start-today": the new rate applies from now on; past time keeps the rate it was logged at.

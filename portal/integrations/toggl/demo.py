@@ -39,20 +39,27 @@ def world(people: dict[str, str]) -> dict[str, Any]:
         "workspaces": [{"id": WORKSPACE, "name": "Demo Consulting", "plan": "premium",
                         "members": [{"email": "toggl-admin@demo.test", "admin": True}]
                         + [{"email": email, "fullname": name} for email, name in people.items()]
-                        + [{"email": "contractor@demo.test", "fullname": "Casey Contractor"}]}],
+                        # A contractor abroad: Toggl dates their time in their own zone (issue 13).
+                        + [{"email": "contractor@demo.test", "fullname": "Casey Contractor",
+                            "timezone": "America/Los_Angeles"}]}],
         "clients": [{"id": NORTHWIND, "workspace_id": WORKSPACE, "name": "Northwind"},
                     {"workspace_id": WORKSPACE, "name": "Acme"}],
         "projects": [{"id": LEGACY_SUPPORT, "workspace_id": WORKSPACE, "name": "Northwind legacy support",
                       "client_id": NORTHWIND, "estimated_hours": 40, "billable": True}],
         "time_entries": [
             {"workspace_id": WORKSPACE, "email": email, "project_id": LEGACY_SUPPORT, "billable": True,
-             "start": f"{date.today() - timedelta(days=days)}T09:00:00Z", "duration": int(hours * 3600),
+             "start": f"{date.today() - timedelta(days=days)}T{at}Z", "duration": int(hours * 3600),
              "description": description}
-            for email, days, hours, description in [
-                ("dana@demo.test", 9, 3.5, "Legacy API fixes"), ("dana@demo.test", 8, 2, "Database upgrade prep"),
-                ("lee@demo.test", 8, 1.5, "Support screens"), ("staff@demo.test", 7, 4, "Ticket triage"),
-                ("dana@demo.test", 3, 5, "Database upgrade"), ("staff@demo.test", 2, 2.5, "Ticket triage"),
-                ("contractor@demo.test", 4, 6, "Report migration"), ("contractor@demo.test", 3, 3, "Report migration"),
+            for email, days, at, hours, description in [
+                ("dana@demo.test", 9, "09:00:00", 3.5, "Legacy API fixes"),
+                ("dana@demo.test", 8, "09:00:00", 2, "Database upgrade prep"),
+                ("lee@demo.test", 8, "09:00:00", 1.5, "Support screens"),
+                ("staff@demo.test", 7, "09:00:00", 4, "Ticket triage"),
+                ("dana@demo.test", 3, "09:00:00", 5, "Database upgrade"),
+                ("staff@demo.test", 2, "09:00:00", 2.5, "Ticket triage"),
+                # late evening in Los Angeles, already the next morning in UTC
+                ("contractor@demo.test", 4, "05:30:00", 6, "Report migration"),
+                ("contractor@demo.test", 3, "05:30:00", 3, "Report migration"),
             ]
         ],
     }

@@ -56,6 +56,7 @@ BATCH = 1000  # entries per transaction: stored entries (waiting time, webhook e
 # The newest change each reading has seen (the tool's `at`): the hourly's recent days, the nightly's window.
 HOURLY_MARK, NIGHTLY_MARK = "time_watermark", "nightly_watermark"
 CLOCK_MARGIN = timedelta(minutes=5)
+COMPARING = 2  # the nightly's steps before the differing days: the changes read, the ids and totals
 ATTEMPTS = 3  # a batch that deadlocks with a concurrent sync is applied again this many times
 
 
@@ -174,14 +175,14 @@ class Pass:
         else:
             end = today()
             start = end - timedelta(days=self.lookback_days)
-            runs.report(self.session, self.run, done=0, total=3, text=f"Reading the {self.importer.label} changes "
-                        "since the last nightly sync")
+            runs.report(self.session, self.run, done=0, total=COMPARING, text=f"Reading the {self.importer.label} "
+                        "changes since the last nightly sync")
             self._changes(start, end, NIGHTLY_MARK)
             todo = self._compare(start, end)
         projects = sorted({link.external_id for link in self.importer.links.values()})
-        total = len(todo)
-        for number, (first, last) in enumerate(list(todo), start=1):
-            runs.report(self.session, self.run, done=number - 1, total=total, checkpoint={
+        total = COMPARING + len(todo)
+        for number, (first, last) in enumerate(list(todo), start=COMPARING):
+            runs.report(self.session, self.run, done=number, total=total, checkpoint={
                 "mode": time_runs.FULL, "phase": "days", "window": [start.isoformat(), end.isoformat()],
                 "spans": [[a.isoformat(), b.isoformat()] for a, b in todo]},
                 text=f"Reading {first:%d %b}" + (f" – {last:%d %b}" if last != first else "") +
@@ -214,7 +215,7 @@ class Pass:
         self.importer.forget(
             [e for e, day in held.waiting.items() if inside[0] <= day <= inside[1] and e not in ids],
             [e for e, day in held.failed.items() if inside[0] <= day <= inside[1] and e not in ids])
-        runs.report(self.session, self.run, add=dict(self.importer.counts - before), done=1, total=3,
+        runs.report(self.session, self.run, add=dict(self.importer.counts - before), done=1, total=COMPARING,
                     text=f"Comparing the daily totals with {self.importer.label}")
         if gone:
             held = reconcile.holdings(self.session, self.connection, start, end, projects, people)

@@ -28,6 +28,7 @@ from portal.integrations.registry import connector_class
 from portal.integrations.services import (
     ADMINS_RETRY,
     PROJECT_RETRY,
+    connected_supporting,
     may_link_timesheets_of,
     may_manage_connections,
     project_time_scope,
@@ -154,12 +155,5 @@ def match_again(session: Session, actor_user: User, connection_id: int) -> SyncR
 
 def start_scheduled(session: Session, kind: str) -> list[int]:
     """The cron's fan-out: a run of `kind` (hourly | nightly) per connected tool that has time entries."""
-    started = []
-    for connection in session.scalars(select(Connection).order_by(Connection.id)):
-        try:
-            tool = connector_class(connection.kind)
-        except (connectors.NotSupported, ImportError):  # a tool whose module is not installed here
-            continue
-        if connection.is_connected and tool.supports(connectors.TIME_ENTRIES):
-            started.append(start(session, connection, kind)[0].id)
-    return started
+    return [start(session, connection, kind)[0].id
+            for connection in list(connected_supporting(session, connectors.TIME_ENTRIES))]

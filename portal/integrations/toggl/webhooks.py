@@ -31,10 +31,11 @@ from portal import audit
 from portal.columns import utcnow
 from portal.errors import ExternalServiceError
 from portal.integrations import connectors
-from portal.integrations.models import Connection
+from portal.integrations.models import Connection, ConnectionStatus
 from portal.integrations.registry import connector_class, connector_for
 from portal.integrations.services import (
     ADMINS_RETRY,
+    connected_supporting,
     may_manage_connections,
     require_connected,
     run_actor,
@@ -63,8 +64,9 @@ def receive_delivery(session: Session, connection: Connection, delivery: Deliver
         return Reply(404, "No such webhook endpoint")
     secret = secret_of(connection)
     label = connector_class(connection.kind).display_name()
-    if not connection.is_connected or not secret:
-        # Gone: the connection was disconnected (its secret forgotten); the tool stops sending.
+    if connection.status == ConnectionStatus.DISCONNECTED or not secret:
+        # Gone: the connection was disconnected (its secret forgotten); the tool stops sending. A connection in
+        # error (a regenerated token) still holds its secret: its deliveries are verified and kept below.
         refuse(session, connection, f"Refused a {label} webhook delivery: the connection is not connected (or was "
                                     "re-connected and has not subscribed again). Check: Admin → Integrations.")
         return Reply(410, "Not connected")
@@ -102,6 +104,10 @@ def receive_delivery(session: Session, connection: Connection, delivery: Deliver
             session.add(message)
     except IntegrityError:  # the same event, delivered twice at once
         return Reply(200, {"status": "duplicate"})
+    if not connection.is_connected:  # a 410 would make Toggl stop delivering; the first sync after the fix applies it
+        message.reason = "Received while the connection needs attention (a new API token); applied by the first " \
+                         "sync once it is connected again"
+        return Reply(200, {"status": "kept"})
     run, _ = time_runs.start(session, connection, "webhook")
     message.run_id = run.id
     return Reply(200, {"status": "queued"})
@@ -128,20 +134,15 @@ def renew_moved(session: Session) -> list[int]:
     now (an upgrade changed the URL scheme, or PORTAL_PUBLIC_URL moved), audited. The old URL keeps answering
     until the tool holds the new one. Returns the subscription runs started."""
     started = []
-    for connection in session.scalars(select(Connection).order_by(Connection.id)):
-        try:
-            tool = connector_class(connection.kind)
-        except (connectors.NotSupported, ImportError):  # a tool whose module is not installed here
-            continue
+    for connection in list(connected_supporting(session, connectors.WEBHOOKS)):
         registered = (connection.settings or {}).get("webhook_url")
-        if not (connection.is_connected and tool.supports(connectors.WEBHOOKS)
-                and url_outdated(registered, connection)):
+        if not url_outdated(registered, connection):
             continue
         run = start_subscribe(session, connection, None)
-        url = callback_url(connection)
+        url, label = callback_url(connection), connector_class(connection.kind).display_name()
         audit.record(session, sync_actor(connection), "connection.webhook_url_changed", connection,
                      before={"url": registered}, after={"url": url},
-                     summary=f"{tool.display_name()} delivers to {registered}; subscribing again at {url}")
+                     summary=f"{label} delivers to {registered}; subscribing again at {url}")
         started.append(run.id)
     return started
 
@@ -156,7 +157,9 @@ def _subscribe(session: Session, run: SyncRun) -> str:
     url, name = callback_url(connection), description()
     connector = connector_for(connection)
     try:
-        ours = [hook for hook in connector.list_webhooks() if hook.description == name or hook.url == url]
+        held = connection.settings or {}  # the subscription made before (its URL or description may have moved)
+        ours = [hook for hook in connector.list_webhooks() if hook.description == name or hook.url == url
+                or hook.id == str(held.get("webhook_id")) or hook.url == held.get("webhook_url")]
         secret = secret_of(connection)
         for hook in ours:
             if hook.url == url and hook.enabled and hook.validated and secret and hook.secret == secret:

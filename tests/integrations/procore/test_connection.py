@@ -187,7 +187,8 @@ def _refreshes(sandbox) -> int:
     return sum(1 for r in sandbox.state.requests if r.get("grant") == "refresh_token")
 
 
-def test_a_refresh_whose_answer_was_lost_asks_to_sign_in_again_once(session, sandbox, portal_url, run_jobs, mailbox):
+def test_a_refresh_whose_answer_was_lost_asks_to_sign_in_again_once(session, sandbox, portal_url, run_jobs, mailbox,
+                                                                    client, login_as):
     """Refresh tokens are single-use: when Procore renewed the pair but its answer was lost, the old token is
     spent. The portal says to sign in again, emails the admins once, and stops asking Procore."""
     found = _connect_as_a_procore_user(session, sandbox, run_jobs)
@@ -218,3 +219,9 @@ def test_a_refresh_whose_answer_was_lost_asks_to_sign_in_again_once(session, san
     assert len(mailbox.wait_for(2, timeout=0.5)) == 1  # the admins were told once
     assert _refreshes(sandbox) == 2
     assert {m.status for m in session.scalars(select(SyncMessage))} == {"pending"}
+
+    login_as("admin", permissions=["system_settings"])
+    page = client.get("/settings/integrations/procore").text
+    assert "Sign in to Procore again under Admin" in page  # the reason, on the page
+    assert ">Sign in to Procore again</button>" in page
+    assert '<input checked id="method-1" name="method" type="radio" value="authorization_code">' in page

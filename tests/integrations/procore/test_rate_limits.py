@@ -93,3 +93,18 @@ def test_after_a_429_with_a_far_reset_other_jobs_wait_without_asking(session, sa
     page = client.get("/settings/integrations/procore")
     until = rate_limit_pause(message.connection_id).until()
     assert "Procore asked us to wait until" in page.text and f"{until:%H:%M}" in page.text
+
+
+def test_a_catch_up_meeting_a_far_reset_waits_for_it_instead_of_failing(session, sandbox, procore, run_jobs):
+    from portal.integrations.procore import connection
+
+    sandbox.fault(429, reset_in=3600, path="/rest/v1.0/webhooks/hooks")
+    run, _ = connection.start_catch_up(session)
+    session.commit()
+    run_jobs()
+    session.refresh(run)
+    assert run.status == "queued" and run.error in (None, "")  # paused, still the active check (no alert)
+    assert "Procore asked us to wait until" in run.status_text
+    assert run.resume_at > datetime.now(UTC) + timedelta(minutes=59)
+    again, created = connection.start_catch_up(session)
+    assert not created and again.id == run.id  # the hourly cron joins the waiting check

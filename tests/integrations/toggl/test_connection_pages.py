@@ -58,16 +58,21 @@ def test_a_refused_token_shows_needs_a_new_token_until_validated(session, client
     assert "Needs a new token" not in client.get("/settings/integrations/toggl").get_data(True)
 
 
-def test_the_quota_and_each_runs_requests_are_in_sight(session, client, login_as, tool, run_jobs):
-    login_as("admin")
+def linked_time_and_quota(session, tool, quota: int) -> None:
+    """Three entries on a linked offering, and an organization whose hourly quota is `quota`."""
     linked = link(session, tool, tool.offering())
     tool.sandbox.entries(count=3, emails=["ana@example.test"], project_ids=[linked.toggl_project_id],
                          start_date=days_ago(3).isoformat(), days=3)
     organization = tool.sandbox.state()["workspaces"][0]["organization_id"]
-    tool.sandbox.limits(organizations={str(organization): {"quota": 240}})
+    tool.sandbox.limits(organizations={str(organization): {"quota": quota}})
     session.commit()
+
+
+def test_the_quota_and_each_runs_requests_are_in_sight(session, client, login_as, tool, run_jobs):
+    login_as("admin")
+    linked_time_and_quota(session, tool, 240)
     run = sync(session, run_jobs, tool.connection, "nightly")
-    assert run.requests == len(tool.sandbox.requests()) - 0 and run.requests > 0
+    assert run.requests == len(tool.sandbox.requests()) and run.requests > 0
     session.expire_all()
     quota = session.scalar(select(Connection)).settings["quota"]
     assert quota["remaining"] == 240 - run.requests and quota["resets_at"] and quota["refused_at"] is None
@@ -79,12 +84,7 @@ def test_the_quota_and_each_runs_requests_are_in_sight(session, client, login_as
 
 def test_a_402_is_told_in_words_with_its_time(session, client, login_as, tool, run_jobs):
     login_as("admin")
-    linked = link(session, tool, tool.offering())
-    tool.sandbox.entries(count=3, emails=["ana@example.test"], project_ids=[linked.toggl_project_id],
-                         start_date=days_ago(3).isoformat(), days=3)
-    organization = tool.sandbox.state()["workspaces"][0]["organization_id"]
-    tool.sandbox.limits(organizations={str(organization): {"quota": 1}})
-    session.commit()
+    linked_time_and_quota(session, tool, 1)
     run = sync(session, run_jobs, tool.connection, "nightly")
     assert run.status == "queued" and "Waiting for the Toggl quota to reset" in run.status_text  # paused
     session.expire_all()

@@ -20,19 +20,6 @@ from tests.servers import serve
 from tests.toggl_sandbox import TOKEN, WORKSPACE_ID, make_connection
 
 
-@pytest.fixture
-def clocked(toggl):
-    """A sleep that moves the sandbox's clock instead of waiting, recording each wait."""
-    slept: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        toggl.advance(seconds)
-
-    sleep.slept = slept
-    return sleep
-
-
 def connector(connection, **options) -> TogglConnector:
     return TogglConnector(connection, **options)
 

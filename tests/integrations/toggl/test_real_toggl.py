@@ -16,19 +16,6 @@ from portal.integrations.toggl.connector import TogglConnector
 from tests.toggl_sandbox import ADMIN_EMAIL, TOKEN, WORKSPACE_ID
 
 
-@pytest.fixture
-def clocked(toggl):
-    """A sleep that moves the sandbox's clock instead of waiting, recording each wait."""
-    slept: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        toggl.advance(seconds)
-
-    sleep.slept = slept
-    return sleep
-
-
 def spec(name: str) -> ProjectSpec:
     return ProjectSpec(name=name, client_id=None, active=True, billable=True, start_date=None, end_date=None,
                        estimated_hours=None, fixed_fee=None)

@@ -16,8 +16,9 @@ from sqlalchemy import func, select
 
 from portal.audit import AuditEvent
 from portal.columns import utcnow
-from portal.integrations.models import Connection, ProjectLink
+from portal.integrations.models import Connection, ConnectionStatus, ProjectLink
 from portal.integrations.toggl import connection as toggl_connection
+from portal.integrations.toggl import credentials
 from portal.runs.models import SyncMessage, SyncRun
 from portal.timesheets.models import TimeEntry
 from tests.factories import AssignmentFactory, OfferingFactory, ResourceFactory, UserFactory
@@ -100,6 +101,32 @@ def test_an_event_is_applied_once_and_a_replay_is_refused(session, client, tool,
     old = event(tool.sandbox.entry(entry_id), event_id=42, sent=utcnow() - timedelta(hours=1))
     assert deliver(client, tool.connection, old).status_code == 400
     assert "replay" in session.scalar(select(SyncMessage.reason).order_by(SyncMessage.id.desc()))
+
+
+def test_deliveries_while_the_token_needs_renewing_are_kept_and_applied_once_it_is_fixed(session, client, tool,
+                                                                                        hooked, run_jobs):
+    """A 410 would tell Toggl to stop delivering: a signed delivery to a connection whose token was regenerated is
+    kept (no run starts: it would meet the refused token) and applied by the first sync once it is connected."""
+    (entry_id,) = tool.sandbox.entries(count=1, emails=["ana@example.test"], project_ids=[hooked.toggl_project_id],
+                                       start_date=days_ago(2).isoformat(), seconds=2700)
+    credentials.token_refused(session, tool.connection, "Toggl refused the API token (403).")
+    session.commit()
+    runs_before = count(session, SyncRun)
+    response = deliver(client, tool.connection, event(tool.sandbox.entry(entry_id), "created"))
+    assert response.status_code == 200 and response.json == {"status": "kept"}
+    assert count(session, SyncRun) == runs_before and str(entry_id) not in synced(session, tool.connection)
+    kept = session.scalar(select(SyncMessage).where(SyncMessage.dedupe_key.like("%:event:%")))
+    assert kept.status == "pending" and "new API token" in kept.reason
+    # A forged delivery is still refused while the connection waits.
+    assert deliver(client, tool.connection, event(tool.sandbox.entry(entry_id)), secret="forged").status_code == 401
+
+    tool.connection.status = ConnectionStatus.CONNECTED  # an admin validated a new token
+    credentials.token_accepted(tool.connection)
+    session.commit()
+    assert sync(session, run_jobs, tool.connection, "hourly").status == "succeeded"
+    assert synced(session, tool.connection)[str(entry_id)].hours == Decimal("0.75")
+    session.refresh(kept)
+    assert kept.status == "processed"
 
 
 def test_a_webhook_and_a_poll_of_the_same_change_apply_it_once(session, client, tool, hooked, run_jobs):
@@ -233,5 +260,30 @@ def test_a_subscription_at_the_url_before_the_one_scheme_keeps_working_and_is_re
             (event,) = session.scalars(select(AuditEvent).where(AuditEvent.action == "connection.webhook_url_changed"))
             assert (event.before, event.after) == ({"url": old}, {"url": new})
             assert toggl_webhooks.renew_moved(session) == []  # nothing moved any more
+    finally:
+        app.config["PORTAL_PUBLIC_URL"] = saved
+
+
+@pytest.mark.committed
+def test_a_new_public_address_replaces_the_subscription_instead_of_adding_one(app, committed, toggl, live_server,
+                                                                             run_jobs):
+    from portal.integrations.toggl import webhooks as toggl_webhooks
+
+    world = toggl.standard(members=["ana@example.test"])
+    saved = app.config["PORTAL_PUBLIC_URL"]
+    app.config["PORTAL_PUBLIC_URL"] = live_server
+    try:
+        with committed() as session:
+            toggl_connection.save_connection(session, UserFactory(role="admin"), api_token=TOKEN,
+                                             workspace_id=str(world.workspace_id))
+        run_jobs()
+        moved = live_server.replace("127.0.0.1", "localhost")  # the same portal under its new name
+        app.config["PORTAL_PUBLIC_URL"] = moved
+        with committed() as session:
+            assert len(toggl_webhooks.renew_moved(session)) == 1
+        run_jobs()
+        (subscription,) = toggl.state()["subscriptions"]  # the old one (other URL and description) is gone
+        assert subscription["url_callback"].startswith(moved) and subscription["validated_at"]
+        assert moved in subscription["description"]
     finally:
         app.config["PORTAL_PUBLIC_URL"] = saved
