@@ -38,6 +38,8 @@ run: $(VENV)/.installed
 		TOGGL_SANDBOX_PORT=$(TOGGL_SANDBOX_PORT) PROCORE_SANDBOX_PORT=$(PROCORE_SANDBOX_PORT) SMTP_PORT=$(SMTP_PORT) \
 		$(TOGGL_URLS) PROCORE_API_BASE_URL=$(PROCORE_API_BASE_URL) $(BIN)/honcho start -f Procfile
 
+# Two test processes (pytest-xdist): each gets its own database and Redis index (tests/conftest.py).
+PYTEST_ARGS ?= -n 2
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
