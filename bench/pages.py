@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import dataset  # noqa: E402
 from portal import create_app  # noqa: E402
+from portal.auth.models import User  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.finance.ledger import rebuild_totals  # noqa: E402
 
@@ -182,8 +183,10 @@ class Probe:
         client = self.clients.get(user)
         if client is None:
             client = self.clients[user] = self.app.test_client()
+            with self.app.app_context():
+                token = db.session.get(User, user).get_id()  # "<id>.<session epoch>"
             with client.session_transaction() as flask_session:
-                flask_session["_user_id"] = str(user)
+                flask_session["_user_id"] = token
                 flask_session["_fresh"] = True
         self.statements = 0
         started = time.perf_counter()

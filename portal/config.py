@@ -41,6 +41,8 @@ SETTINGS: list[tuple[str, str | None, str]] = [
      "The same bound for requests a person waits on in a page (lists of the tool's projects and clients)"),
     ("CONNECTOR_BACKOFF_BASE", "0.5",
      "First retry delay in seconds (doubling per attempt) when a tool gives no wait hint"),
+    ("TIME_SYNC_BATCH", "1000",
+     "Time entries a sync applies per transaction (report pages read by date are gathered up to this many)"),
     ("TIME_SYNC_RECENT_DAYS", "3", "Days the hourly time sync (and a project's Sync time) looks back for changes"),
     ("TIME_SYNC_LOOKBACK_DAYS", "62",
      "Days the nightly and organization-level time syncs read in full, finding edits and deletions"),
@@ -124,7 +126,7 @@ def load_settings(instance_path: str | Path, environ: dict[str, str] | None = No
                  "TOGGL_CONSISTENCY_WAIT"):
         values[name] = float(values[name])
     for name in ("TIME_SYNC_RECENT_DAYS", "TIME_SYNC_LOOKBACK_DAYS", "SYNC_QUOTA_RESERVE", "WEBHOOK_REPLAY_WINDOW",
-                 "TOGGL_REPORT_PAGE_SIZE"):
+                 "TOGGL_REPORT_PAGE_SIZE", "TIME_SYNC_BATCH"):
         values[name] = int(values[name])
     values["LOGIN_MAX_FAILURES"] = int(values["LOGIN_MAX_FAILURES"])
     values["LOGIN_LOCKOUT_MINUTES"] = int(values["LOGIN_LOCKOUT_MINUTES"])

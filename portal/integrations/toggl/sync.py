@@ -52,7 +52,7 @@ from portal.runs.models import MessageStatus, SyncMessage, SyncRun
 
 log = logging.getLogger(__name__)
 
-BATCH = 1000  # entries per transaction when applying stored entries (waiting time, webhook events)
+BATCH = 1000  # entries per transaction: stored entries (waiting time, webhook events); pages read: TIME_SYNC_BATCH
 # The newest change each reading has seen (the tool's `at`): the hourly's recent days, the nightly's window.
 HOURLY_MARK, NIGHTLY_MARK = "time_watermark", "nightly_watermark"
 CLOCK_MARGIN = timedelta(minutes=5)
@@ -255,12 +255,13 @@ class Pass:
                     text=f"Reading {self.importer.label} time from {resume:%d %b}" +
                          (" (resumed)" if resume > start else ""))
         newest = None
-        for page in self._pages(resume, end, project_ids=project_ids):
-            reached = max((e.work_date for e in page.entries), default=resume)
-            stamps = [e.updated_at for e in page.entries if e.updated_at]
+        size = int(current_app.config.get("TIME_SYNC_BATCH", BATCH))
+        for entries in batches(self._pages(resume, end, project_ids=project_ids), size):
+            reached = max((e.work_date for e in entries), default=resume)
+            stamps = [e.updated_at for e in entries if e.updated_at]
             newest = max([s for s in (newest, *stamps) if s], default=None)
             # The next page may still hold entries of `reached`: a resume re-reads that day (idempotently).
-            self._apply(page.entries, done=min(total, (reached - start).days + 1),
+            self._apply(entries, done=min(total, (reached - start).days + 1),
                         checkpoint={"resume_from": max(resume, reached).isoformat()},
                         text=f"Read {self.importer.label} time up to {reached:%d %b %Y}")
         if mode == time_runs.FULL:
@@ -368,6 +369,26 @@ class Pass:
 
 
 _DONE = object()
+
+
+def batches(pages: Iterator[TimeEntryPage], size: int) -> Iterator[list[ExternalTimeEntry]]:
+    """The entries of consecutive pages, a batch once `size` are read: each batch is one transaction, and a
+    transaction per report page (50 entries) would cost more than writing them (issue 14). When reading stops
+    (a pause for the quota, the tool failing) what was read is handed over first: the checkpoint moves past
+    it, and no request is spent twice."""
+    batch: list[ExternalTimeEntry] = []
+    try:
+        for page in pages:
+            batch.extend(page.entries)
+            if len(batch) >= size:
+                yield batch
+                batch = []
+    except Exception:
+        if batch:
+            yield batch
+        raise
+    if batch:
+        yield batch
 
 
 def read_ahead(pages: Iterator[TimeEntryPage]) -> Iterator[TimeEntryPage]:

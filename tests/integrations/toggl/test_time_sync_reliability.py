@@ -172,7 +172,7 @@ def test_a_worker_killed_mid_run_is_resumed_from_its_checkpoint_with_nothing_los
     with committed() as session:
         run_id = time_runs.start(session, session.get(Connection, connection_id), "nightly")[0].id
     worker = subprocess.Popen([sys.executable, str(ROOT / "worker.py")], cwd=ROOT,
-                              env=_toggl_environment(app, toggl, TOGGL_REPORT_PAGE_SIZE="30"),
+                              env=_toggl_environment(app, toggl, TOGGL_REPORT_PAGE_SIZE="30", TIME_SYNC_BATCH="30"),
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 60
