@@ -256,6 +256,11 @@ class Pass:
                          (" (resumed)" if resume > start else ""))
         newest = None
         size = int(current_app.config.get("TIME_SYNC_BATCH", BATCH))
+        # Removals (FULL): a day is compared once the read is two days past it (a work date may differ from
+        # the tool's by a day), so only a few days of ids are kept; the first and last day are left out.
+        unclosed = resume + timedelta(days=1)
+        if mode == time_runs.FULL:
+            self.importer.watch()
         for entries in batches(self._pages(resume, end, project_ids=project_ids), size):
             reached = max((e.work_date for e in entries), default=resume)
             stamps = [e.updated_at for e in entries if e.updated_at]
@@ -264,10 +269,12 @@ class Pass:
             self._apply(entries, done=min(total, (reached - start).days + 1),
                         checkpoint={"resume_from": max(resume, reached).isoformat()},
                         text=f"Read {self.importer.label} time up to {reached:%d %b %Y}")
+            if mode == time_runs.FULL and reached - timedelta(days=2) >= unclosed:
+                self.importer.close_days(unclosed, reached - timedelta(days=2))
+                unclosed = reached - timedelta(days=1)
         if mode == time_runs.FULL:
-            # The first and last day may differ by timezone between the tool's filter and the work date.
             before = Counter(self.importer.counts)
-            self.importer.reconcile(resume + timedelta(days=1), end - timedelta(days=1))
+            self.importer.reconcile(unclosed, end - timedelta(days=1))
             self.importer.check_links()
             self.importer.check_doubles(start, end)
             runs.report(self.session, self.run, add=dict(self.importer.counts - before))
