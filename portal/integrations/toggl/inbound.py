@@ -464,7 +464,7 @@ class Importer:
         """After a full read: entries the tool no longer has (dated up to `end`, from the days closed before and
         start..end) are removed, or held on approved time; waiting time the tool no longer has goes."""
         self.close_days(start, end)
-        for external_id, (kind, row_id) in sorted(self.missing.items()):
+        for kind, row_id in sorted(self.missing.values()):
             if kind == "entry":
                 self.remove(row_id, f"no longer in {self.label} (deleted there, or moved outside the synced days)")
             elif (waiting := self.session.get(WaitingTimeEntry, row_id)) is not None:

@@ -3,13 +3,18 @@ transaction per 50-entry page cost more than the writing); when reading stops, w
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from portal.errors import ExternalServiceError
 from portal.integrations.connectors import ExternalTimeEntry, TimeEntryPage
+from portal.integrations.toggl import sync as time_sync
+from portal.integrations.toggl.inbound import Importer
 from portal.integrations.toggl.sync import batches
+from portal.timesheets.models import TimeEntry
+from tests.integrations.toggl.time_sync_support import days_ago, link, sync, synced
 
 
 def _pages(count: int, size: int = 50, fail_after: int | None = None):
@@ -38,15 +43,6 @@ def test_a_full_read_keeps_a_few_days_of_ids_and_still_finds_deletions_and_moves
         app, monkeypatch, session, tool, run_jobs):
     """Issue 14: the ids read are kept only for the days not yet compared (not the whole window), yet an entry
     deleted in Toggl is removed, and one moved to a later day is updated, not removed and imported again."""
-    from datetime import UTC, datetime, timedelta
-
-    from sqlalchemy import select
-
-    from portal.integrations.toggl import sync as time_sync
-    from portal.integrations.toggl.inbound import Importer
-    from portal.timesheets.models import TimeEntry
-    from tests.integrations.toggl.time_sync_support import days_ago, link, sync, synced
-
     monkeypatch.setitem(app.config, "TOGGL_REPORT_PAGE_SIZE", 10)
     monkeypatch.setitem(app.config, "TIME_SYNC_BATCH", 20)
     linked = link(session, tool, tool.offering(people={"ana@example.test": "150"}, name="Platform build"))
