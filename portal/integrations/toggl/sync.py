@@ -156,7 +156,7 @@ class Pass:
         seen_up_to = _instant(self.connection.settings.get(mark))
         newest = seen_up_to
         done = 0
-        for page in self._pages(start, end, ahead=False, newest_first=True):
+        for page in self._pages(start, end, ahead=0, newest_first=True):
             done += len(page.entries)
             stamps = [e.updated_at for e in page.entries if e.updated_at]
             newest = max([s for s in (newest, *stamps) if s], default=None)
@@ -261,7 +261,9 @@ class Pass:
         unclosed = resume + timedelta(days=1)
         if mode == time_runs.FULL:
             self.importer.watch()
-        for entries in batches(self._pages(resume, end, project_ids=project_ids), size):
+        # The next batch's pages are read while this batch is written.
+        ahead = max(1, size // max(1, int(current_app.config.get("TOGGL_REPORT_PAGE_SIZE", 50))))
+        for entries in batches(self._pages(resume, end, ahead, project_ids=project_ids), size):
             reached = max((e.work_date for e in entries), default=resume)
             stamps = [e.updated_at for e in entries if e.updated_at]
             newest = max([s for s in (newest, *stamps) if s], default=None)
@@ -285,12 +287,12 @@ class Pass:
             self._watermark(min(newest, began) if newest else began, NIGHTLY_MARK)
         runs.report(self.session, self.run, done=total, checkpoint={"mode": None, "resume_from": None})
 
-    def _pages(self, start: date, end: date, ahead: bool = True, **options) -> Iterator[TimeEntryPage]:
-        """The query's pages; `ahead` fetches the next one while this one is applied (not for incremental
+    def _pages(self, start: date, end: date, ahead: int = 1, **options) -> Iterator[TimeEntryPage]:
+        """The query's pages; up to `ahead` are fetched while the one before is applied (none for incremental
         reads, which usually stop after the first page: a page read ahead would cost quota for nothing)."""
         pages = self._within_budget(self.connector.time_entry_pages(start, end, **options))
         try:
-            yield from read_ahead(pages) if ahead else pages
+            yield from read_ahead(pages, ahead) if ahead else pages
         except RateLimited as error:  # the quota ran out anyway (other users of the token): wait for it
             raise runs.Pause(error.resets_at, self._waiting_text(error.resets_at)) from None
 
@@ -398,12 +400,13 @@ def batches(pages: Iterator[TimeEntryPage], size: int) -> Iterator[list[External
         yield batch
 
 
-def read_ahead(pages: Iterator[TimeEntryPage]) -> Iterator[TimeEntryPage]:
-    """Fetch the next page from the tool while this one is applied, so the network wait and the database
-    work overlap; never more than one page ahead. The fetching thread touches no database; its errors are
-    raised here, in order. A caller that stops early has had at most one page read for nothing."""
+def read_ahead(pages: Iterator[TimeEntryPage], depth: int = 1) -> Iterator[TimeEntryPage]:
+    """Fetch the next pages from the tool while this one is applied, so the network wait and the database
+    work overlap; never more than `depth` pages ahead (a batch's worth when pages are applied in batches, so
+    the next batch is read while this one is written). The fetching thread touches no database; its errors
+    are raised here, in order. A caller that stops early has had at most `depth` pages read for nothing."""
     handoff: queue_module.Queue = queue_module.Queue()
-    may_fetch = threading.Semaphore(1)
+    may_fetch = threading.Semaphore(max(1, depth))
     stop = threading.Event()
 
     def fetch() -> None:

@@ -3,6 +3,7 @@ transaction per 50-entry page cost more than the writing); when reading stops, w
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -80,3 +81,22 @@ def test_a_full_read_keeps_a_few_days_of_ids_and_still_finds_deletions_and_moves
     assert run.counts["deleted"] == 1 and run.counts["updated"] == 1
     assert held and max(held) <= 40  # a batch (20) and a few days (4 a day), never the window's 120
     assert session.scalar(select(TimeEntry.id).where(TimeEntry.external_id == deleted)) is None
+
+
+def test_the_next_batch_is_read_while_this_one_is_written():
+    """read_ahead fetches up to `depth` pages (a batch's worth) while the one before is applied, no more."""
+    fetched = []
+
+    def pages():
+        for number in range(50):
+            fetched.append(number)
+            yield TimeEntryPage([], number + 1)
+
+    reader = time_sync.read_ahead(pages(), 5)
+    next(reader)
+    deadline = time.monotonic() + 5
+    while len(fetched) < 6 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)
+    assert len(fetched) == 6  # the page being applied and five ahead
+    reader.close()
