@@ -187,8 +187,8 @@ class Pass:
                 "spans": [[a.isoformat(), b.isoformat()] for a, b in todo]},
                 text=f"Reading {first:%d %b}" + (f" – {last:%d %b}" if last != first else "") +
                      f": it differs from {self.importer.label}")
-            for page in self._pages(first, last, project_ids=projects):
-                self._apply(page.entries)
+            for entries in batches(self._pages(first, last, self._ahead(), project_ids=projects), self._batch()):
+                self._apply(entries)
             todo = todo[1:]
         before = Counter(self.importer.counts)
         self.importer.check_links()
@@ -255,15 +255,13 @@ class Pass:
                     text=f"Reading {self.importer.label} time from {resume:%d %b}" +
                          (" (resumed)" if resume > start else ""))
         newest = None
-        size = int(current_app.config.get("TIME_SYNC_BATCH", BATCH))
+        size = self._batch()
         # Removals (FULL): a day is compared once the read is two days past it (a work date may differ from
         # the tool's by a day), so only a few days of ids are kept; the first and last day are left out.
         unclosed = resume + timedelta(days=1)
         if mode == time_runs.FULL:
             self.importer.watch()
-        # The next batch's pages are read while this batch is written.
-        ahead = max(1, size // max(1, int(current_app.config.get("TOGGL_REPORT_PAGE_SIZE", 50))))
-        for entries in batches(self._pages(resume, end, ahead, project_ids=project_ids), size):
+        for entries in batches(self._pages(resume, end, self._ahead(), project_ids=project_ids), size):
             reached = max((e.work_date for e in entries), default=resume)
             stamps = [e.updated_at for e in entries if e.updated_at]
             newest = max([s for s in (newest, *stamps) if s], default=None)
@@ -286,6 +284,14 @@ class Pass:
             began = (self.run.started_at or utcnow()) - CLOCK_MARGIN
             self._watermark(min(newest, began) if newest else began, NIGHTLY_MARK)
         runs.report(self.session, self.run, done=total, checkpoint={"mode": None, "resume_from": None})
+
+    def _batch(self) -> int:
+        """Entries applied per transaction when reading by date (pages of 50 would be a transaction each)."""
+        return int(current_app.config.get("TIME_SYNC_BATCH", BATCH))
+
+    def _ahead(self) -> int:
+        """Pages read ahead by date: the next batch's, read while this batch is written."""
+        return max(1, self._batch() // max(1, int(current_app.config.get("TOGGL_REPORT_PAGE_SIZE", 50))))
 
     def _pages(self, start: date, end: date, ahead: int = 1, **options) -> Iterator[TimeEntryPage]:
         """The query's pages; up to `ahead` are fetched while the one before is applied (none for incremental
