@@ -155,14 +155,19 @@ class Pass:
         request, plus one a page of changes); the watermark then moves to the newest change read."""
         seen_up_to = _instant(self.connection.settings.get(mark))
         newest = seen_up_to
+
+        def unseen() -> Iterator[TimeEntryPage]:  # pages until one reaches what an earlier pass saw
+            for page in self._pages(start, end, ahead=0, newest_first=True):
+                yield page
+                stamps = [e.updated_at for e in page.entries if e.updated_at]
+                if seen_up_to is not None and stamps and min(stamps) <= seen_up_to:
+                    return
+
         done = 0
-        for page in self._pages(start, end, ahead=0, newest_first=True):
-            done += len(page.entries)
-            stamps = [e.updated_at for e in page.entries if e.updated_at]
-            newest = max([s for s in (newest, *stamps) if s], default=None)
-            self._apply(page.entries, done=done, text=f"Read {done} recently changed entries")
-            if seen_up_to is not None and stamps and min(stamps) <= seen_up_to:
-                break
+        for entries in batches(unseen(), self._batch()):
+            done += len(entries)
+            newest = max([s for s in (newest, *(e.updated_at for e in entries)) if s], default=None)
+            self._apply(entries, done=done, text=f"Read {done} recently changed entries")
         self._watermark(newest, mark)
 
     def _reconcile(self) -> None:

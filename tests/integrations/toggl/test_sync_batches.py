@@ -7,7 +7,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from portal.errors import ExternalServiceError
 from portal.integrations.connectors import ExternalTimeEntry, TimeEntryPage
@@ -100,3 +100,29 @@ def test_the_next_batch_is_read_while_this_one_is_written():
     time.sleep(0.2)
     assert len(fetched) == 6  # the page being applied and five ahead
     reader.close()
+
+
+def test_the_nightly_reads_its_changes_and_differing_days_in_batches(app, monkeypatch, session, tool, run_jobs):
+    """The nightly's changes and the days that differ from Toggl are applied in batches of TIME_SYNC_BATCH, not
+    a transaction per report page."""
+    monkeypatch.setitem(app.config, "TOGGL_REPORT_PAGE_SIZE", 10)
+    monkeypatch.setitem(app.config, "TIME_SYNC_BATCH", 40)
+    linked = link(session, tool, tool.offering(people={"ana@example.test": "150"}, name="Platform build"))
+    ids = tool.sandbox.entries(count=120, emails=["ana@example.test"], project_ids=[linked.toggl_project_id],
+                               start_date=days_ago(40).isoformat(), days=30, seconds=3600)
+    assert sync(session, run_jobs, tool.connection).status == "succeeded"
+    session.execute(delete(TimeEntry).where(TimeEntry.connection_id == tool.connection.id))
+    session.commit()
+    sizes = []
+    original = Importer.apply
+
+    def apply(self, entries):
+        entries = list(entries)
+        sizes.append(len(entries))
+        return original(self, entries)
+
+    monkeypatch.setattr(Importer, "apply", apply)
+    run = sync(session, run_jobs, tool.connection, "nightly")
+    assert run.status == "succeeded", run.error
+    assert set(synced(session, tool.connection)) == {str(i) for i in ids}
+    assert max(sizes) > 10 and all(size <= 40 + 10 for size in sizes)  # batches of pages, not a page each
