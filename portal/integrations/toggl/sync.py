@@ -2,8 +2,9 @@
 
 Team time is read from one query stream per workspace (the tool's report of everyone's entries), never one
 per project, so an hourly sync costs about one request plus one per page of changes however many projects
-are linked. Each page is applied and committed with the run's progress and a checkpoint, so a run whose
-worker dies is resumed by the sweeper from its last page, not from the start. Before the request budget
+are linked. Pages are applied in batches of TIME_SYNC_BATCH entries, each committed with the run's progress and
+a checkpoint (only as far as what is written), so a run whose worker dies is resumed by the sweeper from its
+last batch, not from the start. Before the request budget
 runs out (the tool's quota headers) the run pauses — "waiting for the quota to reset at …" — and is put
 back in the queue for then, keeping its checkpoint; it never fails for the quota.
 
