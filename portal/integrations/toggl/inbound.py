@@ -25,7 +25,7 @@ from __future__ import annotations
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -57,6 +57,7 @@ from portal.timesheets.synced import SyncedValues
 COUNTS = ("new", "updated", "deleted", "unchanged", "skipped_running_timers", "skipped_zero_length", "unmatched",
           "refused", "failed", "held_for_approval")
 CHUNK = 1000  # ids per IN (...) list (a page of the report)
+DAY = timedelta(days=1)
 RULES_FOR = 60  # seconds a batch may rely on the offerings' rules read before it
 
 
@@ -102,7 +103,9 @@ class Importer:
         self.unmatched: dict[int, int] = defaultdict(int)  # person link id -> entries this run
         self.not_linked: dict[str, int] = defaultdict(int)  # tool project id -> entries ignored this run
         self.touched: dict[int, int] = {}  # offering id -> an entry id: one budget check per offering
-        self.seen: set[str] = set()  # external ids read this run (for reconciliation)
+        # A full read by date (watch): the ids read, by the tool's date, of the days not yet reconciled.
+        self.seen: dict[date, set[str]] | None = None
+        self.missing: dict[str, tuple[str, int]] | None = None  # external id -> ("entry" | "waiting", row id)
         self.home_zone = ZoneInfo(current_app.config.get("PORTAL_TIMEZONE") or "UTC")
         self._audited = 0  # new entries already in the audit log's summary
         self.reload()
@@ -158,11 +161,13 @@ class Importer:
 
     def mark(self) -> tuple:
         """What a batch may change in memory, to rewind to when its transaction rolls back."""
-        return Counter(self.counts), dict(self.unmatched), dict(self.not_linked), dict(self.touched)
+        seen = None if self.seen is None else {day: set(ids) for day, ids in self.seen.items()}
+        missing = None if self.missing is None else dict(self.missing)
+        return Counter(self.counts), dict(self.unmatched), dict(self.not_linked), dict(self.touched), seen, missing
 
     def rewind(self, mark: tuple) -> None:
         """Back to `mark`, and everything read from the database read again (the rollback undid the batch)."""
-        counts, unmatched, not_linked, touched = mark
+        counts, unmatched, not_linked, touched, self.seen, self.missing = mark
         self.counts, self.touched = counts, touched
         self.unmatched, self.not_linked = defaultdict(int, unmatched), defaultdict(int, not_linked)
         self.reload()
@@ -177,7 +182,10 @@ class Importer:
             kept = latest.get(entry.id)
             if kept is None or not _not_newer(entry, kept.updated_at):
                 latest[entry.id] = entry
-        self.seen.update(latest)
+        if self.seen is not None:
+            for entry in latest.values():
+                self.seen.setdefault(entry.work_date, set()).add(entry.id)
+                self.missing.pop(entry.id, None)  # moved in the tool to a day read after its own
         existing = self._existing(list(latest))
         waiting = self._waiting(list(latest))
         creations: list[tuple[str, SyncedValues]] = []
@@ -422,22 +430,46 @@ class Importer:
             message.reason = f"{message.reason} — resolved: {outcome}"[:2000]
 
     # Deletions nobody told us about, and waiting time ------------------------------------------------
-    def reconcile(self, start: date, end: date) -> None:
-        """Entries dated start..end that the tool no longer has (this run read every entry of those days):
-        removed, or held on approved time."""
+    def watch(self) -> None:
+        """From now on keep the ids read, by date, for `reconcile` (a full read in date order)."""
+        self.seen, self.missing = {}, {}
+
+    def close_days(self, start: date, end: date) -> None:
+        """Days start..end are read (and the day either side: a work date may differ by a day from the tool's):
+        their entries and waiting time not read are noted as missing, and the ids read before `end` dropped, so
+        memory holds a few days of ids, not the window. A missing entry read later (moved in the tool to a
+        later day) is spared; `reconcile` removes the rest once the whole window is read."""
+        seen = self.seen or {}
+
+        def read(external_id: str, day: date) -> bool:
+            return any(external_id in seen.get(near, ()) for near in (day - DAY, day, day + DAY))
+
         kept = select(TimesheetConflict.time_entry_id).where(  # deletions the approver rejected
             TimesheetConflict.connection_id == self.connection.id, TimesheetConflict.action == "delete",
             TimesheetConflict.status == ConflictStatus.REJECTED, TimesheetConflict.time_entry_id.is_not(None))
-        rows = self.session.execute(select(TimeEntry.id, TimeEntry.external_id).where(
+        rows = self.session.execute(select(TimeEntry.id, TimeEntry.external_id, TimeEntry.work_date).where(
             TimeEntry.connection_id == self.connection.id, TimeEntry.work_date.between(start, end),
             TimeEntry.id.not_in(kept))).all()
-        missing = [(entry_id, external_id) for entry_id, external_id in rows if external_id not in self.seen]
-        for entry_id, _ in missing:
-            self.remove(entry_id, f"no longer in {self.label} (deleted there, or moved outside the synced days)")
-        for waiting in self.session.scalars(select(WaitingTimeEntry).where(
-                WaitingTimeEntry.connection_id == self.connection.id, WaitingTimeEntry.work_date.between(start, end))):
-            if waiting.external_id not in self.seen:
+        waiting = self.session.execute(select(WaitingTimeEntry.id, WaitingTimeEntry.external_id,
+                                              WaitingTimeEntry.work_date).where(
+            WaitingTimeEntry.connection_id == self.connection.id, WaitingTimeEntry.work_date.between(start, end))).all()
+        self.missing.update((external_id, ("entry", row_id)) for row_id, external_id, day in rows
+                            if not read(external_id, day))
+        self.missing.update((external_id, ("waiting", row_id)) for row_id, external_id, day in waiting
+                            if not read(external_id, day))
+        for day in [day for day in seen if day < end]:
+            del seen[day]
+
+    def reconcile(self, start: date, end: date) -> None:
+        """After a full read: entries the tool no longer has (dated up to `end`, from the days closed before and
+        start..end) are removed, or held on approved time; waiting time the tool no longer has goes."""
+        self.close_days(start, end)
+        for kind, row_id in sorted(self.missing.values()):
+            if kind == "entry":
+                self.remove(row_id, f"no longer in {self.label} (deleted there, or moved outside the synced days)")
+            elif (waiting := self.session.get(WaitingTimeEntry, row_id)) is not None:
                 self.session.delete(waiting)
+        self.seen = self.missing = None
 
     def forget(self, waiting: list[str], failed: list[str]) -> None:
         """Entries the tool no longer has that never became time entries: waiting ones go, failed ones are

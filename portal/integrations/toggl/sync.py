@@ -2,8 +2,9 @@
 
 Team time is read from one query stream per workspace (the tool's report of everyone's entries), never one
 per project, so an hourly sync costs about one request plus one per page of changes however many projects
-are linked. Each page is applied and committed with the run's progress and a checkpoint, so a run whose
-worker dies is resumed by the sweeper from its last page, not from the start. Before the request budget
+are linked. Pages are applied in batches of TIME_SYNC_BATCH entries, each committed with the run's progress and
+a checkpoint (only as far as what is written), so a run whose worker dies is resumed by the sweeper from its
+last batch, not from the start. Before the request budget
 runs out (the tool's quota headers) the run pauses — "waiting for the quota to reset at …" — and is put
 back in the queue for then, keeping its checkpoint; it never fails for the quota.
 
@@ -155,14 +156,19 @@ class Pass:
         request, plus one a page of changes); the watermark then moves to the newest change read."""
         seen_up_to = _instant(self.connection.settings.get(mark))
         newest = seen_up_to
+
+        def unseen() -> Iterator[TimeEntryPage]:  # pages until one reaches what an earlier pass saw
+            for page in self._pages(start, end, ahead=0, newest_first=True):
+                yield page
+                stamps = [e.updated_at for e in page.entries if e.updated_at]
+                if seen_up_to is not None and stamps and min(stamps) <= seen_up_to:
+                    return
+
         done = 0
-        for page in self._pages(start, end, ahead=False, newest_first=True):
-            done += len(page.entries)
-            stamps = [e.updated_at for e in page.entries if e.updated_at]
-            newest = max([s for s in (newest, *stamps) if s], default=None)
-            self._apply(page.entries, done=done, text=f"Read {done} recently changed entries")
-            if seen_up_to is not None and stamps and min(stamps) <= seen_up_to:
-                break
+        for entries in batches(unseen(), self._batch()):
+            done += len(entries)
+            newest = max([s for s in (newest, *(e.updated_at for e in entries)) if s], default=None)
+            self._apply(entries, done=done, text=f"Read {done} recently changed entries")
         self._watermark(newest, mark)
 
     def _reconcile(self) -> None:
@@ -187,8 +193,8 @@ class Pass:
                 "spans": [[a.isoformat(), b.isoformat()] for a, b in todo]},
                 text=f"Reading {first:%d %b}" + (f" – {last:%d %b}" if last != first else "") +
                      f": it differs from {self.importer.label}")
-            for page in self._pages(first, last, project_ids=projects):
-                self._apply(page.entries)
+            for entries in batches(self._pages(first, last, self._ahead(), project_ids=projects), self._batch()):
+                self._apply(entries)
             todo = todo[1:]
         before = Counter(self.importer.counts)
         self.importer.check_links()
@@ -255,8 +261,13 @@ class Pass:
                     text=f"Reading {self.importer.label} time from {resume:%d %b}" +
                          (" (resumed)" if resume > start else ""))
         newest = None
-        size = int(current_app.config.get("TIME_SYNC_BATCH", BATCH))
-        for entries in batches(self._pages(resume, end, project_ids=project_ids), size):
+        size = self._batch()
+        # Removals (FULL): a day is compared once the read is two days past it (a work date may differ from
+        # the tool's by a day), so only a few days of ids are kept; the first and last day are left out.
+        unclosed = resume + timedelta(days=1)
+        if mode == time_runs.FULL:
+            self.importer.watch()
+        for entries in batches(self._pages(resume, end, self._ahead(), project_ids=project_ids), size):
             reached = max((e.work_date for e in entries), default=resume)
             stamps = [e.updated_at for e in entries if e.updated_at]
             newest = max([s for s in (newest, *stamps) if s], default=None)
@@ -264,10 +275,12 @@ class Pass:
             self._apply(entries, done=min(total, (reached - start).days + 1),
                         checkpoint={"resume_from": max(resume, reached).isoformat()},
                         text=f"Read {self.importer.label} time up to {reached:%d %b %Y}")
+            if mode == time_runs.FULL and reached - timedelta(days=2) >= unclosed:
+                self.importer.close_days(unclosed, reached - timedelta(days=2))
+                unclosed = reached - timedelta(days=1)
         if mode == time_runs.FULL:
-            # The first and last day may differ by timezone between the tool's filter and the work date.
             before = Counter(self.importer.counts)
-            self.importer.reconcile(resume + timedelta(days=1), end - timedelta(days=1))
+            self.importer.reconcile(unclosed, end - timedelta(days=1))
             self.importer.check_links()
             self.importer.check_doubles(start, end)
             runs.report(self.session, self.run, add=dict(self.importer.counts - before))
@@ -278,12 +291,20 @@ class Pass:
             self._watermark(min(newest, began) if newest else began, NIGHTLY_MARK)
         runs.report(self.session, self.run, done=total, checkpoint={"mode": None, "resume_from": None})
 
-    def _pages(self, start: date, end: date, ahead: bool = True, **options) -> Iterator[TimeEntryPage]:
-        """The query's pages; `ahead` fetches the next one while this one is applied (not for incremental
+    def _batch(self) -> int:
+        """Entries applied per transaction when reading by date (pages of 50 would be a transaction each)."""
+        return int(current_app.config.get("TIME_SYNC_BATCH", BATCH))
+
+    def _ahead(self) -> int:
+        """Pages read ahead by date: the next batch's, read while this batch is written."""
+        return max(1, self._batch() // max(1, int(current_app.config.get("TOGGL_REPORT_PAGE_SIZE", 50))))
+
+    def _pages(self, start: date, end: date, ahead: int = 1, **options) -> Iterator[TimeEntryPage]:
+        """The query's pages; up to `ahead` are fetched while the one before is applied (none for incremental
         reads, which usually stop after the first page: a page read ahead would cost quota for nothing)."""
         pages = self._within_budget(self.connector.time_entry_pages(start, end, **options))
         try:
-            yield from read_ahead(pages) if ahead else pages
+            yield from read_ahead(pages, ahead) if ahead else pages
         except RateLimited as error:  # the quota ran out anyway (other users of the token): wait for it
             raise runs.Pause(error.resets_at, self._waiting_text(error.resets_at)) from None
 
@@ -391,12 +412,13 @@ def batches(pages: Iterator[TimeEntryPage], size: int) -> Iterator[list[External
         yield batch
 
 
-def read_ahead(pages: Iterator[TimeEntryPage]) -> Iterator[TimeEntryPage]:
-    """Fetch the next page from the tool while this one is applied, so the network wait and the database
-    work overlap; never more than one page ahead. The fetching thread touches no database; its errors are
-    raised here, in order. A caller that stops early has had at most one page read for nothing."""
+def read_ahead(pages: Iterator[TimeEntryPage], depth: int = 1) -> Iterator[TimeEntryPage]:
+    """Fetch the next pages from the tool while this one is applied, so the network wait and the database
+    work overlap; never more than `depth` pages ahead (a batch's worth when pages are applied in batches, so
+    the next batch is read while this one is written). The fetching thread touches no database; its errors
+    are raised here, in order. A caller that stops early has had at most `depth` pages read for nothing."""
     handoff: queue_module.Queue = queue_module.Queue()
-    may_fetch = threading.Semaphore(1)
+    may_fetch = threading.Semaphore(max(1, depth))
     stop = threading.Event()
 
     def fetch() -> None:

@@ -3,13 +3,19 @@ transaction per 50-entry page cost more than the writing); when reading stops, w
 
 from __future__ import annotations
 
-from datetime import date
+import time
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy import delete, select
 
 from portal.errors import ExternalServiceError
 from portal.integrations.connectors import ExternalTimeEntry, TimeEntryPage
+from portal.integrations.toggl import sync as time_sync
+from portal.integrations.toggl.inbound import Importer
 from portal.integrations.toggl.sync import batches
+from portal.timesheets.models import TimeEntry
+from tests.integrations.toggl.time_sync_support import days_ago, link, sync, synced
 
 
 def _pages(count: int, size: int = 50, fail_after: int | None = None):
@@ -32,3 +38,91 @@ def test_what_was_read_before_the_tool_failed_is_handed_over_then_the_failure():
         for batch in batches(_pages(30, fail_after=23), 1000):
             read.append(len(batch))
     assert read == [1000, 150]
+
+
+def test_a_full_read_keeps_a_few_days_of_ids_and_still_finds_deletions_and_moves(
+        app, monkeypatch, session, tool, run_jobs):
+    """Issue 14: the ids read are kept only for the days not yet compared (not the whole window), yet an entry
+    deleted in Toggl is removed, and one moved to a later day is updated, not removed and imported again."""
+    monkeypatch.setitem(app.config, "TOGGL_REPORT_PAGE_SIZE", 10)
+    monkeypatch.setitem(app.config, "TIME_SYNC_BATCH", 20)
+    linked = link(session, tool, tool.offering(people={"ana@example.test": "150"}, name="Platform build"))
+    ids = tool.sandbox.entries(count=120, emails=["ana@example.test"], project_ids=[linked.toggl_project_id],
+                               start_date=days_ago(40).isoformat(), days=30, seconds=3600)
+    assert sync(session, run_jobs, tool.connection).status == "succeeded"
+    before = synced(session, tool.connection)
+    assert len(before) == 120
+    early = sorted(before.values(), key=lambda e: e.work_date)
+    deleted, moved = early[10].external_id, early[12].external_id
+    moved_row = early[12].id
+    tool.sandbox.delete(int(deleted), emit=False)
+    later = datetime.combine(days_ago(15), datetime.min.time(), UTC) + timedelta(hours=12)
+    tool.sandbox.edit(int(moved), start=later.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                      stop=(later + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"), emit=False)
+
+    held = []
+    original = Importer.apply
+
+    def apply(self, entries):
+        counts = original(self, entries)
+        if self.seen is not None:
+            held.append(sum(len(day) for day in self.seen.values()))
+        return counts
+
+    monkeypatch.setattr(Importer, "apply", apply)
+    # Read everything again (as a first full read does), not the nightly's comparison of ids and totals.
+    tool.connection.settings = {k: v for k, v in tool.connection.settings.items() if k != time_sync.NIGHTLY_MARK}
+    session.commit()
+    run = sync(session, run_jobs, tool.connection)
+    assert run.status == "succeeded", run.error
+    after = synced(session, tool.connection)
+    assert set(after) == {str(i) for i in ids} - {deleted}
+    assert after[moved].id == moved_row and after[moved].work_date == days_ago(15)
+    assert run.counts["deleted"] == 1 and run.counts["updated"] == 1
+    assert held and max(held) <= 40  # a batch (20) and a few days (4 a day), never the window's 120
+    assert session.scalar(select(TimeEntry.id).where(TimeEntry.external_id == deleted)) is None
+
+
+def test_the_next_batch_is_read_while_this_one_is_written():
+    """read_ahead fetches up to `depth` pages (a batch's worth) while the one before is applied, no more."""
+    fetched = []
+
+    def pages():
+        for number in range(50):
+            fetched.append(number)
+            yield TimeEntryPage([], number + 1)
+
+    reader = time_sync.read_ahead(pages(), 5)
+    next(reader)
+    deadline = time.monotonic() + 5
+    while len(fetched) < 6 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)
+    assert len(fetched) == 6  # the page being applied and five ahead
+    reader.close()
+
+
+def test_the_nightly_reads_its_changes_and_differing_days_in_batches(app, monkeypatch, session, tool, run_jobs):
+    """The nightly's changes and the days that differ from Toggl are applied in batches of TIME_SYNC_BATCH, not
+    a transaction per report page."""
+    monkeypatch.setitem(app.config, "TOGGL_REPORT_PAGE_SIZE", 10)
+    monkeypatch.setitem(app.config, "TIME_SYNC_BATCH", 40)
+    linked = link(session, tool, tool.offering(people={"ana@example.test": "150"}, name="Platform build"))
+    ids = tool.sandbox.entries(count=120, emails=["ana@example.test"], project_ids=[linked.toggl_project_id],
+                               start_date=days_ago(40).isoformat(), days=30, seconds=3600)
+    assert sync(session, run_jobs, tool.connection).status == "succeeded"
+    session.execute(delete(TimeEntry).where(TimeEntry.connection_id == tool.connection.id))
+    session.commit()
+    sizes = []
+    original = Importer.apply
+
+    def apply(self, entries):
+        entries = list(entries)
+        sizes.append(len(entries))
+        return original(self, entries)
+
+    monkeypatch.setattr(Importer, "apply", apply)
+    run = sync(session, run_jobs, tool.connection, "nightly")
+    assert run.status == "succeeded", run.error
+    assert set(synced(session, tool.connection)) == {str(i) for i in ids}
+    assert max(sizes) > 10 and all(size <= 40 + 10 for size in sizes)  # batches of pages, not a page each
