@@ -11,7 +11,8 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy.orm import Session
 
 from portal.errors import InvalidInput, InvalidQuery
 from portal.inputs import MAX_ID, parse_id
@@ -61,3 +62,14 @@ def page_by_name(rows: Sequence[T], limit: int, key: Callable[[T], tuple[str, in
     if len(rows) <= limit:
         return list(rows), None
     return list(rows[:limit]), base64.urlsafe_b64encode(json.dumps(list(key(rows[limit - 1]))).encode()).decode()
+
+
+def by_name(session: Session, query: Select, name_column: Any, id_column: Any, after: str | None,
+            limit: int) -> tuple[list[Any], str | None]:
+    """A page of `query`'s records in (name, id) order past the cursor `after`, and the next page's cursor: the
+    order, the limit, the cursor's condition and the next cursor, for every list paged by a name."""
+    position = after_name(name_column, id_column, after)
+    if position is not None:
+        query = query.where(position)
+    rows = list(session.scalars(query.order_by(name_column, id_column).limit(limit + 1)))
+    return page_by_name(rows, limit, lambda row: (getattr(row, name_column.key), getattr(row, id_column.key)))

@@ -200,11 +200,7 @@ def user_page(session: Session, search: str = "", after: str | None = None,
               limit: int = USERS_PAGE) -> tuple[list[User], str | None]:
     """A page of users by name (keyset), with their permissions, and the next page's cursor; `search`: a
     part of the name or email."""
-    query = (select(User).options(selectinload(User.permission_rows)).order_by(User.name, User.id)
-             .limit(limit + 1))
+    query = select(User).options(selectinload(User.permission_rows))
     if search.strip():
         query = query.where(contains(User.name, search.strip()) | contains(User.email, search.strip()))
-    position = paging.after_name(User.name, User.id, after)
-    if position is not None:
-        query = query.where(position)
-    return paging.page_by_name(list(session.scalars(query)), limit, lambda user: (user.name, user.id))
+    return paging.by_name(session, query, User.name, User.id, after, limit)

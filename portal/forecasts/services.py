@@ -133,15 +133,12 @@ def visible_projects(session: Session, user: User, include_closed: bool, after: 
     query = select(Project).options(
         selectinload(Project.stage), selectinload(Project.client),
         selectinload(Project.offerings).selectinload(Offering.assignments), selectinload(Project.team),
-    ).order_by(Project.name, Project.id).limit(limit + 1)
+    )
     if not policy.can_see_money(user):  # a PM: the projects whose PM team they are on
         query = query.where(Project.id.in_(managed_projects(user)))
     if not include_closed:
         query = query.where(Project.stage_id.in_(open_stage_ids(session)))
-    position = paging.after_name(Project.name, Project.id, after)
-    if position is not None:
-        query = query.where(position)
-    return paging.page_by_name(list(session.scalars(query)), limit, lambda p: (p.name, p.id))
+    return paging.by_name(session, query, Project.name, Project.id, after, limit)
 
 
 def forecast(session: Session, user: User, first: date, count: int, include_closed: bool = False,

@@ -187,11 +187,7 @@ def client_rows(session: Session, connection: Connection, after: str | None = No
                 limit: int = CLIENTS_PAGE) -> tuple[list[ClientRow], str | None]:
     """A page of CRM clients by name (keyset) with their mappings, duplicates and latest runs, read in a fixed
     number of queries; and the next page's cursor."""
-    query = select(Client).order_by(Client.name, Client.id).limit(limit + 1)
-    position = paging.after_name(Client.name, Client.id, after)
-    if position is not None:
-        query = query.where(position)
-    clients, cursor = paging.page_by_name(list(session.scalars(query)), limit, lambda c: (c.name, c.id))
+    clients, cursor = paging.by_name(session, select(Client), Client.name, Client.id, after, limit)
     if not clients:
         return [], cursor
     duplicates: dict[str, list[Client]] = defaultdict(list)

@@ -129,14 +129,10 @@ def _people_page(session: Session, connection: Connection, matched: bool,
     """A page of the connection's matched (or unmatched) people by email (keyset), and the next page's cursor."""
     query = (select(PersonLink).where(PersonLink.connection_id == connection.id,
                                       PersonLink.resource_id.is_not(None) if matched
-                                      else PersonLink.resource_id.is_(None))
-             .order_by(PersonLink.external_email, PersonLink.id).limit(PEOPLE_PAGE + 1))
+                                      else PersonLink.resource_id.is_(None)))
     if matched:
         query = query.options(joinedload(PersonLink.resource))
-    position = paging.after_name(PersonLink.external_email, PersonLink.id, after)
-    if position is not None:
-        query = query.where(position)
-    return paging.page_by_name(list(session.scalars(query)), PEOPLE_PAGE, lambda link: (link.external_email, link.id))
+    return paging.by_name(session, query, PersonLink.external_email, PersonLink.id, after, PEOPLE_PAGE)
 
 
 def unmatched_page(session: Session, connection: Connection,

@@ -70,14 +70,11 @@ DUPLICATE_GROUPS_SHOWN = 20
 def client_page(session: Session, search: str = "", after: str | None = None,
                 limit: int = PAGE_SIZE) -> tuple[list[tuple[Client, int]], str | None]:
     """One page of clients by name (keyset), each with its number of projects, and the next page's cursor."""
-    query = select(Client).order_by(Client.name, Client.id).limit(limit + 1)
+    query = select(Client)
     if search.strip():
         query = query.where(contains(Client.name, search.strip()) | contains(func.coalesce(Client.crm_id, ""),
                                                                              search.strip()))
-    position = paging.after_name(Client.name, Client.id, after)
-    if position is not None:
-        query = query.where(position)
-    clients, cursor = paging.page_by_name(list(session.scalars(query)), limit, lambda c: (c.name, c.id))
+    clients, cursor = paging.by_name(session, query, Client.name, Client.id, after, limit)
     counts = dict(session.execute(select(Project.client_id, func.count()).where(
         Project.client_id.in_([c.id for c in clients])).group_by(Project.client_id)).all()) if clients else {}
     return [(c, counts.get(c.id, 0)) for c in clients], cursor

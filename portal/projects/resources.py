@@ -161,13 +161,10 @@ PAGE_SIZE = 50
 def resource_page(session: Session, search: str = "", after: str | None = None,
                   limit: int = PAGE_SIZE) -> tuple[list[Resource], str | None]:
     """One page of people by name (keyset), active or not, and the next page's cursor."""
-    query = select(Resource).order_by(Resource.name, Resource.id).limit(limit + 1)
+    query = select(Resource)
     if search.strip():
         query = query.where(contains(Resource.name, search.strip()) | contains(Resource.email, search.strip()))
-    position = paging.after_name(Resource.name, Resource.id, after)
-    if position is not None:
-        query = query.where(position)
-    return paging.page_by_name(list(session.scalars(query)), limit, lambda r: (r.name, r.id))
+    return paging.by_name(session, query, Resource.name, Resource.id, after, limit)
 
 
 def list_resources(session: Session, include_inactive: bool = False) -> list[Resource]:

@@ -411,11 +411,7 @@ def list_projects(session: Session, user: User, *, stage_name: str | None = None
     ).where(*_project_filters(stage_name, client_id, search))
     if not include_closed:
         query = query.where(Project.stage_id.not_in(_closed_stage_ids(session)))
-    position = paging.after_name(Project.name, Project.id, after)
-    if position is not None:
-        query = query.where(position)
-    rows = list(session.scalars(query.order_by(Project.name, Project.id).limit(limit + 1)))
-    return paging.page_by_name(rows, limit, lambda project: (project.name, project.id))
+    return paging.by_name(session, query, Project.name, Project.id, after, limit)
 
 
 def open_stage_ids(session: Session) -> list[int]:

@@ -57,12 +57,8 @@ def _link_form(found, formdata=None) -> LinkForm:
 def _links(found, after: str | None = None) -> tuple[list[ProjectLink], str | None]:
     """A page of the linked projects by Procore name (keyset), with their offerings and projects."""
     query = (select(ProjectLink).where(ProjectLink.connection_id == found.id)
-             .options(joinedload(ProjectLink.offering).joinedload(Offering.project))
-             .order_by(ProjectLink.external_name, ProjectLink.id).limit(LINKS_PAGE + 1))
-    position = paging.after_name(ProjectLink.external_name, ProjectLink.id, after)
-    if position is not None:
-        query = query.where(position)
-    return paging.page_by_name(list(db.session.scalars(query)), LINKS_PAGE, lambda link: (link.external_name, link.id))
+             .options(joinedload(ProjectLink.offering).joinedload(Offering.project)))
+    return paging.by_name(db.session, query, ProjectLink.external_name, ProjectLink.id, after, LINKS_PAGE)
 
 
 def _connect_form(found) -> ConnectForm:
