@@ -97,7 +97,9 @@ def test_a_link_expires_and_a_tampered_one_is_refused(client, session):
     path = link_path(emails(session)[0])
     with time_machine.travel(utcnow() + passwords.RESET_VALID + timedelta(minutes=1)):
         assert client.get(path).status_code == 410
-    assert client.get(path[:-3] + "abc").status_code == 410
+    # One character of the signature changed (a whole one: the last character of base64 carries unused bits).
+    tampered = path[:-10] + ("A" if path[-10] != "A" else "B") + path[-9:]
+    assert client.get(tampered).status_code == 410
     assert client.get("/password/set/not-a-token").status_code == 410
 
 
