@@ -295,9 +295,12 @@ def _tables(shape: Shape, today: date, stages: dict[str, int], engagement_type: 
     linked = range(0, projects, 2)
     yield "project_links (connection_id, offering_id, external_id, external_name, external_url, method, created_at)", (
         (TOGGL, offering_id(n, 0), str(900_000 + n), f"Project {n:05d}", "", "connected", now) for n in linked)
+    # Procore: every twentieth project, and sixty more on projects after PM 0's (whose pages are measured), so
+    # the settings page lists a full page of linked projects at every size, as it does the failures below.
+    procore_linked = sorted({*range(0, projects, PROJECTS_PER_PM),
+                             *range(PROJECTS_PER_PM, min(projects, PROJECTS_PER_PM + 60))})
     yield "project_links (connection_id, offering_id, external_id, external_name, external_url, method, created_at)", (
-        (PROCORE, offering_id(n, 1), str(500_000 + n), f"Job {n:05d}", "", "connected", now)
-        for n in range(0, projects, PROJECTS_PER_PM))
+        (PROCORE, offering_id(n, 1), str(500_000 + n), f"Job {n:05d}", "", "connected", now) for n in procore_linked)
 
     def person_links() -> Iterator[tuple]:
         for p in range(people):
@@ -335,7 +338,9 @@ def _tables(shape: Shape, today: date, stages: dict[str, int], engagement_type: 
             at = _at(weeks[0] + timedelta(days=run_days * r // shape.sync_runs), 2 + r % 20)
             for _ in range(MESSAGES_PER_RUN):
                 ident += 1
-                failed = ident % 100 == 0
+                # One in a hundred failed, and every message of the last 20 runs: the activity pages list a full
+                # page of failures at both sizes (the same rows shown, a hundred times the rows behind them).
+                failed = ident % 100 == 0 or r >= shape.sync_runs - 20
                 yield (ident, TOGGL if toggl else PROCORE, r + 1, "inbound", "time_entry" if toggl else "timecard",
                        str(10_000_000 + ident), "update", "failed" if failed else "processed",
                        "The person is not on the offering's team." if failed else "", 1, at, at)

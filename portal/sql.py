@@ -7,6 +7,14 @@ outer table's whole filtered side (every submitted timesheet of the organization
 the cost follows the ids, not the table. SQLite gets a plain IN, which it already runs that way.
 
 `among(column, values)`: `column` in a list of values, as one array parameter on PostgreSQL.
+
+`by_key(session, columns, key, values, where)`: the rows whose `key` is one of `values` and whose columns
+equal `where`'s values, one index probe per value on PostgreSQL, by an index that leads with `key` (a unique
+one: time entries' (external id, connection)). `key = ANY(:values) AND connection_id = :c` lets the planner pick
+another index by its statistics, and those go stale while a sync fills the table: for a connection that had few
+entries at the last ANALYZE it scanned every entry of the connection for each page of lookups, and a first sync
+grew quadratic. Each value is looked up in a LATERAL subquery that names only `key` (OFFSET 0 keeps it from
+being merged, and the other conditions from being pushed into it), which only that index serves.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ARRAY, Boolean, bindparam
+from sqlalchemy import ARRAY, Boolean, bindparam, func, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, Select
 from sqlalchemy.sql.visitors import InternalTraversal
@@ -80,3 +88,14 @@ def _among(element: Among, compiler, **kw) -> str:
 @compiles(Among, "postgresql")
 def _among_postgresql(element: Among, compiler, **kw) -> str:
     return f"{compiler.process(element.column, **kw)} = ANY({compiler.process(element.array, **kw)})"
+
+
+def by_key(session: Any, columns: list, key: Any, values: list, where: dict) -> Select:
+    """SELECT `columns` of the rows whose `key` is among `values` and whose columns equal `where`'s values
+    (see the module's docstring)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return select(*columns).where(key.in_(values), *(column == value for column, value in where.items()))
+    wanted = func.unnest(bindparam(None, list(values), type_=ARRAY(key.type))).table_valued("value").render_derived()
+    probe = select(*columns, *where).where(key == wanted.c.value).offset(0).lateral()
+    return (select(*(probe.c[column.key] for column in columns)).select_from(wanted).join(probe, true())
+            .where(*(probe.c[column.key] == value for column, value in where.items())))

@@ -87,7 +87,9 @@ class TimeEntry(Timestamps, db.Model):
     project_item: Mapped[ProjectItem | None] = relationship()
 
     __table_args__ = (
-        UniqueConstraint("connection_id", "external_id"),
+        # External id first: a sync looks entries up by it (portal.sql.by_key); (connection_id, work_date) serves
+        # the reads by connection.
+        UniqueConstraint("external_id", "connection_id"),
         CheckConstraint("hours > 0 AND hours <= 24", name="hours_range"),
         CheckConstraint("bill_rate IS NULL OR bill_rate >= 0", name="bill_rate_not_negative"),
         Index("ix_time_entries_resource_date", "resource_id", "work_date"),

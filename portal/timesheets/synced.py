@@ -160,8 +160,9 @@ NewEntry = tuple[str, SyncedValues, int, Decimal | None]  # (external id, values
 INSERTED = ("external_id", "source", "resource_id", "offering_id", "project_id", "work_date", "hours", "billable",
             "description", "external_url", "external_updated_at", "timesheet_id", "bill_rate")
 _COLUMNS = ", ".join(INSERTED)
-# Per database connection, emptied at each commit (and by the INSERT that reads it).
-_STAGING = text(f"CREATE TEMP TABLE IF NOT EXISTS time_entries_staged ON COMMIT DELETE ROWS AS "
+# Per database connection, emptied by the INSERT that reads it (a rolled-back COPY leaves nothing either). Not
+# ON COMMIT DELETE ROWS: that truncates the table at every commit, a file operation per batch of a sync.
+_STAGING = text(f"CREATE TEMP TABLE IF NOT EXISTS time_entries_staged AS "
                 f"SELECT {_COLUMNS} FROM time_entries WITH NO DATA")
 _FROM_STAGING = text(
     f"WITH staged AS (DELETE FROM time_entries_staged RETURNING {_COLUMNS}) "

@@ -47,7 +47,7 @@ from portal.org.services import get_settings
 from portal.projects.models import Assignment, Offering, Project, Resource
 from portal.projects.services import ensure_passive_assignment
 from portal.runs.models import MessageStatus, SyncMessage, SyncRun
-from portal.sql import among
+from portal.sql import among, by_key
 from portal.timesheets import conflicts, synced
 from portal.timesheets.entries import week_of
 from portal.timesheets.models import ConflictStatus, TimeEntry, TimesheetConflict
@@ -79,13 +79,23 @@ class Linked(NamedTuple):
     external_id: str
 
 
-def _plan_every_lookup(session: Session) -> None:
-    """PostgreSQL: psycopg prepares a statement after five runs, and the server may then keep a generic plan
-    made while time_entries was nearly empty (a sequential scan: a second per page once it holds 100,000
-    rows). The importer's lookups are planned each time instead, on the (pooled) connection of each batch."""
-    driver = session.connection().connection.driver_connection
+def _batch_settings(session: Session) -> None:
+    """PostgreSQL, for the transaction of one batch:
+    - psycopg prepares a statement after five runs, and the server may then keep a generic plan made while
+      time_entries was nearly empty (a sequential scan: a second per page once it holds 100,000 rows), so the
+      importer's lookups are planned each time instead, on the (pooled) connection of each batch;
+    - no JIT compilation: a lookup by a thousand ids is estimated costly enough to be compiled, which takes
+      longer than running it;
+    - its commit does not wait for the WAL to reach the disk (synchronous_commit off, this transaction only).
+      A server crash may then lose the last few batches (at most three WAL-writer delays' worth), but each
+      batch carries its own checkpoint and counts, so they are lost together and the resumed or retried run
+      reads those pages again; the run's final commit is synchronous and makes every batch before it durable."""
+    connection = session.connection()
+    driver = connection.connection.driver_connection
     if hasattr(driver, "prepare_threshold"):
         driver.prepare_threshold = None
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF; SET LOCAL jit TO OFF")
 
 
 def _not_newer(entry: ExternalTimeEntry, stamp: datetime | None) -> bool:
@@ -131,7 +141,7 @@ class Importer:
         RULES_FOR seconds the offerings with their project, stage and team, so a stage changed during a long
         run is heeded. Those are detached from the session: a commit does not expire them, so the rules are
         read without a query per entry."""
-        _plan_every_lookup(self.session)
+        _batch_settings(self.session)
         self.people.refresh()
         self.any_waiting = self.session.scalar(select(WaitingTimeEntry.id).where(
             WaitingTimeEntry.connection_id == self.connection.id).limit(1)) is not None
@@ -216,8 +226,8 @@ class Importer:
         found = {}
         for chunk in _chunks(ids):
             found.update((external_id, (entry_id, stamp)) for entry_id, external_id, stamp in self.session.execute(
-                select(TimeEntry.id, TimeEntry.external_id, TimeEntry.external_updated_at)
-                .where(TimeEntry.connection_id == self.connection.id, among(TimeEntry.external_id, chunk))))
+                by_key(self.session, [TimeEntry.id, TimeEntry.external_id, TimeEntry.external_updated_at],
+                       TimeEntry.external_id, chunk, {TimeEntry.connection_id: self.connection.id})))
         return found
 
     def _waiting(self, ids: list[str]) -> dict[str, WaitingTimeEntry]:
