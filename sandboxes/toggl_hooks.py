@@ -181,7 +181,8 @@ def reports_blueprint(state: TogglState) -> Blueprint:
         # Toggl serves its documented page size whatever page_size asks ("Corrections and additions" 2).
         size = max(1, min(int(state.behaviours["report_page_size"]), int(body.get("page_size") or 50)))
         first = max(1, int(body.get("first_row_number") or 1))
-        page = [_report_row(state, wid, entry, number, bool(body.get("enrich_response")))
+        rates = _project_rates(state)
+        page = [_report_row(state, wid, entry, number, bool(body.get("enrich_response")), rates)
                 for number, entry in enumerate(entries[first - 1: first - 1 + size], start=first)]
         response = _answer(page)
         if start and end:
@@ -295,9 +296,10 @@ def _report_entries(state: TogglState, wid: int, body: dict[str, Any], start: st
     return entries
 
 
-def _report_row(state: TogglState, wid: int, entry: dict[str, Any], number: int, enrich: bool) -> dict[str, Any]:
+def _report_row(state: TogglState, wid: int, entry: dict[str, Any], number: int, enrich: bool,
+                rates: dict[tuple[int, int], float]) -> dict[str, Any]:
     user = state.users[entry["user_id"]]
-    rate = _rate(state, wid, entry)
+    rate = _rate(state, wid, entry, rates)
     cents = int(round((rate or 0) * 100))
     row = {"user_id": entry["user_id"], "username": user["fullname"], "project_id": entry["project_id"],
            "task_id": None, "description": entry["description"], "billable": entry["billable"], "tag_ids": [],
@@ -316,12 +318,16 @@ def _report_row(state: TogglState, wid: int, entry: dict[str, Any], number: int,
     return row
 
 
-def _rate(state: TogglState, wid: int, entry: dict[str, Any]) -> float | None:
-    for pu in state.project_users.values():
-        if pu["project_id"] == entry["project_id"] and pu["user_id"] == entry["user_id"] and pu["rate"] is not None:
-            return float(pu["rate"])
-    member = state.members.get((wid, entry["user_id"]), {})
-    return member.get("rate")
+def _project_rates(state: TogglState) -> dict[tuple[int, int], float]:
+    """(project, user) -> the project user's rate, read once per page (not once per row of the page)."""
+    return {(pu["project_id"], pu["user_id"]): float(pu["rate"]) for pu in state.project_users.values()
+            if pu["rate"] is not None}
+
+
+def _rate(state: TogglState, wid: int, entry: dict[str, Any], rates: dict[tuple[int, int], float]) -> float | None:
+    """The project user's rate, else the workspace member's."""
+    rate = rates.get((entry["project_id"], entry["user_id"]))
+    return rate if rate is not None else state.members.get((wid, entry["user_id"]), {}).get("rate")
 
 
 # Webhooks v1 ------------------------------------------------------------------------------------
