@@ -21,7 +21,11 @@ the same run, on the same database:
   sync, limit, sync, limit (BENCH_ROUNDS), the medians compared — target ≤ 2.0;
 - the worker's memory: how much its peak resident size grew during each full sync (flat: it does not keep
   what grows with the number of entries);
+- where the full sync's time goes on this machine: the CPU seconds of the worker (reading, mapping, the
+  portal's rules), of the sandbox (serving Toggl's pages) and of PostgreSQL's backends, next to its wall time;
 - the requests that full sync used;
+- a nightly that finds every day different from Toggl (the portal's entries lost): its compare path at full
+  size, with its time, requests and the worker's memory;
 - the requests of an hourly sync after 50 entries changed in Toggl (target ≤ 1 + pages of changes);
 - a no-change re-sync (nightly-like): its time and requests.
 The sandbox answers from another process, as Toggl would; its quota and rate limit are lifted so the
@@ -46,7 +50,7 @@ from pathlib import Path
 
 import httpx
 from flask_migrate import upgrade
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects import sqlite
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,6 +159,16 @@ def reset_peak_rss() -> None:
         Path("/proc/self/clear_refs").write_text("5")
 
 
+def cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far (user + system), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+SANDBOX_PID = 0  # the sandbox's process, for its CPU time
+CPU: list[dict[str, float]] = []  # per run_sync: CPU seconds of the worker, the sandbox and PostgreSQL
+
+
 def run_sync(session, connection_id: int, kind: str, url: str) -> tuple[float, int, dict[str, int], float]:
     """Start a run of `kind` and execute it as the job does; (seconds, requests, counts, peak memory growth MB)."""
     run, _ = time_runs.start(session, session.get(Connection, connection_id), kind)
@@ -162,6 +176,11 @@ def run_sync(session, connection_id: int, kind: str, url: str) -> tuple[float, i
     before = mark(url)
     reset_peak_rss()
     memory = peak_rss_mb()
+    backends = list(session.scalars(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"))) \
+        if session.get_bind().dialect.name == "postgresql" else []
+    session.commit()
+    cpu = (time.process_time(), cpu_seconds(SANDBOX_PID) if SANDBOX_PID else 0.0,
+           sum(cpu_seconds(pid) for pid in backends if Path(f"/proc/{pid}").exists()))
     started = time.perf_counter()
     if os.environ.get("BENCH_PROFILE") and kind == "manual_org":
         import cProfile
@@ -173,6 +192,9 @@ def run_sync(session, connection_id: int, kind: str, url: str) -> tuple[float, i
     else:
         sync.run_time_sync(session, run.id)
     seconds = time.perf_counter() - started
+    CPU.append({"worker": time.process_time() - cpu[0],
+                "sandbox": (cpu_seconds(SANDBOX_PID) if SANDBOX_PID else 0.0) - cpu[1],
+                "postgres": sum(cpu_seconds(pid) for pid in backends if Path(f"/proc/{pid}").exists()) - cpu[2]})
     grown = peak_rss_mb() - memory
     session.expire_all()
     run = session.get(SyncRun, run.id)
@@ -180,9 +202,15 @@ def run_sync(session, connection_id: int, kind: str, url: str) -> tuple[float, i
     return seconds, requests_since(url, before), dict(run.counts), grown
 
 
-def forget_synced(session, connection_id: int) -> None:
-    """The table as a first sync finds it: the synced rows gone (their timesheets stay)."""
+def forget_synced(session, connection_id: int, first_sync: bool = True) -> None:
+    """The table as a first sync finds it: the synced rows gone (their timesheets stay), and with
+    `first_sync` the connection's reading marks too, so the next full sync reads everything by date again
+    (else it takes the nightly's compare path: measured on its own)."""
     session.execute(delete(TimeEntry).where(TimeEntry.connection_id == connection_id))
+    if first_sync:
+        connection = session.get(Connection, connection_id)
+        connection.settings = {key: value for key, value in (connection.settings or {}).items()
+                               if key not in (sync.HOURLY_MARK, sync.NIGHTLY_MARK)}
     session.commit()
 
 
@@ -190,7 +218,7 @@ def physical_limit(session, rows: list[dict], connection_id: int) -> float:
     """The same rows written the fastest way the database offers, into the table as the sync found it:
     PostgreSQL, one COPY into a staging table and one INSERT ... SELECT ... ON CONFLICT DO NOTHING; SQLite,
     one executemany INSERT ... ON CONFLICT DO NOTHING. One commit."""
-    forget_synced(session, connection_id)
+    forget_synced(session, connection_id, first_sync=False)
     started = time.perf_counter()
     if session.get_bind().dialect.name == "postgresql":
         columns = ", ".join(COPY_COLUMNS)
@@ -217,6 +245,8 @@ def main() -> None:
     if os.environ.get("BENCH_DATABASE_URL"):
         os.environ["TEST_DATABASE_URL"] = os.environ["BENCH_DATABASE_URL"]
     process, url = start_sandbox()
+    global SANDBOX_PID
+    SANDBOX_PID = process.pid
     try:
         # A fresh database each run (PostgreSQL: BENCH_DATABASE_URL's name + "_bench", dropped afterwards).
         with fresh_database("_bench_nightly", folder / "nightly") as database:
@@ -321,9 +351,14 @@ def measure(folder: Path, database: str, url: str) -> dict:
         upgrade()
         session = db.session
         print(f"Seeding the sandbox with {ENTRIES:,} entries of {PEOPLE} people on {PROJECTS} projects…", flush=True)
-        connection_id = seed_portal(session, seed_sandbox(url))
+        # Last changed an hour before the syncs begin, as in the nightly's measurement above.
+        httpx.post(f"{url}/_sandbox/clock", json={"advance": -3600}).raise_for_status()
+        project_ids = seed_sandbox(url)
+        httpx.post(f"{url}/_sandbox/clock", json={"advance": 3600}).raise_for_status()
+        connection_id = seed_portal(session, project_ids)
         figures: dict = {"page_size": app.config["TOGGL_REPORT_PAGE_SIZE"]}
         figures["full"] = [run_sync(session, connection_id, "manual_org", url)]
+        figures["cpu"] = [CPU[-1]]
         figures["imported"] = session.scalar(select(func.count()).select_from(TimeEntry))
         rows = [dict(zip(COPY_COLUMNS, row, strict=True)) for row in session.execute(
             select(*[getattr(TimeEntry, c) for c in COPY_COLUMNS]).where(TimeEntry.connection_id == connection_id))]
@@ -331,8 +366,13 @@ def measure(folder: Path, database: str, url: str) -> dict:
         for _ in range(ROUNDS - 1):  # interleaved: the machine's load hits both alike
             forget_synced(session, connection_id)
             figures["full"].append(run_sync(session, connection_id, "manual_org", url))
+            figures["cpu"].append(CPU[-1])
             figures["limits"].append(physical_limit(session, rows, connection_id))
         figures["quiet"] = run_sync(session, connection_id, "manual_org", url)
+        # The nightly's compare path at full size: every entry lost on the portal's side, so every day differs
+        # from Toggl's totals and is read again.
+        forget_synced(session, connection_id, first_sync=False)
+        figures["compared"] = run_sync(session, connection_id, "nightly", url)
         # Changes the hourly sync can see: entries of its recent days (older ones are the nightly's).
         recent = sorted(rows, key=lambda r: r["work_date"], reverse=True)
         for row in recent[:CHANGES]:
@@ -359,8 +399,15 @@ def report(database: str, figures: dict) -> None:
     print(f"Physical limit:         {limit_seconds:8.2f} s (median of {len(limits)}: "
           f"{', '.join(f'{s:.2f}' for s in limits)}; COPY into staging + one INSERT … SELECT … ON CONFLICT)")
     print(f"  ratio full sync ÷ physical limit: {full_seconds / limit_seconds:.2f}   (target ≤ 2.0)")
+    for number, ((seconds, *_), cpu) in enumerate(zip(fulls, figures["cpu"], strict=True), start=1):
+        print(f"  full sync {number}: {seconds:.2f} s wall; CPU seconds: worker {cpu['worker']:.2f}, sandbox "
+              f"{cpu['sandbox']:.2f}, PostgreSQL {cpu['postgres']:.2f} (together {sum(cpu.values()):.2f} on "
+              f"{os.cpu_count()} cores)")
     print(f"Worker memory:          peak +{max(f[3] for f in fulls):.1f} MB during a full sync of {ENTRIES:,} entries "
           f"(each: {', '.join(f'+{f[3]:.1f}' for f in fulls)} MB)")
+    compared_seconds, compared_requests, compared, compared_memory = figures["compared"]
+    print(f"Nightly, every day differing (its compare path): {compared_seconds:.2f} s, {compared_requests} requests, "
+          f"{compared.get('new', 0):,} new, worker peak memory +{compared_memory:.1f} MB")
     print(f"No-change re-sync:      {quiet_seconds:8.2f} s, {quiet_requests} requests, "
           f"{quiet.get('new', 0)} new, {quiet.get('unchanged', 0):,} unchanged")
     print(f"Hourly after {CHANGES} changes: {hourly_seconds:8.2f} s, {hourly_requests} requests "
