@@ -54,6 +54,9 @@ Window = tuple[date, date]
 # into it, an anti-join out of it; emptied before each use (and at each commit on PostgreSQL).
 LISTED = table("reconcile_listed", column("external_id"))
 _LISTED_POSTGRESQL = "CREATE TEMP TABLE IF NOT EXISTS reconcile_listed (external_id text) ON COMMIT DELETE ROWS"
+# Indexed (not unique: COPY has no ON CONFLICT): with a table's statistics stale (thousands of entries just
+# imported, not analyzed yet) the planner loops over the entries, and each must then be a lookup, not a scan.
+_LISTED_INDEX = "CREATE INDEX IF NOT EXISTS reconcile_listed_id ON reconcile_listed (external_id)"
 _LISTED_SQLITE = "CREATE TEMP TABLE IF NOT EXISTS reconcile_listed (external_id text PRIMARY KEY)"
 
 
@@ -110,12 +113,12 @@ def _stage(session: Session, ids: Iterable[str]) -> None:
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql(_LISTED_POSTGRESQL)
+        connection.exec_driver_sql(_LISTED_INDEX)
         connection.execute(LISTED.delete())
         with connection.connection.driver_connection.cursor() as cursor, \
                 cursor.copy("COPY reconcile_listed (external_id) FROM STDIN") as copy:
             for external_id in ids:
                 copy.write_row((external_id,))
-        connection.exec_driver_sql("ANALYZE reconcile_listed")  # a hash anti-join, not a loop over the ids
     else:
         connection.exec_driver_sql(_LISTED_SQLITE)
         connection.execute(LISTED.delete())

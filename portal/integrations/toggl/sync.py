@@ -224,8 +224,10 @@ class Pass:
                 continue
             # An entry is judged against the ids of its day and the day either side (its date in the tool may
             # differ by one: time zones), so the window's first and last days are not judged.
+            # Two requests a week (ids, totals), paused for together: the ids are not asked for twice.
             ids = self._ask(lambda a=first, b=last: self.connector.entry_ids(max(start, a - reconcile.DAY),
-                                                                              min(end, b + reconcile.DAY), linked))
+                                                                              min(end, b + reconcile.DAY), linked),
+                            needs=2)
             if ids is None:  # the tool did not list them: read everything, as the first nightly did
                 return [(start, end)]
             days = (max(first, start + reconcile.DAY), min(last, end - reconcile.DAY))
@@ -246,10 +248,11 @@ class Pass:
                 "compared_to": last.isoformat(), "differing": [d.isoformat() for d in differing]})
         return reconcile.spans(differing)
 
-    def _ask(self, question: Callable[[], Any]) -> Any:
-        """One report request within the budget: pause when the quota is (nearly) spent."""
+    def _ask(self, question: Callable[[], Any], needs: int = 1) -> Any:
+        """One report request within the budget: pause when the quota is (nearly) spent, or would be before the
+        `needs` requests that go together are sent."""
         quota = self.connector.quota()
-        if quota is not None and quota.remaining <= self.reserve:
+        if quota is not None and quota.remaining < self.reserve + needs:
             raise runs.Pause(quota.resets_at, self._waiting_text(quota.resets_at))
         try:
             return question()

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from portal.integrations.models import ProjectLink, WaitingTimeEntry
-from portal.runs.models import SyncMessage
+from portal.runs.models import SyncMessage, SyncRun
 from tests.factories import ResourceFactory
-from tests.integrations.toggl.time_sync_support import days_ago, link, sync, synced
+from tests.integrations.toggl.time_sync_support import days_ago, enqueue_scheduled, link, sync, synced
 
 DAYS = 62
 STARTER_TENTH = 24  # 10 % of a Starter plan's 240 requests an hour
@@ -77,6 +77,37 @@ def test_scattered_edits_and_deletions_are_all_found(session, tool, world, run_j
         entry = after[str(entry_id)]
         assert (entry.description == f"Edited {n}") if n % 2 else entry.hours == Decimal("2.00")
     assert run.counts["updated"] == 20 and run.counts["deleted"] == 3
+
+
+def test_a_nightly_paused_for_the_quota_while_comparing_resumes_at_its_next_week(app, session, tool, world,
+                                                                              run_jobs):
+    by_date = sorted(synced(session, tool.connection).values(), key=lambda e: e.work_date)
+    deleted = [by_date[10].external_id, by_date[-10].external_id]  # one compared before the pause, one after
+    for entry_id in deleted:
+        tool.sandbox.delete(entry_id, emit=False)
+    tool.sandbox.advance(3601)  # the first nightly's requests are out of the hour
+    organization = tool.sandbox.state()["workspaces"][0]["organization_id"]
+    tool.sandbox.limits(organizations={str(organization): {"quota": 10}})
+    app.config["SYNC_QUOTA_RESERVE"] = 1
+    try:
+        mark = tool.sandbox.mark()
+        run = sync(session, run_jobs, tool.connection, "nightly")
+        assert run.status == "queued" and run.status_text.startswith("Waiting for the Toggl quota to reset at")
+        assert run.checkpoint["phase"] == "compare" and run.checkpoint["compared_to"] < days_ago(30).isoformat()
+        assert run.counts["deleted"] == 1
+        for _ in range(2):  # ten requests an hour: the nightly's twenty take three hours
+            tool.sandbox.advance(3601)
+            assert enqueue_scheduled(app) == 1
+            run_jobs()
+            run = session.get(SyncRun, run.id)
+        assert run.status == "succeeded", run.error
+        assert run.attempts == 3
+    finally:
+        app.config["SYNC_QUOTA_RESERVE"] = 3
+    spent = requests(tool, mark)
+    # The changes read once, and no week asked twice: the resumed leg went on from the checkpoint.
+    assert spent == {"search": 1, "summary": 9, "weekly": 9, "api": 1}
+    assert run.counts["deleted"] == 2 and not set(deleted) & set(synced(session, tool.connection))
 
 
 def test_time_no_change_read_saw_is_found_by_the_totals_reading_only_those_days(session, tool, world, run_jobs):
