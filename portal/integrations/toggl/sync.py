@@ -12,8 +12,8 @@ The passes (time_runs explains when each runs): recent, full, project, and drain
 waiting time of people who are matched now), which ends every connection-level pass. A full pass reads the
 whole look-back only the first time (then reconciliation: entries of fully read days that the tool no longer
 has are removed, or held on approved time); after that it reconciles within the quota (reconcile.py): the
-changes since the last one, every entry id of the window and the daily totals, then only the days that
-differ. Each run records the requests it spent and the quota the tool last reported (on the connection), so
+changes since the last one, then a week at a time the entry ids and the daily totals, then only the days
+that differ. Each run records the requests it spent and the quota the tool last reported (on the connection), so
 the settings page and the sync log show them; a token the tool no longer accepts marks the connection as
 needing a new one (connection.token_refused) and syncs stop until it is validated again.
 """
@@ -219,7 +219,7 @@ class Pass:
         differing = [date.fromisoformat(d) for d in checkpoint.get("differing") or []] if resuming else []
         window, label = (start, end), self.importer.label
         every = reconcile.weeks(start, end)
-        for number, (first, last) in enumerate(every, start=1):
+        for number, (first, last) in enumerate(every, start=2):  # step 1: the changes read
             if done is not None and last <= done:
                 continue
             # An entry is judged against the ids of its day and the day either side (its date in the tool may
@@ -233,7 +233,7 @@ class Pass:
             days = (max(first, start + reconcile.DAY), min(last, end - reconcile.DAY))
             before = Counter(self.importer.counts)
             gone = reconcile.unlisted(self.session, self.connection, ids, days, window)
-            del ids
+            del ids  # not kept while the week's totals are read
             for entry_id in gone.entries:
                 self.importer.remove(entry_id, f"no longer in {label} (deleted there, moved to a project no "
                                                "offering links to, or outside the synced days)")
