@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from portal.integrations.models import ProjectLink, WaitingTimeEntry
 from portal.runs.models import SyncMessage, SyncRun
-from tests.factories import ResourceFactory
+from tests.factories import ResourceFactory, stage
 from tests.integrations.toggl.time_sync_support import days_ago, enqueue_scheduled, link, sync, synced
 
 DAYS = 62
@@ -148,6 +148,25 @@ def test_deleted_time_of_unmatched_people_stops_waiting(session, tool, world, ru
     assert sync(session, run_jobs, tool.connection, "nightly").status == "succeeded"
     left = session.scalars(select(WaitingTimeEntry.external_id)).all()
     assert left == [str(waiting[1])]
+
+
+def test_refused_time_counts_in_the_totals_and_is_resolved_once_deleted_in_toggl(session, tool, world, run_jobs):
+    closed = link(session, tool, tool.offering(people={"ana@example.test": "150"}, name="Closed stream"))
+    closed.offering.project.stage = stage("Closed")
+    session.commit()
+    refused = tool.sandbox.entries(count=3, emails=["ana@example.test"], project_ids=[closed.toggl_project_id],
+                                   start_date=days_ago(20).isoformat(), days=1)
+    mark = tool.sandbox.mark()
+    run = sync(session, run_jobs, tool.connection, "nightly")
+    assert run.counts["refused"] == 3
+    assert requests(tool, mark)["search"] == 1  # the refused entries' time is the portal's too: no day re-read
+    tool.sandbox.delete(refused[0], emit=False)
+    tool.sandbox.advance(60)  # the next night: Toggl's burst limit has room again
+    assert sync(session, run_jobs, tool.connection, "nightly").status == "succeeded"
+    session.expire_all()
+    status = dict(session.execute(select(SyncMessage.external_id, SyncMessage.status).where(
+        SyncMessage.external_id.in_([str(i) for i in refused]))).all())
+    assert status == {str(refused[0]): "processed", str(refused[1]): "failed", str(refused[2]): "failed"}
 
 
 def test_a_summary_without_ids_never_removes_anything(session, tool, world, run_jobs):
