@@ -29,7 +29,7 @@ and last days are not judged at all.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -127,7 +127,8 @@ def _stage(session: Session, ids: Iterable[str]) -> None:
             connection.exec_driver_sql("INSERT OR IGNORE INTO reconcile_listed (external_id) VALUES (?)", rows)
 
 
-def _failed(session: Session, connection: Connection, days: Window, window: Window, *where: Any):
+def _failed(session: Session, connection: Connection, days: Window, window: Window,
+            *where: Any) -> Iterator[tuple[str, dict[str, Any]]]:
     """(external id, payload) of the refused or failed imports dated within `days` (removals aside) whose entry
     the portal does not hold in `window` (then the entry's own time counts)."""
     prefix = f"{connection.kind}:{connection.id}:time_entry:"
