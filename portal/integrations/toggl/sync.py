@@ -12,8 +12,8 @@ The passes (time_runs explains when each runs): recent, full, project, and drain
 waiting time of people who are matched now), which ends every connection-level pass. A full pass reads the
 whole look-back only the first time (then reconciliation: entries of fully read days that the tool no longer
 has are removed, or held on approved time); after that it reconciles within the quota (reconcile.py): the
-changes since the last one, every entry id of the window and the daily totals, then only the days that
-differ. Each run records the requests it spent and the quota the tool last reported (on the connection), so
+changes since the last one, then a week at a time the entry ids and the daily totals, then only the days
+that differ. Each run records the requests it spent and the quota the tool last reported (on the connection), so
 the settings page and the sync log show them; a token the tool no longer accepts marks the connection as
 needing a new one (connection.token_refused) and syncs stop until it is validated again.
 """
@@ -57,7 +57,6 @@ BATCH = 1000  # entries per transaction: stored entries (waiting time, webhook e
 # The newest change each reading has seen (the tool's `at`): the hourly's recent days, the nightly's window.
 HOURLY_MARK, NIGHTLY_MARK = "time_watermark", "nightly_watermark"
 CLOCK_MARGIN = timedelta(minutes=5)
-COMPARING = 2  # the nightly's steps before the differing days: the changes read, the ids and totals
 ATTEMPTS = 3  # a batch that deadlocks with a concurrent sync is applied again this many times
 
 
@@ -172,25 +171,30 @@ class Pass:
         self._watermark(newest, mark)
 
     def _reconcile(self) -> None:
-        """The nightly within the quota (reconcile.py): changes since the last one, every id of the window
-        (removals), the daily totals, then only the differing days in detail. Resumes at its day spans."""
+        """The nightly within the quota (reconcile.py): changes since the last one, then a week at a time every
+        id (removals) and the daily totals, then only the differing days in detail. Resumes at its next week to
+        compare, or at its next span of days to read."""
         checkpoint = self.run.checkpoint or {}
-        if checkpoint.get("mode") == time_runs.FULL and checkpoint.get("phase") == "days":
+        phase = checkpoint.get("phase") if checkpoint.get("mode") == time_runs.FULL else None
+        if phase in ("compare", "days"):
             start, end = (date.fromisoformat(d) for d in checkpoint["window"])
-            todo = [tuple(date.fromisoformat(d) for d in span) for span in checkpoint["spans"]]
         else:
             end = today()
             start = end - timedelta(days=self.lookback_days)
-            runs.report(self.session, self.run, done=0, total=COMPARING, text=f"Reading the {self.importer.label} "
-                        "changes since the last nightly sync")
+            runs.report(self.session, self.run, done=0, total=1 + len(reconcile.weeks(start, end)),
+                        text=f"Reading the {self.importer.label} changes since the last nightly sync")
             self._changes(start, end, NIGHTLY_MARK)
+        if phase == "days":
+            todo = [tuple(date.fromisoformat(d) for d in span) for span in checkpoint["spans"]]
+        else:
             todo = self._compare(start, end)
         projects = sorted({link.external_id for link in self.importer.links.values()})
-        total = COMPARING + len(todo)
-        for number, (first, last) in enumerate(list(todo), start=COMPARING):
+        compared = 1 + len(reconcile.weeks(start, end))  # the steps before the differing days
+        total = compared + len(todo)
+        for number, (first, last) in enumerate(list(todo), start=compared):
             runs.report(self.session, self.run, done=number, total=total, checkpoint={
                 "mode": time_runs.FULL, "phase": "days", "window": [start.isoformat(), end.isoformat()],
-                "spans": [[a.isoformat(), b.isoformat()] for a, b in todo]},
+                "spans": [[a.isoformat(), b.isoformat()] for a, b in todo], "compared_to": None, "differing": None},
                 text=f"Reading {first:%d %b}" + (f" – {last:%d %b}" if last != first else "") +
                      f": it differs from {self.importer.label}")
             for entries in batches(self._pages(first, last, self._ahead(), project_ids=projects), self._batch()):
@@ -200,38 +204,55 @@ class Pass:
         self.importer.check_links()
         self.importer.check_doubles(start, end)
         runs.report(self.session, self.run, add=dict(self.importer.counts - before), done=total, total=total,
-                    checkpoint={"mode": None, "phase": None, "spans": None, "window": None})
+                    checkpoint={"mode": None, "phase": None, "spans": None, "window": None, "compared_to": None,
+                                "differing": None})
 
     def _compare(self, start: date, end: date) -> list[tuple[date, date]]:
-        """Remove what the tool no longer lists; the spans of days whose totals differ from the portal's."""
+        """A week at a time (so the worker holds a week's ids and totals, however many entries the window has):
+        remove what the tool no longer lists, then compare the daily totals. The spans of days that differ."""
         projects = {link.offering_id: link.external_id for link in self.importer.links.values()}
         linked = sorted(set(projects.values()))
-        ids = self._ask(lambda: self.connector.entry_ids(start, end, linked))
-        if ids is None:  # the tool did not list them: read everything, as the first nightly did
-            return [(start, end)]
         people = reconcile.People(self.session, self.connection)
-        held = reconcile.holdings(self.session, self.connection, start, end, projects, people)
-        inside = (start + timedelta(days=1), end - timedelta(days=1))  # edges may differ by time zone
-        gone = [entry_id for external_id, (entry_id, day) in held.entries.items()
-                if inside[0] <= day <= inside[1] and external_id not in ids and external_id not in held.kept]
-        before = Counter(self.importer.counts)
-        for entry_id in gone:
-            self.importer.remove(entry_id, f"no longer in {self.importer.label} (deleted there, moved to a "
-                                           "project no offering links to, or outside the synced days)")
-        self.importer.forget(
-            [e for e, day in held.waiting.items() if inside[0] <= day <= inside[1] and e not in ids],
-            [e for e, day in held.failed.items() if inside[0] <= day <= inside[1] and e not in ids])
-        runs.report(self.session, self.run, add=dict(self.importer.counts - before), done=1, total=COMPARING,
-                    text=f"Comparing the daily totals with {self.importer.label}")
-        if gone:
-            held = reconcile.holdings(self.session, self.connection, start, end, projects, people)
-        totals = self._ask(lambda: self.connector.daily_totals(start, end, linked))
-        return reconcile.spans(reconcile.differing_days(totals, held, people, set(linked)))
+        checkpoint = self.run.checkpoint or {}
+        resuming = checkpoint.get("mode") == time_runs.FULL and checkpoint.get("phase") == "compare"
+        done = date.fromisoformat(checkpoint["compared_to"]) if resuming else None
+        differing = [date.fromisoformat(d) for d in checkpoint.get("differing") or []] if resuming else []
+        window, label = (start, end), self.importer.label
+        every = reconcile.weeks(start, end)
+        for number, (first, last) in enumerate(every, start=2):  # step 1: the changes read
+            if done is not None and last <= done:
+                continue
+            # An entry is judged against the ids of its day and the day either side (its date in the tool may
+            # differ by one: time zones), so the window's first and last days are not judged.
+            # Two requests a week (ids, totals), paused for together: the ids are not asked for twice.
+            ids = self._ask(lambda a=first, b=last: self.connector.entry_ids(max(start, a - reconcile.DAY),
+                                                                              min(end, b + reconcile.DAY), linked),
+                            needs=2)
+            if ids is None:  # the tool did not list them: read everything, as the first nightly did
+                return [(start, end)]
+            days = (max(first, start + reconcile.DAY), min(last, end - reconcile.DAY))
+            before = Counter(self.importer.counts)
+            gone = reconcile.unlisted(self.session, self.connection, ids, days, window)
+            del ids  # not kept while the week's totals are read
+            for entry_id in gone.entries:
+                self.importer.remove(entry_id, f"no longer in {label} (deleted there, moved to a project no "
+                                               "offering links to, or outside the synced days)")
+            self.importer.forget(gone.waiting, gone.failed)
+            runs.report(self.session, self.run, add=dict(self.importer.counts - before),
+                        text=f"Comparing {first:%d %b} – {last:%d %b} with {label}")
+            totals = self._ask(lambda a=first, b=last: self.connector.daily_totals(a, b, linked))
+            held = reconcile.held_seconds(self.session, self.connection, (first, last), window, projects, people)
+            differing += reconcile.differing_days(totals, held, people, set(linked))
+            runs.report(self.session, self.run, done=number, total=1 + len(every), checkpoint={
+                "mode": time_runs.FULL, "phase": "compare", "window": [start.isoformat(), end.isoformat()],
+                "compared_to": last.isoformat(), "differing": [d.isoformat() for d in differing]})
+        return reconcile.spans(differing)
 
-    def _ask(self, question: Callable[[], Any]) -> Any:
-        """One report request within the budget: pause when the quota is (nearly) spent."""
+    def _ask(self, question: Callable[[], Any], needs: int = 1) -> Any:
+        """One report request within the budget: pause when the quota is (nearly) spent, or would be before the
+        `needs` requests that go together are sent."""
         quota = self.connector.quota()
-        if quota is not None and quota.remaining <= self.reserve:
+        if quota is not None and quota.remaining < self.reserve + needs:
             raise runs.Pause(quota.resets_at, self._waiting_text(quota.resets_at))
         try:
             return question()

@@ -49,9 +49,12 @@ def test_an_edit_of_approved_time_is_held_and_accepting_sends_it_back_for_approv
     assert synced(session, tool.connection)[str(first)].hours == Decimal("1.00")  # not applied silently
     (held,) = conflicts.for_timesheet(session, sheet_id)
     assert held.status == "open" and held.summary == "Changed in Toggl after approval: 1.00 h → 3.00 h"
-    # A second sync keeps one open conflict for the entry.
+    # A second sync keeps one open conflict for the entry, and does not re-read its day, which differs from
+    # Toggl on purpose until the approver decides.
+    mark = tool.sandbox.mark()
     sync(session, run_jobs, tool.connection, "nightly")
     assert len(conflicts.for_timesheet(session, sheet_id)) == 1
+    assert sum("/search/" in r["path"] for r in tool.sandbox.requests(mark)) == 1  # the changes only
 
     conflicts.accept(session, approver, held.id)
     session.commit()
@@ -91,6 +94,9 @@ def test_new_time_in_an_approved_week_is_held_too(session, tool, approved, run_j
     assert run.counts["held_for_approval"] == 1 and str(extra["id"]) not in synced(session, tool.connection)
     (held,) = [c for c in conflicts.for_timesheet(session, sheet_id) if c.status == "open"]
     assert held.action == "create"
+    mark = tool.sandbox.mark()  # the next nightly leaves the day of the held creation alone (not re-read)
+    assert sync(session, run_jobs, tool.connection, "nightly").status == "succeeded"
+    assert sum("/search/" in r["path"] for r in tool.sandbox.requests(mark)) == 1
     conflicts.accept(session, approver, held.id)
     session.commit()
     assert synced(session, tool.connection)[str(extra["id"])].description == "Late addition"

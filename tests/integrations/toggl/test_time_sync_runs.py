@@ -7,9 +7,6 @@ import json
 from datetime import timedelta
 
 import pytest
-from rq import Queue
-from rq.job import Job
-from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
 from portal import queue
@@ -19,7 +16,7 @@ from portal.mail import OutboundEmail
 from portal.runs import services as runs
 from portal.runs.models import SyncRun
 from tests.factories import UserFactory
-from tests.integrations.toggl.time_sync_support import days_ago, link, start, sync, synced
+from tests.integrations.toggl.time_sync_support import days_ago, enqueue_scheduled, link, start, sync, synced
 
 PAGE = 10
 
@@ -65,21 +62,6 @@ def test_an_hourly_sync_costs_one_request_plus_one_per_page_of_changes(session, 
     assert len(report_requests(tool, mark)) <= 1 + pages_of_changes
 
 
-def _enqueue_scheduled(app) -> int:
-    """What RQ's scheduler does once a delayed job is due (the test does not wait for the clock)."""
-    connection = queue.redis_connection(app)
-    moved = 0
-    for name in queue.QUEUES:
-        rq_queue = Queue(name, connection=connection)
-        registry = ScheduledJobRegistry(queue=rq_queue)
-        for job_id in registry.get_job_ids():
-            job = Job.fetch(job_id, connection=connection)
-            registry.remove(job)
-            rq_queue.enqueue_job(job)
-            moved += 1
-    return moved
-
-
 def test_a_sync_pauses_before_the_quota_is_spent_and_carries_on_by_itself(app, session, tool, projects, run_jobs,
                                                                           small_pages):
     tool.sandbox.entries(count=45, emails=["ana@example.test"], project_ids=[p.toggl_project_id for p in projects],
@@ -96,7 +78,7 @@ def test_a_sync_pauses_before_the_quota_is_spent_and_carries_on_by_itself(app, s
         assert start(session, tool.connection, "manual_org").id == run.id
 
         tool.sandbox.advance(3601)  # the hour passes; RQ's scheduler enqueues the run again
-        assert _enqueue_scheduled(app) == 1
+        assert enqueue_scheduled(app) == 1
         run_jobs()
         run = session.get(SyncRun, run.id)
         assert run.status == "succeeded", run.error

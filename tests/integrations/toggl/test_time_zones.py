@@ -123,3 +123,21 @@ def test_zero_length_entries_and_running_timers_are_skipped_not_failed(session, 
     tool.sandbox.edit(created[2]["id"], duration=0)
     sync(session, run_jobs, tool.connection, "hourly")
     assert session.scalars(select(TimeEntry)).all() == []
+
+
+def test_the_nightly_compares_a_week_with_the_tools_ids_of_the_day_either_side(session, tool, run_jobs, europe):
+    """Toggl dates the entry on the last day of a week of the nightly's comparison (Los Angeles), the portal
+    on the first of the next (Berlin, the organization's zone): it is not taken for deleted."""
+    linked = link(session, tool, tool.offering())
+    tool.sandbox.set_member("ana@example.test", timezone="America/Los_Angeles")
+    day = days_ago(62 - 20)  # the window starts 62 days ago; its weeks are compared 7 days at a time
+    (entry,) = tool.sandbox.seed(time_entries=[{
+        "workspace_id": tool.world.workspace_id, "email": "ana@example.test", "project_id": linked.toggl_project_id,
+        "start": late_evening(day).isoformat(), "duration": 3600}])["time_entries"]
+    session.commit()
+    assert sync(session, run_jobs, tool.connection, "nightly").status == "succeeded"  # the first: read by date
+    imported = synced(session, tool.connection)[str(entry["id"])]
+    assert imported.work_date == day + timedelta(days=1)
+    run = sync(session, run_jobs, tool.connection, "nightly")  # compares a week at a time
+    assert run.status == "succeeded", run.error
+    assert not run.counts.get("deleted") and synced(session, tool.connection)[str(entry["id"])].id == imported.id

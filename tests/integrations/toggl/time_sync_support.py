@@ -5,8 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from rq import Queue
+from rq.job import Job
+from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
+from portal import queue
 from portal.columns import today
 from portal.integrations.models import Connection, ProjectLink
 from portal.integrations.toggl import time_runs
@@ -52,3 +56,18 @@ def synced(session, connection: Connection) -> dict[str, TimeEntry]:
     session.expire_all()
     query = select(TimeEntry).where(TimeEntry.connection_id == connection.id)
     return {e.external_id: e for e in session.scalars(query)}
+
+
+def enqueue_scheduled(app) -> int:
+    """What RQ's scheduler does once a delayed job is due (the test does not wait for the clock)."""
+    connection = queue.redis_connection(app)
+    moved = 0
+    for name in queue.QUEUES:
+        rq_queue = Queue(name, connection=connection)
+        registry = ScheduledJobRegistry(queue=rq_queue)
+        for job_id in registry.get_job_ids():
+            job = Job.fetch(job_id, connection=connection)
+            registry.remove(job)
+            rq_queue.enqueue_job(job)
+            moved += 1
+    return moved
