@@ -279,12 +279,18 @@ def _ensure_items(session: Session, wanted: dict[ItemKey, str]) -> tuple[dict[It
     if missing:
         dialect_insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
         now = utcnow()
+        # RETURNING names the items this statement created; an item a concurrent posting created meanwhile
+        # is skipped by ON CONFLICT and read (and locked) again, which is the only case needing a second read.
         created = session.execute(dialect_insert(FinancialItem).values([
             dict(project_id=p, resource_id=r, cost_category_id=c, name=wanted[(p, r, c)], created_at=now,
                  updated_at=now) for p, r, c in missing
-        ]).on_conflict_do_nothing(index_elements=["project_id", "resource_id", "cost_category_id"])).rowcount
-        found = load()
-        return {key: found[key] for key in wanted}, created
+        ]).on_conflict_do_nothing(index_elements=["project_id", "resource_id", "cost_category_id"]).returning(
+            FinancialItem.project_id, FinancialItem.resource_id, FinancialItem.cost_category_id, FinancialItem.id,
+        )).all()
+        found.update({(p, r, c): i for p, r, c, i in created})
+        if len(created) < len(missing):
+            found = load()
+        return {key: found[key] for key in wanted}, len(created)
     return {key: found[key] for key in wanted}, 0
 
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Row, delete, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy import Row, and_, delete, select
+from sqlalchemy.orm import Session, joinedload
 
 from portal import audit
 from portal.columns import utcnow
@@ -40,9 +40,9 @@ from portal.finance.models import (
     UnpostedReason,
 )
 from portal.formatting import hours_text, money, plural
-from portal.org.models import OrgSettings
+from portal.org.models import SINGLETON_ID, OrgSettings
 from portal.org.services import get_settings
-from portal.projects.models import Project, Resource
+from portal.projects.models import Project, Resource, ResourceRate
 from portal.projects.rates import RateBook, to_cents
 from portal.timesheets.models import PostingStatus, TimeEntry, Timesheet, TimesheetStatus
 
@@ -290,24 +290,44 @@ def _replace_unposted(session: Session, sheet: Timesheet, portions: list[Unposte
     return True
 
 
+def _locked(session: Session, timesheet_id: int) -> tuple[Timesheet, OrgSettings | None, RateBook]:
+    """The timesheet (locked, with its person), the organization's settings and the person's rates of the
+    settings' rate type, in one statement. Settings and rates are not what the timesheet's lock guards (they
+    change without it), so reading them in the statement that waits for the lock sees them no older than
+    reading them after it would; what the lock does guard (entries, transactions, unposted portions) is read
+    after it. Settings are None when the organization has none yet."""
+    rows = session.execute(
+        select(Timesheet, OrgSettings, ResourceRate.effective_from, ResourceRate.amount).select_from(Timesheet)
+        .outerjoin(OrgSettings, OrgSettings.id == SINGLETON_ID)
+        .outerjoin(ResourceRate, and_(ResourceRate.resource_id == Timesheet.resource_id,
+                                      ResourceRate.rate_type == OrgSettings.finance_rate_type))
+        .where(Timesheet.id == timesheet_id)
+        .options(joinedload(Timesheet.resource, innerjoin=True))
+        .with_for_update(of=Timesheet).execution_options(populate_existing=True)
+    ).all()
+    if not rows:
+        raise NotFound("That timesheet does not exist.")
+    sheet, settings = rows[0][0], rows[0][1]
+    return sheet, settings, RateBook((sheet.resource_id, day, amount) for *_, day, amount in rows if day is not None)
+
+
 def post_timesheet(session: Session, timesheet_id: int, actor: str = ACTOR) -> Outcome:
     """Bring the timesheet's actuals in line with its state: posted while approved, removed otherwise.
 
     The timesheet row is locked for the duration, so concurrent jobs for one timesheet run one after the
     other; the second finds the ledger already right and changes nothing.
     """
-    sheet = session.scalar(select(Timesheet).where(Timesheet.id == timesheet_id)
-                           .options(joinedload(Timesheet.resource, innerjoin=True))
-                           .with_for_update(of=Timesheet).execution_options(populate_existing=True))
-    if sheet is None:
-        raise NotFound("That timesheet does not exist.")
-    settings = get_settings(session)
+    sheet, settings, rates = _locked(session, timesheet_id)
+    if settings is None:
+        settings = get_settings(session)
+        rates = RateBook.load(session, [sheet.resource_id], settings.finance_rate_type)
     approved = sheet.status == TimesheetStatus.APPROVED
+    # One statement whatever the transactions: their items and periods are joined, their lines too.
     existing = list(session.scalars(
         select(FinancialTransaction).where(FinancialTransaction.timesheet_id == sheet.id)
-        .options(selectinload(FinancialTransaction.item), selectinload(FinancialTransaction.lines),
-                 selectinload(FinancialTransaction.fiscal_period))
-    ))
+        .options(joinedload(FinancialTransaction.item, innerjoin=True), joinedload(FinancialTransaction.lines),
+                 joinedload(FinancialTransaction.fiscal_period))
+    ).unique())
     if approved and not settings.finance_sync_enabled:
         # Sync off: nothing new is posted; what an earlier posting wrote stays until a recall.
         sheet.posting_status = PostingStatus.POSTED if existing else PostingStatus.HELD
@@ -320,7 +340,6 @@ def post_timesheet(session: Session, timesheet_id: int, actor: str = ACTOR) -> O
     segments = calendar.segments(min(days), max(days))
     plan = Plan([], [], "")
     if approved:
-        rates = RateBook.load(session, [sheet.resource_id], settings.finance_rate_type)
         plan = plan_actuals(sheet, entries, rates, settings, segments)
     postings, movable, held_back = settle_locked(sheet, plan.postings, existing, calendar, segments,
                                                  settings.locked_period_actuals)
