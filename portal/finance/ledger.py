@@ -237,12 +237,17 @@ class Totals:
                 for (kind, period), (count, hours, amount) in sorted(self.changes.items()) if count or hours or amount]
         if not rows:
             return
-        dialect_insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        statement = dialect_insert(LedgerTotal).values(rows)
+        statement = _dialect_insert(session, LedgerTotal)
+        # The rows as parameters, not as values(): one statement the engine compiles once and caches.
         session.execute(statement.on_conflict_do_update(index_elements=["kind", "period_key"], set_={
             "count": LedgerTotal.count + statement.excluded.count,
             "hours": LedgerTotal.hours + statement.excluded.hours,
-            "amount": LedgerTotal.amount + statement.excluded.amount}))
+            "amount": LedgerTotal.amount + statement.excluded.amount}), rows)
+
+
+def _dialect_insert(session: Session, table):
+    """An INSERT that can say ON CONFLICT, in the session's dialect."""
+    return (postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)(table)
 
 
 def rebuild_totals(session: Session) -> None:
@@ -277,16 +282,16 @@ def _ensure_items(session: Session, wanted: dict[ItemKey, str]) -> tuple[dict[It
     found = load()
     missing = sorted(set(wanted) - set(found))
     if missing:
-        dialect_insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
         now = utcnow()
         # RETURNING names the items this statement created; an item a concurrent posting created meanwhile
         # is skipped by ON CONFLICT and read (and locked) again, which is the only case needing a second read.
-        created = session.execute(dialect_insert(FinancialItem).values([
-            dict(project_id=p, resource_id=r, cost_category_id=c, name=wanted[(p, r, c)], created_at=now,
-                 updated_at=now) for p, r, c in missing
-        ]).on_conflict_do_nothing(index_elements=["project_id", "resource_id", "cost_category_id"]).returning(
-            FinancialItem.project_id, FinancialItem.resource_id, FinancialItem.cost_category_id, FinancialItem.id,
-        )).all()
+        created = session.execute(
+            _dialect_insert(session, FinancialItem)
+            .on_conflict_do_nothing(index_elements=["project_id", "resource_id", "cost_category_id"])
+            .returning(FinancialItem.project_id, FinancialItem.resource_id, FinancialItem.cost_category_id,
+                       FinancialItem.id),
+            [dict(project_id=p, resource_id=r, cost_category_id=c, name=wanted[(p, r, c)], created_at=now,
+                  updated_at=now) for p, r, c in missing]).all()
         found.update({(p, r, c): i for p, r, c, i in created})
         if len(created) < len(missing):
             found = load()

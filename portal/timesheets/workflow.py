@@ -219,7 +219,11 @@ class BulkResult:
 def decide_many(session: Session, actor: User, action: str, selections: list[tuple[int, int]],
                 reason: str = "") -> BulkResult:
     """Approve or reject several timesheets at once. Each is decided on its own (a stale or no longer
-    allowed one is refused with its reason, the others go through), and each is all-or-nothing."""
+    allowed one is refused with its reason, the others go through), and each is all-or-nothing.
+
+    A decision writes one statement, its guarded update, and everything that refuses a decision does so
+    before it; the decisions' audit rows and posting requests are written together once all are decided
+    (no savepoint or flush per decision: issue 14)."""
     if action not in ("approve", "reject"):
         raise InvalidInput("Choose approve or reject.")
     if not selections:
@@ -237,13 +241,19 @@ def decide_many(session: Session, actor: User, action: str, selections: list[tup
     settings = get_settings(session)
     projects = projects_of_many(session, ids)
     principals = standins.principals(session, actor)
-    for timesheet_id, version in selections:
-        try:
-            with session.begin_nested():
+    with session.no_autoflush:
+        for timesheet_id, version in selections:
+            sheet = sheets.get(timesheet_id)
+            status = sheet.status if sheet is not None else None
+            try:
                 result.done.append(transition(session, actor, timesheet_id, action, version, reason,
                                               projects[timesheet_id], principals))
-        except PortalError as error:
-            sheet = sheets.get(timesheet_id)
-            result.refused.append((_label(sheet) if sheet else f"Timesheet {timesheet_id}", error.message))
+            except PortalError as error:
+                if sheet is not None and sheet.status != status:
+                    # Refused after its update was written (nothing does so today): without a savepoint only
+                    # failing the whole batch undoes it.
+                    raise
+                result.refused.append((_label(sheet) if sheet else f"Timesheet {timesheet_id}", error.message))
+    session.flush()
     del settings
     return result
