@@ -166,12 +166,13 @@ def transition(session: Session, actor: User | str | None, timesheet_id: int, ac
     elif action == "submit":
         values["reason"] = ""  # a new submission starts clean; the old reason stays in the history
     before = {"status": sheet.status, "version": sheet.version}
-    # The row's version and status guard the update; the loaded timesheet takes the new values in Python
-    # ("evaluate"), so deciding costs no read-back.
+    # The row's version and status guard the update; the loaded timesheet takes the new values in Python, so
+    # deciding costs no read-back. "fetch" finds it by the id the update returns; "evaluate" would test every
+    # timesheet the session holds (a bulk decision holds them all: quadratic).
     changed = session.execute(
         update(Timesheet)
         .where(Timesheet.id == sheet.id, Timesheet.version == sheet.version, Timesheet.status.in_(step.sources))
-        .values(**values).execution_options(synchronize_session="evaluate")
+        .values(**values).execution_options(synchronize_session="fetch")
     ).rowcount
     if changed != 1:  # someone else changed it between our read and our update
         session.refresh(sheet)
