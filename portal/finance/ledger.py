@@ -202,14 +202,15 @@ def reconcile(session: Session, desired: list[Posting], existing: list[Financial
     items, outcome.items_created = _ensure_items(session, {
         (p.project_id, p.resource_id, p.cost_category_id): p.resource_name for p in to_create})
     if to_create:
-        # Core inserts: one statement for the transactions and one for their lines, whatever their number.
-        ids = dict(session.execute(insert(FinancialTransaction).returning(
-            FinancialTransaction.posting_key, FinancialTransaction.id), [dict(
-                item_id=items[(p.project_id, p.resource_id, p.cost_category_id)], kind=p.kind, date=p.date,
-                hours=p.hours, amount=p.amount, fiscal_period_id=p.fiscal_period_id, timesheet_id=p.timesheet_id,
-                posting_key=p.key, split_note=p.split_note, rate_type=p.rate_type,
-                belongs_to_period_id=p.belongs_to_period_id) for p in to_create]).all())
-        session.execute(insert(FinancialTransactionLine), [
+        # Core inserts into the tables (the ORM's bulk path adds nothing here but work): one statement for the
+        # transactions and one for their lines, whatever their number.
+        transactions, lines = FinancialTransaction.__table__, FinancialTransactionLine.__table__
+        ids = dict(session.execute(insert(transactions).returning(transactions.c.posting_key, transactions.c.id), [dict(
+            item_id=items[(p.project_id, p.resource_id, p.cost_category_id)], kind=p.kind, date=p.date,
+            hours=p.hours, amount=p.amount, fiscal_period_id=p.fiscal_period_id, timesheet_id=p.timesheet_id,
+            posting_key=p.key, split_note=p.split_note, rate_type=p.rate_type,
+            belongs_to_period_id=p.belongs_to_period_id) for p in to_create]).all())
+        session.execute(insert(lines), [
             dict(transaction_id=ids[p.key], offering_id=o, hours=h, amount=a)
             for p in to_create for o, (h, a) in p.lines.items()])
         outcome.created = len(to_create)
@@ -237,12 +238,13 @@ class Totals:
                 for (kind, period), (count, hours, amount) in sorted(self.changes.items()) if count or hours or amount]
         if not rows:
             return
-        statement = _dialect_insert(session, LedgerTotal)
+        table = LedgerTotal.__table__
+        statement = _dialect_insert(session, table)
         # The rows as parameters, not as values(): one statement the engine compiles once and caches.
         session.execute(statement.on_conflict_do_update(index_elements=["kind", "period_key"], set_={
-            "count": LedgerTotal.count + statement.excluded.count,
-            "hours": LedgerTotal.hours + statement.excluded.hours,
-            "amount": LedgerTotal.amount + statement.excluded.amount}), rows)
+            "count": table.c.count + statement.excluded.count,
+            "hours": table.c.hours + statement.excluded.hours,
+            "amount": table.c.amount + statement.excluded.amount}), rows)
 
 
 def _dialect_insert(session: Session, table):
@@ -285,11 +287,11 @@ def _ensure_items(session: Session, wanted: dict[ItemKey, str]) -> tuple[dict[It
         now = utcnow()
         # RETURNING names the items this statement created; an item a concurrent posting created meanwhile
         # is skipped by ON CONFLICT and read (and locked) again, which is the only case needing a second read.
+        table = FinancialItem.__table__
         created = session.execute(
-            _dialect_insert(session, FinancialItem)
+            _dialect_insert(session, table)
             .on_conflict_do_nothing(index_elements=["project_id", "resource_id", "cost_category_id"])
-            .returning(FinancialItem.project_id, FinancialItem.resource_id, FinancialItem.cost_category_id,
-                       FinancialItem.id),
+            .returning(table.c.project_id, table.c.resource_id, table.c.cost_category_id, table.c.id),
             [dict(project_id=p, resource_id=r, cost_category_id=c, name=wanted[(p, r, c)], created_at=now,
                   updated_at=now) for p, r, c in missing]).all()
         found.update({(p, r, c): i for p, r, c, i in created})
