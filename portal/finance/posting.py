@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Row, and_, delete, select
+from sqlalchemy import Row, and_, delete, literal, null, select, union_all
 from sqlalchemy.orm import Session, joinedload
 
 from portal import audit
@@ -270,11 +270,9 @@ def settle_locked(sheet: Timesheet, wanted: list[Posting], existing: list[Financ
     return postings, movable, unposted
 
 
-def _replace_unposted(session: Session, sheet: Timesheet, portions: list[Unposted]) -> bool:
-    """Unposted portions are the current state, not a log: the timesheet's rows become `portions`.
-    Returns whether anything differs from before."""
-    current = session.scalars(select(UnpostedPortion).where(UnpostedPortion.timesheet_id == sheet.id)).all()
-    before = {(u.posting_key, u.reason, u.hours, u.amount, u.detail) for u in current}
+def _replace_unposted(session: Session, sheet: Timesheet, portions: list[Unposted], before: set[tuple]) -> bool:
+    """Unposted portions are the current state, not a log: the timesheet's rows (`before`, as `_holdings`
+    gives them) become `portions`. Returns whether anything differs from before."""
     after = {(p.key, p.reason, p.hours, p.amount, p.detail) for p in portions}
     if before == after:
         return False
@@ -288,6 +286,28 @@ def _replace_unposted(session: Session, sheet: Timesheet, portions: list[Unposte
             detail=p.detail, posting_key=p.key,
         ))
     return True
+
+
+def _holdings(session: Session, timesheet_id: int) -> tuple[list[FinancialTransaction], set[tuple]]:
+    """What the ledger holds for the timesheet: its transactions (with their items, lines and periods) and its
+    unposted portions as (key, reason, hours, amount, detail). One statement asks for both (a first posting
+    finds neither); the transactions are then loaded in full, when there are some."""
+    portion = UnpostedPortion
+    rows = session.execute(union_all(
+        select(literal("unposted"), portion.posting_key, portion.reason, portion.hours, portion.amount, portion.detail)
+        .where(portion.timesheet_id == timesheet_id),
+        select(literal("transaction"), FinancialTransaction.posting_key, null(), null(), null(), null())
+        .where(FinancialTransaction.timesheet_id == timesheet_id),
+    )).all()
+    unposted = {tuple(row[1:]) for row in rows if row[0] == "unposted"}
+    if len(unposted) == len(rows):
+        return [], unposted
+    # Their items and periods are joined, their lines too: one statement whatever their number.
+    return list(session.scalars(
+        select(FinancialTransaction).where(FinancialTransaction.timesheet_id == timesheet_id)
+        .options(joinedload(FinancialTransaction.item, innerjoin=True), joinedload(FinancialTransaction.lines),
+                 joinedload(FinancialTransaction.fiscal_period))
+    ).unique()), unposted
 
 
 def _locked(session: Session, timesheet_id: int) -> tuple[Timesheet, OrgSettings | None, RateBook]:
@@ -322,12 +342,7 @@ def post_timesheet(session: Session, timesheet_id: int, actor: str = ACTOR) -> O
         settings = get_settings(session)
         rates = RateBook.load(session, [sheet.resource_id], settings.finance_rate_type)
     approved = sheet.status == TimesheetStatus.APPROVED
-    # One statement whatever the transactions: their items and periods are joined, their lines too.
-    existing = list(session.scalars(
-        select(FinancialTransaction).where(FinancialTransaction.timesheet_id == sheet.id)
-        .options(joinedload(FinancialTransaction.item, innerjoin=True), joinedload(FinancialTransaction.lines),
-                 joinedload(FinancialTransaction.fiscal_period))
-    ).unique())
+    existing, unposted_before = _holdings(session, sheet.id)
     if approved and not settings.finance_sync_enabled:
         # Sync off: nothing new is posted; what an earlier posting wrote stays until a recall.
         sheet.posting_status = PostingStatus.POSTED if existing else PostingStatus.HELD
@@ -345,7 +360,7 @@ def post_timesheet(session: Session, timesheet_id: int, actor: str = ACTOR) -> O
                                                  settings.locked_period_actuals)
     outcome = reconcile(session, postings, movable, calendar)
     unposted = plan.unposted + held_back
-    unposted_changed = _replace_unposted(session, sheet, unposted)
+    unposted_changed = _replace_unposted(session, sheet, unposted, unposted_before)
 
     status = PostingStatus.POSTED if approved else PostingStatus.NONE
     if outcome.changed or sheet.posting_status != status:
