@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Row, and_, delete, literal, null, select, union_all
+from sqlalchemy import Row, and_, delete, literal, null, select, union_all, update
 from sqlalchemy.orm import Session, joinedload
 
 from portal import audit
@@ -49,7 +49,8 @@ from portal.timesheets.models import PostingStatus, TimeEntry, Timesheet, Timesh
 ACTOR = "finance posting"
 
 
-def cost_category_for(project_category_id: int | None, resource: Resource, settings: OrgSettings) -> int | None:
+def cost_category_for(project_category_id: int | None, resource: Resource | Person,
+                      settings: OrgSettings | FinanceSettings) -> int | None:
     """Seed 003: the project's default cost category, else the resource's, else the system default."""
     return project_category_id or resource.default_cost_category_id or settings.default_cost_category_id
 
@@ -73,7 +74,43 @@ class Plan:
     note: str
 
 
-def _split_note(sheet: Timesheet, segments: list[Segment], parts: list[int], index: int) -> str:
+# What a posting reads of the timesheet, its person and the organization's settings: plain values from the
+# statement that locks the timesheet, not ORM objects (loading those cost a posting more than all its other
+# reads; issue 14). The names are the models' own.
+@dataclass(frozen=True)
+class Person:
+    id: int
+    name: str
+    default_cost_category_id: int | None
+
+
+@dataclass(frozen=True)
+class Sheet:
+    id: int
+    resource_id: int
+    period_start: date
+    period_end: date
+    status: str
+    posting_status: str
+    posting_note: str
+    posted_at: datetime | None
+    resource: Person
+
+
+@dataclass(frozen=True)
+class FinanceSettings:
+    finance_sync_enabled: bool
+    finance_rate_type: str
+    default_cost_category_id: int | None
+    locked_period_actuals: str
+
+    @classmethod
+    def of(cls, settings: OrgSettings) -> FinanceSettings:
+        return cls(settings.finance_sync_enabled, settings.finance_rate_type, settings.default_cost_category_id,
+                   settings.locked_period_actuals)
+
+
+def _split_note(sheet: Sheet, segments: list[Segment], parts: list[int], index: int) -> str:
     """Why a transaction is one part of several: the project's time in the week falls into more than one
     fiscal period (`parts`: the segments holding some of it). Time all in one period is not split."""
     if len(parts) < 2:
@@ -98,7 +135,7 @@ def _worked(session: Session, timesheet_id: int) -> list[Row]:
     ).all())
 
 
-def plan_actuals(sheet: Timesheet, entries: list[Row], rates: RateBook, settings: OrgSettings,
+def plan_actuals(sheet: Sheet, entries: list[Row], rates: RateBook, settings: FinanceSettings,
                  segments: list[Segment]) -> Plan:
     """The transactions and unposted portions an approved timesheet should have, and what it skipped."""
     resource = sheet.resource
@@ -183,7 +220,7 @@ def _net(want: Posting | None, frozen: list[FinancialTransaction]) -> Lines:
     return {offering: (hours, amount) for offering, (hours, amount) in net.items() if hours or amount}
 
 
-def _like(sheet: Timesheet, want: Posting | None, frozen: list[FinancialTransaction], **changes) -> Posting:
+def _like(sheet: Sheet, want: Posting | None, frozen: list[FinancialTransaction], **changes) -> Posting:
     """A posting for the same project, person and cost category as the portion's (wanted or already held)."""
     if want is not None:
         return replace(want, **changes)
@@ -203,7 +240,7 @@ def _held(hours: Decimal, amount: Decimal, rate_types: set[str]) -> str:
     return f"{hours_text(hours)} / {money(amount)}" + (f" at {min(rate_types)} rates" if len(rate_types) == 1 else "")
 
 
-def settle_locked(sheet: Timesheet, wanted: list[Posting], existing: list[FinancialTransaction],
+def settle_locked(sheet: Sheet, wanted: list[Posting], existing: list[FinancialTransaction],
                   calendar: FiscalCalendar, segments: list[Segment], rule: str,
                   ) -> tuple[list[Posting], list[FinancialTransaction], list[Unposted]]:
     """Actuals around locked periods (issue 16), portion by portion. What a locked period (on hold or closed)
@@ -270,7 +307,7 @@ def settle_locked(sheet: Timesheet, wanted: list[Posting], existing: list[Financ
     return postings, movable, unposted
 
 
-def _replace_unposted(session: Session, sheet: Timesheet, portions: list[Unposted], before: set[tuple]) -> bool:
+def _replace_unposted(session: Session, sheet: Sheet, portions: list[Unposted], before: set[tuple]) -> bool:
     """Unposted portions are the current state, not a log: the timesheet's rows (`before`, as `_holdings`
     gives them) become `portions`. Returns whether anything differs from before."""
     after = {(p.key, p.reason, p.hours, p.amount, p.detail) for p in portions}
@@ -310,25 +347,43 @@ def _holdings(session: Session, timesheet_id: int) -> tuple[list[FinancialTransa
     ).unique()), unposted
 
 
-def _locked(session: Session, timesheet_id: int) -> tuple[Timesheet, OrgSettings | None, RateBook]:
-    """The timesheet (locked, with its person), the organization's settings and the person's rates of the
+def _locked(session: Session, timesheet_id: int) -> tuple[Sheet, FinanceSettings, RateBook]:
+    """The timesheet (locked) with its person, the organization's finance settings and the person's rates of the
     settings' rate type, in one statement. Settings and rates are not what the timesheet's lock guards (they
     change without it), so reading them in the statement that waits for the lock sees them no older than
     reading them after it would; what the lock does guard (entries, transactions, unposted portions) is read
-    after it. Settings are None when the organization has none yet."""
+    after it."""
     rows = session.execute(
-        select(Timesheet, OrgSettings, ResourceRate.effective_from, ResourceRate.amount).select_from(Timesheet)
+        select(Timesheet.id, Timesheet.resource_id, Timesheet.period_start, Timesheet.period_end, Timesheet.status,
+               Timesheet.posting_status, Timesheet.posting_note, Timesheet.posted_at, Resource.name,
+               Resource.default_cost_category_id, OrgSettings.id, OrgSettings.finance_sync_enabled,
+               OrgSettings.finance_rate_type, OrgSettings.default_cost_category_id, OrgSettings.locked_period_actuals,
+               ResourceRate.effective_from, ResourceRate.amount)
+        .join(Resource, Resource.id == Timesheet.resource_id)
         .outerjoin(OrgSettings, OrgSettings.id == SINGLETON_ID)
         .outerjoin(ResourceRate, and_(ResourceRate.resource_id == Timesheet.resource_id,
                                       ResourceRate.rate_type == OrgSettings.finance_rate_type))
-        .where(Timesheet.id == timesheet_id)
-        .options(joinedload(Timesheet.resource, innerjoin=True))
-        .with_for_update(of=Timesheet).execution_options(populate_existing=True)
+        .where(Timesheet.id == timesheet_id).with_for_update(of=Timesheet)
     ).all()
     if not rows:
         raise NotFound("That timesheet does not exist.")
-    sheet, settings = rows[0][0], rows[0][1]
-    return sheet, settings, RateBook((sheet.resource_id, day, amount) for *_, day, amount in rows if day is not None)
+    ident, resource_id, start, end, status, posting_status, note, posted_at, name, category, *found = rows[0][:15]
+    sheet = Sheet(ident, resource_id, start, end, status, posting_status, note, posted_at,
+                  Person(resource_id, name, category))
+    if found[0] is None:  # no settings yet: their defaults, stored
+        settings = FinanceSettings.of(get_settings(session))
+        return sheet, settings, RateBook.load(session, [resource_id], settings.finance_rate_type)
+    return sheet, FinanceSettings(*found[1:]), RateBook(
+        (resource_id, day, amount) for *_, day, amount in rows if day is not None)
+
+
+def _set_posting_state(session: Session, sheet: Sheet, **values) -> None:
+    """Write the values (posting status, note, time) that differ from what `sheet` read; a timesheet the session
+    holds takes them too."""
+    changed = {name: value for name, value in values.items() if getattr(sheet, name) != value}
+    if changed:
+        session.execute(update(Timesheet).where(Timesheet.id == sheet.id).values(**changed)
+                        .execution_options(synchronize_session="fetch"))
 
 
 def post_timesheet(session: Session, timesheet_id: int, actor: str = ACTOR) -> Outcome:
@@ -338,14 +393,11 @@ def post_timesheet(session: Session, timesheet_id: int, actor: str = ACTOR) -> O
     other; the second finds the ledger already right and changes nothing.
     """
     sheet, settings, rates = _locked(session, timesheet_id)
-    if settings is None:
-        settings = get_settings(session)
-        rates = RateBook.load(session, [sheet.resource_id], settings.finance_rate_type)
     approved = sheet.status == TimesheetStatus.APPROVED
     existing, unposted_before = _holdings(session, sheet.id)
     if approved and not settings.finance_sync_enabled:
         # Sync off: nothing new is posted; what an earlier posting wrote stays until a recall.
-        sheet.posting_status = PostingStatus.POSTED if existing else PostingStatus.HELD
+        _set_posting_state(session, sheet, posting_status=PostingStatus.POSTED if existing else PostingStatus.HELD)
         return Outcome(kept=len(existing))
 
     entries = _worked(session, sheet.id) if approved else []
@@ -363,15 +415,17 @@ def post_timesheet(session: Session, timesheet_id: int, actor: str = ACTOR) -> O
     unposted_changed = _replace_unposted(session, sheet, unposted, unposted_before)
 
     status = PostingStatus.POSTED if approved else PostingStatus.NONE
+    values = dict(posting_status=status, posting_note=plan.note)
     if outcome.changed or sheet.posting_status != status:
-        sheet.posted_at = utcnow() if approved else None
-    sheet.posting_status, sheet.posting_note = status, plan.note
+        values["posted_at"] = utcnow() if approved else None
+    _set_posting_state(session, sheet, **values)
     if outcome.changed or unposted_changed:
         late = sum(1 for p in postings if p.belongs_to_period_id is not None)
         summary = (f"Actual transactions: {outcome.created} posted, {outcome.deleted} removed"
                    + (f"; {late} posted late for locked periods" if late else "")
                    + (f"; {plural(len(unposted), 'portion')} not posted" if unposted else ""))
-        audit.record(session, actor, "timesheet.actuals_posted" if approved else "timesheet.actuals_removed", sheet,
+        audit.record(session, actor, "timesheet.actuals_posted" if approved else "timesheet.actuals_removed",
+                     subject_type=Timesheet.__tablename__, subject_id=sheet.id,
                      after={**outcome.as_dict(), "unposted": len(unposted), "late": late}, summary=summary)
     session.flush()
     return outcome
