@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Row, and_, delete, literal, null, select, union_all, update
+from sqlalchemy import Row, and_, cast, delete, literal, null, select, union_all, update
 from sqlalchemy.orm import Session, joinedload
 
 from portal import audit
@@ -124,15 +124,6 @@ def _split_note(sheet: Sheet, segments: list[Segment], parts: list[int], index: 
 
 def _segment_index(segments: list[Segment], day: date) -> int:
     return next(i for i, s in enumerate(segments) if s.start <= day <= s.end)
-
-
-def _worked(session: Session, timesheet_id: int) -> list[Row]:
-    """The timesheet's entries as plain rows, with their project's default cost category."""
-    return list(session.execute(
-        select(TimeEntry.project_id, TimeEntry.offering_id, TimeEntry.work_date, TimeEntry.hours,
-               Project.default_cost_category_id.label("project_category_id"))
-        .join(Project, TimeEntry.project_id == Project.id).where(TimeEntry.timesheet_id == timesheet_id)
-    ).all())
 
 
 def plan_actuals(sheet: Sheet, entries: list[Row], rates: RateBook, settings: FinanceSettings,
@@ -308,8 +299,8 @@ def settle_locked(sheet: Sheet, wanted: list[Posting], existing: list[FinancialT
 
 
 def _replace_unposted(session: Session, sheet: Sheet, portions: list[Unposted], before: set[tuple]) -> bool:
-    """Unposted portions are the current state, not a log: the timesheet's rows (`before`, as `_holdings`
-    gives them) become `portions`. Returns whether anything differs from before."""
+    """Unposted portions are the current state, not a log: the timesheet's rows (`before`, as `Contents` holds
+    them) become `portions`. Returns whether anything differs from before."""
     after = {(p.key, p.reason, p.hours, p.amount, p.detail) for p in portions}
     if before == after:
         return False
@@ -325,26 +316,44 @@ def _replace_unposted(session: Session, sheet: Sheet, portions: list[Unposted], 
     return True
 
 
-def _holdings(session: Session, timesheet_id: int) -> tuple[list[FinancialTransaction], set[tuple]]:
-    """What the ledger holds for the timesheet: its transactions (with their items, lines and periods) and its
-    unposted portions as (key, reason, hours, amount, detail). One statement asks for both (a first posting
-    finds neither); the transactions are then loaded in full, when there are some."""
-    portion = UnpostedPortion
+@dataclass
+class Contents:
+    """What the timesheet's lock guards: its entries (with their project's default cost category), the
+    transactions the ledger holds for it (with their items, lines and periods) and its unposted portions, as
+    (key, reason, hours, amount, detail)."""
+
+    entries: list[Row]
+    transactions: list[FinancialTransaction]
+    unposted: set[tuple]
+
+
+def _contents(session: Session, timesheet_id: int) -> Contents:
+    """Read after taking the lock. One statement reads the three (a union whose branches fill their own
+    columns); the transactions are then loaded in full when there are some (a first posting has none)."""
+    def blank(column):  # another branch's column: a NULL of its type, so the union's rows come back typed
+        return cast(null(), column.type).label(column.key)
+
+    portion, transaction = UnpostedPortion, FinancialTransaction
     rows = session.execute(union_all(
-        select(literal("unposted"), portion.posting_key, portion.reason, portion.hours, portion.amount, portion.detail)
-        .where(portion.timesheet_id == timesheet_id),
-        select(literal("transaction"), FinancialTransaction.posting_key, null(), null(), null(), null())
-        .where(FinancialTransaction.timesheet_id == timesheet_id),
+        select(literal("entry").label("kind"), TimeEntry.project_id, TimeEntry.offering_id, TimeEntry.work_date,
+               TimeEntry.hours, Project.default_cost_category_id.label("project_category_id"),
+               blank(portion.posting_key), blank(portion.reason), blank(portion.amount), blank(portion.detail))
+        .join(Project, TimeEntry.project_id == Project.id).where(TimeEntry.timesheet_id == timesheet_id),
+        select(literal("unposted"), null(), null(), null(), portion.hours, null(), portion.posting_key, portion.reason,
+               portion.amount, portion.detail).where(portion.timesheet_id == timesheet_id),
+        select(literal("transaction"), null(), null(), null(), null(), null(), transaction.posting_key, null(), null(),
+               null()).where(transaction.timesheet_id == timesheet_id),
     )).all()
-    unposted = {tuple(row[1:]) for row in rows if row[0] == "unposted"}
-    if len(unposted) == len(rows):
-        return [], unposted
-    # Their items and periods are joined, their lines too: one statement whatever their number.
-    return list(session.scalars(
-        select(FinancialTransaction).where(FinancialTransaction.timesheet_id == timesheet_id)
-        .options(joinedload(FinancialTransaction.item, innerjoin=True), joinedload(FinancialTransaction.lines),
-                 joinedload(FinancialTransaction.fiscal_period))
-    ).unique()), unposted
+    contents = Contents([row for row in rows if row.kind == "entry"], [], {
+        (row.posting_key, row.reason, row.hours, row.amount, row.detail) for row in rows if row.kind == "unposted"})
+    if any(row.kind == "transaction" for row in rows):
+        # Their items and periods are joined, their lines too: one statement whatever their number.
+        contents.transactions = list(session.scalars(
+            select(transaction).where(transaction.timesheet_id == timesheet_id)
+            .options(joinedload(transaction.item, innerjoin=True), joinedload(transaction.lines),
+                     joinedload(transaction.fiscal_period))
+        ).unique())
+    return contents
 
 
 def _locked(session: Session, timesheet_id: int) -> tuple[Sheet, FinanceSettings, RateBook]:
@@ -394,13 +403,14 @@ def post_timesheet(session: Session, timesheet_id: int, actor: str = ACTOR) -> O
     """
     sheet, settings, rates = _locked(session, timesheet_id)
     approved = sheet.status == TimesheetStatus.APPROVED
-    existing, unposted_before = _holdings(session, sheet.id)
+    contents = _contents(session, sheet.id)
+    existing = contents.transactions
     if approved and not settings.finance_sync_enabled:
         # Sync off: nothing new is posted; what an earlier posting wrote stays until a recall.
         _set_posting_state(session, sheet, posting_status=PostingStatus.POSTED if existing else PostingStatus.HELD)
         return Outcome(kept=len(existing))
 
-    entries = _worked(session, sheet.id) if approved else []
+    entries = contents.entries if approved else []
     days = [sheet.period_start, sheet.period_end, *(e.work_date for e in entries), *(t.date for t in existing)]
     # Every later period too: a late posting goes to the first open day after a locked period.
     calendar = FiscalCalendar.load(session, min(days), None, share_lock=True)
@@ -412,7 +422,7 @@ def post_timesheet(session: Session, timesheet_id: int, actor: str = ACTOR) -> O
                                                  settings.locked_period_actuals)
     outcome = reconcile(session, postings, movable, calendar)
     unposted = plan.unposted + held_back
-    unposted_changed = _replace_unposted(session, sheet, unposted, unposted_before)
+    unposted_changed = _replace_unposted(session, sheet, unposted, contents.unposted)
 
     status = PostingStatus.POSTED if approved else PostingStatus.NONE
     values = dict(posting_status=status, posting_note=plan.note)
