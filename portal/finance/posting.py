@@ -24,8 +24,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 
-from sqlalchemy import Row, and_, cast, delete, literal, null, select, union_all, update
+from sqlalchemy import Row, and_, bindparam, cast, delete, literal, null, select, union_all, update
 from sqlalchemy.orm import Session, joinedload
 
 from portal import audit
@@ -327,33 +328,62 @@ class Contents:
     unposted: set[tuple]
 
 
-def _contents(session: Session, timesheet_id: int) -> Contents:
-    """Read after taking the lock. One statement reads the three (a union whose branches fill their own
-    columns); the transactions are then loaded in full when there are some (a first posting has none)."""
+# The statements every posting runs are built once (functools.cache), with the timesheet as a parameter: building
+# one and deriving its cache key cost a posting about as much as running it (issue 14).
+TIMESHEET = bindparam("timesheet_id")
+
+
+@cache
+def _contents_statement():
     def blank(column):  # another branch's column: a NULL of its type, so the union's rows come back typed
         return cast(null(), column.type).label(column.key)
 
     portion, transaction = UnpostedPortion, FinancialTransaction
-    rows = session.execute(union_all(
+    return union_all(
         select(literal("entry").label("kind"), TimeEntry.project_id, TimeEntry.offering_id, TimeEntry.work_date,
                TimeEntry.hours, Project.default_cost_category_id.label("project_category_id"),
                blank(portion.posting_key), blank(portion.reason), blank(portion.amount), blank(portion.detail))
-        .join(Project, TimeEntry.project_id == Project.id).where(TimeEntry.timesheet_id == timesheet_id),
+        .join(Project, TimeEntry.project_id == Project.id).where(TimeEntry.timesheet_id == TIMESHEET),
         select(literal("unposted"), null(), null(), null(), portion.hours, null(), portion.posting_key, portion.reason,
-               portion.amount, portion.detail).where(portion.timesheet_id == timesheet_id),
+               portion.amount, portion.detail).where(portion.timesheet_id == TIMESHEET),
         select(literal("transaction"), null(), null(), null(), null(), null(), transaction.posting_key, null(), null(),
-               null()).where(transaction.timesheet_id == timesheet_id),
-    )).all()
+               null()).where(transaction.timesheet_id == TIMESHEET),
+    )
+
+
+@cache
+def _transactions_statement():
+    # Their items and periods are joined, their lines too: one statement whatever their number.
+    transaction = FinancialTransaction
+    return (select(transaction).where(transaction.timesheet_id == TIMESHEET)
+            .options(joinedload(transaction.item, innerjoin=True), joinedload(transaction.lines),
+                     joinedload(transaction.fiscal_period)))
+
+
+def _contents(session: Session, timesheet_id: int) -> Contents:
+    """Read after taking the lock. One statement reads the three (a union whose branches fill their own
+    columns); the transactions are then loaded in full when there are some (a first posting has none)."""
+    rows = session.execute(_contents_statement(), {"timesheet_id": timesheet_id}).all()
     contents = Contents([row for row in rows if row.kind == "entry"], [], {
         (row.posting_key, row.reason, row.hours, row.amount, row.detail) for row in rows if row.kind == "unposted"})
     if any(row.kind == "transaction" for row in rows):
-        # Their items and periods are joined, their lines too: one statement whatever their number.
-        contents.transactions = list(session.scalars(
-            select(transaction).where(transaction.timesheet_id == timesheet_id)
-            .options(joinedload(transaction.item, innerjoin=True), joinedload(transaction.lines),
-                     joinedload(transaction.fiscal_period))
-        ).unique())
+        contents.transactions = list(session.scalars(_transactions_statement(),
+                                                     {"timesheet_id": timesheet_id}).unique())
     return contents
+
+
+@cache
+def _lock_statement():
+    return (select(Timesheet.id, Timesheet.resource_id, Timesheet.period_start, Timesheet.period_end,
+                   Timesheet.status, Timesheet.posting_status, Timesheet.posting_note, Timesheet.posted_at,
+                   Resource.name, Resource.default_cost_category_id, OrgSettings.id, OrgSettings.finance_sync_enabled,
+                   OrgSettings.finance_rate_type, OrgSettings.default_cost_category_id,
+                   OrgSettings.locked_period_actuals, ResourceRate.effective_from, ResourceRate.amount)
+            .join(Resource, Resource.id == Timesheet.resource_id)
+            .outerjoin(OrgSettings, OrgSettings.id == SINGLETON_ID)
+            .outerjoin(ResourceRate, and_(ResourceRate.resource_id == Timesheet.resource_id,
+                                          ResourceRate.rate_type == OrgSettings.finance_rate_type))
+            .where(Timesheet.id == TIMESHEET).with_for_update(of=Timesheet))
 
 
 def _locked(session: Session, timesheet_id: int) -> tuple[Sheet, FinanceSettings, RateBook]:
@@ -362,18 +392,7 @@ def _locked(session: Session, timesheet_id: int) -> tuple[Sheet, FinanceSettings
     change without it), so reading them in the statement that waits for the lock sees them no older than
     reading them after it would; what the lock does guard (entries, transactions, unposted portions) is read
     after it."""
-    rows = session.execute(
-        select(Timesheet.id, Timesheet.resource_id, Timesheet.period_start, Timesheet.period_end, Timesheet.status,
-               Timesheet.posting_status, Timesheet.posting_note, Timesheet.posted_at, Resource.name,
-               Resource.default_cost_category_id, OrgSettings.id, OrgSettings.finance_sync_enabled,
-               OrgSettings.finance_rate_type, OrgSettings.default_cost_category_id, OrgSettings.locked_period_actuals,
-               ResourceRate.effective_from, ResourceRate.amount)
-        .join(Resource, Resource.id == Timesheet.resource_id)
-        .outerjoin(OrgSettings, OrgSettings.id == SINGLETON_ID)
-        .outerjoin(ResourceRate, and_(ResourceRate.resource_id == Timesheet.resource_id,
-                                      ResourceRate.rate_type == OrgSettings.finance_rate_type))
-        .where(Timesheet.id == timesheet_id).with_for_update(of=Timesheet)
-    ).all()
+    rows = session.execute(_lock_statement(), {"timesheet_id": timesheet_id}).all()
     if not rows:
         raise NotFound("That timesheet does not exist.")
     ident, resource_id, start, end, status, posting_status, note, posted_at, name, category, *found = rows[0][:15]
