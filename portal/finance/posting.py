@@ -388,10 +388,13 @@ def _lock_statement():
 
 def _locked(session: Session, timesheet_id: int) -> tuple[Sheet, FinanceSettings, RateBook]:
     """The timesheet (locked) with its person, the organization's finance settings and the person's rates of the
-    settings' rate type, in one statement. Settings and rates are not what the timesheet's lock guards (they
-    change without it), so reading them in the statement that waits for the lock sees them no older than
-    reading them after it would; what the lock does guard (entries, transactions, unposted portions) is read
-    after it."""
+    settings' rate type, in one statement.
+
+    A statement that waits for the lock returns the timesheet as it is once the lock is granted, but the rows it
+    joins as they were when it started waiting. That is fine for the settings and rates: nothing serializes their
+    changes with postings, so a change could as well have committed just after a read of their own. What the
+    lock does guard (entries, transactions, unposted portions) is read by the next statement, after it
+    (`_contents`)."""
     rows = session.execute(_lock_statement(), {"timesheet_id": timesheet_id}).all()
     if not rows:
         raise NotFound("That timesheet does not exist.")
