@@ -26,8 +26,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
 
-from sqlalchemy import Row, and_, bindparam, cast, delete, literal, null, select, union_all, update
+from sqlalchemy import Row, and_, bindparam, cast, delete, literal, null, select, union_all
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.util import identity_key
 
 from portal import audit
 from portal.columns import utcnow
@@ -409,12 +410,17 @@ def _locked(session: Session, timesheet_id: int) -> tuple[Sheet, FinanceSettings
 
 
 def _set_posting_state(session: Session, sheet: Sheet, **values) -> None:
-    """Write the values (posting status, note, time) that differ from what `sheet` read; a timesheet the session
-    holds takes them too."""
+    """Write the values (posting status, note, time) that differ from what `sheet` read. A Core update (the
+    ORM's would look for the timesheet among those the session holds); one the session holds reads them back
+    when next asked."""
     changed = {name: value for name, value in values.items() if getattr(sheet, name) != value}
-    if changed:
-        session.execute(update(Timesheet).where(Timesheet.id == sheet.id).values(**changed)
-                        .execution_options(synchronize_session="fetch"))
+    if not changed:
+        return
+    table = Timesheet.__table__
+    session.execute(table.update().where(table.c.id == sheet.id).values(**changed))  # and updated_at
+    held = session.identity_map.get(identity_key(Timesheet, sheet.id))
+    if held is not None:
+        session.expire(held, [*changed, "updated_at"])
 
 
 def post_timesheet(session: Session, timesheet_id: int, actor: str = ACTOR) -> Outcome:
