@@ -18,6 +18,7 @@ from typing import Any
 
 from flask import Flask, current_app
 from redis import Redis
+from redis.client import Pipeline
 from redis.exceptions import RedisError
 from rq import Queue, Retry, SimpleWorker, Worker
 from rq.cron import CronScheduler
@@ -146,10 +147,11 @@ class PendingJob:
     options: dict[str, Any] = field(default_factory=dict)
     delay: timedelta | None = None  # run no earlier than this after the commit (RQ's scheduler)
 
-    def dispatch(self, app: Flask) -> None:
+    def dispatch(self, app: Flask, pipeline: Pipeline) -> None:
+        """Add the job's commands to `pipeline` (sent by the caller)."""
         rq_queue = get_queue(self.queue, app)
         options = dict(job_id=self.job_id, retry=self.retry, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL,
-                       **self.options)
+                       pipeline=pipeline, **self.options)
         if self.delay is not None:
             rq_queue.enqueue_in(self.delay, self.func, *self.args, **options)
         else:
@@ -177,15 +179,16 @@ def _dispatch_after_commit(session: Session) -> None:
     if not pending:
         return
     app = current_app._get_current_object()
-    failures: list[tuple[PendingJob, Exception]] = []
-    for job in pending:
-        try:
-            job.dispatch(app)
-        except Exception as exc:  # Redis down or refusing: the action is recorded as failed, below
-            log.warning("could not enqueue %s%r: %s", job.func, job.args, exc)
-            failures.append((job, exc))
-    if failures:
-        _record_failures(session, failures)
+    # One round trip for all of them (a bulk approval asks for a posting per timesheet); should it fail, each
+    # job is recorded as failed, as each would be one by one with Redis down.
+    try:
+        with redis_connection(app).pipeline() as pipeline:
+            for job in pending:
+                job.dispatch(app, pipeline)
+            pipeline.execute()
+    except Exception as exc:  # Redis down or refusing: the actions are recorded as failed, below
+        log.warning("could not enqueue %s: %s", ", ".join(f"{job.func}{job.args!r}" for job in pending), exc)
+        _record_failures(session, [(job, exc) for job in pending])
 
 
 def _record_failures(session: Session, failures: list[tuple[PendingJob, Exception]]) -> None:

@@ -18,11 +18,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import cache
 
-from sqlalchemy import delete, exists, func, insert, literal_column, select
+from sqlalchemy import bindparam, delete, exists, func, insert, literal_column, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from portal.columns import utcnow
 from portal.finance.models import (
@@ -61,12 +62,7 @@ class FiscalCalendar:
         """Periods overlapping [start, end] (end None: and every later one). `share_lock` (PostgreSQL FOR SHARE)
         holds off a concurrent state change of these periods until the caller commits, so a posting never
         lands in a period that was locked while it was being computed."""
-        query = select(FiscalPeriod).where(FiscalPeriod.end_date >= start).execution_options(populate_existing=True)
-        if end is not None:
-            query = query.where(FiscalPeriod.start_date <= end)
-        if share_lock:
-            query = query.with_for_update(read=True)
-        return cls(session.scalars(query))
+        return cls(session.scalars(_calendar_statement(end is not None, share_lock), {"start": start, "end": end}))
 
     def period_on(self, day: date) -> FiscalPeriod | None:
         index = bisect.bisect_right(self._starts, day) - 1
@@ -98,6 +94,19 @@ class FiscalCalendar:
             result.append(Segment(day, stop, period))
             day = stop + timedelta(days=1)
         return result
+
+
+# Statements every posting runs are built once (functools.cache), their values parameters: building a statement
+# and deriving its cache key cost about as much as running it (issue 14).
+@cache
+def _calendar_statement(bounded: bool, share_lock: bool):
+    # What a calendar uses of a period: a posting reads them all, every time, and no more.
+    query = (select(FiscalPeriod).where(FiscalPeriod.end_date >= bindparam("start"))
+             .options(load_only(FiscalPeriod.name, FiscalPeriod.start_date, FiscalPeriod.end_date, FiscalPeriod.state))
+             .execution_options(populate_existing=True))
+    if bounded:
+        query = query.where(FiscalPeriod.start_date <= bindparam("end"))
+    return query.with_for_update(read=True) if share_lock else query
 
 
 @dataclass
@@ -202,14 +211,13 @@ def reconcile(session: Session, desired: list[Posting], existing: list[Financial
     items, outcome.items_created = _ensure_items(session, {
         (p.project_id, p.resource_id, p.cost_category_id): p.resource_name for p in to_create})
     if to_create:
-        # Core inserts: one statement for the transactions and one for their lines, whatever their number.
-        ids = dict(session.execute(insert(FinancialTransaction).returning(
-            FinancialTransaction.posting_key, FinancialTransaction.id), [dict(
-                item_id=items[(p.project_id, p.resource_id, p.cost_category_id)], kind=p.kind, date=p.date,
-                hours=p.hours, amount=p.amount, fiscal_period_id=p.fiscal_period_id, timesheet_id=p.timesheet_id,
-                posting_key=p.key, split_note=p.split_note, rate_type=p.rate_type,
-                belongs_to_period_id=p.belongs_to_period_id) for p in to_create]).all())
-        session.execute(insert(FinancialTransactionLine), [
+        # One statement for the transactions and one for their lines, whatever their number.
+        ids = dict(session.execute(_transactions_insert(), [dict(
+            item_id=items[(p.project_id, p.resource_id, p.cost_category_id)], kind=p.kind, date=p.date,
+            hours=p.hours, amount=p.amount, fiscal_period_id=p.fiscal_period_id, timesheet_id=p.timesheet_id,
+            posting_key=p.key, split_note=p.split_note, rate_type=p.rate_type,
+            belongs_to_period_id=p.belongs_to_period_id) for p in to_create]).all())
+        session.execute(_lines_insert(), [
             dict(transaction_id=ids[p.key], offering_id=o, hours=h, amount=a)
             for p in to_create for o, (h, a) in p.lines.items()])
         outcome.created = len(to_create)
@@ -218,6 +226,18 @@ def reconcile(session: Session, desired: list[Posting], existing: list[Financial
     totals.apply(session)
     outcome.items_deleted = _delete_empty_items(session, touched - set(items.values()))
     return outcome
+
+
+@cache
+def _transactions_insert():
+    # Core inserts into the tables (the ORM's bulk path adds nothing here but work).
+    transactions = FinancialTransaction.__table__
+    return insert(transactions).returning(transactions.c.posting_key, transactions.c.id)
+
+
+@cache
+def _lines_insert():
+    return insert(FinancialTransactionLine.__table__)
 
 
 class Totals:
@@ -237,12 +257,22 @@ class Totals:
                 for (kind, period), (count, hours, amount) in sorted(self.changes.items()) if count or hours or amount]
         if not rows:
             return
-        dialect_insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        statement = dialect_insert(LedgerTotal).values(rows)
-        session.execute(statement.on_conflict_do_update(index_elements=["kind", "period_key"], set_={
-            "count": LedgerTotal.count + statement.excluded.count,
-            "hours": LedgerTotal.hours + statement.excluded.hours,
-            "amount": LedgerTotal.amount + statement.excluded.amount}))
+        session.execute(_totals_upsert(session.get_bind().dialect.name), rows)
+
+
+def _dialect_insert(dialect: str, table):
+    """An INSERT that can say ON CONFLICT, in the dialect."""
+    return (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
+
+
+@cache
+def _totals_upsert(dialect: str):
+    table = LedgerTotal.__table__
+    statement = _dialect_insert(dialect, table)
+    return statement.on_conflict_do_update(index_elements=["kind", "period_key"], set_={
+        "count": table.c.count + statement.excluded.count,
+        "hours": table.c.hours + statement.excluded.hours,
+        "amount": table.c.amount + statement.excluded.amount})
 
 
 def rebuild_totals(session: Session) -> None:
@@ -267,25 +297,40 @@ def _ensure_items(session: Session, wanted: dict[ItemKey, str]) -> tuple[dict[It
         return {}, 0
 
     def load() -> dict[ItemKey, int]:
-        query = (select(FinancialItem.project_id, FinancialItem.resource_id, FinancialItem.cost_category_id,
-                        FinancialItem.id)
-                 .where(FinancialItem.project_id.in_({k[0] for k in wanted}),
-                        FinancialItem.resource_id.in_({k[1] for k in wanted}))
-                 .order_by(FinancialItem.id).with_for_update())
-        return {(p, r, c): i for p, r, c, i in session.execute(query)}
+        return {(p, r, c): i for p, r, c, i in session.execute(_items_statement(), {
+            "projects": sorted({k[0] for k in wanted}), "resources": sorted({k[1] for k in wanted})})}
 
     found = load()
     missing = sorted(set(wanted) - set(found))
     if missing:
-        dialect_insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
         now = utcnow()
-        created = session.execute(dialect_insert(FinancialItem).values([
+        # RETURNING names the items this statement created; an item a concurrent posting created meanwhile
+        # is skipped by ON CONFLICT and read (and locked) again, which is the only case needing a second read.
+        created = session.execute(_items_insert(session.get_bind().dialect.name), [
             dict(project_id=p, resource_id=r, cost_category_id=c, name=wanted[(p, r, c)], created_at=now,
-                 updated_at=now) for p, r, c in missing
-        ]).on_conflict_do_nothing(index_elements=["project_id", "resource_id", "cost_category_id"])).rowcount
-        found = load()
-        return {key: found[key] for key in wanted}, created
+                 updated_at=now) for p, r, c in missing]).all()
+        found.update({(p, r, c): i for p, r, c, i in created})
+        if len(created) < len(missing):
+            found = load()
+        return {key: found[key] for key in wanted}, len(created)
     return {key: found[key] for key in wanted}, 0
+
+
+@cache
+def _items_statement():
+    return (select(FinancialItem.project_id, FinancialItem.resource_id, FinancialItem.cost_category_id,
+                   FinancialItem.id)
+            .where(FinancialItem.project_id.in_(bindparam("projects", expanding=True)),
+                   FinancialItem.resource_id.in_(bindparam("resources", expanding=True)))
+            .order_by(FinancialItem.id).with_for_update())
+
+
+@cache
+def _items_insert(dialect: str):
+    table = FinancialItem.__table__
+    return (_dialect_insert(dialect, table)
+            .on_conflict_do_nothing(index_elements=["project_id", "resource_id", "cost_category_id"])
+            .returning(table.c.project_id, table.c.resource_id, table.c.cost_category_id, table.c.id))
 
 
 def _delete_empty_items(session: Session, item_ids: set[int]) -> int:

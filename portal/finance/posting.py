@@ -24,9 +24,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 
-from sqlalchemy import Row, delete, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy import Row, and_, bindparam, cast, delete, literal, null, select, union_all
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.util import identity_key
 
 from portal import audit
 from portal.columns import utcnow
@@ -40,16 +42,17 @@ from portal.finance.models import (
     UnpostedReason,
 )
 from portal.formatting import hours_text, money, plural
-from portal.org.models import OrgSettings
+from portal.org.models import SINGLETON_ID, OrgSettings
 from portal.org.services import get_settings
-from portal.projects.models import Project, Resource
+from portal.projects.models import Project, Resource, ResourceRate
 from portal.projects.rates import RateBook, to_cents
 from portal.timesheets.models import PostingStatus, TimeEntry, Timesheet, TimesheetStatus
 
 ACTOR = "finance posting"
 
 
-def cost_category_for(project_category_id: int | None, resource: Resource, settings: OrgSettings) -> int | None:
+def cost_category_for(project_category_id: int | None, resource: Resource | Person,
+                      settings: OrgSettings | FinanceSettings) -> int | None:
     """Seed 003: the project's default cost category, else the resource's, else the system default."""
     return project_category_id or resource.default_cost_category_id or settings.default_cost_category_id
 
@@ -73,7 +76,43 @@ class Plan:
     note: str
 
 
-def _split_note(sheet: Timesheet, segments: list[Segment], parts: list[int], index: int) -> str:
+# What a posting reads of the timesheet, its person and the organization's settings: plain values from the
+# statement that locks the timesheet, not ORM objects (loading those cost a posting more than all its other
+# reads; issue 14). The names are the models' own.
+@dataclass(frozen=True)
+class Person:
+    id: int
+    name: str
+    default_cost_category_id: int | None
+
+
+@dataclass(frozen=True)
+class Sheet:
+    id: int
+    resource_id: int
+    period_start: date
+    period_end: date
+    status: str
+    posting_status: str
+    posting_note: str
+    posted_at: datetime | None
+    resource: Person
+
+
+@dataclass(frozen=True)
+class FinanceSettings:
+    finance_sync_enabled: bool
+    finance_rate_type: str
+    default_cost_category_id: int | None
+    locked_period_actuals: str
+
+    @classmethod
+    def of(cls, settings: OrgSettings) -> FinanceSettings:
+        return cls(settings.finance_sync_enabled, settings.finance_rate_type, settings.default_cost_category_id,
+                   settings.locked_period_actuals)
+
+
+def _split_note(sheet: Sheet, segments: list[Segment], parts: list[int], index: int) -> str:
     """Why a transaction is one part of several: the project's time in the week falls into more than one
     fiscal period (`parts`: the segments holding some of it). Time all in one period is not split."""
     if len(parts) < 2:
@@ -89,16 +128,7 @@ def _segment_index(segments: list[Segment], day: date) -> int:
     return next(i for i, s in enumerate(segments) if s.start <= day <= s.end)
 
 
-def _worked(session: Session, timesheet_id: int) -> list[Row]:
-    """The timesheet's entries as plain rows, with their project's default cost category."""
-    return list(session.execute(
-        select(TimeEntry.project_id, TimeEntry.offering_id, TimeEntry.work_date, TimeEntry.hours,
-               Project.default_cost_category_id.label("project_category_id"))
-        .join(Project, TimeEntry.project_id == Project.id).where(TimeEntry.timesheet_id == timesheet_id)
-    ).all())
-
-
-def plan_actuals(sheet: Timesheet, entries: list[Row], rates: RateBook, settings: OrgSettings,
+def plan_actuals(sheet: Sheet, entries: list[Row], rates: RateBook, settings: FinanceSettings,
                  segments: list[Segment]) -> Plan:
     """The transactions and unposted portions an approved timesheet should have, and what it skipped."""
     resource = sheet.resource
@@ -183,7 +213,7 @@ def _net(want: Posting | None, frozen: list[FinancialTransaction]) -> Lines:
     return {offering: (hours, amount) for offering, (hours, amount) in net.items() if hours or amount}
 
 
-def _like(sheet: Timesheet, want: Posting | None, frozen: list[FinancialTransaction], **changes) -> Posting:
+def _like(sheet: Sheet, want: Posting | None, frozen: list[FinancialTransaction], **changes) -> Posting:
     """A posting for the same project, person and cost category as the portion's (wanted or already held)."""
     if want is not None:
         return replace(want, **changes)
@@ -203,7 +233,7 @@ def _held(hours: Decimal, amount: Decimal, rate_types: set[str]) -> str:
     return f"{hours_text(hours)} / {money(amount)}" + (f" at {min(rate_types)} rates" if len(rate_types) == 1 else "")
 
 
-def settle_locked(sheet: Timesheet, wanted: list[Posting], existing: list[FinancialTransaction],
+def settle_locked(sheet: Sheet, wanted: list[Posting], existing: list[FinancialTransaction],
                   calendar: FiscalCalendar, segments: list[Segment], rule: str,
                   ) -> tuple[list[Posting], list[FinancialTransaction], list[Unposted]]:
     """Actuals around locked periods (issue 16), portion by portion. What a locked period (on hold or closed)
@@ -270,11 +300,9 @@ def settle_locked(sheet: Timesheet, wanted: list[Posting], existing: list[Financ
     return postings, movable, unposted
 
 
-def _replace_unposted(session: Session, sheet: Timesheet, portions: list[Unposted]) -> bool:
-    """Unposted portions are the current state, not a log: the timesheet's rows become `portions`.
-    Returns whether anything differs from before."""
-    current = session.scalars(select(UnpostedPortion).where(UnpostedPortion.timesheet_id == sheet.id)).all()
-    before = {(u.posting_key, u.reason, u.hours, u.amount, u.detail) for u in current}
+def _replace_unposted(session: Session, sheet: Sheet, portions: list[Unposted], before: set[tuple]) -> bool:
+    """Unposted portions are the current state, not a log: the timesheet's rows (`before`, as `Contents` holds
+    them) become `portions`. Returns whether anything differs from before."""
     after = {(p.key, p.reason, p.hours, p.amount, p.detail) for p in portions}
     if before == after:
         return False
@@ -290,54 +318,152 @@ def _replace_unposted(session: Session, sheet: Timesheet, portions: list[Unposte
     return True
 
 
+@dataclass
+class Contents:
+    """What the timesheet's lock guards: its entries (with their project's default cost category), the
+    transactions the ledger holds for it (with their items, lines and periods) and its unposted portions, as
+    (key, reason, hours, amount, detail)."""
+
+    entries: list[Row]
+    transactions: list[FinancialTransaction]
+    unposted: set[tuple]
+
+
+# The statements every posting runs are built once (functools.cache), with the timesheet as a parameter: building
+# one and deriving its cache key cost a posting about as much as running it (issue 14).
+TIMESHEET = bindparam("timesheet_id")
+
+
+@cache
+def _contents_statement():
+    def blank(column):  # another branch's column: a NULL of its type, so the union's rows come back typed
+        return cast(null(), column.type).label(column.key)
+
+    portion, transaction = UnpostedPortion, FinancialTransaction
+    return union_all(
+        select(literal("entry").label("kind"), TimeEntry.project_id, TimeEntry.offering_id, TimeEntry.work_date,
+               TimeEntry.hours, Project.default_cost_category_id.label("project_category_id"),
+               blank(portion.posting_key), blank(portion.reason), blank(portion.amount), blank(portion.detail))
+        .join(Project, TimeEntry.project_id == Project.id).where(TimeEntry.timesheet_id == TIMESHEET),
+        select(literal("unposted"), null(), null(), null(), portion.hours, null(), portion.posting_key, portion.reason,
+               portion.amount, portion.detail).where(portion.timesheet_id == TIMESHEET),
+        select(literal("transaction"), null(), null(), null(), null(), null(), transaction.posting_key, null(), null(),
+               null()).where(transaction.timesheet_id == TIMESHEET),
+    )
+
+
+@cache
+def _transactions_statement():
+    # Their items and periods are joined, their lines too: one statement whatever their number.
+    transaction = FinancialTransaction
+    return (select(transaction).where(transaction.timesheet_id == TIMESHEET)
+            .options(joinedload(transaction.item, innerjoin=True), joinedload(transaction.lines),
+                     joinedload(transaction.fiscal_period)))
+
+
+def _contents(session: Session, timesheet_id: int) -> Contents:
+    """Read after taking the lock. One statement reads the three (a union whose branches fill their own
+    columns); the transactions are then loaded in full when there are some (a first posting has none)."""
+    rows = session.execute(_contents_statement(), {"timesheet_id": timesheet_id}).all()
+    contents = Contents([row for row in rows if row.kind == "entry"], [], {
+        (row.posting_key, row.reason, row.hours, row.amount, row.detail) for row in rows if row.kind == "unposted"})
+    if any(row.kind == "transaction" for row in rows):
+        contents.transactions = list(session.scalars(_transactions_statement(),
+                                                     {"timesheet_id": timesheet_id}).unique())
+    return contents
+
+
+@cache
+def _lock_statement():
+    return (select(Timesheet.id, Timesheet.resource_id, Timesheet.period_start, Timesheet.period_end,
+                   Timesheet.status, Timesheet.posting_status, Timesheet.posting_note, Timesheet.posted_at,
+                   Resource.name, Resource.default_cost_category_id, OrgSettings.id, OrgSettings.finance_sync_enabled,
+                   OrgSettings.finance_rate_type, OrgSettings.default_cost_category_id,
+                   OrgSettings.locked_period_actuals, ResourceRate.effective_from, ResourceRate.amount)
+            .join(Resource, Resource.id == Timesheet.resource_id)
+            .outerjoin(OrgSettings, OrgSettings.id == SINGLETON_ID)
+            .outerjoin(ResourceRate, and_(ResourceRate.resource_id == Timesheet.resource_id,
+                                          ResourceRate.rate_type == OrgSettings.finance_rate_type))
+            .where(Timesheet.id == TIMESHEET).with_for_update(of=Timesheet))
+
+
+def _locked(session: Session, timesheet_id: int) -> tuple[Sheet, FinanceSettings, RateBook]:
+    """The timesheet (locked) with its person, the organization's finance settings and the person's rates of the
+    settings' rate type, in one statement.
+
+    A statement that waits for the lock returns the timesheet as it is once the lock is granted, but the rows it
+    joins as they were when it started waiting. That is fine for the settings and rates: nothing serializes their
+    changes with postings, so a change could as well have committed just after a read of their own. What the
+    lock does guard (entries, transactions, unposted portions) is read by the next statement, after it
+    (`_contents`)."""
+    rows = session.execute(_lock_statement(), {"timesheet_id": timesheet_id}).all()
+    if not rows:
+        raise NotFound("That timesheet does not exist.")
+    ident, resource_id, start, end, status, posting_status, note, posted_at, name, category, *found = rows[0][:15]
+    sheet = Sheet(ident, resource_id, start, end, status, posting_status, note, posted_at,
+                  Person(resource_id, name, category))
+    if found[0] is None:  # no settings yet: their defaults, stored
+        settings = FinanceSettings.of(get_settings(session))
+        return sheet, settings, RateBook.load(session, [resource_id], settings.finance_rate_type)
+    return sheet, FinanceSettings(*found[1:]), RateBook(
+        (resource_id, day, amount) for *_, day, amount in rows if day is not None)
+
+
+def _set_posting_state(session: Session, sheet: Sheet, **values) -> None:
+    """Write the values (posting status, note, time) that differ from what `sheet` read. A Core update (the
+    ORM's would look for the timesheet among those the session holds); one the session holds reads them back
+    when next asked."""
+    changed = {name: value for name, value in values.items() if getattr(sheet, name) != value}
+    if not changed:
+        return
+    table = Timesheet.__table__
+    session.execute(table.update().where(table.c.id == sheet.id).values(**changed))  # and updated_at
+    held = session.identity_map.get(identity_key(Timesheet, sheet.id))
+    if held is not None:
+        session.expire(held, [*changed, "updated_at"])
+
+
 def post_timesheet(session: Session, timesheet_id: int, actor: str = ACTOR) -> Outcome:
     """Bring the timesheet's actuals in line with its state: posted while approved, removed otherwise.
 
     The timesheet row is locked for the duration, so concurrent jobs for one timesheet run one after the
     other; the second finds the ledger already right and changes nothing.
     """
-    sheet = session.scalar(select(Timesheet).where(Timesheet.id == timesheet_id)
-                           .options(joinedload(Timesheet.resource, innerjoin=True))
-                           .with_for_update(of=Timesheet).execution_options(populate_existing=True))
-    if sheet is None:
-        raise NotFound("That timesheet does not exist.")
-    settings = get_settings(session)
+    sheet, settings, rates = _locked(session, timesheet_id)
     approved = sheet.status == TimesheetStatus.APPROVED
-    existing = list(session.scalars(
-        select(FinancialTransaction).where(FinancialTransaction.timesheet_id == sheet.id)
-        .options(selectinload(FinancialTransaction.item), selectinload(FinancialTransaction.lines),
-                 selectinload(FinancialTransaction.fiscal_period))
-    ))
+    contents = _contents(session, sheet.id)
+    existing = contents.transactions
     if approved and not settings.finance_sync_enabled:
         # Sync off: nothing new is posted; what an earlier posting wrote stays until a recall.
-        sheet.posting_status = PostingStatus.POSTED if existing else PostingStatus.HELD
+        _set_posting_state(session, sheet, posting_status=PostingStatus.POSTED if existing else PostingStatus.HELD)
         return Outcome(kept=len(existing))
 
-    entries = _worked(session, sheet.id) if approved else []
+    entries = contents.entries if approved else []
     days = [sheet.period_start, sheet.period_end, *(e.work_date for e in entries), *(t.date for t in existing)]
     # Every later period too: a late posting goes to the first open day after a locked period.
     calendar = FiscalCalendar.load(session, min(days), None, share_lock=True)
     segments = calendar.segments(min(days), max(days))
     plan = Plan([], [], "")
     if approved:
-        rates = RateBook.load(session, [sheet.resource_id], settings.finance_rate_type)
         plan = plan_actuals(sheet, entries, rates, settings, segments)
     postings, movable, held_back = settle_locked(sheet, plan.postings, existing, calendar, segments,
                                                  settings.locked_period_actuals)
     outcome = reconcile(session, postings, movable, calendar)
     unposted = plan.unposted + held_back
-    unposted_changed = _replace_unposted(session, sheet, unposted)
+    unposted_changed = _replace_unposted(session, sheet, unposted, contents.unposted)
 
     status = PostingStatus.POSTED if approved else PostingStatus.NONE
+    values = dict(posting_status=status, posting_note=plan.note)
     if outcome.changed or sheet.posting_status != status:
-        sheet.posted_at = utcnow() if approved else None
-    sheet.posting_status, sheet.posting_note = status, plan.note
+        values["posted_at"] = utcnow() if approved else None
+    _set_posting_state(session, sheet, **values)
     if outcome.changed or unposted_changed:
         late = sum(1 for p in postings if p.belongs_to_period_id is not None)
         summary = (f"Actual transactions: {outcome.created} posted, {outcome.deleted} removed"
                    + (f"; {late} posted late for locked periods" if late else "")
                    + (f"; {plural(len(unposted), 'portion')} not posted" if unposted else ""))
-        audit.record(session, actor, "timesheet.actuals_posted" if approved else "timesheet.actuals_removed", sheet,
+        audit.record(session, actor, "timesheet.actuals_posted" if approved else "timesheet.actuals_removed",
+                     subject_type=Timesheet.__tablename__, subject_id=sheet.id,
                      after={**outcome.as_dict(), "unposted": len(unposted), "late": late}, summary=summary)
     session.flush()
     return outcome

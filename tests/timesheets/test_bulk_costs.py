@@ -16,7 +16,9 @@ from portal.timesheets.models import Timesheet
 from tests.factories import OfferingFactory, ResourceFactory, UserFactory
 from tests.finance.support import MONDAY, timesheet
 
-PER_APPROVAL = 5  # savepoint, the guarded update, its audit event, the posting request, the release
+# The guarded update; the audit events and posting requests of all the decisions are written together at the end,
+# a statement each whatever their number (SQLite: an insert per audit event, as it returns their ids one by one).
+PER_APPROVAL = {"postgresql": 1, "sqlite": 2}
 
 
 def _approve(session, approver_id: int, count: int) -> int:
@@ -46,5 +48,6 @@ def _approve(session, approver_id: int, count: int) -> int:
 def test_each_approval_in_a_batch_costs_a_fixed_few_statements(session):
     approver_id = UserFactory(role="approver").id
     get_settings(session).finance_sync_enabled = True  # approving asks for the actuals to be posted
+    per_approval = PER_APPROVAL[session.get_bind().dialect.name]
     few, many = _approve(session, approver_id, 3), _approve(session, approver_id, 13)
-    assert (many - few) / 10 <= PER_APPROVAL, f"{few} statements for 3 approvals, {many} for 13"
+    assert (many - few) / 10 <= per_approval, f"{few} statements for 3 approvals, {many} for 13"
