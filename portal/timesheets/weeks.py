@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import case, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 from wtforms.fields.choices import SelectChoice
 
@@ -131,14 +131,19 @@ def offering_choices(session: Session, resource_id: int, text: str = "", chosen:
     query = (select(Offering).join(Project).join(Client, Project.client_id == Client.id)
              .where(Offering.archived.is_(False), Project.stage_id.in_(stages))
              .options(selectinload(Offering.project).selectinload(Project.stage), selectinload(Offering.assignments))
-             .order_by(case((Offering.id.in_(assigned), 0), else_=1), Project.name, Offering.name, Offering.id))
+             .order_by(Project.name, Offering.name, Offering.id))
     for word in text.split()[:5]:
         pattern = _like(word)
         query = query.where(or_(*(column.ilike(pattern, escape="\\") for column in (
             Project.name, Offering.name, Client.name, Project.code))))
-    # The project's own options settle the rest in Python: scan a bounded slice, never the whole table.
-    found = [o for o in session.scalars(query.limit(limit * 4 + 1))
-             if policy.time_entry_refusal(o.project, o, resource_id) is None]
+    # Their own assignments (a few), then the others in the order of the projects' name index, read only as far as
+    # the limit: one ORDER BY "assigned first" sorted every open offering on every week view (issue 14). The
+    # project's own options settle the rest in Python, over a bounded slice, never the whole table.
+    scanned = limit * 4 + 1
+    mine = list(session.scalars(query.where(Offering.id.in_(assigned)))) if assigned else []
+    others = session.scalars(query.where(Offering.id.not_in(assigned)).limit(scanned)) if assigned \
+        else session.scalars(query.limit(scanned))
+    found = [o for o in [*mine, *others][:scanned] if policy.time_entry_refusal(o.project, o, resource_id) is None]
     more = len(found) > limit
     found = found[:limit]
     if chosen and chosen not in {o.id for o in found}:
