@@ -76,7 +76,8 @@ class Shape:
 
     @property
     def unmatched(self) -> int:
-        return max(1, self.people // 100)
+        """One in a hundred people at 1M, and a page's worth (the sync log lists 50) at every size."""
+        return max(50, self.people // 100)
 
     # Ids of the records the pages bench opens: the same at every size.
     def person_user(self, person: int) -> int:
