@@ -7,7 +7,9 @@ week a draft, the one before it submitted, older ones approved and posted), five
 actual transactions; 1,000,000 audit events; 10,000 sync runs with 100,000 sync messages; Toggl people
 (one in a hundred unmatched, with time waiting) and bookings ahead. Smaller sizes scale every count by
 entries ÷ 1,000,000, so per-person and per-project figures (a week, a project's tabs, a PM's twenty
-projects) are the same at every size: a page that shows one of them should cost the same too.
+projects) are the same at every size: a page that shows one of them should cost the same too. Where a page
+lists a page of rows of something that scales (unmatched people, Procore's linked projects and failures), every
+size holds at least that page's worth, so the page shows as many rows at 10k as at 1M.
 
 Ids are explicit and dense (the n-th person is resource n + 1 at every size), so one URL names the same
 kind of record in every database. `load(url, entries)` returns the `Shape` it loaded.
