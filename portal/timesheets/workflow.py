@@ -29,6 +29,10 @@ from portal.timesheets.models import TimeEntry, Timesheet
 from portal.timesheets.models import TimesheetStatus as S
 
 
+class ChangedMeanwhile(Conflict):
+    """Someone else changed the timesheet between our read and our guarded update: nothing was written."""
+
+
 @dataclass(frozen=True)
 class Transition:
     sources: frozenset[str]
@@ -176,8 +180,8 @@ def transition(session: Session, actor: User | str | None, timesheet_id: int, ac
     ).rowcount
     if changed != 1:  # someone else changed it between our read and our update
         session.refresh(sheet)
-        raise Conflict(f"The timesheet of {_label(sheet)} was changed by someone else just now; nothing was "
-                       "changed. Reload to see its current state.")
+        raise ChangedMeanwhile(f"The timesheet of {_label(sheet)} was changed by someone else just now; nothing "
+                               "was changed. Reload to see its current state.")
     behalf = standins.behalf_note(actor, on_behalf)
     audit.record(session, actor, f"timesheet.{step.past}", sheet, before=before,
                  after={"status": sheet.status, "version": sheet.version, **({"reason": reason} if reason else {})},
@@ -250,9 +254,9 @@ def decide_many(session: Session, actor: User, action: str, selections: list[tup
                 result.done.append(transition(session, actor, timesheet_id, action, version, reason,
                                               projects[timesheet_id], principals))
             except PortalError as error:
-                if sheet is not None and sheet.status != status:
-                    # Refused after its update was written (nothing does so today): without a savepoint only
-                    # failing the whole batch undoes it.
+                if sheet is not None and sheet.status != status and not isinstance(error, ChangedMeanwhile):
+                    # Refused after its own update was written (nothing does so today): without a savepoint only
+                    # failing the whole batch undoes it. Changed by someone else meanwhile, it wrote nothing.
                     raise
                 result.refused.append((_label(sheet) if sheet else f"Timesheet {timesheet_id}", error.message))
     session.flush()

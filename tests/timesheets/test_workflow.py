@@ -6,13 +6,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from portal.audit import AuditEvent
 from portal.errors import Conflict, InvalidInput, NotAllowed
 from portal.finance.models import FinancialTransaction
 from portal.timesheets import entries, workflow
-from portal.timesheets.models import PostingStatus
+from portal.timesheets.models import PostingStatus, Timesheet
 from tests.factories import OfferingFactory, ProjectFactory, ResourceFactory, UserFactory
 from tests.finance.support import MONDAY, timesheet
 
@@ -170,6 +170,25 @@ def test_bulk_approval_decides_each_timesheet_on_its_own(session, staff, approve
     ((which, why),) = result.refused
     assert "week of 09 Mar 2026" in which and "changed since you opened it" in why
     assert (fresh.status, stale.status) == ("approved", "submitted")
+
+
+def test_bulk_approval_refuses_only_the_timesheet_someone_else_decided_meanwhile(session, staff, approver, org):
+    """Another approver's decision lands between the batch's read and its guarded update of one timesheet:
+    that one is refused (nothing of ours was written to it), the others go through."""
+    _, resource = staff
+    first = _submitted(session, resource)
+    taken = _submitted(session, resource, start=MONDAY + timedelta(weeks=1))
+    session.flush()
+    # Behind the session's back, as another approver's committed decision would look to our update.
+    session.execute(update(Timesheet).where(Timesheet.id == taken.id)
+                    .values(status="approved", version=Timesheet.version + 1)
+                    .execution_options(synchronize_session=False))
+    result = workflow.decide_many(session, approver, "approve",
+                                  [(first.id, first.version), (taken.id, taken.version)])
+    assert [s.id for s in result.done] == [first.id]
+    ((which, why),) = result.refused
+    assert "week of 09 Mar 2026" in which and ("someone else" in why or "approved now" in why)
+    assert first.status == "approved"
 
 
 def test_bulk_reject_needs_a_reason_and_a_selection(session, approver):
