@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import func, or_, select, union
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from portal import audit, queue
 from portal.auth import policy
@@ -146,7 +146,13 @@ def list_targets(session: Session, run: SyncRun) -> list[list]:
             *actual, FinancialTransaction.belongs_to_period_id == period.id)
         held_back = select(UnpostedPortion.timesheet_id).where(UnpostedPortion.start_date <= period.end_date,
                                                                UnpostedPortion.end_date >= period.start_date)
-        timesheets = sorted(set(session.scalars(union(posted, late, held_back))))
+        # Late postings of an earlier period that skipped this one while it was on hold: reopened, it holds the
+        # first open day after their period now.
+        home = aliased(FiscalPeriod)
+        skipped = select(FinancialTransaction.timesheet_id).join(
+            home, home.id == FinancialTransaction.belongs_to_period_id).where(
+            *actual, FinancialTransaction.date > period.end_date, home.end_date < period.start_date)
+        timesheets = sorted(set(session.scalars(union(posted, late, held_back, skipped))))
         # A closed period's forecast stays frozen; a reopened one's is refreshed.
         projects = [] if period.closed else projects_with_forecasts(session, period.start_date, period.end_date)
         return [["timesheet", i] for i in timesheets] + [["project", i] for i in projects]
