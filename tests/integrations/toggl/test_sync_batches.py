@@ -40,16 +40,22 @@ def test_what_was_read_before_the_tool_failed_is_handed_over_then_the_failure():
     assert read == [1000, 150]
 
 
-def test_a_full_read_keeps_a_few_days_of_ids_and_still_finds_deletions_and_moves(
-        app, monkeypatch, session, tool, run_jobs):
-    """Issue 14: the ids read are kept only for the days not yet compared (not the whole window), yet an entry
-    deleted in Toggl is removed, and one moved to a later day is updated, not removed and imported again."""
+def _synced_workspace(app, monkeypatch, session, tool, run_jobs, batch: int) -> list[int]:
+    """120 entries of one person over 30 days, read once, with report pages of 10 and batches of `batch`."""
     monkeypatch.setitem(app.config, "TOGGL_REPORT_PAGE_SIZE", 10)
-    monkeypatch.setitem(app.config, "TIME_SYNC_BATCH", 20)
+    monkeypatch.setitem(app.config, "TIME_SYNC_BATCH", batch)
     linked = link(session, tool, tool.offering(people={"ana@example.test": "150"}, name="Platform build"))
     ids = tool.sandbox.entries(count=120, emails=["ana@example.test"], project_ids=[linked.toggl_project_id],
                                start_date=days_ago(40).isoformat(), days=30, seconds=3600)
     assert sync(session, run_jobs, tool.connection).status == "succeeded"
+    return ids
+
+
+def test_a_full_read_keeps_a_few_days_of_ids_and_still_finds_deletions_and_moves(
+        app, monkeypatch, session, tool, run_jobs):
+    """Issue 14: the ids read are kept only for the days not yet compared (not the whole window), yet an entry
+    deleted in Toggl is removed, and one moved to a later day is updated, not removed and imported again."""
+    ids = _synced_workspace(app, monkeypatch, session, tool, run_jobs, batch=20)
     before = synced(session, tool.connection)
     assert len(before) == 120
     early = sorted(before.values(), key=lambda e: e.work_date)
@@ -105,12 +111,7 @@ def test_the_next_batch_is_read_while_this_one_is_written():
 def test_the_nightly_reads_its_changes_and_differing_days_in_batches(app, monkeypatch, session, tool, run_jobs):
     """The nightly's changes and the days that differ from Toggl are applied in batches of TIME_SYNC_BATCH, not
     a transaction per report page."""
-    monkeypatch.setitem(app.config, "TOGGL_REPORT_PAGE_SIZE", 10)
-    monkeypatch.setitem(app.config, "TIME_SYNC_BATCH", 40)
-    linked = link(session, tool, tool.offering(people={"ana@example.test": "150"}, name="Platform build"))
-    ids = tool.sandbox.entries(count=120, emails=["ana@example.test"], project_ids=[linked.toggl_project_id],
-                               start_date=days_ago(40).isoformat(), days=30, seconds=3600)
-    assert sync(session, run_jobs, tool.connection).status == "succeeded"
+    ids = _synced_workspace(app, monkeypatch, session, tool, run_jobs, batch=40)
     session.execute(delete(TimeEntry).where(TimeEntry.connection_id == tool.connection.id))
     session.commit()
     sizes = []
