@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from portal import audit, events
 from portal.auth.models import User
 from portal.formatting import hours, hours_text
-from portal.sql import among
+from portal.sql import among, copy_rows
 from portal.timesheets.entries import ENTRY_FIELDS, record_change, record_new, timesheet_for
 from portal.timesheets.models import HELD_STATUSES, EntrySource, TimeEntry, Timesheet
 
@@ -204,10 +204,7 @@ def _insert_by_copy(session: Session, connection_id: int, rows: list[tuple]) -> 
     ON CONFLICT DO NOTHING from it, in the session's transaction."""
     connection = session.connection()
     connection.execute(_STAGING)
-    with connection.connection.driver_connection.cursor() as cursor, \
-            cursor.copy(f"COPY time_entries_staged ({_COLUMNS}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
+    copy_rows(connection, "time_entries_staged", INSERTED, rows)
     return {external_id: entry_id for entry_id, external_id in
             connection.execute(_FROM_STAGING, {"connection_id": connection_id})}
 

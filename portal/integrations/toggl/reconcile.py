@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from portal.integrations.models import Connection, PersonLink, WaitingTimeEntry
 from portal.runs.models import MessageStatus, SyncMessage
-from portal.sql import among
+from portal.sql import among, copy_rows
 from portal.timesheets.models import ConflictStatus, TimeEntry, TimesheetConflict
 
 # Seconds one imported entry may differ from the tool's by rounding to hundredths of an hour (18 s), and
@@ -51,9 +51,10 @@ Bucket = tuple[date, str, str]  # (work date, person key, tool project id)
 Window = tuple[date, date]
 
 # The tool's ids of the days being judged, per database connection: COPY (PostgreSQL) or executemany (SQLite)
-# into it, an anti-join out of it; emptied before each use (and at each commit on PostgreSQL).
+# into it, an anti-join out of it; emptied before and after each use. Not ON COMMIT DELETE ROWS: PostgreSQL would
+# then truncate it at every commit that touches a temporary table on the connection (each batch of a sync).
 LISTED = table("reconcile_listed", column("external_id"))
-_LISTED_POSTGRESQL = "CREATE TEMP TABLE IF NOT EXISTS reconcile_listed (external_id text) ON COMMIT DELETE ROWS"
+_LISTED_POSTGRESQL = "CREATE TEMP TABLE IF NOT EXISTS reconcile_listed (external_id text)"
 # Indexed (not unique: COPY has no ON CONFLICT): with a table's statistics stale (thousands of entries just
 # imported, not analyzed yet) the planner loops over the entries, and each must then be a lookup, not a scan.
 _LISTED_INDEX = "CREATE INDEX IF NOT EXISTS reconcile_listed_id ON reconcile_listed (external_id)"
@@ -115,10 +116,7 @@ def _stage(session: Session, ids: Iterable[str]) -> None:
         connection.exec_driver_sql(_LISTED_POSTGRESQL)
         connection.exec_driver_sql(_LISTED_INDEX)
         connection.execute(LISTED.delete())
-        with connection.connection.driver_connection.cursor() as cursor, \
-                cursor.copy("COPY reconcile_listed (external_id) FROM STDIN") as copy:
-            for external_id in ids:
-                copy.write_row((external_id,))
+        copy_rows(connection, "reconcile_listed", ["external_id"], ((external_id,) for external_id in ids))
     else:
         connection.exec_driver_sql(_LISTED_SQLITE)
         connection.execute(LISTED.delete())

@@ -176,12 +176,15 @@ class Pass:
         compare, or at its next span of days to read."""
         checkpoint = self.run.checkpoint or {}
         phase = checkpoint.get("phase") if checkpoint.get("mode") == time_runs.FULL else None
-        if phase in ("compare", "days"):
+        resuming = phase in ("compare", "days")
+        if resuming:
             start, end = (date.fromisoformat(d) for d in checkpoint["window"])
         else:
             end = today()
             start = end - timedelta(days=self.lookback_days)
-            runs.report(self.session, self.run, done=0, total=1 + len(reconcile.weeks(start, end)),
+        compared = 1 + len(reconcile.weeks(start, end))  # the steps before the differing days: changes, weeks
+        if not resuming:
+            runs.report(self.session, self.run, done=0, total=compared,
                         text=f"Reading the {self.importer.label} changes since the last nightly sync")
             self._changes(start, end, NIGHTLY_MARK)
         if phase == "days":
@@ -189,7 +192,6 @@ class Pass:
         else:
             todo = self._compare(start, end)
         projects = sorted({link.external_id for link in self.importer.links.values()})
-        compared = 1 + len(reconcile.weeks(start, end))  # the steps before the differing days
         total = compared + len(todo)
         for number, (first, last) in enumerate(list(todo), start=compared):
             runs.report(self.session, self.run, done=number, total=total, checkpoint={
