@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, and_, cast, false, func, null, or_, select, true, union_all
+from sqlalchemy import ColumnElement, Select, and_, cast, false, func, null, or_, select, true, union_all
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from portal import paging
@@ -28,7 +28,7 @@ from portal.columns import today
 from portal.errors import InvalidInput
 from portal.projects.models import Project, Resource
 from portal.projects.services import managed_projects
-from portal.sql import in_ids
+from portal.sql import among, in_ids
 from portal.timesheets import reminders, standins
 from portal.timesheets.models import (
     STATUS_LABELS,
@@ -156,8 +156,12 @@ def _with_held_changes():
 
 def count(session: Session, *conditions: ColumnElement[bool]) -> int:
     """Timesheets meeting `conditions`, counted up to COUNT_CAP + 1 (shown as "1,000+")."""
+    return session.scalar(_counted(*conditions)) or 0
+
+
+def _counted(*conditions: ColumnElement[bool]) -> Select:
     capped = select(Timesheet.id).where(*conditions).limit(COUNT_CAP + 1).subquery()
-    return session.scalar(select(func.count()).select_from(capped)) or 0
+    return select(func.count()).select_from(capped)
 
 
 def count_label(number: int) -> str:
@@ -181,24 +185,33 @@ def approval_queue(session: Session, user: User, filters: Filters, after: str | 
     """One page of the queue (oldest week first), its rows' hours per project, and the queue's size (capped)."""
     principals = standins.principals(session, user)
     conditions = _conditions(user, filters, principals)
-    query = select(Timesheet).where(*conditions).options(joinedload(Timesheet.resource))
+    # The queue's count rides along with its page (PostgreSQL runs the uncorrelated subquery once): a
+    # statement less on the page every approver keeps open.
+    query = select(Timesheet, _counted(*conditions).scalar_subquery()).where(*conditions) \
+        .options(joinedload(Timesheet.resource))
     position = paging.after(Timesheet.period_start, Timesheet.id, after)
     if position is not None:
         query = query.where(position)
-    sheets, next_cursor = paging.page(
-        session.scalars(query.order_by(Timesheet.period_start, Timesheet.id).limit(limit + 1)).all(), limit,
-        lambda sheet: (sheet.period_start, sheet.id))
+    found = session.execute(query.order_by(Timesheet.period_start, Timesheet.id).limit(limit + 1)).all()
+    sheets, next_cursor = paging.page([sheet for sheet, _ in found], limit,
+                                      lambda sheet: (sheet.period_start, sheet.id))
+    counted = found[0][1] if found else count(session, *conditions)  # past the last page: counted alone
 
     per_sheet: dict[int, list[tuple[int, Decimal]]] = {s.id: [] for s in sheets}
     held: dict[int, int] = {}
     names: dict[int, str] = {}
     if sheets:
         # The rows' hours per project and their held changes, in one statement (a held count has no project).
-        hours = select(TimeEntry.timesheet_id, TimeEntry.project_id, Project.name, func.sum(TimeEntry.hours)) \
-            .join(Project, Project.id == TimeEntry.project_id).where(TimeEntry.timesheet_id.in_(per_sheet)) \
-            .group_by(TimeEntry.timesheet_id, TimeEntry.project_id, Project.name)
+        # The sums come first and each names its project by its key: a join before grouping has PostgreSQL
+        # hash the whole projects table for the page's few dozen sums.
+        sums = select(TimeEntry.timesheet_id, TimeEntry.project_id, func.sum(TimeEntry.hours).label("hours")) \
+            .where(among(TimeEntry.timesheet_id, list(per_sheet))) \
+            .group_by(TimeEntry.timesheet_id, TimeEntry.project_id).subquery()
+        hours = select(sums.c.timesheet_id, sums.c.project_id,
+                       select(Project.name).where(Project.id == sums.c.project_id).scalar_subquery(), sums.c.hours)
         conflicts = select(TimesheetConflict.timesheet_id, null(), null(), cast(func.count(), TimeEntry.hours.type)) \
-            .where(TimesheetConflict.timesheet_id.in_(per_sheet), TimesheetConflict.status == ConflictStatus.OPEN) \
+            .where(among(TimesheetConflict.timesheet_id, list(per_sheet)),
+                   TimesheetConflict.status == ConflictStatus.OPEN) \
             .group_by(TimesheetConflict.timesheet_id)
         for sheet_id, project_id, name, number in session.execute(union_all(hours, conflicts)):
             if project_id is None:
@@ -230,7 +243,7 @@ def approval_queue(session: Session, user: User, filters: Filters, after: str | 
             total = totals.setdefault(project.id, ProjectTotal(project.id, project.name, Decimal("0"), 0))
             total.hours += hours
             total.timesheets += 1
-    return ApprovalQueue(rows, next_cursor, count(session, *conditions), sum((r.hours for r in rows), Decimal("0")),
+    return ApprovalQueue(rows, next_cursor, counted, sum((r.hours for r in rows), Decimal("0")),
                          sorted(totals.values(), key=lambda t: t.name))
 
 

@@ -3,9 +3,9 @@ everything the approver could, for a range of days in the organization's timezon
 
 - An approver's stand-ins never overlap (ended ones aside); backwards ranges and ranges already over are
   refused with a message; a stand-in can be ended early (or cancelled before it starts).
-- Rights: `principals(user)` are the approvers `user` stands in for today; the policy's `decides_for` and
-  `views_for` and the approvals scope take them, so a stand-in's rights are exactly the approver's, never on
-  the stand-in's own timesheet (nor the approver's).
+- Rights: `principals(user)` are the approvers `user` stands in for today (where that widens their rights);
+  the policy's `decides_for` and `views_for` and the approvals scope take them, so a stand-in's rights are
+  exactly the approver's, never on the stand-in's own timesheet (nor the approver's).
 - Each decision a stand-in takes is recorded "by X on behalf of Y" (the timesheet's `decided_for`, the audit
   log's `on_behalf_of`); naming and ending are audited and emailed to the stand-in (and to the approver when
   an admin did it).
@@ -32,8 +32,11 @@ PAST_SHOWN = 20
 
 
 def principals(session: Session, user: User, day: date | None = None) -> list[User]:
-    """The approvers `user` stands in for on `day` (today by default), by name."""
-    if not policy.is_internal(user):
+    """The approvers `user` stands in for on `day` (today by default), by name, as far as they widen the
+    user's rights: not at all for someone who approves everyone in their own right (an approver's or admin's
+    queue already holds every timesheet but their own, and a stand-in never acts on their own), so theirs
+    are not read (the approvals queue asks on every request)."""
+    if not policy.is_internal(user) or policy.approves_everyone(user):
         return []
     day = day or today()
     return list(session.scalars(

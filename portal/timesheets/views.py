@@ -492,8 +492,7 @@ def remind(timesheet_id: int):
     flash(f"Reminded {sheet.resource.name} to submit the week of {sheet.period_start:%d %b}.", "success")
     if not htmx.is_fragment_request():
         return htmx.redirect_to(url_for(".approvals_page", status="unsubmitted"))
-    return htmx.render("timesheets/approvals.html", block="remind_cell", sheet=sheet, reminded=True,
-                       remindable=approvals.UNSUBMITTED)
+    return htmx.render("timesheets/approvals.html", block="remind_cell", sheet=sheet, reminded=True)
 
 
 def _stand_ins_page(form: StandInForm | None = None, status: int = 200):

@@ -136,6 +136,20 @@ def test_a_stand_in_never_decides_on_their_own_timesheet_nor_the_approvers(sessi
             workflow.transition(session, deputy, sheet.id, "approve", sheet.version)
 
 
+def test_an_approver_standing_in_for_another_decides_in_their_own_right(session):
+    """Standing in adds nothing to the rights of someone who approves everyone: their queue already holds
+    every timesheet but their own, so the stand-ins are not read and their decisions are their own."""
+    away, present = UserFactory(role="approver", name="Avery"), UserFactory(role="approver", name="Pat")
+    sheet, aways, own = _submitted(session), _submitted(session, away), _submitted(session, present)
+    _name(session, away, away, present)
+    assert standins.principals(session, present) == []
+    assert _queue_ids(session, present) == {sheet.id, aways.id}
+    rows = {row.sheet.id: row for row in approvals.approval_queue(session, present, approvals.Filters()).rows}
+    assert own.id not in rows and all(row.decidable and row.on_behalf is None for row in rows.values())
+    workflow.transition(session, present, sheet.id, "approve", sheet.version)
+    assert (sheet.decided_by_id, sheet.decided_for_id) == (present.id, None)
+
+
 def test_a_pms_stand_in_gets_the_pms_projects_only(session):
     pm, deputy = UserFactory(role="pm"), UserFactory(role="staff")
     managed = ProjectFactory(pm_id=pm.id)
