@@ -9,7 +9,7 @@ the cost follows the ids, not the table. SQLite gets a plain IN, which it alread
 `among(column, values)`: `column` in a list of values, as one array parameter on PostgreSQL.
 
 `copy_rows(connection, table, columns, rows)`: PostgreSQL's COPY of `rows` into `table`, the fastest way in
-(the sync's staging table, the nightly's ids).
+(the sync's staging table, the nightly's ids); `empty(connection, table)` empties such a table after use.
 
 `by_key(session, columns, key, values, where)`: the rows whose `key` is one of `values` and whose columns
 equal `where`'s values, one index probe per value on PostgreSQL, by an index that leads with `key` (a unique
@@ -102,6 +102,14 @@ def by_key(session: Any, columns: list, key: Any, values: list, where: dict) -> 
     probe = select(*columns, *where).where(key == wanted.c.value).offset(0).lateral()
     return (select(*(probe.c[column.key] for column in columns)).select_from(wanted).join(probe, true())
             .where(*(probe.c[column.key] == value for column, value in where.items())))
+
+
+def empty(connection: Any, table: str) -> None:
+    """Empty a temporary staging table on a SQLAlchemy connection. PostgreSQL: TRUNCATE. A DELETE leaves the rows
+    dead, nothing vacuums a temporary table, and the next scan reads them all again: the sync's staging table
+    grew by a batch at every batch, each batch's insert scanned every batch before it, and a worker's
+    long-lived connection kept the bloat from one run to the next."""
+    connection.exec_driver_sql(f"{'TRUNCATE' if connection.dialect.name == 'postgresql' else 'DELETE FROM'} {table}")
 
 
 def copy_rows(connection: Any, table: str, columns: Iterable[str], rows: Iterable[tuple]) -> None:

@@ -14,12 +14,16 @@ from sandboxes import SANDBOXES, create
 @click.option("--port", type=int, required=True)
 @click.option("--state", "state_file", default=None, help="A file that keeps the sandbox's records across restarts.")
 def serve(kind: str, host: str, port: int, state_file: str | None) -> None:
-    """Serve the sandbox of a timesheet tool's API on loopback."""
-    from werkzeug.serving import run_simple
+    """Serve the sandbox of a timesheet tool's API on loopback.
+
+    Waitress, as the real services do, keeps a client's connection open between requests (werkzeug's
+    development server closes each one, so every request of a sync paid a new connection on both sides); one
+    process, so the sandbox's records stay in one memory, with a thread per request in flight."""
+    import waitress
 
     click.echo(f"{kind} sandbox on http://{host}:{port}")
     options = {"state_file": state_file} if state_file else {}
-    run_simple(host, port, create(kind, **options), threaded=True, use_reloader=False)
+    waitress.serve(create(kind, **options), host=host, port=port, threads=8, ident=kind, _quiet=True)
 
 
 if __name__ == "__main__":

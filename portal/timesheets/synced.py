@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from portal import audit, events
 from portal.auth.models import User
 from portal.formatting import hours, hours_text
-from portal.sql import among, copy_rows
+from portal.sql import among, copy_rows, empty
 from portal.timesheets.entries import ENTRY_FIELDS, record_change, record_new, timesheet_for
 from portal.timesheets.models import HELD_STATUSES, EntrySource, TimeEntry, Timesheet
 
@@ -160,14 +160,13 @@ NewEntry = tuple[str, SyncedValues, int, Decimal | None]  # (external id, values
 INSERTED = ("external_id", "source", "resource_id", "offering_id", "project_id", "work_date", "hours", "billable",
             "description", "external_url", "external_updated_at", "timesheet_id", "bill_rate")
 _COLUMNS = ", ".join(INSERTED)
-# Per database connection, emptied by the INSERT that reads it (a rolled-back COPY leaves nothing either). Not
-# ON COMMIT DELETE ROWS: that truncates the table at every commit, a file operation per batch of a sync.
+# Per database connection, emptied once its rows are inserted (a rolled-back COPY leaves nothing either). Not
+# ON COMMIT DELETE ROWS: that empties it at every commit of the connection, used or not.
 _STAGING = text(f"CREATE TEMP TABLE IF NOT EXISTS time_entries_staged AS "
                 f"SELECT {_COLUMNS} FROM time_entries WITH NO DATA")
 _FROM_STAGING = text(
-    f"WITH staged AS (DELETE FROM time_entries_staged RETURNING {_COLUMNS}) "
     f"INSERT INTO time_entries (connection_id, {_COLUMNS}, created_at, updated_at) "
-    f"SELECT :connection_id, {_COLUMNS}, now(), now() FROM staged ORDER BY external_id "
+    f"SELECT :connection_id, {_COLUMNS}, now(), now() FROM time_entries_staged ORDER BY external_id "
     f"ON CONFLICT (connection_id, external_id) DO NOTHING RETURNING id, external_id")
 
 
@@ -205,8 +204,10 @@ def _insert_by_copy(session: Session, connection_id: int, rows: list[tuple]) -> 
     connection = session.connection()
     connection.execute(_STAGING)
     copy_rows(connection, "time_entries_staged", INSERTED, rows)
-    return {external_id: entry_id for entry_id, external_id in
-            connection.execute(_FROM_STAGING, {"connection_id": connection_id})}
+    inserted = {external_id: entry_id for entry_id, external_id in
+                connection.execute(_FROM_STAGING, {"connection_id": connection_id})}
+    empty(connection, "time_entries_staged")
+    return inserted
 
 
 def create_entry(session: Session, actor: User | str | None, connection_id: int, source: str, external_id: str,

@@ -30,7 +30,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased, selectinload
 
@@ -441,8 +441,12 @@ class Importer:
 
     # Deletions nobody told us about, and waiting time ------------------------------------------------
     def watch(self) -> None:
-        """From now on keep the ids read, by date, for `reconcile` (a full read in date order)."""
+        """From now on keep the ids read, by date, for `reconcile` (a full read in date order). What the read
+        writes (or anyone writes meanwhile) is newer than the database's clock now, and was read, so closing a
+        day leaves it out instead of reading back every entry just imported."""
         self.seen, self.missing = {}, {}
+        postgresql_clock = self.session.get_bind().dialect.name == "postgresql"  # the bulk insert's now()
+        self.read_since = self.session.scalar(select(func.clock_timestamp())) if postgresql_clock else utcnow()
 
     def close_days(self, start: date, end: date) -> None:
         """Days start..end are read (and the day either side: a work date may differ by a day from the tool's):
@@ -459,7 +463,7 @@ class Importer:
             TimesheetConflict.status == ConflictStatus.REJECTED, TimesheetConflict.time_entry_id.is_not(None))
         rows = self.session.execute(select(TimeEntry.id, TimeEntry.external_id, TimeEntry.work_date).where(
             TimeEntry.connection_id == self.connection.id, TimeEntry.work_date.between(start, end),
-            TimeEntry.id.not_in(kept))).all()
+            TimeEntry.updated_at < self.read_since, TimeEntry.id.not_in(kept))).all()
         waiting = self.session.execute(select(WaitingTimeEntry.id, WaitingTimeEntry.external_id,
                                               WaitingTimeEntry.work_date).where(
             WaitingTimeEntry.connection_id == self.connection.id, WaitingTimeEntry.work_date.between(start, end))).all()

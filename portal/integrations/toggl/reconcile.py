@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from portal.integrations.models import Connection, PersonLink, WaitingTimeEntry
 from portal.runs.models import MessageStatus, SyncMessage
-from portal.sql import among, copy_rows
+from portal.sql import among, copy_rows, empty
 from portal.timesheets.models import ConflictStatus, TimeEntry, TimesheetConflict
 
 # Seconds one imported entry may differ from the tool's by rounding to hundredths of an hour (18 s), and
@@ -51,8 +51,9 @@ Bucket = tuple[date, str, str]  # (work date, person key, tool project id)
 Window = tuple[date, date]
 
 # The tool's ids of the days being judged, per database connection: COPY (PostgreSQL) or executemany (SQLite)
-# into it, an anti-join out of it; emptied before and after each use. Not ON COMMIT DELETE ROWS: PostgreSQL would
-# then truncate it at every commit that touches a temporary table on the connection (each batch of a sync).
+# into it, an anti-join out of it; emptied (portal.sql.empty) before and after each use. Not ON COMMIT DELETE ROWS:
+# PostgreSQL would then truncate it at every commit that touches a temporary table on the connection (each batch
+# of a sync).
 LISTED = table("reconcile_listed", column("external_id"))
 _LISTED_POSTGRESQL = "CREATE TEMP TABLE IF NOT EXISTS reconcile_listed (external_id text)"
 # Indexed (not unique: COPY has no ON CONFLICT): with a table's statistics stale (thousands of entries just
@@ -106,7 +107,7 @@ def unlisted(session: Session, connection: Connection, ids: Iterable[str], days:
         ~exists().where(LISTED.c.external_id == WaitingTimeEntry.external_id))))
     failed = [external_id for external_id, _ in _failed(
         session, connection, days, window, ~exists().where(LISTED.c.external_id == SyncMessage.external_id))]
-    session.execute(LISTED.delete())
+    empty(session.connection(), "reconcile_listed")
     return Unlisted(entries, waiting, failed)
 
 
@@ -115,11 +116,11 @@ def _stage(session: Session, ids: Iterable[str]) -> None:
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql(_LISTED_POSTGRESQL)
         connection.exec_driver_sql(_LISTED_INDEX)
-        connection.execute(LISTED.delete())
+        empty(connection, "reconcile_listed")
         copy_rows(connection, "reconcile_listed", ["external_id"], ((external_id,) for external_id in ids))
     else:
         connection.exec_driver_sql(_LISTED_SQLITE)
-        connection.execute(LISTED.delete())
+        empty(connection, "reconcile_listed")
         rows = [(external_id,) for external_id in ids]
         if rows:  # (an empty list would be one statement without its parameter)
             connection.exec_driver_sql("INSERT OR IGNORE INTO reconcile_listed (external_id) VALUES (?)", rows)
