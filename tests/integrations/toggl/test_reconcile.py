@@ -4,12 +4,14 @@ changes since the last one, then a week at a time lists every id (summary report
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
-from portal.integrations.models import ProjectLink, WaitingTimeEntry
+from portal.integrations.models import Connection, ProjectLink, WaitingTimeEntry
+from portal.integrations.toggl import reconcile
 from portal.runs.models import SyncMessage, SyncRun
 from tests.factories import ResourceFactory, stage
 from tests.integrations.toggl.time_sync_support import days_ago, enqueue_scheduled, link, sync, synced
@@ -176,3 +178,17 @@ def test_a_summary_without_ids_never_removes_anything(session, tool, world, run_
     run = sync(session, run_jobs, tool.connection, "nightly")
     assert run.status == "succeeded" and set(synced(session, tool.connection)) == set(before)
     assert not session.scalars(select(SyncMessage).where(SyncMessage.action == "delete")).all()
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_ids_table_keeps_no_dead_rows_between_weeks(session):
+    """The nightly stages each week's ids in a temporary table that nothing vacuums: emptied by TRUNCATE, not
+    DELETE, it holds no page between weeks (it grew with every week a worker's connection judged)."""
+    connection = Connection(kind="toggl", status="connected", account_id="1")
+    session.add(connection)
+    session.flush()
+    week = (date(2026, 3, 2), date(2026, 3, 8))
+    for first in range(3):
+        reconcile.unlisted(session, connection, [str(n) for n in range(first * 2000, first * 2000 + 2000)], week,
+                           (week[0] - timedelta(days=60), week[1]))
+        assert session.scalar(text("SELECT pg_relation_size('reconcile_listed')")) == 0
