@@ -16,9 +16,9 @@ from sandboxes import SANDBOXES, create
 def serve(kind: str, host: str, port: int, state_file: str | None) -> None:
     """Serve the sandbox of a timesheet tool's API on loopback.
 
-    Waitress, as the real services do, keeps a client's connection open between requests (werkzeug's
-    development server closes each one, so every request of a sync paid a new connection on both sides); one
-    process, so the sandbox's records stay in one memory, with a thread per request in flight."""
+    Served by waitress, which keeps a client's connection open between requests as the real services do
+    (werkzeug's development server closes each one, so every report page of a sync paid a new connection on
+    both sides); one process, so the sandbox's records stay in one memory, with a thread per request in flight."""
     import waitress
 
     click.echo(f"{kind} sandbox on http://{host}:{port}")
