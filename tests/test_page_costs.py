@@ -263,3 +263,28 @@ def test_a_list_page_costs_the_same_with_20_and_200_rows(app, client, session, l
     statements_200, bytes_200 = _measure(app, client, url)
     assert statements_200 == statements_20, f"{url}: {statements_20} statements with 20 rows, {statements_200} with 200"
     assert bytes_200 <= bytes_100 * 1.03, f"{url}: {bytes_100} bytes with 100 rows, {bytes_200} with 200"
+
+
+def test_the_approvers_queue_reads_the_user_its_page_with_its_count_and_its_hours(app, client, session, login_as):
+    """The page approvers keep open (bench/approvals_load.py): the signed-in user, the page of timesheets with the
+    queue's count riding along, and their hours per project. An approver's stand-ins add nothing to what they
+    may do, so they are not read."""
+    viewer = login_as("approver")
+    world = World(session)
+    world.viewer = viewer
+    world.timesheets(30)
+    client.get("/approvals")  # warm: templates compiled
+    read = []
+    with app.app_context():
+        engine = db.engine
+
+    def note(_connection, _cursor, statement, *_):
+        if not statement.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):  # the tests' own isolation
+            read.append(statement.split(None, 6)[:6])
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        assert client.get("/approvals").status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert len(read) == 3, read
