@@ -21,7 +21,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, Flask, Response, jsonify, request
+import orjson
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 
 class Clock:
@@ -150,11 +151,15 @@ class RequestLog:
             self.generation += 1
 
 
+# Types orjson writes its own way go to Flask's serializer instead (dates as Flask writes them, Decimals).
+_ORJSON = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
 def json_answer(body: Any, status: int = 200) -> Response:
-    response = jsonify(body)
-    response.status_code = status
-    response.headers["Content-Type"] = "application/json; charset=utf-8"
-    return response
+    """A JSON answer, written as jsonify would (compact, in the records' order) by orjson: a report page of
+    50 rows is written in a tenth of the time, which matters when thousands are paged (bench/sync.py)."""
+    return Response(orjson.dumps(body, default=current_app.json.default, option=_ORJSON), status,
+                    content_type="application/json; charset=utf-8")
 
 
 def fault_response(fault: Fault) -> Response:

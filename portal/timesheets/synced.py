@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select, text, tuple_, update
@@ -43,6 +44,7 @@ EXTRA_FIELDS = ("task_id", "project_item_id", "started_at", "ended_at", "break_m
 _INSTANTS = ("started_at", "ended_at")
 
 
+@lru_cache(maxsize=8192)  # a sync asks for the same few thousand durations a hundred thousand times
 def hours_of(seconds: int) -> Decimal:
     return (Decimal(seconds) / 3600).quantize(HUNDREDTH, rounding=ROUND_HALF_UP)
 

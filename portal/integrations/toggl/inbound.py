@@ -143,6 +143,7 @@ class Importer:
         read without a query per entry."""
         _batch_settings(self.session)
         self.people.refresh()
+        self.persons: dict[tuple[str, str], tuple[PersonLink, int]] = {}  # see _person
         self.any_waiting = self.session.scalar(select(WaitingTimeEntry.id).where(
             WaitingTimeEntry.connection_id == self.connection.id).limit(1)) is not None
         if self.offerings is not None and time.monotonic() - self._rules_read < RULES_FOR:
@@ -161,6 +162,7 @@ class Importer:
                 if item in self.session:
                     self.session.expunge(item)
         self.offerings = {o.id: o for o in offerings}
+        self.project_of = {o.id: o.project_id for o in offerings}
         self.refusals: dict[tuple[int, int, bool], str | None] = {}
         self.rates = {(offering_id, resource_id): rate for offering_id, resource_id, rate in self.session.execute(
             select(Assignment.offering_id, Assignment.resource_id, Assignment.bill_rate)
@@ -244,8 +246,8 @@ class Importer:
                 waiting: dict[str, WaitingTimeEntry]) -> SyncedValues | None:
         """The entry in the portal's terms; None when it waits for its person, is refused or fails."""
         link = self.links[entry.project_id]
-        person = self.people.resolve(entry)
-        if person.resource_id is None:
+        person, resource_id = self._person(entry)
+        if resource_id is None:
             if entry_id is None:
                 self._wait(entry, person, link, waiting.get(entry.id))
             else:  # came in before the person's mapping was cleared, on approved time: it stays
@@ -253,25 +255,36 @@ class Importer:
             return None
         if entry.id in waiting:
             self.session.delete(waiting.pop(entry.id))
-        offering = self.offerings[link.offering_id]
+        offering_id = link.offering_id
         hours = synced.hours_of(entry.seconds)
-        work_date = self.work_date(entry, person.resource_id)
         trouble = synced.hours_problem(hours)
         if trouble:
             self._problem(entry.id, f"Not imported: {trouble}. Check: is the time entry completed and correct in "
                                     f"{self.label}? Fix it there and the next sync brings it.", "failed", entry)
             return None
-        refusal = self._refusal(offering, person.resource_id, entry.description)
-        if refusal is None and (offering.id, person.resource_id) not in self.rates:
-            refusal = self._passive(offering, person)
+        description = entry.description.strip()
+        key = (offering_id, resource_id, bool(description))
+        refusal = self.refusals[key] if key in self.refusals else self._refusal(key, person, description)
         if refusal:
             self._problem(entry.id, f"Refused: {refusal}", "refused", entry)
             return None
-        return SyncedValues(resource_id=person.resource_id, offering_id=offering.id, project_id=offering.project_id,
-                            work_date=work_date, hours=hours, billable=entry.billable,
-                            description=entry.description.strip(),
+        return SyncedValues(resource_id=resource_id, offering_id=offering_id,
+                            project_id=self.project_of[offering_id], work_date=self.work_date(entry, resource_id),
+                            hours=hours, billable=entry.billable, description=description,
                             external_url=self.connector.time_entry_url(entry) if self.connector else "",
                             external_updated_at=entry.updated_at)
+
+    def _person(self, entry: ExternalTimeEntry) -> tuple[PersonLink, int | None]:
+        """The entry's person and their resource. A matched person met under the same email is remembered for
+        the batch: their link cannot change within it, and its columns are read once, not per entry."""
+        key = (entry.user_id, entry.user_email)
+        known = self.persons.get(key)
+        if known is None:
+            person = self.people.resolve(entry)
+            known = (person, person.resource_id)
+            if known[1] is not None:
+                self.persons[key] = known
+        return known
 
     def work_date(self, entry: ExternalTimeEntry, resource_id: int | None) -> date:
         """The entry's start in the person's own time zone (the resource's, else the organization's); the
@@ -280,14 +293,17 @@ class Importer:
             return entry.work_date
         return entry.started_at.astimezone(self.zones.get(resource_id) or self.home_zone).date()
 
-    def _refusal(self, offering: Offering, resource_id: int, description: str) -> str | None:
-        """policy.time_entry_refusal, asked once per offering, person and (empty or not) description while
-        the rules read are current: its answer depends on nothing else."""
-        key = (offering.id, resource_id, bool(description.strip()))
-        if key not in self.refusals:
-            self.refusals[key] = policy.time_entry_refusal(offering.project, offering, resource_id,
-                                                           description=description)
-        return self.refusals[key]
+    def _refusal(self, key: tuple[int, int, bool], person: PersonLink, description: str) -> str | None:
+        """policy.time_entry_refusal for `key` (offering, resource, whether described), asked once while the
+        rules read are current: its answer depends on nothing else. Someone allowed but not on the offering's
+        team is added to it first (a refusal to add them is the answer)."""
+        offering_id, resource_id, _ = key
+        offering = self.offerings[offering_id]
+        refusal = policy.time_entry_refusal(offering.project, offering, resource_id, description=description)
+        if refusal is None and (offering_id, resource_id) not in self.rates:
+            refusal = self._passive(offering, person)
+        self.refusals[key] = refusal
+        return refusal
 
     def _passive(self, offering: Offering, person: PersonLink) -> str | None:
         """Seed 002: someone who logs time on an offering they are not on is added as a passive assignment."""

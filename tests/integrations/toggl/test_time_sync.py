@@ -165,6 +165,27 @@ def test_projects_taking_time_from_assigned_people_only_refuse_others(session, t
     assert "Only people assigned to Platform build may report time to it" in refused.reason
 
 
+def test_time_of_an_inactive_resource_off_the_team_is_refused_until_they_are_reactivated(session, tool, linked,
+                                                                                          run_jobs):
+    """Seed 002 adds someone who logs time off the offering's team as a passive assignment; an inactive
+    resource cannot be added, so each of their entries is refused, once each, saying what to do."""
+    tool.sandbox.set_member("ben@example.test")
+    ben = ResourceFactory(email="ben@example.test", active=False)
+    generate(tool, linked, count=3, email="ben@example.test")
+    session.commit()
+    run = sync(session, run_jobs, tool.connection)
+    assert run.counts["refused"] == 3 and synced(session, tool.connection) == {}
+    refused = messages(session, run.id, status="failed")
+    assert len(refused) == 3 and all(f"{ben.name} is not an active resource" in m.reason for m in refused)
+    assert "Reactivate the resource" in refused[0].reason
+    assert session.scalar(select(func.count()).select_from(Assignment).where(Assignment.resource_id == ben.id)) == 0
+    ben.active = True
+    session.commit()
+    again = sync(session, run_jobs, tool.connection, "nightly")
+    assert again.counts["new"] == 3 and len(synced(session, tool.connection)) == 3
+    assert session.scalar(select(Assignment.passive).where(Assignment.resource_id == ben.id)) is True
+
+
 def test_an_empty_description_is_refused_where_descriptions_are_required(session, tool, linked, run_jobs):
     project = linked.offering.project
     project.time_descriptions_required = True
