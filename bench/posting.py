@@ -3,10 +3,11 @@
     .venv/bin/python bench/posting.py                      # SQLite in a temporary folder
     BENCH_DATABASE_URL=postgresql://... .venv/bin/python bench/posting.py   # an empty PostgreSQL database
 
-Approves 1,000 timesheets (5 entries each, 10 % crossing a fiscal period boundary) 50 at a time as the
-approvals page's bulk approve does (one commit per 50), posts them the way the posting job does (one
-timesheet per transaction), and inserts the very same ledger rows raw (Core executemany, also one commit per
-timesheet), interleaved by chunks of 50 timesheets; prints (approving + posting) ÷ raw insert (target ≤ 5),
+Approves 1,000 timesheets (5 entries each; 10 % in weeks crossing a month end, on one project, so most of
+those are split into a transaction per fiscal period) 50 at a time as the approvals page's bulk approve does
+(one commit per 50), posts them the way the posting job does (one timesheet per transaction), and inserts the
+very same ledger rows raw (Core executemany, also one commit per timesheet), interleaved by chunks of 50
+timesheets; prints (approving + posting) ÷ raw insert (target ≤ 5),
 posting alone ÷ raw insert, the SQL statements per approval and per posting, and for scale the ratio to a
 single bulk insert of everything. Then it counts the SQL statements of one approvals page request with 10
 and with 1,000 pending timesheets (must be equal). Ratios are measured in the same run, so the machine's
@@ -87,10 +88,13 @@ def seed(session) -> tuple[list[int], int]:
                           status="submitted")
         session.add(sheet)
         sheets.append(sheet)
+        crossing = (week + timedelta(days=6)).month != week.month
         for entry in range(ENTRIES):
-            # Mon..Fri, and for crossing weeks Sat/Sun too so both sides of the boundary get hours.
+            # Five days in a row from a day that moves with the timesheet (Sat/Sun too, so both sides of a
+            # boundary get hours), one project a day; in a week crossing a month end the week is on one
+            # project, whose time then falls into two fiscal periods: split into a transaction for each.
             day = week + timedelta(days=(entry + index) % 7)
-            offering = offerings[(index + entry) % PROJECTS]
+            offering = offerings[(index + (0 if crossing else entry)) % PROJECTS]
             session.add(TimeEntry(resource_id=person.id, project=offering.project, offering=offering, work_date=day,
                                   hours=Decimal("1.5") + entry, timesheet=sheet))
     session.commit()
