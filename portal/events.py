@@ -38,3 +38,9 @@ time_entry_changed = _events.signal("time-entry-changed")
 # Timesheets and finance (issue 6) -------------------------------------------------------------------
 # sender: the Timesheet. kwargs: session, actor, from_status, to_status, reason ("" when none was given)
 timesheet_status_changed = _events.signal("timesheet-status-changed")
+
+# Sync runs (issue 14) -----------------------------------------------------------------------------------
+# sender: the SyncRun a PortalError failed (runs.execute), before it is finished. kwargs: session, error. A tool
+# whose refusal means "the stored credentials no longer work" marks its connection (toggl/credentials.py),
+# whatever run met it: a sync, a push, a provisioning.
+sync_run_failed = _events.signal("sync-run-failed")

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from portal import audit, queue
+from portal import audit, events, queue
 from portal.columns import utcnow
 from portal.errors import Conflict, InvalidInput, NotAllowed, PortalError
 from portal.runs.models import ACTIVE_RUN_STATUSES, MessageStatus, RunStatus, SyncMessage, SyncRun
@@ -271,6 +271,7 @@ def execute(session: Session, run_id: int, work: Callable[[Session, SyncRun], st
                                 entity=run.kind, action=run.kind, status=MessageStatus.FAILED, reason=error.message,
                                 payload=run.params, processed_at=utcnow()))
         run.retryable = not isinstance(error, InvalidInput)  # the same input would fail the same way
+        events.sync_run_failed.send(run, session=session, error=error)
         finish(session, run, error=error.message)
         return run
     except Exception:

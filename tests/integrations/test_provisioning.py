@@ -3,6 +3,7 @@ ALB × Hours Source matrix of seed 002 section 7, and idempotent re-runs, agains
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -11,13 +12,15 @@ import pytest
 from sqlalchemy import select
 
 from portal import events
+from portal.audit import AuditEvent
 from portal.errors import InvalidInput
 from portal.integrations import provisioning
 from portal.integrations.models import PersonLink, ProjectUserLink
+from portal.mail import OutboundEmail
 from portal.org.services import get_settings
 from portal.projects import services as project_services
 from portal.runs.models import SyncMessage
-from tests.factories import ClientFactory, ProjectFactory, stage
+from tests.factories import ClientFactory, ProjectFactory, UserFactory, stage
 from tests.toggl_sandbox import TOKEN
 
 
@@ -404,6 +407,30 @@ def test_a_deleted_toggl_project_is_reported_on_push(session, tool, admin, run_j
     session.commit()
     run_jobs()
     assert "no longer exists in the workspace" in tool.last_run(session).error
+
+
+def test_a_push_that_meets_a_regenerated_token_marks_the_connection_as_a_sync_would(session, tool, admin, run_jobs,
+                                                                                    linked):
+    """The push fails saying why, and the connection needs a new token: syncs stop and admins are told once,
+    as when a sync meets it (toggl/credentials.py)."""
+    offering, _ = linked
+    UserFactory(role="admin", email="it@example.test")
+    tool.connection.credentials = json.dumps({"api_token": "regenerated-in-toggl"})
+    session.commit()
+    for _ in range(2):
+        provisioning.request_push(session, admin, offering, tool.connection)
+        session.commit()
+        run_jobs()
+        run = tool.last_run(session)
+        assert run.status == "failed" and "API token" in run.error
+        tool.connection.status = "connected"  # an admin re-validates; the next refusal marks it again
+        session.commit()
+    session.refresh(tool.connection)
+    assert tool.connection.settings["needs_token"] is True and "API token" in tool.connection.last_error
+    emails = session.scalars(select(OutboundEmail).where(OutboundEmail.category == "sync_alert")).all()
+    assert len(emails) == 1 and "it@example.test" in emails[0].recipients
+    refused = session.scalars(select(AuditEvent).where(AuditEvent.action == "connection.token_refused")).all()
+    assert len(refused) == 1
 
 
 # Entering In Progress ---------------------------------------------------------------------------------

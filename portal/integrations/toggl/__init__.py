@@ -9,6 +9,7 @@ from portal.queue import Scheduled
 TOOL = Tool(
     kind="toggl",
     connector="portal.integrations.toggl.connector:TogglConnector",
+    imports=("portal.integrations.toggl.credentials",),  # marks a connection whose token a run found refused
     blueprints=("portal.integrations.toggl.views:bp", "portal.integrations.toggl.sync_views:bp"),
     webhooks="portal.integrations.toggl.webhooks:receive_delivery",
     schedule=(

@@ -1,9 +1,10 @@
 """A Toggl API token the service no longer accepts (regenerated): the connection needs a new one; and the
 request quota as Toggl last reported it (what the settings page and the sync log show).
 
-The connector tells a refused token from a permission refusal (connector.TOKEN_REFUSED); whatever meets it
-(a sync, a push) marks the connection here. Syncs need a connected connection, so they stop until an admin
-validates a new token (connection.run_validate clears the mark); admins are emailed once, not per run.
+The connector tells a refused token from a permission refusal (connector.TOKEN_REFUSED); whatever run meets
+it (a sync, a push, a provisioning: events.sync_run_failed) marks the connection here. Syncs need a connected
+connection, so they stop until an admin validates a new token (connection.run_validate clears the mark);
+admins are emailed once, not per run.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import audit, mail
+from portal import audit, events, mail
 from portal.auth.models import Role, User
 from portal.columns import utcnow
+from portal.errors import PortalError
 from portal.integrations.models import Connection, ConnectionStatus
+from portal.runs.models import SyncRun
 
 LABEL = "Toggl Track"
 
@@ -41,6 +44,15 @@ def token_refused(session: Session, connection: Connection, message: str) -> Non
         audit.record(session, "Toggl sync", "connection.token_refused", connection, after={"reason": message[:500]},
                      summary=f"{LABEL} no longer accepts the API token; syncs wait for a new one")
     connection.settings = settings
+
+
+@events.sync_run_failed.connect
+def _run_met_a_refused_token(run: SyncRun, session: Session, error: PortalError, **_) -> None:
+    # Not a validation: it tells a refused candidate token (the working one stays) from the stored one itself.
+    if error.details.get("token_refused") and run.connection_id is not None and run.kind != "validate":
+        connection = session.get(Connection, run.connection_id)
+        if connection is not None and connection.kind == "toggl":
+            token_refused(session, connection, error.message)
 
 
 def token_accepted(connection: Connection) -> None:
