@@ -46,7 +46,6 @@ from portal.integrations.models import Connection
 from portal.integrations.registry import connector_for
 from portal.integrations.services import require_connected
 from portal.integrations.toggl import reconcile, time_runs
-from portal.integrations.toggl.credentials import token_refused
 from portal.integrations.toggl.inbound import COUNTS, Importer, entry_from_payload
 from portal.runs import services as runs
 from portal.runs.models import MessageStatus, SyncMessage, SyncRun
@@ -79,12 +78,13 @@ def _sync(session: Session, run: SyncRun) -> str:
         session.rollback()  # the batch in flight; the pages committed before it stay
         if isinstance(stop, RateLimited):  # the quota ran out outside the paged reads: wait for it too
             stop = runs.Pause(stop.resets_at, work._waiting_text(stop.resets_at))
-        if isinstance(stop, AuthenticationFailed):  # "Connection was working, now it's not" (seed 002)
-            if not stop.details.get("token_refused"):
-                stop = AuthenticationFailed(
-                    f"{stop.message} Check: was the {work.importer.label} API token regenerated, or the connected "
-                    "user removed from the workspace?", service=work.importer.label, status_code=stop.status_code)
-            token_refused(session, session.get(Connection, run.connection_id), stop.message)
+        # "Connection was working, now it's not" (seed 002): the failed run marks the connection as needing a new
+        # token, as any run does that meets the refusal (credentials.py receives events.sync_run_failed).
+        if isinstance(stop, AuthenticationFailed) and not stop.details.get("token_refused"):
+            stop = AuthenticationFailed(
+                f"{stop.message} Check: was the {work.importer.label} API token regenerated, or the connected "
+                "user removed from the workspace?", service=work.importer.label, status_code=stop.status_code,
+                token_refused=True)
         # What was imported before the run stopped or paused still gets its budget checks and notes.
         work.importer.finish()
         note_usage(session, run.id, connection.id, connector)
