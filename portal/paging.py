@@ -20,8 +20,8 @@ from portal.inputs import MAX_ID, parse_id
 T = TypeVar("T")
 
 
-def after(day_column: Any, id_column: Any, cursor: str | None, descending: bool = False) -> ColumnElement | None:
-    """The condition selecting rows past `cursor` in (day, id) order, or None for the first page."""
+def position(cursor: str | None) -> tuple[date, int] | None:
+    """The (day, id) a page link names, or None for the first page."""
     if not cursor:
         return None
     try:
@@ -31,6 +31,18 @@ def after(day_column: Any, id_column: Any, cursor: str | None, descending: bool 
             raise ValueError(cursor)
     except (ValueError, InvalidInput):
         raise InvalidQuery("That page link is broken; start from the first page.") from None
+    return day, ident
+
+
+def after(day_column: Any, id_column: Any, cursor: str | None, descending: bool = False) -> ColumnElement | None:
+    """The condition selecting rows past `cursor` in (day, id) order, or None for the first page."""
+    if (past := position(cursor)) is None:
+        return None
+    return beyond(day_column, id_column, *past, descending=descending)
+
+
+def beyond(day_column: Any, id_column: Any, day: Any, ident: Any, descending: bool = False) -> ColumnElement:
+    """Rows past (day, ident) in (day, id) order: values, or parameters bound when the statement runs."""
     if descending:
         return or_(day_column < day, and_(day_column == day, id_column < ident))
     return or_(day_column > day, and_(day_column == day, id_column > ident))

@@ -6,7 +6,9 @@ outer table's whole filtered side (every submitted timesheet of the organization
 `column = ANY(ARRAY(subquery))` runs the subquery once and fetches the outer rows by their index, so
 the cost follows the ids, not the table. SQLite gets a plain IN, which it already runs that way.
 
-`among(column, values)`: `column` in a list of values, as one array parameter on PostgreSQL.
+`among(column, values)`: `column` in a list of values, as one array parameter on PostgreSQL;
+`among_named(column, name)` the same with the list given when the statement runs (`params={name: [...]}`), for
+a statement built once and run on every request.
 
 `copy_rows(connection, table, columns, rows)`: PostgreSQL's COPY of `rows` into `table`, the fastest way in
 (the sync's staging table, the nightly's ids); `empty(connection, table)` empties such a table after use.
@@ -70,17 +72,22 @@ class Among(ColumnElement[bool]):
                            ("array", InternalTraversal.dp_clauseelement),
                            ("listed", InternalTraversal.dp_clauseelement)]
 
-    def __init__(self, column: Any, values: list) -> None:
-        self.column = column
-        self.array = bindparam(None, list(values), type_=ARRAY(column.type))
-        self.listed = column.in_(values)
+    def __init__(self, column: Any, array: Any, listed: Any) -> None:
+        self.column, self.array, self.listed = column, array, listed
 
     def self_group(self, against=None) -> Among:
         return self
 
 
 def among(column: Any, values: Iterable) -> Among:
-    return Among(column, list(values))
+    values = list(values)
+    return Among(column, bindparam(None, values, type_=ARRAY(column.type)), column.in_(values))
+
+
+def among_named(column: Any, name: str) -> Among:
+    """`among` with the list bound by name when the statement runs: one statement object reused, so it is not
+    built, keyed and looked up in SQLAlchemy's cache again on each request."""
+    return Among(column, bindparam(name, type_=ARRAY(column.type)), column.in_(bindparam(name, expanding=True)))
 
 
 @compiles(Among)

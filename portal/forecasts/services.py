@@ -135,7 +135,7 @@ def visible_projects(session: Session, user: User, include_closed: bool, after: 
         selectinload(Project.offerings).selectinload(Offering.assignments), selectinload(Project.team),
     )
     if not policy.can_see_money(user):  # a PM: the projects whose PM team they are on
-        query = query.where(Project.id.in_(managed_projects(user)))
+        query = query.where(Project.id.in_(managed_projects(user.id)))
     if not include_closed:
         query = query.where(Project.stage_id.in_(open_stage_ids(session)))
     return paging.by_name(session, query, Project.name, Project.id, after, limit)

@@ -75,7 +75,7 @@ def search_transfer_projects(session: Session, user: Any, text: str, params: Map
     for cost transfers."""
     query = _projects(session, "open_for_cost_transfer", text).where(Project.id != (_int(params, "from") or 0))
     if not policy.is_mpe(user):
-        query = query.where(Project.id.in_(managed_projects(user)))
+        query = query.where(Project.id.in_(managed_projects(user.id)))
     query = query.options(selectinload(Project.team))
     kept = _kept(session, query, lambda p: policy.transfer_onto_refusal(user, p, "cost") is None, limit)
     return [Option(p.id, p.name) for p in kept]
@@ -122,7 +122,7 @@ def search_transfer_offerings(session: Session, user: Any, text: str, params: Ma
     query = _offerings(session, "open_for_time_transfer", text).options(
         selectinload(Offering.project).selectinload(Project.team))
     if not policy.is_mpe(user):
-        query = query.where(Project.id.in_(managed_projects(user)))
+        query = query.where(Project.id.in_(managed_projects(user.id)))
     kept = _kept(session, query, lambda o: policy.transfer_onto_refusal(user, o.project, "time") is None, limit)
     return [Option(o.id, _offering_label(o)) for o in kept]
 

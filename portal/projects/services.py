@@ -427,10 +427,11 @@ def entry_stage_ids(session: Session, key: str) -> list[int]:
             and (s.flag(key) or s.flag(policy.ENTRY_OVERRIDES[key]))]
 
 
-def managed_projects(user: User) -> CompoundSelect:
-    """Ids of the projects whose PM team the user is on: a union, each side an index lookup."""
-    return union(select(Project.id).where(Project.pm_id == user.id),
-                 select(ProjectManager.project_id).where(ProjectManager.user_id == user.id))
+def managed_projects(user_id: Any) -> CompoundSelect:
+    """Ids of the projects whose PM team the user is on (their id, or a parameter bound when the statement
+    runs): a union, each side an index lookup."""
+    return union(select(Project.id).where(Project.pm_id == user_id),
+                 select(ProjectManager.project_id).where(ProjectManager.user_id == user_id))
 
 
 def hidden_closed_projects(session: Session, *, stage_name: str | None = None, client_id: int | None = None,

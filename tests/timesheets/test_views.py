@@ -135,6 +135,28 @@ def test_the_queue_is_scoped_to_what_the_user_may_approve(client, session, login
     assert f'<span id="queue-count">{expected}</span>' in body
 
 
+def test_viewers_of_the_same_shape_each_get_their_own_queue(session):
+    """The queue's statement is built once per shape of viewer and filters (approvals._page) and run with each
+    viewer's values: two PMs in turn, then one with a project filter and a later page, see only their own."""
+    from portal.timesheets import approvals
+
+    first, second = UserFactory(role="pm"), UserFactory(role="pm")
+    mine = _queue(session, 27, ProjectFactory(name="First's", pm_id=first.id))
+    theirs = _queue(session, 3, ProjectFactory(name="Second's", pm_id=second.id))
+
+    def shown(user, filters, after=None):
+        queue = approvals.approval_queue(session, user, filters, after=after)
+        return queue, {project.name for row in queue.rows for project, _ in row.projects}
+
+    queue, names = shown(first, approvals.Filters())
+    assert (queue.count, names, bool(queue.next_cursor)) == (27, {"First's"}, True)
+    assert shown(second, approvals.Filters())[0].count == 3 and shown(second, approvals.Filters())[1] == {"Second's"}
+    rest, names = shown(first, approvals.Filters(project_id=mine.id), after=queue.next_cursor)
+    assert (len(rest.rows), names) == (2, {"First's"})
+    assert shown(second, approvals.Filters(project_id=mine.id))[0].rows == []  # not theirs to see
+    assert shown(first, approvals.Filters(project_id=theirs.id), after=queue.next_cursor)[0].rows == []
+
+
 def test_the_queue_filters_by_project_and_week(client, session, login_as):
     login_as("approver")
     mine = _queue(session, 4, ProjectFactory(name="Mine"))
