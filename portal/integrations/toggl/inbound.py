@@ -30,7 +30,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased, selectinload
 
@@ -457,12 +457,14 @@ class Importer:
 
     # Deletions nobody told us about, and waiting time ------------------------------------------------
     def watch(self) -> None:
-        """From now on keep the ids read, by date, for `reconcile` (a full read in date order). What the read
-        writes (or anyone writes meanwhile) is newer than the database's clock now, and was read, so closing a
-        day leaves it out instead of reading back every entry just imported."""
+        """From now on keep the ids read, by date, for `reconcile` (a full read in date order). What anyone
+        changes through the portal meanwhile (a webhook, an approver accepting a held change) is stamped later
+        than now, and closing a day leaves it out: it is judged by the next full read. The portal's clock, as
+        those stamps are: were it the database's, a portal clock behind it would stamp such a change "before the
+        read" and it would be removed as missing. The read's own bulk inserts carry the database's now(); a skew
+        there only reads some of them back, and they were read, so none is missing."""
         self.seen, self.missing = {}, {}
-        postgresql_clock = self.session.get_bind().dialect.name == "postgresql"  # the bulk insert's now()
-        self.read_since = self.session.scalar(select(func.clock_timestamp())) if postgresql_clock else utcnow()
+        self.read_since = utcnow()
 
     def close_days(self, start: date, end: date) -> None:
         """Days start..end are read (and the day either side: a work date may differ by a day from the tool's):

@@ -9,8 +9,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import delete, select
 
+from portal.columns import utcnow
 from portal.errors import ExternalServiceError
 from portal.integrations.connectors import ExternalTimeEntry, TimeEntryPage
+from portal.integrations.toggl import inbound
 from portal.integrations.toggl import sync as time_sync
 from portal.integrations.toggl.inbound import Importer
 from portal.integrations.toggl.sync import batches
@@ -87,6 +89,45 @@ def test_a_full_read_keeps_a_few_days_of_ids_and_still_finds_deletions_and_moves
     assert run.counts["deleted"] == 1 and run.counts["updated"] == 1
     assert held and max(held) <= 40  # a batch (20) and a few days (4 a day), never the window's 120
     assert session.scalar(select(TimeEntry.id).where(TimeEntry.external_id == deleted)) is None
+
+
+def test_an_entry_changed_during_a_full_read_by_a_portal_clock_behind_the_database_is_judged_by_the_next(
+        app, monkeypatch, session, tool, run_jobs):
+    """A full read removes entries of the days it read that Toggl no longer lists, but not those changed through
+    the portal since it began (a webhook, an approver accepting a change): the next full read judges them. The
+    portal stamps such changes with its own clock, so the read's start is taken on that clock too; taken on
+    the database's (PostgreSQL's clock_timestamp()), a portal clock a minute behind stamped the change "before
+    the read" and the entry was removed as missing."""
+    _synced_workspace(app, monkeypatch, session, tool, run_jobs, batch=20)
+    entries = TimeEntry.__table__
+    session.execute(entries.update().values(updated_at=utcnow() - timedelta(hours=1)))  # imported an hour ago
+    gone = min(synced(session, tool.connection).values(), key=lambda e: e.work_date)
+    gone_id, gone_external_id = gone.id, gone.external_id
+    tool.sandbox.delete(int(gone_external_id), emit=False)
+    behind = timedelta(minutes=1)
+    monkeypatch.setattr(inbound, "utcnow", lambda: utcnow() - behind)  # the portal's clock, as watch() reads it
+    original = Importer.apply
+
+    def apply(self, entries_read):  # the entry is changed through the portal while the read goes on
+        counts = original(self, entries_read)
+        self.session.execute(entries.update().where(entries.c.id == gone_id).values(updated_at=utcnow() - behind))
+        return counts
+
+    def full_read():
+        tool.connection.settings = {k: v for k, v in tool.connection.settings.items() if k != time_sync.NIGHTLY_MARK}
+        session.commit()
+        run = sync(session, run_jobs, tool.connection)
+        assert run.status == "succeeded", run.error
+        return run
+
+    monkeypatch.setattr(Importer, "apply", apply)
+    run = full_read()
+    assert gone_external_id in synced(session, tool.connection) and not run.counts.get("deleted")
+
+    monkeypatch.setattr(Importer, "apply", original)  # the next full read, nothing changed meanwhile
+    monkeypatch.setattr(inbound, "utcnow", utcnow)
+    run = full_read()
+    assert gone_external_id not in synced(session, tool.connection) and run.counts["deleted"] == 1
 
 
 def test_the_next_batch_is_read_while_this_one_is_written():
