@@ -63,6 +63,9 @@ def activity(session: Session, connection: Connection) -> Activity:
         processed=listed(MessageStatus.PROCESSED, (SyncMessage.processed_at.desc(), SyncMessage.id.desc()),
                          LAST_PROCESSED),
         pending=listed(MessageStatus.PENDING, (SyncMessage.id,), LISTED), pending_count=count(MessageStatus.PENDING),
-        failed=listed(MessageStatus.FAILED, (SyncMessage.id.desc(),), LISTED), failed_count=count(MessageStatus.FAILED),
+        # The latest failures first (a message that failed again comes back to the top), in the order of the index
+        # the processed ones use: ordered by id, PostgreSQL read and sorted every failure the connection holds.
+        failed=listed(MessageStatus.FAILED, (SyncMessage.processed_at.desc(), SyncMessage.id.desc()), LISTED),
+        failed_count=count(MessageStatus.FAILED),
         run=run, run_notes=runs.notes(session, run), paused_until=rate_limit_pause(connection.id).until(),
     )

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
+from portal.columns import utcnow
 from portal.integrations.models import ProjectLink
+from portal.integrations.procore import activity as procore_activity
 from portal.integrations.procore import connection
 from portal.integrations.procore import demo as procore_demo
 from portal.runs.models import SyncMessage
@@ -126,3 +130,19 @@ def test_sync_now_starts_a_catch_up_run(client, login_as, session, sandbox, proc
     run_jobs()
     session.expire_all()
     assert b"Checked 0 time cards" in client.get(f"{PAGE}/activity", htmx=True).data
+
+
+def test_activity_lists_the_latest_failures_first(session, procore):
+    """A message that failed again comes back to the top of Failed (the list follows the index its processed
+    messages use, so it reads a page of failures, not every failure the connection holds)."""
+    def failed(key: str, ago: int) -> SyncMessage:
+        message = SyncMessage(connection_id=procore.id, direction="inbound", entity="time_entry", external_id=key,
+                              dedupe_key=f"procore:test:{key}", action="create", status="failed",
+                              reason=f"Failure {key}", attempts=1, processed_at=utcnow() - timedelta(minutes=ago))
+        session.add(message)
+        session.flush()
+        return message
+
+    again, older, newer = failed("1", 1), failed("2", 30), failed("3", 10)  # "1" was created first, failed last
+    shown = procore_activity.activity(session, procore)
+    assert [m.id for m in shown.failed] == [again.id, newer.id, older.id] and shown.failed_count == 3
