@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import event, select
 
 from portal.extensions import db
+from portal.timesheets import approvals
 from portal.timesheets.models import TimeEntry, Timesheet
 from tests.factories import OfferingFactory, ProjectFactory, ResourceFactory, UserFactory
 from tests.finance.support import MONDAY, timesheet
@@ -138,8 +139,6 @@ def test_the_queue_is_scoped_to_what_the_user_may_approve(client, session, login
 def test_viewers_of_the_same_shape_each_get_their_own_queue(session):
     """The queue's statement is built once per shape of viewer and filters (approvals._page) and run with each
     viewer's values: two PMs in turn, then one with a project filter and a later page, see only their own."""
-    from portal.timesheets import approvals
-
     first, second = UserFactory(role="pm"), UserFactory(role="pm")
     mine = _queue(session, 27, ProjectFactory(name="First's", pm_id=first.id))
     theirs = _queue(session, 3, ProjectFactory(name="Second's", pm_id=second.id))
@@ -150,7 +149,8 @@ def test_viewers_of_the_same_shape_each_get_their_own_queue(session):
 
     queue, names = shown(first, approvals.Filters())
     assert (queue.count, names, bool(queue.next_cursor)) == (27, {"First's"}, True)
-    assert shown(second, approvals.Filters())[0].count == 3 and shown(second, approvals.Filters())[1] == {"Second's"}
+    theirs_shown, names = shown(second, approvals.Filters())
+    assert (theirs_shown.count, names) == (3, {"Second's"})
     rest, names = shown(first, approvals.Filters(project_id=mine.id), after=queue.next_cursor)
     assert (len(rest.rows), names) == (2, {"First's"})
     assert shown(second, approvals.Filters(project_id=mine.id))[0].rows == []  # not theirs to see
