@@ -10,7 +10,9 @@ on 20 linked projects over 62 days, a first nightly (everything read once), then
 - a nightly after 20 scattered edits (10 durations, 10 descriptions) and 5 deletions made without webhooks:
   its requests (target ≤ 24 + the pages of the changed days), and whether anything was missed (every entry
   compared with the sandbox's).
-`BENCH_ONLY=reconcile` stops there.
+`BENCH_ONLY=reconcile` stops there; `BENCH_ONLY=full` skips it, and stops after the full syncs and their limits.
+Diagnostics of the first full sync: `BENCH_PROFILE=1` (cProfile of the importing thread), `BENCH_SQL=1` (the time
+its statements take, by statement).
 
 Then seeds the sandbox with 100,000 entries of 50 people over 200 linked projects (60 days), and measures in
 the same run, on the same database:
@@ -50,7 +52,7 @@ from pathlib import Path
 
 import httpx
 from flask_migrate import upgrade
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, event, func, select, text
 from sqlalchemy.dialects import sqlite
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -165,6 +167,31 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+@contextlib.contextmanager
+def statement_times(engine, shown: int = 25):
+    """BENCH_SQL: the wall time the statements a full sync sends take in all, by statement (COPY aside: it goes
+    by the driver's own cursor), the costliest first."""
+    spent: dict[str, tuple[int, float]] = {}
+
+    def before(conn, *_):
+        conn.info["statement_started"] = time.perf_counter()
+
+    def after(conn, _cursor, statement, *_):
+        key = " ".join(statement.split())[:90]
+        count, seconds = spent.get(key, (0, 0.0))
+        spent[key] = (count + 1, seconds + time.perf_counter() - conn.info["statement_started"])
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        yield
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+    for key, (count, seconds) in sorted(spent.items(), key=lambda item: -item[1][1])[:shown]:
+        print(f"{seconds:7.3f} s {count:6d}  {key}")
+
+
 SANDBOX_PID = 0  # the sandbox's process, for its CPU time
 CPU: list[dict[str, float]] = []  # per run_sync: CPU seconds of the worker, the sandbox and PostgreSQL
 
@@ -182,7 +209,10 @@ def run_sync(session, connection_id: int, kind: str, url: str) -> tuple[float, i
     cpu = (time.process_time(), cpu_seconds(SANDBOX_PID) if SANDBOX_PID else 0.0,
            sum(cpu_seconds(pid) for pid in backends if Path(f"/proc/{pid}").exists()))
     started = time.perf_counter()
-    if os.environ.get("BENCH_PROFILE") and kind == "manual_org":
+    if os.environ.get("BENCH_SQL") and kind == "manual_org":
+        with statement_times(session.get_bind()):
+            sync.run_time_sync(session, run.id)
+    elif os.environ.get("BENCH_PROFILE") and kind == "manual_org":
         import cProfile
         import pstats
 
@@ -249,11 +279,13 @@ def main() -> None:
     SANDBOX_PID = process.pid
     try:
         # A fresh database each run (PostgreSQL: BENCH_DATABASE_URL's name + "_bench", dropped afterwards).
-        with fresh_database("_bench_nightly", folder / "nightly") as database:
-            nightly = measure_reconcile(folder / "nightly", database, url)
-        report_reconcile(nightly)
-        if os.environ.get("BENCH_ONLY") == "reconcile":
-            return
+        only = os.environ.get("BENCH_ONLY")
+        if only != "full":
+            with fresh_database("_bench_nightly", folder / "nightly") as database:
+                nightly = measure_reconcile(folder / "nightly", database, url)
+            report_reconcile(nightly)
+            if only == "reconcile":
+                return
         httpx.post(f"{url}/_sandbox/reset").raise_for_status()
         with fresh_database("_bench", folder) as database:
             figures = measure(folder, database, url)
@@ -368,6 +400,8 @@ def measure(folder: Path, database: str, url: str) -> dict:
             figures["full"].append(run_sync(session, connection_id, "manual_org", url))
             figures["cpu"].append(CPU[-1])
             figures["limits"].append(physical_limit(session, rows, connection_id))
+        if os.environ.get("BENCH_ONLY") == "full":
+            return figures
         figures["quiet"] = run_sync(session, connection_id, "manual_org", url)
         # The nightly's compare path at full size: every entry lost on the portal's side, so every day differs
         # from Toggl's totals and is read again.
@@ -389,8 +423,6 @@ def report(database: str, figures: dict) -> None:
     fulls, limits = figures["full"], figures["limits"]
     full_seconds = statistics.median(f[0] for f in fulls)
     full_requests = fulls[0][1]
-    quiet_seconds, quiet_requests, quiet, _ = figures["quiet"]
-    hourly_seconds, hourly_requests, hourly, _ = figures["hourly"]
     limit_seconds = statistics.median(limits)
     print(f"\nDatabase: {database.split(':')[0]}; {figures['imported']:,} entries imported of {ENTRIES:,}.")
     print(f"Full sync:              {full_seconds:8.2f} s (median of {len(fulls)}: "
@@ -405,6 +437,10 @@ def report(database: str, figures: dict) -> None:
               f"{os.cpu_count()} cores)")
     print(f"Worker memory:          peak +{max(f[3] for f in fulls):.1f} MB during a full sync of {ENTRIES:,} entries "
           f"(each: {', '.join(f'+{f[3]:.1f}' for f in fulls)} MB)")
+    if "compared" not in figures:  # BENCH_ONLY=full
+        return
+    quiet_seconds, quiet_requests, quiet, _ = figures["quiet"]
+    hourly_seconds, hourly_requests, hourly, _ = figures["hourly"]
     compared_seconds, compared_requests, compared, compared_memory = figures["compared"]
     print(f"Nightly, every day differing (its compare path): {compared_seconds:.2f} s, {compared_requests} requests, "
           f"{compared.get('new', 0):,} new, worker peak memory +{compared_memory:.1f} MB")

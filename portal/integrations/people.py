@@ -41,6 +41,7 @@ class People:
 
     def __init__(self, session: Session, connection: Connection, connector: TimesheetConnector | None):
         self.session, self.connection, self.connector = session, connection, connector
+        self.connection_id = connection.id  # a plain value: reading the expired row's would reload it per batch
         self._members: dict[str, ExternalMember] | None = None
         self.reload()
 
@@ -52,7 +53,7 @@ class People:
     def refresh(self) -> None:
         """Read the links again (one query; a commit expired them)."""
         self.links = {link.external_id: link for link in self.session.scalars(
-            select(PersonLink).where(PersonLink.connection_id == self.connection.id))}
+            select(PersonLink).where(PersonLink.connection_id == self.connection_id))}
 
     def resolve(self, entry: ExternalTimeEntry) -> PersonLink:
         link = self.links.get(entry.user_id)
@@ -97,13 +98,13 @@ class People:
         return self.session.scalar(select(Resource).where(Resource.email == email)) if email else None
 
     def _create(self, user_id: str, email: str, name: str) -> PersonLink:
-        link = PersonLink(connection_id=self.connection.id, external_id=user_id, external_email=email,
+        link = PersonLink(connection_id=self.connection_id, external_id=user_id, external_email=email,
                           external_name=name)
         try:
             with self.session.begin_nested():  # the provisioning push or a concurrent sync may add them too
                 self.session.add(link)
         except IntegrityError:
-            link = self.session.scalar(select(PersonLink).where(PersonLink.connection_id == self.connection.id,
+            link = self.session.scalar(select(PersonLink).where(PersonLink.connection_id == self.connection_id,
                                                                 PersonLink.external_id == user_id))
         self.links[user_id] = link
         return link

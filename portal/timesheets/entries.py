@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import func, select
@@ -34,6 +35,7 @@ ENTRY_FIELDS = ["resource_id", "offering_id", "project_id", "work_date", "hours"
 KEEP = object()  # "leave this field as it is" for optional arguments where None is a value
 
 
+@lru_cache(maxsize=4096)  # a sync asks for the same few weeks a hundred thousand times
 def week_of(day: date, first_weekday: int) -> tuple[date, date]:
     start = day - timedelta(days=(day.weekday() - first_weekday) % 7)
     return start, start + timedelta(days=6)

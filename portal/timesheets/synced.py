@@ -10,8 +10,9 @@ their status is read, so an approval and a sync cannot cross.
 
 Creations come in bulk (a first sync brings thousands of entries): one INSERT ... ON CONFLICT DO NOTHING
 per batch on the unique (connection, external id), so a concurrent or repeated import adds nothing twice.
-On PostgreSQL the batch is COPYed into a temporary staging table first and inserted from there by one
-INSERT ... SELECT: no statement with thousands of parameters for the server to parse on every page (issue 14).
+On PostgreSQL the batch is COPYed straight into the table (a batch that meets a concurrent sync's entry is
+applied again through a staging table and one INSERT ... SELECT ... ON CONFLICT): no statement with thousands
+of parameters for the server to parse on every page (issue 14).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import Any
 
+from psycopg.errors import UniqueViolation
 from sqlalchemy import select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -158,56 +160,67 @@ def _insert(session: Session, model=TimeEntry):
 
 
 NewEntry = tuple[str, SyncedValues, int, Decimal | None]  # (external id, values, timesheet id, bill rate)
-# The columns a bulk import writes (besides connection_id), in the staging table's order.
-INSERTED = ("external_id", "source", "resource_id", "offering_id", "project_id", "work_date", "hours", "billable",
-            "description", "external_url", "external_updated_at", "timesheet_id", "bill_rate")
+# The columns a bulk import writes, in the order its rows are COPYed.
+INSERTED = ("connection_id", "external_id", "source", "resource_id", "offering_id", "project_id", "work_date", "hours",
+            "billable", "description", "external_url", "external_updated_at", "timesheet_id", "bill_rate")
 _COLUMNS = ", ".join(INSERTED)
 # Per database connection, emptied once its rows are inserted (a rolled-back COPY leaves nothing either). Not
 # ON COMMIT DELETE ROWS: that empties it at every commit of the connection, used or not.
 _STAGING = text(f"CREATE TEMP TABLE IF NOT EXISTS time_entries_staged AS "
                 f"SELECT {_COLUMNS} FROM time_entries WITH NO DATA")
 _FROM_STAGING = text(
-    f"INSERT INTO time_entries (connection_id, {_COLUMNS}, created_at, updated_at) "
-    f"SELECT :connection_id, {_COLUMNS}, now(), now() FROM time_entries_staged ORDER BY external_id "
-    f"ON CONFLICT (connection_id, external_id) DO NOTHING RETURNING id, external_id")
+    f"INSERT INTO time_entries ({_COLUMNS}, created_at, updated_at) "
+    f"SELECT {_COLUMNS}, now(), now() FROM time_entries_staged ORDER BY external_id "
+    f"ON CONFLICT (connection_id, external_id) DO NOTHING RETURNING external_id")
 
 
-def insert_entries(session: Session, connection_id: int, source: str, rows: list[NewEntry]) -> dict[str, int]:
-    """Insert new synced entries: (external id, values, timesheet id, bill rate) each. Returns {external id:
-    entry id} of the rows this call inserted; one already there (a concurrent sync's) is left alone. The
+class InsertedMeanwhile(Exception):  # noqa: N818 (a signal to apply the batch again, not a failure)
+    """A straight COPY met an entry a concurrent sync inserted after the caller looked: the transaction is
+    lost, and the batch is applied again with `straight=False`."""
+
+
+def insert_entries(session: Session, connection_id: int, source: str, rows: list[NewEntry],
+                   straight: bool = True) -> set[str]:
+    """Insert new synced entries: (external id, values, timesheet id, bill rate) each. Returns the external ids
+    this call inserted; with `straight=False` an entry already there (a concurrent sync's) is left alone. The
     caller has checked that none of the timesheets is held. Rows go in in external-id order (two concurrent
-    syncs lock the unique index in the same order)."""
+    syncs lock the unique index in the same order).
+
+    On PostgreSQL, `straight` COPYs the rows into time_entries: the caller looked and found none of them, so
+    that is the usual case, and COPY the cheapest write (no statement to parse, no speculative insertion per
+    row, nothing sent back). If a concurrent sync inserted one meanwhile, the unique key refuses the COPY and
+    InsertedMeanwhile is raised. Otherwise the rows go through a staging table and one INSERT ... SELECT ... ON
+    CONFLICT DO NOTHING."""
     if not rows:
-        return {}
-    ordered = sorted(rows, key=lambda r: r[0])
+        return set()
+    ordered = [(connection_id, external_id, source, v.resource_id, v.offering_id, v.project_id, v.work_date, v.hours,
+                v.billable, v.description, v.external_url or None, v.external_updated_at, sheet_id, rate)
+               for external_id, v, sheet_id, rate in sorted(rows, key=lambda r: r[0])]
     if session.get_bind().dialect.name == "postgresql":
-        inserted = _insert_by_copy(session, connection_id, [
-            (external_id, source, v.resource_id, v.offering_id, v.project_id, v.work_date, v.hours, v.billable,
-             v.description, v.external_url or None, v.external_updated_at, sheet_id, rate)
-            for external_id, v, sheet_id, rate in ordered])
+        inserted = _copy_straight(session, ordered) if straight else _insert_by_copy(session, ordered)
     else:
-        table = TimeEntry.__table__
         statement = _insert(session).on_conflict_do_nothing(index_elements=["connection_id", "external_id"]) \
-            .returning(table.c.id, table.c.external_id)
-        values = [{"connection_id": connection_id, "external_id": external_id, "source": source,
-                   "resource_id": v.resource_id, "offering_id": v.offering_id, "project_id": v.project_id,
-                   "work_date": v.work_date, "hours": v.hours, "billable": v.billable, "description": v.description,
-                   "external_url": v.external_url or None, "external_updated_at": v.external_updated_at,
-                   "timesheet_id": sheet_id, "bill_rate": rate}
-                  for external_id, v, sheet_id, rate in ordered]
-        inserted = {external_id: entry_id for entry_id, external_id in session.execute(statement, values)}
+            .returning(TimeEntry.__table__.c.external_id)
+        inserted = set(session.scalars(statement, [dict(zip(INSERTED, row, strict=True)) for row in ordered]))
     bump_versions(session, {sheet_id for external_id, _, sheet_id, _ in rows if external_id in inserted})
     return inserted
 
 
-def _insert_by_copy(session: Session, connection_id: int, rows: list[tuple]) -> dict[str, int]:
+def _copy_straight(session: Session, rows: list[tuple]) -> set[str]:
+    try:
+        copy_rows(session.connection(), "time_entries", INSERTED, rows)
+    except UniqueViolation:
+        raise InsertedMeanwhile from None
+    return {row[1] for row in rows}
+
+
+def _insert_by_copy(session: Session, rows: list[tuple]) -> set[str]:
     """PostgreSQL: COPY the rows (in INSERTED's order) into the staging table, then one INSERT ... SELECT ...
     ON CONFLICT DO NOTHING from it, in the session's transaction."""
     connection = session.connection()
     connection.execute(_STAGING)
     copy_rows(connection, "time_entries_staged", INSERTED, rows)
-    inserted = {external_id: entry_id for entry_id, external_id in
-                connection.execute(_FROM_STAGING, {"connection_id": connection_id})}
+    inserted = set(connection.scalars(_FROM_STAGING))
     empty(connection, "time_entries_staged")
     return inserted
 

@@ -1,6 +1,7 @@
 """The bulk write path of synced time (portal/timesheets/synced.py insert_entries): idempotent on (connection,
-external id), the timesheets' versions moved on, and on PostgreSQL a batch goes in by COPY into a staging table
-plus one INSERT ... SELECT, whatever its size (issue 14: no statement with a parameter per row to parse)."""
+external id), the timesheets' versions moved on, and on PostgreSQL a batch goes in by COPY, straight into the
+table or (after meeting a concurrent sync's entry) through a staging table plus one INSERT ... SELECT, whatever
+its size (issue 14: no statement with a parameter per row to parse)."""
 
 from __future__ import annotations
 
@@ -45,12 +46,13 @@ def test_new_entries_go_in_once_with_their_values_and_move_the_timesheet_on(sess
     version = sheet.version
     first = synced.insert_entries(session, connection.id, "toggl", _rows(offering, resource, sheet, range(5)))
     assert sorted(first) == [f"t{n}" for n in range(5)]
-    again = synced.insert_entries(session, connection.id, "toggl", _rows(offering, resource, sheet, range(3, 8)))
+    again = synced.insert_entries(session, connection.id, "toggl", _rows(offering, resource, sheet, range(3, 8)),
+                                  straight=False)
     assert sorted(again) == ["t5", "t6", "t7"]  # t3, t4 were there: left alone, not returned
     session.expire_all()
     entries = {e.external_id: e for e in session.scalars(select(TimeEntry).where(
         TimeEntry.connection_id == connection.id))}
-    assert len(entries) == 8 and {first[k] for k in first} == {entries[k].id for k in first}
+    assert sorted(entries) == [f"t{n}" for n in range(8)]
     entry = entries["t4"]
     assert (entry.resource_id, entry.offering_id, entry.project_id, entry.timesheet_id, entry.source) == (
         resource.id, offering.id, offering.project_id, sheet.id, "toggl")
@@ -60,13 +62,30 @@ def test_new_entries_go_in_once_with_their_values_and_move_the_timesheet_on(sess
     assert entries["t3"].bill_rate is None and entries["t3"].billable is False
     assert entry.created_at is not None and entry.updated_at is not None
     assert db.session.get(Timesheet, sheet.id).version == version + 2
-    synced.insert_entries(session, connection.id, "toggl", _rows(offering, resource, sheet, range(8)))
+    synced.insert_entries(session, connection.id, "toggl", _rows(offering, resource, sheet, range(8)), straight=False)
     session.expire_all()
     assert db.session.get(Timesheet, sheet.id).version == version + 2  # nothing new: the version stays
 
 
 @pytest.mark.postgres
-def test_on_postgresql_a_batch_costs_the_same_statements_whatever_its_size(app, session, world):
+def test_on_postgresql_a_straight_copy_that_meets_an_entry_already_there_says_so_and_writes_nothing(session, world):
+    """The caller looked the batch's entries up and found none; one inserted since (by a concurrent sync) makes the
+    unique key refuse the COPY, and the caller must apply the batch again (the transaction is lost)."""
+    connection, offering, resource, sheet = world
+    synced.insert_entries(session, connection.id, "toggl", _rows(offering, resource, sheet, [3]))
+    session.expire_all()
+    version = db.session.get(Timesheet, sheet.id).version
+    with pytest.raises(synced.InsertedMeanwhile), session.begin_nested():
+        synced.insert_entries(session, connection.id, "toggl", _rows(offering, resource, sheet, range(5)))
+    session.expire_all()
+    assert list(session.scalars(select(TimeEntry.external_id).where(TimeEntry.connection_id == connection.id))) \
+        == ["t3"]
+    assert db.session.get(Timesheet, sheet.id).version == version
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("straight", [True, False], ids=["straight", "through staging"])
+def test_on_postgresql_a_batch_costs_the_same_statements_whatever_its_size(app, session, world, straight):
     connection, offering, resource, sheet = world
 
     def measure(ids) -> tuple[int, int]:
@@ -77,7 +96,8 @@ def test_on_postgresql_a_batch_costs_the_same_statements_whatever_its_size(app, 
 
         event.listen(db.engine, "before_cursor_execute", count)
         try:
-            inserted = synced.insert_entries(session, connection.id, "toggl", _rows(offering, resource, sheet, ids))
+            inserted = synced.insert_entries(session, connection.id, "toggl", _rows(offering, resource, sheet, ids),
+                                             straight=straight)
         finally:
             event.remove(db.engine, "before_cursor_execute", count)
         assert len(inserted) == len(ids)
@@ -98,5 +118,5 @@ def test_on_postgresql_the_staging_table_keeps_no_dead_rows_between_batches(sess
     connection, offering, resource, sheet = world
     for start in (0, 500, 1000):
         synced.insert_entries(session, connection.id, "toggl", _rows(offering, resource, sheet,
-                                                                     range(start, start + 500)))
+                                                                     range(start, start + 500)), straight=False)
         assert session.scalar(text("SELECT pg_relation_size('time_entries_staged')")) == 0

@@ -107,17 +107,20 @@ class Importer:
     def __init__(self, session: Session, connection: Connection, run: SyncRun,
                  connector: TimesheetConnector | None):
         self.session, self.connection, self.run, self.connector = session, connection, run, connector
+        # Plain values: every batch commits, and reading an expired row's column would reload it.
+        self.connection_id, self.kind = connection.id, connection.kind
         self.label = connector_class(connection.kind).display_name()
         self.actor = sync_actor(connection)
         self.counts: Counter[str] = Counter()
         self.unmatched: dict[int, int] = defaultdict(int)  # person link id -> entries this run
         self.not_linked: dict[str, int] = defaultdict(int)  # tool project id -> entries ignored this run
-        self.touched: dict[int, int] = {}  # offering id -> an entry id: one budget check per offering
+        self.touched: dict[int, str] = {}  # offering id -> an entry's external id: one budget check per offering
         # A full read by date (watch): the ids read, by the tool's date, of the days not yet reconciled.
         self.seen: dict[date, set[str]] | None = None
         self.missing: dict[str, tuple[str, int]] | None = None  # external id -> ("entry" | "waiting", row id)
         self.home_zone = ZoneInfo(current_app.config.get("PORTAL_TIMEZONE") or "UTC")
         self._audited = 0  # new entries already in the audit log's summary
+        self.straight = True  # new entries COPYed straight in, until a batch meets a concurrent sync's
         self.reload()
 
     def reload(self) -> None:
@@ -126,7 +129,7 @@ class Importer:
         # Plain values, not ORM rows: every page commits, and expired rows would be read back one by one.
         self.links = {external_id: Linked(link_id, offering_id, external_id) for link_id, offering_id, external_id in
                       session.execute(select(ProjectLink.id, ProjectLink.offering_id, ProjectLink.external_id)
-                                      .where(ProjectLink.connection_id == self.connection.id))}
+                                      .where(ProjectLink.connection_id == self.connection_id))}
         self.people = People(session, self.connection, self.connector)
         self.week_start = get_settings(session).week_start
         self.sheets: dict[tuple[int, date], int] = {}
@@ -140,14 +143,15 @@ class Importer:
         """Before each batch: the people again (one query; the last batch's commit expired them), and every
         RULES_FOR seconds the offerings with their project, stage and team, so a stage changed during a long
         run is heeded. Those are detached from the session: a commit does not expire them, so the rules are
-        read without a query per entry."""
+        read without a query per entry. Whether any time waits for its person is read with them (this run's
+        waiting time sets it meanwhile; a project's sync running alongside may add some)."""
         _batch_settings(self.session)
         self.people.refresh()
         self.persons: dict[tuple[str, str], tuple[PersonLink, int]] = {}  # see _person
-        self.any_waiting = self.session.scalar(select(WaitingTimeEntry.id).where(
-            WaitingTimeEntry.connection_id == self.connection.id).limit(1)) is not None
         if self.offerings is not None and time.monotonic() - self._rules_read < RULES_FOR:
             return
+        self.any_waiting = self.session.scalar(select(WaitingTimeEntry.id).where(
+            WaitingTimeEntry.connection_id == self.connection_id).limit(1)) is not None
         ids = {link.offering_id for link in self.links.values()}
         offerings = list(self.session.scalars(select(Offering).where(Offering.id.in_(ids)).options(
             selectinload(Offering.project).selectinload(Project.stage))))
@@ -229,7 +233,7 @@ class Importer:
         for chunk in _chunks(ids):
             found.update((external_id, (entry_id, stamp)) for entry_id, external_id, stamp in self.session.execute(
                 by_key(self.session, [TimeEntry.id, TimeEntry.external_id, TimeEntry.external_updated_at],
-                       TimeEntry.external_id, chunk, {TimeEntry.connection_id: self.connection.id})))
+                       TimeEntry.external_id, chunk, {TimeEntry.connection_id: self.connection_id})))
         return found
 
     def _waiting(self, ids: list[str]) -> dict[str, WaitingTimeEntry]:
@@ -238,7 +242,7 @@ class Importer:
             return found
         for chunk in _chunks(ids):
             found.update((w.external_id, w) for w in self.session.scalars(
-                select(WaitingTimeEntry).where(WaitingTimeEntry.connection_id == self.connection.id,
+                select(WaitingTimeEntry).where(WaitingTimeEntry.connection_id == self.connection_id,
                                                among(WaitingTimeEntry.external_id, chunk))))
         return found
 
@@ -330,7 +334,7 @@ class Importer:
         self.any_waiting = True
         insert = postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert
         self.session.execute(insert(WaitingTimeEntry).values(
-            connection_id=self.connection.id, external_id=entry.id, created_at=utcnow(), **values,
+            connection_id=self.connection_id, external_id=entry.id, created_at=utcnow(), **values,
         ).on_conflict_do_update(index_elements=["connection_id", "external_id"], set_=values))
 
     def _gone(self, entry: ExternalTimeEntry, entry_id: int | None, stamp: datetime | None,
@@ -360,7 +364,7 @@ class Importer:
         self._applied(entry.external_id, self._apply_change(entry.external_id, entry, None, why=why), why)
 
     def remove_by_external_id(self, external_id: str, why: str) -> None:
-        entry_id = self.session.scalar(select(TimeEntry.id).where(TimeEntry.connection_id == self.connection.id,
+        entry_id = self.session.scalar(select(TimeEntry.id).where(TimeEntry.connection_id == self.connection_id,
                                                                   TimeEntry.external_id == external_id))
         if entry_id is not None:
             self.remove(entry_id, why)
@@ -371,13 +375,13 @@ class Importer:
             return
         applied = self._apply_change(external_id, current, values)
         if applied.outcome == "updated":
-            self.touched.setdefault(values.offering_id, current.id)
+            self.touched.setdefault(values.offering_id, external_id)
         self._applied(external_id, applied, "imported")
 
     def _apply_change(self, external_id: str, entry: TimeEntry | None, values: SyncedValues | None,
                       rate=None, why: str = "") -> conflicts.Applied:
-        return conflicts.apply_change(self.session, self.actor, connection_id=self.connection.id,
-                                      source=self.connection.kind, external_id=external_id, entry=entry,
+        return conflicts.apply_change(self.session, self.actor, connection_id=self.connection_id,
+                                      source=self.kind, external_id=external_id, entry=entry,
                                       values=values, bill_rate=rate, why=why)
 
     def _applied(self, external_id: str, applied: conflicts.Applied, resolved: str) -> None:
@@ -409,19 +413,19 @@ class Importer:
                 self._applied(external_id, self._apply_change(external_id, None, values, rate), "imported")
             else:
                 rows.append((external_id, values, sheet_id, rate))
-        inserted = synced.insert_entries(self.session, self.connection.id, self.connection.kind, rows)
+        inserted = synced.insert_entries(self.session, self.connection_id, self.kind, rows, straight=self.straight)
         self.counts["new"] += len(inserted)
         self.counts["unchanged"] += len(rows) - len(inserted)  # a concurrent sync inserted them first
         for external_id, values, _, _ in rows:
             if external_id in inserted:
-                self.touched.setdefault(values.offering_id, inserted[external_id])
+                self.touched.setdefault(values.offering_id, external_id)
                 self._resolved(external_id, "imported")
 
     # Messages ---------------------------------------------------------------------------------------
     def note(self, external_id: str | None, reason: str, action: str, *, entity: str = "time_entry",
              status: str = MessageStatus.PROCESSED) -> None:
         """A line of this run's log (an update, a removal, a held change, a summary)."""
-        self.session.add(SyncMessage(connection_id=self.connection.id, run_id=self.run.id, direction="inbound",
+        self.session.add(SyncMessage(connection_id=self.connection_id, run_id=self.run.id, direction="inbound",
                                      entity=entity, external_id=external_id, action=action, status=status,
                                      reason=reason[:2000], attempts=1, processed_at=utcnow()))
 
@@ -434,7 +438,7 @@ class Importer:
         message = self.session.scalar(select(SyncMessage).where(SyncMessage.dedupe_key == key))
         payload = entry_payload(entry) if entry is not None else removal
         if message is None:
-            self.session.add(SyncMessage(connection_id=self.connection.id, run_id=self.run.id, direction="inbound",
+            self.session.add(SyncMessage(connection_id=self.connection_id, run_id=self.run.id, direction="inbound",
                                          entity="time_entry", external_id=external_id, dedupe_key=key,
                                          action=count, payload=payload, status=MessageStatus.FAILED,
                                          reason=reason[:2000], attempts=1))
@@ -477,14 +481,14 @@ class Importer:
             return any(external_id in seen.get(near, ()) for near in (day - DAY, day, day + DAY))
 
         kept = select(TimesheetConflict.time_entry_id).where(  # deletions the approver rejected
-            TimesheetConflict.connection_id == self.connection.id, TimesheetConflict.action == "delete",
+            TimesheetConflict.connection_id == self.connection_id, TimesheetConflict.action == "delete",
             TimesheetConflict.status == ConflictStatus.REJECTED, TimesheetConflict.time_entry_id.is_not(None))
         rows = self.session.execute(select(TimeEntry.id, TimeEntry.external_id, TimeEntry.work_date).where(
-            TimeEntry.connection_id == self.connection.id, TimeEntry.work_date.between(start, end),
+            TimeEntry.connection_id == self.connection_id, TimeEntry.work_date.between(start, end),
             TimeEntry.updated_at < self.read_since, TimeEntry.id.not_in(kept))).all()
         waiting = self.session.execute(select(WaitingTimeEntry.id, WaitingTimeEntry.external_id,
                                               WaitingTimeEntry.work_date).where(
-            WaitingTimeEntry.connection_id == self.connection.id, WaitingTimeEntry.work_date.between(start, end))).all()
+            WaitingTimeEntry.connection_id == self.connection_id, WaitingTimeEntry.work_date.between(start, end))).all()
         self.missing.update((external_id, ("entry", row_id)) for row_id, external_id, day in rows
                             if not read(external_id, day))
         self.missing.update((external_id, ("waiting", row_id)) for row_id, external_id, day in waiting
@@ -508,7 +512,7 @@ class Importer:
         resolved (nothing is left to retry)."""
         for chunk in _chunks(waiting):
             for row in self.session.scalars(select(WaitingTimeEntry).where(
-                    WaitingTimeEntry.connection_id == self.connection.id, WaitingTimeEntry.external_id.in_(chunk))):
+                    WaitingTimeEntry.connection_id == self.connection_id, WaitingTimeEntry.external_id.in_(chunk))):
                 self.session.delete(row)
         for external_id in failed:
             self.problems.add(external_id)
@@ -535,7 +539,7 @@ class Importer:
             select(native.resource_id, native.work_date, native.hours).join(tool, and_(
                 tool.resource_id == native.resource_id, tool.work_date == native.work_date,
                 tool.offering_id == native.offering_id, tool.hours == native.hours))
-            .where(tool.connection_id == self.connection.id, native.connection_id.is_(None),
+            .where(tool.connection_id == self.connection_id, native.connection_id.is_(None),
                    native.work_date.between(start, end)).order_by(native.work_date)).all()
         if rows:
             resource_id, day, hours = rows[0]
@@ -550,11 +554,11 @@ class Importer:
     def waiting_of_matched(self) -> list[ExternalTimeEntry]:
         """The waiting entries whose person is matched now (linked, or an email fixed): the backfill."""
         for link in list(self.session.scalars(select(PersonLink).where(
-                PersonLink.connection_id == self.connection.id, PersonLink.resource_id.is_(None),
+                PersonLink.connection_id == self.connection_id, PersonLink.resource_id.is_(None),
                 PersonLink.id.in_(select(WaitingTimeEntry.person_link_id))))):
             self.people.match(link)
         rows = self.session.execute(select(WaitingTimeEntry, PersonLink).join(PersonLink).where(
-            WaitingTimeEntry.connection_id == self.connection.id, PersonLink.resource_id.is_not(None))).all()
+            WaitingTimeEntry.connection_id == self.connection_id, PersonLink.resource_id.is_not(None))).all()
         return [ExternalTimeEntry(id=w.external_id, user_id=person.external_id, project_id=w.external_project_id,
                                   work_date=w.work_date, seconds=w.seconds, billable=w.billable,
                                   description=w.description, updated_at=w.external_updated_at,
@@ -570,9 +574,10 @@ class Importer:
                          summary=f"Sync run {self.run.id} imported {self.counts['new'] - self._audited} new "
                                  f"{self.label} time entries")
             self._audited = self.counts["new"]
-        for entry_id in self.touched.values():
-            entry = self.session.get(TimeEntry, entry_id)
-            if entry is not None:
+        for chunk in _chunks(sorted(self.touched.values())):
+            for entry in self.session.scalars(select(TimeEntry).where(
+                    TimeEntry.connection_id == self.connection_id, among(TimeEntry.external_id, chunk))
+                    .order_by(TimeEntry.id)):
                 events.time_entry_changed.send(entry, session=self.session, actor=self.actor, changes={})
         self.touched.clear()
         label = self.label

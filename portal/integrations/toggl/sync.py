@@ -49,6 +49,7 @@ from portal.integrations.toggl import reconcile, time_runs
 from portal.integrations.toggl.inbound import COUNTS, Importer, entry_from_payload
 from portal.runs import services as runs
 from portal.runs.models import MessageStatus, SyncMessage, SyncRun
+from portal.timesheets import synced
 
 log = logging.getLogger(__name__)
 
@@ -353,7 +354,7 @@ class Pass:
     def _apply(self, entries: list[ExternalTimeEntry], after: Callable[[], None] | None = None,
                **progress: Any) -> dict[str, int]:
         """Apply one batch in its own transaction, committed with the run's counts and `progress` (done,
-        checkpoint, text); a deadlock with a concurrent sync is retried."""
+        checkpoint, text); a deadlock with a concurrent sync, or an entry it inserted first, is retried."""
         for attempt in range(1, ATTEMPTS + 1):
             mark = self.importer.mark()
             try:
@@ -362,9 +363,11 @@ class Pass:
                     after()
                 runs.report(self.session, self.run, add=dict(counts), **progress)
                 return counts
-            except OperationalError:
+            except (OperationalError, synced.InsertedMeanwhile) as error:
                 self.session.rollback()
                 self.importer.rewind(mark)
+                if isinstance(error, synced.InsertedMeanwhile):
+                    self.importer.straight = False  # another sync is writing too: ON CONFLICT from now on
                 if attempt == ATTEMPTS:
                     raise
                 log.warning("run %s: a batch met a concurrent sync (attempt %s); applying it again", self.run.id,

@@ -53,6 +53,15 @@ def _synced_workspace(app, monkeypatch, session, tool, run_jobs, batch: int) -> 
     return ids
 
 
+def _full_read(session, tool, run_jobs):
+    """Read everything again (as a first full read does), not the nightly's comparison of ids and totals."""
+    tool.connection.settings = {k: v for k, v in tool.connection.settings.items() if k != time_sync.NIGHTLY_MARK}
+    session.commit()
+    run = sync(session, run_jobs, tool.connection)
+    assert run.status == "succeeded", run.error
+    return run
+
+
 def test_a_full_read_keeps_a_few_days_of_ids_and_still_finds_deletions_and_moves(
         app, monkeypatch, session, tool, run_jobs):
     """Issue 14: the ids read are kept only for the days not yet compared (not the whole window), yet an entry
@@ -78,11 +87,7 @@ def test_a_full_read_keeps_a_few_days_of_ids_and_still_finds_deletions_and_moves
         return counts
 
     monkeypatch.setattr(Importer, "apply", apply)
-    # Read everything again (as a first full read does), not the nightly's comparison of ids and totals.
-    tool.connection.settings = {k: v for k, v in tool.connection.settings.items() if k != time_sync.NIGHTLY_MARK}
-    session.commit()
-    run = sync(session, run_jobs, tool.connection)
-    assert run.status == "succeeded", run.error
+    run = _full_read(session, tool, run_jobs)
     after = synced(session, tool.connection)
     assert set(after) == {str(i) for i in ids} - {deleted}
     assert after[moved].id == moved_row and after[moved].work_date == days_ago(15)
@@ -113,21 +118,45 @@ def test_an_entry_changed_during_a_full_read_by_a_portal_clock_behind_the_databa
         self.session.execute(entries.update().where(entries.c.id == gone_id).values(updated_at=utcnow() - behind))
         return counts
 
-    def full_read():
-        tool.connection.settings = {k: v for k, v in tool.connection.settings.items() if k != time_sync.NIGHTLY_MARK}
-        session.commit()
-        run = sync(session, run_jobs, tool.connection)
-        assert run.status == "succeeded", run.error
-        return run
-
     monkeypatch.setattr(Importer, "apply", apply)
-    run = full_read()
+    run = _full_read(session, tool, run_jobs)
     assert gone_external_id in synced(session, tool.connection) and not run.counts.get("deleted")
 
     monkeypatch.setattr(Importer, "apply", original)  # the next full read, nothing changed meanwhile
     monkeypatch.setattr(inbound, "utcnow", utcnow)
-    run = full_read()
+    run = _full_read(session, tool, run_jobs)
     assert gone_external_id not in synced(session, tool.connection) and run.counts["deleted"] == 1
+
+
+def test_an_entry_a_concurrent_sync_inserted_after_the_lookup_is_left_alone_and_the_batch_applied_again(
+        app, monkeypatch, session, tool, run_jobs):
+    """New entries are COPYed straight in on PostgreSQL: the lookup found none of them there. One inserted by a
+    concurrent sync after that lookup (played here by a lookup that misses it, every time) makes the unique key
+    refuse the COPY; the batch is applied again from its start with ON CONFLICT, which leaves that entry alone,
+    and the rest of the run goes that way too. SQLite goes that way from the start."""
+    _synced_workspace(app, monkeypatch, session, tool, run_jobs, batch=20)
+    before = {external_id: entry.id for external_id, entry in synced(session, tool.connection).items()}
+    raced = min(before, key=int)
+    session.execute(delete(TimeEntry).where(TimeEntry.connection_id == tool.connection.id,
+                                            TimeEntry.external_id != raced))
+    session.commit()
+    original = Importer._existing
+    attempts = []
+
+    def existing(self, ids):
+        attempts.append(self.straight)
+        return {key: value for key, value in original(self, ids).items() if key != raced}
+
+    monkeypatch.setattr(Importer, "_existing", existing)
+    run = _full_read(session, tool, run_jobs)
+    after = synced(session, tool.connection)
+    assert set(after) == set(before) and after[raced].id == before[raced]
+    assert run.counts["new"] == len(before) - 1 and run.counts["unchanged"] == 1
+    if session.get_bind().dialect.name == "postgresql":
+        refused = attempts.index(False)  # the batch's first attempt was refused; ON CONFLICT from then on
+        assert refused >= 1 and attempts == [True] * refused + [False] * (len(attempts) - refused)
+    else:
+        assert all(attempts)  # SQLite inserts with ON CONFLICT anyway
 
 
 def test_the_next_batch_is_read_while_this_one_is_written():
