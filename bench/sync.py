@@ -12,7 +12,8 @@ on 20 linked projects over 62 days, a first nightly (everything read once), then
   compared with the sandbox's).
 `BENCH_ONLY=reconcile` stops there; `BENCH_ONLY=full` skips it, and stops after the full syncs and their limits.
 Diagnostics of the first full sync: `BENCH_PROFILE=1` (cProfile of the importing thread), `BENCH_SQL=1` (the time
-its statements take, by statement).
+its statements take, by statement). `BENCH_REPLAY=1`: the report pages the first full sync read are kept, and the
+later ones are given them from memory, so their ratio is the sync's without reading Toggl over HTTP in-process.
 
 Then seeds the sandbox with 100,000 entries of 50 people over 200 linked projects (60 days), and measures in
 the same run, on the same database:
@@ -63,6 +64,7 @@ from portal.columns import today, utcnow  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.integrations.models import Connection, ConnectionStatus, ProjectLink  # noqa: E402
 from portal.integrations.toggl import sync, time_runs  # noqa: E402
+from portal.integrations.toggl.connector import TogglConnector  # noqa: E402
 from portal.org.services import ensure_defaults  # noqa: E402
 from portal.projects.models import Assignment, Client, Offering, Project, Resource  # noqa: E402
 from portal.runs.models import SyncRun  # noqa: E402
@@ -269,8 +271,24 @@ def physical_limit(session, rows: list[dict], connection_id: int) -> float:
     return time.perf_counter() - started
 
 
+def replay_pages() -> None:
+    """BENCH_REPLAY: a report query's pages are read from the sandbox once, then given from memory."""
+    read = TogglConnector.time_entry_pages
+    kept: dict[tuple, list] = {}
+
+    def pages(self, start, end, project_ids=None, *, newest_first=False):
+        key = (start, end, tuple(project_ids or ()), newest_first)
+        if key not in kept:
+            kept[key] = list(read(self, start, end, project_ids, newest_first=newest_first))
+        return iter(kept[key])
+
+    TogglConnector.time_entry_pages = pages
+
+
 def main() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    if os.environ.get("BENCH_REPLAY"):
+        replay_pages()
     folder = Path(tempfile.mkdtemp(prefix="bench-sync-"))
     if os.environ.get("BENCH_DATABASE_URL"):
         os.environ["TEST_DATABASE_URL"] = os.environ["BENCH_DATABASE_URL"]

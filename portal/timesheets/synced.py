@@ -179,18 +179,18 @@ class InsertedMeanwhile(Exception):  # noqa: N818 (a signal to apply the batch a
     lost, and the batch is applied again with `straight=False`."""
 
 
-def insert_entries(session: Session, connection_id: int, source: str, rows: list[NewEntry],
-                   straight: bool = True) -> set[str]:
+def insert_entries(session: Session, connection_id: int, source: str, rows: list[NewEntry], *,
+                   straight: bool = False) -> set[str]:
     """Insert new synced entries: (external id, values, timesheet id, bill rate) each. Returns the external ids
     this call inserted; with `straight=False` an entry already there (a concurrent sync's) is left alone. The
     caller has checked that none of the timesheets is held. Rows go in in external-id order (two concurrent
     syncs lock the unique index in the same order).
 
-    On PostgreSQL, `straight` COPYs the rows into time_entries: the caller looked and found none of them, so
-    that is the usual case, and COPY the cheapest write (no statement to parse, no speculative insertion per
-    row, nothing sent back). If a concurrent sync inserted one meanwhile, the unique key refuses the COPY and
-    InsertedMeanwhile is raised. Otherwise the rows go through a staging table and one INSERT ... SELECT ... ON
-    CONFLICT DO NOTHING."""
+    On PostgreSQL, `straight` COPYs the rows into time_entries, for a caller that looked them up, found none,
+    and applies its batch again on InsertedMeanwhile (raised when the unique key refuses the COPY: a concurrent
+    sync inserted one since). That is a sync's usual case, and COPY the cheapest write: no statement to parse,
+    no speculative insertion per row, nothing sent back. Otherwise the rows go through a staging table and one
+    INSERT ... SELECT ... ON CONFLICT DO NOTHING."""
     if not rows:
         return set()
     ordered = [(connection_id, external_id, source, v.resource_id, v.offering_id, v.project_id, v.work_date, v.hours,

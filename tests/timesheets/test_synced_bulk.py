@@ -46,8 +46,7 @@ def test_new_entries_go_in_once_with_their_values_and_move_the_timesheet_on(sess
     version = sheet.version
     first = synced.insert_entries(session, connection.id, "toggl", _rows(offering, resource, sheet, range(5)))
     assert sorted(first) == [f"t{n}" for n in range(5)]
-    again = synced.insert_entries(session, connection.id, "toggl", _rows(offering, resource, sheet, range(3, 8)),
-                                  straight=False)
+    again = synced.insert_entries(session, connection.id, "toggl", _rows(offering, resource, sheet, range(3, 8)))
     assert sorted(again) == ["t5", "t6", "t7"]  # t3, t4 were there: left alone, not returned
     session.expire_all()
     entries = {e.external_id: e for e in session.scalars(select(TimeEntry).where(
@@ -62,7 +61,7 @@ def test_new_entries_go_in_once_with_their_values_and_move_the_timesheet_on(sess
     assert entries["t3"].bill_rate is None and entries["t3"].billable is False
     assert entry.created_at is not None and entry.updated_at is not None
     assert db.session.get(Timesheet, sheet.id).version == version + 2
-    synced.insert_entries(session, connection.id, "toggl", _rows(offering, resource, sheet, range(8)), straight=False)
+    synced.insert_entries(session, connection.id, "toggl", _rows(offering, resource, sheet, range(8)))
     session.expire_all()
     assert db.session.get(Timesheet, sheet.id).version == version + 2  # nothing new: the version stays
 
@@ -76,7 +75,8 @@ def test_on_postgresql_a_straight_copy_that_meets_an_entry_already_there_says_so
     session.expire_all()
     version = db.session.get(Timesheet, sheet.id).version
     with pytest.raises(synced.InsertedMeanwhile), session.begin_nested():
-        synced.insert_entries(session, connection.id, "toggl", _rows(offering, resource, sheet, range(5)))
+        synced.insert_entries(session, connection.id, "toggl", _rows(offering, resource, sheet, range(5)),
+                              straight=True)
     session.expire_all()
     assert list(session.scalars(select(TimeEntry.external_id).where(TimeEntry.connection_id == connection.id))) \
         == ["t3"]
@@ -118,5 +118,5 @@ def test_on_postgresql_the_staging_table_keeps_no_dead_rows_between_batches(sess
     connection, offering, resource, sheet = world
     for start in (0, 500, 1000):
         synced.insert_entries(session, connection.id, "toggl", _rows(offering, resource, sheet,
-                                                                     range(start, start + 500)), straight=False)
+                                                                     range(start, start + 500)))
         assert session.scalar(text("SELECT pg_relation_size('time_entries_staged')")) == 0
