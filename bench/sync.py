@@ -69,6 +69,7 @@ from portal.org.services import ensure_defaults  # noqa: E402
 from portal.projects.models import Assignment, Client, Offering, Project, Resource  # noqa: E402
 from portal.runs.models import SyncRun  # noqa: E402
 from portal.stages.models import Stage  # noqa: E402
+from portal.timesheets import synced  # noqa: E402
 from portal.timesheets.models import TimeEntry  # noqa: E402
 from tests.databases import fresh_database  # noqa: E402  (throwaway databases, as the tests make them)
 
@@ -171,9 +172,17 @@ def cpu_seconds(pid: int) -> float:
 
 @contextlib.contextmanager
 def statement_times(engine, shown: int = 25):
-    """BENCH_SQL: the wall time the statements a full sync sends take in all, by statement (COPY aside: it goes
-    by the driver's own cursor), the costliest first."""
+    """BENCH_SQL: the wall time the statements a full sync sends take in all, by statement, the costliest first;
+    the COPYs of its entries (sent by the driver's own cursor) timed around the call, until PostgreSQL has
+    written the rows."""
     spent: dict[str, tuple[int, float]] = {}
+    copy_rows = synced.copy_rows
+
+    def timed_copy(connection, table, columns, rows):
+        started = time.perf_counter()
+        copy_rows(connection, table, columns, rows)
+        count, seconds = spent.get(f"COPY {table}", (0, 0.0))
+        spent[f"COPY {table}"] = (count + 1, seconds + time.perf_counter() - started)
 
     def before(conn, *_):
         conn.info["statement_started"] = time.perf_counter()
@@ -185,11 +194,14 @@ def statement_times(engine, shown: int = 25):
 
     event.listen(engine, "before_cursor_execute", before)
     event.listen(engine, "after_cursor_execute", after)
+    synced.copy_rows = timed_copy
     try:
         yield
     finally:
+        synced.copy_rows = copy_rows
         event.remove(engine, "before_cursor_execute", before)
         event.remove(engine, "after_cursor_execute", after)
+    print(f"{sum(seconds for _, seconds in spent.values()):7.3f} s in all statements")
     for key, (count, seconds) in sorted(spent.items(), key=lambda item: -item[1][1])[:shown]:
         print(f"{seconds:7.3f} s {count:6d}  {key}")
 

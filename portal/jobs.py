@@ -20,7 +20,7 @@ from portal import create_app, mail
 from portal.columns import utcnow
 from portal.extensions import db
 from portal.finance import batches, forecasts, posting, receivers
-from portal.integrations import provisioning, services
+from portal.integrations import provisioning, pushing, services
 from portal.integrations.registry import load, tools
 from portal.runs import services as runs
 from portal.stages import notifications
@@ -163,7 +163,7 @@ def push_offering(run_id: int) -> None:
 
 @job
 def push_all_offerings(run_id: int) -> None:
-    provisioning.run_push_all(db.session, run_id)
+    pushing.run_push_all(db.session, run_id)
 
 
 # Timesheets and finance ----------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Offerings and the projects of timesheet tools: Provision New, Connect Existing, Disconnect, and the
-pushes that keep a linked project like its offering (seed 000; seed 002 sections 4, 5 and 7).
+push runs that keep a linked project like its offering (seed 000; seed 002 sections 4 and 5; what a push
+sends is pushing.py's).
 
 Every action is a sync run on the offering's scope, so one thing happens to an offering at a time: a
 second click is told that work is in progress, and a change saved during a push joins it (one more pass
@@ -12,7 +13,6 @@ The database is written after each external step and committed at once, never ac
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -21,11 +21,12 @@ from sqlalchemy.orm import Session
 from portal import audit
 from portal.auth import policy
 from portal.auth.models import User
-from portal.errors import Conflict, ExternalServiceError, InvalidInput, NotFound, PortalError
+from portal.errors import Conflict, ExternalServiceError, InvalidInput, NotFound
 from portal.integrations import connectors, rules
-from portal.integrations.connectors import ExternalMember, ExternalProject, ExternalProjectUser, TimesheetConnector
-from portal.integrations.http import ExternalNotFound, RateLimited
-from portal.integrations.models import Connection, LinkMethod, PersonLink, ProjectLink, ProjectUserLink
+from portal.integrations.connectors import ExternalProject, TimesheetConnector
+from portal.integrations.http import ExternalNotFound
+from portal.integrations.models import Connection, LinkMethod, ProjectLink
+from portal.integrations.pushing import Pusher
 from portal.integrations.registry import connector_class, connector_for
 from portal.integrations.services import (
     PROJECT_RETRY,
@@ -34,10 +35,11 @@ from portal.integrations.services import (
     may_link_timesheets_of,
     require_connected,
     run_actor,
+    tool_label,
     unmapped_client_reason,
 )
 from portal.org.services import get_settings
-from portal.projects.models import Offering, Project, Resource
+from portal.projects.models import Offering, Project
 from portal.runs import services as runs
 from portal.runs.models import RunStatus, SyncRun
 
@@ -48,11 +50,7 @@ JOBS = {
     "push": "portal.jobs.push_offering",
 }
 runs.retry_right(tuple(JOBS), may_link_timesheets_of, PROJECT_RETRY)
-runs.retry_right(("push_all",), lambda session, user, run: policy.can_resync_timesheet_tools(user),
-                 "Only a super-admin can re-push every linked project.")
-PROJECT_FIELD_LABELS = {"name": "name", "client_id": "client", "active": "active/archived", "billable": "billable",
-                        "start_date": "start date", "end_date": "end date", "estimated_hours": "budget hours",
-                        "fixed_fee": "fixed fee"}
+
 
 
 def offering_scope(connection: Connection, offering_id: int) -> str:
@@ -62,10 +60,6 @@ def offering_scope(connection: Connection, offering_id: int) -> str:
 def project_link(session: Session, connection_id: int, offering_id: int) -> ProjectLink | None:
     return session.scalar(select(ProjectLink).where(ProjectLink.connection_id == connection_id,
                                                     ProjectLink.offering_id == offering_id))
-
-
-def _label(connection: Connection) -> str:
-    return connector_class(connection.kind).display_name()
 
 
 # Starting (from the Integrations tab) ---------------------------------------------------------
@@ -93,8 +87,8 @@ def _start(session: Session, actor: User | str | None, kind: str, offering: Offe
         project_id=offering.project_id, offering_id=offering.id,
         initiated_by_id=actor.id if isinstance(actor, User) else None, params={"offering_id": offering.id, **params})
     if not created:
-        raise Conflict(f"{_label(connection)} work on {offering.name} is already in progress ({run.kind}); wait for "
-                       "it to finish.")
+        raise Conflict(f"{tool_label(connection)} work on {offering.name} is already in progress ({run.kind}); "
+                       "wait for it to finish.")
     return run
 
 
@@ -105,8 +99,8 @@ def start_provision(session: Session, actor: User | str | None, offering_id: int
     _require_active(offering.project)
     link = project_link(session, connection.id, offering.id)
     if link is not None:
-        raise Conflict(f"{offering.name} is already linked to the {_label(connection)} project {link.external_name}. "
-                       "Disconnect it first.")
+        raise Conflict(f"{offering.name} is already linked to the {tool_label(connection)} project "
+                       f"{link.external_name}. Disconnect it first.")
     if offering.archived or offering.project.is_closed:
         raise Conflict(f"{offering.name} is archived or its project is closed; reactivate it before provisioning.")
     return _start(session, actor, "provision", offering, connection)
@@ -144,7 +138,7 @@ def _project_to_connect(session: Session, connection: Connection, connector: Tim
                         text: str) -> str:
     """The tool's project id in `text` (an id or a URL), refused as an input error when there is none or when
     another offering is linked to that project."""
-    label = _label(connection)
+    label = tool_label(connection)
     project_id = connector.project_id_from_url(text)
     if project_id is None:
         message = (f"“{text[:80]}” has no {label} project id. Choose a project from the list, type its id "
@@ -160,7 +154,7 @@ def _project_to_connect(session: Session, connection: Connection, connector: Tim
 
 
 def _not_in_workspace(connection: Connection, project_id: str) -> InvalidInput:
-    message = (f"The {_label(connection)} workspace {connection.account_name or connection.account_id} has no "
+    message = (f"The {tool_label(connection)} workspace {connection.account_name or connection.account_id} has no "
                f"project {project_id}: check the id or the link.")
     return InvalidInput(message, fields={"project": message})
 
@@ -228,7 +222,7 @@ def move_options(session: Session, project: Project, target_stage) -> MoveOption
     linked = {link.offering_id for link in session.scalars(
         select(ProjectLink).where(ProjectLink.connection_id.in_([c.id for c in tools])))}
     offerings = [(o, o.id in linked) for o in project.offerings if not o.archived]
-    return MoveOptions([_label(c) for c in tools], offerings) if offerings else None
+    return MoveOptions([tool_label(c) for c in tools], offerings) if offerings else None
 
 
 # Running (jobs) ---------------------------------------------------------------------------------
@@ -259,7 +253,7 @@ def _run_offering(session: Session, run: SyncRun) -> Offering:
 def _provision(session: Session, run: SyncRun) -> str:
     connection = require_connected(session, run.connection_id, connectors.PROVISION)
     offering = _run_offering(session, run)
-    label = _label(connection)
+    label = tool_label(connection)
     link = project_link(session, connection.id, offering.id)
     connector = connector_for(connection)
     try:
@@ -285,7 +279,7 @@ def _provision(session: Session, run: SyncRun) -> str:
 def _connect(session: Session, run: SyncRun) -> str:
     connection = require_connected(session, run.connection_id, connectors.CONNECT)
     offering = _run_offering(session, run)
-    label = _label(connection)
+    label = tool_label(connection)
     connector = connector_for(connection)
     try:
         project_id = _project_to_connect(session, connection, connector, offering, run.params.get("project", ""))
@@ -307,7 +301,7 @@ def _connect(session: Session, run: SyncRun) -> str:
 def _disconnect(session: Session, run: SyncRun) -> str:
     connection = session.get(Connection, run.connection_id)
     offering = _run_offering(session, run)
-    label = _label(connection)
+    label = tool_label(connection)
     link = project_link(session, connection.id, offering.id)
     if link is None:
         return f"{offering.name} was not linked"
@@ -332,7 +326,7 @@ def _push(session: Session, run: SyncRun) -> str:
         changes = Pusher(session, run, connection, connector).push_until_done(offering, link)
     finally:
         connector.close()
-    return _summary(f"{_label(connection)} project {link.external_name}", changes)
+    return _summary(f"{tool_label(connection)} project {link.external_name}", changes)
 
 
 def _summary(outcome: str, changes: list[str]) -> str:
@@ -348,229 +342,11 @@ def _link(session: Session, run: SyncRun, connection: Connection, connector: Tim
         with session.begin_nested():
             session.add(link)
     except IntegrityError:
-        raise Conflict(f"{offering.name} or that {_label(connection)} project was linked meanwhile; reload the "
+        raise Conflict(f"{offering.name} or that {tool_label(connection)} project was linked meanwhile; reload the "
                        "page.") from None
     audit.record(session, run_actor(session, run), f"offering.timesheet_{method}", offering,
                  after={"tool": connection.kind, "external_id": external.id, "external_name": external.name},
-                 summary=f"{offering.name} {method} as {_label(connection)} project {external.name}")
+                 summary=f"{offering.name} {method} as {tool_label(connection)} project {external.name}")
     runs.note(session, run, "project", "", external_id=external.id, action=method)
     session.commit()
     return link
-
-
-# Pushing ------------------------------------------------------------------------------------------
-
-class Pusher:
-    """Makes linked projects match their offerings; one per run, so workspace members are read once."""
-
-    def __init__(self, session: Session, run: SyncRun, connection: Connection, connector: TimesheetConnector):
-        self.session, self.run, self.connection, self.connector = session, run, connection, connector
-        self.settings = get_settings(session)
-        self.label = _label(connection)
-        self._members: dict[str, ExternalMember] | None = None
-        self._plan_noted = False
-
-    def push_until_done(self, offering: Offering, link: ProjectLink) -> list[str]:
-        changes = self.push(offering, link)
-        while runs.take_again(self.session, self.run):
-            self.session.refresh(offering)
-            changes += self.push(offering, link)
-        return changes
-
-    def push(self, offering: Offering, link: ProjectLink) -> list[str]:
-        """Send what differs between the offering and its linked project; returns the changes in words."""
-        changes = self._project(offering, link) + self._team(offering, link)
-        self.session.commit()
-        return changes
-
-    def _project(self, offering: Offering, link: ProjectLink) -> list[str]:
-        try:
-            current = self.connector.get_project(link.external_id)
-        except ExternalNotFound:
-            raise ExternalServiceError(
-                f"The {self.label} project {link.external_name} ({link.external_id}) no longer exists in the "
-                f"workspace. Disconnect {offering.name} and provision or connect it again.",
-                service=self.label) from None
-        client = client_link(self.session, self.connection, offering.project.client_id)
-        if client is None:
-            runs.note(self.session, self.run, "project",
-                      f"{offering.project.client.name} is not mapped to a {self.label} client; the project keeps "
-                      "its client.", external_id=link.external_id)
-        spec = rules.project_spec(offering, self.settings, client.external_id if client else current.client_id)
-        updated = self.connector.update_project(link.external_id, spec, current=current)
-        missing = self.connector.unsupported_fields()
-        if missing and not self._plan_noted:
-            self._plan_noted = True
-            runs.note(self.session, self.run, "project", f"The {self.label} workspace's plan does not take "
-                      f"{', '.join(missing)}; they were not sent.")
-        changed = [label for field, label in PROJECT_FIELD_LABELS.items()
-                   if getattr(current, field) != getattr(updated, field)]
-        if not changed:
-            return []
-        link.external_name = updated.name
-        runs.note(self.session, self.run, "project", f"Updated {', '.join(changed)}", external_id=link.external_id,
-                  action="update")
-        return [f"updated {', '.join(changed)}"]
-
-    def _team(self, offering: Offering, link: ProjectLink) -> list[str]:
-        """Project users for everyone assigned (matched by email), rates under ALB, removals of ours."""
-        alb = self.settings.assignment_level_budgeting
-        current = {pu.user_id: pu for pu in self.connector.list_project_users(link.external_id)}
-        wanted: dict[int, tuple[Resource, str, Decimal | None]] = {}
-        for assignment in offering.assignments:
-            resource = assignment.resource
-            member = self._member(resource)
-            if member is None:
-                continue
-            if member.id == self.connection.external_user_id:
-                runs.note(self.session, self.run, "project_user",
-                          f"{resource.name} is the {self.label} user the connection acts as: the project's creator, "
-                          f"whom {self.label} makes its manager. No project user can be created for them, so their "
-                          "rate is not managed here (connect with a non-billable admin account to avoid this).",
-                          external_id=member.id, action="skip")
-                continue
-            wanted[resource.id] = (resource, member.id, rules.person_rate(assignment, self.settings) if alb else None)
-        added = updated = removed = 0
-        ours = {ul.resource_id: ul for ul in link.user_links}
-        for resource_id, (resource, user_id, rate) in wanted.items():
-            row = current.get(user_id)
-            if row is None:
-                row = self._add(link, resource, user_id, rate, current)
-                added += 1
-            elif alb and row.rate != rate:
-                row = self.connector.update_project_user(row.id, rate)
-                runs.note(self.session, self.run, "project_user", f"{resource.name}: rate {rate or 'cleared'}",
-                          external_id=row.id, action="update")
-                updated += 1
-            mine = ours.get(resource_id)
-            if mine is None:
-                self._insert(ProjectUserLink(project_link_id=link.id, resource_id=resource_id,
-                                             external_user_id=user_id, external_id=row.id))
-            elif (mine.external_id, mine.external_user_id) != (row.id, user_id):
-                mine.external_id, mine.external_user_id = row.id, user_id
-        for resource_id, mine in ours.items():
-            if resource_id in wanted:
-                continue
-            if mine.external_user_id in current:
-                self.connector.remove_project_user(current[mine.external_user_id].id)
-                removed += 1
-                runs.note(self.session, self.run, "project_user",
-                          f"{mine.resource.name} removed from the project; their {self.label} time stays.",
-                          external_id=mine.external_id, action="delete")
-            self.session.delete(mine)
-        return [f"{n} {what}" for n, what in ((added, "added"), (updated, "rates updated"), (removed, "removed")) if n]
-
-    def _add(self, link: ProjectLink, resource: Resource, user_id: str, rate: Decimal | None,
-             current: dict[str, ExternalProjectUser]) -> ExternalProjectUser:
-        try:
-            row = self.connector.add_project_user(link.external_id, user_id, rate)
-        except ExternalServiceError as error:
-            if "Project user already exists" not in error.message:
-                raise
-            # Added meanwhile (another push, or by hand): take the row that is there.
-            current.update({pu.user_id: pu for pu in self.connector.list_project_users(link.external_id)})
-            row = current[user_id]
-        runs.note(self.session, self.run, "project_user",
-                  f"Added {resource.name}" + (f" at {rate}/h" if rate is not None else ""), external_id=row.id,
-                  action="create")
-        return row
-
-    def _insert(self, row: ProjectUserLink | PersonLink) -> None:
-        """Record a link; a concurrent push (or the time sync) that recorded it first wins, harmlessly."""
-        try:
-            with self.session.begin_nested():
-                self.session.add(row)
-        except IntegrityError:
-            pass
-
-    def _member(self, resource: Resource) -> ExternalMember | None:
-        """The workspace member with the resource's email (any case), remembered as a person link."""
-        person = self.session.scalar(select(PersonLink).where(PersonLink.connection_id == self.connection.id,
-                                                              PersonLink.resource_id == resource.id))
-        if person is not None and person.external_email.lower() == resource.email.lower():
-            return ExternalMember(id=person.external_id, email=person.external_email, name=person.external_name)
-        if self._members is None:
-            self._members = {m.email.strip().lower(): m for m in self.connector.list_members() if m.email}
-        member = self._members.get(resource.email.strip().lower())
-        if member is None or not member.active:
-            state = "is not an active member" if member else "is not a member"
-            runs.note(self.session, self.run, "project_user",
-                      f"{resource.name} ({resource.email}) {state} of the {self.label} workspace, so they were not "
-                      f"added. Invite them in {self.label} with this email, then save the offering or push again.",
-                      action="skip")
-            return None
-        link = self.session.scalar(select(PersonLink).where(PersonLink.connection_id == self.connection.id,
-                                                            PersonLink.external_id == member.id))
-        if link is None:
-            self._insert(PersonLink(connection_id=self.connection.id, resource_id=resource.id,
-                                    external_id=member.id, external_email=member.email, external_name=member.name,
-                                    method=LinkMethod.AUTO_MAPPED))
-        else:  # unmatched until now, or matched to someone whose email has since changed
-            link.resource_id, link.external_email, link.external_name = resource.id, member.email, member.name
-            link.method = link.method or LinkMethod.AUTO_MAPPED
-        self.session.flush()
-        return member
-
-
-# The org-wide re-push (after Assignment Level Budgeting or Hours Source changed) ------------------
-
-def push_all_scope(connection: Connection) -> str:
-    return f"{connection.kind}:push_all"
-
-
-def latest_push_all(session: Session, connection: Connection | None) -> SyncRun | None:
-    """The connection's last org-wide re-push (what its settings page shows)."""
-    return runs.latest(session, push_all_scope(connection)) if connection else None
-
-
-def start_push_all(session: Session, actor: User, connection_id: int) -> SyncRun:
-    policy.require(policy.can_resync_timesheet_tools(actor), "Only a super-admin can re-push every linked project.")
-    connection = require_connected(session, connection_id)
-    run, created = runs.start_run(session, kind="push_all", scope=push_all_scope(connection),
-                                  job="portal.jobs.push_all_offerings", connection_id=connection.id,
-                                  initiated_by_id=actor.id)
-    if created:
-        audit.record(session, actor, "connection.resync_requested", connection,
-                     summary=f"Re-push of every linked {_label(connection)} project requested")
-    return run
-
-
-def run_push_all(session: Session, run_id: int) -> SyncRun | None:
-    return runs.execute(session, run_id, _push_all)
-
-
-def _push_all(session: Session, run: SyncRun) -> str:
-    connection = require_connected(session, run.connection_id)
-    links = list(session.scalars(select(ProjectLink).where(ProjectLink.connection_id == connection.id)
-                                 .order_by(ProjectLink.id)))
-    done = set(run.checkpoint.get("done", []))  # a resumed run skips what it already pushed
-    runs.report(session, run, done=len(done), total=len(links), text="Pushing linked projects")
-    connector = connector_for(connection)
-    pusher = Pusher(session, run, connection, connector)
-    failures = 0
-    try:
-        for link in links:
-            if link.id in done:
-                continue
-            try:
-                pusher.push(link.offering, link)
-            except RateLimited as error:  # every further push would be refused too: stop, say when to retry
-                raise RateLimited(f"{error.message} {len(done)} of {len(links)} linked offerings were pushed.",
-                                  service=pusher.label, resets_at=error.resets_at) from None
-            except PortalError as error:
-                session.rollback()
-                failures += 1
-                runs.note(session, run, "project", f"{link.offering.name}: {error.message}",
-                          external_id=link.external_id, failed=True)
-            done.add(link.id)
-            runs.report(session, run, done=len(done), checkpoint={"done": sorted(done)},
-                        text=f"Pushed {len(done)} of {len(links)}")
-    finally:
-        connector.close()
-    if failures:
-        raise ExternalServiceError(f"{failures} of {len(links)} linked offerings could not be pushed; the notes say "
-                                   "why. Retry once that is fixed.", service=pusher.label)
-    settings = dict(connection.settings or {})
-    settings.pop("resync_needed", None)
-    connection.settings = settings
-    return f"Pushed {len(links)} linked offerings under the current settings"

@@ -15,6 +15,7 @@ from portal import events
 from portal.integrations import connectors, provisioning
 from portal.integrations.models import Connection, ConnectionStatus, ProjectLink
 from portal.integrations.registry import connector_class
+from portal.integrations.services import tool_label
 from portal.org.services import PUSH_SETTINGS, get_settings
 from portal.projects.models import Assignment, Offering, Project
 
@@ -29,7 +30,7 @@ def push_targets(session: Session, offering: Offering) -> list[tuple[Connection,
     targets = []
     for link in session.scalars(select(ProjectLink).where(ProjectLink.offering_id == offering.id)):
         connection = session.get(Connection, link.connection_id)
-        label = connector_class(connection.kind).display_name()
+        label = tool_label(connection)
         if not connector_class(connection.kind).supports(connectors.PROVISION):
             why = f"{label} projects are managed in {label}; the portal sends them no team."
         elif not connection.is_connected:

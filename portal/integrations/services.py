@@ -32,6 +32,11 @@ SYSTEM_ACTOR = "timesheet sync"
 CONNECTION_FIELDS = ["kind", "status", "account_id", "account_name", "external_user_id", "validated_at"]
 
 
+def tool_label(connection: Connection) -> str:
+    """The connection's tool as people call it ("Toggl Track", "Procore")."""
+    return connector_class(connection.kind).display_name()
+
+
 def get_connection(session: Session, kind: str) -> Connection | None:
     return session.scalar(select(Connection).where(Connection.kind == kind))
 
@@ -50,7 +55,7 @@ def require_connected(session: Session, connection_id: int, capability: str | No
     connection = session.get(Connection, connection_id)
     if connection is None:
         raise NotFound("That timesheet tool connection does not exist.")
-    label = connector_class(connection.kind).display_name()
+    label = tool_label(connection)
     if not connection.is_connected:
         raise Conflict(f"{label} is not connected. An admin connects it in Admin → Integrations.")
     if capability and not connector_class(connection.kind).supports(capability):
@@ -60,7 +65,7 @@ def require_connected(session: Session, connection_id: int, capability: str | No
 
 def sync_actor(connection: Connection) -> str:
     """The audit log's name for changes a tool's sync makes on its own ("Toggl sync")."""
-    return f"{connector_class(connection.kind).display_name()} sync"
+    return f"{tool_label(connection)} sync"
 
 
 def time_scope(connection: Connection) -> str:
@@ -88,7 +93,7 @@ def client_link(session: Session, connection: Connection, client_id: int) -> Cli
 
 def unmapped_client_reason(session: Session, connection: Connection, client: Client) -> str:
     """Why a project of `client` cannot be provisioned yet, naming any duplicate that holds the mapping."""
-    label = connector_class(connection.kind).display_name()
+    label = tool_label(connection)
     message = (f"The client {client.name} is not mapped to a {label} client. An admin maps it in Admin → "
                f"Integrations → {label} → Clients (provision it, or connect an existing {label} client).")
     for twin in crm.similar_clients(session, client):
@@ -144,7 +149,7 @@ def held_elsewhere(session: Session, connection: Connection, holder: ClientLink,
                    replace: bool) -> str:
     """Why `client` cannot take the tool's client that `holder` maps to another CRM client, or "" when the admin
     moves the mapping from a duplicate (same company name) of `client`. Only a duplicate is called one."""
-    label = connector_class(connection.kind).display_name()
+    label = tool_label(connection)
     other = session.get(Client, holder.client_id)
     if other.normalized_name == client.normalized_name:
         if replace:
@@ -200,7 +205,7 @@ def run_connect_client(session: Session, run_id: int) -> SyncRun | None:
 def _provision_client(session: Session, run: SyncRun) -> str:
     connection = require_connected(session, run.connection_id)
     client = session.get(Client, run.params["client_id"])
-    label = connector_class(connection.kind).display_name()
+    label = tool_label(connection)
     if client_link(session, connection, client.id) is not None:
         return f"{client.name} was already mapped"
     connector = connector_for(connection)
@@ -215,7 +220,7 @@ def _provision_client(session: Session, run: SyncRun) -> str:
 def _connect_client(session: Session, run: SyncRun) -> str:
     connection = require_connected(session, run.connection_id)
     client = session.get(Client, run.params["client_id"])
-    label = connector_class(connection.kind).display_name()
+    label = tool_label(connection)
     connector = connector_for(connection)
     try:
         external = connector.get_client(run.params["external_id"])
@@ -253,7 +258,7 @@ def _link_client(session: Session, run: SyncRun, connection: Connection, client:
             session.add(link)
     except IntegrityError:
         raise Conflict(f"{client.name} or that client was mapped meanwhile; reload and check the mapping.") from None
-    label = connector_class(connection.kind).display_name()
+    label = tool_label(connection)
     audit.record(session, run_actor(session, run), "client.timesheet_linked", client,
                  after={"tool": connection.kind, "external_id": external.id, "external_name": external.name,
                         "method": method}, summary=f"{client.name} mapped to {label} client {external.name}")
@@ -268,7 +273,7 @@ def unlink_client(session: Session, actor: User, connection_id: int, client_id: 
     link = client_link(session, connection, client_id) if connection and client else None
     if link is None:
         raise Conflict("That client is not mapped.")
-    label = connector_class(connection.kind).display_name()
+    label = tool_label(connection)
     audit.record(session, actor, "client.timesheet_unlinked", client,
                  before={"tool": connection.kind, "external_id": link.external_id,
                          "external_name": link.external_name},

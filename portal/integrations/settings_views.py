@@ -11,7 +11,7 @@ from portal.auth import policy
 from portal.auth.access import allow
 from portal.extensions import db
 from portal.forms import submit
-from portal.integrations import connectors, panel, provisioning, services
+from portal.integrations import connectors, panel, pushing, services
 from portal.integrations.forms import ConnectClientForm
 from portal.integrations.models import Connection
 from portal.integrations.registry import available_kinds, connector_class
@@ -38,11 +38,11 @@ def resync(connection_id: int):
     tool's settings page (admins), the re-push itself (super-admins, checked by the service)."""
     connection = db.get_or_404(Connection, connection_id)
     if request.method == "POST":
-        provisioning.start_push_all(db.session, current_user, connection.id)
+        pushing.start_push_all(db.session, current_user, connection.id)
         db.session.commit()
     if not htmx.is_fragment_request():
         return htmx.redirect_to(url_for(connector_class(connection.kind).settings_endpoint))
-    resync_run = provisioning.latest_push_all(db.session, connection)
+    resync_run = pushing.latest_push_all(db.session, connection)
     return htmx.render("integrations/_resync.html", block="resync", connection=connection, resync_run=resync_run,
                        resync_notes=runs.notes(db.session, resync_run))
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from portal import events
 from portal.audit import AuditEvent
 from portal.errors import InvalidInput
-from portal.integrations import provisioning
+from portal.integrations import provisioning, pushing
 from portal.integrations.models import PersonLink, ProjectUserLink
 from portal.mail import OutboundEmail
 from portal.org.services import get_settings
@@ -487,7 +487,7 @@ def test_changing_alb_offers_a_resync_that_pushes_every_linked_project(session, 
     assert tool.connection.settings["resync_needed"] == ["assignment_level_budgeting", "timesheet_hours_source"]
     offering.planned_hours = Decimal("55")
     session.commit()
-    provisioning.start_push_all(session, UserFactory(role="super_admin"), tool.connection.id)
+    pushing.start_push_all(session, UserFactory(role="super_admin"), tool.connection.id)
     session.commit()
     run_jobs()
     run = tool.last_run(session)
@@ -501,7 +501,7 @@ def test_only_a_super_admin_may_resync(session, tool, admin):
     from portal.errors import NotAllowed
 
     with pytest.raises(NotAllowed):
-        provisioning.start_push_all(session, admin, tool.connection.id)
+        pushing.start_push_all(session, admin, tool.connection.id)
 
 
 def test_the_re_push_stops_when_the_quota_is_used_up(session, tool, admin, run_jobs, linked):
@@ -510,7 +510,7 @@ def test_the_re_push_stops_when_the_quota_is_used_up(session, tool, admin, run_j
     offering, _ = linked
     organization = tool.sandbox.state()["workspaces"][0]["organization_id"]
     tool.sandbox.limits(organizations={str(organization): {"quota": 1}})
-    provisioning.start_push_all(session, UserFactory(role="super_admin"), tool.connection.id)
+    pushing.start_push_all(session, UserFactory(role="super_admin"), tool.connection.id)
     session.commit()
     run_jobs()
     run = tool.last_run(session)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from portal.audit import AuditEvent
 from portal.extensions import db
-from portal.integrations import provisioning
+from portal.integrations import pushing
 from portal.integrations.models import ClientLink, Connection, ProjectLink
 from portal.integrations.provisioning import move_options
 from portal.runs.models import SyncRun
@@ -425,7 +425,7 @@ def test_the_re_push_fragment_is_for_admins_only_on_get_and_post(session, client
     for response in (client.get(url, htmx=True), client.get(url), client.post(url, htmx=True)):
         assert response.status_code == 403
         assert "Re-push every linked project" not in response.get_data(True)
-    assert provisioning.latest_push_all(session, tool.connection) is None
+    assert pushing.latest_push_all(session, tool.connection) is None
 
 
 def test_admins_see_the_re_push_fragment_and_only_super_admins_start_it(session, client, login_as, tool):
@@ -436,4 +436,4 @@ def test_admins_see_the_re_push_fragment_and_only_super_admins_start_it(session,
     assert client.post(url, htmx=True).status_code == 403
     login_as("super_admin")
     assert client.post(url, htmx=True).status_code == 200
-    assert provisioning.latest_push_all(session, tool.connection).initiated_by_id is not None
+    assert pushing.latest_push_all(session, tool.connection).initiated_by_id is not None

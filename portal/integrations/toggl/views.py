@@ -11,7 +11,7 @@ from portal.auth import policy
 from portal.auth.access import allow
 from portal.extensions import db
 from portal.forms import submit
-from portal.integrations import panel, provisioning, services
+from portal.integrations import panel, pushing, services
 from portal.integrations.models import Connection
 from portal.integrations.toggl import connection as toggl_connection
 from portal.integrations.toggl import time_runs
@@ -32,7 +32,7 @@ def _page(form: TogglConnectionForm | None = None, block: str = "connection", st
     connection = services.get_connection(db.session, TogglConnector.kind)
     form = form or TogglConnectionForm(formdata=None, workspace_id=connection.account_id if connection else "")
     validation = runs.latest(db.session, toggl_connection.VALIDATION_SCOPE)
-    resync_run = provisioning.latest_push_all(db.session, connection)
+    resync_run = pushing.latest_push_all(db.session, connection)
     return htmx.render("integrations/toggl/settings.html", block=block, status=status, form=form,
                        connection=connection, validation=validation,
                        validation_notes=runs.notes(db.session, validation),
