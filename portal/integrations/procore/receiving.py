@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 from portal.integrations.models import Connection, ConnectionStatus
 from portal.integrations.procore import messages, replica
 from portal.integrations.procore.connection import credentials, prefs
-from portal.integrations.procore.connector import TIMECARD_RESOURCE, ProcoreConnector, Timecard, WebhookEvent
+from portal.integrations.procore.connector import TIMECARD_RESOURCE, ProcoreConnector
+from portal.integrations.procore.records import Timecard, WebhookEvent
 from portal.integrations.registry import connector_for
 from portal.integrations.webhooks import Delivery, Reply, refuse
 from portal.runs.models import MessageStatus, SyncMessage, SyncRun

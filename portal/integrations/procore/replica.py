@@ -40,9 +40,10 @@ from portal.errors import Conflict, InvalidInput
 from portal.integrations.connectors import ExternalMember
 from portal.integrations.models import Connection, LinkMethod, PersonLink, ProjectLink
 from portal.integrations.procore.connection import SYNC_ACTOR, namespace, prefs
-from portal.integrations.procore.connector import ProcoreConnector, Timecard, project_web_url
+from portal.integrations.procore.connector import ProcoreConnector, project_web_url
 from portal.integrations.procore.messages import Refused, Waiting
 from portal.integrations.procore.models import SubJobProject
+from portal.integrations.procore.records import Timecard
 from portal.planning import tasks as planning_tasks
 from portal.planning.models import ProjectTask
 from portal.projects import resources

@@ -21,9 +21,10 @@ from portal.integrations.http import ExternalNotFound
 from portal.integrations.models import Connection, LinkMethod, PersonLink, ProjectLink
 from portal.integrations.procore import messages
 from portal.integrations.procore.connection import SYNC_ACTOR, connected, prefs
-from portal.integrations.procore.connector import ProcoreConnector, Timecard
+from portal.integrations.procore.connector import ProcoreConnector
 from portal.integrations.procore.messages import Refused
 from portal.integrations.procore.models import SubJobProject
+from portal.integrations.procore.records import Timecard
 from portal.integrations.procore.replica import origin_data
 from portal.integrations.registry import connector_for
 from portal.projects.models import Resource

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from portal.auth.models import User
 from portal.integrations.models import PersonLink
 from portal.integrations.procore import catch_up, connection, replica
-from portal.integrations.procore.connector import Timecard
 from portal.integrations.procore.models import SubJobProject
+from portal.integrations.procore.records import Timecard
 from portal.planning.models import ProjectTask
 from portal.projects.items import ProjectItem
 from portal.projects.models import Assignment, Project, Resource
