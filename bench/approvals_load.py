@@ -13,6 +13,7 @@ trivial (goal ≥ 1/3). The database is dropped afterwards.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import statistics
@@ -135,6 +136,7 @@ def throughput(url: str, cookie: str) -> float:
 
 
 def main() -> int:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request would bury the figures
     folder = Path(tempfile.mkdtemp(prefix="bench-load-"))
     url, environment = prepare(folder)
     process, base = serve(environment)

@@ -52,7 +52,6 @@ JOBS = {
 runs.retry_right(tuple(JOBS), may_link_timesheets_of, PROJECT_RETRY)
 
 
-
 def offering_scope(connection: Connection, offering_id: int) -> str:
     return f"{connection.kind}:offering:{offering_id}"
 
