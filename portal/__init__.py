@@ -191,12 +191,13 @@ def _register_blueprints(app: Flask) -> None:
     from portal.projects.views import bp as projects_bp
     from portal.runs.views import bp as runs_bp
     from portal.stages.views import bp as stages_bp
+    from portal.timesheets.approval_views import bp as approvals_bp
     from portal.timesheets.views import bp as timesheets_bp
     from portal.workspaces.views import bp as workspaces_bp
 
     for bp in (auth_bp, home_bp, projects_bp, crm_bp, org_bp, runs_bp, integrations_bp, integration_settings_bp,
                webhooks_bp, stages_bp, planning_bp, expenses_bp, workspaces_bp, forecasts_bp, timesheets_bp,
-               finance_bp):
+               approvals_bp, finance_bp):
         app.register_blueprint(bp)
     for tool in tools():
         for blueprint in tool.blueprints:

@@ -88,23 +88,23 @@ def _approvals(session: Session, user: User) -> list[Waiting]:
     covered = "; ".join(f"{s.stand_in.name} stands in for you until {s.ends_on:%a %d %b}" for s in deputies)
     if waiting:
         items.append(Waiting(f"{_plural(waiting, 'timesheet waits', 'timesheets wait')} for approval"
-                             + (f" ({covered})" if covered else ""), "timesheets.approvals_page"))
+                             + (f" ({covered})" if covered else ""), "approvals.approvals_page"))
     elif covered:
-        items.append(Waiting(covered, "timesheets.stand_ins"))
+        items.append(Waiting(covered, "approvals.stand_ins"))
     for stand_in in standins.standing_in(session, user):
         count = approvals.waiting_count(session, user, stood_in_for=stand_in.approver)
         items.append(Waiting(f"{_plural(count, 'timesheet waits', 'timesheets wait')} for approval in "
                              f"{stand_in.approver.name}'s queue (you stand in for them until "
-                             f"{stand_in.ends_on:%a %d %b})", "timesheets.approvals_page", urgent=bool(count)))
+                             f"{stand_in.ends_on:%a %d %b})", "approvals.approvals_page", urgent=bool(count)))
     for week, count in approvals.escalated_weeks(session, user):
         items.append(Waiting(f"{_plural(count, 'person has', 'people have')} not submitted the week of {week:%d %b} "
-                             "after a reminder", "timesheets.approvals_page",
+                             "after a reminder", "approvals.approvals_page",
                              {"status": "unsubmitted", "week_from": week.isoformat(), "week_to": week.isoformat()},
                              urgent=True))
     held = approvals.held_count(session, user)
     if held:
         items.append(Waiting(f"{_plural(held, 'timesheet has', 'timesheets have')} changes from a timesheet tool "
-                             "held for a decision", "timesheets.approvals_page", {"status": "", "held": "1"},
+                             "held for a decision", "approvals.approvals_page", {"status": "", "held": "1"},
                              urgent=True))
     return items
 

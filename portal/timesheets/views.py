@@ -1,7 +1,7 @@
-"""My time (a person's week: enter, change, submit), the approvals queue, and a timesheet's detail.
+"""My time (a person's week: enter, change, submit) and a timesheet's detail (approval_views.py: the queue).
 
 Each view parses the request, calls one service, commits, and renders the page or the region htmx asked
-for: the week (`week`), the queue (`approval_queue`, `approval_rows`), the detail (`timesheet`).
+for: the week (`week`), the detail (`timesheet`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from flask import Blueprint, abort, flash, request, url_for
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from portal import formatting, htmx, inputs, lookups
+from portal import formatting, htmx, inputs
 from portal.auth import policy
 from portal.auth.access import allow
 from portal.columns import today
@@ -23,26 +23,22 @@ from portal.formatting import hours_text
 from portal.forms import submit
 from portal.org.services import get_settings
 from portal.projects.models import Project
-from portal.timesheets import approvals, conflicts, entries, notifications, reminders, standins, weeks, workflow
+from portal.timesheets import conflicts, entries, notifications, reminders, standins, weeks, workflow
 from portal.timesheets import grid as grids
 from portal.timesheets.forms import (
-    BulkDecisionForm,
     CellEntryForm,
     DecisionForm,
     EntryEditForm,
     EntryForm,
     GridCellForm,
-    StandInForm,
     billable_value,
 )
 from portal.timesheets.models import (
     STATUS_LABELS,
     PostingStatus,
-    StandIn,
     TimeEntry,
     Timesheet,
     TimesheetConflict,
-    TimesheetStatus,
 )
 
 bp = Blueprint("timesheets", __name__)
@@ -296,15 +292,6 @@ def decide(timesheet_id: int, action: str):
     return _detail(sheet, status=form.status, decision_form=failed, failed_action=action if failed else None)
 
 
-def _viewable(sheet: Timesheet, principals: list | None = None) -> list[Project]:
-    """The timesheet's projects, once the current user may see it (in their own right, or standing in)."""
-    projects = workflow.projects_of(db.session, sheet.id)
-    principals = standins.principals(db.session, current_user) if principals is None else principals
-    policy.require(policy.can_view_timesheet(current_user, sheet, projects, principals),
-                   "You cannot see this timesheet.")
-    return projects
-
-
 def _finance(sheet: Timesheet, projects: list[Project]) -> dict:
     """The timesheet's place in finance: the banner's summary (hours, for everyone who sees the timesheet) and,
     for those who see money, its transactions and the portions kept out."""
@@ -328,7 +315,7 @@ def _finance(sheet: Timesheet, projects: list[Project]) -> dict:
 def _detail(sheet: Timesheet, status: int = 200, decision_form: DecisionForm | None = None,
             failed_action: str | None = None):
     principals = standins.principals(db.session, current_user)
-    projects = _viewable(sheet, principals)
+    projects = workflow.viewable_projects(db.session, current_user, sheet, principals)
     actions = [a for a in workflow.TRANSITIONS
                if workflow.may(db.session, current_user, sheet, a, projects, principals)]
     decider = workflow.decider(db.session, current_user, sheet, projects, principals)
@@ -357,7 +344,7 @@ def posting(timesheet_id: int):
     sheet = db.get_or_404(Timesheet, timesheet_id)
     if not htmx.is_fragment_request():
         return _detail(sheet)  # the address works as a page too: the timesheet's own
-    context = _finance(sheet, _viewable(sheet))
+    context = _finance(sheet, workflow.viewable_projects(db.session, current_user, sheet))
     done = sheet.posting_status != PostingStatus.PENDING
     oob = ["timesheet_finance"] if done and context["money"] else []
     return htmx.render("timesheets/detail.html", block="posting", oob=oob, oob_finance=bool(oob), sheet=sheet,
@@ -379,78 +366,7 @@ def decide_conflict(conflict_id: int, decision: str):
     return htmx.redirect_to(url_for("timesheets.detail", timesheet_id=conflict.timesheet_id))
 
 
-# The approvals queue ----------------------------------------------------------------------------------
-def _filters() -> approvals.Filters:
-    values = request.values  # the filters come with the bulk decision form too
-    return approvals.Filters(status=values.get("status", "submitted"),
-                             week_from=inputs.query_date("week_from", values=values),
-                             week_to=inputs.query_date("week_to", values=values),
-                             project_id=inputs.query_int("project", values=values),
-                             resource_id=inputs.query_int("person", values=values), held=values.get("held") == "1")
-
-
-def _queue(block: str, form: BulkDecisionForm | None = None, status: int = 200, after: str | None = None,
-           selected: frozenset[str] = frozenset()):
-    """The queue; `selected` keeps the ticks of a bulk decision that was refused (no reason, nothing ticked)."""
-    filters = _filters()
-    queue = approvals.approval_queue(db.session, current_user._get_current_object(), filters, after=after)
-    # Approve/Reject only where there is something to tick: submitted timesheets this user may decide on.
-    selectable = any(row.decidable and row.sheet.status == TimesheetStatus.SUBMITTED for row in queue.rows) or (
-        bool(queue.next_cursor) and filters.status in (TimesheetStatus.SUBMITTED, ""))
-    return htmx.render(
-        "timesheets/approvals.html", block=block, status=status, queue=queue, filters=filters,
-        selected=selected, selectable=selectable,
-        form=form or BulkDecisionForm(formdata=None), statuses=approvals.STATUS_FILTERS,
-        labels=approvals.FILTER_LABELS, remindable=approvals.UNSUBMITTED, count_label=approvals.count_label,
-        chosen={"project": lookups.name(db.session, "projects", filters.project_id),
-                "person": lookups.name(db.session, "people", filters.resource_id)},
-    )
-
-
-@bp.route("/approvals")
-@allow(policy.is_internal)
-def approvals_page():
-    after = request.args.get("after")
-    return _queue("approval_rows" if after else "approval_queue", after=after)
-
-
-@bp.route("/approvals/<int:timesheet_id>/week")
-@allow(policy.is_internal)
-def sheet_week(timesheet_id: int):
-    """A timesheet's days × projects inline in the queue, so an approver decides without opening each one
-    (loaded when its row is expanded: the queue stays O(its page))."""
-    sheet = db.get_or_404(Timesheet, timesheet_id)
-    _viewable(sheet)
-    table = grids.timesheet_grid(db.session, sheet)
-    described = [e for row in table.rows for cell in row.cells.values() for e in cell.entries if e.description]
-    return htmx.render("timesheets/sheet_week.html", block="sheet_week", sheet=sheet, grid=table,
-                       described=sorted(described, key=lambda e: (e.work_date, e.id)))
-
-
-@bp.route("/approvals/decide", methods=["POST"])
-@allow(policy.is_internal)
-def decide_many():
-    form = BulkDecisionForm()
-    selections = []
-    for value in request.form.getlist("selected"):
-        ident, _, version = value.partition(":")
-        if not (ident.isdigit() and version.isdigit()):
-            raise InvalidInput("The selection is not readable; reload the page.")
-        selections.append((int(ident), int(version)))
-    result = submit(form, lambda: workflow.decide_many(db.session, current_user, form.action.data, selections,
-                                                       form.reason.data or ""))
-    if result is not None:
-        verb = "Approved" if form.action.data == "approve" else "Rejected"
-        if result.done:
-            flash(f"{verb} {len(result.done)} timesheet{'s' if len(result.done) != 1 else ''}.", "success")
-        for which, why in result.refused:
-            flash(f"Not {verb.lower()}: {which}. {why}", "warning")
-        form = None
-    return _queue("approval_queue", form=form, status=form.status if form else 200,
-                  selected=frozenset(request.form.getlist("selected")) if form else frozenset())
-
-
-# Reminders and stand-ins (issue 16) ---------------------------------------------------------------------
+# A person's own emails: reminders (issue 16) and decisions (issue 15) --------------------------------------
 @bp.route("/time/reminders", methods=["POST"])
 @allow(policy.is_internal)
 def my_reminders():
@@ -480,54 +396,3 @@ def my_decision_emails():
         return htmx.redirect_to(url_for(".my_time"))
     return htmx.render("timesheets/week.html", block="reminder_preference", own=True,
                        org_reminders=get_settings(db.session).reminders_enabled)
-
-
-@bp.route("/approvals/<int:timesheet_id>/remind", methods=["POST"])
-@allow(policy.is_internal)
-def remind(timesheet_id: int):
-    """An approver's Remind on a row of the approvals list (once a day per person)."""
-    sheet = db.get_or_404(Timesheet, timesheet_id)
-    reminders.remind_now(db.session, current_user, sheet.id)
-    db.session.commit()
-    flash(f"Reminded {sheet.resource.name} to submit the week of {sheet.period_start:%d %b}.", "success")
-    if not htmx.is_fragment_request():
-        return htmx.redirect_to(url_for(".approvals_page", status="unsubmitted"))
-    return htmx.render("timesheets/approvals.html", block="remind_cell", sheet=sheet, reminded=True)
-
-
-def _stand_ins_page(form: StandInForm | None = None, status: int = 200):
-    return htmx.render("timesheets/stand_ins.html", block="stand_ins", status=status,
-                       lists=standins.lists_for(db.session, current_user), today=today(),
-                       form=form or _stand_in_form(formdata=None), admin=policy.is_admin(current_user),
-                       approves=standins.approves_anything(db.session, current_user))
-
-
-def _stand_in_form(**kwargs) -> StandInForm:
-    first, last = standins.default_range()
-    return StandInForm(approver_email=current_user.email, starts_on=first, ends_on=last, **kwargs)
-
-
-@bp.route("/approvals/stand-ins", methods=["GET", "POST"])
-@allow(policy.is_internal)
-def stand_ins():
-    """Name a stand-in (approvers for themselves, admins for anyone) and see who stands in for whom."""
-    form = _stand_in_form()
-    if not policy.is_admin(current_user):
-        form.approver_email.data = current_user.email  # approvers name their own stand-ins only
-    named = submit(form, lambda: standins.name_stand_in(
-        db.session, current_user, approver_email=form.approver_email.data, stand_in_email=form.stand_in_email.data,
-        starts_on=form.starts_on.data, ends_on=form.ends_on.data, note=form.note.data or ""))
-    if named is not None:
-        flash(f"{named.stand_in.name} stands in for {named.approver.name} from {named.starts_on:%a %d %b} to "
-              f"{named.ends_on:%a %d %b %Y}.", "success")
-        form = None
-    return _stand_ins_page(form, status=form.status if form else 200)
-
-
-@bp.route("/approvals/stand-ins/<int:stand_in_id>/end", methods=["POST"])
-@allow(policy.is_internal)
-def end_stand_in(stand_in_id: int):
-    ended = standins.end_stand_in(db.session, current_user, db.get_or_404(StandIn, stand_in_id).id)
-    db.session.commit()
-    flash(f"Ended: {ended.stand_in.name} no longer stands in for {ended.approver.name}.", "success")
-    return _stand_ins_page()

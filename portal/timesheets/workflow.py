@@ -83,6 +83,15 @@ def projects_of_many(session: Session, timesheet_ids: list[int]) -> dict[int, li
     return {i: sorted(found[i], key=lambda p: p.name) for i in timesheet_ids}
 
 
+def viewable_projects(session: Session, user: User, sheet: Timesheet, principals: list | None = None) -> list[Project]:
+    """The timesheet's projects, once `user` may see it (in their own right, or standing in for `principals`,
+    read when not given); NotAllowed otherwise."""
+    projects = projects_of(session, sheet.id)
+    principals = standins.principals(session, user) if principals is None else principals
+    policy.require(policy.can_view_timesheet(user, sheet, projects, principals), "You cannot see this timesheet.")
+    return projects
+
+
 def is_owner(user: User, sheet: Timesheet) -> bool:
     return sheet.resource.user_id == user.id
 

@@ -278,14 +278,14 @@ def cases(w: SimpleNamespace) -> dict[str, list[Case]]:
                              post(f"/webhooks/procore/{w.procore}", SIGNED_IN | {ANONYMOUS}, public=True)],
         "webhooks.receive_before_one_scheme": [post(f"/hooks/toggl/{w.toggl}", SIGNED_IN | {ANONYMOUS}, public=True)],
         "webhooks.receive_kind": [post("/webhooks/procore", SIGNED_IN | {ANONYMOUS}, public=True)],
-        "timesheets.approvals_page": [get("/approvals", INTERNAL)],
+        "approvals.approvals_page": [get("/approvals", INTERNAL)],
         # Searchable selects' options; health, metrics and the System page (issue 14)
         "lookups.options": [get("/lookup/projects", INTERNAL), get("/lookup/people?q=a", INTERNAL)],
         "system.healthz": [get("/healthz", SIGNED_IN | {ANONYMOUS}, public=True)],
         "system.prometheus_metrics": [get("/metrics", SIGNED_IN | {ANONYMOUS}, public=True)],  # off: 404
         "system.system_page": [get("/admin/system", ADMINS)],
         "system.failed_job": [post("/admin/system/failed/sync/no-such-job/retry", ADMINS)],
-        "timesheets.sheet_week": [get(f"/approvals/{w.submitted_sheet}/week", DECIDERS | {"staff"}),
+        "approvals.sheet_week": [get(f"/approvals/{w.submitted_sheet}/week", DECIDERS | {"staff"}),
                                   get(f"/approvals/{w.others_sheet}/week", DECIDERS)],
         # My time's week grid: everyone with a resource fills their own; admins anyone's
         "timesheets.offering_options": [get("/time/offerings?q=build", INTERNAL)],
@@ -303,13 +303,13 @@ def cases(w: SimpleNamespace) -> dict[str, list[Case]]:
         "timesheets.delete_cell_entry": [
             post(f"/time/grid/entries/{w.entry}/delete", {"staff", "admin", "super_admin"}),
             post(f"/time/grid/entries/{w.others_entry}/delete", {"approver", "admin", "super_admin"})],
-        "timesheets.decide_many": [post("/approvals/decide", INTERNAL, {"action": "approve"})],
+        "approvals.decide_many": [post("/approvals/decide", INTERNAL, {"action": "approve"})],
         # Issue 16: reminders and stand-ins. Whoever sees staff's draft week in their approvals may remind staff.
         "timesheets.my_reminders": [post("/time/reminders", INTERNAL)],
         "timesheets.my_decision_emails": [post("/time/decision-emails", INTERNAL)],
-        "timesheets.remind": [post(f"/approvals/{w.draft_sheet}/remind", DECIDERS)],
-        "timesheets.stand_ins": [get("/approvals/stand-ins", INTERNAL), post("/approvals/stand-ins", INTERNAL)],
-        "timesheets.end_stand_in": [post(f"/approvals/stand-ins/{w.stand_in}/end", ADMINS | {"approver"})],
+        "approvals.remind": [post(f"/approvals/{w.draft_sheet}/remind", DECIDERS)],
+        "approvals.stand_ins": [get("/approvals/stand-ins", INTERNAL), post("/approvals/stand-ins", INTERNAL)],
+        "approvals.end_stand_in": [post(f"/approvals/stand-ins/{w.stand_in}/end", ADMINS | {"approver"})],
         # Client workspaces
         "workspaces.index": [get("/workspace", SIGNED_IN)],
         "workspaces.workspace": [get(f"/workspace/{p}", SIGNED_IN), get(f"/workspace/{q}", INTERNAL)],

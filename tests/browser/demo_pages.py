@@ -53,8 +53,8 @@ QUERIES = {"timesheets.cell_panel": ("row", "day")}
 VIEWER = {
     "timesheets.my_time": "staff", "timesheets.edit_entry": "staff", "timesheets.cell_panel": "staff",
     "expenses.my_expenses": "staff",
-    "workspaces.index": "client", "workspaces.workspace": "client", "timesheets.approvals_page": "approver",
-    "timesheets.stand_ins": "approver",
+    "workspaces.index": "client", "workspaces.workspace": "client", "approvals.approvals_page": "approver",
+    "approvals.stand_ins": "approver",
 }
 
 # Pages each role reaches besides its navigation (a PM's project, with every tab and the move dialog).
@@ -62,7 +62,7 @@ EXTRA = {
     "pm": ["projects.overview_tab", "projects.offerings_tab", "projects.team_tab", "planning.plan_tab",
            "expenses.entries_tab", "workspaces.workspace_tab", "projects.integrations_tab", "projects.finance_tab",
            "stages.move_project", "projects.edit_project", "projects.edit_offering", "timesheets.detail"],
-    "approver": ["timesheets.detail", "timesheets.sheet_week"],
+    "approver": ["timesheets.detail", "approvals.sheet_week"],
 }
 
 
