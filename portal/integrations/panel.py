@@ -21,7 +21,7 @@ from portal.integrations.models import ClientLink, Connection, PersonLink, Proje
 from portal.integrations.provisioning import project_link
 from portal.integrations.receivers import push_targets, why_update_is_not_pushed
 from portal.integrations.registry import connector_class, connector_for
-from portal.integrations.services import client_link, client_scope, connected, project_time_scope
+from portal.integrations.services import client_link, client_scope, connected, project_time_scope, tool_label
 from portal.org.services import get_settings
 from portal.projects import crm
 from portal.projects.models import Client, Offering, Project
@@ -164,7 +164,7 @@ class ClientRow:
 
     @property
     def label(self) -> str:
-        return connector_class(self.connection.kind).display_name()
+        return tool_label(self.connection)
 
     @property
     def url(self) -> str:
@@ -247,7 +247,7 @@ def team_change_note(session: Session, offering: Offering, changes: dict | None)
         return TeamNote(offering, [f"Not sent to a timesheet tool: {offering.name} is not linked to one."], [])
     lines, started = [], []
     for connection, link, why in targets:
-        label = connector_class(connection.kind).display_name()
+        label = tool_label(connection)
         why = why or (why_update_is_not_pushed(session, changes) if changes is not None else "")
         if why:
             lines.append(f"Not sent to {label}: {why}")

@@ -25,8 +25,7 @@ from portal.errors import Conflict, InvalidInput, NotFound
 from portal.formatting import plural
 from portal.integrations.connectors import ExternalMember, ExternalTimeEntry, TimesheetConnector
 from portal.integrations.models import Connection, LinkMethod, PersonLink, ProjectLink, WaitingTimeEntry
-from portal.integrations.registry import connector_class
-from portal.integrations.services import sync_actor
+from portal.integrations.services import sync_actor, tool_label
 from portal.projects.models import Offering, Resource
 from portal.timesheets import synced
 from portal.timesheets.models import TimeEntry, Timesheet
@@ -188,7 +187,7 @@ def link_person(session: Session, actor: User, connection_id: int, person_link_i
     other = session.scalar(select(PersonLink).where(PersonLink.connection_id == connection_id,
                                                     PersonLink.resource_id == resource.id))
     if other is not None:
-        raise Conflict(f"{resource.name} is already linked to the {label(connection)} user "
+        raise Conflict(f"{resource.name} is already linked to the {tool_label(connection)} user "
                        f"{other.external_email or other.external_id}. Clear that mapping first.",
                        fields={"resource_id": "Already linked to someone else."})
     before = audit.snapshot(link, PERSON_FIELDS)
@@ -196,7 +195,7 @@ def link_person(session: Session, actor: User, connection_id: int, person_link_i
     session.flush()
     who = link.external_email or link.external_id
     audit.record(session, actor, "person_link.linked", link, before=before, after=audit.snapshot(link, PERSON_FIELDS),
-                 summary=f"{label(connection)} user {who} linked to {resource.name}")
+                 summary=f"{tool_label(connection)} user {who} linked to {resource.name}")
     return link
 
 
@@ -225,16 +224,12 @@ def clear_person(session: Session, actor: User, connection_id: int, person_link_
             external_id=entry.external_id, external_project_id=external_project_id, work_date=entry.work_date,
             seconds=int(entry.hours * 3600), billable=entry.billable, description=entry.description,
             external_updated_at=entry.external_updated_at))
-        synced.delete_entry(session, actor, entry, f"the {label(connection)} person's mapping was cleared")
+        synced.delete_entry(session, actor, entry, f"the {tool_label(connection)} person's mapping was cleared")
         moved += 1
     before = audit.snapshot(link, PERSON_FIELDS)
     link.resource_id, link.method = None, LinkMethod.CLEARED
     session.flush()
     audit.record(session, actor, "person_link.cleared", link, before=before, after=audit.snapshot(link, PERSON_FIELDS),
-                 summary=f"{label(connection)} user {link.external_email or link.external_id} no longer linked to "
+                 summary=f"{tool_label(connection)} user {link.external_email or link.external_id} no longer linked to "
                          f"{resource.name}: {plural(moved, 'entry', 'entries')} back to waiting, {kept} approved kept")
     return moved, kept
-
-
-def label(connection: Connection) -> str:
-    return connector_class(connection.kind).display_name()

@@ -41,8 +41,7 @@ from portal.errors import InvalidInput
 from portal.integrations.connectors import ExternalTimeEntry, TimesheetConnector
 from portal.integrations.models import Connection, PersonLink, ProjectLink, WaitingTimeEntry
 from portal.integrations.people import People
-from portal.integrations.registry import connector_class
-from portal.integrations.services import sync_actor
+from portal.integrations.services import sync_actor, tool_label
 from portal.org.services import get_settings
 from portal.projects.models import Assignment, Offering, Project, Resource
 from portal.projects.services import ensure_passive_assignment
@@ -109,7 +108,7 @@ class Importer:
         self.session, self.connection, self.run, self.connector = session, connection, run, connector
         # Plain values: every batch commits, and reading an expired row's column would reload it.
         self.connection_id, self.kind = connection.id, connection.kind
-        self.label = connector_class(connection.kind).display_name()
+        self.label = tool_label(connection)
         self.actor = sync_actor(connection)
         self.counts: Counter[str] = Counter()
         self.unmatched: dict[int, int] = defaultdict(int)  # person link id -> entries this run

@@ -33,6 +33,7 @@ from portal.integrations.services import (
     may_manage_connections,
     project_time_scope,
     time_scope,
+    tool_label,
 )
 from portal.projects.models import Offering, Project
 from portal.runs import services as runs
@@ -96,7 +97,7 @@ def start_org_sync(session: Session, actor_user: User, connection_id: int) -> Sy
     connection = _connected(session, connection_id)
     linked = session.scalar(select(func.count()).select_from(ProjectLink)
                             .where(ProjectLink.connection_id == connection.id))
-    label = connector_class(connection.kind).display_name()
+    label = tool_label(connection)
     if not linked:
         raise Conflict(f"No offering is linked to a {label} project yet, so there is no time to sync. Provision or "
                        "connect offerings on their project's Integrations tab first.")
@@ -115,7 +116,7 @@ def start_project_sync(session: Session, actor_user: User, project_id: int, conn
     policy.require(policy.can_link_timesheets(actor_user, project),
                    "Only the project's PM team and admins can sync its time.")
     connection = _connected(session, connection_id)
-    label = connector_class(connection.kind).display_name()
+    label = tool_label(connection)
     if not project_links(session, connection, project.id):
         raise Conflict(f"None of {project.name}'s offerings is linked to a {label} project: connect one first.")
     run, _ = runs.start_run(session, kind="manual_project", scope=project_time_scope(connection, project.id), job=JOB,

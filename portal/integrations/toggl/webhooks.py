@@ -40,6 +40,7 @@ from portal.integrations.services import (
     require_connected,
     run_actor,
     sync_actor,
+    tool_label,
 )
 from portal.integrations.toggl import time_runs
 from portal.integrations.toggl.sync import event_key
@@ -63,7 +64,7 @@ def receive_delivery(session: Session, connection: Connection, delivery: Deliver
     if not connector_class(connection.kind).supports(connectors.WEBHOOKS):
         return Reply(404, "No such webhook endpoint")
     secret = secret_of(connection)
-    label = connector_class(connection.kind).display_name()
+    label = tool_label(connection)
     if connection.status == ConnectionStatus.DISCONNECTED or not secret:
         # Gone: the connection was disconnected (its secret forgotten); the tool stops sending. A connection in
         # error (a regenerated token) still holds its secret: its deliveries are verified and kept below.
@@ -139,7 +140,7 @@ def renew_moved(session: Session) -> list[int]:
         if not url_outdated(registered, connection):
             continue
         run = start_subscribe(session, connection, None)
-        url, label = callback_url(connection), connector_class(connection.kind).display_name()
+        url, label = callback_url(connection), tool_label(connection)
         audit.record(session, sync_actor(connection), "connection.webhook_url_changed", connection,
                      before={"url": registered}, after={"url": url},
                      summary=f"{label} delivers to {registered}; subscribing again at {url}")
@@ -153,7 +154,7 @@ def run_subscribe(session: Session, run_id: int) -> SyncRun | None:
 
 def _subscribe(session: Session, run: SyncRun) -> str:
     connection = require_connected(session, run.connection_id, connectors.WEBHOOKS)
-    label = connector_class(connection.kind).display_name()
+    label = tool_label(connection)
     url, name = callback_url(connection), description()
     connector = connector_for(connection)
     try:
