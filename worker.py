@@ -8,8 +8,9 @@
     python worker.py wait-for-redis  waits until that server is up, so processes started beside it join it
                                      instead of racing to start servers of their own
 
-The app is created and the models configured before the work loop, so each forked job starts warm;
-no database connection is opened in the parent (a forked child must not share a pooled connection).
+The app is created and the models configured before the work loop, so each forked job starts warm (and
+the garbage collector is settled for it: portal.jobs.settle); no database connection is opened in the
+parent (a forked child must not share a pooled connection).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def main(argv: list[str]) -> int:
     jobs.bind_app(app)
     jobs.preload()
     configure_mappers()
+    jobs.settle()
     handler = logging.StreamHandler()
     handler.addFilter(jobs.JobLogFilter())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(job)s] %(message)s"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import time
 import pytest
 from sqlalchemy import select
 
-from portal import ROOT, mail, queue
+from portal import ROOT, jobs, mail, queue
 from portal.mail import OutboundEmail
 
 
@@ -70,3 +71,20 @@ def test_cron_process_registers_the_schedule(app):
     assert registered, output
     for entry in schedule():  # the tools' entries too (start_time_syncs, the Procore catch-up)
         assert f"Registered '{entry.func}'" in output and entry.cron in output
+
+
+def test_the_worker_settles_the_garbage_collector_before_its_first_job(app):
+    """The warm app is frozen out of the collector's sight and young objects are collected less often
+    (portal.jobs.settle), in a process of its own: this one's collector is left as it is."""
+    script = ("import gc, json\n"
+              "from portal import create_app, jobs\n"
+              "jobs.bind_app(create_app())\n"
+              "before = (gc.get_freeze_count(), gc.get_threshold())\n"
+              "jobs.settle()\n"
+              "print(json.dumps([before, (gc.get_freeze_count(), gc.get_threshold())]))\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=_environment(app), capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    (frozen_before, threshold_before), (frozen, threshold) = json.loads(done.stdout.strip().splitlines()[-1])
+    assert frozen_before == 0 and frozen > 50_000  # the app's objects, not a handful
+    assert threshold_before[0] == 700 and threshold == [jobs.YOUNG_GENERATION, *threshold_before[1:]]
