@@ -107,6 +107,9 @@ def report(session: Session, run: SyncRun, *, done: int | None = None, total: in
            text: str | None = None, add: dict[str, int] | None = None, checkpoint: dict[str, Any] | None = None,
            commit: bool = True) -> None:
     """Record progress (and optionally a checkpoint) so the progress bar and a resumed run can read it."""
+    # Read first: a commit expired the run, and reading it after a change would flush that change on its own
+    # (a sync's every batch paid an UPDATE and a SELECT more).
+    counts, saved = run.counts, run.checkpoint
     if done is not None:
         run.progress_done = done
     if total is not None:
@@ -114,12 +117,12 @@ def report(session: Session, run: SyncRun, *, done: int | None = None, total: in
     if text is not None:
         run.status_text = text[:500]
     if add:
-        counts = dict(run.counts or {})
+        counts = dict(counts or {})
         for key, value in add.items():
             counts[key] = counts.get(key, 0) + value
         run.counts = counts
     if checkpoint is not None:
-        run.checkpoint = {**(run.checkpoint or {}), **checkpoint}
+        run.checkpoint = {**(saved or {}), **checkpoint}
     run.heartbeat_at = utcnow()
     if commit:
         session.commit()

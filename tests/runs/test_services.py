@@ -115,3 +115,31 @@ def test_staff_cannot_watch_an_organization_run_they_did_not_start(client, login
     run, _ = start(session, scope="toggl:org")
     session.commit()
     assert client.get(f"/sync-runs/{run.id}").status_code == 403
+
+
+def test_a_report_reads_the_expired_run_once_and_writes_it_once(session):
+    """A sync reports once a batch, after the batch's commit expired the run: it is read before it is changed,
+    so a report is one SELECT and one UPDATE (read after a change, it flushed that change on its own first)."""
+    from sqlalchemy import event
+
+    run, _ = start(session)
+    runs.report(session, run, add={"new": 2}, checkpoint={"resume_from": "2026-11-30"}, commit=False)
+    session.flush()
+    session.expire(run)  # as a commit leaves it
+    statements: list[str] = []
+
+    def note(_connection, _cursor, statement, *_):
+        statements.append(statement.split()[0])
+
+    bind = session.connection()
+    event.listen(bind, "before_cursor_execute", note)
+    try:
+        runs.report(session, run, done=3, total=9, text="Read up to 3 Dec", add={"new": 5, "failed": 1},
+                    checkpoint={"window": ["2026-11-01", "2026-12-03"]}, commit=False)
+        session.flush()
+    finally:
+        event.remove(bind, "before_cursor_execute", note)
+    assert statements == ["SELECT", "UPDATE"]
+    session.expire(run)
+    assert run.counts == {"new": 7, "failed": 1} and (run.progress_done, run.progress_total) == (3, 9)
+    assert run.checkpoint == {"resume_from": "2026-11-30", "window": ["2026-11-01", "2026-12-03"]}
