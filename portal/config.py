@@ -44,9 +44,10 @@ SETTINGS: list[tuple[str, str | None, str]] = [
     ("TIME_SYNC_BATCH", "1000",
      "Time entries a sync applies per transaction (report pages read by date are gathered up to this many)"),
     ("TIME_SYNC_RECENT_DAYS", "3",
-     "Days the hourly time sync looks back for changes (a project's Sync time reads the look-back's days)"),
+     "Days the hourly time sync looks back for changes"),
     ("TIME_SYNC_LOOKBACK_DAYS", "62",
-     "Days the nightly and organization-level time syncs read in full, finding edits and deletions"),
+     "Days the nightly and organization-level time syncs read in full, finding edits and deletions (a project's "
+     "first Sync time too; later ones read the changes since)"),
     ("SYNC_QUOTA_RESERVE", "3",
      "Requests of a tool's hourly quota a sync leaves for people: below it the sync pauses until the quota resets"),
     ("WEBHOOK_REPLAY_WINDOW", "300", "Seconds a webhook delivery's timestamp may be old; an older one is a replay"),

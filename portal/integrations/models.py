@@ -97,6 +97,9 @@ class ProjectLink(db.Model):
     method: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # The newest change to the tool's time (its own stamp) that a sync of the offering's project has read: that
+    # project's next sync reads only the changes since, not its whole look-back. None until a first full read.
+    time_read_up_to: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     offering = relationship("Offering")
     user_links = relationship("ProjectUserLink", back_populates="project_link", cascade="all, delete-orphan",

@@ -30,7 +30,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -42,7 +42,7 @@ from portal.errors import Conflict, NotFound, PortalError
 from portal.integrations import connectors
 from portal.integrations.connectors import ExternalTimeEntry, TimeEntryPage, TimesheetConnector
 from portal.integrations.http import AuthenticationFailed, RateLimited
-from portal.integrations.models import Connection
+from portal.integrations.models import Connection, ProjectLink
 from portal.integrations.registry import connector_for
 from portal.integrations.services import require_connected
 from portal.integrations.toggl import reconcile, time_runs
@@ -132,8 +132,10 @@ class Pass:
             self._recent()
         elif mode == time_runs.FULL and self._cheap():
             self._reconcile()
-        elif mode in (time_runs.FULL, time_runs.PROJECT):
+        elif mode == time_runs.FULL:
             self._by_date(mode)
+        elif mode == time_runs.PROJECT:
+            self._project()
         if mode != time_runs.PROJECT:
             self.drain()
 
@@ -152,13 +154,18 @@ class Pass:
         self._changes(end - timedelta(days=self.recent_days), end, HOURLY_MARK)
 
     def _changes(self, start: date, end: date, mark: str) -> None:
-        """The entries dated start..end changed since the watermark `mark`, most recently changed first (one
-        request, plus one a page of changes); the watermark then moves to the newest change read."""
-        seen_up_to = _instant(self.connection.settings.get(mark))
+        """The entries dated start..end changed since the watermark `mark`; the watermark then moves to the
+        newest change read."""
+        self._watermark(self._changed_since(start, end, _instant(self.connection.settings.get(mark))), mark)
+
+    def _changed_since(self, start: date, end: date, seen_up_to: datetime | None,
+                       project_ids: list[str] | None = None) -> datetime | None:
+        """Apply the entries dated start..end (of `project_ids`' projects, else all) changed since `seen_up_to`,
+        most recently changed first: one request, plus one a page of changes. The newest change read."""
         newest = seen_up_to
 
         def unseen() -> Iterator[TimeEntryPage]:  # pages until one reaches what an earlier pass saw
-            for page in self._pages(start, end, ahead=0, newest_first=True):
+            for page in self._pages(start, end, ahead=0, newest_first=True, project_ids=project_ids):
                 yield page
                 stamps = [e.updated_at for e in page.entries if e.updated_at]
                 if seen_up_to is not None and stamps and min(stamps) <= seen_up_to:
@@ -169,7 +176,7 @@ class Pass:
             done += len(entries)
             newest = max([s for s in (newest, *(e.updated_at for e in entries)) if s], default=None)
             self._apply(entries, done=done, text=f"Read {done} recently changed entries")
-        self._watermark(newest, mark)
+        return newest
 
     def _reconcile(self) -> None:
         """The nightly within the quota (reconcile.py): changes since the last one, then a week at a time every
@@ -262,8 +269,55 @@ class Pass:
         except RateLimited as error:
             raise runs.Pause(error.resets_at, self._waiting_text(error.resets_at)) from None
 
-    def _by_date(self, mode: str) -> None:
-        """Every entry of the look-back (of one project's tool projects for `project`), by date; resumable."""
+    def _project(self) -> None:
+        """One project's linked tool projects. Once each of its links has been read in full: only the changes
+        since the oldest of their marks, one request plus one a page of changes (the look-back in full costs a
+        request for every 50 entries, out of the tool's hourly quota). Else (a first sync, a link added since, a
+        read half done): the look-back by date. Then the entries of those tool projects that failed or were
+        refused are applied again, from what the tool last sent: the project's rules may have changed (a stage
+        opened). The links then keep how far the tool's changes are read."""
+        links = time_runs.project_links(self.session, self.connection, self.run.params["project_id"])
+        if not links:
+            raise NotFound("None of the project's offerings is linked any more.")
+        link_ids, marks = [link.id for link in links], [link.time_read_up_to for link in links]
+        project_ids = sorted({link.external_id for link in links})
+        checkpoint = self.run.checkpoint or {}
+        half_done = checkpoint.get("mode") == time_runs.PROJECT and checkpoint.get("resume_from")
+        if all(marks) and not half_done:
+            end = today()
+            read_up_to = self._changed_since(end - timedelta(days=self.lookback_days), end, min(marks), project_ids)
+        else:
+            newest = self._by_date(time_runs.PROJECT, project_ids)
+            began = (self.run.started_at or utcnow()) - CLOCK_MARGIN  # as the nightly's mark: see _by_date
+            read_up_to = min(newest, began) if newest else began
+        self._apply_failed(project_ids)
+        self.session.execute(update(ProjectLink).where(
+            ProjectLink.id.in_(link_ids),
+            or_(ProjectLink.time_read_up_to.is_(None), ProjectLink.time_read_up_to < read_up_to),
+        ).values(time_read_up_to=read_up_to))
+        self.session.commit()
+
+    def _apply_failed(self, project_ids: list[str]) -> None:
+        """Apply again the entries of these tool projects that failed or were refused before this run, as Retry
+        would (from the copy their message keeps, without asking the tool): imported if the rules allow it now,
+        else their message stays failed, tried once more."""
+        wanted = set(project_ids)
+        payloads = [payload for payload in self.session.scalars(
+            select(SyncMessage.payload).where(SyncMessage.connection_id == self.connection.id,
+                                              SyncMessage.direction == "inbound", SyncMessage.entity == "time_entry",
+                                              SyncMessage.status == MessageStatus.FAILED,
+                                              SyncMessage.payload.is_not(None),
+                                              SyncMessage.run_id.is_distinct_from(self.run.id))
+            .order_by(SyncMessage.id))
+                    if "remove" not in payload and str(payload.get("project_id")) in wanted]
+        for start in range(0, len(payloads), BATCH):
+            self._apply([entry_from_payload(payload) for payload in payloads[start:start + BATCH]],
+                        text=f"Applied again the entries that failed or were refused "
+                             f"({min(len(payloads), start + BATCH)} of {len(payloads)})")
+
+    def _by_date(self, mode: str, project_ids: list[str] | None = None) -> datetime | None:
+        """Every entry of the look-back (of `project_ids`' tool projects: one project's), by date; resumable.
+        The newest change read."""
         checkpoint = self.run.checkpoint or {}
         if checkpoint.get("mode") == mode and checkpoint.get("window"):
             start, end = (date.fromisoformat(d) for d in checkpoint["window"])
@@ -272,12 +326,6 @@ class Pass:
             start = end - timedelta(days=self.lookback_days)
         resume = date.fromisoformat(checkpoint["resume_from"]) if checkpoint.get("mode") == mode \
             and checkpoint.get("resume_from") else start
-        project_ids = None
-        if mode == time_runs.PROJECT:
-            project_ids = [link.external_id for link in time_runs.project_links(
-                self.session, self.connection, self.run.params["project_id"])]
-            if not project_ids:
-                raise NotFound("None of the project's offerings is linked any more.")
         total = (end - start).days + 1
         window = [start.isoformat(), end.isoformat()]
         runs.report(self.session, self.run, done=(resume - start).days, total=total,
@@ -314,6 +362,7 @@ class Pass:
             began = (self.run.started_at or utcnow()) - CLOCK_MARGIN
             self._watermark(min(newest, began) if newest else began, NIGHTLY_MARK)
         runs.report(self.session, self.run, done=total, checkpoint={"mode": None, "resume_from": None})
+        return newest
 
     def _batch(self) -> int:
         """Entries applied per transaction when reading by date (pages of 50 would be a transaction each)."""

@@ -8,7 +8,8 @@ the pass it is in. What each mode reads:
 
 - recent (hourly): the last few days, most recently changed first, stopping at changes already seen;
 - full (nightly, manual organization-level): the whole look-back, then reconciliation (deletions);
-- project (manual project-level): the look-back, only that project's linked tool projects;
+- project (manual project-level): only that project's linked tool projects: the look-back the first time (and
+  after a link is added), then the changes since its last sync; its failed and refused entries applied again;
 - drain (webhooks, backfill): no reading; only the queued webhook events and the waiting time of people
   who are matched now. Every connection-level pass ends with this.
 """

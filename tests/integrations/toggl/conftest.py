@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.integrations.toggl.time_sync_support import PAGE
+
 
 @pytest.fixture
 def clocked(toggl):
@@ -16,3 +18,9 @@ def clocked(toggl):
 
     sleep.slept = slept
     return sleep
+
+
+@pytest.fixture
+def small_pages(app, monkeypatch):
+    """Toggl's report pages of PAGE rows instead of 50, so a few entries make several pages."""
+    monkeypatch.setitem(app.config, "TOGGL_REPORT_PAGE_SIZE", PAGE)

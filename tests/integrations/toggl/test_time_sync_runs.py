@@ -16,14 +16,15 @@ from portal.mail import OutboundEmail
 from portal.runs import services as runs
 from portal.runs.models import SyncRun
 from tests.factories import UserFactory
-from tests.integrations.toggl.time_sync_support import days_ago, enqueue_scheduled, link, start, sync, synced
-
-PAGE = 10
-
-
-@pytest.fixture
-def small_pages(app, monkeypatch):
-    monkeypatch.setitem(app.config, "TOGGL_REPORT_PAGE_SIZE", PAGE)
+from tests.integrations.toggl.time_sync_support import (
+    PAGE,
+    days_ago,
+    enqueue_scheduled,
+    link,
+    start,
+    sync,
+    synced,
+)
 
 
 @pytest.fixture

@@ -18,6 +18,8 @@ from portal.projects.models import Offering
 from portal.runs.models import SyncRun
 from portal.timesheets.models import TimeEntry
 
+PAGE = 10  # report rows a page in the tests that count requests (the small_pages fixture)
+
 
 @dataclass
 class Linked:
