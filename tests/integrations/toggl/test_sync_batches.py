@@ -4,6 +4,7 @@ transaction per 50-entry page cost more than the writing); when reading stops, w
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from portal.errors import ExternalServiceError
 from portal.integrations.connectors import ExternalTimeEntry, TimeEntryPage
 from portal.integrations.toggl import inbound
 from portal.integrations.toggl import sync as time_sync
+from portal.integrations.toggl.connector import TogglConnector
 from portal.integrations.toggl.inbound import Importer
 from portal.integrations.toggl.sync import batches
 from portal.timesheets.models import TimeEntry
@@ -197,3 +199,45 @@ def test_the_nightly_reads_its_changes_and_differing_days_in_batches(app, monkey
     assert run.status == "succeeded", run.error
     assert set(synced(session, tool.connection)) == {str(i) for i in ids}
     assert max(sizes) > 10 and all(size <= 40 + 10 for size in sizes)  # batches of pages, not a page each
+
+
+def test_a_first_read_looks_nothing_up_and_an_entry_met_again_later_is_updated_not_imported_twice(
+        app, monkeypatch, session, tool, run_jobs):
+    """On PostgreSQL a connection's first read sends no lookups: it has no entries to find. An entry met again
+    in a later batch (Toggl's row numbers shift when an entry changes during the read: played here by a page
+    that repeats the first page's first entry, changed) is refused by the unique key, and that batch is applied
+    again with lookups: the entry is updated, not imported twice. SQLite looks every batch up."""
+    monkeypatch.setitem(app.config, "TOGGL_REPORT_PAGE_SIZE", 10)
+    monkeypatch.setitem(app.config, "TIME_SYNC_BATCH", 20)
+    linked = link(session, tool, tool.offering(people={"ana@example.test": "150"}, name="Platform build"))
+    tool.sandbox.entries(count=60, emails=["ana@example.test"], project_ids=[linked.toggl_project_id],
+                         start_date=days_ago(40).isoformat(), days=30, seconds=3600)
+    read = TogglConnector.time_entry_pages
+
+    def pages(self, *args, **kwargs):
+        return repeating(read(self, *args, **kwargs))  # asked now, read in the read-ahead thread
+
+    def repeating(pages):
+        first = None
+        for number, page in enumerate(pages):
+            first = first or page.entries[0]
+            if number == 4:  # the third batch
+                page = TimeEntryPage([*page.entries, replace(first, description="Changed during the read",
+                                                              updated_at=first.updated_at + timedelta(minutes=1))],
+                                     page.next_row)
+            yield page
+
+    monkeypatch.setattr(TogglConnector, "time_entry_pages", pages)
+    looked_up = []
+    original = Importer._existing
+    monkeypatch.setattr(Importer, "_existing", lambda self, ids: looked_up.append(self.straight) or original(self, ids))
+    run = sync(session, run_jobs, tool.connection)
+    assert run.status == "succeeded", run.error
+    entries = synced(session, tool.connection)
+    assert len(entries) == 60 and (run.counts["new"], run.counts["updated"]) == (60, 1)
+    repeated = [e for e in entries.values() if e.description == "Changed during the read"]
+    assert len(repeated) == 1
+    if session.get_bind().dialect.name == "postgresql":
+        assert looked_up == [False]  # only the refused batch, applied again
+    else:
+        assert looked_up == [True, True, True]
