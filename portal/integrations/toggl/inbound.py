@@ -137,9 +137,9 @@ class Importer:
             SyncMessage.dedupe_key.like(problem_key(self.connection, "") + "%"),
             SyncMessage.status == MessageStatus.FAILED)))
         # A connection's first read (PostgreSQL): it has no entries, so a batch's lookups would find none, and none
-        # is sent while batches are COPYed straight in. An entry met again all the same (on a later page, as
-        # Toggl's row numbers shift when an entry changes during the read, or inserted by a concurrent sync) makes
-        # the unique key refuse the COPY, and the batch is applied again with lookups (`straight` then off).
+        # is sent while batches are COPYed straight in. An entry met again all the same (read earlier in the run,
+        # as a nightly's changes and then its days, or inserted by a concurrent sync) makes the unique key refuse
+        # the COPY; the batch is rolled back and applied again, and reloading finds entries: lookups from then on.
         self.first_read = session.get_bind().dialect.name == "postgresql" and session.scalar(
             select(TimeEntry.id).where(TimeEntry.connection_id == self.connection_id).limit(1)) is None
         self.refresh()
@@ -207,7 +207,7 @@ class Importer:
             for entry in latest.values():
                 self.seen.setdefault(entry.work_date, set()).add(entry.id)
                 self.missing.pop(entry.id, None)  # moved in the tool to a day read after its own
-        existing = {} if self.first_read and self.straight else self._existing(list(latest))
+        existing = {} if self.first_read else self._existing(list(latest))
         waiting = self._waiting(list(latest))
         creations: list[tuple[str, SyncedValues]] = []
         for entry in latest.values():

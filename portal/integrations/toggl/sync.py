@@ -406,6 +406,7 @@ class Pass:
         checkpoint, text); a deadlock with a concurrent sync, or an entry it inserted first, is retried."""
         for attempt in range(1, ATTEMPTS + 1):
             mark = self.importer.mark()
+            looked_up = not self.importer.first_read
             try:
                 counts = self.importer.apply(entries)
                 if after is not None:
@@ -414,13 +415,13 @@ class Pass:
                 return counts
             except (OperationalError, synced.InsertedMeanwhile) as error:
                 self.session.rollback()
-                self.importer.rewind(mark)
-                if isinstance(error, synced.InsertedMeanwhile):
+                self.importer.rewind(mark)  # a first read looks its entries up from now on (some are there)
+                if isinstance(error, synced.InsertedMeanwhile) and looked_up:
                     self.importer.straight = False  # another sync is writing too: ON CONFLICT from now on
                 if attempt == ATTEMPTS:
                     raise
-                log.warning("run %s: a batch met a concurrent sync (attempt %s); applying it again", self.run.id,
-                            attempt)
+                log.warning("run %s: a batch met entries written meanwhile, by a concurrent sync or earlier in the "
+                            "run (attempt %s); applying it again", self.run.id, attempt)
         return {}
 
     def drain(self) -> None:
