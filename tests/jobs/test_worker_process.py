@@ -87,4 +87,5 @@ def test_the_worker_settles_the_garbage_collector_before_its_first_job(app):
     assert done.returncode == 0, done.stderr
     (frozen_before, threshold_before), (frozen, threshold) = json.loads(done.stdout.strip().splitlines()[-1])
     assert frozen_before == 0 and frozen > 50_000  # the app's objects, not a handful
-    assert threshold_before[0] == 700 and threshold == [jobs.YOUNG_GENERATION, *threshold_before[1:]]
+    assert threshold_before[0] < jobs.YOUNG_GENERATION  # Python's default: 700 (2,000 from 3.13)
+    assert threshold == [jobs.YOUNG_GENERATION, *threshold_before[1:]]
