@@ -41,7 +41,6 @@ def main(argv: list[str]) -> int:
     jobs.bind_app(app)
     jobs.preload()
     configure_mappers()
-    jobs.settle()
     handler = logging.StreamHandler()
     handler.addFilter(jobs.JobLogFilter())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(job)s] %(message)s"))
@@ -82,6 +81,7 @@ def main(argv: list[str]) -> int:
 
         worker = queue.PortalWorker([Queue(name, connection=connection) for name in queue.QUEUES],
                                     connection=connection)
+        jobs.settle()
         worker.work(with_scheduler=True)
         return 0
     if command == "cron":

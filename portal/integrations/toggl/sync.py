@@ -287,9 +287,7 @@ class Pass:
             end = today()
             read_up_to = self._changed_since(end - timedelta(days=self.lookback_days), end, min(marks), project_ids)
         else:
-            newest = self._by_date(time_runs.PROJECT, project_ids)
-            began = (self.run.started_at or utcnow()) - CLOCK_MARGIN  # as the nightly's mark: see _by_date
-            read_up_to = min(newest, began) if newest else began
+            read_up_to = self._read_by_date_up_to(self._by_date(time_runs.PROJECT, project_ids))
         self._apply_failed(project_ids)
         self.session.execute(update(ProjectLink).where(
             ProjectLink.id.in_(link_ids),
@@ -357,12 +355,16 @@ class Pass:
             self.importer.check_doubles(start, end)
             runs.report(self.session, self.run, add=dict(self.importer.counts - before))
             self._watermark(newest, HOURLY_MARK)
-            # The next nightly reads the changes since this read began (less a margin for the clocks): a change
-            # made during the read to a day already read is not lost.
-            began = (self.run.started_at or utcnow()) - CLOCK_MARGIN
-            self._watermark(min(newest, began) if newest else began, NIGHTLY_MARK)
+            self._watermark(self._read_by_date_up_to(newest), NIGHTLY_MARK)
         runs.report(self.session, self.run, done=total, checkpoint={"mode": None, "resume_from": None})
         return newest
+
+    def _read_by_date_up_to(self, newest: datetime | None) -> datetime:
+        """How far a read by date has seen the tool's changes, for the next read of changes: its newest change,
+        but not later than when the read began (less a margin for the clocks), so a change made during the read
+        to a day already read is not lost."""
+        began = (self.run.started_at or utcnow()) - CLOCK_MARGIN
+        return min(newest, began) if newest else began
 
     def _batch(self) -> int:
         """Entries applied per transaction when reading by date (pages of 50 would be a transaction each)."""
