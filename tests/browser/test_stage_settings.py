@@ -32,6 +32,7 @@ def test_changes_in_two_groups_are_both_kept(app, page, committed):
     browser_login(page, "admin@example.test")
     page.goto("/settings/stages")
     page.click("a:text-is('Planning')")
+    page.wait_for_url("**/settings/stages/*")  # loaded, htmx bound: a change made earlier is not sent
     page.locator("#s-open_for_time").check()
     page.wait_for_selector("#status-open_for_time:has-text('Saved: Open for time off → on.')")
     page.locator("#s-pm_edit_rates").uncheck()
