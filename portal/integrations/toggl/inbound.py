@@ -117,6 +117,7 @@ class Importer:
         # A full read by date (watch): the ids read, by the tool's date, of the days not yet reconciled.
         self.seen: dict[date, set[str]] | None = None
         self.missing: dict[str, tuple[str, int]] | None = None  # external id -> ("entry" | "waiting", row id)
+        self.began_empty = False  # the full read began with no entries of the connection (watch)
         self.home_zone = ZoneInfo(current_app.config.get("PORTAL_TIMEZONE") or "UTC")
         self._audited = 0  # new entries already in the audit log's summary
         self.straight = True  # new entries COPYed straight in, until a batch meets a concurrent sync's
@@ -471,9 +472,12 @@ class Importer:
         than now, and closing a day leaves it out: it is judged by the next full read. The portal's clock, as
         those stamps are: were it the database's, a portal clock behind it would stamp such a change "before the
         read" and it would be removed as missing. The read's own bulk inserts carry the database's now(); a skew
-        there only reads some of them back, and they were read, so none is missing."""
+        there only reads some of them back, and they were read, so none is missing. A read that begins with no
+        entries of the connection (its first) finds in each day only what it wrote itself: none is read back."""
         self.seen, self.missing = {}, {}
         self.read_since = utcnow()
+        self.began_empty = self.session.scalar(
+            select(TimeEntry.id).where(TimeEntry.connection_id == self.connection_id).limit(1)) is None
 
     def close_days(self, start: date, end: date) -> None:
         """Days start..end are read (and the day either side: a work date may differ by a day from the tool's):
@@ -488,9 +492,10 @@ class Importer:
         kept = select(TimesheetConflict.time_entry_id).where(  # deletions the approver rejected
             TimesheetConflict.connection_id == self.connection_id, TimesheetConflict.action == "delete",
             TimesheetConflict.status == ConflictStatus.REJECTED, TimesheetConflict.time_entry_id.is_not(None))
-        rows = self.session.execute(select(TimeEntry.id, TimeEntry.external_id, TimeEntry.work_date).where(
-            TimeEntry.connection_id == self.connection_id, TimeEntry.work_date.between(start, end),
-            TimeEntry.updated_at < self.read_since, TimeEntry.id.not_in(kept))).all()
+        rows = [] if self.began_empty else self.session.execute(
+            select(TimeEntry.id, TimeEntry.external_id, TimeEntry.work_date).where(
+                TimeEntry.connection_id == self.connection_id, TimeEntry.work_date.between(start, end),
+                TimeEntry.updated_at < self.read_since, TimeEntry.id.not_in(kept))).all()
         waiting = self.session.execute(select(WaitingTimeEntry.id, WaitingTimeEntry.external_id,
                                               WaitingTimeEntry.work_date).where(
             WaitingTimeEntry.connection_id == self.connection_id, WaitingTimeEntry.work_date.between(start, end))).all()

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, event, select
 
 from portal.columns import utcnow
 from portal.errors import ExternalServiceError
@@ -240,3 +240,29 @@ def test_a_first_read_looks_nothing_up_and_an_entry_met_again_later_is_updated_n
     # PostgreSQL: only the refused batch looked up, applied again, still COPYed straight in (no concurrent sync
     # was met: the run's entries were there); SQLite looks every batch up.
     assert looked_up == ([True] if session.get_bind().dialect.name == "postgresql" else [True, True, True])
+
+
+def test_a_first_full_read_reads_none_of_its_entries_back_and_the_next_one_removes_what_toggl_deleted(
+        app, monkeypatch, session, tool, run_jobs):
+    """A full read notes, a few days at a time, the entries of the days it read that Toggl did not list. The
+    first one begins with no entries of the connection, so those of its days are the ones it wrote: it reads
+    none of them back (a query every few days that read every row again). A later one does, and removes an
+    entry deleted in Toggl without a webhook."""
+    read_back = []
+
+    def note(_connection, _cursor, statement, *_):
+        if statement.startswith("SELECT time_entries.id, time_entries.external_id, time_entries.work_date"):
+            read_back.append(statement)
+
+    bind = session.connection()
+    event.listen(bind, "before_cursor_execute", note)
+    try:
+        ids = _synced_workspace(app, monkeypatch, session, tool, run_jobs, batch=20)
+        assert len(synced(session, tool.connection)) == 120 and read_back == []
+        gone = min(synced(session, tool.connection).values(), key=lambda e: e.work_date).external_id
+        tool.sandbox.delete(int(gone), emit=False)
+        run = _full_read(session, tool, run_jobs)
+    finally:
+        event.remove(bind, "before_cursor_execute", note)
+    assert read_back, "the second full read compares the portal's entries with what it read"
+    assert set(synced(session, tool.connection)) == {str(i) for i in ids} - {gone} and run.counts["deleted"] == 1
