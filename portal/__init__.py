@@ -217,8 +217,9 @@ def _init_templates(app: Flask) -> None:
     from portal import formatting
     from portal.auth import policy
     from portal.auth.models import ROLE_LABELS
+    from portal.urls import link, url_for_each
 
-    app.jinja_env.globals.update(policy=policy, role_labels=ROLE_LABELS)
+    app.jinja_env.globals.update(policy=policy, role_labels=ROLE_LABELS, link=link, url_for_each=url_for_each)
     app.jinja_env.filters.update(formatting.FILTERS)
     # No context processor of ours: Flask-Login gives templates `current_user`, and what a page shows
     # (the layout's navigation too, portal/layout.py) is handed to it by its view through portal.htmx.render.

@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from flask import url_for
 from sqlalchemy import event, select
 
 from portal.extensions import db
@@ -134,6 +135,20 @@ def test_the_queue_is_scoped_to_what_the_user_may_approve(client, session, login
     _queue(session, 3, ProjectFactory(name="Theirs"))
     body = client.get("/approvals").get_data(as_text=True)
     assert f'<span id="queue-count">{expected}</span>' in body
+
+
+def test_each_row_links_to_its_timesheet_its_week_and_its_reminder(app, client, session, login_as):
+    """The rows' links are built from one build per route (portal.urls.url_for_each)."""
+    login_as("approver")
+    _queue(session, 2)
+    sheet_ids = session.scalars(select(Timesheet.id)).all()
+    draft = timesheet(session, ResourceFactory(), MONDAY, [], status="draft")
+    body = client.get("/approvals?status=").get_data(as_text=True)
+    with app.test_request_context("/"):
+        for sheet_id in [*sheet_ids, draft.id]:
+            assert f'<a href="{url_for("timesheets.detail", timesheet_id=sheet_id)}">' in body
+            assert f'hx-get="{url_for("approvals.sheet_week", timesheet_id=sheet_id)}"' in body
+        assert f'hx-post="{url_for("approvals.remind", timesheet_id=draft.id)}"' in body
 
 
 def test_viewers_of_the_same_shape_each_get_their_own_queue(session):
