@@ -1,10 +1,11 @@
-"""Links built cheaply. werkzeug builds a URL in about 5 µs: the layout's three dozen fixed links and a page of
-25 approval rows' 75 links were a tenth of the approvals page's time (issue 14).
+"""Links built cheaply. werkzeug builds a URL in about 5 µs: the layout's two dozen fixed links and the two links
+of each of a page's 25 approval rows were a tenth of the approvals page's time (issue 14).
 
 - `link(endpoint, **values)`: a link that is the same on every request (the navigation, static files), built
   once per script root the portal is served under.
 - `url_for_each(endpoint, key)`: one route's links for many rows, built once with a marker id; each row's link is
-  that text with its id in the marker's place (an `int:` URL variable differs per row only in its digits)."""
+  that text with its id in the marker's place (an `int:` URL variable differs per row only in its digits). A
+  block rendered alone (an htmx fragment) does not see what its page's blocks set: it builds its own links."""
 
 from __future__ import annotations
 
