@@ -141,9 +141,13 @@ class Importer:
         # is sent while batches are COPYed straight in. An entry met again all the same (read earlier in the run,
         # as a nightly's changes and then its days, or inserted by a concurrent sync) makes the unique key refuse
         # the COPY; the batch is rolled back and applied again, and reloading finds entries: lookups from then on.
-        self.first_read = session.get_bind().dialect.name == "postgresql" and session.scalar(
-            select(TimeEntry.id).where(TimeEntry.connection_id == self.connection_id).limit(1)) is None
+        self.first_read = session.get_bind().dialect.name == "postgresql" and self._holds_no_entries()
         self.refresh()
+
+    def _holds_no_entries(self) -> bool:
+        """Whether the portal has no time entry of this connection (yet)."""
+        return self.session.scalar(
+            select(TimeEntry.id).where(TimeEntry.connection_id == self.connection_id).limit(1)) is None
 
     def refresh(self) -> None:
         """Before each batch: the people again (one query; the last batch's commit expired them), and every
@@ -476,8 +480,7 @@ class Importer:
         entries of the connection (its first) finds in each day only what it wrote itself: none is read back."""
         self.seen, self.missing = {}, {}
         self.read_since = utcnow()
-        self.began_empty = self.session.scalar(
-            select(TimeEntry.id).where(TimeEntry.connection_id == self.connection_id).limit(1)) is None
+        self.began_empty = self._holds_no_entries()
 
     def close_days(self, start: date, end: date) -> None:
         """Days start..end are read (and the day either side: a work date may differ by a day from the tool's):

@@ -308,10 +308,8 @@ class Pass:
                                               SyncMessage.run_id.is_distinct_from(self.run.id))
             .order_by(SyncMessage.id))
                     if "remove" not in payload and str(payload.get("project_id")) in wanted]
-        for start in range(0, len(payloads), BATCH):
-            self._apply([entry_from_payload(payload) for payload in payloads[start:start + BATCH]],
-                        text=f"Applied again the entries that failed or were refused "
-                             f"({min(len(payloads), start + BATCH)} of {len(payloads)})")
+        self._apply_stored([entry_from_payload(payload) for payload in payloads],
+                           "Applied again the entries that failed or were refused")
 
     def _by_date(self, mode: str, project_ids: list[str] | None = None) -> datetime | None:
         """Every entry of the look-back (of `project_ids`' tool projects: one project's), by date; resumable.
@@ -439,9 +437,13 @@ class Pass:
             for message in messages:
                 self._message(message)
         waiting = self.importer.waiting_of_matched()
-        for start in range(0, len(waiting), BATCH):
-            self._apply(waiting[start:start + BATCH], text=f"Imported the waiting time of matched people "
-                                                             f"({min(len(waiting), start + BATCH)} of {len(waiting)})")
+        self._apply_stored(waiting, "Imported the waiting time of matched people")
+
+    def _apply_stored(self, entries: list[ExternalTimeEntry], what: str) -> None:
+        """Entries the portal kept (not read now), BATCH to a transaction, each saying how far it got."""
+        for start in range(0, len(entries), BATCH):
+            self._apply(entries[start:start + BATCH],
+                        text=f"{what} ({min(len(entries), start + BATCH)} of {len(entries)})")
 
     def _message(self, message: SyncMessage) -> None:
         """Apply one queued message: a webhook event, or an entry (or removal) someone retried."""
